@@ -1,0 +1,42 @@
+/* const_i.h — every tunable default and format constant of libshlog, in one place. */
+#ifndef SHLOG_CONST_I_H
+#define SHLOG_CONST_I_H
+
+/* ---- engine defaults (overridable through struct shlog_options) ---- */
+#define SHLOG_DEF_STRIDE            1000u     /* volume trigger and index stride */
+#define SHLOG_DEF_FLUSH_MS          20u       /* latency drain */
+#define SHLOG_DEF_MAX_BUFFER        5000u     /* backpressure, messages */
+#define SHLOG_DEF_MAX_BUFFER_BYTES  (64ull << 20)
+#define SHLOG_DEF_MAX_MESSAGE       (1u << 20)
+#define SHLOG_DEF_SEGMENT_BYTES     (64ull << 20)
+#define SHLOG_DEF_SYNC_MS           1000u
+#define SHLOG_DEF_FLUSH_THREADS     2u
+
+/* ---- limits ---- */
+#define SHLOG_MAX_THREADS           64u
+#define SHLOG_MAX_PARTS             65536u    /* partitions per topic */
+#define SHLOG_SPAN_MAX_BYTES        (1u << 20) /* a span is cut before it passes this */
+#define SHLOG_RETRY_MS              200u      /* retry delay of a failed flush */
+
+/* ---- key checkpoints: bound the log replayed at open ---- */
+#define SHLOG_KEYS_MIN_DELTA        4096u     /* keyed messages since the snapshot */
+#define SHLOG_KEYS_MAX_REPLAY       (16ull << 20) /* log bytes since the snapshot */
+
+/* ---- on-disk format (docs/FORMAT.md) ---- */
+#define SHLOG_IDX_ENTRY_SIZE        40u
+#define SHLOG_ANCHOR_MAGIC          0x414c4853u /* "SHLA" little-endian */
+#define SHLOG_ANCHOR_VERSION        1u
+#define SHLOG_ANCHOR_SLOT_SIZE      512u
+#define SHLOG_ANCHOR_FILE_SIZE      (2u * SHLOG_ANCHOR_SLOT_SIZE)
+#define SHLOG_ANCHOR_FLAG_CLEAN     0x1u
+#define SHLOG_KEYS_MAGIC            0x4b4c4853u /* "SHLK" */
+#define SHLOG_KEYS_VERSION          1u
+#define SHLOG_KEYS_HDR_SIZE         40u
+#define SHLOG_KEYS_REC_SIZE         24u         /* fixed part of a key record */
+#define SHLOG_SEG_NAME_DIGITS       20          /* "%020llu.log" */
+#define SHLOG_LOCK_NAME             ".lock"
+#define SHLOG_ANCHOR_NAME           "anchor"
+#define SHLOG_KEYS_NAME             "keys"
+#define SHLOG_KEYS_TMP_NAME         "keys.tmp"
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * engine_i.h — the engine's internal structures, shared by store.c,
+ * sched.c, part.c, seg.c, recover.c and keys.c.  See docs/DESIGN.md for
+ * the threads and locks; the lock order is
+ *     store.mu  >  part.mu  >  sched.mu,   part.seglock  >  part.keymu
+ * (a thread holding one on the right never waits for one on its left).
+ */
+#ifndef SHLOG_ENGINE_I_H
+#define SHLOG_ENGINE_I_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include "shlog.h"
+#include "const_i.h"
+#include "format_i.h"
+
+/* ---- a growable byte buffer ---- */
+struct shlog_buf {
+	char *data;
+	size_t len, cap;
+};
+
+/* ---- one segment: <base_seq>.log + <base_seq>.idx ---- */
+struct shlog_ent {
+	struct shlog_index_entry e;
+};
+
+struct shlog_seg {
+	uint64_t base_seq, base_off;
+	uint64_t end_seq, end_off;    /* committed end inside this segment */
+	uint64_t nents;               /* committed index entries */
+	int64_t first_time;           /* time of the first entry (if nents) */
+	int log_fd, idx_fd;
+	int64_t last_time;            /* time of the last entry (if nents) */
+	struct shlog_ent *ents;       /* loaded lazily, NULL until then */
+	size_t ents_cap;
+};
+
+/* ---- one key bookmark ---- */
+struct shlog_key {
+	RB_ENTRY(shlog_key) link;
+	struct shlog_keyref ref;
+	uint32_t klen;
+	unsigned char key[];
+};
+RB_HEAD(shlog_keytree, shlog_key);
+int shlog_key_cmp(const struct shlog_key *a, const struct shlog_key *b);
+RB_PROTOTYPE(shlog_keytree, shlog_key, link, shlog_key_cmp)
+
+/* A keyed message of the block being flushed (step B input). */
+struct keyed {
+	uint32_t pos, len;
+	uint64_t seq;
+};
+
+/* Per-flush scratch arrays, used by whoever holds the partition's `busy`. */
+struct flush_scratch {
+	unsigned char *ents;   /* encoded index entries */
+	size_t nents, cap_ents;
+	struct keyed *keyed;
+	size_t nkeyed, cap_keyed;
+};
+
+/* Why a flush was started (indexes the counters). */
+enum { FLUSH_VOLUME = 0, FLUSH_LATENCY = 1, FLUSH_FORCED = 2 };
+
+struct shlog_topic;
+
+struct shlog_part {
+	shlog_store *s;
+	struct shlog_topic *t;
+	uint32_t num;
+	char name[SHLOG_TOPIC_MAX + 16];  /* "topic/num", for log lines */
+	int dfd;                          /* the partition directory */
+	int anchor_fd;
+	atomic_int refs;
+
+	/* --- guarded by mu --- */
+	pthread_mutex_t mu;
+	pthread_cond_t room;              /* backpressure waiters */
+	pthread_cond_t done;              /* commit / durability waiters */
+	struct shlog_buf active;          /* appenders fill this */
+	struct shlog_buf flushing;        /* the block being written */
+	uint32_t a_count, f_count;
+	int64_t a_first_ns;               /* monotonic time of active's first message */
+	uint64_t committed_seq, committed_off;
+	uint64_t durable_seq;
+	uint64_t end_seq, end_off;
+	int64_t last_time_ns;             /* block time of the last block */
+	int busy;                         /* a worker is flushing this partition */
+	int forced;                       /* callers waiting for a commit or sync */
+	int syncers;                      /* of which waiting for durability */
+	struct flush_scratch scratch;
+	int err;                          /* last flush error, cleared by a good flush */
+	uint64_t attempts;                /* flushes tried (waiters see their outcome) */
+	int fatal;                        /* sticky: an fsync failed */
+	int deleted;
+	uint64_t anchor_gen;
+	struct shlog_part_info st;        /* counters */
+
+	/* --- guarded by the store's sched.mu --- */
+	int in_runq, in_timerq, in_syncq;
+	int kick_reason;
+	int64_t deadline_ns, sync_deadline_ns;
+	TAILQ_ENTRY(shlog_part) runq, timerq, syncq;
+
+	/* --- segments: seglock; ents loading also takes entmu --- */
+	pthread_rwlock_t seglock;
+	pthread_mutex_t entmu;
+	struct shlog_seg *segs;
+	size_t nsegs;
+	uint64_t start_seq, start_off;
+
+	/* --- keys: keymu --- */
+	pthread_mutex_t keymu;
+	struct shlog_keytree keys;
+	uint64_t nkeys;
+	uint64_t keys_seq, keys_off;      /* replay point */
+	uint64_t keys_snap_seq;
+	uint64_t keys_delta;              /* keyed messages since keys_seq */
+	int keys_force;                   /* retention passed keys_seq: checkpoint now */
+};
+
+struct shlog_topic {
+	RB_ENTRY(shlog_topic) link;
+	char name[SHLOG_TOPIC_MAX + 1];
+	int dfd;
+	uint32_t nparts;
+	struct shlog_part **parts;
+};
+RB_HEAD(shlog_topictree, shlog_topic);
+int shlog_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b);
+RB_PROTOTYPE(shlog_topictree, shlog_topic, link, shlog_topic_cmp)
+
+TAILQ_HEAD(shlog_partq, shlog_part);
+
+struct shlog_sched {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct shlog_partq runq, timerq, syncq;
+	int stop;
+	uint32_t nthreads;
+	pthread_t threads[SHLOG_MAX_THREADS];
+};
+
+struct shlog_store {
+	struct shlog_options o;
+	int dfd;
+	int lock_fd;
+	pthread_rwlock_t mu;              /* the topic table */
+	struct shlog_topictree topics;
+	struct shlog_sched sched;
+	atomic_uint_fast64_t del_counter;
+};
+
+/* ---- util (store.c) ---- */
+void shlog_logf(shlog_store *s, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int64_t shlog_now_mono(void);
+int64_t shlog_now_real(void);
+int shlog_buf_reserve(struct shlog_buf *b, size_t more);
+int shlog_fsync_dir(int dfd);
+int shlog_rmtree_at(int dfd, const char *name);
+
+/* ---- sched.c ---- */
+int shlog_sched_start(shlog_store *s, int spawn);
+void shlog_sched_destroy(shlog_store *s);
+void shlog_sched_stop(shlog_store *s);
+void shlog_sched_kick(shlog_part *p, int reason);       /* p->mu held */
+void shlog_sched_arm(shlog_part *p, int64_t deadline);  /* p->mu held */
+void shlog_sched_arm_sync(shlog_part *p);               /* p->mu held */
+void shlog_sched_forget(shlog_part *p);
+
+/* ---- part.c ---- */
+shlog_part *shlog_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num);
+void shlog_part_free(shlog_part *p);
+void shlog_part_flush_run(shlog_part *p, int reason);   /* by workers */
+void shlog_part_sync_run(shlog_part *p);                /* by workers */
+int shlog_part_close(shlog_part *p);                    /* flush, sync, clean anchor */
+int shlog_part_write_anchor(shlog_part *p, int clean);  /* p->mu not held */
+int shlog_part_sync_files(shlog_part *p);
+
+/* ---- seg.c ---- */
+int shlog_seg_name(char *out, size_t cap, uint64_t seq, const char *ext);
+int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g);  /* seglock held */
+struct shlog_seg *shlog_seg_by_off(shlog_part *p, uint64_t off);
+struct shlog_seg *shlog_seg_by_seq(shlog_part *p, uint64_t seq);
+size_t shlog_seg_ent_by_off(const struct shlog_seg *g, uint64_t off);
+size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq);
+int shlog_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf);
+int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off);
+int shlog_seg_drop_oldest(shlog_part *p);
+void shlog_seg_close_all(shlog_part *p);
+ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len);
+
+/* ---- recover.c ---- */
+int shlog_part_recover(shlog_part *p, int create);
+
+/* ---- keys.c ---- */
+void shlog_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t);
+int shlog_keys_checkpoint_due(shlog_part *p, uint64_t off_end);
+int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off);
+int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a);
+void shlog_keys_drop_before(shlog_part *p, uint64_t off);
+void shlog_keys_free(shlog_part *p);
+int shlog_msg_key(const char *msg, uint32_t len, uint32_t *klen);
+
+#endif

@@ -1,0 +1,80 @@
+/* io.c — the real system calls behind the I/O seam, and full-transfer helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "io_i.h"
+
+static int sys_openat(int d, const char *p, int f, mode_t m) { return openat(d, p, f, m); }
+static int sys_fstat(int fd, struct stat *st) { return fstat(fd, st); }
+
+const struct shlog_io shlog_io_default = {
+	.openat = sys_openat,
+	.close = close,
+	.pread = pread,
+	.pwrite = pwrite,
+	.fdatasync = fdatasync,
+	.fsync = fsync,
+	.ftruncate = ftruncate,
+	.renameat = renameat,
+	.unlinkat = unlinkat,
+	.mkdirat = mkdirat,
+	.fstat = sys_fstat,
+};
+
+struct shlog_io shlog_io = {
+	.openat = sys_openat,
+	.close = close,
+	.pread = pread,
+	.pwrite = pwrite,
+	.fdatasync = fdatasync,
+	.fsync = fsync,
+	.ftruncate = ftruncate,
+	.renameat = renameat,
+	.unlinkat = unlinkat,
+	.mkdirat = mkdirat,
+	.fstat = sys_fstat,
+};
+
+/* Read exactly len bytes at off; a short file is -EIO. */
+int shlog_io_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = shlog_io.pread(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write exactly len bytes at off, retrying short writes. */
+int shlog_io_pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = shlog_io.pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

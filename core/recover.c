@@ -1,0 +1,541 @@
+/*
+ * recover.c — opening a partition: seek to the anchor, check the tail,
+ * roll forward over blocks written after the last anchor, truncate the
+ * torn rest (seed §5, with the checks docs/FORMAT.md "Recovery" gives).
+ *
+ * A tail that fails its checks is cut, as LevelDB treats a torn log
+ * tail: the writer or the machine died.  Past the anchor's durable_seq
+ * that is expected after a crash (a notice); below it the disk lost
+ * synced data or someone changed the files (a warning naming file and
+ * byte).  Either way the store opens with every valid message before
+ * the damage, and shlog_part_info reports what was dropped.
+ *
+ * The work is bounded: one binary search of the tail index, one span
+ * checked backwards per block the anchor was ahead of the data, and the
+ * blocks written since the anchor forwards.  So corruption in the middle
+ * of a log is not looked for at open: reads check every span's CRC and
+ * refuse a bad one with EIO.  The repair option checks every span from
+ * the start instead and cuts the log at the first bad one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc_i.h"
+#include "engine_i.h"
+#include "io_i.h"
+
+/* What recovery knows about one segment while it works. */
+struct rseg {
+	uint64_t log_size, idx_size;
+	int first_ok;                 /* first entry valid and named right */
+};
+
+struct rstate {
+	shlog_part *p;
+	struct shlog_anchor a;
+	int have_a;
+	struct rseg *r;               /* parallel to p->segs */
+	size_t n;
+	size_t si;                    /* current segment */
+	uint64_t k;                   /* accepted entries in segs[si] */
+	uint64_t seq, off;            /* expected next message / offset */
+	char bad[160];                /* where the first failed check was */
+};
+
+/* ---------------------------------------------------------------- */
+/* Reading entries and spans                                          */
+/* ---------------------------------------------------------------- */
+
+/* Read and decode entry k of segment i; -EUCLEAN if absent or invalid. */
+static int ent_read(struct rstate *st, size_t i, uint64_t k, struct shlog_index_entry *e)
+{
+	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
+
+	if ((k + 1) * SHLOG_IDX_ENTRY_SIZE > st->r[i].idx_size)
+		return -EUCLEAN;
+	if (shlog_io_pread_full(st->p->segs[i].idx_fd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0)
+		return -EIO;
+	return shlog_entry_decode(raw, e);
+}
+
+/* Does entry e's span exist in segment i's log with the right CRC? */
+static int span_ok(struct rstate *st, size_t i, const struct shlog_index_entry *e)
+{
+	struct shlog_seg *g = &st->p->segs[i];
+	uint64_t max = (uint64_t)SHLOG_SPAN_MAX_BYTES + st->p->s->o.max_message + 1;
+	char *buf;
+	int ok;
+
+	if (e->off < g->base_off || e->len > max || e->off - g->base_off + e->len > st->r[i].log_size)
+		return 0;
+	buf = malloc(e->len);
+	if (!buf)
+		return 0;
+	ok = shlog_io_pread_full(g->log_fd, buf, e->len, (off_t)(e->off - g->base_off)) == 0 &&
+	     buf[e->len - 1] == '\n' && shlog_crc32c(buf, e->len) == e->crc;
+	free(buf);
+	return ok;
+}
+
+/* Record the first failed check, for the error message. */
+static void note_bad(struct rstate *st, size_t i, uint64_t k, const char *what)
+{
+	char name[32];
+
+	if (st->bad[0])
+		return;
+	shlog_seg_name(name, sizeof(name), st->p->segs[i].base_seq, "idx");
+	snprintf(st->bad, sizeof(st->bad), "%s byte %llu: %s", name,
+		 (unsigned long long)(k * SHLOG_IDX_ENTRY_SIZE), what);
+}
+
+/* ---------------------------------------------------------------- */
+/* Finding the segments                                               */
+/* ---------------------------------------------------------------- */
+
+/* Compare two sequence numbers for qsort. */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Is this a segment log name?  Its sequence number in *seq. */
+static int seg_log_name(const char *name, uint64_t *seq)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != SHLOG_SEG_NAME_DIGITS + 4 || strcmp(name + SHLOG_SEG_NAME_DIGITS, ".log"))
+		return 0;
+	for (int i = 0; i < SHLOG_SEG_NAME_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*seq = v;
+	return 1;
+}
+
+/* List the partition's segments, sorted by base sequence number. */
+static int seg_list(shlog_part *p, uint64_t **out, size_t *n)
+{
+	int fd = dup(p->dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	uint64_t *v = NULL, seq;
+	size_t cap = 0;
+
+	*n = 0;
+	if (!d)
+		return -errno;
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (!seg_log_name(de->d_name, &seq))
+			continue;
+		if (*n == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[(*n)++] = seq;
+	}
+	closedir(d);
+	qsort(v, *n, sizeof(*v), cmp_u64);
+	*out = v;
+	return 0;
+}
+
+/* Open every listed segment's files and read their sizes and first entries. */
+static int seg_open_all(struct rstate *st, const uint64_t *seqs)
+{
+	shlog_part *p = st->p;
+	int ro = p->s->o.read_only;
+
+	p->segs = calloc(st->n, sizeof(*p->segs));
+	st->r = calloc(st->n, sizeof(*st->r));
+	if (!p->segs || !st->r)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->n; i++) {
+		struct shlog_seg *g = &p->segs[p->nsegs++];
+		struct shlog_index_entry e;
+		char name[32];
+		struct stat sl, si;
+
+		g->log_fd = g->idx_fd = -1;
+		g->base_seq = seqs[i];
+		shlog_seg_name(name, sizeof(name), seqs[i], "log");
+		g->log_fd = shlog_io.openat(p->dfd, name, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
+		shlog_seg_name(name, sizeof(name), seqs[i], "idx");
+		g->idx_fd = shlog_io.openat(p->dfd, name,
+					    (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (g->log_fd < 0 || g->idx_fd < 0 || shlog_io.fstat(g->log_fd, &sl) < 0 ||
+		    shlog_io.fstat(g->idx_fd, &si) < 0) {
+			int rc = -errno;
+			shlog_logf(p->s, SHLOG_ERR, "%s: segment %s: %s", p->name, name, strerror(-rc));
+			return rc;
+		}
+		st->r[i].log_size = (uint64_t)sl.st_size;
+		st->r[i].idx_size = (uint64_t)si.st_size;
+		if (ent_read(st, i, 0, &e) == 0 && e.seq == g->base_seq) {
+			st->r[i].first_ok = 1;
+			g->base_off = e.off;
+			g->first_time = e.time_ns;
+		}
+	}
+	return 0;
+}
+
+/* Offset where segment i starts, when its first entry cannot tell. */
+static int base_off_guess(struct rstate *st, size_t i, uint64_t *off)
+{
+	struct shlog_index_entry e;
+	uint64_t last;
+
+	if (st->r[i].first_ok) {
+		*off = st->p->segs[i].base_off;
+		return 0;
+	}
+	if (st->have_a && st->a.committed_seq == st->p->segs[i].base_seq) {
+		*off = st->a.committed_off;
+		return 0;
+	}
+	if (i == 0) {
+		*off = 0;
+		return st->p->segs[0].base_seq == 0 ? 0 : -EUCLEAN;
+	}
+	last = st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE;
+	if (last == 0 || ent_read(st, i - 1, last - 1, &e) < 0 || e.seq + e.count != st->p->segs[i].base_seq)
+		return -EUCLEAN;
+	*off = e.off + e.len;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* The three steps: start at the anchor, step back, roll forward      */
+/* ---------------------------------------------------------------- */
+
+/* Entries of segment i that end at or before message @seq (binary search). */
+static uint64_t ents_before(struct rstate *st, size_t i, uint64_t seq)
+{
+	uint64_t lo = 0, hi = st->r[i].idx_size / SHLOG_IDX_ENTRY_SIZE;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		struct shlog_index_entry e;
+		if (ent_read(st, i, mid, &e) == 0 && e.seq + e.count <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Set the expected position to the end of entry k-1 of segment si (or its start). */
+static int position_after(struct rstate *st, uint64_t k)
+{
+	struct shlog_index_entry e;
+	struct shlog_seg *g = &st->p->segs[st->si];
+
+	st->k = k;
+	if (k == 0) {
+		st->seq = g->base_seq;
+		return base_off_guess(st, st->si, &st->off) < 0 ? -EUCLEAN : (g->base_off = st->off, 0);
+	}
+	if (ent_read(st, st->si, k - 1, &e) < 0)
+		return -EUCLEAN;
+	st->seq = e.seq + e.count;
+	st->off = e.off + e.len;
+	return 0;
+}
+
+/* Start at the anchor's committed point, stepping back over spans that fail. */
+static int start_at_anchor(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	uint64_t k;
+
+	st->si = 0;
+	while (st->si + 1 < st->n && p->segs[st->si + 1].base_seq <= st->a.committed_seq)
+		st->si++;
+	if (p->segs[st->si].base_seq > st->a.committed_seq)
+		return -EUCLEAN;
+	if (!st->r[st->si].first_ok && base_off_guess(st, st->si, &p->segs[st->si].base_off) < 0)
+		return -EUCLEAN;
+	for (k = ents_before(st, st->si, st->a.committed_seq); k > 0; k--) {
+		struct shlog_index_entry e;
+		if (ent_read(st, st->si, k - 1, &e) == 0 && span_ok(st, st->si, &e))
+			break;
+		note_bad(st, st->si, k - 1, "span does not match its checksum (stepping back)");
+	}
+	return position_after(st, k);
+}
+
+/* Accept every valid, contiguous entry from the current position on. */
+static void roll_forward(struct rstate *st)
+{
+	shlog_part *p = st->p;
+
+	for (;;) {
+		struct shlog_index_entry e;
+		size_t i = st->si;
+		if ((st->k + 1) * SHLOG_IDX_ENTRY_SIZE <= st->r[i].idx_size) {
+			int ok = ent_read(st, i, st->k, &e) == 0;
+			if (!ok)
+				note_bad(st, i, st->k, "index entry fails its checksum");
+			else if (e.seq != st->seq || e.off != st->off)
+				note_bad(st, i, st->k, "index entry does not follow the previous one"), ok = 0;
+			else if (!span_ok(st, i, &e))
+				note_bad(st, i, st->k, "span missing or fails its checksum"), ok = 0;
+			if (!ok)
+				return;
+			st->seq += e.count;
+			st->off += e.len;
+			st->k++;
+			continue;
+		}
+		if (i + 1 < st->n && p->segs[i + 1].base_seq == st->seq &&
+		    (!st->r[i + 1].first_ok || p->segs[i + 1].base_off == st->off)) {
+			st->si++;
+			st->k = 0;
+			p->segs[st->si].base_off = st->off;
+			continue;
+		}
+		return;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Cutting the tail                                                   */
+/* ---------------------------------------------------------------- */
+
+/* Count whole messages ('\n') in bytes [from, to) of a log file (reads at most 64 MiB). */
+static uint64_t count_lines(int fd, uint64_t from, uint64_t to)
+{
+	char buf[65536];
+	uint64_t n = 0, read_total = 0;
+
+	while (from < to && read_total < (64u << 20)) {
+		size_t want = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t r = shlog_io.pread(fd, buf, want, (off_t)from);
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+		from += (uint64_t)r;
+		read_total += (uint64_t)r;
+	}
+	return n;
+}
+
+/* Truncate the tail segment after the accepted entries and delete later segments. */
+static int cut_tail(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	struct shlog_seg *g = &p->segs[st->si];
+	uint64_t keep = st->off - g->base_off;
+	int ro = p->s->o.read_only, rc = 0;
+
+	if (st->r[st->si].log_size > keep) {
+		p->st.recovered_bytes_dropped += st->r[st->si].log_size - keep;
+		p->st.recovered_msgs_dropped += count_lines(g->log_fd, keep, st->r[st->si].log_size);
+	}
+	if (!ro && (shlog_io.ftruncate(g->log_fd, (off_t)keep) < 0 ||
+		    shlog_io.ftruncate(g->idx_fd, (off_t)(st->k * SHLOG_IDX_ENTRY_SIZE)) < 0))
+		rc = -errno;
+	while (rc == 0 && p->nsegs > st->si + 1) {
+		struct shlog_seg *x = &p->segs[p->nsegs - 1];
+		char name[32];
+		p->st.recovered_bytes_dropped += st->r[p->nsegs - 1].log_size;
+		p->st.recovered_msgs_dropped += count_lines(x->log_fd, 0, st->r[p->nsegs - 1].log_size);
+		shlog_io.close(x->log_fd);
+		shlog_io.close(x->idx_fd);
+		if (!ro) {
+			shlog_seg_name(name, sizeof(name), x->base_seq, "log");
+			shlog_io.unlinkat(p->dfd, name, 0);
+			shlog_seg_name(name, sizeof(name), x->base_seq, "idx");
+			shlog_io.unlinkat(p->dfd, name, 0);
+		}
+		p->nsegs--;
+	}
+	if (rc == 0 && !ro && (shlog_io.fdatasync(g->log_fd) < 0 || shlog_io.fdatasync(g->idx_fd) < 0 ||
+			       shlog_fsync_dir(p->dfd) < 0))
+		rc = -errno;
+	return rc;
+}
+
+/* Fill the in-memory segment table from what recovery accepted. */
+static void seg_table_fill(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	struct shlog_index_entry e;
+
+	for (size_t i = 0; i < p->nsegs; i++) {
+		struct shlog_seg *g = &p->segs[i];
+		int tail = i + 1 == p->nsegs;
+		g->nents = tail ? st->k : st->r[i].idx_size / SHLOG_IDX_ENTRY_SIZE;
+		g->end_seq = tail ? st->seq : p->segs[i + 1].base_seq;
+		g->end_off = tail ? st->off : p->segs[i + 1].base_off;
+		if (g->nents && ent_read(st, i, g->nents - 1, &e) == 0)
+			g->last_time = e.time_ns;
+	}
+	p->start_seq = p->segs[0].base_seq;
+	p->start_off = p->segs[0].base_off;
+	p->committed_seq = p->end_seq = p->durable_seq = st->seq;
+	p->committed_off = p->end_off = st->off;
+	p->last_time_ns = p->segs[p->nsegs - 1].nents ? p->segs[p->nsegs - 1].last_time
+						       : (st->have_a ? st->a.last_flush_ns : 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* Entry point                                                        */
+/* ---------------------------------------------------------------- */
+
+/* Open the partition's directory and anchor file; read the anchor. */
+static int open_dir_and_anchor(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	unsigned char raw[SHLOG_ANCHOR_FILE_SIZE];
+	char num[16];
+	ssize_t n;
+	int ro = p->s->o.read_only;
+
+	snprintf(num, sizeof(num), "%u", p->num);
+	p->dfd = shlog_io.openat(p->t->dfd, num, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (p->dfd < 0)
+		return -errno;
+	p->anchor_fd = shlog_io.openat(p->dfd, SHLOG_ANCHOR_NAME,
+				       (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (p->anchor_fd < 0)
+		return ro && errno == ENOENT ? 0 : -errno;
+	n = shlog_io.pread(p->anchor_fd, raw, sizeof(raw), 0);
+	st->have_a = n > 0 && shlog_anchor_pick(raw, (size_t)n, &st->a) == 0;
+	if (!ro)
+		shlog_io.unlinkat(p->dfd, SHLOG_KEYS_TMP_NAME, 0);
+	return 0;
+}
+
+/* A partition with no segment files: new, or its files were lost. */
+static int recover_empty(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	uint64_t seq = st->have_a ? st->a.committed_seq : 0, off = st->have_a ? st->a.committed_off : 0;
+
+	if (seq > 0 && !p->s->o.repair) {
+		shlog_logf(p->s, SHLOG_ERR, "%s: anchor records %llu messages but there are no segment files; "
+			   "refusing to open (the repair option starts it empty at message %llu)", p->name,
+			   (unsigned long long)seq, (unsigned long long)seq);
+		return -EUCLEAN;
+	}
+	if (p->s->o.read_only)
+		return -EUCLEAN;
+	return shlog_seg_create(p, seq, off);
+}
+
+/* Decide where the valid log ends: steps 1–3 of recovery. */
+static int find_end(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	int any_data = 0;
+
+	for (size_t i = 0; i < st->n; i++)
+		any_data |= st->r[i].log_size > 0 || st->r[i].idx_size > 0;
+	if (st->have_a && !p->s->o.repair) {
+		if (start_at_anchor(st) < 0) {
+			shlog_logf(p->s, SHLOG_ERR, "%s: the anchor (message %llu) points outside the segments",
+				   p->name, (unsigned long long)st->a.committed_seq);
+			return -EUCLEAN;
+		}
+	} else {
+		if (!st->have_a && any_data && !p->s->o.repair) {
+			shlog_logf(p->s, SHLOG_ERR, "%s: anchor missing or both slots invalid while the log holds data; "
+				   "refusing to open (the repair option rebuilds it from the index)", p->name);
+			return -EUCLEAN;
+		}
+		st->si = 0;
+		if (position_after(st, 0) < 0)
+			return -EUCLEAN;
+	}
+	roll_forward(st);
+	return 0;
+}
+
+/* Log what recovery cut compared with what the anchor promised. */
+static void report_loss(struct rstate *st)
+{
+	shlog_part *p = st->p;
+
+	if (!st->have_a || st->seq >= st->a.committed_seq)
+		return;
+	if (st->seq < st->a.durable_seq)
+		shlog_logf(p->s, SHLOG_WARNING,
+			   "%s: damaged tail at %s: %llu messages (%llu..%llu) that were synced to disk are gone; "
+			   "the disk lost synced data or the files were changed; kept messages 0..%llu",
+			   p->name, st->bad[0] ? st->bad : "end of index",
+			   (unsigned long long)(st->a.durable_seq - st->seq), (unsigned long long)st->seq,
+			   (unsigned long long)(st->a.durable_seq - 1), (unsigned long long)st->seq);
+	else
+		shlog_logf(p->s, SHLOG_NOTICE, "%s: the anchor was ahead of the data by %llu messages "
+			   "(not synced before a crash); recovered to message %llu", p->name,
+			   (unsigned long long)(st->a.committed_seq - st->seq), (unsigned long long)st->seq);
+}
+
+/* Recover (or with @create, initialise) a partition; see the top of the file. */
+int shlog_part_recover(shlog_part *p, int create)
+{
+	struct rstate st = { .p = p };
+	int64_t t0 = shlog_now_mono();
+	uint64_t *seqs = NULL;
+	int rc;
+
+	rc = open_dir_and_anchor(&st);
+	if (rc == 0)
+		rc = seg_list(p, &seqs, &st.n);
+	if (rc < 0)
+		goto out;
+	if (st.n == 0) {
+		rc = recover_empty(&st);
+		if (rc == 0) {
+			p->committed_seq = p->end_seq = p->durable_seq = p->start_seq;
+			p->committed_off = p->end_off = p->start_off;
+		}
+	} else {
+		rc = seg_open_all(&st, seqs);
+		if (rc == 0)
+			rc = find_end(&st);
+		if (rc == 0)
+			report_loss(&st);
+		if (rc == 0)
+			rc = cut_tail(&st);
+		if (rc == 0)
+			seg_table_fill(&st);
+	}
+	if (rc == 0)
+		rc = shlog_keys_load(p, st.have_a ? &st.a : NULL);
+	if (rc == 0) {
+		p->anchor_gen = st.have_a ? st.a.gen : 0;
+		if (!p->s->o.read_only && p->anchor_fd >= 0)
+			rc = shlog_part_write_anchor(p, 0);
+		if (rc == 0 && create && shlog_io.fdatasync(p->anchor_fd) < 0)
+			rc = -errno;
+	}
+	if (rc == 0 && p->st.recovered_bytes_dropped)
+		shlog_logf(p->s, SHLOG_NOTICE, "%s: recovery dropped a torn tail of %llu bytes (%llu messages)",
+			   p->name, (unsigned long long)p->st.recovered_bytes_dropped,
+			   (unsigned long long)p->st.recovered_msgs_dropped);
+out:
+	free(seqs);
+	free(st.r);
+	p->st.recovery_us = (uint64_t)(shlog_now_mono() - t0) / 1000;
+	if (rc < 0 && rc != -EUCLEAN)
+		shlog_logf(p->s, SHLOG_ERR, "%s: cannot open: %s", p->name, strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,330 @@
+/*
+ * seg.c — a partition's segments: the in-memory table, finding the
+ * segment and index entry for an offset or sequence number, reading and
+ * checking spans, creating a segment at roll time and deleting the oldest
+ * one for wrap retention.  The file formats are in format.c and
+ * docs/FORMAT.md.
+ *
+ * The table (p->segs) is changed only by the flush worker holding
+ * p->seglock for writing; readers hold it for reading.  Index entries of
+ * a segment are read from its .idx file the first time they are needed
+ * (p->entmu serialises that), so opening a store reads no index.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc_i.h"
+#include "engine_i.h"
+#include "io_i.h"
+
+/* "<seq, 20 digits>.<ext>" */
+int shlog_seg_name(char *out, size_t cap, uint64_t seq, const char *ext)
+{
+	int n = snprintf(out, cap, "%0*llu.%s", SHLOG_SEG_NAME_DIGITS, (unsigned long long)seq, ext);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* Read a segment's index entries into memory (once); seglock held. */
+int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
+{
+	unsigned char *raw = NULL;
+	struct shlog_ent *ents = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->entmu);
+	if (g->ents || g->nents == 0)
+		goto out;
+	raw = malloc(g->nents * SHLOG_IDX_ENTRY_SIZE);
+	ents = calloc(g->nents, sizeof(*ents));
+	if (!raw || !ents) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = shlog_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
+	for (size_t i = 0; rc == 0 && i < g->nents; i++) {
+		if (shlog_entry_decode(raw + i * SHLOG_IDX_ENTRY_SIZE, &ents[i].e) < 0) {
+			char name[32];
+			shlog_seg_name(name, sizeof(name), g->base_seq, "idx");
+			shlog_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu",
+				   p->name, name, i * SHLOG_IDX_ENTRY_SIZE);
+			rc = -EIO;
+		}
+	}
+	if (rc == 0) {
+		g->ents = ents;
+		g->ents_cap = g->nents;
+		ents = NULL;
+	}
+out:
+	pthread_mutex_unlock(&p->entmu);
+	free(raw);
+	free(ents);
+	return rc;
+}
+
+/* The segment holding log offset @off (>= start_off); seglock held. */
+struct shlog_seg *shlog_seg_by_off(shlog_part *p, uint64_t off)
+{
+	size_t lo = 0, hi = p->nsegs;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->segs[mid].base_off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &p->segs[lo];
+}
+
+/* The segment holding message @seq (>= start_seq); seglock held. */
+struct shlog_seg *shlog_seg_by_seq(shlog_part *p, uint64_t seq)
+{
+	size_t lo = 0, hi = p->nsegs;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->segs[mid].base_seq <= seq)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &p->segs[lo];
+}
+
+/* Index of the entry whose span holds @off; entries loaded. */
+size_t shlog_seg_ent_by_off(const struct shlog_seg *g, uint64_t off)
+{
+	size_t lo = 0, hi = g->nents;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (g->ents[mid].e.off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index of the entry whose span holds message @seq; entries loaded. */
+size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
+{
+	size_t lo = 0, hi = g->nents;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (g->ents[mid].e.seq <= seq)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Read a whole span into buf (en->len bytes) and check its CRC; seglock held. */
+int shlog_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf)
+{
+	int rc = shlog_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
+
+	if (rc == 0 && (shlog_crc32c(buf, en->e.len) != en->e.crc || buf[en->e.len - 1] != '\n')) {
+		char name[32];
+		shlog_seg_name(name, sizeof(name), g->base_seq, "log");
+		shlog_logf(p->s, SHLOG_ERR,
+			   "%s: %s: checksum mismatch in bytes %llu..%llu (messages %llu..%llu): corrupt data, not served",
+			   p->name, name, (unsigned long long)(en->e.off - g->base_off),
+			   (unsigned long long)(en->e.off - g->base_off + en->e.len - 1),
+			   (unsigned long long)en->e.seq,
+			   (unsigned long long)(en->e.seq + en->e.count - 1));
+		rc = -EIO;
+	}
+	return rc;
+}
+
+/* A per-thread buffer big enough for one span, freed when the thread ends. */
+static pthread_key_t span_key;
+static pthread_once_t span_once = PTHREAD_ONCE_INIT;
+
+struct span_buf {
+	size_t cap;
+	char data[];
+};
+
+/* Create the thread key for span buffers; runs once. */
+static void span_key_init(void)
+{
+	pthread_key_create(&span_key, free);
+}
+
+/* This thread's span buffer, grown to @len bytes. */
+static char *span_buf_get(size_t len)
+{
+	struct span_buf *b;
+
+	pthread_once(&span_once, span_key_init);
+	b = pthread_getspecific(span_key);
+	if (!b || b->cap < len) {
+		struct span_buf *n = realloc(b, sizeof(*n) + len);
+		if (!n)
+			return NULL;
+		n->cap = len;
+		pthread_setspecific(span_key, n);
+		b = n;
+	}
+	return b->data;
+}
+
+/* Copy from span @en at @off into buf; every read checks the span's CRC. */
+static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, uint64_t off,
+			 uint64_t limit, char *buf, size_t len)
+{
+	uint64_t end = en->e.off + en->e.len;
+	char *span = span_buf_get(en->e.len);
+	size_t n;
+	int rc;
+
+	if (end > limit)
+		end = limit;
+	n = end - off < len ? (size_t)(end - off) : len;
+	rc = span ? shlog_seg_read_span(p, g, en, span) : -ENOMEM;
+	if (rc < 0)
+		return rc;
+	memcpy(buf, span + (off - en->e.off), n);
+	return (ssize_t)n;
+}
+
+/* Read committed bytes [off, limit) into buf, checking spans; -ENODATA below start. */
+ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t rc = 0;
+
+	pthread_rwlock_rdlock(&p->seglock);
+	if (off < p->start_off) {
+		pthread_rwlock_unlock(&p->seglock);
+		return -ENODATA;
+	}
+	while (n < len && off + n < limit) {
+		struct shlog_seg *g = shlog_seg_by_off(p, off + n);
+		size_t i;
+
+		rc = shlog_seg_load_ents(p, g);
+		if (rc < 0 || g->nents == 0)
+			break;
+		i = shlog_seg_ent_by_off(g, off + n);
+		rc = span_copy(p, g, &g->ents[i], off + n, limit, (char *)buf + n, len - n);
+		if (rc <= 0)
+			break;
+		n += (size_t)rc;
+	}
+	pthread_rwlock_unlock(&p->seglock);
+	if (rc < 0 && n == 0)
+		return rc;
+	return (ssize_t)n;
+}
+
+/* Open (creating with @flags) one of a segment's two files. */
+static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags)
+{
+	char name[32];
+	int fd;
+
+	shlog_seg_name(name, sizeof(name), seq, ext);
+	fd = shlog_io.openat(p->dfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Create an empty segment starting at seq/off and make it the tail. */
+int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
+{
+	struct shlog_seg *n, g = { .base_seq = seq, .base_off = off, .end_seq = seq, .end_off = off };
+	int rc;
+
+	g.log_fd = seg_open_file(p, seq, "log", O_RDWR | O_CREAT | O_TRUNC);
+	g.idx_fd = seg_open_file(p, seq, "idx", O_RDWR | O_CREAT | O_TRUNC);
+	g.ents = calloc(64, sizeof(*g.ents));
+	g.ents_cap = 64;
+	rc = g.log_fd < 0 ? g.log_fd : g.idx_fd < 0 ? g.idx_fd : !g.ents ? -ENOMEM : 0;
+	if (rc == 0)
+		rc = shlog_fsync_dir(p->dfd);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&p->seglock);
+		n = realloc(p->segs, (p->nsegs + 1) * sizeof(*n));
+		if (n) {
+			p->segs = n;
+			p->segs[p->nsegs++] = g;
+			if (p->nsegs == 1) {
+				p->start_seq = seq;
+				p->start_off = off;
+			}
+		}
+		pthread_rwlock_unlock(&p->seglock);
+		rc = n ? 0 : -ENOMEM;
+	}
+	if (rc < 0) {
+		shlog_logf(p->s, SHLOG_ERR, "%s: cannot create segment %llu: %s", p->name,
+			   (unsigned long long)seq, strerror(-rc));
+		if (g.log_fd >= 0)
+			shlog_io.close(g.log_fd);
+		if (g.idx_fd >= 0)
+			shlog_io.close(g.idx_fd);
+		free(g.ents);
+	}
+	return rc;
+}
+
+/* Close one segment's files and free its entries. */
+static void seg_close(struct shlog_seg *g)
+{
+	if (g->log_fd >= 0)
+		shlog_io.close(g->log_fd);
+	if (g->idx_fd >= 0)
+		shlog_io.close(g->idx_fd);
+	free(g->ents);
+	g->ents = NULL;
+	g->log_fd = g->idx_fd = -1;
+}
+
+/* Wrap retention: delete the oldest segment (never the tail). */
+int shlog_seg_drop_oldest(shlog_part *p)
+{
+	char lname[32], iname[32];
+	struct shlog_seg old;
+
+	if (p->nsegs < 2)
+		return 0;
+	pthread_rwlock_wrlock(&p->seglock);
+	old = p->segs[0];
+	memmove(&p->segs[0], &p->segs[1], (p->nsegs - 1) * sizeof(*p->segs));
+	p->nsegs--;
+	p->start_seq = p->segs[0].base_seq;
+	p->start_off = p->segs[0].base_off;
+	pthread_rwlock_unlock(&p->seglock);
+	seg_close(&old);
+	shlog_seg_name(lname, sizeof(lname), old.base_seq, "log");
+	shlog_seg_name(iname, sizeof(iname), old.base_seq, "idx");
+	shlog_io.unlinkat(p->dfd, iname, 0);
+	shlog_io.unlinkat(p->dfd, lname, 0);
+	shlog_fsync_dir(p->dfd);
+	shlog_logf(p->s, SHLOG_INFO, "%s: retention deleted segment %s (messages %llu..%llu)", p->name,
+		   lname, (unsigned long long)old.base_seq, (unsigned long long)(p->start_seq - 1));
+	shlog_keys_drop_before(p, p->start_off);
+	pthread_mutex_lock(&p->keymu);
+	if (p->keys_seq < p->start_seq)
+		p->keys_force = 1;
+	pthread_mutex_unlock(&p->keymu);
+	return 0;
+}
+
+/* Close every segment (partition free). */
+void shlog_seg_close_all(shlog_part *p)
+{
+	for (size_t i = 0; i < p->nsegs; i++)
+		seg_close(&p->segs[i]);
+	free(p->segs);
+	p->segs = NULL;
+	p->nsegs = 0;
+}
