@@ -19,8 +19,8 @@
 #define SHLOG_RETRY_MS              200u      /* retry delay of a failed flush */
 
 /* ---- key checkpoints: bound the log replayed at open ---- */
-#define SHLOG_KEYS_MIN_DELTA        4096u     /* keyed messages since the snapshot */
-#define SHLOG_KEYS_MAX_REPLAY       (16ull << 20) /* log bytes since the snapshot */
+#define SHLOG_KEYS_MIN_DELTA        65536u    /* keyed messages since the snapshot */
+#define SHLOG_KEYS_MAX_REPLAY       (64ull << 20) /* log bytes since the snapshot */
 
 /* ---- on-disk format (docs/FORMAT.md) ---- */
 #define SHLOG_IDX_ENTRY_SIZE        40u

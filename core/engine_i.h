@@ -40,16 +40,18 @@ struct shlog_seg {
 	size_t ents_cap;
 };
 
-/* ---- one key bookmark ---- */
+/* ---- one key bookmark, in an open-addressing hash table ---- */
 struct shlog_key {
-	RB_ENTRY(shlog_key) link;
+	uint64_t hash;
 	struct shlog_keyref ref;
 	uint32_t klen;
 	unsigned char key[];
 };
-RB_HEAD(shlog_keytree, shlog_key);
-int shlog_key_cmp(const struct shlog_key *a, const struct shlog_key *b);
-RB_PROTOTYPE(shlog_keytree, shlog_key, link, shlog_key_cmp)
+
+struct shlog_keytab {
+	struct shlog_key **slots;     /* linear probing; NULL = empty */
+	size_t cap;                   /* a power of two, or 0 */
+};
 
 /* A keyed message of the block being flushed (step B input). */
 struct keyed {
@@ -117,7 +119,7 @@ struct shlog_part {
 
 	/* --- keys: keymu --- */
 	pthread_mutex_t keymu;
-	struct shlog_keytree keys;
+	struct shlog_keytab keys;
 	uint64_t nkeys;
 	uint64_t keys_seq, keys_off;      /* replay point */
 	uint64_t keys_snap_seq;

@@ -2,7 +2,8 @@
  * keys.c — per-key bookmarks (latest-wins, tombstones) and their
  * persistence.
  *
- * In memory: a red-black tree of key -> where its latest message is.
+ * In memory: a hash table of key -> where its latest message is (sorted
+ * only when listed or written out).
  * On disk: the `keys` snapshot (layout in docs/FORMAT.md and format.c),
  * written now and then, plus the log itself: at open the snapshot is
  * loaded and the messages after it are replayed.  The anchor's keys_seq
@@ -26,17 +27,97 @@
 #include "engine_i.h"
 #include "io_i.h"
 
-RB_GENERATE(shlog_keytree, shlog_key, link, shlog_key_cmp)
+/* ================================================================ */
+/* The key table: open addressing, linear probing                    */
+/* ================================================================ */
 
-/* Order keys bytewise, shorter first on a common prefix. */
-int shlog_key_cmp(const struct shlog_key *a, const struct shlog_key *b)
+/* FNV-1a, 64 bit: keys are short. */
+static uint64_t key_hash(const void *key, uint32_t klen)
 {
-	uint32_t n = a->klen < b->klen ? a->klen : b->klen;
-	int c = memcmp(a->key, b->key, n);
+	const unsigned char *k = key;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint32_t i = 0; i < klen; i++)
+		h = (h ^ k[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Slot of a key, or of the empty slot where it would go; cap > 0. */
+static size_t key_slot(const struct shlog_keytab *t, const void *key, uint32_t klen, uint64_t h)
+{
+	size_t i = (size_t)h & (t->cap - 1);
+
+	for (;; i = (i + 1) & (t->cap - 1)) {
+		const struct shlog_key *k = t->slots[i];
+		if (!k || (k->hash == h && k->klen == klen && !memcmp(k->key, key, klen)))
+			return i;
+	}
+}
+
+/* Double the table (or make the first one). */
+static int keytab_grow(struct shlog_keytab *t)
+{
+	size_t ncap = t->cap ? t->cap * 2 : 64;
+	struct shlog_key **ns = calloc(ncap, sizeof(*ns));
+	struct shlog_keytab n = { ns, ncap };
+
+	if (!ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			ns[key_slot(&n, t->slots[i]->key, t->slots[i]->klen, t->slots[i]->hash)] = t->slots[i];
+	free(t->slots);
+	*t = n;
+	return 0;
+}
+
+/* Remove the entry in slot i, shifting later entries of its run back. */
+static void keytab_remove_at(struct shlog_keytab *t, size_t i)
+{
+	size_t j = i;
+
+	free(t->slots[i]);
+	t->slots[i] = NULL;
+	for (;;) {
+		size_t home;
+		j = (j + 1) & (t->cap - 1);
+		if (!t->slots[j])
+			return;
+		home = (size_t)t->slots[j]->hash & (t->cap - 1);
+		/* move j back to i unless its home lies cyclically in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			t->slots[i] = t->slots[j];
+			t->slots[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+/* Order keys bytewise, shorter first on a common prefix (for qsort). */
+static int key_cmp(const void *a, const void *b)
+{
+	const struct shlog_key *x = *(struct shlog_key *const *)a, *y = *(struct shlog_key *const *)b;
+	uint32_t n = x->klen < y->klen ? x->klen : y->klen;
+	int c = memcmp(x->key, y->key, n);
 
 	if (c)
 		return c;
-	return a->klen < b->klen ? -1 : a->klen > b->klen;
+	return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* All live keys in byte order (caller frees the array); keymu held. */
+static struct shlog_key **keys_sorted(shlog_part *p)
+{
+	struct shlog_key **v = malloc((p->nkeys ? p->nkeys : 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->keys.cap; i++)
+		if (p->keys.slots[i])
+			v[n++] = p->keys.slots[i];
+	qsort(v, n, sizeof(*v), key_cmp);
+	return v;
 }
 
 /* Does a message have a key?  1 and its length if so. */
@@ -54,40 +135,45 @@ int shlog_msg_key(const char *msg, uint32_t len, uint32_t *klen)
 /* Find a key's node; keymu held. */
 static struct shlog_key *key_find(shlog_part *p, const void *key, uint32_t klen)
 {
-	struct {
-		struct shlog_key k;
-		unsigned char buf[SHLOG_KEY_MAX];
-	} probe;
-
-	probe.k.klen = klen;
-	memcpy(probe.k.key, key, klen);
-	return RB_FIND(shlog_keytree, &p->keys, &probe.k);
+	if (p->keys.cap == 0)
+		return NULL;
+	return p->keys.slots[key_slot(&p->keys, key, klen, key_hash(key, klen))];
 }
 
 /* Set a key's bookmark (or drop it for a tombstone); keymu held. */
 static int key_set(shlog_part *p, const void *key, uint32_t klen, const struct shlog_keyref *ref,
 		   int tombstone)
 {
-	struct shlog_key *k = key_find(p, key, klen);
+	struct shlog_keytab *t = &p->keys;
+	uint64_t h = key_hash(key, klen);
+	struct shlog_key *k;
+	size_t i;
 
+	if (t->cap == 0 || (p->nkeys + 1) * 4 > t->cap * 3) {
+		if (tombstone && t->cap == 0)
+			return 0;
+		if (!tombstone && keytab_grow(t) < 0)
+			return -ENOMEM;
+	}
+	i = key_slot(t, key, klen, h);
 	if (tombstone) {
-		if (k) {
-			RB_REMOVE(shlog_keytree, &p->keys, k);
-			free(k);
+		if (t->slots[i]) {
+			keytab_remove_at(t, i);
 			p->nkeys--;
 		}
 		return 0;
 	}
-	if (!k) {
+	if (!t->slots[i]) {
 		k = malloc(sizeof(*k) + klen);
 		if (!k)
 			return -ENOMEM;
+		k->hash = h;
 		k->klen = klen;
 		memcpy(k->key, key, klen);
-		RB_INSERT(shlog_keytree, &p->keys, k);
+		t->slots[i] = k;
 		p->nkeys++;
 	}
-	k->ref = *ref;
+	t->slots[i]->ref = *ref;
 	return 0;
 }
 
@@ -108,28 +194,29 @@ void shlog_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq
 /* Retention deleted the log below @off: forget keys that pointed there. */
 void shlog_keys_drop_before(shlog_part *p, uint64_t off)
 {
-	struct shlog_key *k, *n;
+	struct shlog_keytab *t = &p->keys;
 
 	pthread_mutex_lock(&p->keymu);
-	RB_FOREACH_SAFE(k, shlog_keytree, &p->keys, n) {
-		if (k->ref.off < off) {
-			RB_REMOVE(shlog_keytree, &p->keys, k);
-			free(k);
+	for (size_t i = 0; i < t->cap;) {
+		/* a removal shifts a later entry into slot i: look at i again */
+		if (t->slots[i] && t->slots[i]->ref.off < off) {
+			keytab_remove_at(t, i);
 			p->nkeys--;
+		} else {
+			i++;
 		}
 	}
 	pthread_mutex_unlock(&p->keymu);
 }
 
-/* Free the whole tree. */
+/* Free the whole table. */
 void shlog_keys_free(shlog_part *p)
 {
-	struct shlog_key *k, *n;
-
-	RB_FOREACH_SAFE(k, shlog_keytree, &p->keys, n) {
-		RB_REMOVE(shlog_keytree, &p->keys, k);
-		free(k);
-	}
+	for (size_t i = 0; i < p->keys.cap; i++)
+		free(p->keys.slots[i]);
+	free(p->keys.slots);
+	p->keys.slots = NULL;
+	p->keys.cap = 0;
 	p->nkeys = 0;
 }
 
@@ -155,17 +242,22 @@ int shlog_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
 static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, size_t *len)
 {
 	struct shlog_keys_hdr h = { .seq = seq, .off = off, .count = p->nkeys };
-	struct shlog_key *k;
+	struct shlog_key **v = keys_sorted(p);
 	size_t size = SHLOG_KEYS_HDR_SIZE + 4, pos = SHLOG_KEYS_HDR_SIZE;
 	unsigned char *img;
 
-	RB_FOREACH(k, shlog_keytree, &p->keys)
-		size += SHLOG_KEYS_REC_SIZE + k->klen;
-	img = malloc(size);
-	if (!img)
+	if (!v)
 		return NULL;
+	for (uint64_t i = 0; i < p->nkeys; i++)
+		size += SHLOG_KEYS_REC_SIZE + v[i]->klen;
+	img = malloc(size);
+	if (!img) {
+		free(v);
+		return NULL;
+	}
 	shlog_keys_hdr_encode(&h, img);
-	RB_FOREACH(k, shlog_keytree, &p->keys) {
+	for (uint64_t i = 0; i < p->nkeys; i++) {
+		const struct shlog_key *k = v[i];
 		unsigned char *r = img + pos;
 		le64enc(r, k->ref.seq);
 		le64enc(r + 8, k->ref.off);
@@ -177,11 +269,17 @@ static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, 
 		pos += SHLOG_KEYS_REC_SIZE + k->klen;
 	}
 	le32enc(img + pos, shlog_crc32c(img + SHLOG_KEYS_HDR_SIZE, pos - SHLOG_KEYS_HDR_SIZE));
+	free(v);
 	*len = size;
 	return img;
 }
 
-/* Write a snapshot image as keys.tmp, fsync, rename over keys, fsync the dir. */
+/*
+ * Write a snapshot image as keys.tmp and rename it over keys.  No fsync:
+ * correctness never depends on the snapshot reaching the disk (a missing,
+ * stale or torn snapshot only makes the next open replay more of the
+ * log), and fsyncs here would stall the partition's flushes.
+ */
 static int snapshot_store(shlog_part *p, const unsigned char *img, size_t len)
 {
 	int fd = shlog_io.openat(p->dfd, SHLOG_KEYS_TMP_NAME,
@@ -191,17 +289,13 @@ static int snapshot_store(shlog_part *p, const unsigned char *img, size_t len)
 	if (fd < 0)
 		return -errno;
 	rc = shlog_io_pwrite_full(fd, img, len, 0);
-	if (rc == 0 && shlog_io.fdatasync(fd) < 0)
-		rc = -errno;
 	shlog_io.close(fd);
 	if (rc == 0 && shlog_io.renameat(p->dfd, SHLOG_KEYS_TMP_NAME, p->dfd, SHLOG_KEYS_NAME) < 0)
 		rc = -errno;
-	if (rc == 0)
-		rc = shlog_fsync_dir(p->dfd);
 	return rc;
 }
 
-/* Write a snapshot of the keys as of message @seq (the log is durable there). */
+/* Write a snapshot of the keys as of message @seq (committed). */
 int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
 {
 	unsigned char *img;
@@ -409,17 +503,18 @@ int shlog_key_foreach(shlog_part *p,
 		      int (*fn)(const void *key, size_t klen, const struct shlog_keyref *ref, void *arg),
 		      void *arg)
 {
-	struct shlog_key *k;
+	struct shlog_key **v;
 	int rc = shlog_part_flush(p);
 
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&p->keymu);
-	RB_FOREACH(k, shlog_keytree, &p->keys) {
-		rc = fn(k->key, k->klen, &k->ref, arg);
-		if (rc)
-			break;
-	}
+	v = keys_sorted(p);
+	for (uint64_t i = 0; v && i < p->nkeys && rc == 0; i++)
+		rc = fn(v[i]->key, v[i]->klen, &v[i]->ref, arg);
 	pthread_mutex_unlock(&p->keymu);
+	if (!v)
+		return -ENOMEM;
+	free(v);
 	return rc;
 }

@@ -46,7 +46,6 @@ shlog_part *shlog_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&p->entmu, NULL);
 	pthread_mutex_init(&p->keymu, NULL);
-	RB_INIT(&p->keys);
 	return p;
 }
 
@@ -337,7 +336,7 @@ static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf,
 {
 	uint64_t seq_end = seq0 + count, off_end = off0 + len;
 	struct shlog_seg *g = &p->segs[p->nsegs - 1];
-	int rc, synced = 0;
+	int rc;
 
 	if (g->end_off > g->base_off && g->end_off - g->base_off + len > p->s->o.segment_bytes) {
 		rc = seg_roll(p, seq0, off0);
@@ -360,17 +359,12 @@ static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf,
 	if (need_sync) {
 		if (shlog_part_sync_files(p) < 0)
 			return 1;
-		synced = 1;
 		durable = seq_end;
 	}
 	block_publish(p, x, seq_end, off_end, t);
 	block_keys(p, x, buf, off0, seq_end, off_end, t);
-	if (shlog_keys_checkpoint_due(p, off_end)) {
-		if (synced || shlog_part_sync_files(p) == 0) {
-			durable = seq_end;
-			shlog_keys_checkpoint(p, seq_end, off_end);
-		}
-	}
+	if (shlog_keys_checkpoint_due(p, off_end))
+		shlog_keys_checkpoint(p, seq_end, off_end);
 	anchor_write(p, seq_end, off_end, t, durable, 0);
 	return 0;
 }

@@ -149,7 +149,8 @@ static int seg_list(shlog_part *p, uint64_t **out, size_t *n)
 		v[(*n)++] = seq;
 	}
 	closedir(d);
-	qsort(v, *n, sizeof(*v), cmp_u64);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_u64);
 	*out = v;
 	return 0;
 }
