@@ -32,7 +32,7 @@
 #define SHLOG_KEYS_MAGIC            0x4b4c4853u /* "SHLK" */
 #define SHLOG_KEYS_VERSION          1u
 #define SHLOG_KEYS_HDR_SIZE         40u
-#define SHLOG_KEYS_REC_SIZE         24u         /* fixed part of a key record */
+#define SHLOG_KEYS_REC_SIZE         32u         /* fixed part of a key record */
 #define SHLOG_SEG_NAME_DIGITS       20          /* "%020llu.log" */
 #define SHLOG_LOCK_NAME             ".lock"
 #define SHLOG_ANCHOR_NAME           "anchor"

@@ -606,6 +606,8 @@ int shlog_part_append(shlog_part *p, const void *msg, size_t len, int flags, uin
 		return -EMSGSIZE;
 	if (len && memchr(msg, '\n', len))
 		return -EINVAL;
+	if (p->s->o.read_only)
+		return -EROFS;
 	pthread_mutex_lock(&p->mu);
 	rc = append_locked(p, msg, len, 1, 1, flags, seq);
 	pthread_mutex_unlock(&p->mu);
@@ -643,6 +645,8 @@ int shlog_part_append_lines(shlog_part *p, const void *buf, size_t len, int flag
 	rc = lines_count(buf, len, p->s->o.max_message, &count);
 	if (rc < 0)
 		return rc;
+	if (p->s->o.read_only)
+		return -EROFS;
 	pthread_mutex_lock(&p->mu);
 	rc = append_locked(p, buf, len, 0, count, flags, first_seq);
 	pthread_mutex_unlock(&p->mu);

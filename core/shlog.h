@@ -151,7 +151,7 @@ const char *shlog_strerror(int err);
 
 /* ---- topics and partitions ----------------------------------------- */
 
-/** 0 if @p name is a valid topic name, else -EINVAL (or -ENAMETOOLONG). */
+/** 0 if @p name is a valid topic name ([A-Za-z0-9._-], 1..249 bytes, no leading '.'), else -EINVAL. */
 int shlog_topic_name_check(const char *name);
 
 /** Parse a partition name ("0", "17"; no leading zeros) into @p out. */
@@ -199,7 +199,8 @@ void shlog_part_put(shlog_part *p);
  * durable with SHLOG_DURABLE or sync=always.
  * @param[out] seq its sequence number (may be NULL)
  * @return 0, -EMSGSIZE, -EINVAL ('\n' inside), -EAGAIN (NONBLOCK and
- *         full), -ENOSPC (disk full or halt limit), -EIO, -ENOENT (deleted)
+ *         full), -ENOSPC (disk full or halt limit), -EIO, -ENOENT (deleted),
+ *         -EROFS (store opened read_only)
  */
 int shlog_part_append(shlog_part *p, const void *msg, size_t len, int flags,
 		      uint64_t *seq);
