@@ -1,0 +1,113 @@
+#!/bin/bash
+# The tree: topics, partitions, status files, rmdir of a topic.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+mt_init
+mt_start -o partitions=3
+
+mt_say "mkdir a topic with -o partitions=3"
+mkdir "$MNT/chat"
+[ -d "$MNT/chat" ] || mt_fail "chat is not a directory"
+ls "$MNT" | grep -qx chat || mt_fail "ls MNT does not list chat: $(ls "$MNT")"
+for p in 0 1 2; do
+	[ -d "$MNT/chat/$p" ] || mt_fail "chat/$p missing: $(ls "$MNT/chat")"
+done
+[ ! -e "$MNT/chat/3" ] || mt_fail "chat/3 exists with partitions=3"
+[ -f "$MNT/chat/log" ] || mt_fail "topic-level chat/log missing: $(ls "$MNT/chat")"
+mt_expect_err 'File exists' mkdir "$MNT/chat"
+
+mt_say "partition directory contents"
+for f in log anchor index stats at since keys; do
+	[ -e "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f missing: $(ls "$MNT/chat/0")"
+done
+for d in at since keys; do
+	[ -d "$MNT/chat/0/$d" ] || mt_fail "chat/0/$d is not a directory"
+done
+for f in log anchor index stats; do
+	[ -f "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f is not a regular file"
+done
+ls "$MNT/chat/0" | sort | tr '\n' ' '; echo
+
+mt_say "mkdir the next partition; wrong numbers refused"
+mkdir "$MNT/chat/3"
+[ -d "$MNT/chat/3" ] || mt_fail "chat/3 not created"
+mt_expect_err 'File exists' mkdir "$MNT/chat/3"
+mt_expect_err '.' mkdir "$MNT/chat/5"
+[ ! -e "$MNT/chat/5" ] || mt_fail "chat/5 created (not the next number)"
+mt_expect_err 'Invalid argument' mkdir "$MNT/chat/04"
+mt_expect_err 'Invalid argument' mkdir "$MNT/chat/x"
+mt_expect_err 'Invalid argument' mkdir "$MNT/chat/-1"
+[ "$(ls "$MNT/chat" | grep -c '^[0-9]')" = 4 ] ||
+	mt_fail "expected 4 partitions: $(ls "$MNT/chat")"
+
+mt_say "status files: st_size matches what read returns"
+echo "hello	world" >>"$MNT/chat/0/log"
+echo "second" >>"$MNT/chat/0/log"
+sleep 0.2
+for p in 0 1; do
+	for f in anchor index stats log; do
+		sz=$(stat -c %s "$MNT/chat/$p/$f")
+		n=$(cat "$MNT/chat/$p/$f" | wc -c)
+		[ "$sz" = "$n" ] || mt_fail "chat/$p/$f: st_size $sz but cat gives $n bytes"
+		echo "ok: chat/$p/$f $sz bytes"
+	done
+done
+[ "$(stat -c %s "$MNT/chat/0/anchor")" -gt 0 ] || mt_fail "anchor is empty"
+[ "$(stat -c %s "$MNT/chat/0/stats")" -gt 0 ] || mt_fail "stats is empty"
+grep -q . "$MNT/chat/0/stats" || mt_fail "grep finds nothing in stats"
+head -n 3 "$MNT/chat/0/stats"
+cat "$MNT/chat/0/anchor"
+mt_expect_err 'Permission denied|Operation not permitted|Read-only' \
+	sh -c "echo x >>'$MNT/chat/0/stats'"
+
+mt_say "several topics; ls lists them"
+mkdir "$MNT/orders" "$MNT/a.b_c-D9"
+[ "$(ls "$MNT" | tr '\n' ' ')" = "a.b_c-D9 chat orders " ] ||
+	mt_fail "ls MNT: $(ls "$MNT" | tr '\n' ' ')"
+
+mt_say "rmdir of a topic deletes it"
+echo "to be deleted" >>"$MNT/orders/1/log"
+rmdir "$MNT/orders"
+[ ! -e "$MNT/orders" ] || mt_fail "orders still exists after rmdir"
+[ ! -e "$DATADIR/orders" ] || mt_fail "data dir still has orders/"
+mkdir "$MNT/orders"
+[ "$(cat "$MNT/orders/1/log" | wc -c)" = 0 ] || mt_fail "recreated topic holds old data"
+
+mt_say "an open handle on a deleted topic fails; the recreated topic is untouched"
+mkdir "$MNT/gone"
+echo "old data" >>"$MNT/gone/0/log"
+exec 3>>"$MNT/gone/0/log"
+printf 'before rmdir\n' >&3
+timeout 30 tail -f "$MNT/gone/0/log" >/dev/null 2>&1 &
+tpid=$!
+rmdir "$MNT/gone"
+[ ! -e "$MNT/gone" ] || mt_fail "gone still exists"
+mkdir "$MNT/gone"
+if printf 'after rmdir\n' >&3 2>"$T/w3.err"; then
+	echo "note: a write on a handle of a deleted topic returned success"
+else
+	echo "ok: write on a handle of a deleted topic: $(cat "$T/w3.err")"
+fi
+exec 3>&-
+kill "$tpid" 2>/dev/null || true
+wait "$tpid" 2>/dev/null || true
+[ "$(cat "$MNT/gone/0/log" | wc -c)" = 0 ] ||
+	mt_fail "recreated topic holds data: $(cat "$MNT/gone/0/log")"
+kill -0 "$MT_PID" || mt_fail "daemon died"
+rmdir "$MNT/gone"
+
+mt_say "300 topics"
+for i in $(seq 1 300); do mkdir "$MNT/many$i"; done
+[ "$(ls "$MNT" | grep -c '^many')" = 300 ] || mt_fail "ls shows $(ls "$MNT" | grep -c '^many') of 300 topics"
+for i in $(seq 1 300); do echo "topic $i" >>"$MNT/many$i/2/log"; done
+[ "$(cat "$MNT/many177/2/log")" = "topic 177" ] || mt_fail "many177"
+for i in $(seq 1 300); do rmdir "$MNT/many$i"; done
+
+mt_say "remount: topics, partitions and data survive"
+mt_stop
+mt_start
+[ "$(ls "$MNT" | tr '\n' ' ')" = "a.b_c-D9 chat orders " ] ||
+	mt_fail "after remount ls MNT: $(ls "$MNT" | tr '\n' ' ')"
+[ -d "$MNT/chat/3" ] || mt_fail "chat/3 lost at remount"
+[ "$(cat "$MNT/chat/0/log")" = "hello	world
+second" ] || mt_fail "chat/0/log after remount: $(cat "$MNT/chat/0/log")"
