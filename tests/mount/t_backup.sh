@@ -12,6 +12,8 @@ for i in $(seq 1 3000); do echo "p0 line $i"; done >"$T/exp0"
 printf 'k\tv1\nk\tv2\n' >"$T/exp1"
 cat "$T/exp0" >>"$MNT/chat/0/log"
 cat "$T/exp1" >>"$MNT/chat/1/log"
+# the index only lists committed blocks: make them committed (and durable)
+sync "$MNT/chat/0/log" "$MNT/chat/1/log"
 
 mt_say "tar -C MNT -cf b.tar chat"
 tar -C "$MNT" -cf "$T/b.tar" chat || mt_fail "tar through the mount exited $?"

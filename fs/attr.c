@@ -1,0 +1,308 @@
+/*
+ * attr.c — attributes: what stat shows for each node, getattr, setattr.
+ *
+ * Topic and partition directories show the mode, owner and times of
+ * their directories in the data dir (shlog_dir_stat).  Files take their
+ * owner from their directory and their permission bits from its mode:
+ * logs and keys `dirmode & 0666`, status and at/since files
+ * `dirmode & 0444`.  chmod of a file is accepted and ignored (tar and
+ * rsync restore modes); chown of a log changes its directory (nginx
+ * chowns its log files).  Attribute timeouts are 0: sizes change with
+ * every append and `tail -f` polls with fstat, and a chown of a log
+ * changes its directory.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shlogfs.h"
+
+/* Attribute timeouts in seconds. */
+#define SHLOGFS_DIR_TIMEOUT 0.0
+#define SHLOGFS_FILE_TIMEOUT 0.0
+
+/* ==== attributes ====================================================== */
+
+/* Size of <topic>/log: the retained bytes of every partition. */
+static int shlogfs_tlog_size(struct shlogfs *fs, const char *topic,
+			     uint64_t *size, int64_t *mtime_ns)
+{
+	uint32_t nparts;
+	int rc = shlog_topic_nparts(fs->store, topic, &nparts);
+
+	*size = 0;
+	*mtime_ns = 0;
+	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
+		struct shlog_part_info in;
+		shlog_part *p;
+		rc = shlog_part_get(fs->store, topic, i, &p);
+		if (rc)
+			break;
+		rc = shlog_part_info(p, &in);
+		shlog_part_put(p);
+		*size += in.end_off - in.start_off;
+		if (in.last_flush_ns > *mtime_ns)
+			*mtime_ns = in.last_flush_ns;
+	}
+	return rc;
+}
+
+/* Size of a KEY file: value plus '\n'. */
+int shlogfs_key_size(struct shlogfs *fs, struct shlogfs_node *n,
+			    uint64_t *size)
+{
+	struct shlog_keyref ref;
+	shlog_part *p;
+	int rc = shlogfs_node_part(fs, n, &p);
+
+	if (rc)
+		return rc;
+	rc = shlog_key_lookup(p, n->name, n->nlen, &ref);
+	shlog_part_put(p);
+	if (rc == 0)
+		*size = (uint64_t)ref.len - ref.klen;
+	return rc;
+}
+
+/* Size and time of a file of a partition (LOG, status, AT, SINCE). */
+static int shlogfs_part_file_size(struct shlogfs *fs, struct shlogfs_node *n,
+				  uint64_t *size, int64_t *mtime_ns)
+{
+	struct shlog_part_info in;
+	struct shlogfs_buf text = { 0 };
+	shlog_part *p;
+	int rc = shlogfs_node_part(fs, n, &p);
+
+	if (rc)
+		return rc;
+	rc = shlog_part_info(p, &in);
+	if (rc == 0) {
+		*mtime_ns = in.last_flush_ns;
+		if (n->kind == SHLOGFS_LOG)
+			*size = in.end_off;
+		else if (n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE)
+			*size = in.end_off > n->base ? in.end_off - n->base : 0;
+		else
+			rc = shlogfs_text_make(p, n->kind, &text);
+		if (rc == 0 && text.p) {
+			*size = text.len;
+			*mtime_ns = 0;
+		}
+	}
+	shlogfs_buf_free(&text);
+	shlog_part_put(p);
+	return rc;
+}
+
+/* Snapshot size of a node while a handle holds one; 0 if none. */
+static int shlogfs_snap_size(struct shlogfs *fs, struct shlogfs_node *n,
+			     uint64_t *size)
+{
+	int have;
+
+	pthread_mutex_lock(&fs->lock);
+	have = n->nsnap > 0;
+	*size = n->snap_len;
+	pthread_mutex_unlock(&fs->lock);
+	return have;
+}
+
+/* Size of a file node; directories leave it alone. */
+static int shlogfs_file_size(struct shlogfs *fs, struct shlogfs_node *n,
+			     struct stat *st)
+{
+	uint64_t size = 0;
+	int64_t t = 0;
+	int rc = 0;
+
+	if (shlogfs_snap_size(fs, n, &size)) {
+		/* an open handle's snapshot decides (status, key, topic log) */
+	} else if (n->kind == SHLOGFS_TLOG) {
+		rc = shlogfs_tlog_size(fs, n->topic, &size, &t);
+	} else if (n->kind == SHLOGFS_KEY) {
+		rc = shlogfs_key_size(fs, n, &size);
+	} else {
+		rc = shlogfs_part_file_size(fs, n, &size, &t);
+	}
+	if (rc)
+		return rc;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	if (t > 0) {
+		st->st_mtim.tv_sec = t / 1000000000;
+		st->st_mtim.tv_nsec = t % 1000000000;
+		st->st_ctim = st->st_mtim;
+	}
+	return 0;
+}
+
+/* Permission bits of a node, from its directory's mode. */
+mode_t shlogfs_kind_mode(enum shlogfs_kind k, mode_t dirmode)
+{
+	switch (k) {
+	case SHLOGFS_TOPIC:
+	case SHLOGFS_PART:
+		return S_IFDIR | (dirmode & 07777);
+	case SHLOGFS_KEYSDIR:
+		return S_IFDIR | (dirmode & 0777);
+	case SHLOGFS_ATDIR:
+	case SHLOGFS_SINCEDIR:
+		return S_IFDIR | (dirmode & 0555);
+	case SHLOGFS_LOG:
+	case SHLOGFS_TLOG:
+	case SHLOGFS_KEY:
+		return S_IFREG | (dirmode & 0666);
+	default:
+		return S_IFREG | (dirmode & 0444);
+	}
+}
+
+/* Fill @p st for node @p n (getattr, lookup, mkdir, create). */
+int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
+		      struct stat *st)
+{
+	uint32_t nparts = 0;
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	if (n->kind == SHLOGFS_ROOT) {
+		if (stat(fs->datadir, st) < 0)
+			return -errno;
+		st->st_mode = S_IFDIR | (st->st_mode & 07777);
+		st->st_nlink = 2;
+		st->st_size = 0;
+	} else {
+		int64_t part = n->kind == SHLOGFS_TOPIC ||
+			       n->kind == SHLOGFS_TLOG ? -1 : (int64_t)n->part;
+		if ((rc = shlogfs_node_live(n)) ||
+		    (rc = shlog_dir_stat(fs->store, n->topic, part, st)))
+			return rc;
+		st->st_mode = shlogfs_kind_mode(n->kind, st->st_mode);
+		st->st_nlink = shlogfs_kind_is_dir(n->kind) ? 2 : 1;
+		st->st_size = 0;
+		st->st_blocks = 0;
+	}
+	st->st_ino = shlogfs_node_ino(fs, n);
+	st->st_blksize = 1 << 20;
+	st->st_dev = 0;
+	if (n->kind == SHLOGFS_TOPIC) {
+		if ((rc = shlog_topic_nparts(fs->store, n->topic, &nparts)))
+			return rc;
+		st->st_nlink = 2 + nparts;
+	} else if (n->kind == SHLOGFS_PART) {
+		st->st_nlink = 5;
+	}
+	if (shlogfs_kind_is_dir(n->kind)) {
+		st->st_size = 4096;
+		return 0;
+	}
+	return shlogfs_file_size(fs, n, st);
+}
+
+/* Attribute timeout of a node. */
+double shlogfs_timeout(const struct shlogfs_node *n)
+{
+	return shlogfs_kind_is_dir(n->kind) ? SHLOGFS_DIR_TIMEOUT
+					     : SHLOGFS_FILE_TIMEOUT;
+}
+
+/* ==== getattr, setattr ================================================ */
+
+/* getattr: fresh attributes (size = true size, buffered data included). */
+void shlogfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			       struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = shlogfs_node_stat(fs, n, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, shlogfs_timeout(n));
+}
+
+/* setattr size: only to the current size (rsync --append does that). */
+static int shlogfs_setattr_size(struct shlogfs *fs, struct shlogfs_node *n,
+				uint64_t size, struct fuse_file_info *fi)
+{
+	struct shlogfs_handle *h = fi ? (struct shlogfs_handle *)fi->fh : NULL;
+	struct stat st;
+	int rc;
+
+	if (n->kind == SHLOGFS_KEY && h)
+		return shlogfs_handle_truncate(fs, h, size);
+	if (n->kind != SHLOGFS_LOG && n->kind != SHLOGFS_TLOG &&
+	    n->kind != SHLOGFS_KEY)
+		return shlogfs_kind_is_dir(n->kind) ? -EISDIR : -EPERM;
+	if ((rc = shlogfs_node_stat(fs, n, &st)))
+		return rc;
+	if (size == (uint64_t)st.st_size + (h ? shlogfs_handle_pending(h) : 0))
+		return 0;
+	return -EPERM;
+}
+
+/* setattr mode: directories keep it; files follow their directory. */
+static int shlogfs_setattr_mode(struct shlogfs *fs, struct shlogfs_node *n,
+				mode_t mode)
+{
+	switch (n->kind) {
+	case SHLOGFS_TOPIC:
+		return shlog_dir_chmod(fs->store, n->topic, -1, mode & 07777);
+	case SHLOGFS_PART:
+		return shlog_dir_chmod(fs->store, n->topic, n->part,
+				       mode & 07777);
+	case SHLOGFS_ROOT:
+	case SHLOGFS_ATDIR:
+	case SHLOGFS_SINCEDIR:
+	case SHLOGFS_KEYSDIR:
+		return -EPERM;
+	default:
+		return 0; /* accepted and ignored: see the file comment */
+	}
+}
+
+/* setattr owner: directories keep it; a log passes it to its directory. */
+static int shlogfs_setattr_owner(struct shlogfs *fs, struct shlogfs_node *n,
+				 uid_t uid, gid_t gid)
+{
+	switch (n->kind) {
+	case SHLOGFS_TOPIC:
+	case SHLOGFS_TLOG:
+		return shlog_dir_chown(fs->store, n->topic, -1, uid, gid);
+	case SHLOGFS_PART:
+	case SHLOGFS_LOG:
+		return shlog_dir_chown(fs->store, n->topic, n->part, uid, gid);
+	default:
+		return -EPERM;
+	}
+}
+
+/* setattr: size, mode, owner; times are accepted and ignored. */
+void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
+			       struct stat *attr, int to_set,
+			       struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct stat st;
+	int rc = shlogfs_node_live(n);
+
+	if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = shlogfs_setattr_size(fs, n, (uint64_t)attr->st_size, fi);
+	if (!rc && (to_set & FUSE_SET_ATTR_MODE))
+		rc = shlogfs_setattr_mode(fs, n, attr->st_mode);
+	if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+		rc = shlogfs_setattr_owner(fs, n,
+			to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1,
+			to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1);
+	if (!rc)
+		rc = shlogfs_node_stat(fs, n, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, shlogfs_timeout(n));
+}

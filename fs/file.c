@@ -1,0 +1,815 @@
+/*
+ * file.c — open files: open, read, write, flush, fsync, release.
+ *
+ * Writes to a log are lines.  Each handle keeps its unfinished last
+ * line; complete lines go to the engine with one
+ * shlog_part_append_lines() per write request (two when an unfinished
+ * line from an earlier request is completed), so lines of two handles
+ * never interleave.  The unfinished line becomes a message, with a '\n'
+ * added, at release (the last close of the open file).  A write is
+ * accepted when the file was opened with O_APPEND and the request still
+ * carries it (a client may clear it with fcntl),
+ * or when its offset is the end of the log as this handle sees it
+ * (the log's size plus its own unfinished bytes); anything else: EPERM.
+ *
+ * Status files (anchor, index, stats), keys/<key> and a read of
+ * <topic>/log are snapshots taken at open and served with direct_io;
+ * while a snapshot is open, stat reports its size, so what stat says is
+ * what read returns (tar, cat).  Logs and at/since files are read
+ * through the page cache: their bytes never change once written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "shlogfs.h"
+
+/* The handle of an open file. */
+static struct shlogfs_handle *shlogfs_fh(struct fuse_file_info *fi)
+{
+	return (struct shlogfs_handle *)(uintptr_t)fi->fh;
+}
+
+/* Engine append flags for a request's file flags. */
+static int shlogfs_append_flags(int flags)
+{
+	return (flags & O_NONBLOCK ? SHLOG_NONBLOCK : 0) |
+	       (flags & O_DSYNC ? SHLOG_DURABLE : 0);
+}
+
+/* ==== handles ========================================================= */
+
+/* A new handle on @p n, registered for shutdown. */
+static struct shlogfs_handle *shlogfs_handle_new(struct shlogfs *fs,
+						 struct shlogfs_node *n,
+						 int flags)
+{
+	struct shlogfs_handle *h = calloc(1, sizeof *h);
+
+	if (!h)
+		return NULL;
+	h->kind = n->kind;
+	h->node = n;
+	h->flags = flags;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->ra_lock, NULL);
+	pthread_mutex_lock(&fs->lock);
+	LIST_INSERT_HEAD(&fs->handles, h, link);
+	pthread_mutex_unlock(&fs->lock);
+	return h;
+}
+
+/* Publish the size of @p h's snapshot as its node's size. */
+static void shlogfs_handle_snap(struct shlogfs *fs, struct shlogfs_handle *h,
+				uint64_t len)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (!h->snap)
+		h->node->nsnap++;
+	h->snap = 1;
+	h->node->snap_len = len;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Bytes an unfinished line of @p h adds to the end it writes at. */
+uint64_t shlogfs_handle_pending(struct shlogfs_handle *h)
+{
+	uint64_t n;
+
+	if (h->kind != SHLOGFS_LOG && h->kind != SHLOGFS_TLOG)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = h->buf.len;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+/* ==== keys ============================================================ */
+
+/* Read the current value of @p h's key (plus '\n') into h->buf. */
+static int shlogfs_key_load(struct shlogfs_handle *h)
+{
+	struct shlog_keyref ref;
+	int rc = shlog_key_lookup(h->part, h->key, h->klen, &ref);
+
+	h->buf.len = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	size_t vlen = ref.len > ref.klen ? ref.len - ref.klen - 1 : 0;
+	uint64_t off = ref.off + ref.klen + 1;
+	if ((rc = shlogfs_buf_reserve(&h->buf, vlen + 1)))
+		return rc;
+	while (h->buf.len < vlen) {
+		ssize_t r = shlog_part_read(h->part, off + h->buf.len,
+					    h->buf.p + h->buf.len,
+					    vlen - h->buf.len);
+		if (r <= 0)
+			return r < 0 ? (int)r : -EIO;
+		h->buf.len += (size_t)r;
+	}
+	h->buf.p[h->buf.len++] = '\n';
+	return 0;
+}
+
+/* Append "key<TAB>value" for a written key file (empty: tombstone). */
+static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
+{
+	struct shlogfs_buf msg = { 0 };
+	size_t vlen = h->buf.len;
+	int rc;
+
+	if (!h->dirty)
+		return 0;
+	if (vlen && h->buf.p[vlen - 1] == '\n')
+		vlen--;
+	if (memchr(h->buf.p, '\n', vlen))
+		return -EINVAL; /* a value is one line */
+	if ((rc = shlogfs_buf_add(&msg, h->key, h->klen)) == 0 &&
+	    (rc = shlogfs_buf_add(&msg, "\t", 1)) == 0 &&
+	    (rc = shlogfs_buf_add(&msg, h->buf.p, vlen)) == 0)
+		rc = shlog_part_append(h->part, msg.p, msg.len, flags, NULL);
+	shlogfs_buf_free(&msg);
+	if (rc == 0)
+		h->dirty = 0;
+	return rc;
+}
+
+/* Set up a KEY handle: partition, key name, current value. */
+static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
+			     struct shlogfs_handle *h, int flags)
+{
+	int rc = shlogfs_node_part(fs, n, &h->part);
+
+	if (rc)
+		return rc;
+	h->key = strdup(n->name);
+	if (!h->key)
+		return -ENOMEM;
+	h->klen = n->nlen;
+	/* O_TRUNC empties the new value; only a write makes it a message
+	 * (shells close a dup of the file before echo writes to it) */
+	if (!(flags & O_TRUNC) && (rc = shlogfs_key_load(h)))
+		return rc;
+	shlogfs_handle_snap(fs, h, h->buf.len);
+	return 0;
+}
+
+/* create of keys/<key>: open a KEY handle into @p fi. */
+int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
+		     struct fuse_file_info *fi)
+{
+	struct shlogfs_handle *h = shlogfs_handle_new(fs, n, fi->flags);
+	int rc;
+
+	fi->fh = 0;
+	if (!h)
+		return -ENOMEM;
+	rc = shlogfs_key_setup(fs, n, h, fi->flags);
+	if (rc) {
+		shlogfs_handle_drop(fs, h);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	return 0;
+}
+
+/* setattr size on an open key file: cut or extend its new value. */
+int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
+			    uint64_t size)
+{
+	int rc = 0;
+
+	if (h->kind != SHLOGFS_KEY)
+		return -EPERM;
+	if (size > fs->max_message)
+		return -EFBIG;
+	pthread_mutex_lock(&h->lock);
+	if (size > h->buf.len) {
+		rc = shlogfs_buf_reserve(&h->buf, size);
+		if (rc == 0)
+			memset(h->buf.p + h->buf.len, 0, size - h->buf.len);
+	}
+	if (rc == 0) {
+		h->buf.len = size;
+		h->dirty = 1;
+		shlogfs_handle_snap(fs, h, size);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* ==== topic log ======================================================= */
+
+/* Take every partition of a topic; a reader also snapshots their extents. */
+static int shlogfs_tlog_setup(struct shlogfs *fs, struct shlogfs_node *n,
+			      struct shlogfs_handle *h, int reader)
+{
+	uint64_t total = 0;
+	uint32_t np;
+	int rc = shlog_topic_nparts(fs->store, n->topic, &np);
+
+	if (rc)
+		return rc;
+	h->parts = calloc(np, sizeof *h->parts);
+	h->batch = calloc(np, sizeof *h->batch);
+	h->ext = calloc(2 * (size_t)np, sizeof *h->ext);
+	if (!h->parts || !h->batch || !h->ext)
+		return -ENOMEM;
+	for (; h->nparts < np; h->nparts++) {
+		struct shlog_part_info in;
+		rc = shlog_part_get(fs->store, n->topic, h->nparts,
+				    &h->parts[h->nparts]);
+		if (rc)
+			return rc;
+		if (!reader)
+			continue;
+		if ((rc = shlog_part_info(h->parts[h->nparts], &in)))
+			return rc;
+		h->ext[2 * h->nparts] = in.start_off;
+		h->ext[2 * h->nparts + 1] = in.end_off;
+		total += in.end_off - in.start_off;
+	}
+	if (reader)
+		shlogfs_handle_snap(fs, h, total);
+	return 0;
+}
+
+/*
+ * Queue one complete line (with its '\n') for its partition: keyed lines
+ * by FNV-1a of the key, keyless ones round robin over all writers.
+ */
+static int shlogfs_tlog_route(struct shlogfs_handle *h, const char *line,
+			      size_t len)
+{
+	size_t klen = shlogfs_line_key(line, len - 1);
+	uint32_t i = klen ? shlogfs_fnv1a(line, klen) % h->nparts
+			  : __atomic_fetch_add(&h->node->rr, 1, __ATOMIC_RELAXED) %
+			    h->nparts;
+
+	return shlogfs_buf_add(&h->batch[i], line, len);
+}
+
+/* Send every partition's queued lines; the first error, if any. */
+static int shlogfs_tlog_send(struct shlogfs_handle *h, int flags)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < h->nparts; i++) {
+		struct shlogfs_buf *b = &h->batch[i];
+		if (b->len == 0)
+			continue;
+		int r = shlog_part_append_lines(h->parts[i], b->p, b->len,
+						flags, NULL);
+		b->len = 0;
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	return rc;
+}
+
+/* Current size of <topic>/log as a writer sees it. */
+static int shlogfs_tlog_end(struct shlogfs_handle *h, uint64_t *end)
+{
+	*end = 0;
+	for (uint32_t i = 0; i < h->nparts; i++) {
+		struct shlog_part_info in;
+		int rc = shlog_part_info(h->parts[i], &in);
+		if (rc)
+			return rc;
+		*end += in.end_off - in.start_off;
+	}
+	return 0;
+}
+
+/* ==== writing lines =================================================== */
+
+/* Keep an unfinished line; too long for a message: drop it, -EMSGSIZE. */
+static int shlogfs_stash(struct shlogfs *fs, struct shlogfs_handle *h,
+			 const char *p, size_t len)
+{
+	if (h->buf.len + len > fs->max_message) {
+		h->buf.len = 0;
+		return -EMSGSIZE;
+	}
+	return shlogfs_buf_add(&h->buf, p, len);
+}
+
+/* LOG: append the complete lines of one request; bytes taken or -errno. */
+static ssize_t shlogfs_log_put(struct shlogfs *fs, struct shlogfs_handle *h,
+			       const char *buf, size_t size, int flags)
+{
+	const char *last = memrchr(buf, '\n', size);
+	size_t head = 0, body;
+	int rc;
+
+	if (!last) {
+		rc = shlogfs_stash(fs, h, buf, size);
+		return rc ? rc : (ssize_t)size;
+	}
+	if (h->buf.len) {
+		/* finish the line an earlier request began */
+		head = (size_t)((const char *)memchr(buf, '\n', size) - buf) + 1;
+		if ((rc = shlogfs_buf_add(&h->buf, buf, head)))
+			return rc;
+		rc = shlog_part_append_lines(h->part, h->buf.p, h->buf.len,
+					     flags, NULL);
+		if (rc < 0) {
+			/* too long: the whole line is refused, no fragment
+			 * stays; else keep it for a retry (EAGAIN, ENOSPC) */
+			h->buf.len = rc == -EMSGSIZE ? 0 : h->buf.len - head;
+			return rc;
+		}
+		h->buf.len = 0;
+	}
+	body = (size_t)(last - buf) + 1;
+	if (body > head) {
+		rc = shlog_part_append_lines(h->part, buf + head, body - head,
+					     flags, NULL);
+		if (rc < 0)
+			return head ? (ssize_t)head : rc;
+	}
+	if (body < size && (rc = shlogfs_stash(fs, h, buf + body, size - body)))
+		return (ssize_t)body;
+	return (ssize_t)size;
+}
+
+/* TLOG: route the complete lines of one request; bytes taken or -errno. */
+static ssize_t shlogfs_tlog_put(struct shlogfs *fs, struct shlogfs_handle *h,
+				const char *buf, size_t size, int flags)
+{
+	const char *p = buf, *end = buf + size, *nl;
+	int rc = 0;
+
+	if (h->buf.len) {
+		nl = memchr(buf, '\n', size);
+		if (!nl) {
+			rc = shlogfs_stash(fs, h, buf, size);
+			return rc ? rc : (ssize_t)size;
+		}
+		if ((rc = shlogfs_buf_add(&h->buf, buf, (size_t)(nl - buf) + 1)) ||
+		    (rc = shlogfs_tlog_route(h, h->buf.p, h->buf.len)))
+			return rc;
+		h->buf.len = 0;
+		p = nl + 1;
+	}
+	while (rc == 0 && p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+		rc = shlogfs_tlog_route(h, p, (size_t)(nl - p) + 1);
+		p = nl + 1;
+	}
+	if (rc == 0 && p < end)
+		rc = shlogfs_stash(fs, h, p, (size_t)(end - p));
+	int sent = shlogfs_tlog_send(h, flags);
+	if (rc == 0)
+		rc = sent;
+	return rc ? rc : (ssize_t)size;
+}
+
+/* Is a write at @p off allowed: O_APPEND (at open and now) or at the end? */
+static int shlogfs_append_ok(struct shlogfs_handle *h, int wflags,
+			     uint64_t off)
+{
+	uint64_t end;
+	int rc;
+
+	if ((h->flags & O_APPEND) && (wflags & O_APPEND))
+		return 0;
+	if (h->kind == SHLOGFS_TLOG) {
+		rc = shlogfs_tlog_end(h, &end);
+	} else {
+		struct shlog_part_info in;
+		rc = shlog_part_info(h->part, &in);
+		end = in.end_off;
+	}
+	if (rc)
+		return rc;
+	return off == end + h->buf.len ? 0 : -EPERM;
+}
+
+/* KEY: write into the new value at any offset. */
+static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
+			       const char *buf, size_t size, uint64_t off)
+{
+	if (off + size > fs->max_message)
+		return -EFBIG;
+	int rc = shlogfs_buf_reserve(&h->buf, off + size);
+	if (rc)
+		return rc;
+	if (off > h->buf.len)
+		memset(h->buf.p + h->buf.len, 0, off - h->buf.len);
+	memcpy(h->buf.p + off, buf, size);
+	if (off + size > h->buf.len)
+		h->buf.len = off + size;
+	h->dirty = 1;
+	shlogfs_handle_snap(fs, h, h->buf.len);
+	return (ssize_t)size;
+}
+
+/* write: lines to a log, or a key's value. */
+void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		      size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_handle *h = shlogfs_fh(fi);
+	int flags = shlogfs_append_flags(fi->flags);
+	ssize_t rc;
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	if (h->kind == SHLOGFS_KEY)
+		rc = shlogfs_key_put(fs, h, buf, size, (uint64_t)off);
+	else if (h->kind != SHLOGFS_LOG && h->kind != SHLOGFS_TLOG)
+		rc = -EBADF;
+	else if ((rc = shlogfs_append_ok(h, fi->flags, (uint64_t)off)))
+		;
+	else if (h->kind == SHLOGFS_LOG)
+		rc = shlogfs_log_put(fs, h, buf, size, flags);
+	else
+		rc = shlogfs_tlog_put(fs, h, buf, size, flags);
+	pthread_mutex_unlock(&h->lock);
+	if (rc < 0)
+		fuse_reply_err(req, (int)-rc);
+	else
+		fuse_reply_write(req, (size_t)rc);
+}
+
+/* ==== open, close ===================================================== */
+
+/* Commit what a handle holds back: its unfinished line or its key value. */
+static int shlogfs_handle_finish(struct shlogfs_handle *h)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->kind == SHLOGFS_KEY) {
+		rc = shlogfs_key_commit(h, 0);
+	} else if ((h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_TLOG) &&
+		   h->buf.len) {
+		if ((rc = shlogfs_buf_add(&h->buf, "\n", 1)) == 0) {
+			if (h->kind == SHLOGFS_LOG)
+				rc = shlog_part_append_lines(h->part, h->buf.p,
+							     h->buf.len, 0, NULL);
+			else if ((rc = shlogfs_tlog_route(h, h->buf.p,
+							  h->buf.len)) == 0)
+				rc = shlogfs_tlog_send(h, 0);
+			h->buf.len--;
+		}
+		if (rc >= 0)
+			h->buf.len = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc < 0 ? rc : 0;
+}
+
+/* Finish (best effort), unregister and free a handle. */
+void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	int rc = shlogfs_handle_finish(h);
+
+	if (rc)
+		shlogfs_log(LOG_WARNING, "%s/%u: unfinished %s lost at close: %s",
+			    h->node->topic, h->node->part,
+			    h->kind == SHLOGFS_KEY ? "key value" : "line",
+			    shlog_strerror(rc));
+	pthread_mutex_lock(&fs->lock);
+	LIST_REMOVE(h, link);
+	if (h->snap)
+		h->node->nsnap--;
+	pthread_mutex_unlock(&fs->lock);
+	if (h->part)
+		shlog_part_put(h->part);
+	for (uint32_t i = 0; i < h->nparts; i++)
+		shlog_part_put(h->parts[i]);
+	if (h->batch)
+		for (uint32_t i = 0; i < h->nparts; i++)
+			shlogfs_buf_free(&h->batch[i]);
+	free(h->parts);
+	free(h->batch);
+	free(h->ext);
+	free(h->key);
+	shlogfs_buf_free(&h->buf);
+	shlogfs_buf_free(&h->ra);
+	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->ra_lock);
+	free(h);
+}
+
+/* Release every handle still open (shutdown after the session loop). */
+void shlogfs_handles_close_all(struct shlogfs *fs)
+{
+	while (!LIST_EMPTY(&fs->handles))
+		shlogfs_handle_drop(fs, LIST_FIRST(&fs->handles));
+}
+
+/* Set up a handle for node @p n; sets direct_io/keep_cache in @p fi. */
+static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
+			     struct shlogfs_handle *h,
+			     struct fuse_file_info *fi)
+{
+	int wr = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct shlog_part_info in;
+	uint64_t end;
+	int rc;
+
+	switch (n->kind) {
+	case SHLOGFS_LOG:
+		if ((rc = shlogfs_node_part(fs, n, &h->part)))
+			return rc;
+		if ((fi->flags & O_TRUNC) &&
+		    ((rc = shlog_part_info(h->part, &in)) || in.end_off > 0))
+			return rc ? rc : -EPERM;
+		/* writers bypass the page cache; readers keep it */
+		fi->direct_io = wr;
+		fi->keep_cache = !wr;
+		return 0;
+	case SHLOGFS_TLOG:
+		fi->direct_io = 1;
+		if ((rc = shlogfs_tlog_setup(fs, n, h, (fi->flags & O_ACCMODE) !=
+						       O_WRONLY)))
+			return rc;
+		if ((fi->flags & O_TRUNC) && (rc = shlogfs_tlog_end(h, &end)) == 0 &&
+		    end > 0)
+			return -EPERM;
+		return rc;
+	case SHLOGFS_AT:
+	case SHLOGFS_SINCE:
+		if (wr)
+			return -EACCES;
+		h->base = n->base;
+		fi->keep_cache = 1;
+		return shlogfs_node_part(fs, n, &h->part);
+	case SHLOGFS_ANCHOR:
+	case SHLOGFS_INDEX:
+	case SHLOGFS_STATS:
+		if (wr)
+			return -EACCES;
+		if ((rc = shlogfs_node_part(fs, n, &h->part)))
+			return rc;
+		if ((rc = shlogfs_text_make(h->part, n->kind, &h->buf)))
+			return rc;
+		shlogfs_handle_snap(fs, h, h->buf.len);
+		fi->direct_io = 1;
+		return 0;
+	case SHLOGFS_KEY:
+		fi->direct_io = 1;
+		return shlogfs_key_setup(fs, n, h, fi->flags);
+	default:
+		return -EISDIR;
+	}
+}
+
+/* open: a handle per open file. */
+void shlogfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct shlogfs_handle *h;
+	int rc;
+
+	if (n->kind != SHLOGFS_ROOT && shlogfs_node_live(n)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	h = shlogfs_handle_new(fs, n, fi->flags);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = shlogfs_open_kind(fs, n, h, fi);
+	if (rc) {
+		shlogfs_handle_drop(fs, h);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		shlogfs_handle_drop(fs, h);
+}
+
+/*
+ * flush (every close() of a descriptor): commit a written key value, so
+ * close() reports its errors and a read right after sees it.  An
+ * unfinished log line waits for release: shells close duplicates of a
+ * descriptor around every builtin (`printf x >&3`), and a line must not
+ * be cut at those.
+ */
+void shlogfs_op_flush(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	struct shlogfs_handle *h = shlogfs_fh(fi);
+	int rc = 0;
+
+	(void)ino;
+	if (h->kind == SHLOGFS_KEY) {
+		pthread_mutex_lock(&h->lock);
+		rc = shlogfs_key_commit(h, 0);
+		pthread_mutex_unlock(&h->lock);
+	}
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+/* release (last close): finish and free the handle. */
+void shlogfs_op_release(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	(void)ino;
+	shlogfs_handle_drop(shlogfs_of(req), shlogfs_fh(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* fsync/fdatasync: everything written before is durable on return. */
+void shlogfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		      struct fuse_file_info *fi)
+{
+	struct shlogfs_handle *h = shlogfs_fh(fi);
+	int rc = 0;
+
+	(void)ino;
+	(void)datasync;
+	if (h->kind == SHLOGFS_KEY) {
+		pthread_mutex_lock(&h->lock);
+		rc = shlogfs_key_commit(h, 0);
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (rc == 0 && (h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_KEY))
+		rc = shlog_part_sync(h->part);
+	for (uint32_t i = 0; rc == 0 && i < h->nparts; i++)
+		rc = shlog_part_sync(h->parts[i]);
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+/* fallocate: logs only grow by appending (EPERM, like other refusals). */
+void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			  off_t off, off_t len, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)mode;
+	(void)off;
+	(void)len;
+	(void)fi;
+	fuse_reply_err(req, EPERM);
+}
+
+/* ==== reading ========================================================= */
+
+/* Fill @p buf from a partition's log; bytes below start_off read as zeros. */
+static ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf,
+				 size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t r = shlog_part_read(p, off + got, buf + got, size - got);
+		if (r == -ENODATA) {
+			/* deleted by retention: a hole, as in a sparse file */
+			struct shlog_part_info in;
+			int rc = shlog_part_info(p, &in);
+			if (rc)
+				return got ? (ssize_t)got : rc;
+			if (in.start_off <= off + got)
+				return got ? (ssize_t)got : -EIO;
+			uint64_t z = in.start_off - (off + got);
+			if (z > size - got)
+				z = size - got;
+			memset(buf + got, 0, z);
+			got += z;
+			continue;
+		}
+		if (r < 0)
+			return got ? (ssize_t)got : r;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Read <topic>/log: the partitions' extents at open, in partition order. */
+static ssize_t shlogfs_tlog_fill(struct shlogfs_handle *h, uint64_t off,
+				 char *buf, size_t size)
+{
+	size_t got = 0;
+	uint64_t at = 0;
+
+	for (uint32_t i = 0; i < h->nparts && got < size; i++) {
+		uint64_t start = h->ext[2 * i], len = h->ext[2 * i + 1] - start;
+		if (off + got >= at + len) {
+			at += len;
+			continue;
+		}
+		uint64_t in = off + got - at;
+		size_t want = size - got;
+		if (want > len - in)
+			want = (size_t)(len - in);
+		ssize_t r = shlogfs_part_fill(h->parts[i], start + in,
+					      buf + got, want);
+		if (r < 0)
+			return got ? (ssize_t)got : r;
+		got += (size_t)r;
+		if ((size_t)r < want)
+			break;
+		at += len;
+	}
+	return (ssize_t)got;
+}
+
+/* Serve a slice of a snapshot held in the handle. */
+static ssize_t shlogfs_snap_fill(struct shlogfs_handle *h, uint64_t off,
+				 char *buf, size_t size)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (off < h->buf.len) {
+		n = h->buf.len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(buf, h->buf.p + off, n);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return (ssize_t)n;
+}
+
+/*
+ * Bulk reads of a log (the kernel's read-ahead sends 128 KiB requests)
+ * are served from a 1 MiB read-ahead per handle: the engine checks a
+ * span's CRC for every read that touches it, so fewer, larger engine
+ * reads cost less.  Bytes once written never change, so what the
+ * read-ahead holds stays true; a read past its end refills it.
+ */
+#define SHLOGFS_RA_MIN (64u << 10)
+#define SHLOGFS_RA_SIZE (1u << 20)
+
+/* Serve a bulk read of a partition's log through the handle's read-ahead. */
+static void shlogfs_read_ahead(fuse_req_t req, struct shlogfs_handle *h,
+			       uint64_t off, size_t size)
+{
+	size_t want = size > SHLOGFS_RA_SIZE ? size : SHLOGFS_RA_SIZE;
+	ssize_t r = 0;
+
+	pthread_mutex_lock(&h->ra_lock);
+	if (off < h->ra_off || off + size > h->ra_off + h->ra.len) {
+		h->ra.len = 0;
+		r = shlogfs_buf_reserve(&h->ra, want);
+		if (r == 0)
+			r = shlogfs_part_fill(h->part, off, h->ra.p, want);
+		if (r >= 0) {
+			h->ra_off = off;
+			h->ra.len = (size_t)r;
+		}
+	}
+	if (r < 0) {
+		fuse_reply_err(req, (int)-r);
+	} else {
+		size_t n = off < h->ra_off + h->ra.len ?
+			   (size_t)(h->ra_off + h->ra.len - off) : 0;
+		fuse_reply_buf(req, h->ra.p + (off - h->ra_off),
+			       n < size ? n : size);
+	}
+	pthread_mutex_unlock(&h->ra_lock);
+}
+
+/* read: any offset; a short read means the end of the file. */
+void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct shlogfs_handle *h = shlogfs_fh(fi);
+	int log = h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_AT ||
+		  h->kind == SHLOGFS_SINCE;
+	char *buf;
+	ssize_t r;
+
+	(void)ino;
+	if (log && size >= SHLOGFS_RA_MIN) {
+		shlogfs_read_ahead(req, h, h->base + (uint64_t)off, size);
+		return;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	switch (h->kind) {
+	case SHLOGFS_LOG:
+	case SHLOGFS_AT:
+	case SHLOGFS_SINCE:
+		r = shlogfs_part_fill(h->part, h->base + (uint64_t)off, buf,
+				      size);
+		break;
+	case SHLOGFS_TLOG:
+		r = shlogfs_tlog_fill(h, (uint64_t)off, buf, size);
+		break;
+	default:
+		r = shlogfs_snap_fill(h, (uint64_t)off, buf, size);
+		break;
+	}
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+}

@@ -1,0 +1,507 @@
+/*
+ * main.c — shlogfs command line, set-up and shutdown.
+ *
+ *   shlogfs [options] DATADIR MOUNTPOINT
+ *
+ * Everything that can fail (options, the data dir and its recovery, the
+ * mount) happens before the daemon detaches, so errors reach the
+ * terminal and the exit status.  The daemon forks before opening the
+ * store (the engine starts threads, which fork() would not carry over):
+ * the parent waits on a pipe until the child has mounted, then exits
+ * with the child's verdict.  This is what fuse_daemonize() does, moved
+ * earlier.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <libutil.h>
+
+#include "shlogfs.h"
+
+/* ==== logging ========================================================= */
+
+static int shlogfs_to_syslog;             /* 1 once detached */
+static int shlogfs_max_level = LOG_INFO; /* LOG_DEBUG with -d */
+
+/* Log one line to stderr or syslog. */
+static void shlogfs_vlog(int level, const char *fmt, va_list ap)
+{
+	if (level > shlogfs_max_level)
+		return;
+	if (shlogfs_to_syslog) {
+		vsyslog(level, fmt, ap);
+		return;
+	}
+	fputs("shlogfs: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* Daemon log line (level as syslog's). */
+void shlogfs_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	shlogfs_vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+/* libfuse's log lines (they end in '\n' already). */
+static void shlogfs_fuse_log(enum fuse_log_level level, const char *fmt,
+			     va_list ap)
+{
+	if ((int)level > shlogfs_max_level)
+		return;
+	if (shlogfs_to_syslog) {
+		vsyslog((int)level, fmt, ap);
+		return;
+	}
+	vfprintf(stderr, fmt, ap);
+}
+
+/* The engine's log lines (shlog_options.log). */
+static void shlogfs_engine_log(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	shlogfs_log(level, "%s", msg);
+}
+
+/* ==== options ========================================================= */
+
+/** Everything the command line sets. */
+struct shlogfs_cli {
+	char *datadir;
+	int nonopts;
+	int show_help, show_version;
+	int allow_other, default_permissions;
+	uint32_t partitions;
+	struct shlog_options so;
+};
+
+enum {
+	KEY_HELP, KEY_VERSION, KEY_STRIDE, KEY_FLUSH_MS, KEY_MAX_BUFFER,
+	KEY_MAX_BUFFER_BYTES, KEY_MAX_MESSAGE, KEY_SEGMENT_SIZE,
+	KEY_MAX_SEGMENTS, KEY_RETENTION, KEY_SYNC, KEY_SYNC_MS,
+	KEY_FLUSH_THREADS, KEY_PARTITIONS, KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS, KEY_RO,
+};
+
+#define SHLOGFS_OPT(t, field, v) { t, offsetof(struct shlogfs_cli, field), v }
+
+static const struct fuse_opt shlogfs_opt_table[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("stride=", KEY_STRIDE),
+	FUSE_OPT_KEY("flush_ms=", KEY_FLUSH_MS),
+	FUSE_OPT_KEY("max_buffer=", KEY_MAX_BUFFER),
+	FUSE_OPT_KEY("max_buffer_bytes=", KEY_MAX_BUFFER_BYTES),
+	FUSE_OPT_KEY("max_message=", KEY_MAX_MESSAGE),
+	FUSE_OPT_KEY("segment_size=", KEY_SEGMENT_SIZE),
+	FUSE_OPT_KEY("max_segments=", KEY_MAX_SEGMENTS),
+	FUSE_OPT_KEY("retention=", KEY_RETENTION),
+	FUSE_OPT_KEY("sync=", KEY_SYNC),
+	FUSE_OPT_KEY("sync_ms=", KEY_SYNC_MS),
+	FUSE_OPT_KEY("flush_threads=", KEY_FLUSH_THREADS),
+	FUSE_OPT_KEY("partitions=", KEY_PARTITIONS),
+	SHLOGFS_OPT("repair", so.repair, 1),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	/* fstab-only words (mount(8) usually strips them) */
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+/* Print the usage text (then libfuse's). */
+static void shlogfs_usage(const char *prog)
+{
+	printf("usage: %s [options] DATADIR MOUNTPOINT\n\n"
+"Mounts the shlog data directory DATADIR (created if missing) on MOUNTPOINT.\n"
+"Unmount with: fusermount3 -u MOUNTPOINT\n\n"
+"shlogfs options (-o name=value):\n"
+"    -o partitions=N        partitions of a topic made by mkdir (1)\n"
+"    -o stride=N            messages per index entry and flush trigger (1000)\n"
+"    -o flush_ms=N          longest wait of a message for its flush (20)\n"
+"    -o max_buffer=N        buffered messages per partition before writers wait (5000)\n"
+"    -o max_buffer_bytes=SIZE  buffered bytes per partition before writers wait (64M)\n"
+"    -o max_message=SIZE    longest message (1M)\n"
+"    -o segment_size=SIZE   roll a segment file past this size (64M)\n"
+"    -o max_segments=N      segments kept per partition, 0 = no limit (0)\n"
+"    -o retention=wrap|halt at max_segments: delete the oldest, or refuse\n"
+"                           writes with ENOSPC (halt)\n"
+"    -o sync=none|interval|always  when data is made durable (none)\n"
+"    -o sync_ms=N           interval of sync=interval (1000)\n"
+"    -o flush_threads=N     flush worker threads (2)\n"
+"    -o repair              truncate corrupt data at open instead of refusing\n"
+"    -o ro                  mount read-only; the data dir is not written\n"
+"    SIZE takes a suffix: k, M, G (powers of 1024)\n\n",
+	       prog);
+	printf("FUSE options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* Parse a decimal u32 in [min, max] from "name=value"; 0 or -1. */
+static int shlogfs_opt_u32(const char *arg, uint32_t min, uint32_t max,
+			   uint32_t *out)
+{
+	const char *v = strchr(arg, '=') + 1;
+	uint64_t n;
+
+	if (shlogfs_u64_parse(v, &n) || n < min || n > max) {
+		fprintf(stderr, "shlogfs: bad value in -o %s (a number from "
+			"%u to %u)\n", arg, min, max);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* Parse a size with a k/M/G suffix from "name=value"; 0 or -1. */
+static int shlogfs_opt_size(const char *arg, uint64_t min, uint64_t max,
+			    uint64_t *out)
+{
+	const char *v = strchr(arg, '=') + 1;
+	uint64_t n;
+
+	if (!*v || *v == '-' || expand_number(v, &n) != 0 || n < min ||
+	    n > max) {
+		fprintf(stderr, "shlogfs: bad size in -o %s (from %llu to "
+			"%llu bytes; suffixes k, M, G)\n", arg,
+			(unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Parse one word of a choice from "name=value"; the index or -1. */
+static int shlogfs_opt_choice(const char *arg, const char *const *words)
+{
+	const char *v = strchr(arg, '=') + 1;
+
+	for (int i = 0; words[i]; i++)
+		if (strcmp(v, words[i]) == 0)
+			return i;
+	fprintf(stderr, "shlogfs: bad value in -o %s\n", arg);
+	return -1;
+}
+
+/* Our options with a value; -1 on a bad value. */
+static int shlogfs_opt_value(struct shlogfs_cli *c, const char *arg, int key)
+{
+	static const char *const retention[] = { "halt", "wrap", NULL };
+	static const char *const sync[] = { "none", "interval", "always", NULL };
+	struct shlog_options *o = &c->so;
+	uint64_t n;
+	int i;
+
+	switch (key) {
+	case KEY_STRIDE:
+		return shlogfs_opt_u32(arg, 1, 1u << 30, &o->stride);
+	case KEY_FLUSH_MS:
+		return shlogfs_opt_u32(arg, 1, 3600000, &o->flush_interval_ms);
+	case KEY_MAX_BUFFER:
+		return shlogfs_opt_u32(arg, 1, 1u << 30, &o->max_buffer);
+	case KEY_MAX_BUFFER_BYTES:
+		return shlogfs_opt_size(arg, 1, UINT64_MAX >> 2,
+					&o->max_buffer_bytes);
+	case KEY_MAX_MESSAGE:
+		if (shlogfs_opt_size(arg, 1, UINT32_MAX - 1, &n))
+			return -1;
+		o->max_message = (uint32_t)n;
+		return 0;
+	case KEY_SEGMENT_SIZE:
+		return shlogfs_opt_size(arg, 4096, UINT64_MAX >> 2,
+					&o->segment_bytes);
+	case KEY_MAX_SEGMENTS:
+		return shlogfs_opt_u32(arg, 0, UINT32_MAX, &o->max_segments);
+	case KEY_RETENTION:
+		if ((i = shlogfs_opt_choice(arg, retention)) < 0)
+			return -1;
+		o->retention = i ? SHLOG_RETAIN_WRAP : SHLOG_RETAIN_HALT;
+		return 0;
+	case KEY_SYNC:
+		if ((i = shlogfs_opt_choice(arg, sync)) < 0)
+			return -1;
+		o->sync = (enum shlog_sync)i;
+		return 0;
+	case KEY_SYNC_MS:
+		return shlogfs_opt_u32(arg, 1, 3600000, &o->sync_interval_ms);
+	case KEY_FLUSH_THREADS:
+		return shlogfs_opt_u32(arg, 1, 256, &o->flush_threads);
+	case KEY_PARTITIONS:
+		return shlogfs_opt_u32(arg, 1, 65536, &c->partitions);
+	}
+	return 1;
+}
+
+/* fuse_opt_parse callback: keys, DATADIR, and what libfuse should see. */
+static int shlogfs_opt_proc(void *data, const char *arg, int key,
+			    struct fuse_args *outargs)
+{
+	struct shlogfs_cli *c = data;
+	(void)outargs;
+
+	switch (key) {
+	case KEY_HELP:
+		c->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		c->show_version = 1;
+		return 0;
+	case KEY_ALLOW_OTHER:
+		c->allow_other = 1;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		c->default_permissions = 1;
+		return 1;
+	case KEY_RO:
+		c->so.read_only = 1; /* and the kernel refuses writes */
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (c->nonopts++ == 0) {
+			c->datadir = strdup(arg);
+			return c->datadir ? 0 : -1;
+		}
+		return 1; /* MOUNTPOINT: fuse_parse_cmdline takes it */
+	case FUSE_OPT_KEY_OPT:
+		if (strncmp(arg, "x-systemd.", 10) == 0 ||
+		    strncmp(arg, "comment=", 8) == 0)
+			return 0;
+		return 1;
+	}
+	return shlogfs_opt_value(c, arg, key) ? -1 : 0;
+}
+
+/* Add "-o fsname=DATADIR,subtype=shlogfs[,default_permissions]". */
+static int shlogfs_add_mount_opts(struct fuse_args *args,
+				  const struct shlogfs_cli *c,
+				  const char *datadir)
+{
+	char *opts = NULL, *fsname;
+	int rc = -1;
+
+	if (asprintf(&fsname, "fsname=%s", datadir) < 0)
+		return -1;
+	if (fuse_opt_add_opt_escaped(&opts, fsname) == 0 &&
+	    fuse_opt_add_opt(&opts, "subtype=shlogfs") == 0 &&
+	    (!c->allow_other || c->default_permissions ||
+	     fuse_opt_add_opt(&opts, "default_permissions") == 0) &&
+	    fuse_opt_add_arg(args, "-o") == 0 &&
+	    fuse_opt_add_arg(args, opts) == 0)
+		rc = 0;
+	free(fsname);
+	free(opts);
+	return rc;
+}
+
+/* Make DATADIR if missing (one level, like mkdir) and make it absolute. */
+static char *shlogfs_resolve_datadir(const char *dir)
+{
+	char *abs = realpath(dir, NULL);
+
+	if (!abs && errno == ENOENT && mkdir(dir, 0755) == 0)
+		abs = realpath(dir, NULL);
+	if (!abs)
+		fprintf(stderr, "shlogfs: data directory %s: %s\n", dir,
+			strerror(errno));
+	return abs;
+}
+
+/* ==== detaching ======================================================= */
+
+/* Fork; the parent waits for the child's verdict and exits with it. */
+static int shlogfs_detach_start(int *wfd)
+{
+	int fds[2];
+	char verdict = 1;
+
+	if (pipe(fds) < 0) {
+		perror("shlogfs: pipe");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("shlogfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &verdict, 1) != 1)
+			verdict = 1;
+		if (verdict)
+			waitpid(pid, NULL, 0);
+		_exit(verdict);
+	}
+	close(fds[0]);
+	*wfd = fds[1];
+	return setsid() < 0 ? -1 : 0;
+}
+
+/* The child is mounted: leave the terminal and release the parent. */
+static void shlogfs_detach_done(int wfd)
+{
+	char ok = 0;
+	int fd;
+
+	if (chdir("/") < 0)
+		shlogfs_log(LOG_WARNING, "chdir /: %s", strerror(errno));
+	openlog("shlogfs", LOG_PID, LOG_DAEMON);
+	shlogfs_to_syslog = 1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(wfd, &ok, 1) != 1)
+		shlogfs_log(LOG_WARNING, "cannot signal the parent");
+	close(wfd);
+}
+
+/* ==== main ============================================================ */
+
+/* Open the store with a clear message for each way it fails. */
+static int shlogfs_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
+{
+	c->so.log = shlogfs_engine_log;
+	c->so.log_arg = fs;
+	int rc = shlog_store_open(fs->datadir, &c->so, &fs->store);
+	if (rc == -EBUSY)
+		shlogfs_log(LOG_ERR, "%s is in use by another shlogfs",
+			    fs->datadir);
+	else if (rc == -EUCLEAN)
+		shlogfs_log(LOG_ERR, "%s holds corrupt data (see above); "
+			    "mount with -o repair to truncate it", fs->datadir);
+	else if (rc < 0)
+		shlogfs_log(LOG_ERR, "cannot open %s: %s", fs->datadir,
+			    shlog_strerror(rc));
+	if (rc < 0)
+		return rc;
+	fs->max_message = shlog_store_options(fs->store)->max_message;
+	return 0;
+}
+
+/* Serve requests until unmount or a signal; 0 or -1. */
+static int shlogfs_serve(struct fuse_session *se,
+			 const struct fuse_cmdline_opts *copts)
+{
+	int rc;
+
+	if (copts->singlethread) {
+		rc = fuse_session_loop(se);
+	} else {
+		/* "unset" (UINT_MAX) would draw a warning from libfuse 3.14;
+		 * its largest value also means idle threads are kept */
+		struct fuse_loop_config cfg = {
+			.clone_fd = copts->clone_fd,
+			.max_idle_threads = copts->max_idle_threads > 100000 ?
+					    100000 : copts->max_idle_threads,
+		};
+		rc = fuse_session_loop_mt(se, &cfg);
+	}
+	if (rc < 0)
+		shlogfs_log(LOG_ERR, "session loop: %s", strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+/* Parse, open, mount, serve, undo. */
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts copts = { 0 };
+	struct shlogfs_cli cli = { .partitions = 1 };
+	struct shlogfs fs = { 0 };
+	struct fuse_session *se;
+	int ret = 1, wfd = -1;
+
+	fuse_set_log_func(shlogfs_fuse_log);
+	shlog_options_init(&cli.so);
+	if (fuse_opt_parse(&args, &cli, shlogfs_opt_table,
+			   shlogfs_opt_proc) == -1)
+		goto out_args;
+	if (cli.show_help || cli.show_version) {
+		if (cli.show_help)
+			shlogfs_usage(argv[0]);
+		else
+			printf("shlogfs version %s\nFUSE library version %s\n",
+			       SHLOG_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &copts) != 0)
+		goto out_args;
+	if (!cli.datadir || !copts.mountpoint) {
+		fprintf(stderr, "shlogfs: missing DATADIR or MOUNTPOINT "
+			"(usage: shlogfs [options] DATADIR MOUNTPOINT; see -h)\n");
+		goto out_cmd;
+	}
+	if (copts.debug)
+		shlogfs_max_level = LOG_DEBUG;
+	fs.partitions = cli.partitions;
+	fs.datadir = shlogfs_resolve_datadir(cli.datadir);
+	if (!fs.datadir)
+		goto out_cmd;
+	if (shlogfs_add_mount_opts(&args, &cli, fs.datadir))
+		goto out_dir;
+	pthread_mutex_init(&fs.lock, NULL);
+	shlogfs_nodes_init(&fs);
+	LIST_INIT(&fs.handles);
+	if (!copts.foreground && shlogfs_detach_start(&wfd))
+		goto out_dir;
+	se = fuse_session_new(&args, &shlogfs_ops, sizeof shlogfs_ops, &fs);
+	if (!se)
+		goto out_dir;
+	if (shlogfs_store_open(&fs, &cli))
+		goto out_session;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_store;
+	if (fuse_session_mount(se, copts.mountpoint) != 0)
+		goto out_signals;
+	if (!copts.foreground)
+		shlogfs_detach_done(wfd);
+	shlogfs_log(LOG_INFO, "serving %s on %s", fs.datadir,
+		    copts.mountpoint);
+	ret = shlogfs_serve(se, &copts) ? 1 : 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_store:
+	shlogfs_handles_close_all(&fs);
+	if (shlog_store_close(fs.store) < 0) {
+		shlogfs_log(LOG_ERR, "closing %s failed", fs.datadir);
+		ret = 1;
+	}
+	shlogfs_nodes_free(&fs);
+out_session:
+	fuse_session_destroy(se);
+out_dir:
+	free(fs.datadir);
+out_cmd:
+	free(copts.mountpoint);
+out_args:
+	free(cli.datadir);
+	fuse_opt_free_args(&args);
+	return ret;
+}

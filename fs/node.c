@@ -1,0 +1,208 @@
+/*
+ * node.c — the inode table of shlogfs.
+ *
+ * A node's address is its inode number (the root answers to
+ * FUSE_ROOT_ID), as in libfuse's passthrough_ll: the kernel holds a
+ * number only between a lookup reply and the matching forget, so no
+ * table by number is needed.  Nodes are interned by name (kind, topic,
+ * partition, leaf) so that every lookup of one name returns one inode
+ * and counts its lookups; the last forget frees it.  rmdir and rm unlink
+ * nodes from the name table (to a list, freed at their forget or at
+ * exit): a later lookup of that name gets a new node.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shlogfs.h"
+
+/* Order nodes by kind, partition, topic and leaf name. */
+static int shlogfs_node_cmp(const struct shlogfs_node *a,
+			    const struct shlogfs_node *b)
+{
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->part != b->part)
+		return a->part < b->part ? -1 : 1;
+	int c = strcmp(a->topic, b->topic);
+	if (c)
+		return c;
+	if (a->nlen != b->nlen)
+		return a->nlen < b->nlen ? -1 : 1;
+	return memcmp(a->name, b->name, a->nlen);
+}
+
+RB_GENERATE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
+
+/* Set up the empty table and the root node. */
+void shlogfs_nodes_init(struct shlogfs *fs)
+{
+	RB_INIT(&fs->nodes);
+	LIST_INIT(&fs->unlinked);
+	memset(&fs->root, 0, sizeof fs->root);
+	fs->root.kind = SHLOGFS_ROOT;
+	fs->root.topic = (char *)"";
+	fs->root.name = (char *)"";
+	fs->root.nlookup = 1;
+	fs->root.linked = 1;
+}
+
+/* Free one node's memory. */
+static void shlogfs_node_destroy(struct shlogfs_node *n)
+{
+	free(n->topic);
+	free(n->name);
+	free(n);
+}
+
+/* Free every node the kernel still held at unmount. */
+void shlogfs_nodes_free(struct shlogfs *fs)
+{
+	struct shlogfs_node *n, *next;
+
+	RB_FOREACH_SAFE(n, shlogfs_node_tree, &fs->nodes, next) {
+		RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
+		shlogfs_node_destroy(n);
+	}
+	while ((n = LIST_FIRST(&fs->unlinked))) {
+		LIST_REMOVE(n, gone);
+		shlogfs_node_destroy(n);
+	}
+}
+
+/* Move a node from the name table to the unlinked list (fs->lock held). */
+static void shlogfs_node_unlink(struct shlogfs *fs, struct shlogfs_node *n)
+{
+	RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
+	LIST_INSERT_HEAD(&fs->unlinked, n, gone);
+	__atomic_store_n(&n->linked, 0, __ATOMIC_RELAXED);
+}
+
+/* The node behind an inode number the kernel sent. */
+struct shlogfs_node *shlogfs_node_of(struct shlogfs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &fs->root;
+	return (struct shlogfs_node *)(uintptr_t)ino;
+}
+
+/* The inode number to give the kernel for @p n. */
+fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n)
+{
+	if (n == &fs->root)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)n;
+}
+
+/* Fill a search key on the stack (no allocation). */
+static void shlogfs_node_key(struct shlogfs_node *k, enum shlogfs_kind kind,
+			     const char *topic, uint32_t part,
+			     const char *name)
+{
+	k->kind = kind;
+	k->part = part;
+	k->topic = (char *)(topic ? topic : "");
+	k->name = (char *)(name ? name : "");
+	k->nlen = strlen(k->name);
+}
+
+/* Lookup/mkdir/create: find or make a node and count one lookup. */
+struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
+					 enum shlogfs_kind kind,
+					 const char *topic, uint32_t part,
+					 const char *name, uint64_t base)
+{
+	struct shlogfs_node key, *n;
+
+	if (kind == SHLOGFS_ROOT)
+		return &fs->root;
+	shlogfs_node_key(&key, kind, topic, part, name);
+	pthread_mutex_lock(&fs->lock);
+	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
+	if (n) {
+		n->nlookup++;
+		pthread_mutex_unlock(&fs->lock);
+		return n;
+	}
+	n = calloc(1, sizeof *n);
+	if (n) {
+		n->kind = kind;
+		n->part = part;
+		n->topic = strdup(key.topic);
+		n->name = strdup(key.name);
+		n->nlen = key.nlen;
+		n->base = base;
+		n->nlookup = 1;
+		n->linked = 1;
+		if (!n->topic || !n->name) {
+			shlogfs_node_destroy(n);
+			n = NULL;
+		} else {
+			RB_INSERT(shlogfs_node_tree, &fs->nodes, n);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* readdir: the inode number of a name already known, else 0. */
+fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
+			     const char *topic, uint32_t part,
+			     const char *name)
+{
+	struct shlogfs_node key, *n;
+
+	if (kind == SHLOGFS_ROOT)
+		return FUSE_ROOT_ID;
+	shlogfs_node_key(&key, kind, topic, part, name);
+	pthread_mutex_lock(&fs->lock);
+	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
+	pthread_mutex_unlock(&fs->lock);
+	return n ? (fuse_ino_t)(uintptr_t)n : 0;
+}
+
+/* forget: drop lookups; the last one frees the node. */
+void shlogfs_node_forget(struct shlogfs *fs, fuse_ino_t ino, uint64_t nl)
+{
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+
+	if (n == &fs->root)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	n->nlookup = n->nlookup > nl ? n->nlookup - nl : 0;
+	if (n->nlookup == 0) {
+		if (n->linked)
+			RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
+		else
+			LIST_REMOVE(n, gone);
+		shlogfs_node_destroy(n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* rmdir of a topic: its names no longer lead to these nodes. */
+void shlogfs_node_unlink_topic(struct shlogfs *fs, const char *topic)
+{
+	struct shlogfs_node *n, *next;
+
+	pthread_mutex_lock(&fs->lock);
+	RB_FOREACH_SAFE(n, shlogfs_node_tree, &fs->nodes, next) {
+		if (strcmp(n->topic, topic) == 0)
+			shlogfs_node_unlink(fs, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* rm keys/<key>: the next create of that name gets a new node. */
+void shlogfs_node_unlink_key(struct shlogfs *fs, const char *topic,
+			     uint32_t part, const char *name)
+{
+	struct shlogfs_node key, *n;
+
+	shlogfs_node_key(&key, SHLOGFS_KEY, topic, part, name);
+	pthread_mutex_lock(&fs->lock);
+	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
+	if (n)
+		shlogfs_node_unlink(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+}

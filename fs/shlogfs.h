@@ -1,0 +1,253 @@
+/*
+ * shlogfs.h — internal declarations of the shlogfs FUSE daemon.
+ *
+ * The daemon exposes a shlog store (core/shlog.h) as a tree:
+ *
+ *   /<topic>/log                  sharded entry point (lines routed by key)
+ *   /<topic>/<p>/log              the partition's log
+ *   /<topic>/<p>/{anchor,index,stats}  read-only status text
+ *   /<topic>/<p>/at/<N>           the log from message N on
+ *   /<topic>/<p>/since/<time>     the log from a time on
+ *   /<topic>/<p>/keys/<key>       latest value of a key
+ *
+ * Files: main.c (command line, set-up, logs), node.c (inode table),
+ * text.c (generated text, time parsing, buffers), attr.c (stat,
+ * getattr, setattr), dir.c (names), file.c (open, read, write, close).
+ */
+#ifndef SHLOGFS_H
+#define SHLOGFS_H
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include "shlog.h"
+
+/** Longest file name the mount accepts. */
+#define SHLOGFS_NAME_MAX 255
+
+/** What an inode is. */
+enum shlogfs_kind {
+	SHLOGFS_ROOT,
+	SHLOGFS_TOPIC,     /**< <topic>/ */
+	SHLOGFS_TLOG,      /**< <topic>/log */
+	SHLOGFS_PART,      /**< <topic>/<p>/ */
+	SHLOGFS_LOG,       /**< <topic>/<p>/log */
+	SHLOGFS_ANCHOR,    /**< <topic>/<p>/anchor */
+	SHLOGFS_INDEX,     /**< <topic>/<p>/index */
+	SHLOGFS_STATS,     /**< <topic>/<p>/stats */
+	SHLOGFS_ATDIR,     /**< <topic>/<p>/at/ */
+	SHLOGFS_AT,        /**< <topic>/<p>/at/<N> */
+	SHLOGFS_SINCEDIR,  /**< <topic>/<p>/since/ */
+	SHLOGFS_SINCE,     /**< <topic>/<p>/since/<time> */
+	SHLOGFS_KEYSDIR,   /**< <topic>/<p>/keys/ */
+	SHLOGFS_KEY,       /**< <topic>/<p>/keys/<key> */
+};
+
+/**
+ * One inode.  Its address is its inode number (the root is
+ * FUSE_ROOT_ID); it lives until the kernel forgets every lookup of it.
+ * Everything but nlookup and linked is fixed at creation.
+ */
+struct shlogfs_node {
+	RB_ENTRY(shlogfs_node) by_key; /**< in shlogfs.nodes while linked */
+	LIST_ENTRY(shlogfs_node) gone; /**< in shlogfs.unlinked after that */
+	enum shlogfs_kind kind;
+	uint32_t part;
+	char *topic;       /**< "" for the root */
+	char *name;        /**< leaf name of AT, SINCE and KEY; "" otherwise */
+	size_t nlen;
+	uint64_t base;     /**< AT, SINCE: log offset where the file starts */
+	uint64_t nlookup;  /**< lookups the kernel holds */
+	int linked;        /**< 0 once its name was removed (rmdir, rm) */
+	uint32_t nsnap;    /**< open handles holding a snapshot (fs->lock) */
+	uint64_t snap_len; /**< size of the newest snapshot (fs->lock) */
+	uint32_t rr;       /**< TLOG: round robin of keyless lines (atomic) */
+};
+
+RB_HEAD(shlogfs_node_tree, shlogfs_node);
+RB_PROTOTYPE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
+
+/** A growable byte buffer. */
+struct shlogfs_buf {
+	char *p;
+	size_t len, cap;
+};
+
+/** An open file. */
+struct shlogfs_handle {
+	LIST_ENTRY(shlogfs_handle) link; /**< in shlogfs.handles */
+	enum shlogfs_kind kind;
+	struct shlogfs_node *node;
+	int flags;                 /**< open flags */
+	int snap;                  /**< buf is a snapshot counted in node */
+	shlog_part *part;          /**< LOG, AT, SINCE, KEY */
+	shlog_part **parts;        /**< TLOG: every partition at open */
+	uint32_t nparts;
+	uint64_t *ext;             /**< TLOG read: start,end per partition */
+	struct shlogfs_buf *batch; /**< TLOG write: lines per partition */
+	uint64_t base;             /**< AT, SINCE */
+	pthread_mutex_t lock;      /**< guards buf, dirty, batch */
+	struct shlogfs_buf buf;    /**< unfinished line, key value or text */
+	pthread_mutex_t ra_lock;   /**< guards ra, ra_off */
+	struct shlogfs_buf ra;     /**< read-ahead of a bulk reader */
+	uint64_t ra_off;           /**< log offset of ra's first byte */
+	char *key;                 /**< KEY: key name */
+	size_t klen;
+	int dirty;                 /**< KEY: written, not yet appended */
+};
+
+/** The daemon's state (the session's userdata). */
+struct shlogfs {
+	shlog_store *store;
+	char *datadir;             /**< absolute */
+	uint32_t partitions;       /**< partitions of a new topic */
+	uint32_t max_message;
+	struct shlogfs_node root;
+	pthread_mutex_t lock;      /**< guards nodes and handles */
+	struct shlogfs_node_tree nodes;
+	LIST_HEAD(, shlogfs_node) unlinked; /**< removed names, not forgotten */
+	LIST_HEAD(, shlogfs_handle) handles;
+};
+
+/* ---- main.c ---------------------------------------------------------- */
+
+/** Log a line to stderr (foreground) or syslog (daemon). */
+void shlogfs_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- node.c ---------------------------------------------------------- */
+
+/** Set up the node table with its root. */
+void shlogfs_nodes_init(struct shlogfs *fs);
+/** Free every node (at exit). */
+void shlogfs_nodes_free(struct shlogfs *fs);
+/** The node of inode @p ino. */
+struct shlogfs_node *shlogfs_node_of(struct shlogfs *fs, fuse_ino_t ino);
+/** Inode number of @p n. */
+fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n);
+/** Find or make the node for a name, counting one lookup; NULL: ENOMEM. */
+struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
+					 enum shlogfs_kind kind,
+					 const char *topic, uint32_t part,
+					 const char *name, uint64_t base);
+/** Inode number of an existing node for a name, or 0 (readdir). */
+fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
+			     const char *topic, uint32_t part,
+			     const char *name);
+/** Drop @p n lookups of @p ino; frees the node at zero. */
+void shlogfs_node_forget(struct shlogfs *fs, fuse_ino_t ino, uint64_t n);
+/** Unlink every node of @p topic (after rmdir). */
+void shlogfs_node_unlink_topic(struct shlogfs *fs, const char *topic);
+/** Unlink the node of a key (after rm). */
+void shlogfs_node_unlink_key(struct shlogfs *fs, const char *topic,
+			     uint32_t part, const char *key);
+
+/* ---- text.c ---------------------------------------------------------- */
+
+/** Append @p len bytes to @p b; 0 or -ENOMEM. */
+int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len);
+/** Append formatted text to @p b; 0 or -ENOMEM. */
+int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Make room for @p len bytes in total; 0 or -ENOMEM. */
+int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len);
+/** Free @p b's memory. */
+void shlogfs_buf_free(struct shlogfs_buf *b);
+/** Generate the text of a status file (ANCHOR, INDEX, STATS). */
+int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
+		      struct shlogfs_buf *out);
+/** Parse RFC 3339 or Unix seconds into ns since the epoch; -EINVAL. */
+int shlogfs_time_parse(const char *s, int64_t *ns);
+/** Format ns since the epoch as RFC 3339 UTC with nanoseconds. */
+void shlogfs_time_format(int64_t ns, char *out, size_t size);
+/** Parse a decimal uint64 (digits only, no overflow); -EINVAL. */
+int shlogfs_u64_parse(const char *s, uint64_t *out);
+/** Key length of a line (bytes before the first TAB), 0 if keyless. */
+size_t shlogfs_line_key(const char *line, size_t len);
+/** 32-bit FNV-1a of @p len bytes. */
+uint32_t shlogfs_fnv1a(const void *p, size_t len);
+
+/* ---- shared by attr.c, dir.c, file.c ------------------------------- */
+
+/** The daemon's state from a request. */
+static inline struct shlogfs *shlogfs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/** 0 if the node's name still exists (not removed by rmdir or rm). */
+static inline int shlogfs_node_live(struct shlogfs_node *n)
+{
+	return __atomic_load_n(&n->linked, __ATOMIC_RELAXED) ? 0 : -ENOENT;
+}
+
+/** Is this kind a directory? */
+static inline int shlogfs_kind_is_dir(enum shlogfs_kind k)
+{
+	return k == SHLOGFS_ROOT || k == SHLOGFS_TOPIC || k == SHLOGFS_PART ||
+	       k == SHLOGFS_ATDIR || k == SHLOGFS_SINCEDIR ||
+	       k == SHLOGFS_KEYSDIR;
+}
+
+/* ---- attr.c ---------------------------------------------------------- */
+
+/** Fill @p st for node @p n; 0 or a negative errno. */
+int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
+		      struct stat *st);
+/** Permission bits and type of a node, from its directory's mode. */
+mode_t shlogfs_kind_mode(enum shlogfs_kind k, mode_t dirmode);
+/** Size of keys/<key>: its value plus '\n'; -ENOENT if not live. */
+int shlogfs_key_size(struct shlogfs *fs, struct shlogfs_node *n,
+		     uint64_t *size);
+/** Attribute timeout of a node. */
+double shlogfs_timeout(const struct shlogfs_node *n);
+void shlogfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			int to_set, struct fuse_file_info *fi);
+
+/* ---- dir.c, file.c --------------------------------------------------- */
+
+/** The operations table. */
+extern const struct fuse_lowlevel_ops shlogfs_ops;
+
+/** Resolve the partition of node @p n. */
+int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
+		      shlog_part **out);
+
+/* file.c, called from dir.c */
+void shlogfs_op_open(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi);
+void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		      size_t size, off_t off, struct fuse_file_info *fi);
+void shlogfs_op_flush(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi);
+void shlogfs_op_release(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+void shlogfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		      struct fuse_file_info *fi);
+void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			  off_t off, off_t len, struct fuse_file_info *fi);
+/** Open a key file for writing from create (keys/<key>). */
+int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
+		     struct fuse_file_info *fi);
+/** Size the pending bytes of a LOG/KEY handle add to the file (setattr). */
+uint64_t shlogfs_handle_pending(struct shlogfs_handle *h);
+/** Truncate a KEY handle's value to @p size (setattr). */
+int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
+			    uint64_t size);
+/** Finish and free one handle (release, failed create). */
+void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h);
+/** Release every handle still open (at shutdown). */
+void shlogfs_handles_close_all(struct shlogfs *fs);
+
+#endif /* SHLOGFS_H */

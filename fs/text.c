@@ -1,0 +1,324 @@
+/*
+ * text.c — generated text and small parsers for shlogfs.
+ *
+ * The status files are "name value" lines (awk-friendly, like
+ * /proc/vmstat); the index has one line per sparse-index entry:
+ *
+ *   <seq> <off> <time RFC 3339> <len> <count> <crc32c, 8 hex digits>
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shlogfs.h"
+
+/* ==== buffers ========================================================= */
+
+/* Grow @p b so it can hold @p len bytes. */
+int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len)
+{
+	if (len <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < len)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Append bytes to @p b. */
+int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len)
+{
+	int rc = shlogfs_buf_reserve(b, b->len + len);
+	if (rc)
+		return rc;
+	if (len)
+		memcpy(b->p + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+/* Append printf-formatted text to @p b. */
+int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char small[256];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n < sizeof small)
+		return shlogfs_buf_add(b, small, (size_t)n);
+	int rc = shlogfs_buf_reserve(b, b->len + (size_t)n + 1);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+/* Release @p b's memory and empty it. */
+void shlogfs_buf_free(struct shlogfs_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ==== time ============================================================ */
+
+/* RFC 3339 in UTC with nanoseconds: 2026-11-22T01:02:03.000000000Z. */
+void shlogfs_time_format(int64_t ns, char *out, size_t size)
+{
+	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	if (frac < 0) {
+		frac += 1000000000;
+		sec--;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char date[32];
+
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(out, size, "%" PRId64, ns);
+		return;
+	}
+	snprintf(out, size, "%s.%09" PRId64 "Z", date, frac);
+}
+
+/* Parse up to 9 fraction digits after a '.' into ns; advance @p s. */
+static int shlogfs_time_frac(const char **s, int64_t *ns)
+{
+	const char *p = *s;
+	int64_t v = 0, scale = 100000000;
+
+	*ns = 0;
+	if (*p != '.')
+		return 0;
+	p++;
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		v += (*p - '0') * scale;
+		scale /= 10;
+	}
+	*ns = v;
+	*s = p;
+	return 0;
+}
+
+/* Parse exactly @p n digits at *s into @p out. */
+static int shlogfs_digits(const char **s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*s)[i]))
+			return -EINVAL;
+		v = v * 10 + ((*s)[i] - '0');
+	}
+	*s += n;
+	*out = v;
+	return 0;
+}
+
+/* Parse "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" into ns. */
+static int shlogfs_time_rfc3339(const char *s, int64_t *ns)
+{
+	struct tm tm = { 0 };
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	int64_t frac;
+
+	if (shlogfs_digits(&s, 4, &y) || *s++ != '-' ||
+	    shlogfs_digits(&s, 2, &mo) || *s++ != '-' ||
+	    shlogfs_digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' '))
+		return -EINVAL;
+	s++;
+	if (shlogfs_digits(&s, 2, &h) || *s++ != ':' ||
+	    shlogfs_digits(&s, 2, &mi) || *s++ != ':' ||
+	    shlogfs_digits(&s, 2, &sec) || shlogfs_time_frac(&s, &frac))
+		return -EINVAL;
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++ == '-' ? -1 : 1;
+		if (shlogfs_digits(&s, 2, &oh) || *s++ != ':' ||
+		    shlogfs_digits(&s, 2, &om))
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60 || oh > 23 || om > 59)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	int64_t t = (int64_t)timegm(&tm);
+	t -= (int64_t)sign * (oh * 3600 + om * 60);
+	*ns = t * 1000000000 + frac;
+	return 0;
+}
+
+/* since/<time>: RFC 3339, or Unix seconds with an optional fraction. */
+int shlogfs_time_parse(const char *s, int64_t *ns)
+{
+	const char *p = s;
+	int64_t sec = 0, frac;
+
+	if (strchr(s, 'T') || strchr(s, 't') || strchr(s, ':'))
+		return shlogfs_time_rfc3339(s, ns);
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (sec > (INT64_MAX / 1000000000 - 9) / 10)
+			return -EINVAL;
+		sec = sec * 10 + (*p - '0');
+	}
+	if (shlogfs_time_frac(&p, &frac) || *p)
+		return -EINVAL;
+	*ns = sec * 1000000000 + frac;
+	return 0;
+}
+
+/* ==== numbers and keys ================================================ */
+
+/* Decimal uint64: digits only, no sign, no overflow. */
+int shlogfs_u64_parse(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The key of a line as the engine sees it: 1..SHLOG_KEY_MAX bytes before a TAB. */
+size_t shlogfs_line_key(const char *line, size_t len)
+{
+	size_t max = len < SHLOG_KEY_MAX + 1 ? len : SHLOG_KEY_MAX + 1;
+	const char *tab = memchr(line, '\t', max);
+	return tab ? (size_t)(tab - line) : 0;
+}
+
+/* FNV-1a, 32 bits: routes keyed lines of <topic>/log to partitions. */
+uint32_t shlogfs_fnv1a(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= c[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* ==== status files ==================================================== */
+
+/* anchor: what the last anchor promises. */
+static int shlogfs_text_anchor(const struct shlog_part_info *in,
+			       struct shlogfs_buf *b)
+{
+	char t[64];
+
+	shlogfs_time_format(in->last_flush_ns, t, sizeof t);
+	return shlogfs_buf_printf(b,
+		"generation %" PRIu64 "\n"
+		"committed_seq %" PRIu64 "\n"
+		"committed_off %" PRIu64 "\n"
+		"durable_seq %" PRIu64 "\n"
+		"start_seq %" PRIu64 "\n"
+		"start_off %" PRIu64 "\n"
+		"bookmarks %" PRIu64 "\n"
+		"last_flush %s\n",
+		in->anchor_gen, in->committed_seq, in->committed_off,
+		in->durable_seq, in->start_seq, in->start_off, in->nkeys, t);
+}
+
+/* stats: every counter of shlog_part_info. */
+static int shlogfs_text_stats(const struct shlog_part_info *in,
+			      struct shlogfs_buf *b)
+{
+	return shlogfs_buf_printf(b,
+		"start_seq %" PRIu64 "\nstart_off %" PRIu64 "\n"
+		"end_seq %" PRIu64 "\nend_off %" PRIu64 "\n"
+		"committed_seq %" PRIu64 "\ncommitted_off %" PRIu64 "\n"
+		"durable_seq %" PRIu64 "\n"
+		"buffered_msgs %" PRIu32 "\nbuffered_bytes %" PRIu64 "\n"
+		"keys %" PRIu64 "\nsegments %" PRIu32 "\n"
+		"flushes_volume %" PRIu64 "\nflushes_latency %" PRIu64 "\n"
+		"flushes_forced %" PRIu64 "\nbackpressure_waits %" PRIu64 "\n"
+		"appended_msgs %" PRIu64 "\nappended_bytes %" PRIu64 "\n"
+		"fsyncs %" PRIu64 "\nwrite_errors %" PRIu64 "\n"
+		"recovered_bytes_dropped %" PRIu64 "\n"
+		"recovered_msgs_dropped %" PRIu64 "\n"
+		"recovery_us %" PRIu64 "\nerror %d\n",
+		in->start_seq, in->start_off, in->end_seq, in->end_off,
+		in->committed_seq, in->committed_off, in->durable_seq,
+		in->buffered_msgs, in->buffered_bytes, in->nkeys,
+		in->nsegments, in->flushes_volume, in->flushes_latency,
+		in->flushes_forced, in->backpressure_waits,
+		in->appended_msgs, in->appended_bytes, in->fsyncs,
+		in->write_errors, in->recovered_bytes_dropped,
+		in->recovered_msgs_dropped, in->recovery_us, in->error);
+}
+
+/* index: one line per entry (shlog_part_index_foreach callback). */
+static int shlogfs_text_index_entry(const struct shlog_index_entry *e,
+				    void *arg)
+{
+	char t[64];
+
+	shlogfs_time_format(e->time_ns, t, sizeof t);
+	return shlogfs_buf_printf(arg,
+		"%" PRIu64 " %" PRIu64 " %s %" PRIu32 " %" PRIu32 " %08" PRIx32 "\n",
+		e->seq, e->off, t, e->len, e->count, e->crc) ? 1 : 0;
+}
+
+/* Generate a status file into @p out (emptied first). */
+int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
+		      struct shlogfs_buf *out)
+{
+	struct shlog_part_info in;
+	int rc;
+
+	out->len = 0;
+	if (kind == SHLOGFS_INDEX) {
+		rc = shlog_part_index_foreach(p, shlogfs_text_index_entry, out);
+		if (rc < 0)
+			return rc;
+		return rc > 0 ? -ENOMEM : 0;
+	}
+	rc = shlog_part_info(p, &in);
+	if (rc < 0)
+		return rc;
+	if (kind == SHLOGFS_ANCHOR)
+		return shlogfs_text_anchor(&in, out);
+	return shlogfs_text_stats(&in, out);
+}
