@@ -116,6 +116,7 @@ struct shlog_part {
 	struct shlog_seg *segs;
 	size_t nsegs;
 	uint64_t start_seq, start_off;
+	atomic_uint_fast64_t ra_mark;     /* read-ahead requested up to here */
 
 	/* --- keys: keymu --- */
 	pthread_mutex_t keymu;

@@ -196,6 +196,26 @@ static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *e
 	return (ssize_t)n;
 }
 
+/*
+ * Ask the kernel to start reading the next SHLOG_READAHEAD_BYTES of the
+ * segment after a bulk read ends at @end, once per window: the engine
+ * reads a span at a time, and without this a cold sequential reader waits
+ * for each span's disk read in turn.  seglock held.
+ */
+static void seg_readahead(shlog_part *p, struct shlog_seg *g, uint64_t end)
+{
+	uint64_t mark = atomic_load(&p->ra_mark);
+
+	if (end >= g->end_off || end < g->base_off)
+		return;
+	/* inside the window asked for last time: nothing to do */
+	if (mark > end && mark - end >= SHLOG_READAHEAD_BYTES / 2 && mark - end <= SHLOG_READAHEAD_BYTES)
+		return;
+	if (!atomic_compare_exchange_strong(&p->ra_mark, &mark, end + SHLOG_READAHEAD_BYTES))
+		return;
+	posix_fadvise(g->log_fd, (off_t)(end - g->base_off), SHLOG_READAHEAD_BYTES, POSIX_FADV_WILLNEED);
+}
+
 /* Read committed bytes [off, limit) into buf, checking spans; -ENODATA below start. */
 ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len)
 {
@@ -220,6 +240,8 @@ ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, s
 			break;
 		n += (size_t)rc;
 	}
+	if (n >= SHLOG_READAHEAD_MIN)
+		seg_readahead(p, shlog_seg_by_off(p, off + n - 1), off + n);
 	pthread_rwlock_unlock(&p->seglock);
 	if (rc < 0 && n == 0)
 		return rc;
