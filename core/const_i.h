@@ -31,6 +31,7 @@
 #define SHLOG_ANCHOR_SLOT_SIZE      512u
 #define SHLOG_ANCHOR_FILE_SIZE      (2u * SHLOG_ANCHOR_SLOT_SIZE)
 #define SHLOG_ANCHOR_FLAG_CLEAN     0x1u
+#define SHLOG_ANCHOR_FLAG_SYNC_FAILED 0x2u  /* an fdatasync failed: rewrite after durable_seq */
 #define SHLOG_KEYS_MAGIC            0x4b4c4853u /* "SHLK" */
 #define SHLOG_KEYS_VERSION          1u
 #define SHLOG_KEYS_HDR_SIZE         40u

@@ -100,6 +100,7 @@ struct shlog_part {
 	int err;                          /* last flush error, cleared by a good flush */
 	uint64_t attempts;                /* flushes tried (waiters see their outcome) */
 	int fatal;                        /* sticky: an fsync failed */
+	int sync_failed;                  /* ... and the anchor should say so */
 	int deleted;
 	uint64_t anchor_gen;
 	struct shlog_part_info st;        /* counters */
@@ -158,6 +159,7 @@ struct shlog_store {
 	struct shlog_topictree topics;
 	struct shlog_sched sched;
 	atomic_uint_fast64_t del_counter;
+	unsigned char boot_id[16];        /* this boot, for anchors (zeros: unknown) */
 };
 
 /* ---- util (store.c) ---- */

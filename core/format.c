@@ -22,7 +22,9 @@
  *     8  u64 generation    16 u64 committed_seq   24 u64 committed_off
  *    32  u64 seg_base_seq  40 i64 last_flush_ns   48 u64 keys_seq
  *    56  u64 keys_off      64 u64 keys_snap_seq   72 u64 nkeys
- *    80  u64 durable_seq   88..507 zero           508 u32 CRC32C of 0..507
+ *    80  u64 durable_seq   88 16 bytes boot_id    104..507 zero
+ *   508  u32 CRC32C of 0..507
+ *   flags: 1 = written by a clean close, 2 = an fdatasync had failed
  *
  *   Valid when magic, version and CRC match; the valid slot with the
  *   highest generation wins.  Slot = generation % 2.
@@ -92,6 +94,7 @@ void shlog_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_A
 	le64enc(out + 64, a->keys_snap_seq);
 	le64enc(out + 72, a->nkeys);
 	le64enc(out + 80, a->durable_seq);
+	memcpy(out + 88, a->boot_id, 16);
 	le32enc(out + SHLOG_ANCHOR_SLOT_SIZE - 4,
 		shlog_crc32c(out, SHLOG_ANCHOR_SLOT_SIZE - 4));
 }
@@ -115,6 +118,7 @@ int shlog_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct s
 	a->keys_snap_seq = le64dec(in + 64);
 	a->nkeys = le64dec(in + 72);
 	a->durable_seq = le64dec(in + 80);
+	memcpy(a->boot_id, in + 88, 16);
 	if (a->keys_seq > a->committed_seq || a->keys_off > a->committed_off ||
 	    a->durable_seq > a->committed_seq || a->seg_base_seq > a->committed_seq)
 		return -EUCLEAN;

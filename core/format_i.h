@@ -20,6 +20,7 @@ struct shlog_anchor {
 	uint64_t keys_seq, keys_off, keys_snap_seq;
 	uint64_t nkeys;
 	uint64_t durable_seq;
+	unsigned char boot_id[16];
 };
 
 /** The decoded header of a key snapshot. */

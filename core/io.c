@@ -9,6 +9,30 @@
 static int sys_openat(int d, const char *p, int f, mode_t m) { return openat(d, p, f, m); }
 static int sys_fstat(int fd, struct stat *st) { return fstat(fd, st); }
 
+/* The kernel's boot id (a UUID) as 16 bytes. */
+static int sys_boot_id(unsigned char out[16])
+{
+	char txt[64];
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, txt, sizeof(txt) - 1) : -1;
+	int k = 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	for (ssize_t i = 0; i + 1 < n && k < 16; i++) {
+		unsigned hi, lo;
+		if (txt[i] == '-')
+			continue;
+		if (sscanf(txt + i, "%1x%1x", &hi, &lo) != 2)
+			return -EINVAL;
+		out[k++] = (unsigned char)(hi << 4 | lo);
+		i++;
+	}
+	return k == 16 ? 0 : -EINVAL;
+}
+
 const struct shlog_io shlog_io_default = {
 	.openat = sys_openat,
 	.close = close,
@@ -21,6 +45,7 @@ const struct shlog_io shlog_io_default = {
 	.unlinkat = unlinkat,
 	.mkdirat = mkdirat,
 	.fstat = sys_fstat,
+	.boot_id = sys_boot_id,
 };
 
 struct shlog_io shlog_io = {
@@ -35,6 +60,7 @@ struct shlog_io shlog_io = {
 	.unlinkat = unlinkat,
 	.mkdirat = mkdirat,
 	.fstat = sys_fstat,
+	.boot_id = sys_boot_id,
 };
 
 /* Read exactly len bytes at off; a short file is -EIO. */

@@ -23,6 +23,9 @@ struct shlog_io {
 	int (*unlinkat)(int dirfd, const char *path, int flags);
 	int (*mkdirat)(int dirfd, const char *path, mode_t mode);
 	int (*fstat)(int fd, struct stat *st);
+	/* 16 bytes naming this boot of the machine (a changed value at open
+	 * means the OS restarted since the anchor was written); 0 or -errno. */
+	int (*boot_id)(unsigned char out[16]);
 };
 
 /** The table in use; tests may overwrite members and restore shlog_io_default. */

@@ -467,8 +467,13 @@ int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a)
 		roff = a->keys_off;
 	}
 	rc = keys_replay(p, rseq, roff, &keyed);
-	if (rc < 0)
-		return rc;
+	if (rc < 0) {
+		shlog_logf(p->s, SHLOG_ERR, "%s: cannot rebuild key bookmarks from messages %llu..%llu: %s "
+			   "(damaged log; see above); refusing to open (the repair option cuts the log there)",
+			   p->name, (unsigned long long)rseq, (unsigned long long)p->committed_seq,
+			   shlog_strerror(rc));
+		return -EUCLEAN;
+	}
 	p->keys_seq = keyed ? rseq : p->committed_seq;
 	p->keys_off = keyed ? roff : p->committed_off;
 	p->keys_delta = keyed;

@@ -72,6 +72,7 @@ void shlog_part_free(shlog_part *p)
 }
 
 static void flush_next(shlog_part *p);
+static void mark_sync_failed(shlog_part *p);
 
 /* ================================================================ */
 /* Anchor and durability                                             */
@@ -85,7 +86,8 @@ static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
 	struct shlog_anchor a = { 0 };
 	int rc;
 
-	a.flags = clean ? SHLOG_ANCHOR_FLAG_CLEAN : 0;
+	a.flags = (clean ? SHLOG_ANCHOR_FLAG_CLEAN : 0) | (p->sync_failed ? SHLOG_ANCHOR_FLAG_SYNC_FAILED : 0);
+	memcpy(a.boot_id, p->s->boot_id, sizeof(a.boot_id));
 	a.gen = p->anchor_gen + 1;
 	a.committed_seq = cseq;
 	a.committed_off = coff;
@@ -145,6 +147,21 @@ int shlog_part_sync_files(shlog_part *p)
 	return rc;
 }
 
+/*
+ * An fdatasync failed: the kernel may have marked the unsynced pages
+ * clean, so they may never reach the disk.  Record it in the anchor
+ * (best effort) so that the next open rewrites and syncs everything after
+ * durable_seq before trusting it.  p->mu not held.
+ */
+static void mark_sync_failed(shlog_part *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->sync_failed = 1;
+	pthread_mutex_unlock(&p->mu);
+	if (shlog_part_write_anchor(p, 0) == 0)
+		shlog_io.fdatasync(p->anchor_fd);
+}
+
 /* Interval policy: make everything committed so far durable (worker). */
 void shlog_part_sync_run(shlog_part *p)
 {
@@ -174,6 +191,8 @@ void shlog_part_sync_run(shlog_part *p)
 	pthread_cond_broadcast(&p->done);
 	flush_next(p);
 	pthread_mutex_unlock(&p->mu);
+	if (rc < 0)
+		mark_sync_failed(p);
 }
 
 /* ================================================================ */
@@ -264,6 +283,14 @@ static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
 
 	if (rc < 0)
 		return rc;
+	if (o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
+		/* a durable anchor inside the retained log before anything is deleted */
+		rc = anchor_write(p, seq0, off0, p->last_time_ns, seq0, 0);
+		if (rc == 0 && shlog_io.fdatasync(p->anchor_fd) < 0)
+			rc = -errno;
+		if (rc < 0)
+			return rc;
+	}
 	while (o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
 		rc = shlog_seg_drop_oldest(p);
 		if (rc < 0)
@@ -418,6 +445,11 @@ static void flush_sync_only(shlog_part *p)
 	else if (c > p->durable_seq)
 		p->durable_seq = c;
 	pthread_cond_broadcast(&p->done);
+	if (rc < 0) {
+		pthread_mutex_unlock(&p->mu);
+		mark_sync_failed(p);
+		pthread_mutex_lock(&p->mu);
+	}
 }
 
 /* Flush the partition's buffer as one block (called by workers and close). */
@@ -493,6 +525,8 @@ void shlog_part_flush_run(shlog_part *p, int reason)
 	if (rc >= 0)
 		flush_next(p);
 	pthread_mutex_unlock(&p->mu);
+	if (rc > 0)
+		mark_sync_failed(p);
 }
 
 /* ================================================================ */

@@ -155,6 +155,37 @@ static int seg_list(shlog_part *p, uint64_t **out, size_t *n)
 	return 0;
 }
 
+/*
+ * Retention deletes a segment's .log, then its .idx.  A crash between the
+ * two, or before the directory fsync, can leave the oldest segment with
+ * its .log but no index entries: it was being deleted, so finish that.
+ */
+static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
+{
+	while (*n > 1) {
+		char lname[32], iname[32];
+		struct stat st;
+		int fd, idx_ok;
+
+		shlog_seg_name(lname, sizeof(lname), seqs[0], "log");
+		shlog_seg_name(iname, sizeof(iname), seqs[0], "idx");
+		fd = shlog_io.openat(p->dfd, iname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+		idx_ok = fd >= 0 && shlog_io.fstat(fd, &st) == 0 && st.st_size >= SHLOG_IDX_ENTRY_SIZE;
+		if (fd >= 0)
+			shlog_io.close(fd);
+		if (idx_ok)
+			return;
+		shlog_logf(p->s, SHLOG_NOTICE, "%s: finishing the deletion of segment %s (interrupted retention)",
+			   p->name, lname);
+		if (!p->s->o.read_only) {
+			shlog_io.unlinkat(p->dfd, lname, 0);
+			shlog_io.unlinkat(p->dfd, iname, 0);
+		}
+		memmove(seqs, seqs + 1, (*n - 1) * sizeof(*seqs));
+		(*n)--;
+	}
+}
+
 /* Open every listed segment's files and read their sizes and first entries. */
 static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 {
@@ -220,6 +251,79 @@ static int base_off_guess(struct rstate *st, size_t i, uint64_t *off)
 	return 0;
 }
 
+/* Is segment i (not the tail) whole: first and last entries valid, ending where i+1 starts? */
+static int seg_whole(struct rstate *st, size_t i)
+{
+	struct shlog_seg *g = &st->p->segs[i], *next = &st->p->segs[i + 1];
+	uint64_t n = st->r[i].idx_size / SHLOG_IDX_ENTRY_SIZE;
+	struct shlog_index_entry e;
+
+	if (!st->r[i].first_ok) {
+		note_bad(st, i, 0, "first index entry missing or damaged");
+		return 0;
+	}
+	if (st->r[i].idx_size % SHLOG_IDX_ENTRY_SIZE || ent_read(st, i, n - 1, &e) < 0) {
+		note_bad(st, i, n ? n - 1 : 0, "last index entry missing or damaged");
+		return 0;
+	}
+	if (e.seq + e.count != next->base_seq || e.off + e.len - g->base_off != st->r[i].log_size ||
+	    (st->r[i + 1].first_ok && e.off + e.len != next->base_off)) {
+		note_bad(st, i, n - 1, "segment does not end where the next one starts (missing or cut data)");
+		return 0;
+	}
+	if (!st->r[i + 1].first_ok)
+		next->base_off = e.off + e.len;
+	return 1;
+}
+
+/* Close and forget segment 0 (repair: it cannot be read). */
+static void seg_forget_first(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	char name[32];
+
+	shlog_seg_name(name, sizeof(name), p->segs[0].base_seq, "log");
+	shlog_logf(p->s, SHLOG_WARNING, "%s: repair drops segment %s (%llu bytes): its index is damaged",
+		   p->name, name, (unsigned long long)st->r[0].log_size);
+	p->st.recovered_bytes_dropped += st->r[0].log_size;
+	shlog_io.close(p->segs[0].log_fd);
+	shlog_io.close(p->segs[0].idx_fd);
+	if (!p->s->o.read_only) {
+		shlog_io.unlinkat(p->dfd, name, 0);
+		shlog_seg_name(name, sizeof(name), p->segs[0].base_seq, "idx");
+		shlog_io.unlinkat(p->dfd, name, 0);
+	}
+	memmove(p->segs, p->segs + 1, (st->n - 1) * sizeof(*p->segs));
+	memmove(st->r, st->r + 1, (st->n - 1) * sizeof(*st->r));
+	st->n--;
+	p->nsegs--;
+}
+
+/*
+ * Check every segment before the tail (one or two entry reads each, so
+ * open stays cheap): without repair a damaged one refuses the open;
+ * with repair a damaged first segment is dropped (roll-forward from the
+ * start then checks every span of the rest).
+ */
+static int check_older(struct rstate *st)
+{
+	shlog_part *p = st->p;
+
+	if (p->s->o.repair) {
+		while (st->n > 1 && !st->r[0].first_ok)
+			seg_forget_first(st);
+		return 0;
+	}
+	for (size_t i = 0; i + 1 < st->n; i++) {
+		if (!seg_whole(st, i)) {
+			shlog_logf(p->s, SHLOG_ERR, "%s: corrupt at %s; refusing to open (the repair option "
+				   "keeps the valid messages before it)", p->name, st->bad);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* The three steps: start at the anchor, step back, roll forward      */
 /* ---------------------------------------------------------------- */
@@ -258,26 +362,41 @@ static int position_after(struct rstate *st, uint64_t k)
 	return 0;
 }
 
-/* Start at the anchor's committed point, stepping back over spans that fail. */
-static int start_at_anchor(struct rstate *st)
+/*
+ * Start at message @seq (the anchor's committed or durable point).  With
+ * @step_back, check the span that ends there and step back while it
+ * fails.  A point below the first retained segment (retention deleted
+ * segments after that anchor was written) starts at the first segment.
+ */
+static int start_at(struct rstate *st, uint64_t seq, int step_back)
 {
 	shlog_part *p = st->p;
 	uint64_t k;
 
 	st->si = 0;
-	while (st->si + 1 < st->n && p->segs[st->si + 1].base_seq <= st->a.committed_seq)
+	if (seq < p->segs[0].base_seq)
+		return position_after(st, 0);
+	while (st->si + 1 < st->n && p->segs[st->si + 1].base_seq <= seq)
 		st->si++;
-	if (p->segs[st->si].base_seq > st->a.committed_seq)
-		return -EUCLEAN;
 	if (!st->r[st->si].first_ok && base_off_guess(st, st->si, &p->segs[st->si].base_off) < 0)
 		return -EUCLEAN;
-	for (k = ents_before(st, st->si, st->a.committed_seq); k > 0; k--) {
+	for (k = ents_before(st, st->si, seq); step_back && k > 0; k--) {
 		struct shlog_index_entry e;
 		if (ent_read(st, st->si, k - 1, &e) == 0 && span_ok(st, st->si, &e))
 			break;
 		note_bad(st, st->si, k - 1, "span does not match its checksum (stepping back)");
 	}
 	return position_after(st, k);
+}
+
+/* Did the machine restart since the anchor was written (or can we not tell)? */
+static int os_restarted(struct rstate *st)
+{
+	static const unsigned char zero[16];
+	const unsigned char *now = st->p->s->boot_id;
+
+	return !memcmp(now, zero, 16) || !memcmp(st->a.boot_id, zero, 16) ||
+	       memcmp(now, st->a.boot_id, 16) != 0;
 }
 
 /* Accept every valid, contiguous entry from the current position on. */
@@ -441,32 +560,83 @@ static int recover_empty(struct rstate *st)
 	return shlog_seg_create(p, seq, off);
 }
 
-/* Decide where the valid log ends: steps 1–3 of recovery. */
+/*
+ * Decide where the valid log ends: steps 1–3 of recovery.  After a clean
+ * close, or a process crash (same boot), the page cache held every write
+ * in order: start at the anchor and check its last span.  After an OS
+ * crash, writeback may have reached the disk out of order: check every
+ * span written since the anchor's durable point.
+ */
 static int find_end(struct rstate *st)
 {
 	shlog_part *p = st->p;
-	int any_data = 0;
+	int any_data = 0, rc;
 
 	for (size_t i = 0; i < st->n; i++)
 		any_data |= st->r[i].log_size > 0 || st->r[i].idx_size > 0;
+	if (!st->have_a && any_data && !p->s->o.repair) {
+		shlog_logf(p->s, SHLOG_ERR, "%s: anchor missing or both slots invalid while the log holds data; "
+			   "refusing to open (the repair option rebuilds it from the index)", p->name);
+		return -EUCLEAN;
+	}
 	if (st->have_a && !p->s->o.repair) {
-		if (start_at_anchor(st) < 0) {
+		int crashed_os = !(st->a.flags & SHLOG_ANCHOR_FLAG_CLEAN) && os_restarted(st);
+		rc = crashed_os ? start_at(st, st->a.durable_seq, 0) : start_at(st, st->a.committed_seq, 1);
+		if (rc < 0) {
 			shlog_logf(p->s, SHLOG_ERR, "%s: the anchor (message %llu) points outside the segments",
 				   p->name, (unsigned long long)st->a.committed_seq);
 			return -EUCLEAN;
 		}
 	} else {
-		if (!st->have_a && any_data && !p->s->o.repair) {
-			shlog_logf(p->s, SHLOG_ERR, "%s: anchor missing or both slots invalid while the log holds data; "
-				   "refusing to open (the repair option rebuilds it from the index)", p->name);
+		st->si = 0;
+		if (position_after(st, 0) < 0) {
+			shlog_logf(p->s, SHLOG_ERR, "%s: cannot tell where the first segment starts", p->name);
 			return -EUCLEAN;
 		}
-		st->si = 0;
-		if (position_after(st, 0) < 0)
-			return -EUCLEAN;
 	}
 	roll_forward(st);
 	return 0;
+}
+
+/*
+ * The anchor says an fdatasync failed: the kernel may have marked those
+ * pages clean without writing them.  Rewrite every byte of the segments
+ * after the durable point (read back from the page cache) so the sync in
+ * cut_tail() really writes them.
+ */
+static int rewrite_unsynced(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	char *buf;
+	int rc = 0;
+
+	if (!st->have_a || !(st->a.flags & SHLOG_ANCHOR_FLAG_SYNC_FAILED) || p->s->o.read_only)
+		return 0;
+	buf = malloc(1u << 20);
+	if (!buf)
+		return -ENOMEM;
+	shlog_logf(p->s, SHLOG_NOTICE, "%s: an fdatasync failed before; writing back everything after "
+		   "message %llu again", p->name, (unsigned long long)st->a.durable_seq);
+	for (size_t i = 0; rc == 0 && i < p->nsegs; i++) {
+		int fds[2] = { p->segs[i].log_fd, p->segs[i].idx_fd };
+		uint64_t sizes[2] = { st->r[i].log_size, st->r[i].idx_size };
+		if (i + 1 < p->nsegs && p->segs[i + 1].base_seq <= st->a.durable_seq)
+			continue;
+		for (int f = 0; rc == 0 && f < 2; f++) {
+			for (uint64_t o = 0; rc == 0 && o < sizes[f]; o += 1u << 20) {
+				size_t n = sizes[f] - o < (1u << 20) ? (size_t)(sizes[f] - o) : (1u << 20);
+				rc = shlog_io_pread_full(fds[f], buf, n, (off_t)o);
+				if (rc == 0)
+					rc = shlog_io_pwrite_full(fds[f], buf, n, (off_t)o);
+			}
+			if (rc == 0 && shlog_io.fdatasync(fds[f]) < 0)
+				rc = -errno;
+		}
+	}
+	free(buf);
+	if (rc < 0)
+		shlog_logf(p->s, SHLOG_ERR, "%s: writing back unsynced data failed: %s", p->name, strerror(-rc));
+	return rc;
 }
 
 /* Log what recovery cut compared with what the anchor promised. */
@@ -509,11 +679,16 @@ int shlog_part_recover(shlog_part *p, int create)
 			p->committed_off = p->end_off = p->start_off;
 		}
 	} else {
+		drop_half_deleted(p, seqs, &st.n);
 		rc = seg_open_all(&st, seqs);
+		if (rc == 0)
+			rc = check_older(&st);
 		if (rc == 0)
 			rc = find_end(&st);
 		if (rc == 0)
 			report_loss(&st);
+		if (rc == 0)
+			rc = rewrite_unsynced(&st);
 		if (rc == 0)
 			rc = cut_tail(&st);
 		if (rc == 0)

@@ -186,6 +186,13 @@ static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *e
 	size_t n;
 	int rc;
 
+	if (off < en->e.off || off >= end) {
+		char name[32];
+		shlog_seg_name(name, sizeof(name), g->base_seq, "idx");
+		shlog_logf(p->s, SHLOG_ERR, "%s: %s: no index entry covers log offset %llu: damaged index",
+			   p->name, name, (unsigned long long)off);
+		return -EIO;
+	}
 	if (end > limit)
 		end = limit;
 	n = end - off < len ? (size_t)(end - off) : len;
@@ -328,8 +335,9 @@ int shlog_seg_drop_oldest(shlog_part *p)
 	seg_close(&old);
 	shlog_seg_name(lname, sizeof(lname), old.base_seq, "log");
 	shlog_seg_name(iname, sizeof(iname), old.base_seq, "idx");
-	shlog_io.unlinkat(p->dfd, iname, 0);
+	/* the .log first: a .idx without its .log is ignored at open */
 	shlog_io.unlinkat(p->dfd, lname, 0);
+	shlog_io.unlinkat(p->dfd, iname, 0);
 	shlog_fsync_dir(p->dfd);
 	shlog_logf(p->s, SHLOG_INFO, "%s: retention deleted segment %s (messages %llu..%llu)", p->name,
 		   lname, (unsigned long long)old.base_seq, (unsigned long long)(p->start_seq - 1));

@@ -427,6 +427,8 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 	if (rc < 0)
 		goto fail;
 	raise_nofile();
+	if (shlog_io.boot_id(s->boot_id) < 0)
+		memset(s->boot_id, 0, sizeof(s->boot_id));
 	rc = store_lock(s, dir);
 	if (rc == -EBUSY)
 		shlog_logf(s, SHLOG_ERR, "%s: in use by another process (lock %s held)", dir, SHLOG_LOCK_NAME);

@@ -784,3 +784,73 @@ int th_fault_gate_waiters(void)
 {
 	return atomic_load(&f_gate_waiters);
 }
+
+/* ==== trials ============================================================ */
+
+/* $SHLOG_TRIAL_SCALE, at least 1. */
+unsigned th_trial_scale(void)
+{
+	const char *v = getenv("SHLOG_TRIAL_SCALE");
+	unsigned long n = v ? strtoul(v, NULL, 10) : 1;
+
+	return n < 1 ? 1 : n > 100000 ? 100000 : (unsigned)n;
+}
+
+/* Copy one regular file. */
+static int copy_file(const char *src, const char *dst, mode_t mode)
+{
+	char buf[65536];
+	int in = open(src, O_RDONLY), out, rc = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return -errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL, mode & 07777);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -EIO;
+			break;
+		}
+	if (n < 0)
+		rc = -errno;
+	close(in);
+	close(out);
+	return rc;
+}
+
+/* Recursive copy of a directory tree (regular files and directories). */
+int th_tree_copy(const char *src, const char *dst)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (stat(src, &st) < 0)
+		return -errno;
+	if (mkdir(dst, st.st_mode & 07777) < 0)
+		return -errno;
+	d = opendir(src);
+	if (!d)
+		return -errno;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char s[4096], t[4096];
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(s, sizeof(s), "%s/%s", src, de->d_name);
+		snprintf(t, sizeof(t), "%s/%s", dst, de->d_name);
+		if (lstat(s, &st) < 0)
+			rc = -errno;
+		else if (S_ISDIR(st.st_mode))
+			rc = th_tree_copy(s, t);
+		else if (S_ISREG(st.st_mode))
+			rc = copy_file(s, t, st.st_mode);
+	}
+	closedir(d);
+	return rc;
+}

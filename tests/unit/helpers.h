@@ -132,4 +132,15 @@ void th_fault_gate_open(void);
 /** Number of pwrite calls currently blocked at the gate. */
 int th_fault_gate_waiters(void);
 
+/* ---- trials (docs/RELIABILITY.md) ------------------------------------ */
+
+/**
+ * Scale of the reliability trials: $SHLOG_TRIAL_SCALE as a number >= 1
+ * (1, the default, is the short version run by meson test; the runner
+ * scripts/reliability sets it for the long version).
+ */
+unsigned th_trial_scale(void);
+/** Copy the directory tree @p src to the new path @p dst (files and dirs). */
+int th_tree_copy(const char *src, const char *dst);
+
 #endif
