@@ -8,7 +8,7 @@
 #define SHLOG_DEF_MAX_BUFFER        5000u     /* backpressure, messages */
 #define SHLOG_DEF_MAX_BUFFER_BYTES  (64ull << 20)
 #define SHLOG_DEF_MAX_MESSAGE       (1u << 20)
-#define SHLOG_DEF_SEGMENT_BYTES     (64ull << 20)
+#define SHLOG_DEF_SEGMENT_BYTES     (1ull << 30)  /* as Kafka: few segments, cheap opens */
 #define SHLOG_DEF_SYNC_MS           1000u
 #define SHLOG_DEF_FLUSH_THREADS     2u
 

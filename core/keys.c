@@ -12,7 +12,7 @@
  * gone by (SHLOG_KEYS_MIN_DELTA, SHLOG_KEYS_MAX_REPLAY).  So a flush
  * costs O(keys in the block), never O(all keys).
  *
- * Snapshot records, after the 40-byte header, in key order:
+ * Snapshot records, after the 40-byte header, in table order:
  *     0 u64 seq   8 u64 off   16 i64 time_ns   24 u32 len   28 u16 klen
  *    30 u16 zero  32 key bytes (klen)
  * then a u32 CRC32C of all record bytes.
@@ -105,8 +105,8 @@ static int key_cmp(const void *a, const void *b)
 	return x->klen < y->klen ? -1 : x->klen > y->klen;
 }
 
-/* All live keys in byte order (caller frees the array); keymu held. */
-static struct shlog_key **keys_sorted(shlog_part *p)
+/* All live keys, in table order (caller frees the array); keymu held. */
+static struct shlog_key **keys_all(shlog_part *p)
 {
 	struct shlog_key **v = malloc((p->nkeys ? p->nkeys : 1) * sizeof(*v));
 	size_t n = 0;
@@ -116,7 +116,16 @@ static struct shlog_key **keys_sorted(shlog_part *p)
 	for (size_t i = 0; i < p->keys.cap; i++)
 		if (p->keys.slots[i])
 			v[n++] = p->keys.slots[i];
-	qsort(v, n, sizeof(*v), key_cmp);
+	return v;
+}
+
+/* All live keys in byte order (caller frees the array); keymu held. */
+static struct shlog_key **keys_sorted(shlog_part *p)
+{
+	struct shlog_key **v = keys_all(p);
+
+	if (v)
+		qsort(v, p->nkeys, sizeof(*v), key_cmp);
 	return v;
 }
 
@@ -232,7 +241,7 @@ int shlog_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
 	pthread_mutex_lock(&p->keymu);
 	due = p->keys_force ||
 	      (p->keys_delta > 0 &&
-	       (p->keys_delta >= (p->nkeys > SHLOG_KEYS_MIN_DELTA ? p->nkeys : SHLOG_KEYS_MIN_DELTA) ||
+	       (p->keys_delta >= (4 * p->nkeys > SHLOG_KEYS_MIN_DELTA ? 4 * p->nkeys : SHLOG_KEYS_MIN_DELTA) ||
 		off_end - p->keys_off >= SHLOG_KEYS_MAX_REPLAY));
 	pthread_mutex_unlock(&p->keymu);
 	return due;
@@ -242,7 +251,7 @@ int shlog_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
 static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, size_t *len)
 {
 	struct shlog_keys_hdr h = { .seq = seq, .off = off, .count = p->nkeys };
-	struct shlog_key **v = keys_sorted(p);
+	struct shlog_key **v = keys_all(p);   /* any order: sorting costs more than it gives */
 	size_t size = SHLOG_KEYS_HDR_SIZE + 4, pos = SHLOG_KEYS_HDR_SIZE;
 	unsigned char *img;
 

@@ -45,6 +45,7 @@ struct rstate {
 	uint64_t k;                   /* accepted entries in segs[si] */
 	uint64_t seq, off;            /* expected next message / offset */
 	char bad[160];                /* where the first failed check was */
+	int rewritten;                /* rewrite_unsynced() synced everything */
 };
 
 /* ---------------------------------------------------------------- */
@@ -462,7 +463,7 @@ static int cut_tail(struct rstate *st)
 	shlog_part *p = st->p;
 	struct shlog_seg *g = &p->segs[st->si];
 	uint64_t keep = st->off - g->base_off;
-	int ro = p->s->o.read_only, rc = 0;
+	int ro = p->s->o.read_only, rc = 0, dropped_segs = p->nsegs > st->si + 1;
 
 	if (st->r[st->si].log_size > keep) {
 		p->st.recovered_bytes_dropped += st->r[st->si].log_size - keep;
@@ -486,8 +487,9 @@ static int cut_tail(struct rstate *st)
 		}
 		p->nsegs--;
 	}
-	if (rc == 0 && !ro && (shlog_io.fdatasync(g->log_fd) < 0 || shlog_io.fdatasync(g->idx_fd) < 0 ||
-			       shlog_fsync_dir(p->dfd) < 0))
+	/* no fdatasync here: durable_seq stays what the anchor proved (see
+	 * seg_table_fill); a cut lost in an OS crash is found and cut again */
+	if (rc == 0 && !ro && dropped_segs && shlog_fsync_dir(p->dfd) < 0)
 		rc = -errno;
 	return rc;
 }
@@ -509,7 +511,10 @@ static void seg_table_fill(struct rstate *st)
 	}
 	p->start_seq = p->segs[0].base_seq;
 	p->start_off = p->segs[0].base_off;
-	p->committed_seq = p->end_seq = p->durable_seq = st->seq;
+	p->committed_seq = p->end_seq = st->seq;
+	/* durable: what the anchor proved, or all after a clean close or a rewrite */
+	p->durable_seq = !st->have_a ? 0 : (st->a.flags & SHLOG_ANCHOR_FLAG_CLEAN) || st->rewritten
+				      ? st->seq : st->a.durable_seq < st->seq ? st->a.durable_seq : st->seq;
 	p->committed_off = p->end_off = st->off;
 	p->last_time_ns = p->segs[p->nsegs - 1].nents ? p->segs[p->nsegs - 1].last_time
 						       : (st->have_a ? st->a.last_flush_ns : 0);
@@ -636,6 +641,7 @@ static int rewrite_unsynced(struct rstate *st)
 	free(buf);
 	if (rc < 0)
 		shlog_logf(p->s, SHLOG_ERR, "%s: writing back unsynced data failed: %s", p->name, strerror(-rc));
+	st->rewritten = rc == 0;
 	return rc;
 }
 
