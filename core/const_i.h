@@ -16,6 +16,7 @@
 #define SHLOG_MAX_THREADS           64u
 #define SHLOG_MAX_PARTS             65536u    /* partitions per topic */
 #define SHLOG_SPAN_MAX_BYTES        (1u << 20) /* a span is cut before it passes this */
+#define SHLOG_MESSAGE_LIMIT         (256u << 20) /* no max_message may exceed this */
 #define SHLOG_RETRY_MS              200u      /* retry delay of a failed flush */
 #define SHLOG_READAHEAD_MIN         (64u << 10) /* reads this big count as sequential */
 #define SHLOG_READAHEAD_BYTES       (4u << 20)  /* how far ahead to ask the kernel to read */

@@ -394,7 +394,7 @@ static int snapshot_load(shlog_part *p, struct shlog_keys_hdr *h)
 /* Replay messages [seq, committed) from offset off into the tree. */
 static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keyed)
 {
-	const size_t chunk = (size_t)p->s->o.max_message + 1 + (1u << 20);
+	size_t chunk = (size_t)p->s->o.max_message + 1 + (1u << 20);
 	char *buf = malloc(chunk);
 	size_t have = 0;
 	int rc = 0;
@@ -421,6 +421,17 @@ static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keye
 			}
 			pos += mlen + 1;
 			seq++;
+		}
+		if (pos == 0 && have == chunk && chunk <= SHLOG_MESSAGE_LIMIT) {
+			/* a message longer than today's max_message, written under a larger one */
+			char *n = realloc(buf, chunk * 2);
+			if (!n) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = n;
+			chunk *= 2;
+			continue;
 		}
 		if (pos == 0 && (have == chunk || off + have >= p->committed_off)) {
 			rc = -EUCLEAN;   /* no '\n' where one must be: cannot happen after recovery */

@@ -68,7 +68,8 @@ static int ent_read(struct rstate *st, size_t i, uint64_t k, struct shlog_index_
 static int span_ok(struct rstate *st, size_t i, const struct shlog_index_entry *e)
 {
 	struct shlog_seg *g = &st->p->segs[i];
-	uint64_t max = (uint64_t)SHLOG_SPAN_MAX_BYTES + st->p->s->o.max_message + 1;
+	/* not today's max_message: a store may hold messages written under a larger one */
+	uint64_t max = (uint64_t)SHLOG_SPAN_MAX_BYTES + SHLOG_MESSAGE_LIMIT + 1;
 	char *buf;
 	int ok;
 
