@@ -70,6 +70,35 @@ struct flush_scratch {
 /* Why a flush was started (indexes the counters). */
 enum { FLUSH_VOLUME = 0, FLUSH_LATENCY = 1, FLUSH_FORCED = 2 };
 
+/* ---- latency histograms: recorded by part.c, read by metrics.c ---- */
+/* Samples per bucket (n[SHLOG_LATENCY_BUCKETS]: above every bound), relaxed atomics. */
+struct shlog_lat {
+	atomic_uint_fast64_t n[SHLOG_LATENCY_BUCKETS + 1];
+	atomic_uint_fast64_t sum_ns;
+};
+
+/* Upper bound of bucket @p i in ns: 10, 25, 50 us ... 10 s. */
+static inline uint64_t shlog_lat_bound_ns(unsigned i)
+{
+	static const uint32_t us[SHLOG_LATENCY_BUCKETS] = {
+		10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+		50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+		10000000 };
+	return (uint64_t)us[i] * 1000;
+}
+
+/* Count one sample of @p ns (a monotonic clock difference). */
+static inline void shlog_lat_add(struct shlog_lat *h, int64_t ns)
+{
+	uint64_t v = ns > 0 ? (uint64_t)ns : 0;
+	unsigned i = 0;
+
+	while (i < SHLOG_LATENCY_BUCKETS && v > shlog_lat_bound_ns(i))
+		i++;
+	atomic_fetch_add_explicit(&h->n[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, v, memory_order_relaxed);
+}
+
 struct shlog_topic;
 
 struct shlog_part {
@@ -104,6 +133,7 @@ struct shlog_part {
 	int deleted;
 	uint64_t anchor_gen;
 	struct shlog_part_info st;        /* counters */
+	struct shlog_lat lat_flush, lat_fsync; /* latency histograms (no lock) */
 
 	/* --- guarded by the store's sched.mu --- */
 	int in_runq, in_timerq, in_syncq;

@@ -134,6 +134,7 @@ int shlog_part_write_anchor(shlog_part *p, int clean)
 /* fdatasync the tail segment's log and index (older ones were synced at roll). */
 int shlog_part_sync_files(shlog_part *p)
 {
+	int64_t t0 = shlog_now_mono();
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&p->seglock);
@@ -141,6 +142,7 @@ int shlog_part_sync_files(shlog_part *p)
 	    shlog_io.fdatasync(p->segs[p->nsegs - 1].idx_fd) < 0)
 		rc = -errno;
 	pthread_rwlock_unlock(&p->seglock);
+	shlog_lat_add(&p->lat_fsync, shlog_now_mono() - t0);
 	if (rc < 0)
 		shlog_logf(p->s, SHLOG_ERR, "%s: fdatasync failed: %s; the partition refuses writes until reopened",
 			   p->name, strerror(-rc));
@@ -457,7 +459,7 @@ void shlog_part_flush_run(shlog_part *p, int reason)
 {
 	struct flush_scratch *x = &p->scratch;
 	uint64_t seq0, off0, durable;
-	int64_t t;
+	int64_t t, t0;
 	int rc, need_sync;
 
 	pthread_mutex_lock(&p->mu);
@@ -490,8 +492,11 @@ void shlog_part_flush_run(shlog_part *p, int reason)
 	durable = p->durable_seq;
 	pthread_mutex_unlock(&p->mu);
 
+	t0 = shlog_now_mono();
 	rc = block_commit(p, x, p->flushing.data, p->flushing.len, p->f_count, seq0, off0, t,
 			  need_sync, durable);
+	if (rc >= 0)
+		shlog_lat_add(&p->lat_flush, shlog_now_mono() - t0);
 
 	pthread_mutex_lock(&p->mu);
 	if (rc >= 0) {

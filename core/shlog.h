@@ -64,7 +64,7 @@ struct shlog_options {
 	uint32_t max_buffer;        /**< backpressure: buffered messages (5000) */
 	uint64_t max_buffer_bytes;  /**< backpressure: buffered bytes (64 MiB) */
 	uint32_t max_message;       /**< largest message, bytes (1 MiB) */
-	uint64_t segment_bytes;     /**< roll a segment past this size (64 MiB) */
+	uint64_t segment_bytes;     /**< roll a segment past this size (1 GiB) */
 	uint32_t max_segments;      /**< retention limit, 0 = none (0) */
 	enum shlog_retention retention; /**< HALT or WRAP (HALT) */
 	enum shlog_sync sync;       /**< durability policy (NONE) */
@@ -260,6 +260,128 @@ int shlog_key_foreach(shlog_part *p,
 		      int (*fn)(const void *key, size_t klen,
 				const struct shlog_keyref *ref, void *arg),
 		      void *arg);
+
+/* ---- admin (shlogctl) ---- */
+/*
+ * These work on a data directory by path, outside a running store: they
+ * are what the shlogctl tool is built on (docs/SHLOGCTL.md).  Verify only
+ * reads and takes no lock, so it may run while the store is open
+ * elsewhere; repair and compact take the store's lock (-EBUSY when
+ * another process holds it).
+ */
+
+/** Reports how far a long operation has got (@p done of @p total bytes). */
+typedef void (*shlog_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+/** One problem found by shlog_part_verify(). */
+struct shlog_verify_problem {
+	const char *file;   /**< path below the data dir, e.g. "t/0/00000000000000000000.log" */
+	uint64_t byte;      /**< byte offset in that file */
+	uint64_t seq;       /**< first message concerned, or UINT64_MAX if none */
+	int damage;         /**< 1: damage; 0: a warning (torn tail past the anchor, stale key snapshot) */
+	const char *what;   /**< what is wrong, in words */
+};
+
+/** What shlog_part_verify() checked and found. */
+struct shlog_verify_stats {
+	uint64_t segments;          /**< segment files checked */
+	uint64_t entries;           /**< valid index entries */
+	uint64_t messages, bytes;   /**< in valid spans */
+	uint64_t file_bytes;        /**< size of all .log files */
+	uint64_t damage, warnings;  /**< problems of each kind */
+	uint64_t start_seq;         /**< first message of the oldest segment */
+	uint64_t valid_seq, valid_off; /**< end of the valid prefix of the log */
+	uint64_t anchor_seq;        /**< messages the anchor promises (0 without one) */
+	uint64_t first_bad_seg;     /**< base seq of the segment of the first problem, UINT64_MAX if none */
+};
+
+/**
+ * Check one partition of the data dir @p dir file by file: every index
+ * entry (its CRC, its place after the previous one), every span's CRC32C
+ * and final '\n', the .log sizes against the index, the anchor's promise
+ * and the key snapshot's CRCs.  Reads only; takes no lock.
+ * @param fn called for each problem (may be NULL); a non-zero return stops the walk
+ * @param progress called as log bytes are checked (may be NULL)
+ * @param[out] st totals (may be NULL)
+ * @return 0 when the walk finished (look at st->damage), the non-zero
+ *         value @p fn returned, or a negative errno (-ENOENT: no such partition).
+ */
+int shlog_part_verify(const char *dir, const char *topic, uint32_t part,
+		      int (*fn)(const struct shlog_verify_problem *pr, void *arg),
+		      shlog_progress_fn progress, void *arg,
+		      struct shlog_verify_stats *st);
+
+/** What shlog_part_repair() cut. */
+struct shlog_repair_result {
+	uint64_t bytes_dropped, msgs_dropped; /**< cut from the log */
+	uint64_t end_seq, end_off;            /**< the log's end afterwards */
+};
+
+/**
+ * Open one partition of @p dir with the repair option (every span checked
+ * from the start, the log cut at the first bad one, a damaged oldest
+ * segment dropped), close it cleanly and report what was cut.  Takes the
+ * data dir's lock for the duration.
+ * @param o options (log callback; NULL for defaults); repair is forced on
+ * @return 0, -EBUSY (the store is open elsewhere), -ENOENT, or -errno
+ */
+int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
+		      const struct shlog_options *o, struct shlog_repair_result *r);
+
+/** What shlog_part_compact() kept and dropped. */
+struct shlog_compact_result {
+	uint64_t msgs_in, bytes_in;       /**< messages and log bytes before */
+	uint64_t msgs_kept, bytes_kept;   /**< after */
+	uint64_t keyless_kept;            /**< of the kept, messages without a key */
+	uint64_t tombstones_dropped;      /**< latest-per-key messages that were tombstones */
+	uint64_t start_seq, start_off;    /**< first message afterwards */
+	uint64_t end_seq, end_off;        /**< unchanged by compaction */
+};
+
+/**
+ * Compact one partition of @p dir: keep the latest message of every key
+ * unless it is a tombstone, and every message without a key, in their
+ * order and with their block times.  The kept messages are renumbered to
+ * end where the log ended (end_seq and end_off do not change; the log then
+ * starts later, as after retention).  The new partition is built beside
+ * the old one as ".compact-N.new", synced, and swapped in by two renames;
+ * an open of the store finishes or rolls back a swap a crash interrupted.
+ * Takes the data dir's lock for the duration.
+ * @param segment_bytes roll segments past this size (0: the default)
+ * @return 0, -EBUSY, -ENOENT, -EUCLEAN (damaged: verify and repair first), or -errno
+ */
+int shlog_part_compact(const char *dir, const char *topic, uint32_t part,
+		       uint64_t segment_bytes, const struct shlog_options *o,
+		       shlog_progress_fn progress, void *arg,
+		       struct shlog_compact_result *r);
+
+/* ---- metrics -------------------------------------------------------- */
+
+/** Finite buckets of a latency histogram (+Inf is the count). */
+#define SHLOG_LATENCY_BUCKETS 19
+
+/** One latency histogram, cumulative as Prometheus exposes it. */
+struct shlog_latency_hist {
+	uint64_t count;                     /**< samples (the +Inf bucket) */
+	uint64_t sum_ns;                    /**< their total duration */
+	uint64_t le[SHLOG_LATENCY_BUCKETS]; /**< samples <= bound_ns[i] */
+};
+
+/** Latency of a partition's flushes and fdatasyncs since the store opened. */
+struct shlog_part_latency {
+	uint64_t bound_ns[SHLOG_LATENCY_BUCKETS]; /**< upper bounds, ascending: 10 us .. 10 s */
+	/** Writing one block: index and log writes, plus its fdatasync when
+	 *  sync=always or an fsync caller waits for it.  Successful flushes
+	 *  only: count = flushes_volume + flushes_latency + flushes_forced
+	 *  (a reader racing a flush may see it counted here first). */
+	struct shlog_latency_hist flush;
+	/** One fdatasync of the tail segment's log and index (flushes,
+	 *  sync=interval, fsync callers, segment rolls, close). */
+	struct shlog_latency_hist fsync;
+};
+
+/** Latency histograms of @p p (@p out is filled; always 0). */
+int shlog_part_latency(shlog_part *p, struct shlog_part_latency *out);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 
 #include "engine_i.h"
 #include "io_i.h"
+#include "admin_i.h"
 
 RB_GENERATE(shlog_topictree, shlog_topic, link, shlog_topic_cmp)
 
@@ -162,7 +163,7 @@ static int options_check(shlog_store *s, const struct shlog_options *o)
 		bad = "flush interval must be 1..3600000 ms";
 	else if (o->max_buffer < 1)
 		bad = "max_buffer must be at least 1";
-	else if (o->max_message < 1 || o->max_message > (256u << 20))
+	else if (o->max_message < 1 || o->max_message > SHLOG_MESSAGE_LIMIT)
 		bad = "max_message must be 1 byte..256 MiB";
 	else if (o->max_buffer_bytes < (uint64_t)o->max_message + 1)
 		bad = "max_buffer_bytes must exceed max_message";
@@ -285,6 +286,8 @@ static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out
 		free(t);
 		return rc;
 	}
+	if (!s->o.read_only)      /* a compaction a crash interrupted (compact.c) */
+		shlog_compact_settle(s, t->dfd, name);
 	fd = dup(t->dfd);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {

@@ -32,7 +32,7 @@ static int shlogfs_entry(struct shlogfs *fs, struct shlogfs_node *n,
 			 struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
-	int rc = shlogfs_node_stat(fs, n, &e->attr);
+	int rc = shlogfs_stat_any(fs, n, &e->attr);
 	if (rc)
 		return rc;
 	e->ino = shlogfs_node_ino(fs, n);
@@ -146,6 +146,9 @@ static int shlogfs_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	*base = 0;
 	switch (d->kind) {
 	case SHLOGFS_ROOT:
+		/* .metrics, .status: lookup-only (the root lists topics only) */
+		if ((*kind = shlogfs_root_file_kind(name)) != SHLOGFS_ROOT)
+			return 0;
 		if (shlog_topic_name_check(name))
 			return -ENOENT;
 		*kind = SHLOGFS_TOPIC;
@@ -464,6 +467,8 @@ static int shlogfs_mkdir_topic(struct shlogfs *fs, fuse_req_t req,
 {
 	int rc = shlog_topic_name_check(name);
 
+	if (shlogfs_root_file_kind(name) != SHLOGFS_ROOT)
+		return -EEXIST; /* .metrics, .status */
 	if (rc == 0)
 		rc = shlog_topic_create(fs->store, name, fs->partitions);
 	if (rc)
@@ -544,7 +549,9 @@ static void shlogfs_op_rmdir(fuse_req_t req, fuse_ino_t parent,
 	if (rc == 0 && strlen(name) > SHLOGFS_NAME_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0 && d->kind == SHLOGFS_ROOT) {
-		if (shlog_topic_name_check(name))
+		if (shlogfs_root_file_kind(name) != SHLOGFS_ROOT)
+			rc = -ENOTDIR; /* .metrics, .status */
+		else if (shlog_topic_name_check(name))
 			rc = -ENOENT;
 		else
 			rc = shlog_topic_delete(fs->store, name);
@@ -729,8 +736,8 @@ const struct fuse_lowlevel_ops shlogfs_ops = {
 	.lookup = shlogfs_op_lookup,
 	.forget = shlogfs_op_forget,
 	.forget_multi = shlogfs_op_forget_multi,
-	.getattr = shlogfs_op_getattr,
-	.setattr = shlogfs_op_setattr,
+	.getattr = shlogfs_op_getattr_any,  /* metrics.c, then attr.c */
+	.setattr = shlogfs_op_setattr_any,
 	.mknod = shlogfs_op_mknod,
 	.mkdir = shlogfs_op_mkdir,
 	.unlink = shlogfs_op_unlink,
@@ -738,7 +745,7 @@ const struct fuse_lowlevel_ops shlogfs_ops = {
 	.symlink = shlogfs_op_symlink,
 	.rename = shlogfs_op_rename,
 	.link = shlogfs_op_link,
-	.open = shlogfs_op_open,
+	.open = shlogfs_op_open_any,        /* metrics.c, then file.c */
 	.read = shlogfs_op_read,
 	.write = shlogfs_op_write,
 	.flush = shlogfs_op_flush,

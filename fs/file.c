@@ -1,12 +1,14 @@
 /*
  * file.c — open files: open, read, write, flush, fsync, release.
  *
- * Writes to a log are lines.  Each handle keeps its unfinished last
- * line; complete lines go to the engine with one
+ * Writes to a log are lines, framed by frame.c.  Each handle keeps its
+ * unfinished last line; complete lines go to the engine with one
  * shlog_part_append_lines() per write request (two when an unfinished
  * line from an earlier request is completed), so lines of two handles
  * never interleave.  The unfinished line becomes a message, with a '\n'
- * added, at release (the last close of the open file).  A write is
+ * added, at release (the last close of the open file).  A line over
+ * max_message is refused with EMSGSIZE, and so is every write of the
+ * rest of it, up to its '\n'.  A write is
  * accepted when the file was opened with O_APPEND and the request still
  * carries it (a client may clear it with fcntl),
  * or when its offset is the end of the log as this handle sees it
@@ -25,6 +27,7 @@
 #include <syslog.h>
 
 #include "shlogfs.h"
+#include "frame.h"
 
 /* The handle of an open file. */
 static struct shlogfs_handle *shlogfs_fh(struct fuse_file_info *fi)
@@ -288,85 +291,68 @@ static int shlogfs_tlog_end(struct shlogfs_handle *h, uint64_t *end)
 
 /* ==== writing lines =================================================== */
 
-/* Keep an unfinished line; too long for a message: drop it, -EMSGSIZE. */
-static int shlogfs_stash(struct shlogfs *fs, struct shlogfs_handle *h,
-			 const char *p, size_t len)
+/* Where framed lines go: a handle and the append flags of its request. */
+struct shlogfs_sink {
+	struct shlogfs_handle *h;
+	int flags;
+};
+
+/* LOG emit (frame.c): complete lines to the partition as one unit. */
+static int shlogfs_log_emit(void *arg, const char *lines, size_t len)
 {
-	if (h->buf.len + len > fs->max_message) {
-		h->buf.len = 0;
-		return -EMSGSIZE;
-	}
-	return shlogfs_buf_add(&h->buf, p, len);
+	struct shlogfs_sink *s = arg;
+
+	return shlog_part_append_lines(s->h->part, lines, len, s->flags, NULL);
+}
+
+/* TLOG emit (frame.c): one line queued for its partition. */
+static int shlogfs_tlog_emit(void *arg, const char *line, size_t len)
+{
+	struct shlogfs_sink *s = arg;
+
+	return shlogfs_tlog_route(s->h, line, len);
+}
+
+/*
+ * The framing of a LOG or TLOG handle: its unfinished line is h->buf;
+ * its drop flag is h->dirty, which only KEY handles use otherwise.
+ */
+static struct shlogfs_frame shlogfs_frame_of(struct shlogfs_handle *h,
+					     uint32_t max_message,
+					     struct shlogfs_sink *s)
+{
+	struct shlogfs_frame f = {
+		.pend = &h->buf,
+		.drop = &h->dirty,
+		.max_message = max_message,
+		.emit = h->kind == SHLOGFS_TLOG ? shlogfs_tlog_emit
+						: shlogfs_log_emit,
+		.arg = s,
+	};
+
+	return f;
 }
 
 /* LOG: append the complete lines of one request; bytes taken or -errno. */
 static ssize_t shlogfs_log_put(struct shlogfs *fs, struct shlogfs_handle *h,
 			       const char *buf, size_t size, int flags)
 {
-	const char *last = memrchr(buf, '\n', size);
-	size_t head = 0, body;
-	int rc;
+	struct shlogfs_sink s = { h, flags };
+	struct shlogfs_frame f = shlogfs_frame_of(h, fs->max_message, &s);
 
-	if (!last) {
-		rc = shlogfs_stash(fs, h, buf, size);
-		return rc ? rc : (ssize_t)size;
-	}
-	if (h->buf.len) {
-		/* finish the line an earlier request began */
-		head = (size_t)((const char *)memchr(buf, '\n', size) - buf) + 1;
-		if ((rc = shlogfs_buf_add(&h->buf, buf, head)))
-			return rc;
-		rc = shlog_part_append_lines(h->part, h->buf.p, h->buf.len,
-					     flags, NULL);
-		if (rc < 0) {
-			/* too long: the whole line is refused, no fragment
-			 * stays; else keep it for a retry (EAGAIN, ENOSPC) */
-			h->buf.len = rc == -EMSGSIZE ? 0 : h->buf.len - head;
-			return rc;
-		}
-		h->buf.len = 0;
-	}
-	body = (size_t)(last - buf) + 1;
-	if (body > head) {
-		rc = shlog_part_append_lines(h->part, buf + head, body - head,
-					     flags, NULL);
-		if (rc < 0)
-			return head ? (ssize_t)head : rc;
-	}
-	if (body < size && (rc = shlogfs_stash(fs, h, buf + body, size - body)))
-		return (ssize_t)body;
-	return (ssize_t)size;
+	return shlogfs_frame_log(&f, buf, size);
 }
 
 /* TLOG: route the complete lines of one request; bytes taken or -errno. */
 static ssize_t shlogfs_tlog_put(struct shlogfs *fs, struct shlogfs_handle *h,
 				const char *buf, size_t size, int flags)
 {
-	const char *p = buf, *end = buf + size, *nl;
-	int rc = 0;
-
-	if (h->buf.len) {
-		nl = memchr(buf, '\n', size);
-		if (!nl) {
-			rc = shlogfs_stash(fs, h, buf, size);
-			return rc ? rc : (ssize_t)size;
-		}
-		if ((rc = shlogfs_buf_add(&h->buf, buf, (size_t)(nl - buf) + 1)) ||
-		    (rc = shlogfs_tlog_route(h, h->buf.p, h->buf.len)))
-			return rc;
-		h->buf.len = 0;
-		p = nl + 1;
-	}
-	while (rc == 0 && p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
-		rc = shlogfs_tlog_route(h, p, (size_t)(nl - p) + 1);
-		p = nl + 1;
-	}
-	if (rc == 0 && p < end)
-		rc = shlogfs_stash(fs, h, p, (size_t)(end - p));
+	struct shlogfs_sink s = { h, flags };
+	struct shlogfs_frame f = shlogfs_frame_of(h, fs->max_message, &s);
+	ssize_t n = shlogfs_frame_tlog(&f, buf, size);
 	int sent = shlogfs_tlog_send(h, flags);
-	if (rc == 0)
-		rc = sent;
-	return rc ? rc : (ssize_t)size;
+
+	return n >= 0 && sent < 0 ? sent : n;
 }
 
 /* Is a write at @p off allowed: O_APPEND (at open and now) or at the end? */
@@ -447,19 +433,12 @@ static int shlogfs_handle_finish(struct shlogfs_handle *h)
 	pthread_mutex_lock(&h->lock);
 	if (h->kind == SHLOGFS_KEY) {
 		rc = shlogfs_key_commit(h, 0);
-	} else if ((h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_TLOG) &&
-		   h->buf.len) {
-		if ((rc = shlogfs_buf_add(&h->buf, "\n", 1)) == 0) {
-			if (h->kind == SHLOGFS_LOG)
-				rc = shlog_part_append_lines(h->part, h->buf.p,
-							     h->buf.len, 0, NULL);
-			else if ((rc = shlogfs_tlog_route(h, h->buf.p,
-							  h->buf.len)) == 0)
-				rc = shlogfs_tlog_send(h, 0);
-			h->buf.len--;
-		}
-		if (rc >= 0)
-			h->buf.len = 0;
+	} else if (h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_TLOG) {
+		struct shlogfs_sink s = { h, 0 };
+		struct shlogfs_frame f = shlogfs_frame_of(h, 0, &s);
+		rc = shlogfs_frame_finish(&f);
+		if (rc == 0 && h->kind == SHLOGFS_TLOG)
+			rc = shlogfs_tlog_send(h, 0);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return rc < 0 ? rc : 0;

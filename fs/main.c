@@ -143,7 +143,7 @@ static void shlogfs_usage(const char *prog)
 "    -o max_buffer=N        buffered messages per partition before writers wait (5000)\n"
 "    -o max_buffer_bytes=SIZE  buffered bytes per partition before writers wait (64M)\n"
 "    -o max_message=SIZE    longest message (1M)\n"
-"    -o segment_size=SIZE   roll a segment file past this size (64M)\n"
+"    -o segment_size=SIZE   roll a segment file past this size (1G)\n"
 "    -o max_segments=N      segments kept per partition, 0 = no limit (0)\n"
 "    -o retention=wrap|halt at max_segments: delete the oldest, or refuse\n"
 "                           writes with ENOSPC (halt)\n"
@@ -434,7 +434,7 @@ int main(int argc, char *argv[])
 	struct shlogfs_cli cli = { .partitions = 1 };
 	struct shlogfs fs = { 0 };
 	struct fuse_session *se;
-	int ret = 1, wfd = -1;
+	int ret = 1, wfd = -1, sigs = 0;
 
 	fuse_set_log_func(shlogfs_fuse_log);
 	shlog_options_init(&cli.so);
@@ -473,26 +473,31 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &shlogfs_ops, sizeof shlogfs_ops, &fs);
 	if (!se)
 		goto out_dir;
+	shlogfs_ctl_start(&fs);   /* before any thread: shlogctl sync (ctl.c) */
 	if (shlogfs_store_open(&fs, &cli))
 		goto out_session;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_store;
+	sigs = 1;
 	if (fuse_session_mount(se, copts.mountpoint) != 0)
-		goto out_signals;
+		goto out_store;
 	if (!copts.foreground)
 		shlogfs_detach_done(wfd);
 	shlogfs_log(LOG_INFO, "serving %s on %s", fs.datadir,
 		    copts.mountpoint);
 	ret = shlogfs_serve(se, &copts) ? 1 : 0;
 	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
 out_store:
+	shlogfs_ctl_stop();
 	shlogfs_handles_close_all(&fs);
+	/* the signal handlers stay until the store is closed: a SIGTERM now
+	 * (systemd sends one after umount) must not kill the final flush */
 	if (shlog_store_close(fs.store) < 0) {
 		shlogfs_log(LOG_ERR, "closing %s failed", fs.datadir);
 		ret = 1;
 	}
+	if (sigs)
+		fuse_remove_signal_handlers(se);
 	shlogfs_nodes_free(&fs);
 out_session:
 	fuse_session_destroy(se);

@@ -9,10 +9,12 @@
  *   /<topic>/<p>/at/<N>           the log from message N on
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
+ *   /.metrics, /.status           Prometheus metrics, a summary
  *
  * Files: main.c (command line, set-up, logs), node.c (inode table),
  * text.c (generated text, time parsing, buffers), attr.c (stat,
- * getattr, setattr), dir.c (names), file.c (open, read, write, close).
+ * getattr, setattr), dir.c (names), file.c (open, read, write, close),
+ * metrics.c (the two root files).
  */
 #ifndef SHLOGFS_H
 #define SHLOGFS_H
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
 
@@ -48,7 +51,13 @@ enum shlogfs_kind {
 	SHLOGFS_SINCE,     /**< <topic>/<p>/since/<time> */
 	SHLOGFS_KEYSDIR,   /**< <topic>/<p>/keys/ */
 	SHLOGFS_KEY,       /**< <topic>/<p>/keys/<key> */
+	SHLOGFS_METRICS,   /**< /.metrics */
+	SHLOGFS_STATUS,    /**< /.status */
 };
+
+/** Names of the root files (a topic name never starts with a dot). */
+#define SHLOGFS_METRICS_NAME ".metrics"
+#define SHLOGFS_STATUS_NAME ".status"
 
 /**
  * One inode.  Its address is its inode number (the root is
@@ -121,6 +130,13 @@ struct shlogfs {
 /** Log a line to stderr (foreground) or syslog (daemon). */
 void shlogfs_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ---- ctl.c (shlogctl sync: DATADIR/.pid, SIGUSR1) --------------------- */
+
+/** Block SIGUSR1, write DATADIR/.pid, start the thread that syncs on SIGUSR1. */
+void shlogfs_ctl_start(struct shlogfs *fs);
+/** Stop that thread and remove DATADIR/.pid (before the store is closed). */
+void shlogfs_ctl_stop(void);
 
 /* ---- node.c ---------------------------------------------------------- */
 
@@ -196,6 +212,22 @@ static inline int shlogfs_kind_is_dir(enum shlogfs_kind k)
 	       k == SHLOGFS_KEYSDIR;
 }
 
+/** Is this kind one of the root files (/.metrics, /.status)? */
+static inline int shlogfs_kind_is_root_file(enum shlogfs_kind k)
+{
+	return k == SHLOGFS_METRICS || k == SHLOGFS_STATUS;
+}
+
+/** The kind of root file called @p name, or SHLOGFS_ROOT if none is. */
+static inline enum shlogfs_kind shlogfs_root_file_kind(const char *name)
+{
+	if (strcmp(name, SHLOGFS_METRICS_NAME) == 0)
+		return SHLOGFS_METRICS;
+	if (strcmp(name, SHLOGFS_STATUS_NAME) == 0)
+		return SHLOGFS_STATUS;
+	return SHLOGFS_ROOT;
+}
+
 /* ---- attr.c ---------------------------------------------------------- */
 
 /** Fill @p st for node @p n; 0 or a negative errno. */
@@ -249,5 +281,22 @@ int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
 void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h);
 /** Release every handle still open (at shutdown). */
 void shlogfs_handles_close_all(struct shlogfs *fs);
+
+/* ---- metrics.c ------------------------------------------------------- */
+
+/** Generate the text of /.metrics or /.status (@p out emptied first). */
+int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
+			   struct shlogfs_buf *out);
+/** shlogfs_node_stat() that also knows the root files. */
+int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
+		     struct stat *st);
+/* The operations table's getattr, setattr and open: the root files are
+ * served in metrics.c, everything else goes on to attr.c and file.c. */
+void shlogfs_op_getattr_any(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi);
+void shlogfs_op_setattr_any(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			    int to_set, struct fuse_file_info *fi);
+void shlogfs_op_open_any(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi);
 
 #endif /* SHLOGFS_H */

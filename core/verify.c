@@ -1,0 +1,430 @@
+/*
+ * verify.c — check a partition's files end to end, without opening the
+ * store: every index entry, every span's CRC32C, the .log sizes, the
+ * anchor's promise and the key snapshot (shlog_part_verify, for
+ * `shlogctl verify` and for the backup `shlogctl repair` makes).
+ *
+ * Unlike recovery, which reads a bounded amount at open, this reads the
+ * whole log once.  It only reads and takes no lock, so it can run beside
+ * a daemon that has the store open: the anchor is read first, and
+ * problems at or past the message it promises (a block being written, or
+ * a torn tail after a crash that the next open cuts) are warnings, not
+ * damage.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/endian.h>
+#include <sys/stat.h>
+
+#include "crc_i.h"
+#include "engine_i.h"
+
+/* The state of one walk. */
+struct vwalk {
+	const char *topic;
+	uint32_t part;
+	int dfd;
+	struct shlog_anchor a;
+	int have_a;
+	int (*fn)(const struct shlog_verify_problem *pr, void *arg);
+	shlog_progress_fn progress;
+	void *arg;
+	struct shlog_verify_stats st;
+	int prefix_ok;             /* no problem met yet: the valid prefix grows */
+	uint64_t done, total;         /* progress: log bytes checked, of all */
+	char *buf;
+	size_t cap;
+};
+
+/* ---------------------------------------------------------------- */
+/* Reporting                                                          */
+/* ---------------------------------------------------------------- */
+
+/* Report a problem in file @name at @byte: damage, or with @warn (or past the anchor) a warning. */
+static int vreport(struct vwalk *w, int warn, const char *name, uint64_t byte, uint64_t seq,
+		   const char *what)
+{
+	struct shlog_verify_problem pr;
+	char file[SHLOG_TOPIC_MAX + 64], text[640];
+	int tail = w->have_a && seq != UINT64_MAX && seq >= w->a.committed_seq;
+
+	snprintf(text, sizeof(text), "%s%s", what, tail && !warn ? " (past the anchor's committed point: a torn "
+		 "tail the next open cuts, or a block being written)" : "");
+	snprintf(file, sizeof(file), "%s/%u/%s", w->topic, w->part, name);
+	pr.file = file;
+	pr.byte = byte;
+	pr.seq = seq;
+	pr.damage = !tail && !warn;
+	pr.what = text;
+	if (pr.damage)
+		w->st.damage++;
+	else
+		w->st.warnings++;
+	if (!warn) {
+		if (w->st.first_bad_seg == UINT64_MAX && name[0] >= '0' && name[0] <= '9')
+			w->st.first_bad_seg = strtoull(name, NULL, 10);
+		w->prefix_ok = 0;
+	}
+	return w->fn ? w->fn(&pr, w->arg) : 0;
+}
+
+/* Report a problem of the log (damage unless past the anchor), printf-style. */
+static int vproblem(struct vwalk *w, const char *name, uint64_t byte, uint64_t seq, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int vproblem(struct vwalk *w, const char *name, uint64_t byte, uint64_t seq, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return vreport(w, 0, name, byte, seq, what);
+}
+
+/* ---------------------------------------------------------------- */
+/* Files                                                              */
+/* ---------------------------------------------------------------- */
+
+/* Compare two sequence numbers for qsort. */
+static int vcmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Parse "<20 digits>.<ext>" into *seq. */
+static int vseg_name(const char *name, const char *ext, uint64_t *seq)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != SHLOG_SEG_NAME_DIGITS + 1 + strlen(ext) || name[SHLOG_SEG_NAME_DIGITS] != '.' ||
+	    strcmp(name + SHLOG_SEG_NAME_DIGITS + 1, ext))
+		return 0;
+	for (int i = 0; i < SHLOG_SEG_NAME_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*seq = v;
+	return 1;
+}
+
+/* The sorted base sequence numbers of the partition's .log files. */
+static int vlist(struct vwalk *w, uint64_t **out, size_t *n)
+{
+	int fd = dup(w->dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	uint64_t *v = NULL, seq;
+	size_t cap = 0;
+
+	*n = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!vseg_name(de->d_name, "log", &seq))
+			continue;
+		if (*n == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[(*n)++] = seq;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), vcmp_u64);
+	*out = v;
+	return 0;
+}
+
+/* Size of file @name in the partition directory; -errno if it cannot be opened. */
+static int vopen(struct vwalk *w, const char *name, uint64_t *size)
+{
+	struct stat sb;
+	int fd = openat(w->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*size = (uint64_t)sb.st_size;
+	return fd;
+}
+
+/* Read the anchor (before anything else, so a live writer's later blocks are past it). */
+static int vanchor(struct vwalk *w)
+{
+	unsigned char raw[SHLOG_ANCHOR_FILE_SIZE];
+	uint64_t size;
+	int fd = vopen(w, SHLOG_ANCHOR_NAME, &size);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	n = pread(fd, raw, sizeof(raw), 0);
+	close(fd);
+	w->have_a = n > 0 && shlog_anchor_pick(raw, (size_t)n, &w->a) == 0;
+	if (!w->have_a)
+		w->a.committed_seq = 0;
+	w->st.anchor_seq = w->have_a ? w->a.committed_seq : 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Segments                                                           */
+/* ---------------------------------------------------------------- */
+
+/* Check one span of segment @name against its entry; 0 or the callback's stop value. */
+static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uint64_t base_off,
+		 const struct shlog_index_entry *e, int *ok)
+{
+	uint64_t at = e->off - base_off;
+
+	*ok = 0;
+	if (e->off < base_off || at + e->len > lsize)
+		return vproblem(w, name, at < lsize ? at : lsize, e->seq,
+				"messages %llu..%llu: span of %u bytes at byte %llu runs past the end of the file "
+				"(%llu bytes): data missing",
+				(unsigned long long)e->seq, (unsigned long long)(e->seq + e->count - 1), e->len,
+				(unsigned long long)at, (unsigned long long)lsize);
+	if (w->cap < e->len) {
+		char *nb = realloc(w->buf, e->len);
+		if (!nb)
+			return -ENOMEM;
+		w->buf = nb;
+		w->cap = e->len;
+	}
+	if (pread(lfd, w->buf, e->len, (off_t)at) != (ssize_t)e->len)
+		return vproblem(w, name, at, e->seq, "cannot read %u bytes: %s", e->len, strerror(errno ? errno : EIO));
+	if (shlog_crc32c(w->buf, e->len) != e->crc || w->buf[e->len - 1] != '\n')
+		return vproblem(w, name, at, e->seq, "bytes %llu..%llu (messages %llu..%llu) fail their checksum",
+				(unsigned long long)at, (unsigned long long)(at + e->len - 1),
+				(unsigned long long)e->seq, (unsigned long long)(e->seq + e->count - 1));
+	*ok = 1;
+	return 0;
+}
+
+/* Where the walk expects the next entry. */
+struct vpos {
+	uint64_t seq, off;
+	int known_off;
+};
+
+/* Check segment @base: its entries, spans and size; advances @pos. */
+static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
+{
+	char lname[32], iname[32];
+	uint64_t lsize = 0, isize = 0, nent, base_off = pos->off, end = 0;
+	int lfd, ifd, rc = 0;
+	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
+
+	shlog_seg_name(lname, sizeof(lname), base, "log");
+	shlog_seg_name(iname, sizeof(iname), base, "idx");
+	w->st.segments++;
+	if (pos->known_off && base != pos->seq)    /* (after a broken entry the end is unknown) */
+		rc = vproblem(w, lname, 0, base, "segment starts at message %llu but the previous one ends at %llu",
+			      (unsigned long long)base, (unsigned long long)pos->seq);
+	pos->seq = base;
+	lfd = vopen(w, lname, &lsize);
+	if (lfd < 0)
+		return rc ? rc : vproblem(w, lname, 0, base, "cannot open: %s", strerror(-lfd));
+	w->st.file_bytes += lsize;
+	ifd = vopen(w, iname, &isize);
+	if (ifd < 0) {
+		close(lfd);
+		return rc ? rc : vproblem(w, iname, 0, base, "cannot open: %s", strerror(-ifd));
+	}
+	nent = isize / SHLOG_IDX_ENTRY_SIZE;
+	for (uint64_t k = 0; rc == 0 && k < nent; k++) {
+		struct shlog_index_entry e;
+		int ok;
+		if (pread(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) != (ssize_t)sizeof(raw) ||
+		    shlog_entry_decode(raw, &e) < 0) {
+			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
+				      "index entry %llu fails its checksum or field rules", (unsigned long long)k);
+			/* the next entry's position cannot be known: stop checking this segment */
+			pos->known_off = 0;
+			break;
+		}
+		if (k == 0 && !pos->known_off)
+			base_off = pos->off = e.off, pos->known_off = 1;
+		if (k == 0)
+			base_off = e.off;
+		if (e.seq != pos->seq || e.off != pos->off) {
+			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
+				      "index entry %llu says message %llu at offset %llu; expected %llu at %llu",
+				      (unsigned long long)k, (unsigned long long)e.seq, (unsigned long long)e.off,
+				      (unsigned long long)pos->seq, (unsigned long long)pos->off);
+			if (rc)
+				break;
+		}
+		rc = vspan(w, lname, lfd, lsize, base_off, &e, &ok);
+		if (ok && w->prefix_ok) {
+			w->st.entries++;
+			w->st.messages += e.count;
+			w->st.bytes += e.len;
+			w->st.valid_seq = e.seq + e.count;
+			w->st.valid_off = e.off + e.len;
+		}
+		pos->seq = e.seq + e.count;
+		pos->off = e.off + e.len;
+		end = e.off + e.len - base_off;
+		w->done += e.len;
+		if (w->progress)
+			w->progress(w->done, w->total, w->arg);
+	}
+	if (rc == 0 && isize % SHLOG_IDX_ENTRY_SIZE)
+		rc = vproblem(w, iname, nent * SHLOG_IDX_ENTRY_SIZE, pos->seq,
+			      "%llu bytes of a partial index entry at the end",
+			      (unsigned long long)(isize % SHLOG_IDX_ENTRY_SIZE));
+	if (rc == 0 && pos->known_off && lsize > end)
+		rc = vproblem(w, lname, end, pos->seq, "%llu bytes after the last index entry are not indexed",
+			      (unsigned long long)(lsize - end));
+	close(lfd);
+	close(ifd);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Key snapshot                                                       */
+/* ---------------------------------------------------------------- */
+
+/* Is the open key snapshot @fd (of @size bytes) whole: header and record CRCs? */
+static int vkeys_ok(int fd, uint64_t size)
+{
+	unsigned char hdr[SHLOG_KEYS_HDR_SIZE], tail[4];
+	struct shlog_keys_hdr h;
+	char *img;
+	int ok;
+
+	if (size < SHLOG_KEYS_HDR_SIZE + 4 || size > (1ull << 32) ||
+	    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || shlog_keys_hdr_decode(hdr, &h) < 0)
+		return 0;
+	img = malloc((size_t)size);
+	if (!img)
+		return 1;       /* cannot tell: say nothing */
+	ok = pread(fd, img, (size_t)size, 0) == (ssize_t)size;
+	if (ok) {
+		memcpy(tail, img + size - 4, 4);
+		ok = le32dec(tail) == shlog_crc32c(img + SHLOG_KEYS_HDR_SIZE, (size_t)size - 4 - SHLOG_KEYS_HDR_SIZE);
+	}
+	free(img);
+	return ok;
+}
+
+/* Check the key snapshot; a bad one is a warning only (it is a cache). */
+static int vkeys(struct vwalk *w)
+{
+	uint64_t size;
+	int fd = vopen(w, SHLOG_KEYS_NAME, &size), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = vkeys_ok(fd, size);
+	close(fd);
+	return ok ? 0 : vreport(w, 1, SHLOG_KEYS_NAME, 0, UINT64_MAX, "key snapshot fails its checksums "
+				"(only a cache: the next open rebuilds the keys from the log)");
+}
+
+/* ---------------------------------------------------------------- */
+/* Entry point                                                        */
+/* ---------------------------------------------------------------- */
+
+/* Walk all segments of the open partition directory. */
+static int vwalk_run(struct vwalk *w)
+{
+	uint64_t *seqs = NULL;
+	size_t n = 0;
+	struct vpos pos = { 0 };
+	int rc = vanchor(w);
+
+	if (rc == 0)
+		rc = vlist(w, &seqs, &n);
+	if (rc < 0)
+		return rc;
+	w->prefix_ok = 1;
+	if (n == 0) {
+		if (w->have_a && w->a.committed_seq > 0)
+			rc = vproblem(w, SHLOG_ANCHOR_NAME, 0, UINT64_MAX,
+				      "the anchor records %llu messages but there are no segment files",
+				      (unsigned long long)w->a.committed_seq);
+		free(seqs);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		struct stat sb;
+		shlog_seg_name(name, sizeof(name), seqs[i], "log");
+		if (fstatat(w->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			w->total += (uint64_t)sb.st_size;
+	}
+	w->st.start_seq = w->st.valid_seq = pos.seq = seqs[0];
+	if (w->have_a && w->a.committed_seq == seqs[0]) {
+		pos.off = w->a.committed_off;   /* an empty first segment starts where the anchor says */
+		pos.known_off = 1;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int was_ok = w->prefix_ok;
+		rc = vsegment(w, seqs[i], &pos);
+		if (i == 0 && was_ok && w->st.entries == 0 && w->prefix_ok)
+			w->st.valid_off = pos.off;
+	}
+	if (rc == 0 && !w->have_a && (w->st.bytes > 0 || w->st.file_bytes > 0)) {
+		rc = vproblem(w, SHLOG_ANCHOR_NAME, 0, UINT64_MAX,
+			      "anchor missing or both slots invalid while the log holds data");
+	}
+	if (rc == 0 && w->have_a && w->a.committed_seq > w->st.valid_seq && w->st.damage == 0)
+		rc = vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX,
+			      "the anchor promises %llu messages but the valid log ends at message %llu",
+			      (unsigned long long)w->a.committed_seq, (unsigned long long)w->st.valid_seq);
+	if (rc == 0)
+		rc = vkeys(w);
+	free(seqs);
+	return rc;
+}
+
+int shlog_part_verify(const char *dir, const char *topic, uint32_t part,
+		      int (*fn)(const struct shlog_verify_problem *pr, void *arg),
+		      shlog_progress_fn progress, void *arg, struct shlog_verify_stats *st)
+{
+	struct vwalk w = { .topic = topic, .part = part, .fn = fn, .progress = progress, .arg = arg };
+	char path[SHLOG_TOPIC_MAX + 16];
+	int ddfd, rc;
+
+	if (!dir || shlog_topic_name_check(topic) < 0)
+		return -EINVAL;
+	w.st.first_bad_seg = UINT64_MAX;
+	snprintf(path, sizeof(path), "%s/%u", topic, part);
+	ddfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ddfd < 0)
+		return -errno;
+	w.dfd = openat(ddfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	rc = w.dfd < 0 ? -errno : 0;
+	close(ddfd);
+	if (rc < 0)
+		return rc;
+	rc = vwalk_run(&w);
+	close(w.dfd);
+	free(w.buf);
+	if (st)
+		*st = w.st;
+	return rc;
+}

@@ -1,0 +1,586 @@
+/*
+ * metrics.c — the two root-level status files of shlogfs:
+ *
+ *   /.metrics   every partition's counters in the Prometheus text
+ *               exposition format (version 0.0.4), for node_exporter's
+ *               textfile collector or any scraper that can read a file
+ *   /.status    a short summary for people
+ *
+ * Both are snapshots taken at open and served with direct_io, like the
+ * partitions' status files (file.c): while a handle holds a snapshot,
+ * stat reports its size, so stat and read agree (tar, cat).  Their names
+ * start with a dot, which no topic name can (shlog_topic_name_check), so
+ * they never collide with a topic.  They are found by name only, like
+ * at/<N>: a listing of the root shows topics and nothing else, so
+ * `ls -A`, `tar -C MNT .` and `rsync MNT/` see only topics.
+ *
+ * The daemon's operation table (dir.c) sends getattr, setattr and open
+ * here first; everything that is not one of these two files goes on to
+ * attr.c and file.c unchanged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shlogfs.h"
+
+/* ==== collecting ====================================================== */
+
+/* One partition's numbers, taken once per snapshot. */
+struct shlogfs_mpart {
+	const char *topic;              /* points into shlogfs_mset.names */
+	uint32_t part;
+	struct shlog_part_info in;
+	struct shlog_part_latency lat;
+};
+
+/* Every partition of the store, in topic and partition order. */
+struct shlogfs_mset {
+	struct shlogfs_buf names;       /* topic names, each ending in '\0' */
+	size_t ntopics;
+	struct shlogfs_mpart *v;
+	size_t n, cap;
+};
+
+/* shlog_topic_foreach callback: remember a topic's name. */
+static int shlogfs_mset_topic(const char *topic, void *arg)
+{
+	struct shlogfs_mset *m = arg;
+
+	if (shlogfs_buf_add(&m->names, topic, strlen(topic) + 1))
+		return 1;
+	m->ntopics++;
+	return 0;
+}
+
+/* Add one partition's info and latency (skipped if it just went away). */
+static int shlogfs_mset_part(struct shlogfs *fs, struct shlogfs_mset *m,
+			     const char *topic, uint32_t num)
+{
+	struct shlogfs_mpart *e;
+	shlog_part *p;
+
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct shlogfs_mpart *v = realloc(m->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = cap;
+	}
+	if (shlog_part_get(fs->store, topic, num, &p))
+		return 0; /* deleted meanwhile (rmdir): not listed */
+	e = &m->v[m->n];
+	e->topic = topic;
+	e->part = num;
+	if (shlog_part_info(p, &e->in) == 0 &&
+	    shlog_part_latency(p, &e->lat) == 0)
+		m->n++;
+	shlog_part_put(p);
+	return 0;
+}
+
+/* Take every partition's numbers into @p m. */
+static int shlogfs_mset_fill(struct shlogfs *fs, struct shlogfs_mset *m)
+{
+	const char *topic;
+	size_t i;
+	int rc;
+
+	rc = shlog_topic_foreach(fs->store, shlogfs_mset_topic, m);
+	if (rc)
+		return rc > 0 ? -ENOMEM : rc;
+	topic = m->names.p;
+	for (i = 0; i < m->ntopics; i++, topic += strlen(topic) + 1) {
+		uint32_t nparts;
+		if (shlog_topic_nparts(fs->store, topic, &nparts))
+			continue; /* deleted meanwhile */
+		for (uint32_t p = 0; p < nparts; p++)
+			if ((rc = shlogfs_mset_part(fs, m, topic, p)))
+				return rc;
+	}
+	return 0;
+}
+
+/* Free what shlogfs_mset_fill took. */
+static void shlogfs_mset_free(struct shlogfs_mset *m)
+{
+	shlogfs_buf_free(&m->names);
+	free(m->v);
+}
+
+/* ==== /.metrics ======================================================= */
+
+/* A per-partition number: how to find it in a shlogfs_mpart. */
+typedef double (*shlogfs_mget)(const struct shlogfs_mpart *e);
+
+/* One metric family with one sample per partition. */
+struct shlogfs_metric {
+	const char *name;
+	const char *type;               /* counter or gauge */
+	const char *help;
+	shlogfs_mget get;
+};
+
+#define SHLOGFS_GET(fn, expr)                                            \
+	static double fn(const struct shlogfs_mpart *e) { return (double)(expr); }
+
+SHLOGFS_GET(m_app_msgs, e->in.appended_msgs)
+SHLOGFS_GET(m_app_bytes, e->in.appended_bytes)
+SHLOGFS_GET(m_buf_msgs, e->in.buffered_msgs)
+SHLOGFS_GET(m_buf_bytes, e->in.buffered_bytes)
+SHLOGFS_GET(m_bp_waits, e->in.backpressure_waits)
+SHLOGFS_GET(m_start_seq, e->in.start_seq)
+SHLOGFS_GET(m_start_off, e->in.start_off)
+SHLOGFS_GET(m_end_seq, e->in.end_seq)
+SHLOGFS_GET(m_end_off, e->in.end_off)
+SHLOGFS_GET(m_com_seq, e->in.committed_seq)
+SHLOGFS_GET(m_com_off, e->in.committed_off)
+SHLOGFS_GET(m_dur_seq, e->in.durable_seq)
+SHLOGFS_GET(m_segments, e->in.nsegments)
+SHLOGFS_GET(m_keys, e->in.nkeys)
+SHLOGFS_GET(m_fsyncs, e->in.fsyncs)
+SHLOGFS_GET(m_wr_errors, e->in.write_errors)
+SHLOGFS_GET(m_rec_bytes, e->in.recovered_bytes_dropped)
+SHLOGFS_GET(m_rec_msgs, e->in.recovered_msgs_dropped)
+SHLOGFS_GET(m_rec_secs, (double)e->in.recovery_us / 1e6)
+SHLOGFS_GET(m_last_flush, (double)e->in.last_flush_ns / 1e9)
+SHLOGFS_GET(m_errno, -e->in.error)
+
+/* The simple families, in output order. */
+static const struct shlogfs_metric shlogfs_metrics[] = {
+	{ "shlog_appended_messages_total", "counter",
+	  "Messages appended since the mount.", m_app_msgs },
+	{ "shlog_appended_bytes_total", "counter",
+	  "Bytes appended since the mount, newlines included.", m_app_bytes },
+	{ "shlog_buffered_messages", "gauge",
+	  "Messages in RAM not yet written to the log files.", m_buf_msgs },
+	{ "shlog_buffered_bytes", "gauge",
+	  "Bytes in RAM not yet written to the log files.", m_buf_bytes },
+	{ "shlog_backpressure_waits_total", "counter",
+	  "Appends that waited (or got EAGAIN) because the buffer was full.",
+	  m_bp_waits },
+	{ "shlog_start_seq", "gauge",
+	  "Sequence number of the first retained message.", m_start_seq },
+	{ "shlog_start_offset_bytes", "gauge",
+	  "Log offset of the first retained message.", m_start_off },
+	{ "shlog_end_seq", "gauge",
+	  "Sequence number the next message gets (buffered ones counted).",
+	  m_end_seq },
+	{ "shlog_end_offset_bytes", "gauge",
+	  "Size of the log, buffered bytes included.", m_end_off },
+	{ "shlog_committed_seq", "gauge",
+	  "Messages written to the log files (the anchor's sequence).",
+	  m_com_seq },
+	{ "shlog_committed_offset_bytes", "gauge",
+	  "Bytes written to the log files (the anchor's offset).", m_com_off },
+	{ "shlog_durable_seq", "gauge",
+	  "Messages known to be on disk (fdatasync).", m_dur_seq },
+	{ "shlog_segments", "gauge", "Segment files of the partition.",
+	  m_segments },
+	{ "shlog_keys", "gauge", "Live keys (bookmarks).", m_keys },
+	{ "shlog_fsyncs_total", "counter",
+	  "Times the partition's data was made durable.", m_fsyncs },
+	{ "shlog_write_errors_total", "counter",
+	  "Flushes that failed (retried) since the mount.", m_wr_errors },
+	{ "shlog_recovery_dropped_bytes_total", "counter",
+	  "Bytes cut by recovery at mount (torn tail or repair).", m_rec_bytes },
+	{ "shlog_recovery_dropped_messages_total", "counter",
+	  "Messages cut by recovery at mount (torn tail or repair).",
+	  m_rec_msgs },
+	{ "shlog_recovery_duration_seconds", "gauge",
+	  "Time spent opening the partition at mount.", m_rec_secs },
+	{ "shlog_last_flush_timestamp_seconds", "gauge",
+	  "Block time of the last flush, Unix seconds (0: none yet).",
+	  m_last_flush },
+	{ "shlog_error", "gauge",
+	  "Sticky error of the partition as a positive errno (0: healthy).",
+	  m_errno },
+};
+
+/* Labels of one partition's samples. */
+static int shlogfs_labels(struct shlogfs_buf *b, const struct shlogfs_mpart *e)
+{
+	/* topic names are [A-Za-z0-9._-]: nothing to escape */
+	return shlogfs_buf_printf(b, "{topic=\"%s\",partition=\"%" PRIu32 "\"",
+				  e->topic, e->part);
+}
+
+/* HELP and TYPE lines of a family. */
+static int shlogfs_family(struct shlogfs_buf *b, const char *name,
+			  const char *type, const char *help)
+{
+	return shlogfs_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name,
+				  help, name, type);
+}
+
+/* A simple family: one sample per partition. */
+static int shlogfs_metrics_simple(struct shlogfs_buf *b,
+				  const struct shlogfs_mset *m,
+				  const struct shlogfs_metric *f)
+{
+	int rc = shlogfs_family(b, f->name, f->type, f->help);
+
+	for (size_t i = 0; rc == 0 && i < m->n; i++) {
+		if ((rc = shlogfs_buf_printf(b, "%s", f->name)) ||
+		    (rc = shlogfs_labels(b, &m->v[i])))
+			break;
+		rc = shlogfs_buf_printf(b, "} %.17g\n", f->get(&m->v[i]));
+	}
+	return rc;
+}
+
+/* shlog_flushes_total{trigger=...}: flushes by what started them. */
+static int shlogfs_metrics_flushes(struct shlogfs_buf *b,
+				   const struct shlogfs_mset *m)
+{
+	static const char *const trig[] = { "volume", "latency", "forced" };
+	int rc = shlogfs_family(b, "shlog_flushes_total", "counter",
+		"Blocks written, by trigger: volume (stride messages), latency "
+		"(flush_ms), forced (fsync, close, sync=always).");
+
+	for (size_t i = 0; rc == 0 && i < m->n; i++) {
+		const struct shlog_part_info *in = &m->v[i].in;
+		uint64_t v[] = { in->flushes_volume, in->flushes_latency,
+				 in->flushes_forced };
+		for (int t = 0; rc == 0 && t < 3; t++) {
+			if ((rc = shlogfs_buf_printf(b, "shlog_flushes_total")) ||
+			    (rc = shlogfs_labels(b, &m->v[i])))
+				break;
+			rc = shlogfs_buf_printf(b, ",trigger=\"%s\"} %" PRIu64
+						"\n", trig[t], v[t]);
+		}
+	}
+	return rc;
+}
+
+/* One partition's samples of a histogram family. */
+static int shlogfs_histogram_part(struct shlogfs_buf *b, const char *name,
+				  const struct shlogfs_mpart *e,
+				  const struct shlog_latency_hist *h)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i <= SHLOG_LATENCY_BUCKETS; i++) {
+		if ((rc = shlogfs_buf_printf(b, "%s_bucket", name)) ||
+		    (rc = shlogfs_labels(b, e)))
+			break;
+		if (i < SHLOG_LATENCY_BUCKETS)
+			rc = shlogfs_buf_printf(b, ",le=\"%g\"} %" PRIu64 "\n",
+				(double)e->lat.bound_ns[i] / 1e9, h->le[i]);
+		else
+			rc = shlogfs_buf_printf(b, ",le=\"+Inf\"} %" PRIu64 "\n",
+						h->count);
+	}
+	if (rc == 0 && !(rc = shlogfs_buf_printf(b, "%s_sum", name)) &&
+	    !(rc = shlogfs_labels(b, e)))
+		rc = shlogfs_buf_printf(b, "} %.9f\n", (double)h->sum_ns / 1e9);
+	if (rc == 0 && !(rc = shlogfs_buf_printf(b, "%s_count", name)) &&
+	    !(rc = shlogfs_labels(b, e)))
+		rc = shlogfs_buf_printf(b, "} %" PRIu64 "\n", h->count);
+	return rc;
+}
+
+/* The two latency histograms (flush, fsync). */
+static int shlogfs_metrics_latency(struct shlogfs_buf *b,
+				   const struct shlogfs_mset *m)
+{
+	int rc = shlogfs_family(b, "shlog_flush_duration_seconds", "histogram",
+		"Time to write one block, its fdatasync included when one "
+		"was asked for.");
+
+	for (size_t i = 0; rc == 0 && i < m->n; i++)
+		rc = shlogfs_histogram_part(b, "shlog_flush_duration_seconds",
+					    &m->v[i], &m->v[i].lat.flush);
+	if (rc == 0)
+		rc = shlogfs_family(b, "shlog_fsync_duration_seconds",
+			"histogram", "Time of one fdatasync of the tail "
+			"segment's log and index files.");
+	for (size_t i = 0; rc == 0 && i < m->n; i++)
+		rc = shlogfs_histogram_part(b, "shlog_fsync_duration_seconds",
+					    &m->v[i], &m->v[i].lat.fsync);
+	return rc;
+}
+
+/* Store-wide families: version, topics, partitions. */
+static int shlogfs_metrics_store(struct shlogfs_buf *b,
+				 const struct shlogfs_mset *m)
+{
+	int rc = shlogfs_family(b, "shlog_build_info", "gauge",
+				"Version of shlogfs; always 1.");
+
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlog_build_info{version=\"%s\"} 1\n",
+					SHLOG_VERSION);
+	if (rc == 0)
+		rc = shlogfs_family(b, "shlog_topics", "gauge", "Topics in the store.");
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlog_topics %zu\n", m->ntopics);
+	if (rc == 0)
+		rc = shlogfs_family(b, "shlog_partitions", "gauge",
+				    "Partitions in the store.");
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlog_partitions %zu\n", m->n);
+	return rc;
+}
+
+/* The text of /.metrics. */
+static int shlogfs_metrics_text(const struct shlogfs_mset *m,
+				struct shlogfs_buf *b)
+{
+	int rc = shlogfs_metrics_store(b, m);
+
+	for (size_t i = 0; rc == 0 && i < sizeof shlogfs_metrics /
+					  sizeof shlogfs_metrics[0]; i++)
+		rc = shlogfs_metrics_simple(b, m, &shlogfs_metrics[i]);
+	if (rc == 0)
+		rc = shlogfs_metrics_flushes(b, m);
+	if (rc == 0)
+		rc = shlogfs_metrics_latency(b, m);
+	return rc;
+}
+
+/* ==== /.status ======================================================== */
+
+/* Human size: bytes with a k/M/G/T suffix (powers of 1024). */
+static void shlogfs_human(uint64_t v, char *out, size_t size)
+{
+	static const char suf[] = "kMGT";
+	double d = (double)v;
+	int i = -1;
+
+	if (v < 1024) {
+		snprintf(out, size, "%" PRIu64, v);
+		return;
+	}
+	while (d >= 1024 && i < 3) {
+		d /= 1024;
+		i++;
+	}
+	snprintf(out, size, "%.1f%c", d, suf[i]);
+}
+
+/* One partition's line of /.status. */
+static int shlogfs_status_part(struct shlogfs_buf *b,
+			       const struct shlogfs_mpart *e)
+{
+	const struct shlog_part_info *in = &e->in;
+	char name[SHLOG_TOPIC_MAX + 16], size[32], when[64] = "-";
+	int rc;
+
+	snprintf(name, sizeof name, "%s/%" PRIu32, e->topic, e->part);
+	shlogfs_human(in->end_off - in->start_off, size, sizeof size);
+	if (in->last_flush_ns > 0)
+		shlogfs_time_format(in->last_flush_ns, when, sizeof when);
+	rc = shlogfs_buf_printf(b,
+		"%-24s %12" PRIu64 " %8s %9" PRIu32 " %6" PRIu32 " %8" PRIu64
+		" %-30s %s\n", name, in->end_seq - in->start_seq, size,
+		in->buffered_msgs, in->nsegments, in->nkeys, when,
+		in->error ? shlog_strerror(in->error) : "ok");
+	if (rc == 0 && in->recovered_msgs_dropped + in->recovered_bytes_dropped)
+		rc = shlogfs_buf_printf(b, "  recovery at mount dropped %"
+			PRIu64 " messages, %" PRIu64 " bytes\n",
+			in->recovered_msgs_dropped, in->recovered_bytes_dropped);
+	return rc;
+}
+
+/* The text of /.status: options, totals, one line per partition. */
+static int shlogfs_status_text(struct shlogfs *fs,
+			       const struct shlogfs_mset *m,
+			       struct shlogfs_buf *b)
+{
+	static const char *const sync[] = { "none", "interval", "always" };
+	const struct shlog_options *o = shlog_store_options(fs->store);
+	uint64_t msgs = 0, bytes = 0, app = 0, buffered = 0, bad = 0;
+	char sz[32];
+	int rc;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct shlog_part_info *in = &m->v[i].in;
+		msgs += in->end_seq - in->start_seq;
+		bytes += in->end_off - in->start_off;
+		app += in->appended_msgs;
+		buffered += in->buffered_msgs;
+		bad += in->error != 0;
+	}
+	shlogfs_human(bytes, sz, sizeof sz);
+	rc = shlogfs_buf_printf(b,
+		"shlogfs %s, data dir %s\n"
+		"options: partitions=%" PRIu32 " stride=%" PRIu32
+		" flush_ms=%" PRIu32 " sync=%s retention=%s max_segments=%"
+		PRIu32 "\n"
+		"%zu topics, %zu partitions, %" PRIu64 " messages (%s) retained, %"
+		PRIu64 " appended since mount, %" PRIu64 " buffered\n"
+		"health: %s (%" PRIu64 " partitions with an error)\n\n",
+		SHLOG_VERSION, fs->datadir, fs->partitions, o->stride,
+		o->flush_interval_ms, o->sync <= SHLOG_SYNC_ALWAYS ?
+		sync[o->sync] : "?", o->retention == SHLOG_RETAIN_WRAP ?
+		"wrap" : "halt", o->max_segments, m->ntopics, m->n, msgs, sz,
+		app, buffered, bad ? "ERROR" : "ok", bad);
+	if (rc == 0 && m->n)
+		rc = shlogfs_buf_printf(b, "%-24s %12s %8s %9s %6s %8s %-30s %s\n",
+			"PARTITION", "MESSAGES", "SIZE", "BUFFERED", "SEGS",
+			"KEYS", "LAST FLUSH", "STATE");
+	for (size_t i = 0; rc == 0 && i < m->n; i++)
+		rc = shlogfs_status_part(b, &m->v[i]);
+	return rc;
+}
+
+/* ==== the files ======================================================= */
+
+/* Generate the text of /.metrics or /.status into @p out (emptied). */
+int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
+			   struct shlogfs_buf *out)
+{
+	struct shlogfs_mset m = { 0 };
+	int rc = shlogfs_mset_fill(fs, &m);
+
+	out->len = 0;
+	if (rc == 0)
+		rc = kind == SHLOGFS_METRICS ? shlogfs_metrics_text(&m, out)
+					     : shlogfs_status_text(fs, &m, out);
+	shlogfs_mset_free(&m);
+	return rc;
+}
+
+/* stat of a root file: the data dir's owner and times, mode 0444 of it. */
+static int shlogfs_root_file_stat(struct shlogfs *fs, struct shlogfs_node *n,
+				  struct stat *st)
+{
+	struct shlogfs_buf text = { 0 };
+	uint64_t size;
+	int snap, rc = 0;
+
+	if (stat(fs->datadir, st) < 0)
+		return -errno;
+	st->st_mode = S_IFREG | (st->st_mode & 0444);
+	st->st_nlink = 1;
+	st->st_ino = shlogfs_node_ino(fs, n);
+	st->st_dev = 0;
+	st->st_blksize = 4096;
+	pthread_mutex_lock(&fs->lock);
+	snap = n->nsnap > 0;
+	size = n->snap_len;
+	pthread_mutex_unlock(&fs->lock);
+	if (!snap) {
+		rc = shlogfs_root_file_make(fs, n->kind, &text);
+		size = text.len;
+		shlogfs_buf_free(&text);
+	}
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	return rc;
+}
+
+/* Attributes of any node: the root files here, the rest in attr.c. */
+int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
+		     struct stat *st)
+{
+	if (shlogfs_kind_is_root_file(n->kind)) {
+		memset(st, 0, sizeof *st);
+		return shlogfs_root_file_stat(fs, n, st);
+	}
+	return shlogfs_node_stat(fs, n, st);
+}
+
+/* getattr: root files here, the rest in attr.c. */
+void shlogfs_op_getattr_any(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct stat st;
+	int rc;
+
+	if (!shlogfs_kind_is_root_file(n->kind)) {
+		shlogfs_op_getattr(req, ino, fi);
+		return;
+	}
+	if ((rc = shlogfs_stat_any(fs, n, &st)))
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, 0.0);
+}
+
+/* setattr: root files are read-only (times alone are accepted, for tar). */
+void shlogfs_op_setattr_any(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			    int to_set, struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct stat st;
+	int rc;
+
+	if (!shlogfs_kind_is_root_file(n->kind)) {
+		shlogfs_op_setattr(req, ino, attr, to_set, fi);
+		return;
+	}
+	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MODE |
+		      FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		rc = -EPERM;
+	else
+		rc = shlogfs_stat_any(fs, n, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, 0.0);
+}
+
+/* A read-only handle holding a snapshot of a root file. */
+static int shlogfs_root_file_handle(struct shlogfs *fs, struct shlogfs_node *n,
+				    int flags, struct shlogfs_handle **out)
+{
+	struct shlogfs_handle *h = calloc(1, sizeof *h);
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	h->kind = n->kind;
+	h->node = n;
+	h->flags = flags;
+	if ((rc = shlogfs_root_file_make(fs, n->kind, &h->buf))) {
+		shlogfs_buf_free(&h->buf);
+		free(h);
+		return rc;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->ra_lock, NULL);
+	pthread_mutex_lock(&fs->lock);
+	LIST_INSERT_HEAD(&fs->handles, h, link);
+	h->snap = 1;
+	n->nsnap++;
+	n->snap_len = h->buf.len;
+	pthread_mutex_unlock(&fs->lock);
+	*out = h;
+	return 0;
+}
+
+/* open: a snapshot of a root file; the rest goes to file.c. */
+void shlogfs_op_open_any(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct shlogfs_handle *h;
+	int rc;
+
+	if (!shlogfs_kind_is_root_file(n->kind)) {
+		shlogfs_op_open(req, ino, fi);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if ((rc = shlogfs_root_file_handle(fs, n, fi->flags, &h))) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		shlogfs_handle_drop(fs, h);
+}

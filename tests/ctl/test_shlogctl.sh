@@ -1,0 +1,292 @@
+#!/bin/bash
+# test_shlogctl.sh — every shlogctl command on real data dirs, healthy
+# and damaged (a flipped byte, a cut tail, a bad index entry, a bad
+# anchor, a bad key snapshot), a compaction interrupted at each step, the
+# lock held by another process, and `sync` against a real shlogfs.
+#
+# Environment: SHLOGCTL (the tool), SHLOGFS (the daemon, for sync; that
+# part is skipped without /dev/fuse).  Every step is bounded by timeout.
+set -u
+export LC_ALL=C
+
+C=${SHLOGCTL:?set SHLOGCTL to the shlogctl executable}
+T=$(mktemp -d /tmp/shlog-ctl.XXXXXX)
+FAILS=0
+MNT_PID=
+
+# Unmount and remove the temp dir at exit.
+cleanup()
+{
+	if [ -n "$MNT_PID" ]; then
+		fusermount3 -u "$T/mnt" 2>/dev/null || umount "$T/mnt" 2>/dev/null
+		wait "$MNT_PID" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+say() { echo "--- $*"; }
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+
+# Run shlogctl (bounded); stdout in $T/out, stderr in $T/err, status in RC.
+ctl()
+{
+	timeout 60 "$C" "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+}
+
+# Expect exit status $1 from the last ctl call.
+want_rc()
+{
+	[ "$RC" -eq "$1" ] || fail "$2: exit status $RC, wanted $1 (stderr: $(head -c 400 "$T/err"))"
+}
+
+# Expect the last ctl call's stdout (or $3 = err) to match regex $1.
+want_out()
+{
+	grep -Eq -- "$1" "$T/${3:-out}" || fail "$2: output lacks /$1/: $(head -c 400 "$T/${3:-out}")"
+}
+
+# N lines of test input: keyed values, tombstones, keyless lines.
+gen()
+{
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) { r = i % 10;
+		if (r < 6) printf "user%d\tvalue %d\n", i % 37, i;
+		else if (r < 8) printf "plain line %d\n", i;
+		else if (r == 8) printf "user%d\t\n", i % 37;
+		else { s = ""; m = 1 + (i * 7919) % 300; for (j = 0; j < m; j++) s = s "x"; print s } } }'
+}
+
+# What compaction keeps of a text log: latest per key unless a tombstone, every keyless line.
+compacted()
+{
+	awk '{ line[NR] = $0; t = index($0, "\t"); if (t > 1 && t <= 256) { k = substr($0, 1, t - 1); last[k] = NR } }
+	     END { for (i = 1; i <= NR; i++) { l = line[i]; t = index(l, "\t");
+		   if (t > 1 && t <= 256) { k = substr(l, 1, t - 1); if (last[k] == i && t < length(l)) print l }
+		   else print l } }' "$1"
+}
+
+# Overwrite one byte of file $1 at offset $2 with something else.
+flip()
+{
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+cd "$T" || exit 1
+gen 5000 >in.txt
+
+# ---- usage ---------------------------------------------------------------
+say "usage"
+ctl -h; want_rc 0 "-h"; want_out "COMMAND DATADIR" "-h"
+ctl -V; want_rc 0 "-V"; want_out "^shlogctl [0-9]" "-V"
+ctl; want_rc 2 "no command"
+ctl frobnicate d; want_rc 2 "unknown command"
+ctl dump d; want_rc 2 "dump without TOPIC"
+ctl dump d t x; want_rc 2 "bad partition"
+ctl verify "$T/none"; want_rc 2 "missing data dir"
+
+# ---- import, info, export ----------------------------------------------
+say "import / info / export"
+ctl import d orders 0 in.txt --segment-bytes 64K; want_rc 0 "import"; want_out "imported 5000 messages" "import"
+gen 3000 | timeout 60 "$C" import d orders 2 - >/dev/null 2>&1 || fail "import from stdin"
+ctl info d; want_rc 0 "info"
+want_out "topic orders: 3 partitions" "info"
+want_out "messages +0\.\.4999 \(5000\)" "info"
+want_out "segments +[1-9]" "info segments"
+ctl info d --json; want_rc 0 "info --json"
+if command -v python3 >/dev/null; then
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["topics"][0]["partitions"];
+assert d["partition_count"]==3 and p[0]["messages"]==5000 and p[2]["messages"]==3000 and p[1]["messages"]==0, d' \
+		"$T/out" || fail "info --json content"
+fi
+ctl export d orders 0 out.txt; want_rc 0 "export"
+cmp -s in.txt out.txt || fail "export differs from what was imported"
+[ -s "$T/err" ] && fail "export printed to stderr off a terminal: $(head -c 200 "$T/err")"
+ctl export d orders 0; cmp -s in.txt "$T/out" || fail "export to stdout differs"
+
+# ---- dump ----------------------------------------------------------------
+say "dump"
+ctl dump d orders 0 --from-seq 10 --to-seq 14; want_rc 0 "dump range"
+[ "$(wc -l <"$T/out")" -eq 5 ] || fail "dump --from-seq 10 --to-seq 14: $(wc -l <"$T/out") lines"
+want_out "^10	$(head -n 10 in.txt | wc -c)	20[0-9-]+T[0-9:.]+Z	user10	value 10$" "dump line format"
+ctl dump d orders 0 --key user3; n=$(wc -l <"$T/out")
+m=$(grep -c "^user3	" in.txt)
+[ "$n" -eq "$m" ] || fail "dump --key user3: $n messages, input has $m"
+ctl dump d orders 0 --json --to-seq 99; want_rc 0 "dump --json"
+if command -v python3 >/dev/null; then
+	python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+assert len(rows)==100 and rows[8]["tombstone"] and rows[0]["key"]=="user0" and rows[6]["message"]=="plain line 6", rows[:9]' \
+		"$T/out" || fail "dump --json content"
+fi
+ctl dump d orders 0 --since -1h; [ "$(wc -l <"$T/out")" -eq 5000 ] || fail "dump --since -1h"
+ctl dump d orders 0 --until -1h; [ "$(wc -l <"$T/out")" -eq 0 ] || fail "dump --until -1h"
+ctl dump d orders 0 --since 2000-01-01 --until 2200-01-01T00:00:00Z; [ "$(wc -l <"$T/out")" -eq 5000 ] ||
+	fail "dump with dates"
+ctl dump d orders 0 --since 1000000000.5 --to-seq 2; [ "$(wc -l <"$T/out")" -eq 3 ] || fail "dump with Unix seconds"
+ctl dump d orders 0 --until 2999-01-01; want_rc 2 "a time past 2262"
+ctl dump d orders 0 --since yesterday; want_rc 2 "bad time"
+ctl dump d orders 9; want_rc 1 "dump of a missing partition"
+
+# ---- verify and repair: damaged copies ---------------------------------
+say "verify clean"
+ctl verify d; want_rc 0 "verify clean"; want_out "3 partitions checked: 0 damaged" "verify clean"
+
+say "a flipped byte in the middle of a log"
+cp -a d x1
+seg=$(ls -S x1/orders/0/*.log | head -n 1)        # the biggest segment (block sizes vary)
+name=${seg##*/}
+flip "$seg" $(($(stat -c %s "$seg") / 2))
+ctl verify x1; want_rc 1 "verify flipped byte"
+want_out "^DAMAGE orders/0/$name byte [0-9]+: .*fail their checksum" "verify names file and byte"
+want_out "orders/0: DAMAGED" "verify summary"
+want_out "orders/2: ok" "verify other partitions"
+valid=$(sed -n 's/^orders\/0: DAMAGED.*valid up to message \([0-9]*\).*/\1/p' "$T/out")
+ctl verify x1 orders 2; want_rc 0 "verify a healthy partition of a damaged store"
+ctl repair x1 orders 0; want_rc 0 "repair"
+want_out "dropped [0-9]+ bytes \($((5000 - valid)) messages\)" "repair report"
+[ -f x1/.repair-*/orders/0/"$name" ] || fail "repair made no backup of the cut segment"
+cmp -s x1/.repair-*/orders/0/"$name" "$seg" && fail "backup equals the cut file"
+ctl verify x1; want_rc 0 "verify after repair"
+ctl export x1 orders 0 x1.txt; head -n "$valid" in.txt | cmp -s - x1.txt || fail "repaired log is not the first $valid lines"
+ctl repair x1; want_rc 0 "repair of a clean store"; want_out "0 repaired" "repair of a clean store"
+
+say "a cut tail"
+cp -a d x2
+truncate -s -100 x2/orders/2/00000000000000000000.log
+ctl verify x2 orders 2; want_rc 1 "verify cut tail"; want_out "runs past the end of the file" "cut tail"
+ctl repair x2; want_rc 0 "repair cut tail"; want_out "orders/2: repaired" "repair cut tail"
+ctl verify x2; want_rc 0 "verify after repairing a cut tail"
+
+say "a damaged index entry"
+cp -a d x3
+idx=$(ls -S x3/orders/0/*.idx | head -n 1)
+last=$(($(stat -c %s "$idx") - 40))
+flip "$idx" $((last + 5))
+ctl verify x3; want_rc 1 "verify idx"; want_out "^DAMAGE orders/0/${idx##*/} byte $last:" "idx byte"
+ctl repair x3 orders; want_rc 0 "repair idx"
+ctl verify x3; want_rc 0 "verify after repairing idx"
+
+say "an unreadable oldest segment"
+head -n 2500 in.txt | timeout 60 "$C" import o t 0 - --segment-bytes 1K >/dev/null 2>&1 || fail "import o 1"
+tail -n 2500 in.txt | timeout 60 "$C" import o t 0 - --segment-bytes 1K >/dev/null 2>&1 || fail "import o 2"
+first=$(ls o/t/0/*.idx | head -n 1)
+second=$(ls o/t/0/*.log | sed -n 2p)
+second=${second##*/}; second=$((10#${second%.log}))
+flip "$first" 3
+ctl verify o; want_rc 1 "verify oldest idx"; want_out "^DAMAGE t/0/${first##*/} byte 0:" "oldest idx named"
+ctl repair o; want_rc 0 "repair oldest segment"; want_out "\($second messages\)" "messages of a dropped segment counted"
+ctl verify o; want_rc 0 "verify after dropping the oldest segment"
+ctl export o t 0 o.txt; tail -n +$((second + 1)) in.txt | cmp -s - o.txt || fail "log after dropping the oldest segment"
+
+say "a destroyed anchor"
+cp -a d x4
+dd if=/dev/zero of=x4/orders/0/anchor bs=1024 count=1 conv=notrunc status=none
+ctl verify x4; want_rc 1 "verify anchor"; want_out "orders/0/anchor byte 0" "anchor named"
+ctl info x4; want_rc 1 "info refuses a store the engine refuses"
+ctl repair x4; want_rc 0 "repair anchor"; want_out "dropped 0 bytes \(0 messages\)" "anchor repair drops nothing"
+ctl verify x4; want_rc 0 "verify after repairing the anchor"
+ctl export x4 orders 0 x4.txt; cmp -s in.txt x4.txt || fail "anchor repair lost messages"
+
+say "a damaged key snapshot is a warning"
+cp -a d x5
+head -c 100 /dev/urandom >x5/orders/0/keys
+ctl verify x5; want_rc 0 "verify with a bad key snapshot"; want_out "^warning orders/0/keys byte 0" "keys warning"
+
+# ---- compact ---------------------------------------------------------------
+say "compact"
+cp -a d c
+ctl compact c orders 0 --segment-bytes 8K; want_rc 0 "compact"
+want_out "end unchanged at 5000" "compact report"
+compacted in.txt >expect.txt
+ctl export c orders 0 got.txt
+cmp -s expect.txt got.txt || fail "compacted log differs from latest-per-key + keyless"
+ctl verify c; want_rc 0 "verify after compact"
+ctl info c --json
+if command -v python3 >/dev/null; then
+	python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["topics"][0]["partitions"][0]
+assert p["committed_seq"]==5000 and p["messages"]==int(sys.argv[2]), p' "$T/out" "$(wc -l <expect.txt)" ||
+		fail "compacted partition info"
+fi
+ctl dump c orders 0 --key user5 --json
+[ "$(wc -l <"$T/out")" -le 1 ] || fail "more than one message per key after compaction"
+printf 'after\n' | timeout 60 "$C" import c orders 0 - >/dev/null 2>&1 || fail "import after compact"
+ctl dump c orders 0 --from-seq 5000; want_out "^5000	[0-9]+	[^	]+	after$" "appends continue at the old end"
+
+say "compaction that leaves nothing (every key tombstoned)"
+printf 'a\t1\nb\t2\na\t\nb\t\n' | timeout 60 "$C" import e t 0 - >/dev/null 2>&1 || fail "import e"
+ctl compact e t 0; want_rc 0 "compact to nothing"; want_out "no messages left, end unchanged at 4" "compact to nothing"
+ctl verify e; want_rc 0 "verify an emptied partition"
+printf 'c\t3\n' | timeout 60 "$C" import e t 0 - >/dev/null 2>&1 || fail "import after emptying"
+ctl dump e t 0; want_out "^4	14	[^	]+	c	3$" "append after emptying keeps numbering"
+
+say "compaction interrupted between the renames (open finishes it)"
+cp -a d h1
+cp -a h1/orders/0 h1/orders/.compact-0.new
+mv h1/orders/0 h1/orders/.compact-0.old
+printf 'z\n' | timeout 60 "$C" import h1 orders 1 - >/dev/null 2>"$T/err" || fail "open after an interrupted swap"
+[ -d h1/orders/0 ] && [ ! -e h1/orders/.compact-0.new ] && [ ! -e h1/orders/.compact-0.old ] ||
+	fail "interrupted swap not finished: $(ls -a h1/orders)"
+ctl verify h1; want_rc 0 "verify after finishing a swap"
+
+say "compaction interrupted before the swap (open rolls back)"
+cp -a d h2
+mkdir h2/orders/.compact-0.new
+echo junk >h2/orders/.compact-0.new/00000000000000000000.log
+printf 'z\n' | timeout 60 "$C" import h2 orders 1 - >/dev/null 2>&1 || fail "open after an unfinished build"
+[ ! -e h2/orders/.compact-0.new ] || fail "unfinished compaction copy left behind"
+ctl export h2 orders 0 h2.txt; cmp -s in.txt h2.txt || fail "roll back changed the partition"
+
+say "compaction interrupted after the swap (open removes the old copy)"
+cp -a d h3
+cp -a h3/orders/0 h3/orders/.compact-0.old
+printf 'z\n' | timeout 60 "$C" import h3 orders 1 - >/dev/null 2>&1 || fail "open after a finished swap"
+[ ! -e h3/orders/.compact-0.old ] || fail "old copy left behind"
+
+# ---- the lock ---------------------------------------------------------------
+say "write commands refuse while the lock is held; read-only ones work"
+cp -a d l
+exec 9>l/.lock
+flock -x 9
+ctl repair l; want_rc 1 "repair with the lock held"; want_out "in use" "repair busy message" err
+ctl compact l orders 0; want_rc 1 "compact with the lock held"; want_out "in use" "compact busy message" err
+ctl import l orders 0 in.txt; want_rc 1 "import with the lock held"; want_out "in use" "import busy" err
+ctl info l; want_rc 0 "info with the lock held"
+ctl verify l; want_rc 0 "verify with the lock held"
+ctl dump l orders 0 --to-seq 0; want_rc 0 "dump with the lock held"
+exec 9>&-
+ctl sync l; want_rc 1 "sync without a daemon"; want_out "no running shlogfs" "sync without a daemon" err
+
+# ---- sync against a real daemon ---------------------------------------------
+say "sync with a running shlogfs"
+if [ -c /dev/fuse ] && [ -n "${SHLOGFS:-}" ] && [ -x "${SHLOGFS:-}" ] && command -v fusermount3 >/dev/null; then
+	cp -a d s
+	mkdir mnt
+	"$SHLOGFS" -f "$T/s" "$T/mnt" 2>"$T/fs.err" &
+	MNT_PID=$!
+	for _ in $(seq 50); do [ -s s/.pid ] && mountpoint -q mnt && break; sleep 0.1; done
+	if mountpoint -q mnt; then
+		printf 'live 1\nlive 2\n' >>mnt/orders/0/log || fail "append through the mount"
+		ctl sync s; want_rc 0 "sync"; want_out "synced \(shlogfs pid $MNT_PID\)" "sync answer"
+		ctl dump s orders 0 --from-seq 5000; want_rc 0 "dump while mounted"
+		want_out "^5001	.*	live 2$" "dump sees synced appends while mounted"
+		ctl verify s; want_rc 0 "verify while mounted"
+		ctl compact s orders 0; want_rc 1 "compact while mounted"
+		fusermount3 -u mnt
+		wait "$MNT_PID" || fail "shlogfs exit status"
+		MNT_PID=
+		[ ! -e s/.pid ] || fail "shlogfs left its pid file"
+	else
+		fail "shlogfs did not mount: $(cat "$T/fs.err")"
+	fi
+else
+	echo "(skipped: no /dev/fuse or SHLOGFS)"
+fi
+
+if [ "$FAILS" -ne 0 ]; then
+	echo "$FAILS check(s) failed"
+	exit 1
+fi
+echo "all shlogctl checks passed"
