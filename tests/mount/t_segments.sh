@@ -15,7 +15,9 @@ mkdir "$MNT/t"
 mt_same "$MNT/t/0/log" "$T/ref"
 nseg=$(ls "$DATADIR/t/0" | grep -c '\.log$')
 echo "$nseg segment files"
-[ "$nseg" -ge 10 ] || mt_fail "only $nseg segments of 64 KiB for 1 MiB"
+# a block never spans segments and may hold up to max_buffer (5,000) lines
+# when the machine is slow, so at least 20,000 / 5,000 = 4 segments
+[ "$nseg" -ge 4 ] || mt_fail "only $nseg segments of 64 KiB for 1 MiB"
 [ "$(head -n 1 "$MNT/t/0/at/12345" | cut -d' ' -f2)" = 00012345 ] ||
 	mt_fail "at/12345: $(head -n 1 "$MNT/t/0/at/12345")"
 [ "$(cat "$MNT/t/0/at/19999" | wc -l)" = 1 ] || mt_fail "at/19999"

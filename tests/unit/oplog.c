@@ -592,6 +592,8 @@ static void file_resize(struct ol_file *f, size_t size)
 /* Write @len bytes at @off (growing the file). */
 static void file_write(struct ol_file *f, uint64_t off, const unsigned char *d, size_t len)
 {
+	if (len == 0)
+		return;
 	if (off + len > f->size)
 		file_resize(f, (size_t)(off + len));
 	memcpy(f->b + off, d, len);
