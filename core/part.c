@@ -849,11 +849,15 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 	i = shlog_seg_ent_by_seq(g, seq);
 	span = malloc(g->ents[i].e.len);
 	rc = span ? shlog_seg_read_span(p, g, &g->ents[i], span) : -ENOMEM;
-	if (rc == 0) {
-		for (uint64_t k = g->ents[i].e.seq; k < seq; k++)
-			pos = (size_t)((char *)memchr(span + pos, '\n', g->ents[i].e.len - pos) - span) + 1;
-		*off = g->ents[i].e.off + pos;
+	for (uint64_t k = g->ents[i].e.seq; rc == 0 && k < seq; k++) {
+		char *nl = memchr(span + pos, '\n', g->ents[i].e.len - pos);
+		if (!nl)
+			rc = -EIO; /* fewer lines than the entry counts */
+		else
+			pos = (size_t)(nl - span) + 1;
 	}
+	if (rc == 0)
+		*off = g->ents[i].e.off + pos;
 	free(span);
 out:
 	pthread_rwlock_unlock(&p->seglock);

@@ -346,6 +346,17 @@ static uint64_t ents_before(struct rstate *st, size_t i, uint64_t seq)
 	return lo;
 }
 
+/* Does entry @e (number k of segment i) follow entry k-1 (or start the segment)? */
+static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shlog_index_entry *e)
+{
+	struct shlog_index_entry prev;
+
+	if (k == 0)
+		return e->seq == st->p->segs[i].base_seq;
+	return ent_read(st, i, k - 1, &prev) == 0 && e->seq == prev.seq + prev.count &&
+	       e->off == prev.off + prev.len;
+}
+
 /* Set the expected position to the end of entry k-1 of segment si (or its start). */
 static int position_after(struct rstate *st, uint64_t k)
 {
@@ -384,7 +395,8 @@ static int start_at(struct rstate *st, uint64_t seq, int step_back)
 		return -EUCLEAN;
 	for (k = ents_before(st, st->si, seq); step_back && k > 0; k--) {
 		struct shlog_index_entry e;
-		if (ent_read(st, st->si, k - 1, &e) == 0 && span_ok(st, st->si, &e))
+		if (ent_read(st, st->si, k - 1, &e) == 0 && ent_follows(st, st->si, k - 1, &e) &&
+		    span_ok(st, st->si, &e))
 			break;
 		note_bad(st, st->si, k - 1, "span does not match its checksum (stepping back)");
 	}

@@ -45,7 +45,11 @@ int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 	}
 	rc = shlog_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
 	for (size_t i = 0; rc == 0 && i < g->nents; i++) {
-		if (shlog_entry_decode(raw + i * SHLOG_IDX_ENTRY_SIZE, &ents[i].e) < 0) {
+		const struct shlog_index_entry *prev = i ? &ents[i - 1].e : NULL;
+		if (shlog_entry_decode(raw + i * SHLOG_IDX_ENTRY_SIZE, &ents[i].e) < 0 ||
+		    (i == 0 && ents[0].e.seq != g->base_seq) ||
+		    (prev && (ents[i].e.seq != prev->seq + prev->count ||
+			      ents[i].e.off != prev->off + prev->len))) {
 			char name[32];
 			shlog_seg_name(name, sizeof(name), g->base_seq, "idx");
 			shlog_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu",

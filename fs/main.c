@@ -451,7 +451,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (fuse_parse_cmdline(&args, &copts) != 0)
-		goto out_args;
+		goto out_cmd;
 	if (!cli.datadir || !copts.mountpoint) {
 		fprintf(stderr, "shlogfs: missing DATADIR or MOUNTPOINT "
 			"(usage: shlogfs [options] DATADIR MOUNTPOINT; see -h)\n");

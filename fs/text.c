@@ -172,6 +172,8 @@ static int shlogfs_time_rfc3339(const char *s, int64_t *ns)
 	tm.tm_sec = sec;
 	int64_t t = (int64_t)timegm(&tm);
 	t -= (int64_t)sign * (oh * 3600 + om * 60);
+	if (t < INT64_MIN / 1000000000 + 1 || t > INT64_MAX / 1000000000 - 1)
+		return -EINVAL;
 	*ns = t * 1000000000 + frac;
 	return 0;
 }
