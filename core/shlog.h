@@ -255,7 +255,11 @@ int shlog_part_index_foreach(shlog_part *p,
 int shlog_key_lookup(shlog_part *p, const void *key, size_t klen,
 		     struct shlog_keyref *ref);
 
-/** Call @p fn for each live key, in byte order, until it returns non-zero. */
+/**
+ * Call @p fn for each live key, in byte order, until it returns non-zero.
+ * @p fn runs under the partition's key lock: it must not call
+ * shlog_key_lookup() or shlog_key_foreach() on the same partition.
+ */
 int shlog_key_foreach(shlog_part *p,
 		      int (*fn)(const void *key, size_t klen,
 				const struct shlog_keyref *ref, void *arg),
