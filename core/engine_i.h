@@ -234,6 +234,7 @@ ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, s
 
 /* ---- recover.c ---- */
 int shlog_part_recover(shlog_part *p, int create);
+int shlog_seg_list(int dfd, uint64_t **out, size_t *n);
 
 /* ---- keys.c ---- */
 void shlog_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t);

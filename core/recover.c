@@ -123,18 +123,22 @@ static int seg_log_name(const char *name, uint64_t *seq)
 	return 1;
 }
 
-/* List the partition's segments, sorted by base sequence number. */
-static int seg_list(shlog_part *p, uint64_t **out, size_t *n)
+/* The sorted base sequence numbers of the .log files in partition dir @dfd. */
+int shlog_seg_list(int dfd, uint64_t **out, size_t *n)
 {
-	int fd = dup(p->dfd);
+	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	uint64_t *v = NULL, seq;
 	size_t cap = 0;
 
 	*n = 0;
-	if (!d)
-		return -errno;
+	if (!d) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (!seg_log_name(de->d_name, &seq))
@@ -688,7 +692,7 @@ int shlog_part_recover(shlog_part *p, int create)
 
 	rc = open_dir_and_anchor(&st);
 	if (rc == 0)
-		rc = seg_list(p, &seqs, &st.n);
+		rc = shlog_seg_list(p->dfd, &seqs, &st.n);
 	if (rc < 0)
 		goto out;
 	if (st.n == 0) {

@@ -92,66 +92,6 @@ static int vproblem(struct vwalk *w, const char *name, uint64_t byte, uint64_t s
 /* Files                                                              */
 /* ---------------------------------------------------------------- */
 
-/* Compare two sequence numbers for qsort. */
-static int vcmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
-}
-
-/* Parse "<20 digits>.<ext>" into *seq. */
-static int vseg_name(const char *name, const char *ext, uint64_t *seq)
-{
-	uint64_t v = 0;
-
-	if (strlen(name) != SHLOG_SEG_NAME_DIGITS + 1 + strlen(ext) || name[SHLOG_SEG_NAME_DIGITS] != '.' ||
-	    strcmp(name + SHLOG_SEG_NAME_DIGITS + 1, ext))
-		return 0;
-	for (int i = 0; i < SHLOG_SEG_NAME_DIGITS; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(name[i] - '0');
-	}
-	*seq = v;
-	return 1;
-}
-
-/* The sorted base sequence numbers of the partition's .log files. */
-static int vlist(struct vwalk *w, uint64_t **out, size_t *n)
-{
-	int fd = dup(w->dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	uint64_t *v = NULL, seq;
-	size_t cap = 0;
-
-	*n = 0;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!vseg_name(de->d_name, "log", &seq))
-			continue;
-		if (*n == cap) {
-			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-			if (!nv) {
-				free(v);
-				closedir(d);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
-		v[(*n)++] = seq;
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(v, *n, sizeof(*v), vcmp_u64);
-	*out = v;
-	return 0;
-}
-
 /* Size of file @name in the partition directory; -errno if it cannot be opened. */
 static int vopen(struct vwalk *w, const char *name, uint64_t *size)
 {
@@ -357,7 +297,7 @@ static int vwalk_run(struct vwalk *w)
 	int rc = vanchor(w);
 
 	if (rc == 0)
-		rc = vlist(w, &seqs, &n);
+		rc = shlog_seg_list(w->dfd, &seqs, &n);
 	if (rc < 0)
 		return rc;
 	w->prefix_ok = 1;
