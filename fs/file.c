@@ -315,7 +315,7 @@ static int shlogfs_tlog_emit(void *arg, const char *line, size_t len)
 
 /*
  * The framing of a LOG or TLOG handle: its unfinished line is h->buf;
- * its drop flag is h->dirty, which only KEY handles use otherwise.
+ * its drop flag is h->dropping.
  */
 static struct shlogfs_frame shlogfs_frame_of(struct shlogfs_handle *h,
 					     uint32_t max_message,
@@ -323,7 +323,7 @@ static struct shlogfs_frame shlogfs_frame_of(struct shlogfs_handle *h,
 {
 	struct shlogfs_frame f = {
 		.pend = &h->buf,
-		.drop = &h->dirty,
+		.drop = &h->dropping,
 		.max_message = max_message,
 		.emit = h->kind == SHLOGFS_TLOG ? shlogfs_tlog_emit
 						: shlogfs_log_emit,

@@ -102,7 +102,7 @@ struct shlogfs_handle {
 	uint64_t *ext;             /**< TLOG read: start,end per partition */
 	struct shlogfs_buf *batch; /**< TLOG write: lines per partition */
 	uint64_t base;             /**< AT, SINCE */
-	pthread_mutex_t lock;      /**< guards buf, dirty, batch */
+	pthread_mutex_t lock;      /**< guards buf, dirty, dropping, batch */
 	struct shlogfs_buf buf;    /**< unfinished line, key value or text */
 	pthread_mutex_t ra_lock;   /**< guards ra, ra_off */
 	struct shlogfs_buf ra;     /**< read-ahead of a bulk reader */
@@ -110,6 +110,7 @@ struct shlogfs_handle {
 	char *key;                 /**< KEY: key name */
 	size_t klen;
 	int dirty;                 /**< KEY: written, not yet appended */
+	int dropping;              /**< LOG/TLOG: discarding the rest of a refused line */
 };
 
 /** The daemon's state (the session's userdata). */
