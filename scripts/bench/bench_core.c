@@ -81,7 +81,7 @@ static int bench_cfg_parse(struct bench_cfg *c, int argc, char **argv)
 	if (!c->nthreads)
 		c->nthreads = c->nparts;
 	if (c->size < BENCH_LINE_MIN || c->size > (1u << 20) || !c->nparts ||
-	    c->nparts > 1024 || c->nthreads > 1024 || c->nkeys > 100000)
+	    c->nparts > 1024 || c->nthreads > 1024 || c->nkeys > 10000000)
 		return -EINVAL;
 	return 0;
 }

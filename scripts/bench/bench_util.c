@@ -32,13 +32,14 @@ void bench_line_stamp(char *line, uint64_t i, uint32_t nkeys)
 	if (nkeys > 0) {
 		/* spread keys so consecutive lines differ: i * prime mod K */
 		uint32_t k = (uint32_t)((i * 7919u) % nkeys);
+		int digits = nkeys > 100000 ? 7 : 5;
 
 		line[0] = 'k';
-		for (int d = 5; d >= 1; d--) {
+		for (int d = digits; d >= 1; d--) {
 			line[d] = (char)('0' + k % 10);
 			k /= 10;
 		}
-		line[6] = '\t';
+		line[digits + 1] = '\t';
 		return;
 	}
 	for (int d = 11; d >= 0; d--) {

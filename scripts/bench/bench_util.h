@@ -4,7 +4,8 @@
  *
  * A benchmark "line" of S bytes is a message of S-1 bytes followed by
  * '\n', so N lines are exactly N*S bytes in a log, in a plain file and
- * through a mount.  Keyed lines start with "k<5 digits>\t".
+ * through a mount.  Keyed lines start with "k<5 digits>\t" (7 digits
+ * past 100,000 keys).
  */
 #ifndef SHLOG_BENCH_UTIL_H
 #define SHLOG_BENCH_UTIL_H
@@ -23,7 +24,8 @@ void bench_line_init(char *line, size_t size);
 
 /**
  * Stamp line number @p i into a line made by bench_line_init(): with
- * @p nkeys > 0 a key "k%05u\t" chosen by @p i, else a hex counter.
+ * @p nkeys > 0 a key "k%05u\t" chosen by @p i ("k%07u\t" when
+ * @p nkeys > 100,000; at most 10,000,000), else a hex counter.
  */
 void bench_line_stamp(char *line, uint64_t i, uint32_t nkeys);
 
