@@ -1,11 +1,13 @@
 /*
  * appender.c — appender: small appends through the file system.
  *
- *   appender [-n N] [-s S] [-P PROCS] PATH...
+ *   appender [-n N] [-s S] [-P PROCS] [-F F] PATH...
  *
  * Starts PROCS processes (1); process i opens PATH[i mod #PATHs] with
  * O_WRONLY|O_APPEND and writes its share of the N lines (1,000,000) of S
- * bytes (100) with one write() per line, then closes the file.  The clock
+ * bytes (100) with one write() per line, then closes the file.  With -F,
+ * each process calls fdatasync() after every F of its lines and once more
+ * after its last line (0: never).  The clock
  * runs from before the first fork until the last process has exited.
  * Output: lines/s MB/s seconds.
  */
@@ -23,9 +25,23 @@
 #define APP_MAX_PROCS 64
 #define APP_TIME_LIMIT_S 900u  /* no process runs longer */
 
-/* Child body: append @p count lines numbered from @p first to @p path. */
+/* Sync @p fd after line @p done of @p count when every @p every lines are due. */
+static int app_maybe_sync(int fd, uint64_t done, uint64_t count,
+			  uint64_t every)
+{
+	if (!every || (done % every != 0 && done != count))
+		return 0;
+	if (fdatasync(fd) < 0) {
+		perror("appender: fdatasync");
+		return -1;
+	}
+	return 0;
+}
+
+/* Child body: append @p count lines numbered from @p first to @p path,
+ * fdatasync() after every @p every lines (0: never). */
 static int app_write(const char *path, uint64_t first, uint64_t count,
-		     uint64_t size)
+		     uint64_t size, uint64_t every)
 {
 	char *line = malloc(size);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -48,6 +64,8 @@ static int app_write(const char *path, uint64_t first, uint64_t count,
 				n < 0 ? strerror(errno) : "short write");
 			return 1;
 		}
+		if (app_maybe_sync(fd, i - first + 1, count, every) < 0)
+			return 1;
 	}
 	if (close(fd) < 0) {
 		perror("appender: close");
@@ -59,17 +77,19 @@ static int app_write(const char *path, uint64_t first, uint64_t count,
 
 int main(int argc, char **argv)
 {
-	uint64_t n = 1000000, size = 100, procs = 1, v;
+	uint64_t n = 1000000, size = 100, procs = 1, every = 0, v;
 	pid_t pids[APP_MAX_PROCS];
 	int opt, failed = 0;
 
-	while ((opt = getopt(argc, argv, "n:s:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:P:F:")) != -1) {
 		if (opt == '?' || bench_parse_count(optarg, &v) < 0)
 			goto usage;
 		if (opt == 'n')
 			n = v;
 		else if (opt == 's')
 			size = v;
+		else if (opt == 'F')
+			every = v;
 		else
 			procs = v;
 	}
@@ -92,7 +112,7 @@ int main(int argc, char **argv)
 		if (pids[i] == 0) {
 			alarm(APP_TIME_LIMIT_S);
 			_exit(app_write(argv[optind + (int)(i % (uint64_t)npaths)],
-					first, count, size));
+					first, count, size, every));
 		}
 		first += count;
 	}
@@ -112,6 +132,6 @@ int main(int argc, char **argv)
 	printf("%.0f %.1f %.3f\n", (double)n / sec, (double)(n * size) / 1e6 / sec, sec);
 	return 0;
 usage:
-	fprintf(stderr, "usage: appender [-n N] [-s S] [-P PROCS] PATH...\n");
+	fprintf(stderr, "usage: appender [-n N] [-s S] [-P PROCS] [-F F] PATH...\n");
 	return 2;
 }
