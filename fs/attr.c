@@ -9,7 +9,9 @@
  * rsync restore modes); chown of a log changes its directory (nginx
  * chowns its log files).  Attribute timeouts are 0: sizes change with
  * every append and `tail -f` polls with fstat, and a chown of a log
- * changes its directory.
+ * changes its directory.  With -o writeback a partition log's size is
+ * the kernel's own (it ignores ours), so its attributes are cached for
+ * a second: the kernel checks them before every append otherwise.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 /* Attribute timeouts in seconds. */
 #define SHLOGFS_DIR_TIMEOUT 0.0
 #define SHLOGFS_FILE_TIMEOUT 0.0
+#define SHLOGFS_WB_LOG_TIMEOUT 1.0
 
 /* ==== attributes ====================================================== */
 
@@ -79,7 +82,7 @@ static int shlogfs_part_file_size(struct shlogfs *fs, struct shlogfs_node *n,
 	if (rc == 0) {
 		*mtime_ns = in.last_flush_ns;
 		if (n->kind == SHLOGFS_LOG)
-			*size = in.end_off;
+			*size = in.end_off + shlogfs_wb_pending(n);
 		else if (n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE)
 			*size = in.end_off > n->base ? in.end_off - n->base : 0;
 		else
@@ -200,8 +203,10 @@ int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
 }
 
 /* Attribute timeout of a node. */
-double shlogfs_timeout(const struct shlogfs_node *n)
+double shlogfs_timeout(const struct shlogfs *fs, const struct shlogfs_node *n)
 {
+	if (fs->wb_on && n->kind == SHLOGFS_LOG)
+		return SHLOGFS_WB_LOG_TIMEOUT;
 	return shlogfs_kind_is_dir(n->kind) ? SHLOGFS_DIR_TIMEOUT
 					     : SHLOGFS_FILE_TIMEOUT;
 }
@@ -222,7 +227,7 @@ void shlogfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, shlogfs_timeout(n));
+		fuse_reply_attr(req, &st, shlogfs_timeout(fs, n));
 }
 
 /* setattr size: only to the current size (rsync --append does that). */
@@ -304,5 +309,5 @@ void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, shlogfs_timeout(n));
+		fuse_reply_attr(req, &st, shlogfs_timeout(fs, n));
 }

@@ -36,9 +36,11 @@ static int shlogfs_entry(struct shlogfs *fs, struct shlogfs_node *n,
 	if (rc)
 		return rc;
 	e->ino = shlogfs_node_ino(fs, n);
-	e->attr_timeout = shlogfs_timeout(n);
+	e->attr_timeout = shlogfs_timeout(fs, n);
 	e->entry_timeout = n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE ||
-			   n->kind == SHLOGFS_KEY ? 0.0 : SHLOGFS_ENTRY_TIMEOUT;
+			   n->kind == SHLOGFS_KEY ||
+			   (fs->wb_on && shlogfs_kind_is_generated(n->kind)) ?
+			   0.0 : SHLOGFS_ENTRY_TIMEOUT;
 	return 0;
 }
 
@@ -583,6 +585,12 @@ static void shlogfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
 		rc = shlogfs_kind_is_dir(d->kind) ? -EPERM : -ENOTDIR;
 	else if (rc == 0 && shlogfs_key_name_check(name))
 		rc = -ENOENT;
+	else if (rc == 0 && fs->wb_on) {
+		/* a tombstone would move the log's end behind the kernel */
+		shlogfs_log(LOG_NOTICE, "%s/%u: rm of keys/%s refused with -o "
+			    "writeback", d->topic, d->part, name);
+		rc = -EPERM;
+	}
 	if (rc == 0 && (rc = shlogfs_node_part(fs, d, &p)) == 0) {
 		rc = shlog_key_lookup(p, name, len, &ref);
 		if (rc == 0 && !(rc = shlogfs_buf_add(&msg, name, len)) &&
@@ -716,14 +724,23 @@ static void shlogfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 /*
- * init: no writeback cache (writes must reach us as they are made);
- * O_TRUNC comes with open (without it the kernel sends a setattr with no
- * file handle after the open, and a key file could not be rewritten).
+ * init: no writeback cache unless -o writeback (then wb.c assembles the
+ * logs' bytes); O_TRUNC comes with open (without it the kernel sends a
+ * setattr with no file handle after the open, and a key file could not
+ * be rewritten).
  */
 static void shlogfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct shlogfs *fs = userdata;
+
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		fs->wb_on = 1;
+	} else if (fs->writeback) {
+		shlogfs_log(LOG_WARNING, "the kernel has no writeback cache for "
+			    "FUSE: -o writeback ignored");
+	}
 	/* a log's bytes never change: no page cache drop (and GETATTR
 	 * before every read) on time changes; size changes still drop it */
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;

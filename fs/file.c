@@ -42,6 +42,14 @@ static int shlogfs_append_flags(int flags)
 	       (flags & O_DSYNC ? SHLOG_DURABLE : 0);
 }
 
+/* -o writeback refuses writes that would bypass a partition log's stream. */
+static int shlogfs_wb_refused(struct shlogfs_node *n, const char *what)
+{
+	shlogfs_log(LOG_NOTICE, "%s: writes to %s are refused with -o writeback "
+		    "(write to <topic>/<p>/log)", n->topic, what);
+	return -EPERM;
+}
+
 /* ==== handles ========================================================= */
 
 /* A new handle on @p n, registered for shutdown. */
@@ -165,10 +173,13 @@ static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
 int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
 		     struct fuse_file_info *fi)
 {
-	struct shlogfs_handle *h = shlogfs_handle_new(fs, n, fi->flags);
+	struct shlogfs_handle *h;
 	int rc;
 
 	fi->fh = 0;
+	if (fs->wb_on)
+		return shlogfs_wb_refused(n, "keys/<key>");
+	h = shlogfs_handle_new(fs, n, fi->flags);
 	if (!h)
 		return -ENOMEM;
 	rc = shlogfs_key_setup(fs, n, h, fi->flags);
@@ -405,6 +416,14 @@ void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t rc;
 
 	(void)ino;
+	if (fs->wb_on && h->kind == SHLOGFS_LOG) {
+		rc = shlogfs_wb_write(fs, h, buf, size, (uint64_t)off);
+		if (rc < 0)
+			fuse_reply_err(req, (int)-rc);
+		else
+			fuse_reply_write(req, (size_t)rc);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->kind == SHLOGFS_KEY)
 		rc = shlogfs_key_put(fs, h, buf, size, (uint64_t)off);
@@ -447,7 +466,10 @@ static int shlogfs_handle_finish(struct shlogfs_handle *h)
 /* Finish (best effort), unregister and free a handle. */
 void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 {
-	int rc = shlogfs_handle_finish(h);
+	int rc;
+
+	shlogfs_wb_release(fs, h);
+	rc = shlogfs_handle_finish(h);
 
 	if (rc)
 		shlogfs_log(LOG_WARNING, "%s/%u: unfinished %s lost at close: %s",
@@ -484,6 +506,23 @@ void shlogfs_handles_close_all(struct shlogfs *fs)
 		shlogfs_handle_drop(fs, LIST_FIRST(&fs->handles));
 }
 
+/* A partition log with -o writeback: page cache for all; writers O_APPEND. */
+static int shlogfs_open_wb_log(struct shlogfs *fs, struct shlogfs_handle *h,
+			       struct fuse_file_info *fi, int wr)
+{
+	fi->direct_io = 0;
+	fi->keep_cache = 1;
+	if (!wr)
+		return 0;
+	if (!(fi->flags & O_APPEND)) {
+		shlogfs_log(LOG_NOTICE, "%s/%u/log: open for writing without "
+			    "O_APPEND refused (-o writeback)", h->node->topic,
+			    h->node->part);
+		return -EPERM;
+	}
+	return shlogfs_wb_open(fs, h);
+}
+
 /* Set up a handle for node @p n; sets direct_io/keep_cache in @p fi. */
 static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 			     struct shlogfs_handle *h,
@@ -501,11 +540,15 @@ static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 		if ((fi->flags & O_TRUNC) &&
 		    ((rc = shlog_part_info(h->part, &in)) || in.end_off > 0))
 			return rc ? rc : -EPERM;
+		if (fs->wb_on)
+			return shlogfs_open_wb_log(fs, h, fi, wr);
 		/* writers bypass the page cache; readers keep it */
 		fi->direct_io = wr;
 		fi->keep_cache = !wr;
 		return 0;
 	case SHLOGFS_TLOG:
+		if (wr && fs->wb_on)
+			return shlogfs_wb_refused(h->node, "<topic>/log");
 		fi->direct_io = 1;
 		if ((rc = shlogfs_tlog_setup(fs, n, h, (fi->flags & O_ACCMODE) !=
 						       O_WRONLY)))
@@ -534,6 +577,8 @@ static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 		fi->direct_io = 1;
 		return 0;
 	case SHLOGFS_KEY:
+		if (wr && fs->wb_on)
+			return shlogfs_wb_refused(h->node, "keys/<key>");
 		fi->direct_io = 1;
 		return shlogfs_key_setup(fs, n, h, fi->flags);
 	default:
@@ -636,7 +681,7 @@ void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 /* ==== reading ========================================================= */
 
 /* Fill @p buf from a partition's log; bytes below start_off read as zeros. */
-static ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf,
+ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf,
 				 size_t size)
 {
 	size_t got = 0;
@@ -763,6 +808,17 @@ void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t r;
 
 	(void)ino;
+	if (shlogfs_of(req)->wb_on && h->kind == SHLOGFS_LOG) {
+		log = 0; /* the kernel's page cache does the read-ahead */
+		buf = malloc(size ? size : 1);
+		r = buf ? shlogfs_wb_read(h, (uint64_t)off, buf, size) : -ENOMEM;
+		if (r < 0)
+			fuse_reply_err(req, (int)-r);
+		else
+			fuse_reply_buf(req, buf, (size_t)r);
+		free(buf);
+		return;
+	}
 	if (log && size >= SHLOGFS_RA_MIN) {
 		shlogfs_read_ahead(req, h, h->base + (uint64_t)off, size);
 		return;

@@ -83,7 +83,7 @@ struct shlogfs_cli {
 	char *datadir;
 	int nonopts;
 	int show_help, show_version;
-	int allow_other, default_permissions;
+	int allow_other, default_permissions, writeback;
 	uint32_t partitions;
 	struct shlog_options so;
 };
@@ -116,6 +116,7 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("flush_threads=", KEY_FLUSH_THREADS),
 	FUSE_OPT_KEY("partitions=", KEY_PARTITIONS),
 	SHLOGFS_OPT("repair", so.repair, 1),
+	SHLOGFS_OPT("writeback", writeback, 1),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -151,6 +152,9 @@ static void shlogfs_usage(const char *prog)
 "    -o sync_ms=N           interval of sync=interval (1000)\n"
 "    -o flush_threads=N     flush worker threads (2)\n"
 "    -o repair              truncate corrupt data at open instead of refusing\n"
+"    -o writeback           partition logs behind the kernel's page cache: far\n"
+"                           faster small appends; lines reach the log at close,\n"
+"                           fsync or after ~30 s (see shlogfs(8))\n"
 "    -o ro                  mount read-only; the data dir is not written\n"
 "    SIZE takes a suffix: k, M, G (powers of 1024)\n\n",
 	       prog);
@@ -460,6 +464,7 @@ int main(int argc, char *argv[])
 	if (copts.debug)
 		shlogfs_max_level = LOG_DEBUG;
 	fs.partitions = cli.partitions;
+	fs.writeback = cli.writeback;
 	fs.datadir = shlogfs_resolve_datadir(cli.datadir);
 	if (!fs.datadir)
 		goto out_cmd;
@@ -473,6 +478,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &shlogfs_ops, sizeof shlogfs_ops, &fs);
 	if (!se)
 		goto out_dir;
+	fs.se = se;
 	shlogfs_ctl_start(&fs);   /* before any thread: shlogctl sync (ctl.c) */
 	if (shlogfs_store_open(&fs, &cli))
 		goto out_session;
@@ -488,6 +494,7 @@ int main(int argc, char *argv[])
 	ret = shlogfs_serve(se, &copts) ? 1 : 0;
 	fuse_session_unmount(se);
 out_store:
+	__atomic_store_n(&fs.se, NULL, __ATOMIC_RELEASE); /* no more notifications */
 	shlogfs_ctl_stop();
 	shlogfs_handles_close_all(&fs);
 	/* the signal handlers stay until the store is closed: a SIGTERM now

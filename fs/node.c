@@ -8,7 +8,11 @@
  * partition, leaf) so that every lookup of one name returns one inode
  * and counts its lookups; the last forget frees it.  rmdir and rm unlink
  * nodes from the name table (to a list, freed at their forget or at
- * exit): a later lookup of that name gets a new node.
+ * exit): a later lookup of that name gets a new node.  With -o writeback
+ * every lookup of a generated file (status files, at/, since/, keys/,
+ * <topic>/log, the root files) gets a new node, told apart by its
+ * generation: the kernel keeps a cached inode's size then, and a new
+ * inode is how it learns the new one (see wb.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +33,19 @@ static int shlogfs_node_cmp(const struct shlogfs_node *a,
 		return c;
 	if (a->nlen != b->nlen)
 		return a->nlen < b->nlen ? -1 : 1;
-	return memcmp(a->name, b->name, a->nlen);
+	c = memcmp(a->name, b->name, a->nlen);
+	if (c)
+		return c;
+	return a->gen < b->gen ? -1 : a->gen > b->gen;
+}
+
+/* Do two nodes have the same name (any generation)? */
+static int shlogfs_node_same_name(const struct shlogfs_node *a,
+				  const struct shlogfs_node *b)
+{
+	return a->kind == b->kind && a->part == b->part &&
+	       strcmp(a->topic, b->topic) == 0 && a->nlen == b->nlen &&
+	       memcmp(a->name, b->name, a->nlen) == 0;
 }
 
 RB_GENERATE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
@@ -50,6 +66,7 @@ void shlogfs_nodes_init(struct shlogfs *fs)
 /* Free one node's memory. */
 static void shlogfs_node_destroy(struct shlogfs_node *n)
 {
+	shlogfs_wb_free(n->wb);
 	free(n->topic);
 	free(n->name);
 	free(n);
@@ -104,6 +121,7 @@ static void shlogfs_node_key(struct shlogfs_node *k, enum shlogfs_kind kind,
 	k->topic = (char *)(topic ? topic : "");
 	k->name = (char *)(name ? name : "");
 	k->nlen = strlen(k->name);
+	k->gen = 0;
 }
 
 /* Lookup/mkdir/create: find or make a node and count one lookup. */
@@ -118,6 +136,8 @@ struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 		return &fs->root;
 	shlogfs_node_key(&key, kind, topic, part, name);
 	pthread_mutex_lock(&fs->lock);
+	if (fs->wb_on && shlogfs_kind_is_generated(kind))
+		key.gen = ++fs->gen; /* a fresh inode at every lookup */
 	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
 	if (n) {
 		n->nlookup++;
@@ -132,6 +152,7 @@ struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 		n->name = strdup(key.name);
 		n->nlen = key.nlen;
 		n->base = base;
+		n->gen = key.gen;
 		n->nlookup = 1;
 		n->linked = 1;
 		if (!n->topic || !n->name) {
@@ -158,7 +179,7 @@ fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
 	pthread_mutex_lock(&fs->lock);
 	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
 	pthread_mutex_unlock(&fs->lock);
-	return n ? (fuse_ino_t)(uintptr_t)n : 0;
+	return n ? (fuse_ino_t)(uintptr_t)n : 0; /* fresh nodes: 0 */
 }
 
 /* forget: drop lookups; the last one frees the node. */
@@ -201,8 +222,9 @@ void shlogfs_node_unlink_key(struct shlogfs *fs, const char *topic,
 
 	shlogfs_node_key(&key, SHLOGFS_KEY, topic, part, name);
 	pthread_mutex_lock(&fs->lock);
-	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
-	if (n)
+	/* every generation of the name (several with -o writeback) */
+	while ((n = RB_NFIND(shlogfs_node_tree, &fs->nodes, &key)) &&
+	       shlogfs_node_same_name(n, &key))
 		shlogfs_node_unlink(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 }

@@ -14,7 +14,8 @@
  * Files: main.c (command line, set-up, logs), node.c (inode table),
  * text.c (generated text, time parsing, buffers), attr.c (stat,
  * getattr, setattr), dir.c (names), file.c (open, read, write, close),
- * metrics.c (the two root files).
+ * metrics.c (the two root files), wb.c (-o writeback: partition logs
+ * behind the kernel's page cache).
  */
 #ifndef SHLOGFS_H
 #define SHLOGFS_H
@@ -78,6 +79,8 @@ struct shlogfs_node {
 	uint32_t nsnap;    /**< open handles holding a snapshot (fs->lock) */
 	uint64_t snap_len; /**< size of the newest snapshot (fs->lock) */
 	uint32_t rr;       /**< TLOG: round robin of keyless lines (atomic) */
+	uint64_t gen;      /**< -o writeback: tells apart fresh nodes of one name */
+	struct shlogfs_wb *wb; /**< LOG with -o writeback: its byte stream (wb.c) */
 };
 
 RB_HEAD(shlogfs_node_tree, shlogfs_node);
@@ -111,6 +114,7 @@ struct shlogfs_handle {
 	size_t klen;
 	int dirty;                 /**< KEY: written, not yet appended */
 	int dropping;              /**< LOG/TLOG: discarding the rest of a refused line */
+	int wb_writer;             /**< LOG with -o writeback: counted in node->wb */
 };
 
 /** The daemon's state (the session's userdata). */
@@ -124,6 +128,10 @@ struct shlogfs {
 	struct shlogfs_node_tree nodes;
 	LIST_HEAD(, shlogfs_node) unlinked; /**< removed names, not forgotten */
 	LIST_HEAD(, shlogfs_handle) handles;
+	int writeback;             /**< -o writeback asked for */
+	int wb_on;                 /**< and the kernel granted it (init) */
+	uint64_t gen;              /**< last fresh node generation (fs->lock) */
+	struct fuse_session *se;   /**< for notifications (wb.c) */
 };
 
 /* ---- main.c ---------------------------------------------------------- */
@@ -240,7 +248,7 @@ mode_t shlogfs_kind_mode(enum shlogfs_kind k, mode_t dirmode);
 int shlogfs_key_size(struct shlogfs *fs, struct shlogfs_node *n,
 		     uint64_t *size);
 /** Attribute timeout of a node. */
-double shlogfs_timeout(const struct shlogfs_node *n);
+double shlogfs_timeout(const struct shlogfs *fs, const struct shlogfs_node *n);
 void shlogfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi);
 void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -280,8 +288,38 @@ int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
 			    uint64_t size);
 /** Finish and free one handle (release, failed create). */
 void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h);
+/** Fill @p buf from a partition's log (holes below its start read as zeros). */
+ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size);
 /** Release every handle still open (at shutdown). */
 void shlogfs_handles_close_all(struct shlogfs *fs);
+
+/* ---- wb.c (-o writeback) --------------------------------------------- */
+
+/**
+ * Is @p k a file whose size the daemon changes behind the kernel's back
+ * (everything but a partition log)?  With the writeback cache the kernel
+ * keeps a regular file's size once it has the inode, so these files get
+ * a fresh inode at every lookup instead.
+ */
+static inline int shlogfs_kind_is_generated(enum shlogfs_kind k)
+{
+	return !shlogfs_kind_is_dir(k) && k != SHLOGFS_LOG;
+}
+
+/** Open of a partition log for writing with -o writeback; 0 or -errno. */
+int shlogfs_wb_open(struct shlogfs *fs, struct shlogfs_handle *h);
+/** Release of such a handle: the last one finishes an unfinished line. */
+void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h);
+/** A write request (page writeback) to a partition log. */
+ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
+			 const char *buf, size_t size, uint64_t off);
+/** Read a partition log, its unfinished last line included. */
+ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,
+			size_t size);
+/** Bytes of the unfinished last line a node's stream holds. */
+uint64_t shlogfs_wb_pending(struct shlogfs_node *n);
+/** Free a node's writeback state. */
+void shlogfs_wb_free(struct shlogfs_wb *wb);
 
 /* ---- metrics.c ------------------------------------------------------- */
 

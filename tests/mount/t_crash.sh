@@ -3,7 +3,7 @@
 # recording each fsync that returned); lazy unmount, remount: nothing
 # fsync-acknowledged is lost and no torn line is served.  Twice: with the
 # default sync policy, and with -o sync=always, where every write() that
-# returned counts as acknowledged.
+# returned counts as acknowledged; and with -o writeback (fsync-acknowledged).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -68,3 +68,4 @@ crash_round()
 
 crash_round "-f 200"
 crash_round "-w" -o sync=always
+crash_round "-f 200" -o writeback

@@ -1,0 +1,357 @@
+/*
+ * wb.c — -o writeback: partition logs behind the kernel's page cache.
+ *
+ * With the kernel's writeback cache a write() to a partition log copies
+ * into the page cache and returns; the kernel sends the bytes later (at
+ * close, fsync, O_DSYNC, or after the dirty expiry, 30 s by default) as
+ * page-sized write requests with explicit offsets, on whichever open file
+ * of the inode it picks, several at a time.  So in this mode a partition
+ * log is one byte stream per inode, not one per handle:
+ *
+ *  - the stream's end E is the engine's end plus the unfinished last line
+ *    (pend), which the daemon keeps until its '\n' arrives;
+ *  - a request for [off, off+len): if off > E it waits up to
+ *    SHLOGFS_WB_GAP_MS for the bytes before it (requests race between
+ *    threads); bytes below E must equal the stream's (the kernel resends
+ *    the head of a page it wrote back before); bytes from E on are framed
+ *    into lines (frame.c) and appended to the engine;
+ *  - a refusal (bytes that differ from the stored ones, a gap that never
+ *    fills, a line over max_message, an engine error) fails the request,
+ *    so the writer's fsync() or close() returns an error, and leaves the
+ *    kernel's copy out of step with the log: every further write fails
+ *    until the last writer closes; then the kernel's pages and the name
+ *    are invalidated, so the next open sees the log as stored;
+ *  - when the last writer closes, an unfinished line becomes a message
+ *    with a '\n' added, and the '\n' is stored into the kernel's copy
+ *    too (notify_store), so both stay byte for byte the same; opens for
+ *    writing wait until that is done.
+ *
+ * Writers must open with O_APPEND.  Writes through <topic>/log and
+ * keys/<key> would move the engine's end behind the kernel's back, so
+ * they are refused in this mode (file.c, dir.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "shlogfs.h"
+#include "frame.h"
+
+/* Longest wait of a write request for the bytes before it. */
+#define SHLOGFS_WB_GAP_MS 10000
+
+/* The byte stream of one partition log (one per node, made at first write open). */
+struct shlogfs_wb {
+	pthread_mutex_t mu;      /* guards everything below */
+	pthread_cond_t cv;       /* the end moved, or a seal finished */
+	struct shlogfs_buf pend; /* the unfinished last line */
+	int drop;                /* discarding the rest of a refused line */
+	uint32_t writers;        /* open handles that may write */
+	int sealing;             /* the last close is updating the kernel's copy */
+	int broken;              /* refused a write: out of step with the kernel */
+};
+
+/* ==== state =========================================================== */
+
+/* Free a node's stream state. */
+void shlogfs_wb_free(struct shlogfs_wb *wb)
+{
+	if (!wb)
+		return;
+	shlogfs_buf_free(&wb->pend);
+	pthread_cond_destroy(&wb->cv);
+	pthread_mutex_destroy(&wb->mu);
+	free(wb);
+}
+
+/* The node's stream state, made on first use; NULL: ENOMEM. */
+static struct shlogfs_wb *shlogfs_wb_get(struct shlogfs *fs,
+					 struct shlogfs_node *n)
+{
+	struct shlogfs_wb *wb;
+
+	pthread_mutex_lock(&fs->lock);
+	wb = n->wb;
+	if (!wb && (wb = calloc(1, sizeof *wb))) {
+		pthread_mutex_init(&wb->mu, NULL);
+		pthread_cond_init(&wb->cv, NULL);
+		__atomic_store_n(&n->wb, wb, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return wb;
+}
+
+/* The engine's end of @p p and the stream's end (engine + pend). */
+static int shlogfs_wb_end(shlog_part *p, struct shlogfs_wb *wb,
+			  uint64_t *eng, uint64_t *end)
+{
+	struct shlog_part_info in;
+	int rc = shlog_part_info(p, &in);
+
+	if (rc)
+		return rc;
+	*eng = in.end_off;
+	*end = in.end_off + wb->pend.len;
+	return 0;
+}
+
+/* Bytes of the unfinished last line a node's stream holds. */
+uint64_t shlogfs_wb_pending(struct shlogfs_node *n)
+{
+	struct shlogfs_wb *wb = __atomic_load_n(&n->wb, __ATOMIC_ACQUIRE);
+	uint64_t len;
+
+	if (!wb)
+		return 0;
+	pthread_mutex_lock(&wb->mu);
+	len = wb->pend.len;
+	pthread_mutex_unlock(&wb->mu);
+	return len;
+}
+
+/* ==== open and the last close ========================================= */
+
+/* Count a writer, after any seal in progress. */
+int shlogfs_wb_open(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	struct shlogfs_wb *wb = shlogfs_wb_get(fs, h->node);
+
+	if (!wb)
+		return -ENOMEM;
+	pthread_mutex_lock(&wb->mu);
+	while (wb->sealing)
+		pthread_cond_wait(&wb->cv, &wb->mu);
+	wb->writers++;
+	pthread_mutex_unlock(&wb->mu);
+	h->wb_writer = 1;
+	return 0;
+}
+
+/* Append the unfinished line with its '\n'; *at: offset of that '\n'. */
+static int shlogfs_wb_seal(struct shlogfs_handle *h, struct shlogfs_wb *wb,
+			   uint64_t *at)
+{
+	uint64_t eng, end;
+	int rc = shlogfs_wb_end(h->part, wb, &eng, &end);
+
+	if (rc == 0)
+		rc = shlogfs_buf_add(&wb->pend, "\n", 1);
+	if (rc)
+		return rc;
+	rc = shlog_part_append_lines(h->part, wb->pend.p, wb->pend.len, 0,
+				     NULL);
+	if (rc) {
+		wb->pend.len--;
+		return rc;
+	}
+	wb->pend.len = 0;
+	*at = end;
+	return 0;
+}
+
+/* Tell the kernel: the '\n' at @p at, or (@p resync) drop its copy. */
+static void shlogfs_wb_notify(struct shlogfs *fs, struct shlogfs_node *n,
+			      int seal, uint64_t at, int resync)
+{
+	struct fuse_session *se = __atomic_load_n(&fs->se, __ATOMIC_ACQUIRE);
+	fuse_ino_t ino = shlogfs_node_ino(fs, n), dir;
+	struct fuse_bufvec nl = FUSE_BUFVEC_INIT(1);
+
+	if (!se)
+		return;
+	if (seal && !resync) {
+		nl.buf[0].mem = (void *)"\n";
+		fuse_lowlevel_notify_store(se, ino, (off_t)at, &nl, 0);
+	}
+	if (resync) {
+		fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+		dir = shlogfs_node_peek(fs, SHLOGFS_PART, n->topic, n->part, NULL);
+		if (dir)
+			fuse_lowlevel_notify_inval_entry(se, dir, "log", 3);
+	}
+}
+
+/* A writer closed: the last one seals the stream and brings the kernel in step. */
+void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	struct shlogfs_wb *wb = h->node->wb;
+	uint64_t at = 0;
+	int seal = 0, resync = 0, rc;
+
+	if (!h->wb_writer || !wb)
+		return;
+	h->wb_writer = 0;
+	pthread_mutex_lock(&wb->mu);
+	if (--wb->writers == 0) {
+		if (wb->pend.len) {
+			rc = shlogfs_wb_seal(h, wb, &at);
+			if (rc)
+				shlogfs_log(LOG_WARNING, "%s/%u: unfinished line "
+					    "not stored at close: %s", h->node->topic,
+					    h->node->part, shlog_strerror(rc));
+			seal = rc == 0;
+		}
+		resync = wb->broken;
+		wb->broken = 0;
+		wb->drop = 0;
+		wb->sealing = seal || resync;
+	}
+	pthread_mutex_unlock(&wb->mu);
+	if (!seal && !resync)
+		return;
+	/* outside the lock: the kernel may need a read of this log meanwhile */
+	shlogfs_wb_notify(fs, h->node, seal, at, resync);
+	pthread_mutex_lock(&wb->mu);
+	wb->sealing = 0;
+	pthread_cond_broadcast(&wb->cv);
+	pthread_mutex_unlock(&wb->mu);
+}
+
+/* ==== writes ========================================================== */
+
+/* Do the @p len bytes at @p off (all below the stream's end) match it? */
+static int shlogfs_wb_same(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
+			   uint64_t off, const char *buf, size_t len)
+{
+	char tmp[4096];
+	size_t done = 0;
+
+	while (done < len && off + done < eng) {
+		size_t n = len - done;
+		if (n > sizeof tmp)
+			n = sizeof tmp;
+		if (n > eng - (off + done))
+			n = (size_t)(eng - (off + done));
+		ssize_t r = shlog_part_read(p, off + done, tmp, n);
+		if (r <= 0 || memcmp(tmp, buf + done, (size_t)r) != 0)
+			return 0;
+		done += (size_t)r;
+	}
+	if (done == len)
+		return 1;
+	uint64_t at = off + done - eng;
+	return at + (len - done) <= wb->pend.len &&
+	       memcmp(wb->pend.p + at, buf + done, len - done) == 0;
+}
+
+/* Wait (mu held) until the stream reaches @p off; -EIO after the limit. */
+static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
+			   uint64_t *eng, uint64_t *end)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += SHLOGFS_WB_GAP_MS / 1000;
+	dl.tv_nsec += (SHLOGFS_WB_GAP_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (rc == 0 && off > *end && !wb->broken) {
+		int w = pthread_cond_timedwait(&wb->cv, &wb->mu, &dl);
+		rc = shlogfs_wb_end(p, wb, eng, end);
+		if (rc == 0 && w == ETIMEDOUT && off > *end)
+			rc = -EIO;
+	}
+	return rc;
+}
+
+/* frame.c emit: complete lines of the stream to the engine. */
+static int shlogfs_wb_emit(void *arg, const char *lines, size_t len)
+{
+	return shlog_part_append_lines(arg, lines, len, 0, NULL);
+}
+
+/* Frame the new bytes of the stream; 0 once all are taken, or -errno. */
+static int shlogfs_wb_put(struct shlogfs *fs, shlog_part *p,
+			  struct shlogfs_wb *wb, const char *buf, size_t len)
+{
+	struct shlogfs_frame f = {
+		.pend = &wb->pend,
+		.drop = &wb->drop,
+		.max_message = fs->max_message,
+		.emit = shlogfs_wb_emit,
+		.arg = p,
+	};
+	ssize_t n = shlogfs_frame_log(&f, buf, len);
+
+	if (n < 0)
+		return (int)n;
+	return (size_t)n < len ? -EIO : 0;
+}
+
+/* Say why a write was refused (once per episode) and mark the stream. */
+static void shlogfs_wb_refuse(struct shlogfs_handle *h, struct shlogfs_wb *wb,
+			      uint64_t off, size_t size, uint64_t end, int rc)
+{
+	if (!wb->broken)
+		shlogfs_log(LOG_ERR, "%s/%u/log: writeback of %zu bytes at %llu "
+			    "refused (log ends at %llu): %s; further writes fail "
+			    "until every writer has closed", h->node->topic,
+			    h->node->part, size, (unsigned long long)off,
+			    (unsigned long long)end,
+			    rc == -EPERM ? "they differ from the stored bytes" :
+			    shlog_strerror(rc));
+	wb->broken = 1;
+}
+
+/* A write request: the stream's next bytes, or ones it already has. */
+ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
+			 const char *buf, size_t size, uint64_t off)
+{
+	struct shlogfs_wb *wb = __atomic_load_n(&h->node->wb, __ATOMIC_ACQUIRE);
+	uint64_t eng = 0, end = 0;
+	size_t old;
+	int rc;
+
+	if (!wb)
+		return -EBADF;
+	pthread_mutex_lock(&wb->mu);
+	rc = shlogfs_wb_end(h->part, wb, &eng, &end);
+	if (rc == 0 && off > end)
+		rc = shlogfs_wb_wait(h->part, wb, off, &eng, &end);
+	if (rc == 0 && wb->broken)
+		rc = -EIO;
+	if (rc == 0) {
+		old = off < end ? (size_t)(end - off < size ? end - off : size) : 0;
+		if (old && !shlogfs_wb_same(h->part, wb, eng, off, buf, old))
+			rc = -EPERM;
+		else if (size > old)
+			rc = shlogfs_wb_put(fs, h->part, wb, buf + old, size - old);
+	}
+	if (rc)
+		shlogfs_wb_refuse(h, wb, off, size, end, rc);
+	pthread_cond_broadcast(&wb->cv);
+	pthread_mutex_unlock(&wb->mu);
+	return rc ? rc : (ssize_t)size;
+}
+
+/* ==== reads =========================================================== */
+
+/* Read a partition log, the unfinished last line included. */
+ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,
+			size_t size)
+{
+	struct shlogfs_wb *wb = __atomic_load_n(&h->node->wb, __ATOMIC_ACQUIRE);
+	uint64_t eng, end;
+	ssize_t r;
+
+	if (!wb)
+		return shlogfs_part_fill(h->part, off, buf, size);
+	pthread_mutex_lock(&wb->mu);
+	r = shlogfs_part_fill(h->part, off, buf, size);
+	if (r >= 0 && (size_t)r < size &&
+	    shlogfs_wb_end(h->part, wb, &eng, &end) == 0 &&
+	    off + (uint64_t)r >= eng && off + (uint64_t)r < end) {
+		uint64_t at = off + (uint64_t)r - eng;
+		size_t n = (size_t)(wb->pend.len - at);
+		if (n > size - (size_t)r)
+			n = size - (size_t)r;
+		memcpy(buf + r, wb->pend.p + at, n);
+		r += (ssize_t)n;
+	}
+	pthread_mutex_unlock(&wb->mu);
+	return r;
+}
