@@ -60,6 +60,16 @@ static void shlogfs_reply_node(fuse_req_t req, enum shlogfs_kind kind,
 		return;
 	}
 	rc = shlogfs_entry(fs, n, &e);
+	if (rc == 0 && fs->wb_on && shlogfs_kind_is_generated(kind)) {
+		/* the kernel keeps a cached inode's size: a new size, a new inode */
+		struct shlogfs_node *m = shlogfs_node_settle(fs, n, (uint64_t)e.attr.st_size);
+		if (m != n) {
+			n = m;
+			rc = shlogfs_entry(fs, n, &e);
+		}
+		if (rc == 0)
+			shlogfs_node_sent(fs, n, (uint64_t)e.attr.st_size);
+	}
 	if (rc) {
 		shlogfs_node_forget(fs, shlogfs_node_ino(fs, n), 1);
 		fuse_reply_err(req, -rc);

@@ -506,12 +506,16 @@ void shlogfs_handles_close_all(struct shlogfs *fs)
 		shlogfs_handle_drop(fs, LIST_FIRST(&fs->handles));
 }
 
-/* A partition log with -o writeback: page cache for all; writers O_APPEND. */
+/*
+ * A partition log with -o writeback: writers go through the page cache
+ * and must open with O_APPEND; readers read what the log stores
+ * (direct_io), never the kernel's unsent or refused bytes.
+ */
 static int shlogfs_open_wb_log(struct shlogfs *fs, struct shlogfs_handle *h,
 			       struct fuse_file_info *fi, int wr)
 {
-	fi->direct_io = 0;
-	fi->keep_cache = 1;
+	fi->direct_io = !wr;
+	fi->keep_cache = wr;
 	if (!wr)
 		return 0;
 	if (!(fi->flags & O_APPEND)) {

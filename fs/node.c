@@ -9,10 +9,12 @@
  * and counts its lookups; the last forget frees it.  rmdir and rm unlink
  * nodes from the name table (to a list, freed at their forget or at
  * exit): a later lookup of that name gets a new node.  With -o writeback
- * every lookup of a generated file (status files, at/, since/, keys/,
- * <topic>/log, the root files) gets a new node, told apart by its
- * generation: the kernel keeps a cached inode's size then, and a new
- * inode is how it learns the new one (see wb.c).
+ * the kernel keeps a cached inode's size, so a lookup of a generated
+ * file (status files, at/, since/, keys/, <topic>/log, the root files)
+ * whose size changed since the kernel got its inode gets a new node of
+ * the same name, told apart by its generation; the kernel then drops
+ * the old inode.  Until the size changes, lookups keep the node (cp
+ * checks that the file it opened is the one it stat'ed).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -124,6 +126,46 @@ static void shlogfs_node_key(struct shlogfs_node *k, enum shlogfs_kind kind,
 	k->gen = 0;
 }
 
+/* A new node for a name (fs->lock held), one lookup counted; NULL: ENOMEM. */
+static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
+					     const struct shlogfs_node *key,
+					     uint64_t base)
+{
+	struct shlogfs_node *n = calloc(1, sizeof *n);
+
+	if (!n)
+		return NULL;
+	n->kind = key->kind;
+	n->part = key->part;
+	n->topic = strdup(key->topic);
+	n->name = strdup(key->name);
+	n->nlen = key->nlen;
+	n->base = base;
+	n->gen = key->gen;
+	n->nlookup = 1;
+	n->linked = 1;
+	if (!n->topic || !n->name) {
+		shlogfs_node_destroy(n);
+		return NULL;
+	}
+	RB_INSERT(shlogfs_node_tree, &fs->nodes, n);
+	return n;
+}
+
+/* The newest generation of a name (fs->lock held), or NULL. */
+static struct shlogfs_node *shlogfs_node_newest(struct shlogfs *fs,
+						struct shlogfs_node *key)
+{
+	struct shlogfs_node *n;
+
+	key->gen = UINT64_MAX;
+	n = RB_NFIND(shlogfs_node_tree, &fs->nodes, key);
+	n = n ? RB_PREV(shlogfs_node_tree, &fs->nodes, n)
+	      : RB_MAX(shlogfs_node_tree, &fs->nodes);
+	key->gen = 0;
+	return n && shlogfs_node_same_name(n, key) ? n : NULL;
+}
+
 /* Lookup/mkdir/create: find or make a node and count one lookup. */
 struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 					 enum shlogfs_kind kind,
@@ -137,33 +179,53 @@ struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 	shlogfs_node_key(&key, kind, topic, part, name);
 	pthread_mutex_lock(&fs->lock);
 	if (fs->wb_on && shlogfs_kind_is_generated(kind))
-		key.gen = ++fs->gen; /* a fresh inode at every lookup */
-	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
+		n = shlogfs_node_newest(fs, &key);
+	else
+		n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
 	if (n) {
 		n->nlookup++;
 		pthread_mutex_unlock(&fs->lock);
 		return n;
 	}
-	n = calloc(1, sizeof *n);
-	if (n) {
-		n->kind = kind;
-		n->part = part;
-		n->topic = strdup(key.topic);
-		n->name = strdup(key.name);
-		n->nlen = key.nlen;
-		n->base = base;
-		n->gen = key.gen;
-		n->nlookup = 1;
-		n->linked = 1;
-		if (!n->topic || !n->name) {
-			shlogfs_node_destroy(n);
-			n = NULL;
-		} else {
-			RB_INSERT(shlogfs_node_tree, &fs->nodes, n);
-		}
-	}
+	if (fs->wb_on && shlogfs_kind_is_generated(kind))
+		key.gen = ++fs->gen;
+	n = shlogfs_node_new(fs, &key, base);
 	pthread_mutex_unlock(&fs->lock);
 	return n;
+}
+
+/*
+ * -o writeback: @p n (one lookup counted) if the kernel's size of it is
+ * @p size, else a new node of its name (the lookup moves to it).
+ */
+struct shlogfs_node *shlogfs_node_settle(struct shlogfs *fs,
+					 struct shlogfs_node *n, uint64_t size)
+{
+	struct shlogfs_node key, *m;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!n->sent || n->sent_size == size || !n->linked) {
+		pthread_mutex_unlock(&fs->lock);
+		return n;
+	}
+	shlogfs_node_key(&key, n->kind, n->topic, n->part, n->name);
+	key.gen = ++fs->gen;
+	m = shlogfs_node_new(fs, &key, n->base);
+	pthread_mutex_unlock(&fs->lock);
+	if (!m)
+		return n;
+	shlogfs_node_forget(fs, shlogfs_node_ino(fs, n), 1);
+	return m;
+}
+
+/* -o writeback: the size a lookup reply is giving the kernel for @p n. */
+void shlogfs_node_sent(struct shlogfs *fs, struct shlogfs_node *n,
+		       uint64_t size)
+{
+	pthread_mutex_lock(&fs->lock);
+	n->sent_size = size;
+	n->sent = 1;
+	pthread_mutex_unlock(&fs->lock);
 }
 
 /* readdir: the inode number of a name already known, else 0. */
@@ -211,6 +273,15 @@ void shlogfs_node_unlink_topic(struct shlogfs *fs, const char *topic)
 		if (strcmp(n->topic, topic) == 0)
 			shlogfs_node_unlink(fs, n);
 	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* -o writeback resync: the next lookup of @p n's name gets a new node. */
+void shlogfs_node_unlink_node(struct shlogfs *fs, struct shlogfs_node *n)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (n->linked)
+		shlogfs_node_unlink(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 }
 

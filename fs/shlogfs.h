@@ -79,7 +79,9 @@ struct shlogfs_node {
 	uint32_t nsnap;    /**< open handles holding a snapshot (fs->lock) */
 	uint64_t snap_len; /**< size of the newest snapshot (fs->lock) */
 	uint32_t rr;       /**< TLOG: round robin of keyless lines (atomic) */
-	uint64_t gen;      /**< -o writeback: tells apart fresh nodes of one name */
+	uint64_t gen;      /**< -o writeback: tells apart nodes of one name */
+	uint64_t sent_size; /**< -o writeback: the size the kernel was given (fs->lock) */
+	int sent;          /**< sent_size is set */
 	struct shlogfs_wb *wb; /**< LOG with -o writeback: its byte stream (wb.c) */
 };
 
@@ -166,10 +168,18 @@ struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
 			     const char *topic, uint32_t part,
 			     const char *name);
+/** -o writeback: @p n, or a new node of its name if the kernel has its size wrong. */
+struct shlogfs_node *shlogfs_node_settle(struct shlogfs *fs,
+					 struct shlogfs_node *n, uint64_t size);
+/** -o writeback: record the size a lookup reply gave the kernel. */
+void shlogfs_node_sent(struct shlogfs *fs, struct shlogfs_node *n,
+		       uint64_t size);
 /** Drop @p n lookups of @p ino; frees the node at zero. */
 void shlogfs_node_forget(struct shlogfs *fs, fuse_ino_t ino, uint64_t n);
 /** Unlink every node of @p topic (after rmdir). */
 void shlogfs_node_unlink_topic(struct shlogfs *fs, const char *topic);
+/** -o writeback: the next lookup of this log gets a new node (wb.c). */
+void shlogfs_node_unlink_node(struct shlogfs *fs, struct shlogfs_node *n);
 /** Unlink the node of a key (after rm). */
 void shlogfs_node_unlink_key(struct shlogfs *fs, const char *topic,
 			     uint32_t part, const char *key);
@@ -298,8 +308,8 @@ void shlogfs_handles_close_all(struct shlogfs *fs);
 /**
  * Is @p k a file whose size the daemon changes behind the kernel's back
  * (everything but a partition log)?  With the writeback cache the kernel
- * keeps a regular file's size once it has the inode, so these files get
- * a fresh inode at every lookup instead.
+ * keeps a regular file's size once it has the inode, so a lookup of one
+ * whose size changed since gets a new inode (node.c).
  */
 static inline int shlogfs_kind_is_generated(enum shlogfs_kind k)
 {

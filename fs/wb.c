@@ -18,9 +18,13 @@
  *  - a refusal (bytes that differ from the stored ones, a gap that never
  *    fills, a line over max_message, an engine error) fails the request,
  *    so the writer's fsync() or close() returns an error, and leaves the
- *    kernel's copy out of step with the log: every further write fails
- *    until the last writer closes; then the kernel's pages and the name
- *    are invalidated, so the next open sees the log as stored;
+ *    kernel's copy (its pages and the file size it keeps) out of step
+ *    with the log: every further write fails until the last writer
+ *    closes; then the kernel's pages are invalidated and the name gets
+ *    a new inode, so the next open sees the log as stored;
+ *  - readers open with direct_io: they read what the log stores, never
+ *    bytes the kernel has not sent yet or that were refused, so a line
+ *    reaches readers when its writer's bytes are written back;
  *  - when the last writer closes, an unfinished line becomes a message
  *    with a '\n' added, and the '\n' is stored into the kernel's copy
  *    too (notify_store), so both stay byte for byte the same; opens for
@@ -165,6 +169,8 @@ static void shlogfs_wb_notify(struct shlogfs *fs, struct shlogfs_node *n,
 		fuse_lowlevel_notify_store(se, ino, (off_t)at, &nl, 0);
 	}
 	if (resync) {
+		/* the kernel keeps this inode's size: a new inode for the name */
+		shlogfs_node_unlink_node(fs, n);
 		fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
 		dir = shlogfs_node_peek(fs, SHLOGFS_PART, n->topic, n->part, NULL);
 		if (dir)

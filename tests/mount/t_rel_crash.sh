@@ -16,7 +16,10 @@
 # with new random daemon options.
 #
 # Environment: REL_TRIALS (10), REL_GROUP (5), REL_MAXMS (400: longest
-# run before the kill), REL_SEED (random).  Prints "FIGURE crash ..."
+# run before the kill), REL_SEED (random), REL_WB (-o writeback: 1 for
+# every data dir, 0 for none; unset: one data dir in four).  With
+# -o writeback only fsync acknowledges, and the topic-level writer
+# writes to partition 0 (<topic>/log refuses writes in that mode).  Prints "FIGURE crash ..."
 # lines for scripts/reliability-mount.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -41,6 +44,11 @@ pick_opts()
 	OPTS="sync=${syncs[RANDOM % 4]},segment_size=${segs[RANDOM % 4]}"
 	OPTS+=",flush_ms=${fl[RANDOM % 3]},stride=${st[RANDOM % 3]}"
 	[ "${OPTS#sync=interval}" = "$OPTS" ] || OPTS+=",sync_ms=$((10 + RANDOM % 200))"
+	case ${REL_WB:-} in
+	1) OPTS+=",writeback" ;;
+	0) ;;
+	*) [ $((RANDOM % 4)) != 0 ] || OPTS+=",writeback" ;;
+	esac
 }
 
 # Start the writers of trial $1 (pids in WPIDS); with sync=always every
@@ -48,8 +56,10 @@ pick_opts()
 # acknowledge their fsyncs.
 start_writers()
 {
-	local i=$1 f0="-f 1" f2="-f 3" f4="-f 10" w1="" w3=""
-	if [ "${OPTS#sync=always}" != "$OPTS" ]; then
+	local i=$1 f0="-f 1" f2="-f 3" f4="-f 10" w1="" w3="" tlog=$MNT/t/log
+	if [ "${OPTS#*writeback}" != "$OPTS" ]; then
+		tlog=$MNT/t/0/log
+	elif [ "${OPTS#sync=always}" != "$OPTS" ]; then
 		f0=-w f2=-w f4=-w w1=-w w3=-w
 	fi
 	WPIDS=()
@@ -66,7 +76,7 @@ start_writers()
 	"$MTIO" lines $w3 -k "$T/ack.c${i}w3" -b 3 "$MNT/t/1/log" "c${i}w3" 100000000 2>/dev/null &
 	WPIDS+=($!)
 	# shellcheck disable=SC2086
-	"$MTIO" lines -K $f4 -k "$T/ack.c${i}w4" "$MNT/t/log" "c${i}w4" 100000000 2>/dev/null &
+	"$MTIO" lines -K $f4 -k "$T/ack.c${i}w4" "$tlog" "c${i}w4" 100000000 2>/dev/null &
 	WPIDS+=($!)
 }
 

@@ -13,8 +13,10 @@
 #  - rmdir of the topic frees its space for the next cycle.
 # The last cycle's topic is checked again after a remount.
 #
-# Environment: REL_CYCLES (2), REL_DISK_MB (16).  Prints "FIGURE
-# fulldisk ..." for scripts/reliability-mount.
+# Environment: REL_CYCLES (2), REL_DISK_MB (16), REL_WB (1: mount with
+# -o writeback, where only fsync acknowledges, so every writer fsyncs
+# after each write).  Prints "FIGURE fulldisk ..." for
+# scripts/reliability-mount.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 [ -n "${RELCK:-}" ] && [ -x "$RELCK" ] || mt_fail "RELCK='${RELCK:-}' is not an executable"
@@ -24,6 +26,11 @@ DISK=${REL_DISK_MB:-16}
 mount -t tmpfs -o size=${DISK}m shlog-rel-tmpfs "$DATADIR" || mt_fail "cannot mount a tmpfs on $DATADIR"
 mt_at_exit "umount -l '$DATADIR'"
 OPTS=segment_size=1M,stride=100
+WACK=-w
+if [ "${REL_WB:-0}" = 1 ]; then
+	OPTS+=,writeback
+	WACK="-f 1"
+fi
 mt_start -o "$OPTS"
 
 n_enospc=0 n_reads=0 n_bytes=0 n_acked=0 max_resume_ms=0 n_errlines=0
@@ -43,11 +50,13 @@ start_writers()
 {
 	local c=$1 top=$2
 	WPIDS=()
-	"$MTIO" lines -w -k "$T/ack.c${c}w0" "$top/0/log" "c${c}w0" 100000000 2>"$T/err.c${c}w0" &
+	# shellcheck disable=SC2086 # option words
+	"$MTIO" lines $WACK -k "$T/ack.c${c}w0" "$top/0/log" "c${c}w0" 100000000 2>"$T/err.c${c}w0" &
 	WPIDS+=($!)
 	"$MTIO" lines -f 1 -k "$T/ack.c${c}w1" "$top/0/log" "c${c}w1" 100000000 2>"$T/err.c${c}w1" &
 	WPIDS+=($!)
-	"$MTIO" lines -w -b 5 -k "$T/ack.c${c}w2" "$top/1/log" "c${c}w2" 100000000 2>"$T/err.c${c}w2" &
+	# shellcheck disable=SC2086
+	"$MTIO" lines $WACK -b 5 -k "$T/ack.c${c}w2" "$top/1/log" "c${c}w2" 100000000 2>"$T/err.c${c}w2" &
 	WPIDS+=($!)
 }
 
@@ -92,7 +101,7 @@ cycle()
 	df -k "$DATADIR" | tail -n 1
 	read_while_full "$top" 3
 	st=0
-	"$MTIO" write -a "$top/1/log" $'one more\n' 2>"$T/more.err" || st=$?
+	"$MTIO" write -a -s "$top/1/log" $'one more\n' 2>"$T/more.err" || st=$?
 	[ "$st" != 0 ] && grep -q ENOSPC "$T/more.err" ||
 		mt_fail "cycle $c: an append on a full disk got: exit $st $(cat "$T/more.err")"
 	n_errlines=$((n_errlines + $(awk '$1 == "write_errors" { print $2 }' "$top/0/stats")))

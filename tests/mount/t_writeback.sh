@@ -1,6 +1,7 @@
 #!/bin/bash
 # -o writeback: partition logs behind the kernel's page cache.  Appends
-# with echo, printf and cat come back byte for byte; an unfinished line
+# with echo, printf and cat come back byte for byte; a line of a writer
+# that keeps its file open is readable after sync; an unfinished line
 # becomes a line when its writer closes; 4 concurrent writers lose and
 # tear nothing; status, at/ and keys/ files show fresh sizes (tar gets
 # them whole); writes that would bypass the log's byte stream are
@@ -29,10 +30,11 @@ cmp "$L" "$T/want" || mt_fail "log differs from what was written"
 [ "$(head -n 2 "$MNT/t/0/at/3")" = "$(printf 'unfin\nished')" ] ||
 	mt_fail "at/3: $(head -n 2 "$MNT/t/0/at/3")"
 
-mt_say "a writer that keeps its file open: readers of the log see its line at once"
+mt_say "a writer that keeps its file open: readers see its line once it is written back (sync)"
 exec 3>>"$L"
 printf 'held open\n' >&3
-[ "$(tail -n 1 "$L")" = "held open" ] || mt_fail "line of an open writer not readable"
+sync -d "$L"
+[ "$(tail -n 1 "$L")" = "held open" ] || mt_fail "line of an open writer not readable after sync"
 exec 3>&-
 
 mt_say "status files show fresh sizes, and tar archives them whole"
