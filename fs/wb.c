@@ -23,8 +23,9 @@
  *    closes; then the kernel's pages are invalidated and the name gets
  *    a new inode, so the next open sees the log as stored;
  *  - readers open with direct_io: they read what the log stores, never
- *    bytes the kernel has not sent yet or that were refused, so a line
- *    reaches readers when its writer's bytes are written back;
+ *    bytes that were refused or zeros the kernel made up past the log;
+ *    (Linux 6.18 sends the pending bytes of a range before a direct read
+ *    of it, so readers still see a line at once);
  *  - when the last writer closes, an unfinished line becomes a message
  *    with a '\n' added, and the '\n' is stored into the kernel's copy
  *    too (notify_store), so both stay byte for byte the same; opens for
