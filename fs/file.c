@@ -813,7 +813,7 @@ void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	if (shlogfs_of(req)->wb_on && h->kind == SHLOGFS_LOG) {
-		log = 0; /* the kernel's page cache does the read-ahead */
+		/* -o writeback: the stored log and the unfinished line (wb.c) */
 		buf = malloc(size ? size : 1);
 		r = buf ? shlogfs_wb_read(h, (uint64_t)off, buf, size) : -ENOMEM;
 		if (r < 0)
