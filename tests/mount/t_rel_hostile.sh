@@ -12,7 +12,9 @@
 #     gets the errno in the table, the data is unchanged, the daemon
 #     stays up;
 #  4. a user without permission on a topic (or a partition) can neither
-#     read nor append to it.
+#     read nor append to it;
+#  5. parts 1 and 2 again with -o writeback (partition logs behind the
+#     kernel's page cache; all writers on partition logs).
 # At the end it prints the table of operations and errnos (markdown).
 #
 # Environment: REL_LINES (5000 lines per writer), REL_HANDLES (3000).
@@ -100,8 +102,8 @@ done
 reap_writers 900
 cp "$MNT/one/0/log" "$T/one"
 counts=$(mt_check_lines "$T/one")
-exp=$(for w in $(seq 0 15); do echo "w$w $N"; done | sort)
-[ "$counts" = "$exp" ] || mt_fail "one partition: per-writer counts: $(echo "$counts" | tr '\n' ' ')"
+exp1=$(for w in $(seq 0 15); do echo "w$w $N"; done | sort)
+[ "$counts" = "$exp1" ] || mt_fail "one partition: per-writer counts: $(echo "$counts" | tr '\n' ' ')"
 echo "runs of one writer in the log: $(cut -d' ' -f1 "$T/one" | uniq | wc -l)"
 agree "$MNT/one/0"
 rm -f "$T/one"
@@ -139,6 +141,43 @@ out=$("$RELCK" handles "$MNT/h/0/log" "$H" h) || mt_fail "relck handles: $out"
 echo "$out"
 [ "$(mt_check_lines "$MNT/h/0/log")" = "h $H" ] || mt_fail "handles: $(mt_check_lines "$MNT/h/0/log")"
 agree "$MNT/h/0"
+
+# ---- 5. parts 1 and 2 with -o writeback -------------------------------------
+
+mt_say "-o writeback: 16 writers x $N lines on one partition and on 16, $H handles"
+mt_stop
+mt_start -o allow_other,writeback
+mkdir "$MNT/wb1" "$MNT/wb16"
+for p in $(seq 1 15); do mkdir "$MNT/wb16/$p"; done
+WPIDS=()
+for w in $(seq 0 15); do
+	"$MTIO" lines -b $((1 + w % 4 * 3)) "$MNT/wb1/0/log" "w$w" "$N" &
+	WPIDS+=($!)
+	"$MTIO" lines -b $((1 + w % 3 * 5)) "$MNT/wb16/$w/log" "d$w" "$N" &
+	WPIDS+=($!)
+done
+reap_writers 900
+cp "$MNT/wb1/0/log" "$T/one"
+counts=$(mt_check_lines "$T/one")
+[ "$counts" = "$exp1" ] || mt_fail "writeback, one partition: $(echo "$counts" | tr '\n' ' ')"
+agree "$MNT/wb1/0"
+: >"$T/counts"
+for p in $(seq 0 15); do
+	cp "$MNT/wb16/$p/log" "$T/many"
+	mt_check_lines "$T/many" >>"$T/counts"
+	agree "$MNT/wb16/$p" >/dev/null
+done
+counts=$(sort "$T/counts")
+[ "$counts" = "$(for w in $(seq 0 15); do echo "d$w $N"; done | sort)" ] ||
+	mt_fail "writeback, 16 partitions: $(echo "$counts" | tr '\n' ' ')"
+rm -f "$T/one" "$T/many"
+mkdir "$MNT/wbh"
+out=$("$RELCK" handles "$MNT/wbh/0/log" "$H" h) || mt_fail "writeback: relck handles: $out"
+[ "$(mt_check_lines "$MNT/wbh/0/log")" = "h $H" ] || mt_fail "writeback handles: $(mt_check_lines "$MNT/wbh/0/log")"
+agree "$MNT/wbh/0"
+echo "ok: -o writeback, 32 writers x $N lines and $H handles, each line exactly once"
+mt_stop
+mt_start -o allow_other
 
 # ---- 3. hostile operations -------------------------------------------------
 

@@ -453,6 +453,24 @@ static void test_append_lines(void **state)
 	assert_int_equal(len, 15);
 	assert_memory_equal(log, "zero\na\nbb\n\nccc\n", 15);
 	free(log);
+	/* a buffer no longer than max_message + 1 is counted in one pass:
+	 * 33 lines across its 16-byte blocks, then one line of exactly
+	 * max_message; one byte more is too long */
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 2; i < 99; i += 3)
+		buf[i] = '\n';
+	assert_int_equal(shlog_part_append_lines(p, buf, 99, 0, NULL), 0);
+	buf[100] = '\n';
+	assert_int_equal(shlog_part_append_lines(p, buf + 100, 1, 0, NULL), 0);
+	memset(buf, 'y', 100);
+	buf[100] = '\n';
+	assert_int_equal(shlog_part_append_lines(p, buf, 101, 0, NULL), 0);
+	memset(buf, 'z', 101);
+	buf[101] = '\n';
+	assert_int_equal(shlog_part_append_lines(p, buf, 102, 0, NULL),
+			 -EMSGSIZE);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_true(in.end_seq == 5 + 33 + 1 + 1);
 	th_close(s, p);
 }
 
