@@ -15,6 +15,9 @@
 # largest sample of the last quarter is at most the largest of the second
 # quarter + 10 % + 4 MiB (RSS), + 8 (fds), + 4 (threads).  Afterwards the logs are well-formed and anchor, index
 # and log agree.  Prints "FIGURE soak ..." and the samples' summary.
+# REL_WB=1 mounts with -o writeback: keys are then set by keyed lines
+# appended to the partition log (keys/ and <topic>/log refuse writes in
+# that mode) and deleted by tombstone lines.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 [ -n "${RELCK:-}" ] && [ -x "$RELCK" ] || mt_fail "RELCK='${RELCK:-}' is not an executable"
@@ -22,6 +25,9 @@ mt_init
 SECS=${REL_SECONDS:-30}
 EVERY=${REL_EVERY:-1}
 OPTS=segment_size=256k,max_segments=6,retention=wrap,stride=100,sync=interval,sync_ms=200
+WB=${REL_WB:-0}
+KLOG=$MNT/s/log                 # where the keyed appender writes
+[ "$WB" != 1 ] || { OPTS+=,writeback; KLOG=$MNT/s/0/log; }
 mt_start -o "$OPTS"
 mkdir "$MNT/s" "$MNT/s/1" "$MNT/k"
 END=$(($(date +%s) + SECS))
@@ -59,9 +65,17 @@ keyer()
 	local i=0 k
 	while before_end; do
 		k=key$((i % 50))
-		echo "value $i" >"$MNT/k/0/keys/$k" || { echo "key write $i" >"$T/bad.keyer"; return; }
+		if [ "$WB" = 1 ]; then
+			printf '%s\tvalue %s\n' "$k" "$i" >>"$MNT/k/0/log" || { echo "key line $i" >"$T/bad.keyer"; return; }
+		else
+			echo "value $i" >"$MNT/k/0/keys/$k" || { echo "key write $i" >"$T/bad.keyer"; return; }
+		fi
 		[ "$(cat "$MNT/k/0/keys/$k")" = "value $i" ] || { echo "key read $i" >"$T/bad.keyer"; return; }
-		[ $((i % 7)) != 0 ] || rm "$MNT/k/0/keys/key$((i % 13))" 2>/dev/null || true
+		if [ "$WB" = 1 ]; then
+			[ $((i % 7)) != 0 ] || printf 'key%s\t\n' $((i % 13)) >>"$MNT/k/0/log"
+		else
+			[ $((i % 7)) != 0 ] || rm "$MNT/k/0/keys/key$((i % 13))" 2>/dev/null || true
+		fi
 		[ $((i % 20)) != 0 ] || ls "$MNT/k/0/keys" >/dev/null
 		i=$((i + 1))
 	done
@@ -116,7 +130,7 @@ longtail=$!
 pids=()
 appender a "$MNT/s/0/log" "-b 10" & pids+=($!)
 appender f "$MNT/s/1/log" "-f 100" & pids+=($!)
-appender k "$MNT/s/log" "-K -b 5" & pids+=($!)
+appender k "$KLOG" "-K -b 5" & pids+=($!)
 tailers & pids+=($!)
 keyer & pids+=($!)
 reader & pids+=($!)
