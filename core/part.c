@@ -14,9 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "crc_i.h"
 #include "engine_i.h"
@@ -656,30 +653,7 @@ int shlog_part_append(shlog_part *p, const void *msg, size_t len, int flags, uin
 	return rc;
 }
 
-/* Number of '\n' bytes in @len bytes of @buf (16 at a time where SSE2 is). */
-static uint64_t newline_count(const char *buf, size_t len)
-{
-	uint64_t n = 0;
-	size_t i = 0;
-
-#ifdef __SSE2__
-	const __m128i nl = _mm_set1_epi8('\n');
-	for (; i + 16 <= len; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
-		n += (uint64_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
-	}
-#endif
-	for (; i < len; i++)
-		n += buf[i] == '\n';
-	return n;
-}
-
-/*
- * Count the lines of buf, checking each against max_message.  When the
- * whole buffer is no longer than one message may be, no line can be too
- * long, and one pass counting newlines does (a large write request of
- * short lines is the common case, and this is on its critical path).
- */
+/* Count the lines of buf, checking each against max_message. */
 static int lines_count(const char *buf, size_t len, uint32_t max, uint32_t *count)
 {
 	size_t pos = 0;
@@ -687,10 +661,6 @@ static int lines_count(const char *buf, size_t len, uint32_t max, uint32_t *coun
 
 	if (len == 0 || buf[len - 1] != '\n')
 		return -EINVAL;
-	if (len - 1 <= max) {
-		n = newline_count(buf, len);
-		pos = len;
-	}
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		if ((size_t)(nl - (buf + pos)) > max)
