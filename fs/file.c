@@ -685,8 +685,7 @@ void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 /* ==== reading ========================================================= */
 
 /* Fill @p buf from a partition's log; bytes below start_off read as zeros. */
-ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf,
-				 size_t size)
+ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size)
 {
 	size_t got = 0;
 

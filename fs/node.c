@@ -241,7 +241,7 @@ fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
 	pthread_mutex_lock(&fs->lock);
 	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
 	pthread_mutex_unlock(&fs->lock);
-	return n ? (fuse_ino_t)(uintptr_t)n : 0; /* fresh nodes: 0 */
+	return n ? (fuse_ino_t)(uintptr_t)n : 0; /* -o writeback generations: 0 */
 }
 
 /* forget: drop lookups; the last one frees the node. */
