@@ -406,36 +406,43 @@ static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 	return (ssize_t)size;
 }
 
-/* write: lines to a log, or a key's value. */
-void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		      size_t size, off_t off, struct fuse_file_info *fi)
+/* Write to a handle under its lock: lines to a log, or a key's value. */
+static ssize_t shlogfs_handle_write(struct shlogfs *fs,
+				    struct shlogfs_handle *h, const char *buf,
+				    size_t size, uint64_t off, int fflags)
 {
-	struct shlogfs *fs = shlogfs_of(req);
-	struct shlogfs_handle *h = shlogfs_fh(fi);
-	int flags = shlogfs_append_flags(fi->flags);
+	int flags = shlogfs_append_flags(fflags);
 	ssize_t rc;
 
-	(void)ino;
-	if (fs->wb_on && h->kind == SHLOGFS_LOG) {
-		rc = shlogfs_wb_write(fs, h, buf, size, (uint64_t)off);
-		if (rc < 0)
-			fuse_reply_err(req, (int)-rc);
-		else
-			fuse_reply_write(req, (size_t)rc);
-		return;
-	}
 	pthread_mutex_lock(&h->lock);
 	if (h->kind == SHLOGFS_KEY)
-		rc = shlogfs_key_put(fs, h, buf, size, (uint64_t)off);
+		rc = shlogfs_key_put(fs, h, buf, size, off);
 	else if (h->kind != SHLOGFS_LOG && h->kind != SHLOGFS_TLOG)
 		rc = -EBADF;
-	else if ((rc = shlogfs_append_ok(h, fi->flags, (uint64_t)off)))
+	else if ((rc = shlogfs_append_ok(h, fflags, off)))
 		;
 	else if (h->kind == SHLOGFS_LOG)
 		rc = shlogfs_log_put(fs, h, buf, size, flags);
 	else
 		rc = shlogfs_tlog_put(fs, h, buf, size, flags);
 	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* write: lines to a log, or a key's value. */
+void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		      size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_handle *h = shlogfs_fh(fi);
+	ssize_t rc;
+
+	(void)ino;
+	if (fs->wb_on && h->kind == SHLOGFS_LOG) /* the log's byte stream (wb.c) */
+		rc = shlogfs_wb_write(fs, h, buf, size, (uint64_t)off);
+	else
+		rc = shlogfs_handle_write(fs, h, buf, size, (uint64_t)off,
+					  fi->flags);
 	if (rc < 0)
 		fuse_reply_err(req, (int)-rc);
 	else
@@ -805,23 +812,14 @@ void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct shlogfs_handle *h = shlogfs_fh(fi);
-	int log = h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_AT ||
-		  h->kind == SHLOGFS_SINCE;
+	/* -o writeback: a log is the stored log and the unfinished line (wb.c) */
+	int wb = shlogfs_of(req)->wb_on && h->kind == SHLOGFS_LOG;
+	int log = !wb && (h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_AT ||
+			  h->kind == SHLOGFS_SINCE);
 	char *buf;
 	ssize_t r;
 
 	(void)ino;
-	if (shlogfs_of(req)->wb_on && h->kind == SHLOGFS_LOG) {
-		/* -o writeback: the stored log and the unfinished line (wb.c) */
-		buf = malloc(size ? size : 1);
-		r = buf ? shlogfs_wb_read(h, (uint64_t)off, buf, size) : -ENOMEM;
-		if (r < 0)
-			fuse_reply_err(req, (int)-r);
-		else
-			fuse_reply_buf(req, buf, (size_t)r);
-		free(buf);
-		return;
-	}
 	if (log && size >= SHLOGFS_RA_MIN) {
 		shlogfs_read_ahead(req, h, h->base + (uint64_t)off, size);
 		return;
@@ -831,7 +829,9 @@ void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	switch (h->kind) {
+	if (wb)
+		r = shlogfs_wb_read(h, (uint64_t)off, buf, size);
+	else switch (h->kind) {
 	case SHLOGFS_LOG:
 	case SHLOGFS_AT:
 	case SHLOGFS_SINCE:
