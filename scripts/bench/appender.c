@@ -43,14 +43,11 @@ static int app_maybe_sync(int fd, uint64_t done, uint64_t count,
 static int app_write(const char *path, uint64_t first, uint64_t count,
 		     uint64_t size, uint64_t every)
 {
-	char *line = malloc(size);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	char *line;
+	int fd = bench_append_open(path, size, &line);
 
-	if (!line || fd < 0) {
-		perror(path);
+	if (fd < 0)
 		return 1;
-	}
-	bench_line_init(line, size);
 	for (uint64_t i = first; i < first + count; i++) {
 		bench_line_stamp(line, i, 0);
 		ssize_t n = write(fd, line, size);

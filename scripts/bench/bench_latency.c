@@ -71,14 +71,11 @@ static void lat_report(int64_t *v, uint64_t n)
 static int lat_write(const char *path, uint64_t n, uint64_t size, int sync,
 		     int64_t *v)
 {
-	char *line = malloc(size);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	char *line;
+	int fd = bench_append_open(path, size, &line);
 
-	if (!line || fd < 0) {
-		perror(path);
+	if (fd < 0)
 		return 1;
-	}
-	bench_line_init(line, size);
 	for (uint64_t i = 0; i < n; i++) {
 		bench_line_stamp(line, i, 0);
 		int64_t t0 = bench_now_ns();
@@ -144,14 +141,11 @@ static int lat_reader(const char *path, uint64_t n, uint64_t size,
 static int lat_writer(const char *path, uint64_t n, uint64_t size,
 		      struct lat_shared *sh)
 {
-	char *line = malloc(size);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	char *line;
+	int fd = bench_append_open(path, size, &line);
 
-	if (!line || fd < 0) {
-		perror(path);
+	if (fd < 0)
 		return 1;
-	}
-	bench_line_init(line, size);
 	for (uint64_t i = 0; i < n; i++) {
 		while (atomic_load(&sh->seen) < i)
 			if (atomic_load(&sh->failed))

@@ -2,9 +2,12 @@
 #include "bench_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 /* Used by every benchmark to time its measured section. */
@@ -83,4 +86,22 @@ long bench_peak_rss_kib(void)
 	if (getrusage(RUSAGE_SELF, &ru) < 0)
 		return -1;
 	return ru.ru_maxrss;
+}
+
+/* Open a file for appending with a fresh line buffer. */
+int bench_append_open(const char *path, size_t size, char **line)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	*line = malloc(size);
+	if (!*line || fd < 0) {
+		perror(path);
+		free(*line);
+		*line = NULL;
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	bench_line_init(*line, size);
+	return fd;
 }

@@ -29,6 +29,13 @@ void bench_line_init(char *line, size_t size);
  */
 void bench_line_stamp(char *line, uint64_t i, uint32_t nkeys);
 
+/**
+ * Open @p path for appending (O_WRONLY|O_APPEND) and make a line buffer
+ * of @p size bytes with bench_line_init(); the fd, or -1 (reported on
+ * stderr, nothing left open or allocated).
+ */
+int bench_append_open(const char *path, size_t size, char **line);
+
 /** Parse a count with an optional k/M/G suffix (powers of 1000 or, with "i", 1024). */
 int bench_parse_count(const char *s, uint64_t *out);
 

@@ -78,6 +78,19 @@ read_while_full()
 }
 
 # One cycle $1.
+# append_again CYCLE TOPIC P T0: one line with fsync to partition P,
+# retried until it succeeds; fail 10 s after T0 (ns), when space was freed.
+append_again()
+{
+	local t1
+	while ! "$MTIO" lines -f 1 "$2/$3/log" "c${1}r$3" 1 2>"$T/again.err"; do
+		t1=$(date +%s%N)
+		[ $(((t1 - $4) / 1000000)) -lt 10000 ] ||
+			mt_fail "cycle $1: appends to p$3 still fail 10 s after freeing 1 MiB: $(cat "$T/again.err")"
+		sleep 0.05
+	done
+}
+
 cycle()
 {
 	local c=$1 top=$MNT/c$1 pid w st tail ack n t0 t1 ms werr
@@ -108,22 +121,12 @@ cycle()
 
 	rm "$DATADIR/.filler"
 	t0=$(date +%s%N)
-	while ! "$MTIO" lines -f 1 "$top/0/log" "c${c}r0" 1 2>"$T/again.err"; do
-		t1=$(date +%s%N)
-		[ $(((t1 - t0) / 1000000)) -lt 10000 ] ||
-			mt_fail "cycle $c: appends still fail 10 s after freeing 1 MiB: $(cat "$T/again.err")"
-		sleep 0.05
-	done
+	append_again "$c" "$top" 0 "$t0"
 	t1=$(date +%s%N)
 	ms=$(((t1 - t0) / 1000000))
 	[ "$ms" -le "$max_resume_ms" ] || max_resume_ms=$ms
-	# p1 resumes on its own: its failed block is retried like p0's
-	while ! "$MTIO" lines -f 1 "$top/1/log" "c${c}r1" 1 2>"$T/again.err"; do
-		t1=$(date +%s%N)
-		[ $(((t1 - t0) / 1000000)) -lt 10000 ] ||
-			mt_fail "cycle $c: appends to p1 still fail 10 s after freeing 1 MiB: $(cat "$T/again.err")"
-		sleep 0.05
-	done
+	# p1 resumes on its own too: its failed block is retried like p0's
+	append_again "$c" "$top" 1 "$t0"
 	: >"$T/counts"
 	check_part "$top/0"
 	check_part "$top/1"
