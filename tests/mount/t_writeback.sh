@@ -18,7 +18,10 @@ mkdir "$MNT/t"
 mt_say "echo, printf, cat >> come back as written"
 echo "alice	hello" >>"$L"
 printf 'one\ntwo\n' >>"$L"
-printf 'unfin' >>"$L"            # finished with a '\n' at close
+printf 'unfin' >>"$L"            # finished with a '\n' at the last close
+# the kernel sends that release after close() returns: wait for the '\n'
+sealed() { [ -z "$(tail -c 1 "$L")" ]; }
+mt_wait_until 50 sealed || mt_fail "unfinished line not finished at close"
 printf 'ished\n' >>"$L"
 seq 1 20000 >"$T/seq"
 cat "$T/seq" >>"$L"
