@@ -2,12 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "io_i.h"
-
-static int sys_openat(int d, const char *p, int f, mode_t m) { return openat(d, p, f, m); }
-static int sys_fstat(int fd, struct stat *st) { return fstat(fd, st); }
 
 /* The kernel's boot id (a UUID) as 16 bytes. */
 static int sys_boot_id(unsigned char out[16])
@@ -33,35 +32,16 @@ static int sys_boot_id(unsigned char out[16])
 	return k == 16 ? 0 : -EINVAL;
 }
 
-const struct shlog_io shlog_io_default = {
-	.openat = sys_openat,
-	.close = close,
-	.pread = pread,
-	.pwrite = pwrite,
-	.fdatasync = fdatasync,
-	.fsync = fsync,
-	.ftruncate = ftruncate,
-	.renameat = renameat,
-	.unlinkat = unlinkat,
-	.mkdirat = mkdirat,
-	.fstat = sys_fstat,
-	.boot_id = sys_boot_id,
-};
+/* Each seam call's real implementation: sys_<name> calls the libc function. */
+#define SHLOG_IO_SYS(name, ret, params, args) \
+	static ret sys_##name params { return name args; }
+SHLOG_IO_LIBC_CALLS(SHLOG_IO_SYS)
+#undef SHLOG_IO_SYS
 
-struct shlog_io shlog_io = {
-	.openat = sys_openat,
-	.close = close,
-	.pread = pread,
-	.pwrite = pwrite,
-	.fdatasync = fdatasync,
-	.fsync = fsync,
-	.ftruncate = ftruncate,
-	.renameat = renameat,
-	.unlinkat = unlinkat,
-	.mkdirat = mkdirat,
-	.fstat = sys_fstat,
-	.boot_id = sys_boot_id,
-};
+#define SHLOG_IO_INIT(name, ret, params, args) .name = sys_##name,
+const struct shlog_io shlog_io_default = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
+struct shlog_io shlog_io = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
+#undef SHLOG_IO_INIT
 
 /* Read exactly len bytes at off; a short file is -EIO. */
 int shlog_io_pread_full(int fd, void *buf, size_t len, off_t off)
@@ -103,4 +83,73 @@ int shlog_io_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* Map what openat says about a name that is there but is not ours. */
+static int open_err(int err)
+{
+	switch (err) {
+	case ELOOP:   /* a symlink (O_NOFOLLOW) */
+	case ENXIO:   /* a FIFO opened for writing without a reader, a socket */
+	case EISDIR:  /* a directory where a file belongs */
+	case ENOTDIR: /* a file where a directory belongs */
+	case ENODEV:  /* a device without a driver */
+		return -EUCLEAN;
+	default:
+		return -err;
+	}
+}
+
+/* Open a name in a directory fd, refusing anything but the expected type. */
+int shlog_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type)
+{
+	struct stat st;
+	int fd;
+
+	flags |= O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	if (type == S_IFDIR)
+		flags |= O_DIRECTORY;
+	fd = shlog_io.openat(dfd, name, flags, mode);
+	if (fd < 0)
+		return open_err(errno);
+	if (shlog_io.fstat(fd, &st) < 0) {
+		int err = -errno;
+		shlog_io.close(fd);
+		return err;
+	}
+	if ((st.st_mode & S_IFMT) != type) {
+		shlog_io.close(fd);
+		return -EUCLEAN;
+	}
+	return fd;
+}
+
+/* Walk a directory's entries through a second fd of it. */
+int shlog_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type, void *arg),
+			 void *arg)
+{
+	int fd = shlog_io_open(dfd, ".", O_RDONLY, 0, S_IFDIR);
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (fd < 0)
+		return fd;
+	d = shlog_io.fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		shlog_io.close(fd);
+		return rc;
+	}
+	errno = 0;
+	while (rc == 0 && (de = shlog_io.readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		rc = fn(de->d_name, de->d_type, arg);
+		errno = 0;
+	}
+	if (rc == 0 && errno != 0)
+		rc = -errno;
+	shlog_io.closedir(d);
+	return rc;
 }
