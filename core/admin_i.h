@@ -1,22 +1,38 @@
 /*
  * admin_i.h — helpers shared by the admin operations (repair.c,
- * compact.c) and the hook by which an open of the store settles a
- * compaction that a crash interrupted (store.c).
+ * compact.c, shlogctl.c) and the hook by which an open of the store
+ * settles a compaction that a crash interrupted (store.c).
  */
 #ifndef SHLOG_ADMIN_I_H
 #define SHLOG_ADMIN_I_H
 
 #include "engine_i.h"
 
+/* Random hex digits in the name of a temporary directory. */
+#define SHLOG_ADMIN_RAND_HEX 16
+
 /* Open the data dir @dir and take its lock like a store open; -EBUSY if held. */
 int shlog_admin_lock(const char *dir, int *dfd, int *lock_fd);
 /* Release what shlog_admin_lock() took. */
 void shlog_admin_unlock(int dfd, int lock_fd);
+/* Is the lock of the data dir open as @dfd held by someone?  1 held, 0 free, or -errno. */
+int shlog_admin_lock_held(int dfd);
+
+/*
+ * Make a fresh directory "<prefix><16 random hex><suffix>" (0700) in
+ * @dfd, exclusively (an existing name, a symlink included, is never
+ * taken: another is drawn), and open it, checked to be the directory just
+ * made: the same inode as the name, owned by our euid, no group or other
+ * bits, empty.  Its name goes to @name.  Returns the fd or -errno
+ * (-EUCLEAN if what was opened is not what was made).
+ */
+int shlog_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap);
 
 /*
  * Finish or roll back every half-done compaction swap in topic directory
- * @tdfd (".compact-N.new" / ".compact-N.old" beside partition N); @s is
- * only used for log lines (may be NULL).  Returns 0 or the first -errno.
+ * @tdfd (".compact-N[-R].new" / ".compact-N[-R].old" beside partition N;
+ * compact.c); @s is only used for log lines (its options may be all
+ * there is).  Returns 0 or the first -errno.
  */
 int shlog_compact_settle(shlog_store *s, int tdfd, const char *topic);
 

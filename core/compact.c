@@ -13,18 +13,33 @@
  * end_seq and end_off do not move, appends continue where they would
  * have, and the log looks as if retention had deleted its older part.
  *
- * Crash safety: the new partition is written as "<topic>/.compact-N.new"
- * (segments, index, a clean anchor, all fdatasynced, directory fsynced).
- * Then N is renamed to ".compact-N.old", ".compact-N.new" to N, the topic
- * directory fsynced and the old tree removed.  Whatever a crash leaves,
- * shlog_compact_settle() (called by every writable open) decides it:
+ * Safety against the people who can see the topic directory: the copy is
+ * built in "<topic>/.compact-N-<16 random hex>.new", made with mkdirat
+ * (an existing name, a planted symlink included, is never accepted: pick
+ * another), opened with shlog_io_open() and checked to be the directory
+ * just made (same device and inode as the name, owned by us, mode 0700,
+ * empty).  Everything inside is created O_CREAT|O_EXCL relative to that
+ * fd; nothing is chowned or chmodded (the partition is the daemon's; the
+ * mount's owners and modes live in the topic's metadata).  The name is
+ * checked again before the swap.
  *
- *   .new and N         the swap had not started: remove .new (roll back)
- *   .new, no N         between the renames: rename .new to N (finish)
- *   .old and N, no .new  the swap was done: remove .old
- *   .old, no N, no .new  cannot happen by the order above; restore .old
+ * Crash safety: every file of the copy is fdatasynced and its directory
+ * fsynced, then the topic directory; then renameat2(RENAME_EXCHANGE) swaps
+ * the copy and N in one step (the old tree now sits under the temporary
+ * name), the topic directory is fsynced and the old tree removed.  A file
+ * system without RENAME_EXCHANGE gets the older two-step swap: N to
+ * ".compact-N-<same hex>.old", the copy to N.  Whatever a crash leaves,
+ * shlog_compact_settle() (called by every writable open) decides it, per
+ * partition N, from what is there (".compact-N.new" and ".compact-N.old",
+ * the names of older versions, are settled the same way):
+ *
+ *   N present            N is whole (old or new): remove every .new/.old
+ *   no N, one .new       between the two-step renames: rename it to N
+ *   no N, no .new, one .old  cannot happen by the order above; restore it
+ *
+ * An entry with a compaction's name that is not a directory was not made
+ * by us: it is unlinked (never followed).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,41 +57,140 @@
 /* Settling an interrupted swap                                      */
 /* ================================================================ */
 
-/* Does @name exist in @dfd (without following symlinks)? */
-static int exists_at(int dfd, const char *name)
+/* One name of a compaction's temporary tree found in a topic directory. */
+struct cname {
+	uint32_t num;
+	int old;          /* ".old" (else ".new") */
+	int dir;          /* a real directory (not a symlink or file) */
+	char name[48];
+};
+
+/* The compaction entries of one topic directory. */
+struct cnames {
+	struct cname *v;
+	size_t n, cap;
+};
+
+/* Is @s exactly @n lower-case hex digits? */
+static int all_hex(const char *s, size_t n)
 {
-	return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
 }
 
-/* Settle the swap of partition @num in topic dir @tdfd. */
-static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num)
+/* Parse ".compact-<N>[-<16 hex>].new|.old" into @c; 1 if it is one. */
+static int compact_name(const char *name, struct cname *c)
 {
-	char part[16], nw[48], old[48];
-	int has_part, has_new, has_old, rc = 0;
+	size_t n = strlen(name), dlen;
+	const char *digits = name + 9, *end, *dash;
+	char num[16];
+
+	if (strncmp(name, ".compact-", 9) || n < 9 + 1 + 4 || n >= sizeof(c->name))
+		return 0;
+	end = name + n - 4;
+	if (strcmp(end, ".new") && strcmp(end, ".old"))
+		return 0;
+	dash = memchr(digits, '-', (size_t)(end - digits));
+	dlen = (size_t)((dash ? dash : end) - digits);
+	if (dlen == 0 || dlen >= sizeof(num))
+		return 0;
+	if (dash && ((size_t)(end - dash - 1) != SHLOG_ADMIN_RAND_HEX || !all_hex(dash + 1, SHLOG_ADMIN_RAND_HEX)))
+		return 0;
+	memcpy(num, digits, dlen);
+	num[dlen] = 0;
+	if (shlog_part_name_parse(num, &c->num) < 0)
+		return 0;
+	c->old = !strcmp(end, ".old");
+	memcpy(c->name, name, n + 1);
+	return 1;
+}
+
+/* Collect one compaction entry (shlog_io_dir_foreach callback). */
+static int collect_cname(const char *name, unsigned char d_type, void *arg)
+{
+	struct cnames *l = arg;
+	struct cname c;
+
+	(void)d_type;
+	if (!compact_name(name, &c))
+		return 0;
+	if (l->n == l->cap) {
+		struct cname *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 8) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+	}
+	l->v[l->n++] = c;
+	return 0;
+}
+
+/* What @name in @dfd is, without following it: 0 absent, 1 a directory, 2 anything else. */
+static int kind_at(int dfd, const char *name)
+{
+	struct stat sb;
+
+	if (shlog_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return S_ISDIR(sb.st_mode) ? 1 : 2;
+}
+
+/* Remove a compaction entry: a tree if it is our directory, else just the name. */
+static int remove_cname(shlog_store *s, int tdfd, const char *topic, const struct cname *c)
+{
+	if (c->dir)
+		return shlog_rmtree_at(tdfd, c->name);
+	shlog_logf(s, SHLOG_WARNING, "%s/%s: not a directory (not made by a compaction); removing the name",
+		   topic, c->name);
+	return shlog_io.unlinkat(tdfd, c->name, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Rename the temporary tree @c to partition @part (finish or restore). */
+static int rename_cname(int tdfd, const struct cname *c, const char *part)
+{
+	return shlog_io.renameat(tdfd, c->name, tdfd, part) < 0 ? -errno : 0;
+}
+
+/* Settle partition @num from its entries @v[0..n): see the table at the top. */
+static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num, struct cname *v, size_t n)
+{
+	char part[16];
+	const struct cname *nw = NULL, *old = NULL;
+	size_t news = 0, olds = 0;
+	int rc = 0;
 
 	snprintf(part, sizeof(part), "%u", num);
-	snprintf(nw, sizeof(nw), ".compact-%u.new", num);
-	snprintf(old, sizeof(old), ".compact-%u.old", num);
-	has_part = exists_at(tdfd, part);
-	has_new = exists_at(tdfd, nw);
-	has_old = exists_at(tdfd, old);
-	if (has_new && has_part) {
-		shlog_logf(s, SHLOG_NOTICE, "%s/%u: an interrupted compaction had not swapped; discarding its copy",
+	for (size_t i = 0; i < n; i++) {
+		v[i].dir = kind_at(tdfd, v[i].name) == 1;
+		if (!v[i].dir)
+			continue;
+		if (v[i].old)
+			old = &v[i], olds++;
+		else
+			nw = &v[i], news++;
+	}
+	if (kind_at(tdfd, part)) {
+		shlog_logf(s, SHLOG_NOTICE, "%s/%u: removing what an interrupted compaction left beside the partition",
 			   topic, num);
-		rc = shlog_rmtree_at(tdfd, nw);
-	} else if (has_new) {
+		nw = old = NULL;
+	} else if (news > 1 || (news == 0 && olds > 1)) {
+		shlog_logf(s, SHLOG_ERR, "%s/%u: partition missing beside %zu compaction copies; not guessing which "
+			   "is right (move one to %u by hand)", topic, num, news + olds, num);
+		return -EUCLEAN;
+	} else if (nw) {
 		shlog_logf(s, SHLOG_NOTICE, "%s/%u: finishing an interrupted compaction (swapping the new copy in)",
 			   topic, num);
-		rc = shlog_io.renameat(tdfd, nw, tdfd, part) < 0 ? -errno : 0;
-		has_part = rc == 0;
-	} else if (has_old && !has_part) {
+		rc = rename_cname(tdfd, nw, part);
+		old = NULL;
+	} else if (old) {
 		shlog_logf(s, SHLOG_WARNING, "%s/%u: partition missing beside a compaction's old copy; restoring it",
 			   topic, num);
-		rc = shlog_io.renameat(tdfd, old, tdfd, part) < 0 ? -errno : 0;
-		has_old = rc < 0;
+		rc = rename_cname(tdfd, old, part);
 	}
-	if (rc == 0 && has_old && has_part)
-		rc = shlog_rmtree_at(tdfd, old);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (&v[i] != nw && &v[i] != old)
+			rc = remove_cname(s, tdfd, topic, &v[i]);
 	if (rc == 0)
 		rc = shlog_fsync_dir(tdfd);
 	if (rc < 0)
@@ -85,54 +199,27 @@ static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num)
 	return rc;
 }
 
-/* Parse ".compact-<N>.new" or ".compact-<N>.old" into *num. */
-static int compact_name(const char *name, uint32_t *num)
+/* Order compaction entries by partition (qsort). */
+static int cname_cmp(const void *a, const void *b)
 {
-	char digits[16];
-	size_t n;
+	const struct cname *x = a, *y = b;
 
-	if (strncmp(name, ".compact-", 9))
-		return 0;
-	n = strlen(name + 9);
-	if (n < 5 || n - 4 >= sizeof(digits) || (strcmp(name + 9 + n - 4, ".new") && strcmp(name + 9 + n - 4, ".old")))
-		return 0;
-	memcpy(digits, name + 9, n - 4);
-	digits[n - 4] = 0;
-	return shlog_part_name_parse(digits, num) == 0;
+	return x->num < y->num ? -1 : x->num > y->num;
 }
 
 int shlog_compact_settle(shlog_store *s, int tdfd, const char *topic)
 {
-	int fd = dup(tdfd), rc = 0;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	uint32_t *nums = NULL, num;
-	size_t n = 0, cap = 0;
+	struct cnames l = { 0 };
+	int rc = shlog_io_dir_foreach(tdfd, collect_cname, &l);
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
+	if (rc == 0 && l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cname_cmp);
+	for (size_t i = 0, k; rc == 0 && i < l.n; i = k) {
+		for (k = i + 1; k < l.n && l.v[k].num == l.v[i].num; k++)
+			;
+		rc = settle_one(s, tdfd, topic, l.v[i].num, l.v + i, k - i);
 	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (!compact_name(de->d_name, &num))
-			continue;
-		if (n == cap) {
-			uint32_t *nn = realloc(nums, (cap = cap ? cap * 2 : 8) * sizeof(*nums));
-			if (!nn) {
-				rc = -ENOMEM;
-				break;
-			}
-			nums = nn;
-		}
-		nums[n++] = num;
-	}
-	rewinddir(d);   /* the position is shared with @tdfd, which the caller reads next */
-	closedir(d);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = settle_one(s, tdfd, topic, nums[i]);   /* a second visit of N finds nothing to do */
-	free(nums);
+	free(l.v);
 	return rc;
 }
 
@@ -142,9 +229,9 @@ int shlog_compact_settle(shlog_store *s, int tdfd, const char *topic)
 
 /* The partition being written. */
 struct cwriter {
-	int dfd;                     /* the .compact-N.new directory */
+	int dfd;                     /* the temporary directory */
 	int log_fd, idx_fd;
-	uint64_t seg_base, seg_bytes, seg_max;
+	uint64_t seg_base, seg_bytes, seg_max, idx_bytes;
 	uint32_t stride;
 	struct shlog_buf span;       /* bytes of the open span */
 	struct shlog_index_entry e;  /* the open span's entry (count 0: none) */
@@ -152,18 +239,26 @@ struct cwriter {
 	int64_t last_time;
 };
 
+/* Create a new file of the copy: exclusively, never following a name. */
+static int cw_create(struct cwriter *w, const char *name)
+{
+	return shlog_io_open(w->dfd, name, O_RDWR | O_CREAT | O_EXCL, 0600, S_IFREG);
+}
+
 /* Open a new segment starting at the writer's next message. */
 static int cw_seg_open(struct cwriter *w)
 {
 	char name[32];
 
 	w->seg_base = w->seq;
-	w->seg_bytes = 0;
+	w->seg_bytes = w->idx_bytes = 0;
 	shlog_seg_name(name, sizeof(name), w->seq, "log");
-	w->log_fd = openat(w->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	w->log_fd = cw_create(w, name);
+	if (w->log_fd < 0)
+		return w->log_fd;
 	shlog_seg_name(name, sizeof(name), w->seq, "idx");
-	w->idx_fd = openat(w->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	return w->log_fd < 0 || w->idx_fd < 0 ? -errno : 0;
+	w->idx_fd = cw_create(w, name);
+	return w->idx_fd < 0 ? w->idx_fd : 0;
 }
 
 /* Write the open span and its index entry. */
@@ -177,25 +272,31 @@ static int cw_span_close(struct cwriter *w)
 	w->e.crc = shlog_crc32c(w->span.data, w->span.len);
 	shlog_entry_encode(&w->e, raw);
 	rc = shlog_io_pwrite_full(w->log_fd, w->span.data, w->span.len, (off_t)(w->e.off - (w->off - w->seg_bytes)));
-	if (rc == 0) {
-		struct stat sb;
-		rc = fstat(w->idx_fd, &sb) < 0 ? -errno : shlog_io_pwrite_full(w->idx_fd, raw, sizeof(raw), sb.st_size);
-	}
+	if (rc == 0)
+		rc = shlog_io_pwrite_full(w->idx_fd, raw, sizeof(raw), (off_t)w->idx_bytes);
+	w->idx_bytes += sizeof(raw);
 	w->span.len = 0;
 	w->e.count = 0;
 	return rc;
 }
 
+/* Close @fd if open and set it to -1. */
+static void cw_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		shlog_io.close(*fd);
+	*fd = -1;
+}
+
 /* fdatasync and close the open segment. */
 static int cw_seg_close(struct cwriter *w)
 {
-	int rc = cw_span_close(w);
+	int rc = w->log_fd < 0 || w->idx_fd < 0 ? -EBADF : cw_span_close(w);
 
-	if (rc == 0 && (fdatasync(w->log_fd) < 0 || fdatasync(w->idx_fd) < 0))
+	if (rc == 0 && (shlog_io.fdatasync(w->log_fd) < 0 || shlog_io.fdatasync(w->idx_fd) < 0))
 		rc = -errno;
-	close(w->log_fd);
-	close(w->idx_fd);
-	w->log_fd = w->idx_fd = -1;
+	cw_close_fd(&w->log_fd);
+	cw_close_fd(&w->idx_fd);
 	return rc;
 }
 
@@ -253,13 +354,13 @@ static int cw_anchor(struct cwriter *w, uint64_t start_seq, uint64_t start_off, 
 	if (shlog_io.boot_id(a.boot_id) < 0)
 		memset(a.boot_id, 0, sizeof(a.boot_id));
 	shlog_anchor_encode(&a, file + SHLOG_ANCHOR_SLOT_SIZE);
-	fd = openat(w->dfd, SHLOG_ANCHOR_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = cw_create(w, SHLOG_ANCHOR_NAME);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = shlog_io_pwrite_full(fd, file, sizeof(file), 0);
-	if (rc == 0 && fdatasync(fd) < 0)
+	if (rc == 0 && shlog_io.fdatasync(fd) < 0)
 		rc = -errno;
-	close(fd);
+	shlog_io.close(fd);
 	return rc;
 }
 
@@ -415,80 +516,111 @@ static int build(struct cjob *j, int ndfd, uint64_t seg_max, uint32_t stride)
 /* Entry point                                                       */
 /* ================================================================ */
 
-/* Give the new directory the old one's mode and owner. */
-static void copy_dir_attrs(int tdfd, const char *from, int to_fd)
+/* Is @name in @tdfd still the directory open as @fd?  0 or -EUCLEAN. */
+static int still_ours(int tdfd, const char *name, int fd)
 {
-	struct stat sb;
+	struct stat a, b;
 
-	if (fstatat(tdfd, from, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (fchown(to_fd, sb.st_uid, sb.st_gid) < 0) {
-			/* not root: keep ours */
-		}
-		fchmod(to_fd, sb.st_mode & 07777);
-	}
+	if (shlog_io.fstatat(tdfd, name, &a, AT_SYMLINK_NOFOLLOW) < 0 || shlog_io.fstat(fd, &b) < 0)
+		return -errno;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino && S_ISDIR(a.st_mode) ? 0 : -EUCLEAN;
 }
 
-/* Swap the built copy in: N -> .old, .new -> N, fsync, remove .old. */
-static int swap_in(int tdfd, uint32_t part)
+/* The two-step swap (no RENAME_EXCHANGE): N -> the .old name, the copy -> N. */
+static int swap_two_step(int tdfd, const char *tmp, const char *num, char *old, size_t cap)
 {
-	char num[16], nw[48], old[48];
-	int rc = 0;
+	size_t n = strlen(tmp);
+	int rc;
 
-	snprintf(num, sizeof(num), "%u", part);
-	snprintf(nw, sizeof(nw), ".compact-%u.new", part);
-	snprintf(old, sizeof(old), ".compact-%u.old", part);
-	if (shlog_io.renameat(tdfd, num, tdfd, old) < 0)
+	if (n + 1 > cap)
+		return -ENAMETOOLONG;
+	memcpy(old, tmp, n + 1);
+	memcpy(old + n - 4, ".old", 4);
+	if (shlog_io.renameat2(tdfd, num, tdfd, old, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || shlog_io.renameat(tdfd, num, tdfd, old) < 0))
 		return -errno;
-	if (shlog_io.renameat(tdfd, nw, tdfd, num) < 0) {
+	if (shlog_io.renameat(tdfd, tmp, tdfd, num) < 0) {
 		rc = -errno;
 		shlog_io.renameat(tdfd, old, tdfd, num);   /* put it back */
 		return rc;
 	}
+	return 0;
+}
+
+/* Swap the copy in (@tmp, open as @ndfd) for partition @part, then remove the old tree. */
+static int swap_in(int tdfd, const char *tmp, int ndfd, uint32_t part)
+{
+	char num[16], old[64];
+	const char *gone = tmp;   /* where the old tree is after the swap */
+	int rc;
+
+	snprintf(num, sizeof(num), "%u", part);
+	rc = still_ours(tdfd, tmp, ndfd);
+	if (rc < 0)
+		return rc;
+	if (shlog_io.renameat2(tdfd, tmp, tdfd, num, RENAME_EXCHANGE) < 0) {
+		if (errno != EINVAL)
+			return -errno;
+		rc = swap_two_step(tdfd, tmp, num, old, sizeof(old));
+		if (rc < 0)
+			return rc;
+		gone = old;
+	}
 	rc = shlog_fsync_dir(tdfd);
 	if (rc == 0)
-		rc = shlog_rmtree_at(tdfd, old);
+		rc = shlog_rmtree_at(tdfd, gone);
 	if (rc == 0)
 		rc = shlog_fsync_dir(tdfd);
 	return rc;
 }
 
-/* Read the partition through a read-only store and build the new copy in .compact-N.new. */
+/* Read the partition through a read-only store and build the new copy in a fresh temporary dir. */
 static int compact_build(const char *dir, int tdfd, const char *topic, uint32_t part, uint64_t seg_max,
-			 const struct shlog_options *o, struct cjob *j)
+			 const struct shlog_options *o, struct cjob *j, char *tmp, size_t cap, int *ndfd)
 {
 	struct shlog_options ro = *o;
-	char nw[48], num[16];
+	char prefix[32];
 	shlog_store *st = NULL;
-	int ndfd = -1, rc;
+	int rc;
 
 	ro.read_only = 1;
 	ro.repair = 0;
-	snprintf(num, sizeof(num), "%u", part);
-	snprintf(nw, sizeof(nw), ".compact-%u.new", part);
+	*ndfd = -1;
+	tmp[0] = 0;
+	snprintf(prefix, sizeof(prefix), ".compact-%u-", part);
 	rc = shlog_store_open(dir, &ro, &st);
 	if (rc == 0)
 		rc = shlog_part_get(st, topic, part, &j->p);
 	if (rc == 0) {
-		shlog_rmtree_at(tdfd, nw);
-		if (mkdirat(tdfd, nw, 0755) < 0 ||
-		    (ndfd = openat(tdfd, nw, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			rc = -errno;
+		*ndfd = shlog_admin_mkdtemp(tdfd, prefix, ".new", tmp, cap);
+		rc = *ndfd < 0 ? *ndfd : build(j, *ndfd, seg_max, ro.stride);
 	}
-	if (rc == 0) {
-		copy_dir_attrs(tdfd, num, ndfd);
-		rc = build(j, ndfd, seg_max, ro.stride);
-	}
-	if (ndfd >= 0)
-		close(ndfd);
 	if (j->p)
 		shlog_part_put(j->p);
 	j->p = NULL;
 	if (st)
 		shlog_store_close(st);
-	if (rc < 0)
-		shlog_rmtree_at(tdfd, nw);
-	else
+	if (rc == 0)
 		rc = shlog_fsync_dir(tdfd);
+	return rc;
+}
+
+/* Settle, build and swap partition @part of the topic open as @tdfd. */
+static int compact_topic(const char *dir, int tdfd, const char *topic, uint32_t part, uint64_t seg_max,
+			 const struct shlog_options *o, struct cjob *j)
+{
+	shlog_store logs = { .o = *o };   /* only carries the log callback */
+	char tmp[64];
+	int ndfd = -1, rc = shlog_compact_settle(&logs, tdfd, topic);
+
+	if (rc == 0)
+		rc = compact_build(dir, tdfd, topic, part, seg_max, o, j, tmp, sizeof(tmp), &ndfd);
+	if (rc == 0)
+		rc = swap_in(tdfd, tmp, ndfd, part);
+	else if (ndfd >= 0 && still_ours(tdfd, tmp, ndfd) == 0)
+		shlog_rmtree_at(tdfd, tmp);   /* a failed build; a crash leaves it to settle */
+	if (ndfd >= 0)
+		shlog_io.close(ndfd);
 	return rc;
 }
 
@@ -499,7 +631,6 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part, uint64
 	struct shlog_compact_result dummy;
 	struct shlog_options opts;
 	struct cjob j = { 0 };
-	shlog_store *logs;
 	int dfd, lock_fd, tdfd, rc;
 
 	if (!dir || shlog_topic_name_check(topic) < 0)
@@ -517,20 +648,12 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part, uint64
 	rc = shlog_admin_lock(dir, &dfd, &lock_fd);
 	if (rc < 0)
 		return rc;
-	logs = calloc(1, sizeof(*logs));   /* only carries the log callback */
-	if (logs)
-		logs->o = opts;
-	tdfd = openat(dfd, topic, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	rc = tdfd < 0 ? -errno : shlog_compact_settle(logs, tdfd, topic);
-	if (rc == 0)
-		rc = compact_build(dir, tdfd, topic, part, segment_bytes ? segment_bytes : opts.segment_bytes,
-				   &opts, &j);
-	if (rc == 0)
-		rc = swap_in(tdfd, part);
+	tdfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
+	rc = tdfd < 0 ? tdfd : compact_topic(dir, tdfd, topic, part,
+					    segment_bytes ? segment_bytes : opts.segment_bytes, &opts, &j);
 	if (tdfd >= 0)
-		close(tdfd);
+		shlog_io.close(tdfd);
 	free(j.ents.v);
-	free(logs);
 	shlog_admin_unlock(dfd, lock_fd);
 	return rc;
 }

@@ -10,7 +10,6 @@
  * partition, lets shlog_part_recover() check every span and cut at the
  * first bad one, and closes the partition cleanly (sync, clean anchor).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,36 +17,130 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 
 #include "engine_i.h"
 #include "io_i.h"
 #include "admin_i.h"
 
+/* ================================================================ */
+/* Shared by the admin operations (admin_i.h)                        */
+/* ================================================================ */
+
 /* Open the data dir and take its lock, as shlog_store_open() does: -EBUSY if held. */
 int shlog_admin_lock(const char *dir, int *dfd, int *lock_fd)
 {
+	int rc;
+
 	*lock_fd = -1;
-	*dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*dfd = shlog_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (*dfd < 0)
 		return -errno;
-	*lock_fd = openat(*dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	*lock_fd = shlog_io_open(*dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
+	rc = *lock_fd < 0 ? *lock_fd : 0;
+	if (rc == 0 && shlog_io.flock(*lock_fd, LOCK_EX | LOCK_NB) < 0)
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (rc < 0) {
 		shlog_admin_unlock(*dfd, *lock_fd);
 		*dfd = *lock_fd = -1;
-		return rc;
 	}
-	return 0;
+	return rc;
 }
 
 /* Release what shlog_admin_lock() took. */
 void shlog_admin_unlock(int dfd, int lock_fd)
 {
 	if (lock_fd >= 0)
-		close(lock_fd);
+		shlog_io.close(lock_fd);
 	if (dfd >= 0)
-		close(dfd);
+		shlog_io.close(dfd);
 }
+
+/* Is the data dir's lock held (by a mounted shlogfs or a write command)? */
+int shlog_admin_lock_held(int dfd)
+{
+	int fd = shlog_io_open(dfd, SHLOG_LOCK_NAME, O_RDONLY, 0, S_IFREG), held;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	held = shlog_io.flock(fd, LOCK_SH | LOCK_NB) < 0;
+	if (held && errno != EWOULDBLOCK)
+		held = -errno;
+	shlog_io.close(fd);
+	return held;
+}
+
+/* Stop a directory walk at its first entry (shlog_io_dir_foreach callback). */
+static int any_entry(const char *name, unsigned char d_type, void *arg)
+{
+	(void)name;
+	(void)d_type;
+	(void)arg;
+	return 1;
+}
+
+/* Is directory @fd (lstat of its name: @before) the fresh one we made?  0 or -EUCLEAN. */
+static int fresh_dir_check(int fd, const struct stat *before)
+{
+	struct stat sb;
+	int rc;
+
+	if (shlog_io.fstat(fd, &sb) < 0)
+		return -errno;
+	if (!S_ISDIR(before->st_mode) || sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
+	    sb.st_uid != geteuid() || (sb.st_mode & 077))
+		return -EUCLEAN;
+	rc = shlog_io_dir_foreach(fd, any_entry, NULL);
+	return rc == 1 ? -EUCLEAN : rc;
+}
+
+/* Draw a name "<prefix><hex><suffix>" into @name. */
+static int random_name(const char *prefix, const char *suffix, char *name, size_t cap)
+{
+	unsigned char r[SHLOG_ADMIN_RAND_HEX / 2];
+	char hex[SHLOG_ADMIN_RAND_HEX + 1];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	if ((size_t)snprintf(name, cap, "%s%s%s", prefix, hex, suffix) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int shlog_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		struct stat before;
+		int fd, rc = random_name(prefix, suffix, name, cap);
+		if (rc < 0)
+			return rc;
+		if (shlog_io.mkdirat(dfd, name, 0700) < 0) {
+			if (errno == EEXIST)
+				continue;   /* never take a name that is there */
+			return -errno;
+		}
+		if (shlog_io.fstatat(dfd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		fd = shlog_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+		if (fd < 0)
+			return fd;
+		rc = fresh_dir_check(fd, &before);
+		if (rc == 0)
+			return fd;
+		shlog_io.close(fd);
+		return rc;
+	}
+	return -EEXIST;
+}
+
+/* ================================================================ */
+/* Repairing one partition                                           */
+/* ================================================================ */
 
 /* A store with no topics and no workers, on the locked dir @dfd. */
 static void bare_store_init(shlog_store *s, const struct shlog_options *o, int dfd)
@@ -65,30 +158,32 @@ static void bare_store_init(shlog_store *s, const struct shlog_options *o, int d
 		memset(s->boot_id, 0, sizeof(s->boot_id));
 }
 
+/* Keep the lowest segment base of the names seen (shlog_io_dir_foreach callback). */
+static int low_seg(const char *name, unsigned char d_type, void *arg)
+{
+	uint64_t *low = arg, v;
+
+	(void)d_type;
+	if (strlen(name) == SHLOG_SEG_NAME_DIGITS + 4 && !strcmp(name + SHLOG_SEG_NAME_DIGITS, ".log") &&
+	    (v = strtoull(name, NULL, 10)) < *low)
+		*low = v;
+	return 0;
+}
+
 /* The lowest segment base in partition dir @num of topic dir @tdfd (UINT64_MAX if none). */
 static uint64_t first_seg_base(int tdfd, uint32_t num)
 {
 	char name[16];
 	uint64_t low = UINT64_MAX;
-	struct dirent *de;
-	DIR *d;
 	int fd;
 
 	snprintf(name, sizeof(name), "%u", num);
-	fd = openat(tdfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	fd = shlog_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
+	if (fd < 0)
 		return low;
-	}
-	while ((de = readdir(d)) != NULL) {
-		uint64_t v;
-		if (strlen(de->d_name) == SHLOG_SEG_NAME_DIGITS + 4 && !strcmp(de->d_name + SHLOG_SEG_NAME_DIGITS, ".log") &&
-		    (v = strtoull(de->d_name, NULL, 10)) < low)
-			low = v;
-	}
-	closedir(d);
+	if (shlog_io_dir_foreach(fd, low_seg, &low) < 0)
+		low = UINT64_MAX;
+	shlog_io.close(fd);
 	return low;
 }
 
@@ -122,6 +217,7 @@ int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 	struct shlog_repair_result dummy;
 	struct shlog_topic t;
 	shlog_store s;
+	struct stat sb;
 	char num[16];
 	int dfd, lock_fd, rc;
 
@@ -137,14 +233,18 @@ int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 	s.o.repair = 1;
 	memset(&t, 0, sizeof(t));
 	strlcpy(t.name, topic, sizeof(t.name));
-	t.dfd = openat(dfd, topic, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	t.dfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
 	snprintf(num, sizeof(num), "%u", part);
-	if (t.dfd < 0 || faccessat(t.dfd, num, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+	if (t.dfd < 0)
+		rc = t.dfd;
+	else if (shlog_io.fstatat(t.dfd, num, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		rc = -errno;
+	else if (!S_ISDIR(sb.st_mode))
+		rc = -EUCLEAN;
 	if (rc == 0)
 		rc = repair_one(&s, &t, part, r);
 	if (t.dfd >= 0)
-		close(t.dfd);
+		shlog_io.close(t.dfd);
 	shlog_admin_unlock(dfd, lock_fd);
 	return rc;
 }

@@ -696,6 +696,30 @@ static int f_fstat(int fd, struct stat *st)
 	return shlog_io_default.fstat(fd, st);
 }
 
+/* Seam: renameat2 (compaction's swap). */
+static int f_renameat2(int od, const char *o, int nd, const char *n, unsigned fl)
+{
+	if (fault_tick())
+		return errno = EIO, -1;
+	return shlog_io_default.renameat2(od, o, nd, n, fl);
+}
+
+/* Seam: fstatat. */
+static int f_fstatat(int d, const char *p, struct stat *st, int fl)
+{
+	if (fault_tick())
+		return errno = EIO, -1;
+	return shlog_io_default.fstatat(d, p, st, fl);
+}
+
+/* Seam: fdopendir (a directory walk). */
+static DIR *f_fdopendir(int fd)
+{
+	if (fault_tick())
+		return errno = EIO, NULL;
+	return shlog_io_default.fdopendir(fd);
+}
+
 /* Install the fault seam. */
 void th_fault_install(enum th_fault_mode mode)
 {
@@ -721,6 +745,9 @@ void th_fault_install(enum th_fault_mode mode)
 	shlog_io.unlinkat = f_unlinkat;
 	shlog_io.mkdirat = f_mkdirat;
 	shlog_io.fstat = f_fstat;
+	shlog_io.renameat2 = f_renameat2;
+	shlog_io.fstatat = f_fstatat;
+	shlog_io.fdopendir = f_fdopendir;
 }
 
 /* Back to the real system calls. */
