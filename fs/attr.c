@@ -74,17 +74,22 @@ static int shlogfs_part_file_size(struct shlogfs *fs, struct shlogfs_node *n,
 	struct shlog_part_info in;
 	struct shlogfs_buf text = { 0 };
 	shlog_part *p;
+	uint64_t base = 0;
 	int rc = shlogfs_node_part(fs, n, &p);
 
 	if (rc)
 		return rc;
-	rc = shlog_part_info(p, &in);
+	/* a view's start is found again at every stat, before its end */
+	if (n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE)
+		rc = shlogfs_view_base(fs, n, &base);
+	if (rc == 0)
+		rc = shlog_part_info(p, &in);
 	if (rc == 0) {
 		*mtime_ns = in.last_flush_ns;
 		if (n->kind == SHLOGFS_LOG)
 			*size = in.end_off + shlogfs_wb_pending(n);
 		else if (n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE)
-			*size = in.end_off > n->base ? in.end_off - n->base : 0;
+			*size = in.end_off > base ? in.end_off - base : 0;
 		else
 			rc = shlogfs_text_make(p, n->kind, &text);
 		if (rc == 0 && text.p) {

@@ -47,14 +47,14 @@ static int shlogfs_entry(struct shlogfs *fs, struct shlogfs_node *n,
 /* Intern a node and reply with its entry (lookup, mkdir). */
 static void shlogfs_reply_node(fuse_req_t req, enum shlogfs_kind kind,
 			       const char *topic, uint32_t part,
-			       const char *name, uint64_t base)
+			       const char *name)
 {
 	struct shlogfs *fs = shlogfs_of(req);
 	struct fuse_entry_param e;
 	struct shlogfs_node *n;
 	int rc;
 
-	n = shlogfs_node_intern(fs, kind, topic, part, name, base);
+	n = shlogfs_node_intern(fs, kind, topic, part, name);
 	if (!n) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -105,8 +105,11 @@ static int shlogfs_key_name_check(const char *name)
 	return 0;
 }
 
-/* Where at/<N> starts: message N, clamped to the first retained one. */
-static int shlogfs_at_base(struct shlogfs *fs, struct shlogfs_node *dir,
+/*
+ * Where at/<N> starts now: message N, clamped to the first retained one.
+ * @p where is any node of the partition (its at/ directory, or the file).
+ */
+static int shlogfs_at_base(struct shlogfs *fs, struct shlogfs_node *where,
 			   const char *name, uint64_t *base)
 {
 	uint64_t seq;
@@ -115,7 +118,7 @@ static int shlogfs_at_base(struct shlogfs *fs, struct shlogfs_node *dir,
 
 	if (shlogfs_u64_parse(name, &seq) || (name[0] == '0' && name[1]))
 		return -ENOENT; /* one spelling per number: no leading zeros */
-	if ((rc = shlogfs_node_part(fs, dir, &p)))
+	if ((rc = shlogfs_node_part(fs, where, &p)))
 		return rc;
 	rc = shlog_part_seek_seq(p, seq, base);
 	if (rc == -ENODATA) {
@@ -127,8 +130,11 @@ static int shlogfs_at_base(struct shlogfs *fs, struct shlogfs_node *dir,
 	return rc == -ERANGE ? -ENOENT : rc;
 }
 
-/* Where since/<time> starts: the first message at or after the time. */
-static int shlogfs_since_base(struct shlogfs *fs, struct shlogfs_node *dir,
+/*
+ * Where since/<time> starts now: the first retained message at or after
+ * the time (the log's end while there is none).  @p where: as above.
+ */
+static int shlogfs_since_base(struct shlogfs *fs, struct shlogfs_node *where,
 			      const char *name, uint64_t *base)
 {
 	int64_t ns;
@@ -138,11 +144,26 @@ static int shlogfs_since_base(struct shlogfs *fs, struct shlogfs_node *dir,
 
 	if (shlogfs_time_parse(name, &ns))
 		return -ENOENT;
-	if ((rc = shlogfs_node_part(fs, dir, &p)))
+	if ((rc = shlogfs_node_part(fs, where, &p)))
 		return rc;
 	rc = shlog_part_seek_time(p, ns, &seq, base);
 	shlog_part_put(p);
 	return rc;
+}
+
+/*
+ * Where the view of node @p n (at/<N>, since/<time>) starts now.  No
+ * offset is kept in the node: retention moves the first message and
+ * time moves the start of since/, so open and every stat ask again.
+ */
+int shlogfs_view_base(struct shlogfs *fs, struct shlogfs_node *n,
+		      uint64_t *base)
+{
+	if (n->kind == SHLOGFS_AT)
+		return shlogfs_at_base(fs, n, n->name, base);
+	if (n->kind == SHLOGFS_SINCE)
+		return shlogfs_since_base(fs, n, n->name, base);
+	return -EINVAL;
 }
 
 /* Resolve @p name in directory @p d to a kind (and base). */
@@ -227,7 +248,7 @@ static void shlogfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 	}
 	shlogfs_reply_node(req, kind, d->kind == SHLOGFS_ROOT ? name : d->topic,
 			   part, kind == SHLOGFS_AT || kind == SHLOGFS_SINCE ||
-			   kind == SHLOGFS_KEY ? name : NULL, base);
+			   kind == SHLOGFS_KEY ? name : NULL);
 }
 
 /* forget: the kernel dropped lookups of an inode. */
@@ -545,9 +566,9 @@ static void shlogfs_op_mkdir(fuse_req_t req, fuse_ino_t parent,
 		return;
 	}
 	if (d->kind == SHLOGFS_ROOT)
-		shlogfs_reply_node(req, SHLOGFS_TOPIC, name, 0, NULL, 0);
+		shlogfs_reply_node(req, SHLOGFS_TOPIC, name, 0, NULL);
 	else
-		shlogfs_reply_node(req, SHLOGFS_PART, d->topic, part, NULL, 0);
+		shlogfs_reply_node(req, SHLOGFS_PART, d->topic, part, NULL);
 }
 
 /* rmdir TOPIC: delete the topic and all its data, even if not empty. */
@@ -643,7 +664,7 @@ static void shlogfs_op_create(fuse_req_t req, fuse_ino_t parent,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	n = shlogfs_node_intern(fs, SHLOGFS_KEY, d->topic, d->part, name, 0);
+	n = shlogfs_node_intern(fs, SHLOGFS_KEY, d->topic, d->part, name);
 	if (!n) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -553,9 +553,9 @@ static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 			return rc ? rc : -EPERM;
 		if (fs->wb_on)
 			return shlogfs_open_wb_log(fs, h, fi, wr);
-		/* writers bypass the page cache; readers keep it */
-		fi->direct_io = wr;
-		fi->keep_cache = !wr;
+		/* readers too: the kernel's page cache of a growing log can
+		 * show zeros past its end (see "reading" below) */
+		fi->direct_io = 1;
 		return 0;
 	case SHLOGFS_TLOG:
 		if (wr && fs->wb_on)
@@ -572,9 +572,10 @@ static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 	case SHLOGFS_SINCE:
 		if (wr)
 			return -EACCES;
-		h->base = n->base;
-		fi->keep_cache = 1;
-		return shlogfs_node_part(fs, n, &h->part);
+		fi->direct_io = 1;
+		if ((rc = shlogfs_node_part(fs, n, &h->part)))
+			return rc;
+		return shlogfs_view_base(fs, n, &h->base);
 	case SHLOGFS_ANCHOR:
 	case SHLOGFS_INDEX:
 	case SHLOGFS_STATS:
@@ -689,10 +690,23 @@ void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	fuse_reply_err(req, EPERM);
 }
 
-/* ==== reading ========================================================= */
+/* ==== reading =========================================================
+ *
+ * Logs, at/<N> and since/<time> are read with direct_io: every read()
+ * comes to the daemon.  Through the page cache a reader could see NUL
+ * bytes: after a direct write the kernel sets its size of the log to the
+ * write's end, an unfinished last line (held in its handle) included,
+ * so a page read at the log's end is short inside that size and the
+ * kernel keeps the zero-filled rest of the page as data; a larger size
+ * from getattr is also set before old pages are dropped.  The warm
+ * path: a sequential reader is served from its handle's read-ahead,
+ * filled by large engine reads (each span's CRC checked once per fill),
+ * so a 4 KiB read costs one round trip and a copy from memory.
+ */
 
-/* Fill @p buf from a partition's log; bytes below start_off read as zeros. */
-ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size)
+/* Fill @p buf from a log; bytes below start_off: zeros if @p holes, else -ESTALE. */
+static ssize_t shlogfs_fill(shlog_part *p, uint64_t off, char *buf,
+			    size_t size, int holes)
 {
 	size_t got = 0;
 
@@ -706,6 +720,8 @@ ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size)
 				return got ? (ssize_t)got : rc;
 			if (in.start_off <= off + got)
 				return got ? (ssize_t)got : -EIO;
+			if (!holes)
+				return got ? (ssize_t)got : -ESTALE;
 			uint64_t z = in.start_off - (off + got);
 			if (z > size - got)
 				z = size - got;
@@ -722,7 +738,16 @@ ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
-/* Read <topic>/log: the partitions' extents at open, in partition order. */
+/* Fill @p buf from a partition's log; bytes below start_off read as zeros. */
+ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size)
+{
+	return shlogfs_fill(p, off, buf, size, 1);
+}
+
+/*
+ * Read <topic>/log: the partitions' extents at open, in partition order.
+ * Bytes retention deleted since then are an error (ESTALE), not zeros.
+ */
 static ssize_t shlogfs_tlog_fill(struct shlogfs_handle *h, uint64_t off,
 				 char *buf, size_t size)
 {
@@ -739,8 +764,8 @@ static ssize_t shlogfs_tlog_fill(struct shlogfs_handle *h, uint64_t off,
 		size_t want = size - got;
 		if (want > len - in)
 			want = (size_t)(len - in);
-		ssize_t r = shlogfs_part_fill(h->parts[i], start + in,
-					      buf + got, want);
+		ssize_t r = shlogfs_fill(h->parts[i], start + in, buf + got,
+					 want, 0);
 		if (r < 0)
 			return got ? (ssize_t)got : r;
 		got += (size_t)r;
@@ -769,40 +794,82 @@ static ssize_t shlogfs_snap_fill(struct shlogfs_handle *h, uint64_t off,
 }
 
 /*
- * Bulk reads of a log (the kernel's read-ahead sends 128 KiB requests)
- * are served from a 1 MiB read-ahead per handle: the engine checks a
- * span's CRC for every read that touches it, so fewer, larger engine
- * reads cost less.  Bytes once written never change, so what the
- * read-ahead holds stays true; a read past its end refills it.
+ * The read-ahead of a log, at/ or since/ handle: a read that starts
+ * where the last one ended fills SHLOGFS_RA_SIZE bytes (or the read's
+ * size, if larger); another read fills only what it asked for.  Bytes
+ * once written never change, so what it holds stays true; a read that
+ * reaches past its end refills it from the read's offset, so a reader
+ * at the end of a growing log sees new lines at once.
  */
-#define SHLOGFS_RA_MIN (64u << 10)
 #define SHLOGFS_RA_SIZE (1u << 20)
 
-/* Serve a bulk read of a partition's log through the handle's read-ahead. */
+/* Where a view (at/, since/) starts; until a read returned bytes it is
+ * found again at each read, so it is never older than the handle's first
+ * byte (ra_lock held). */
+static int shlogfs_view_start(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	if (h->based || (h->kind != SHLOGFS_AT && h->kind != SHLOGFS_SINCE))
+		return 0;
+	return shlogfs_view_base(fs, h->node, &h->base);
+}
+
+/*
+ * Refill @p h's read-ahead from log offset @p off for a read of @p size
+ * (ra_lock held): up to SHLOGFS_RA_SIZE bytes for a sequential reader,
+ * no more than the log holds, so a reader at its end keeps little memory.
+ */
+static ssize_t shlogfs_ra_fill(struct shlogfs_handle *h, uint64_t off,
+			       size_t size)
+{
+	struct shlog_part_info in;
+	size_t want = size;
+	ssize_t r;
+
+	if ((off == h->ra_off + h->ra.len || off == h->base) &&
+	    want < SHLOGFS_RA_SIZE) {
+		if ((r = shlog_part_info(h->part, &in)))
+			return r;
+		uint64_t avail = in.end_off > off ? in.end_off - off : 0;
+		want = avail > SHLOGFS_RA_SIZE ? SHLOGFS_RA_SIZE :
+		       avail > size ? (size_t)avail : size;
+	}
+	h->ra.len = 0;
+	if (h->ra.cap > 2 * want)
+		shlogfs_buf_free(&h->ra);
+	if ((r = shlogfs_buf_reserve(&h->ra, want)))
+		return r;
+	r = shlogfs_fill(h->part, off, h->ra.p, want, h->kind == SHLOGFS_LOG);
+	if (r < 0)
+		return r;
+	h->ra_off = off;
+	h->ra.len = (size_t)r;
+	return r;
+}
+
+/* Serve a read of a log, at/ or since/ through the handle's read-ahead. */
 static void shlogfs_read_ahead(fuse_req_t req, struct shlogfs_handle *h,
 			       uint64_t off, size_t size)
 {
-	size_t want = size > SHLOGFS_RA_SIZE ? size : SHLOGFS_RA_SIZE;
+	struct shlogfs *fs = shlogfs_of(req);
 	ssize_t r = 0;
+	uint64_t at = 0;
 
 	pthread_mutex_lock(&h->ra_lock);
-	if (off < h->ra_off || off + size > h->ra_off + h->ra.len) {
-		h->ra.len = 0;
-		r = shlogfs_buf_reserve(&h->ra, want);
-		if (r == 0)
-			r = shlogfs_part_fill(h->part, off, h->ra.p, want);
-		if (r >= 0) {
-			h->ra_off = off;
-			h->ra.len = (size_t)r;
-		}
+	if ((r = shlogfs_view_start(fs, h)) == 0) {
+		at = h->base + off;
+		if (at < h->ra_off || at + size > h->ra_off + h->ra.len)
+			r = shlogfs_ra_fill(h, at, size);
 	}
 	if (r < 0) {
 		fuse_reply_err(req, (int)-r);
 	} else {
-		size_t n = off < h->ra_off + h->ra.len ?
-			   (size_t)(h->ra_off + h->ra.len - off) : 0;
-		fuse_reply_buf(req, h->ra.p + (off - h->ra_off),
-			       n < size ? n : size);
+		size_t n = at < h->ra_off + h->ra.len ?
+			   (size_t)(h->ra_off + h->ra.len - at) : 0;
+		if (n > size)
+			n = size;
+		if (n)
+			h->based = 1;
+		fuse_reply_buf(req, n ? h->ra.p + (at - h->ra_off) : NULL, n);
 	}
 	pthread_mutex_unlock(&h->ra_lock);
 }
@@ -814,14 +881,13 @@ void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct shlogfs_handle *h = shlogfs_fh(fi);
 	/* -o writeback: a log is the stored log and the unfinished line (wb.c) */
 	int wb = shlogfs_of(req)->wb_on && h->kind == SHLOGFS_LOG;
-	int log = !wb && (h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_AT ||
-			  h->kind == SHLOGFS_SINCE);
 	char *buf;
 	ssize_t r;
 
 	(void)ino;
-	if (log && size >= SHLOGFS_RA_MIN) {
-		shlogfs_read_ahead(req, h, h->base + (uint64_t)off, size);
+	if (!wb && (h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_AT ||
+		    h->kind == SHLOGFS_SINCE)) {
+		shlogfs_read_ahead(req, h, (uint64_t)off, size);
 		return;
 	}
 	buf = malloc(size ? size : 1);
@@ -831,20 +897,10 @@ void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (wb)
 		r = shlogfs_wb_read(h, (uint64_t)off, buf, size);
-	else switch (h->kind) {
-	case SHLOGFS_LOG:
-	case SHLOGFS_AT:
-	case SHLOGFS_SINCE:
-		r = shlogfs_part_fill(h->part, h->base + (uint64_t)off, buf,
-				      size);
-		break;
-	case SHLOGFS_TLOG:
+	else if (h->kind == SHLOGFS_TLOG)
 		r = shlogfs_tlog_fill(h, (uint64_t)off, buf, size);
-		break;
-	default:
+	else
 		r = shlogfs_snap_fill(h, (uint64_t)off, buf, size);
-		break;
-	}
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else

@@ -1,13 +1,15 @@
 /*
  * node.c — the inode table of shlogfs.
  *
- * A node's address is its inode number (the root answers to
- * FUSE_ROOT_ID), as in libfuse's passthrough_ll: the kernel holds a
- * number only between a lookup reply and the matching forget, so no
- * table by number is needed.  Nodes are interned by name (kind, topic,
- * partition, leaf) so that every lookup of one name returns one inode
- * and counts its lookups; the last forget frees it.  rmdir and rm unlink
- * nodes from the name table (to a list, freed at their forget or at
+ * Nodes are interned by name (kind, topic, partition, leaf) so that
+ * every lookup of one name returns one inode and counts its lookups;
+ * the last forget frees it.  Inode numbers come from a counter (the
+ * root is FUSE_ROOT_ID, 1) and are never reused while the daemon runs,
+ * so a number the kernel still holds always means the node it was given
+ * for; a second table finds the node of a number.  (Numbers were the
+ * nodes' addresses once: every user could read the daemon's memory
+ * layout in st_ino.)  rmdir and rm unlink nodes from the name table (to
+ * a list, freed at their forget or at
  * exit): a later lookup of that name gets a new node.  With -o writeback
  * the kernel keeps a cached inode's size, so a lookup of a generated
  * file (status files, at/, since/, keys/, <topic>/log, the root files)
@@ -52,15 +54,39 @@ static int shlogfs_node_same_name(const struct shlogfs_node *a,
 
 RB_GENERATE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
 
+/* Order nodes by inode number. */
+static int shlogfs_node_ino_cmp(const struct shlogfs_node *a,
+				const struct shlogfs_node *b)
+{
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+RB_GENERATE(shlogfs_ino_tree, shlogfs_node, by_ino, shlogfs_node_ino_cmp)
+
+/*
+ * What an inode number the daemon never gave (or already freed) finds:
+ * a removed file, so every operation on it fails with ENOENT.  The
+ * kernel sends only numbers it holds; this keeps a bug from a crash.
+ */
+static struct shlogfs_node shlogfs_node_none = {
+	.kind = SHLOGFS_ANCHOR,
+	.topic = (char *)"",
+	.name = (char *)"",
+	.linked = 0,
+};
+
 /* Set up the empty table and the root node. */
 void shlogfs_nodes_init(struct shlogfs *fs)
 {
 	RB_INIT(&fs->nodes);
+	RB_INIT(&fs->inos);
+	fs->next_ino = FUSE_ROOT_ID + 1;
 	LIST_INIT(&fs->unlinked);
 	memset(&fs->root, 0, sizeof fs->root);
 	fs->root.kind = SHLOGFS_ROOT;
 	fs->root.topic = (char *)"";
 	fs->root.name = (char *)"";
+	fs->root.ino = FUSE_ROOT_ID;
 	fs->root.nlookup = 1;
 	fs->root.linked = 1;
 }
@@ -81,10 +107,12 @@ void shlogfs_nodes_free(struct shlogfs *fs)
 
 	RB_FOREACH_SAFE(n, shlogfs_node_tree, &fs->nodes, next) {
 		RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
+		RB_REMOVE(shlogfs_ino_tree, &fs->inos, n);
 		shlogfs_node_destroy(n);
 	}
 	while ((n = LIST_FIRST(&fs->unlinked))) {
 		LIST_REMOVE(n, gone);
+		RB_REMOVE(shlogfs_ino_tree, &fs->inos, n);
 		shlogfs_node_destroy(n);
 	}
 }
@@ -97,20 +125,33 @@ static void shlogfs_node_unlink(struct shlogfs *fs, struct shlogfs_node *n)
 	__atomic_store_n(&n->linked, 0, __ATOMIC_RELAXED);
 }
 
+/* The node of inode number @p ino (fs->lock held), or NULL. */
+static struct shlogfs_node *shlogfs_node_find_ino(struct shlogfs *fs,
+						  fuse_ino_t ino)
+{
+	struct shlogfs_node key = { .ino = ino };
+
+	return RB_FIND(shlogfs_ino_tree, &fs->inos, &key);
+}
+
 /* The node behind an inode number the kernel sent. */
 struct shlogfs_node *shlogfs_node_of(struct shlogfs *fs, fuse_ino_t ino)
 {
+	struct shlogfs_node *n;
+
 	if (ino == FUSE_ROOT_ID)
 		return &fs->root;
-	return (struct shlogfs_node *)(uintptr_t)ino;
+	pthread_mutex_lock(&fs->lock);
+	n = shlogfs_node_find_ino(fs, ino);
+	pthread_mutex_unlock(&fs->lock);
+	return n ? n : &shlogfs_node_none;
 }
 
 /* The inode number to give the kernel for @p n. */
 fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n)
 {
-	if (n == &fs->root)
-		return FUSE_ROOT_ID;
-	return (fuse_ino_t)(uintptr_t)n;
+	(void)fs;
+	return n->ino;
 }
 
 /* Fill a search key on the stack (no allocation). */
@@ -128,8 +169,7 @@ static void shlogfs_node_key(struct shlogfs_node *k, enum shlogfs_kind kind,
 
 /* A new node for a name (fs->lock held), one lookup counted; NULL: ENOMEM. */
 static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
-					     const struct shlogfs_node *key,
-					     uint64_t base)
+					     const struct shlogfs_node *key)
 {
 	struct shlogfs_node *n = calloc(1, sizeof *n);
 
@@ -140,7 +180,6 @@ static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
 	n->topic = strdup(key->topic);
 	n->name = strdup(key->name);
 	n->nlen = key->nlen;
-	n->base = base;
 	n->gen = key->gen;
 	n->nlookup = 1;
 	n->linked = 1;
@@ -148,7 +187,9 @@ static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
 		shlogfs_node_destroy(n);
 		return NULL;
 	}
+	n->ino = fs->next_ino++; /* 64 bits: never wraps, never reused */
 	RB_INSERT(shlogfs_node_tree, &fs->nodes, n);
+	RB_INSERT(shlogfs_ino_tree, &fs->inos, n);
 	return n;
 }
 
@@ -170,7 +211,7 @@ static struct shlogfs_node *shlogfs_node_newest(struct shlogfs *fs,
 struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 					 enum shlogfs_kind kind,
 					 const char *topic, uint32_t part,
-					 const char *name, uint64_t base)
+					 const char *name)
 {
 	struct shlogfs_node key, *n;
 
@@ -189,7 +230,7 @@ struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 	}
 	if (fs->wb_on && shlogfs_kind_is_generated(kind))
 		key.gen = ++fs->gen;
-	n = shlogfs_node_new(fs, &key, base);
+	n = shlogfs_node_new(fs, &key);
 	pthread_mutex_unlock(&fs->lock);
 	return n;
 }
@@ -210,7 +251,7 @@ struct shlogfs_node *shlogfs_node_settle(struct shlogfs *fs,
 	}
 	shlogfs_node_key(&key, n->kind, n->topic, n->part, n->name);
 	key.gen = ++fs->gen;
-	m = shlogfs_node_new(fs, &key, n->base);
+	m = shlogfs_node_new(fs, &key);
 	pthread_mutex_unlock(&fs->lock);
 	if (!m)
 		return n;
@@ -241,24 +282,28 @@ fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
 	pthread_mutex_lock(&fs->lock);
 	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
 	pthread_mutex_unlock(&fs->lock);
-	return n ? (fuse_ino_t)(uintptr_t)n : 0; /* -o writeback generations: 0 */
+	return n ? n->ino : 0; /* -o writeback generations: 0 */
 }
 
-/* forget: drop lookups; the last one frees the node. */
+/* forget: drop lookups; the last one frees the node (and its number). */
 void shlogfs_node_forget(struct shlogfs *fs, fuse_ino_t ino, uint64_t nl)
 {
-	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
+	struct shlogfs_node *n;
 
-	if (n == &fs->root)
+	if (ino == FUSE_ROOT_ID)
 		return;
 	pthread_mutex_lock(&fs->lock);
-	n->nlookup = n->nlookup > nl ? n->nlookup - nl : 0;
-	if (n->nlookup == 0) {
-		if (n->linked)
-			RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
-		else
-			LIST_REMOVE(n, gone);
-		shlogfs_node_destroy(n);
+	n = shlogfs_node_find_ino(fs, ino);
+	if (n) {
+		n->nlookup = n->nlookup > nl ? n->nlookup - nl : 0;
+		if (n->nlookup == 0) {
+			if (n->linked)
+				RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
+			else
+				LIST_REMOVE(n, gone);
+			RB_REMOVE(shlogfs_ino_tree, &fs->inos, n);
+			shlogfs_node_destroy(n);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 }

@@ -61,19 +61,20 @@ enum shlogfs_kind {
 #define SHLOGFS_STATUS_NAME ".status"
 
 /**
- * One inode.  Its address is its inode number (the root is
- * FUSE_ROOT_ID); it lives until the kernel forgets every lookup of it.
- * Everything but nlookup and linked is fixed at creation.
+ * One inode.  Its number comes from a counter (the root is
+ * FUSE_ROOT_ID), never reused; it lives until the kernel forgets every
+ * lookup of it.  Everything but nlookup and linked is fixed at creation.
  */
 struct shlogfs_node {
 	RB_ENTRY(shlogfs_node) by_key; /**< in shlogfs.nodes while linked */
+	RB_ENTRY(shlogfs_node) by_ino; /**< in shlogfs.inos until freed */
+	uint64_t ino;      /**< inode number */
 	LIST_ENTRY(shlogfs_node) gone; /**< in shlogfs.unlinked after that */
 	enum shlogfs_kind kind;
 	uint32_t part;
 	char *topic;       /**< "" for the root */
 	char *name;        /**< leaf name of AT, SINCE and KEY; "" otherwise */
 	size_t nlen;
-	uint64_t base;     /**< AT, SINCE: log offset where the file starts */
 	uint64_t nlookup;  /**< lookups the kernel holds */
 	int linked;        /**< 0 once its name was removed (rmdir, rm) */
 	uint32_t nsnap;    /**< open handles holding a snapshot (fs->lock) */
@@ -87,6 +88,8 @@ struct shlogfs_node {
 
 RB_HEAD(shlogfs_node_tree, shlogfs_node);
 RB_PROTOTYPE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
+RB_HEAD(shlogfs_ino_tree, shlogfs_node);
+RB_PROTOTYPE(shlogfs_ino_tree, shlogfs_node, by_ino, shlogfs_node_ino_cmp)
 
 /** A growable byte buffer. */
 struct shlogfs_buf {
@@ -106,12 +109,13 @@ struct shlogfs_handle {
 	uint32_t nparts;
 	uint64_t *ext;             /**< TLOG read: start,end per partition */
 	struct shlogfs_buf *batch; /**< TLOG write: lines per partition */
-	uint64_t base;             /**< AT, SINCE */
+	uint64_t base;             /**< AT, SINCE: log offset of the view's byte 0 */
 	pthread_mutex_t lock;      /**< guards buf, dirty, dropping, batch */
 	struct shlogfs_buf buf;    /**< unfinished line, key value or text */
 	pthread_mutex_t ra_lock;   /**< guards ra, ra_off */
 	struct shlogfs_buf ra;     /**< read-ahead of a bulk reader */
 	uint64_t ra_off;           /**< log offset of ra's first byte */
+	int based;                 /**< AT, SINCE: base fixed (a read returned bytes; ra_lock) */
 	char *key;                 /**< KEY: key name */
 	size_t klen;
 	int dirty;                 /**< KEY: written, not yet appended */
@@ -128,6 +132,8 @@ struct shlogfs {
 	struct shlogfs_node root;
 	pthread_mutex_t lock;      /**< guards nodes and handles */
 	struct shlogfs_node_tree nodes;
+	struct shlogfs_ino_tree inos; /**< every node but the root, by number */
+	uint64_t next_ino;         /**< the next node's inode number (fs->lock) */
 	LIST_HEAD(, shlogfs_node) unlinked; /**< removed names, not forgotten */
 	LIST_HEAD(, shlogfs_handle) handles;
 	int writeback;             /**< -o writeback asked for */
@@ -163,7 +169,7 @@ fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n);
 struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 					 enum shlogfs_kind kind,
 					 const char *topic, uint32_t part,
-					 const char *name, uint64_t base);
+					 const char *name);
 /** Inode number of an existing node for a name, or 0 (readdir). */
 fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
 			     const char *topic, uint32_t part,
@@ -272,6 +278,9 @@ extern const struct fuse_lowlevel_ops shlogfs_ops;
 /** Resolve the partition of node @p n. */
 int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
 		      shlog_part **out);
+/** Where the view at/<N> or since/<time> of node @p n starts now (dir.c). */
+int shlogfs_view_base(struct shlogfs *fs, struct shlogfs_node *n,
+		      uint64_t *base);
 
 /* file.c, called from dir.c */
 void shlogfs_op_open(fuse_req_t req, fuse_ino_t ino,
