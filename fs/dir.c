@@ -7,8 +7,11 @@
  * since/<time> and keys/<key> are looked up every time.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -29,10 +32,10 @@ int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
 
 /* Fill an entry for @p n (one lookup already counted). */
 static int shlogfs_entry(struct shlogfs *fs, struct shlogfs_node *n,
-			 struct fuse_entry_param *e)
+			 fuse_req_t req, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
-	int rc = shlogfs_stat_any(fs, n, &e->attr);
+	int rc = shlogfs_stat_any(fs, n, req, &e->attr);
 	if (rc)
 		return rc;
 	e->ino = shlogfs_node_ino(fs, n);
@@ -59,13 +62,13 @@ static void shlogfs_reply_node(fuse_req_t req, enum shlogfs_kind kind,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = shlogfs_entry(fs, n, &e);
+	rc = shlogfs_entry(fs, n, req, &e);
 	if (rc == 0 && fs->wb_on && shlogfs_kind_is_generated(kind)) {
 		/* the kernel keeps a cached inode's size: a new size, a new inode */
 		struct shlogfs_node *m = shlogfs_node_settle(fs, n, (uint64_t)e.attr.st_size);
 		if (m != n) {
 			n = m;
-			rc = shlogfs_entry(fs, n, &e);
+			rc = shlogfs_entry(fs, n, req, &e);
 		}
 		if (rc == 0)
 			shlogfs_node_sent(fs, n, (uint64_t)e.attr.st_size);
@@ -480,18 +483,146 @@ static void shlogfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 /* ==== mkdir, rmdir, unlink ============================================ */
 
-/* Give a new directory the caller's mode and ownership. */
+/*
+ * Who may make and delete: the kernel checks write permission on the
+ * directory a name is made in or removed from; the rest is here.  A
+ * new directory belongs to its maker, with the group and the setgid bit
+ * of a setgid parent (as on ext4); -o max_topics_per_user and
+ * max_parts_per_user bound what one user owns (EDQUOT; root is exempt);
+ * deleting a topic deletes every partition in it, so only root or a
+ * user who owns the topic and every one of its partitions may (EPERM).
+ * mk_lock orders the counting and the checks with the changes.
+ */
+
+/* The parent of a new topic (@p part < 0: the root) or partition, stat'ed. */
+static int shlogfs_dir_parent_stat(struct shlogfs *fs, const char *topic,
+				   int64_t part, struct stat *st)
+{
+	if (part >= 0)
+		return shlog_dir_stat(fs->store, topic, -1, st);
+	return stat(fs->datadir, st) < 0 ? -errno : 0;
+}
+
+/* Give a new directory the caller's mode and ownership (setgid: inherited). */
 static void shlogfs_dir_adopt(struct shlogfs *fs, fuse_req_t req,
 			      const char *topic, int64_t part, mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int rc = shlog_dir_chmod(fs->store, topic, part, mode & 07777);
+	gid_t gid = ctx->gid;
+	struct stat pst;
+	int rc;
 
+	mode &= 07777;
+	if (shlogfs_dir_parent_stat(fs, topic, part, &pst) == 0 &&
+	    (pst.st_mode & S_ISGID)) {
+		gid = pst.st_gid;
+		mode |= S_ISGID;
+	}
+	/* owner first: a chown may clear the setgid bit a chmod set */
+	rc = shlog_dir_chown(fs->store, topic, part, ctx->uid, gid);
 	if (rc == 0)
-		rc = shlog_dir_chown(fs->store, topic, part, ctx->uid, ctx->gid);
+		rc = shlog_dir_chmod(fs->store, topic, part, mode);
 	if (rc)
 		shlogfs_log(LOG_WARNING, "mkdir %s: setting mode/owner: %s",
 			    topic, shlog_strerror(rc));
+}
+
+/* Topics and partitions owned by a user (shlogfs_count_owned). */
+struct shlogfs_owned {
+	uid_t uid;
+	uint32_t topics, parts;
+	struct shlogfs_buf names;   /* topic names, each ending in '\0' */
+};
+
+/* shlog_topic_foreach callback: remember a topic's name. */
+static int shlogfs_owned_name(const char *topic, void *arg)
+{
+	struct shlogfs_owned *o = arg;
+
+	return shlogfs_buf_add(&o->names, topic, strlen(topic) + 1) ? 1 : 0;
+}
+
+/* Count the topics and partitions @p o->uid owns now. */
+static int shlogfs_count_owned(struct shlogfs *fs, struct shlogfs_owned *o)
+{
+	int rc = shlog_topic_foreach(fs->store, shlogfs_owned_name, o);
+	struct stat st;
+	uint32_t np;
+
+	if (rc)
+		return rc > 0 ? -ENOMEM : rc;
+	for (size_t at = 0; at < o->names.len;) {
+		const char *t = o->names.p + at;
+		at += strlen(t) + 1;
+		if (shlog_dir_stat(fs->store, t, -1, &st) ||
+		    shlog_topic_nparts(fs->store, t, &np))
+			continue; /* deleted meanwhile */
+		o->topics += st.st_uid == o->uid;
+		for (uint32_t i = 0; i < np; i++)
+			o->parts += shlog_dir_stat(fs->store, t, i, &st) == 0 &&
+				    st.st_uid == o->uid;
+	}
+	return 0;
+}
+
+/* EDQUOT (logged) if @p uid would own more than a per-user limit allows. */
+static int shlogfs_quota_check(struct shlogfs *fs, uid_t uid,
+			       uint32_t topics, uint32_t parts)
+{
+	struct shlogfs_owned o = { .uid = uid };
+	int rc;
+
+	if (uid == 0 || (!fs->max_topics_per_user && !fs->max_parts_per_user))
+		return 0;
+	rc = shlogfs_count_owned(fs, &o);
+	shlogfs_buf_free(&o.names);
+	if (rc)
+		return rc;
+	if (fs->max_topics_per_user &&
+	    (uint64_t)o.topics + topics > fs->max_topics_per_user) {
+		shlogfs_log(LOG_NOTICE, "uid %u owns %u topics: another is refused "
+			    "(EDQUOT, max_topics_per_user=%u)", (unsigned)uid,
+			    o.topics, fs->max_topics_per_user);
+		return -EDQUOT;
+	}
+	if (fs->max_parts_per_user &&
+	    (uint64_t)o.parts + parts > fs->max_parts_per_user) {
+		shlogfs_log(LOG_NOTICE, "uid %u owns %u partitions: %u more are "
+			    "refused (EDQUOT, max_parts_per_user=%u)",
+			    (unsigned)uid, o.parts, parts, fs->max_parts_per_user);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+/* May @p c delete @p topic: root, or the owner of it and all its partitions. */
+static int shlogfs_rmdir_allowed(struct shlogfs *fs,
+				 const struct shlogfs_cred *c,
+				 const char *topic)
+{
+	struct stat st;
+	uint32_t np;
+	int rc;
+
+	if (c->uid == 0)
+		return 0;
+	if ((rc = shlog_dir_stat(fs->store, topic, -1, &st)) ||
+	    (rc = shlog_topic_nparts(fs->store, topic, &np)))
+		return rc;
+	for (int64_t i = -1; i < (int64_t)np; i++) {
+		if (i >= 0 && (rc = shlog_dir_stat(fs->store, topic, i, &st)))
+			return rc;
+		if (st.st_uid == c->uid)
+			continue;
+		char what[32] = "the topic";
+		if (i >= 0)
+			snprintf(what, sizeof what, "partition %" PRId64, i);
+		shlogfs_log(LOG_NOTICE, "rmdir %s by uid %u refused (EPERM): "
+			    "%s belongs to uid %u", topic, (unsigned)c->uid,
+			    what, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	return 0;
 }
 
 /* mkdir TOPIC: a topic with the partitions option's partitions. */
@@ -502,6 +633,9 @@ static int shlogfs_mkdir_topic(struct shlogfs *fs, fuse_req_t req,
 
 	if (shlogfs_root_file_kind(name) != SHLOGFS_ROOT)
 		return -EEXIST; /* .metrics, .status */
+	if (rc == 0)
+		rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 1,
+					 fs->partitions);
 	if (rc == 0)
 		rc = shlog_topic_create(fs->store, name, fs->partitions);
 	if (rc)
@@ -530,7 +664,8 @@ static int shlogfs_mkdir_part(struct shlogfs *fs, fuse_req_t req,
 		return -EEXIST;
 	if (want > nparts)
 		return -EINVAL;
-	if ((rc = shlog_topic_add_part(fs->store, d->topic, out)))
+	if ((rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 0, 1)) ||
+	    (rc = shlog_topic_add_part(fs->store, d->topic, out)))
 		return rc;
 	if (*out != want)
 		return -EEXIST; /* another mkdir won the race */
@@ -551,10 +686,13 @@ static void shlogfs_op_mkdir(fuse_req_t req, fuse_ino_t parent,
 		rc = -ENAMETOOLONG;
 	else if ((rc = shlogfs_node_live(d)))
 		;
-	else if (d->kind == SHLOGFS_ROOT)
-		rc = shlogfs_mkdir_topic(fs, req, name, mode);
-	else if (d->kind == SHLOGFS_TOPIC)
-		rc = shlogfs_mkdir_part(fs, req, d, name, mode, &part);
+	else if (d->kind == SHLOGFS_ROOT || d->kind == SHLOGFS_TOPIC) {
+		pthread_mutex_lock(&fs->mk_lock);
+		rc = d->kind == SHLOGFS_ROOT ?
+		     shlogfs_mkdir_topic(fs, req, name, mode) :
+		     shlogfs_mkdir_part(fs, req, d, name, mode, &part);
+		pthread_mutex_unlock(&fs->mk_lock);
+	}
 	else if (d->kind == SHLOGFS_PART &&
 		 shlogfs_resolve(fs, d, name, &(enum shlogfs_kind){ 0 },
 				 &part, &(uint64_t){ 0 }) == 0)
@@ -569,6 +707,22 @@ static void shlogfs_op_mkdir(fuse_req_t req, fuse_ino_t parent,
 		shlogfs_reply_node(req, SHLOGFS_TOPIC, name, 0, NULL);
 	else
 		shlogfs_reply_node(req, SHLOGFS_PART, d->topic, part, NULL);
+}
+
+/* Delete a topic if the caller may (under mk_lock: no partition comes meanwhile). */
+static int shlogfs_rmdir_topic(struct shlogfs *fs, fuse_req_t req,
+			       const char *name)
+{
+	struct shlogfs_cred c;
+	int rc;
+
+	shlogfs_cred_get(req, &c);
+	pthread_mutex_lock(&fs->mk_lock);
+	rc = shlogfs_rmdir_allowed(fs, &c, name);
+	if (rc == 0)
+		rc = shlog_topic_delete(fs->store, name);
+	pthread_mutex_unlock(&fs->mk_lock);
+	return rc;
 }
 
 /* rmdir TOPIC: delete the topic and all its data, even if not empty. */
@@ -587,7 +741,7 @@ static void shlogfs_op_rmdir(fuse_req_t req, fuse_ino_t parent,
 		else if (shlog_topic_name_check(name))
 			rc = -ENOENT;
 		else
-			rc = shlog_topic_delete(fs->store, name);
+			rc = shlogfs_rmdir_topic(fs, req, name);
 		if (rc == 0) {
 			shlogfs_node_unlink_topic(fs, name);
 			shlogfs_log(LOG_NOTICE, "topic %s deleted", name);
@@ -670,7 +824,7 @@ static void shlogfs_op_create(fuse_req_t req, fuse_ino_t parent,
 		return;
 	}
 	memset(&e, 0, sizeof e);
-	if ((rc = shlogfs_key_open(fs, n, fi)) == 0 &&
+	if ((rc = shlogfs_key_open(fs, n, fi, fuse_req_ctx(req)->uid)) == 0 &&
 	    (rc = shlogfs_node_stat(fs, n, &e.attr)) == -ENOENT) {
 		/* not written yet: an empty file with the directory's owner */
 		rc = shlog_dir_stat(fs->store, n->topic, n->part, &e.attr);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "shlogfs.h"
 #include "frame.h"
@@ -52,10 +53,10 @@ static int shlogfs_wb_refused(struct shlogfs_node *n, const char *what)
 
 /* ==== handles ========================================================= */
 
-/* A new handle on @p n, registered for shutdown. */
+/* A new handle on @p n for @p uid, registered for shutdown. */
 static struct shlogfs_handle *shlogfs_handle_new(struct shlogfs *fs,
 						 struct shlogfs_node *n,
-						 int flags)
+						 int flags, uid_t uid)
 {
 	struct shlogfs_handle *h = calloc(1, sizeof *h);
 
@@ -64,6 +65,7 @@ static struct shlogfs_handle *shlogfs_handle_new(struct shlogfs *fs,
 	h->kind = n->kind;
 	h->node = n;
 	h->flags = flags;
+	h->uid = uid;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->ra_lock, NULL);
 	pthread_mutex_lock(&fs->lock);
@@ -82,6 +84,76 @@ static void shlogfs_handle_snap(struct shlogfs *fs, struct shlogfs_handle *h,
 	h->snap = 1;
 	h->node->snap_len = len;
 	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * The memory budget (budget.c): a handle is charged what it holds for
+ * its opener: itself, its per-partition arrays, its key name and its
+ * buffer (unfinished line, key value or status text), by capacity.  The
+ * charge is taken at open and before a write that grows the buffer, and
+ * brought down to what is held after each write; a buffer a finished
+ * line leaves empty is freed when it is larger than a page.
+ */
+#define SHLOGFS_KEEP_BUF 4096
+
+/* Bytes @p h holds with a buffer of capacity @p cap. */
+static uint64_t shlogfs_handle_bytes(const struct shlogfs_handle *h,
+				     size_t cap)
+{
+	return sizeof *h + h->klen + cap +
+	       (uint64_t)h->nparts * (sizeof *h->parts + sizeof *h->batch +
+				      2 * sizeof *h->ext);
+}
+
+/* Charge @p h for a buffer that will hold @p need bytes; -ENOBUFS. */
+static int shlogfs_handle_grow(struct shlogfs *fs, struct shlogfs_handle *h,
+			       size_t need, const char *what)
+{
+	size_t cap = shlogfs_buf_cap_for(&h->buf, need);
+
+	return shlogfs_budget_set(fs, h->uid, &h->held,
+				  shlogfs_handle_bytes(h, cap), what);
+}
+
+/* After a write: free an emptied large line buffer; charge what is held. */
+static void shlogfs_handle_settle(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	if ((h->kind == SHLOGFS_LOG || h->kind == SHLOGFS_TLOG) &&
+	    h->buf.len == 0 && h->buf.cap > SHLOGFS_KEEP_BUF)
+		shlogfs_buf_free(&h->buf);
+	uint64_t want = shlogfs_handle_bytes(h, h->buf.cap);
+
+	if (want > h->held) /* held already: counted, not refused */
+		shlogfs_budget_force(fs, h->uid, want - h->held);
+	else
+		shlogfs_budget_give(fs, h->uid, h->held - want);
+	h->held = want;
+}
+
+/*
+ * Bytes a log handle's line buffer holds while framing one request:
+ * the pending line completed by the request's head, or its unfinished
+ * tail; nothing when the framer will refuse the line anyway.
+ */
+static size_t shlogfs_line_need(const struct shlogfs_handle *h,
+				size_t max_message, const char *buf,
+				size_t size)
+{
+	const char *first = memchr(buf, '\n', size), *last;
+	size_t need, tail;
+
+	if (h->dropping)
+		return h->buf.len;
+	if (!first) {
+		need = h->buf.len + size;
+	} else {
+		last = memrchr(buf, '\n', size);
+		need = h->buf.len ? h->buf.len + (size_t)(first - buf) + 1 : 0;
+		tail = size - (size_t)(last - buf) - 1;
+		if (tail > need)
+			need = tail;
+	}
+	return need > max_message + 1 ? h->buf.len : need;
 }
 
 /* Bytes an unfinished line of @p h adds to the end it writes at. */
@@ -171,7 +243,7 @@ static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
 
 /* create of keys/<key>: open a KEY handle into @p fi. */
 int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
-		     struct fuse_file_info *fi)
+		     struct fuse_file_info *fi, uid_t uid)
 {
 	struct shlogfs_handle *h;
 	int rc;
@@ -179,10 +251,12 @@ int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
 	fi->fh = 0;
 	if (fs->wb_on)
 		return shlogfs_wb_refused(n, "keys/<key>");
-	h = shlogfs_handle_new(fs, n, fi->flags);
+	h = shlogfs_handle_new(fs, n, fi->flags, uid);
 	if (!h)
 		return -ENOMEM;
 	rc = shlogfs_key_setup(fs, n, h, fi->flags);
+	if (rc == 0)
+		rc = shlogfs_handle_grow(fs, h, h->buf.cap, "open");
 	if (rc) {
 		shlogfs_handle_drop(fs, h);
 		return rc;
@@ -204,7 +278,9 @@ int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
 		return -EFBIG;
 	pthread_mutex_lock(&h->lock);
 	if (size > h->buf.len) {
-		rc = shlogfs_buf_reserve(&h->buf, size);
+		rc = shlogfs_handle_grow(fs, h, (size_t)size, "key truncate");
+		if (rc == 0)
+			rc = shlogfs_buf_reserve(&h->buf, size);
 		if (rc == 0)
 			memset(h->buf.p + h->buf.len, 0, size - h->buf.len);
 	}
@@ -219,14 +295,40 @@ int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
 
 /* ==== topic log ======================================================= */
 
+/*
+ * May @p c open every partition of the topic for @p mask?  <topic>/log
+ * reads and writes them all, so an open needs what an open of each
+ * <topic>/<p>/log would need (the kernel checked only the topic's).
+ */
+static int shlogfs_tlog_access(struct shlogfs *fs, struct shlogfs_node *n,
+			       const struct shlogfs_cred *c, uint32_t np,
+			       int mask)
+{
+	for (uint32_t i = 0; i < np; i++) {
+		int rc = shlogfs_access_part(fs, c, n->topic, i, mask);
+		if (rc == -EACCES)
+			shlogfs_log(LOG_NOTICE, "%s/log: open for %s by uid %u "
+				    "refused: partition %u does not allow it",
+				    n->topic, mask & W_OK ? "writing" : "reading",
+				    (unsigned)c->uid, i);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Take every partition of a topic; a reader also snapshots their extents. */
 static int shlogfs_tlog_setup(struct shlogfs *fs, struct shlogfs_node *n,
-			      struct shlogfs_handle *h, int reader)
+			      struct shlogfs_handle *h,
+			      const struct shlogfs_cred *c, int mask)
 {
+	int reader = (mask & R_OK) != 0;
 	uint64_t total = 0;
 	uint32_t np;
 	int rc = shlog_topic_nparts(fs->store, n->topic, &np);
 
+	if (rc == 0)
+		rc = shlogfs_tlog_access(fs, n, c, np, mask);
 	if (rc)
 		return rc;
 	h->parts = calloc(np, sizeof *h->parts);
@@ -279,7 +381,7 @@ static int shlogfs_tlog_send(struct shlogfs_handle *h, int flags)
 			continue;
 		int r = shlog_part_append_lines(h->parts[i], b->p, b->len,
 						flags, NULL);
-		b->len = 0;
+		shlogfs_buf_free(b); /* held only for the request (budget) */
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
@@ -393,7 +495,9 @@ static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 {
 	if (off + size > fs->max_message)
 		return -EFBIG;
-	int rc = shlogfs_buf_reserve(&h->buf, off + size);
+	int rc = shlogfs_handle_grow(fs, h, (size_t)(off + size), "key write");
+	if (rc == 0)
+		rc = shlogfs_buf_reserve(&h->buf, off + size);
 	if (rc)
 		return rc;
 	if (off > h->buf.len)
@@ -421,10 +525,14 @@ static ssize_t shlogfs_handle_write(struct shlogfs *fs,
 		rc = -EBADF;
 	else if ((rc = shlogfs_append_ok(h, fflags, off)))
 		;
+	else if ((rc = shlogfs_handle_grow(fs, h, shlogfs_line_need(h,
+			fs->max_message, buf, size), "unfinished line")))
+		;
 	else if (h->kind == SHLOGFS_LOG)
 		rc = shlogfs_log_put(fs, h, buf, size, flags);
 	else
 		rc = shlogfs_tlog_put(fs, h, buf, size, flags);
+	shlogfs_handle_settle(fs, h);
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -488,6 +596,12 @@ void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 	if (h->snap)
 		h->node->nsnap--;
 	pthread_mutex_unlock(&fs->lock);
+	if (h->rsnap) {
+		/* buf points into the shared snapshot (metrics.c) */
+		h->buf = (struct shlogfs_buf){ 0 };
+		shlogfs_snap_put(fs, h->rsnap);
+	}
+	shlogfs_budget_give(fs, h->uid, h->held);
 	if (h->part)
 		shlog_part_put(h->part);
 	for (uint32_t i = 0; i < h->nparts; i++)
@@ -537,6 +651,7 @@ static int shlogfs_open_wb_log(struct shlogfs *fs, struct shlogfs_handle *h,
 /* Set up a handle for node @p n; sets direct_io/keep_cache in @p fi. */
 static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 			     struct shlogfs_handle *h,
+			     const struct shlogfs_cred *c,
 			     struct fuse_file_info *fi)
 {
 	int wr = (fi->flags & O_ACCMODE) != O_RDONLY;
@@ -561,8 +676,9 @@ static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 		if (wr && fs->wb_on)
 			return shlogfs_wb_refused(h->node, "<topic>/log");
 		fi->direct_io = 1;
-		if ((rc = shlogfs_tlog_setup(fs, n, h, (fi->flags & O_ACCMODE) !=
-						       O_WRONLY)))
+		if ((rc = shlogfs_tlog_setup(fs, n, h, c,
+			((fi->flags & O_ACCMODE) != O_WRONLY ? R_OK : 0) |
+			(wr ? W_OK : 0))))
 			return rc;
 		if ((fi->flags & O_TRUNC) && (rc = shlogfs_tlog_end(h, &end)) == 0 &&
 		    end > 0)
@@ -604,18 +720,22 @@ void shlogfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct shlogfs *fs = shlogfs_of(req);
 	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
 	struct shlogfs_handle *h;
+	struct shlogfs_cred c;
 	int rc;
 
 	if (n->kind != SHLOGFS_ROOT && shlogfs_node_live(n)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	h = shlogfs_handle_new(fs, n, fi->flags);
+	shlogfs_cred_get(req, &c);
+	h = shlogfs_handle_new(fs, n, fi->flags, c.uid);
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = shlogfs_open_kind(fs, n, h, fi);
+	rc = shlogfs_open_kind(fs, n, h, &c, fi);
+	if (rc == 0)
+		rc = shlogfs_handle_grow(fs, h, h->buf.cap, "open");
 	if (rc) {
 		shlogfs_handle_drop(fs, h);
 		fuse_reply_err(req, -rc);

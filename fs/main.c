@@ -11,6 +11,7 @@
  * with the child's verdict.  This is what fuse_daemonize() does, moved
  * earlier.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,6 +86,8 @@ struct shlogfs_cli {
 	int show_help, show_version;
 	int allow_other, default_permissions, writeback;
 	uint32_t partitions;
+	uint64_t max_held, max_held_per_user;
+	uint32_t max_topics_per_user, max_parts_per_user;
 	struct shlog_options so;
 };
 
@@ -93,7 +96,8 @@ enum {
 	KEY_MAX_BUFFER_BYTES, KEY_MAX_MESSAGE, KEY_SEGMENT_SIZE,
 	KEY_MAX_SEGMENTS, KEY_RETENTION, KEY_SYNC, KEY_SYNC_MS,
 	KEY_FLUSH_THREADS, KEY_PARTITIONS, KEY_ALLOW_OTHER,
-	KEY_DEFAULT_PERMISSIONS, KEY_RO,
+	KEY_DEFAULT_PERMISSIONS, KEY_RO, KEY_MAX_HELD, KEY_MAX_HELD_PER_USER,
+	KEY_MAX_TOPICS_PER_USER, KEY_MAX_PARTS_PER_USER,
 };
 
 #define SHLOGFS_OPT(t, field, v) { t, offsetof(struct shlogfs_cli, field), v }
@@ -115,6 +119,10 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("sync_ms=", KEY_SYNC_MS),
 	FUSE_OPT_KEY("flush_threads=", KEY_FLUSH_THREADS),
 	FUSE_OPT_KEY("partitions=", KEY_PARTITIONS),
+	FUSE_OPT_KEY("max_held=", KEY_MAX_HELD),
+	FUSE_OPT_KEY("max_held_per_user=", KEY_MAX_HELD_PER_USER),
+	FUSE_OPT_KEY("max_topics_per_user=", KEY_MAX_TOPICS_PER_USER),
+	FUSE_OPT_KEY("max_parts_per_user=", KEY_MAX_PARTS_PER_USER),
 	SHLOGFS_OPT("repair", so.repair, 1),
 	SHLOGFS_OPT("writeback", writeback, 1),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -155,6 +163,13 @@ static void shlogfs_usage(const char *prog)
 "    -o writeback           partition logs behind the kernel's page cache: far\n"
 "                           faster small appends; lines reach the log at close,\n"
 "                           fsync or after ~30 s (see shlogfs(8))\n"
+"    -o max_held=SIZE       memory open files may hold for all users but root:\n"
+"                           unfinished lines, key values, snapshots (64M)\n"
+"    -o max_held_per_user=SIZE  the same for one user (16M); past either:\n"
+"                           ENOBUFS at the write or open\n"
+"    -o max_topics_per_user=N  topics one user may own, 0 = no limit (1024)\n"
+"    -o max_parts_per_user=N   partitions one user may own, 0 = no limit (4096);\n"
+"                           past either: EDQUOT at mkdir (root is exempt)\n"
 "    -o ro                  mount read-only; the data dir is not written\n"
 "    SIZE takes a suffix: k, M, G (powers of 1024)\n\n",
 	       prog);
@@ -254,6 +269,17 @@ static int shlogfs_opt_value(struct shlogfs_cli *c, const char *arg, int key)
 		return shlogfs_opt_u32(arg, 1, 256, &o->flush_threads);
 	case KEY_PARTITIONS:
 		return shlogfs_opt_u32(arg, 1, 65536, &c->partitions);
+	case KEY_MAX_HELD:
+		return shlogfs_opt_size(arg, 4096, UINT64_MAX >> 2, &c->max_held);
+	case KEY_MAX_HELD_PER_USER:
+		return shlogfs_opt_size(arg, 4096, UINT64_MAX >> 2,
+					&c->max_held_per_user);
+	case KEY_MAX_TOPICS_PER_USER:
+		return shlogfs_opt_u32(arg, 0, UINT32_MAX,
+				       &c->max_topics_per_user);
+	case KEY_MAX_PARTS_PER_USER:
+		return shlogfs_opt_u32(arg, 0, UINT32_MAX,
+				       &c->max_parts_per_user);
 	}
 	return 1;
 }
@@ -384,6 +410,43 @@ static void shlogfs_detach_done(int wfd)
 	close(wfd);
 }
 
+/* ==== shutdown from any state ======================================== */
+
+/*
+ * The session loop's exit cancels its worker threads (pthread_cancel),
+ * and glibc loads libgcc_s for that at the first cancel: with no fd left
+ * (a store that ran the daemon out of them) the load fails, glibc aborts
+ * ("libgcc_s.so.1 must be installed for pthread_cancel to work") and the
+ * mount is left dead.  So libgcc_s is loaded at start, and a few fds are
+ * held in reserve and given back when the loop ends, for the unmount and
+ * the store's final flush.
+ */
+#define SHLOGFS_FD_RESERVE 8
+
+static int shlogfs_fd_reserve[SHLOGFS_FD_RESERVE];
+static int shlogfs_fd_reserved; /* entries of shlogfs_fd_reserve set */
+
+/* Load libgcc_s now and put fds aside for the shutdown. */
+static void shlogfs_shutdown_prepare(void)
+{
+	if (!dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE))
+		shlogfs_log(LOG_WARNING, "cannot load libgcc_s.so.1 (%s): a "
+			    "shutdown without free fds may abort", dlerror());
+	while (shlogfs_fd_reserved < SHLOGFS_FD_RESERVE)
+		shlogfs_fd_reserve[shlogfs_fd_reserved++] =
+			open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* The loop has ended: give the reserved fds back for what follows. */
+static void shlogfs_shutdown_begin(void)
+{
+	while (shlogfs_fd_reserved > 0) {
+		int fd = shlogfs_fd_reserve[--shlogfs_fd_reserved];
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 /* ==== main ============================================================ */
 
 /* Open the store with a clear message for each way it fails. */
@@ -435,7 +498,13 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts copts = { 0 };
-	struct shlogfs_cli cli = { .partitions = 1 };
+	struct shlogfs_cli cli = {
+		.partitions = 1,
+		.max_held = 64u << 20,
+		.max_held_per_user = 16u << 20,
+		.max_topics_per_user = 1024,
+		.max_parts_per_user = 4096,
+	};
 	struct shlogfs fs = { 0 };
 	struct fuse_session *se;
 	int ret = 1, wfd = -1, sigs = 0;
@@ -465,23 +534,29 @@ int main(int argc, char *argv[])
 		shlogfs_max_level = LOG_DEBUG;
 	fs.partitions = cli.partitions;
 	fs.writeback = cli.writeback;
+	fs.max_topics_per_user = cli.max_topics_per_user;
+	fs.max_parts_per_user = cli.max_parts_per_user;
 	fs.datadir = shlogfs_resolve_datadir(cli.datadir);
 	if (!fs.datadir)
 		goto out_cmd;
 	if (shlogfs_add_mount_opts(&args, &cli, fs.datadir))
 		goto out_dir;
 	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.mk_lock, NULL);
+	shlogfs_budget_init(&fs.budget, cli.max_held, cli.max_held_per_user);
 	shlogfs_nodes_init(&fs);
 	LIST_INIT(&fs.handles);
+	LIST_INIT(&fs.snaps);
+	shlogfs_shutdown_prepare();
 	if (!copts.foreground && shlogfs_detach_start(&wfd))
 		goto out_dir;
 	se = fuse_session_new(&args, &shlogfs_ops, sizeof shlogfs_ops, &fs);
 	if (!se)
 		goto out_dir;
 	fs.se = se;
-	shlogfs_ctl_start(&fs);   /* before any thread: shlogctl sync (ctl.c) */
 	if (shlogfs_store_open(&fs, &cli))
 		goto out_session;
+	shlogfs_ctl_start(&fs);   /* holding the store's lock: shlogctl sync (ctl.c) */
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_store;
 	sigs = 1;
@@ -492,11 +567,13 @@ int main(int argc, char *argv[])
 	shlogfs_log(LOG_INFO, "serving %s on %s", fs.datadir,
 		    copts.mountpoint);
 	ret = shlogfs_serve(se, &copts) ? 1 : 0;
+	shlogfs_shutdown_begin();
 	fuse_session_unmount(se);
 out_store:
 	__atomic_store_n(&fs.se, NULL, __ATOMIC_RELEASE); /* no more notifications */
 	shlogfs_ctl_stop();
 	shlogfs_handles_close_all(&fs);
+	shlogfs_snaps_free(&fs);
 	/* the signal handlers stay until the store is closed: a SIGTERM now
 	 * (systemd sends one after umount) must not kill the final flush */
 	if (shlog_store_close(fs.store) < 0) {
@@ -509,6 +586,8 @@ out_store:
 out_session:
 	fuse_session_destroy(se);
 out_dir:
+	shlogfs_shutdown_begin();
+	shlogfs_budget_free(&fs.budget);
 	free(fs.datadir);
 out_cmd:
 	free(copts.mountpoint);

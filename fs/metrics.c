@@ -6,9 +6,19 @@
  *               textfile collector or any scraper that can read a file
  *   /.status    a short summary for people
  *
- * Both are snapshots taken at open and served with direct_io, like the
- * partitions' status files (file.c): while a handle holds a snapshot,
- * stat reports its size, so stat and read agree (tar, cat).  Their names
+ * Both are snapshots taken at open and served with direct_io.  Each
+ * reader sees only the partitions whose log it may read (root: all),
+ * and only root sees the data dir's path.  A snapshot is shared by every
+ * open with the same credentials within SHLOGFS_SNAP_SHARE_NS of its
+ * making, and charged once to its opener's memory budget (budget.c):
+ * many open handles cost one text, not one each.  A stat reports the
+ * size of the text an open would read at that moment: the caller's
+ * young snapshot, made by the stat if there is none, and kept for the
+ * open that usually follows (tar stats, then opens and reads the size
+ * it found).  So a stat flood makes one text a second per credentials,
+ * not one per stat.  Unprivileged readers share a text for a second
+ * (so they may see numbers up to a second old); root's opens always
+ * make a new one.  Their names
  * start with a dot, which no topic name can (shlog_topic_name_check), so
  * they never collide with a topic.  They are found by name only, like
  * at/<N>: a listing of the root shows topics and nothing else, so
@@ -24,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shlogfs.h"
 
@@ -83,25 +95,37 @@ static int shlogfs_mset_part(struct shlogfs *fs, struct shlogfs_mset *m,
 	return 0;
 }
 
-/* Take every partition's numbers into @p m. */
-static int shlogfs_mset_fill(struct shlogfs *fs, struct shlogfs_mset *m)
+/*
+ * Take the numbers of every partition @p c may read into @p m: root sees
+ * all; anyone else the partitions whose log they could open for reading,
+ * and the topics that have one (totals are over those).
+ */
+static int shlogfs_mset_fill(struct shlogfs *fs, struct shlogfs_mset *m,
+			     const struct shlogfs_cred *c)
 {
 	const char *topic;
-	size_t i;
+	size_t i, all, seen = 0;
 	int rc;
 
 	rc = shlog_topic_foreach(fs->store, shlogfs_mset_topic, m);
 	if (rc)
 		return rc > 0 ? -ENOMEM : rc;
+	all = m->ntopics;
 	topic = m->names.p;
-	for (i = 0; i < m->ntopics; i++, topic += strlen(topic) + 1) {
+	for (i = 0; i < all; i++, topic += strlen(topic) + 1) {
 		uint32_t nparts;
+		size_t before = m->n;
 		if (shlog_topic_nparts(fs->store, topic, &nparts))
 			continue; /* deleted meanwhile */
-		for (uint32_t p = 0; p < nparts; p++)
+		for (uint32_t p = 0; p < nparts; p++) {
+			if (shlogfs_access_part(fs, c, topic, p, R_OK))
+				continue;
 			if ((rc = shlogfs_mset_part(fs, m, topic, p)))
 				return rc;
+		}
+		seen += c->uid == 0 || m->n > before;
 	}
+	m->ntopics = seen;
 	return 0;
 }
 
@@ -327,11 +351,37 @@ static int shlogfs_metrics_store(struct shlogfs_buf *b,
 	return rc;
 }
 
-/* The text of /.metrics. */
-static int shlogfs_metrics_text(const struct shlogfs_mset *m,
+/* The daemon's memory budget (budget.c): root's readers only. */
+static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
+{
+	uint64_t users, root, refused;
+	int rc = shlogfs_family(b, "shlogfs_held_bytes", "gauge",
+		"Bytes open handles hold for unprivileged users (unfinished "
+		"lines, key values, snapshots): at most max_held.");
+
+	shlogfs_budget_figures(fs, &users, &root, &refused);
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlogfs_held_bytes %" PRIu64 "\n",
+					users);
+	if (rc == 0)
+		rc = shlogfs_family(b, "shlogfs_held_refused_total", "counter",
+			"Writes and opens refused with ENOBUFS by max_held or "
+			"max_held_per_user.");
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlogfs_held_refused_total %" PRIu64
+					"\n", refused);
+	return rc;
+}
+
+/* The text of /.metrics (@p root: the reader is root). */
+static int shlogfs_metrics_text(struct shlogfs *fs,
+				const struct shlogfs_mset *m, int root,
 				struct shlogfs_buf *b)
 {
 	int rc = shlogfs_metrics_store(b, m);
+
+	if (rc == 0 && root)
+		rc = shlogfs_metrics_budget(fs, b);
 
 	for (size_t i = 0; rc == 0 && i < sizeof shlogfs_metrics /
 					  sizeof shlogfs_metrics[0]; i++)
@@ -390,6 +440,7 @@ static int shlogfs_status_part(struct shlogfs_buf *b,
 /* The text of /.status: options, totals, one line per partition. */
 static int shlogfs_status_text(struct shlogfs *fs,
 			       const struct shlogfs_mset *m,
+			       const struct shlogfs_cred *c,
 			       struct shlogfs_buf *b)
 {
 	static const char *const sync[] = { "none", "interval", "always" };
@@ -415,7 +466,8 @@ static int shlogfs_status_text(struct shlogfs *fs,
 		"%zu topics, %zu partitions, %" PRIu64 " messages (%s) retained, %"
 		PRIu64 " appended since mount, %" PRIu64 " buffered\n"
 		"health: %s (%" PRIu64 " partitions with an error)\n\n",
-		SHLOG_VERSION, fs->datadir, fs->partitions, o->stride,
+		SHLOG_VERSION, c->uid == 0 ? fs->datadir : "(shown to root)",
+		fs->partitions, o->stride,
 		o->flush_interval_ms, o->sync <= SHLOG_SYNC_ALWAYS ?
 		sync[o->sync] : "?", o->retention == SHLOG_RETAIN_WRAP ?
 		"wrap" : "halt", o->max_segments, m->ntopics, m->n, msgs, sz,
@@ -433,26 +485,224 @@ static int shlogfs_status_text(struct shlogfs *fs,
 
 /* Generate the text of /.metrics or /.status into @p out (emptied). */
 int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
+			   const struct shlogfs_cred *c,
 			   struct shlogfs_buf *out)
 {
 	struct shlogfs_mset m = { 0 };
-	int rc = shlogfs_mset_fill(fs, &m);
+	int rc = shlogfs_mset_fill(fs, &m, c);
 
 	out->len = 0;
 	if (rc == 0)
-		rc = kind == SHLOGFS_METRICS ? shlogfs_metrics_text(&m, out)
-					     : shlogfs_status_text(fs, &m, out);
+		rc = kind == SHLOGFS_METRICS ? shlogfs_metrics_text(fs, &m,
+								      c->uid == 0, out)
+					     : shlogfs_status_text(fs, &m, c, out);
 	shlogfs_mset_free(&m);
 	return rc;
 }
 
+/* ==== shared snapshots ================================================ */
+
+/* Opens within this long of a snapshot's making share it. */
+#define SHLOGFS_SNAP_SHARE_NS 1000000000LL
+
+/* CLOCK_MONOTONIC in ns. */
+static int64_t shlogfs_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* 64-bit FNV-1a of everything that decides what @p c may see. */
+static uint64_t shlogfs_cred_hash(const struct shlogfs_cred *c)
+{
+	uint64_t h = 14695981039346656037ULL;
+	uint32_t v[3] = { c->uid, c->gid, (uint32_t)c->ngroups };
+	const unsigned char *p = (const unsigned char *)v;
+
+	for (size_t i = 0; i < sizeof v; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	p = (const unsigned char *)c->groups;
+	for (size_t i = 0; i < (size_t)c->ngroups * sizeof c->groups[0]; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Bytes a snapshot costs its opener's budget. */
+static uint64_t shlogfs_snap_bytes(const struct shlogfs_snap *sn)
+{
+	return sizeof *sn + sn->text.cap;
+}
+
+/* A young snapshot of @p kind for exactly these credentials (fs->lock). */
+static struct shlogfs_snap *shlogfs_snap_find(struct shlogfs *fs,
+					      enum shlogfs_kind kind,
+					      uid_t uid, uint64_t hash,
+					      int64_t now)
+{
+	struct shlogfs_snap *sn;
+
+	LIST_FOREACH(sn, &fs->snaps, link)
+		if (sn->kind == kind && sn->uid == uid && sn->cred_hash == hash &&
+		    now - sn->born_ns < SHLOGFS_SNAP_SHARE_NS)
+			return sn;
+	return NULL;
+}
+
+/* Free a snapshot no handle uses, and give back its charge. */
+static void shlogfs_snap_free(struct shlogfs *fs, struct shlogfs_snap *sn)
+{
+	shlogfs_budget_give(fs, sn->uid, shlogfs_snap_bytes(sn));
+	shlogfs_buf_free(&sn->text);
+	free(sn);
+}
+
+/* Unlink the snapshots no handle uses that are too old to share (fs->lock). */
+static void shlogfs_snap_sweep(struct shlogfs *fs, int64_t now,
+			       struct shlogfs_snap **dead)
+{
+	struct shlogfs_snap *sn, *next;
+
+	LIST_FOREACH_SAFE(sn, &fs->snaps, link, next) {
+		if (sn->refs || now - sn->born_ns < SHLOGFS_SNAP_SHARE_NS)
+			continue;
+		LIST_REMOVE(sn, link);
+		LIST_NEXT(sn, link) = *dead; /* a private chain from here on */
+		*dead = sn;
+	}
+}
+
+/* Free a chain made by shlogfs_snap_sweep() (outside fs->lock). */
+static void shlogfs_snap_free_chain(struct shlogfs *fs, struct shlogfs_snap *sn)
+{
+	while (sn) {
+		struct shlogfs_snap *next = LIST_NEXT(sn, link);
+		shlogfs_snap_free(fs, sn);
+		sn = next;
+	}
+}
+
+/* Make a snapshot for @p c, charged to its budget; -ENOBUFS past it. */
+static int shlogfs_snap_make(struct shlogfs *fs, enum shlogfs_kind kind,
+			     const struct shlogfs_cred *c, uint64_t hash,
+			     int64_t now, struct shlogfs_snap **out)
+{
+	struct shlogfs_snap *sn = calloc(1, sizeof *sn);
+	int rc;
+
+	if (!sn)
+		return -ENOMEM;
+	sn->kind = kind;
+	sn->uid = c->uid;
+	sn->cred_hash = hash;
+	sn->born_ns = now;
+	rc = shlogfs_root_file_make(fs, kind, c, &sn->text);
+	if (rc == 0)
+		rc = shlogfs_budget_take(fs, c->uid, shlogfs_snap_bytes(sn),
+			kind == SHLOGFS_METRICS ? "snapshot of /.metrics"
+						: "snapshot of /.status");
+	if (rc) {
+		shlogfs_buf_free(&sn->text);
+		free(sn);
+		return rc;
+	}
+	*out = sn;
+	return 0;
+}
+
+/*
+ * The snapshot @p c gets now (open, stat): a young one made for the same
+ * credentials, or a new one.  @p ref: take a reference (an open handle).
+ * However many opens and stats an unprivileged user makes, at most one
+ * text per credentials and second is made for them (they may read
+ * numbers up to a second old); root's opens always get a new text.
+ */
+static int shlogfs_snap_get(struct shlogfs *fs, enum shlogfs_kind kind,
+			    const struct shlogfs_cred *c, int ref,
+			    struct shlogfs_snap **out)
+{
+	uint64_t hash = shlogfs_cred_hash(c);
+	int64_t now = shlogfs_mono_ns();
+	struct shlogfs_snap *sn, *dead = NULL, *mine;
+	int fresh = ref && c->uid == 0; /* root's opens: always the numbers of now */
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	shlogfs_snap_sweep(fs, now, &dead);
+	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now);
+	if (sn)
+		sn->refs += ref != 0;
+	pthread_mutex_unlock(&fs->lock);
+	shlogfs_snap_free_chain(fs, dead);
+	if (sn) {
+		*out = sn;
+		return 0;
+	}
+	if ((rc = shlogfs_snap_make(fs, kind, c, hash, now, &mine)))
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	/* another thread may have made one meanwhile: share the first */
+	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now);
+	if (!sn) {
+		sn = mine;
+		mine = NULL;
+		LIST_INSERT_HEAD(&fs->snaps, sn, link);
+	}
+	sn->refs += ref != 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (mine)
+		shlogfs_snap_free(fs, mine);
+	*out = sn;
+	return 0;
+}
+
+/* A handle is done with @p sn; it stays for sharing while young. */
+void shlogfs_snap_put(struct shlogfs *fs, struct shlogfs_snap *sn)
+{
+	struct shlogfs_snap *dead = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	sn->refs--;
+	shlogfs_snap_sweep(fs, shlogfs_mono_ns(), &dead);
+	pthread_mutex_unlock(&fs->lock);
+	shlogfs_snap_free_chain(fs, dead);
+}
+
+/* Free every snapshot (at exit, after the handles). */
+void shlogfs_snaps_free(struct shlogfs *fs)
+{
+	struct shlogfs_snap *dead = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	shlogfs_snap_sweep(fs, INT64_MAX, &dead);
+	pthread_mutex_unlock(&fs->lock);
+	shlogfs_snap_free_chain(fs, dead);
+}
+
+/* Size of the text an open by the caller of @p req would read now. */
+static uint64_t shlogfs_snap_size(struct shlogfs *fs, enum shlogfs_kind kind,
+				  fuse_req_t req)
+{
+	struct shlogfs_cred c;
+	struct shlogfs_snap *sn;
+	uint64_t size;
+
+	shlogfs_cred_get(req, &c);
+	if (shlogfs_snap_get(fs, kind, &c, 1, &sn))
+		return 0; /* no text for this caller now (ENOBUFS): empty */
+	size = sn->text.len;
+	shlogfs_snap_put(fs, sn);
+	return size;
+}
+
+/* ==== stat, open ====================================================== */
+
 /* stat of a root file: the data dir's owner and times, mode 0444 of it. */
 static int shlogfs_root_file_stat(struct shlogfs *fs, struct shlogfs_node *n,
-				  struct stat *st)
+				  fuse_req_t req, struct stat *st)
 {
-	struct shlogfs_buf text = { 0 };
 	uint64_t size;
-	int snap, rc = 0;
 
 	if (stat(fs->datadir, st) < 0)
 		return -errno;
@@ -461,27 +711,19 @@ static int shlogfs_root_file_stat(struct shlogfs *fs, struct shlogfs_node *n,
 	st->st_ino = shlogfs_node_ino(fs, n);
 	st->st_dev = 0;
 	st->st_blksize = 4096;
-	pthread_mutex_lock(&fs->lock);
-	snap = n->nsnap > 0;
-	size = n->snap_len;
-	pthread_mutex_unlock(&fs->lock);
-	if (!snap) {
-		rc = shlogfs_root_file_make(fs, n->kind, &text);
-		size = text.len;
-		shlogfs_buf_free(&text);
-	}
+	size = shlogfs_snap_size(fs, n->kind, req);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	return rc;
+	return 0;
 }
 
 /* Attributes of any node: the root files here, the rest in attr.c. */
 int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
-		     struct stat *st)
+		     fuse_req_t req, struct stat *st)
 {
 	if (shlogfs_kind_is_root_file(n->kind)) {
 		memset(st, 0, sizeof *st);
-		return shlogfs_root_file_stat(fs, n, st);
+		return shlogfs_root_file_stat(fs, n, req, st);
 	}
 	return shlogfs_node_stat(fs, n, st);
 }
@@ -499,7 +741,7 @@ void shlogfs_op_getattr_any(fuse_req_t req, fuse_ino_t ino,
 		shlogfs_op_getattr(req, ino, fi);
 		return;
 	}
-	if ((rc = shlogfs_stat_any(fs, n, &st)))
+	if ((rc = shlogfs_stat_any(fs, n, req, &st)))
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, 0.0);
@@ -522,37 +764,47 @@ void shlogfs_op_setattr_any(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		      FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		rc = -EPERM;
 	else
-		rc = shlogfs_stat_any(fs, n, &st);
+		rc = shlogfs_stat_any(fs, n, req, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, 0.0);
 }
 
-/* A read-only handle holding a snapshot of a root file. */
+/*
+ * A read-only handle on a shared snapshot.  Its buf points at the
+ * snapshot's text (read as any snapshot, file.c) without owning it;
+ * shlogfs_handle_drop() gives the snapshot back.
+ */
 static int shlogfs_root_file_handle(struct shlogfs *fs, struct shlogfs_node *n,
-				    int flags, struct shlogfs_handle **out)
+				    const struct shlogfs_cred *c, int flags,
+				    struct shlogfs_handle **out)
 {
 	struct shlogfs_handle *h = calloc(1, sizeof *h);
 	int rc;
 
 	if (!h)
 		return -ENOMEM;
-	h->kind = n->kind;
-	h->node = n;
-	h->flags = flags;
-	if ((rc = shlogfs_root_file_make(fs, n->kind, &h->buf))) {
-		shlogfs_buf_free(&h->buf);
+	if ((rc = shlogfs_budget_take(fs, c->uid, sizeof *h, "open"))) {
 		free(h);
 		return rc;
 	}
+	h->held = sizeof *h;
+	if ((rc = shlogfs_snap_get(fs, n->kind, c, 1, &h->rsnap))) {
+		shlogfs_budget_give(fs, c->uid, h->held);
+		free(h);
+		return rc;
+	}
+	h->kind = n->kind;
+	h->node = n;
+	h->flags = flags;
+	h->uid = c->uid;
+	h->buf.p = h->rsnap->text.p;
+	h->buf.len = h->rsnap->text.len;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->ra_lock, NULL);
 	pthread_mutex_lock(&fs->lock);
 	LIST_INSERT_HEAD(&fs->handles, h, link);
-	h->snap = 1;
-	n->nsnap++;
-	n->snap_len = h->buf.len;
 	pthread_mutex_unlock(&fs->lock);
 	*out = h;
 	return 0;
@@ -565,6 +817,7 @@ void shlogfs_op_open_any(fuse_req_t req, fuse_ino_t ino,
 	struct shlogfs *fs = shlogfs_of(req);
 	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
 	struct shlogfs_handle *h;
+	struct shlogfs_cred c;
 	int rc;
 
 	if (!shlogfs_kind_is_root_file(n->kind)) {
@@ -575,7 +828,8 @@ void shlogfs_op_open_any(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	if ((rc = shlogfs_root_file_handle(fs, n, fi->flags, &h))) {
+	shlogfs_cred_get(req, &c);
+	if ((rc = shlogfs_root_file_handle(fs, n, &c, fi->flags, &h))) {
 		fuse_reply_err(req, -rc);
 		return;
 	}

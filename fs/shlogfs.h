@@ -15,7 +15,8 @@
  * text.c (generated text, time parsing, buffers), attr.c (stat,
  * getattr, setattr), dir.c (names), file.c (open, read, write, close),
  * metrics.c (the two root files), wb.c (-o writeback: partition logs
- * behind the kernel's page cache).
+ * behind the kernel's page cache), budget.c (the memory handles hold
+ * for their users).
  */
 #ifndef SHLOGFS_H
 #define SHLOGFS_H
@@ -97,6 +98,21 @@ struct shlogfs_buf {
 	size_t len, cap;
 };
 
+/**
+ * A snapshot of /.metrics or /.status for one set of credentials,
+ * shared by the handles opened with them within a second (metrics.c).
+ */
+struct shlogfs_snap {
+	LIST_ENTRY(shlogfs_snap) link; /**< in shlogfs.snaps */
+	enum shlogfs_kind kind;
+	uint32_t refs;             /**< handles using it (fs->lock); 0: kept
+				    *   for sharing until it is too old */
+	int64_t born_ns;           /**< CLOCK_MONOTONIC when made */
+	uid_t uid;                 /**< charged to (budget.c) */
+	uint64_t cred_hash;        /**< of the whole credentials */
+	struct shlogfs_buf text;
+};
+
 /** An open file. */
 struct shlogfs_handle {
 	LIST_ENTRY(shlogfs_handle) link; /**< in shlogfs.handles */
@@ -121,6 +137,30 @@ struct shlogfs_handle {
 	int dirty;                 /**< KEY: written, not yet appended */
 	int dropping;              /**< LOG/TLOG: discarding the rest of a refused line */
 	int wb_writer;             /**< LOG with -o writeback: counted in node->wb */
+	uid_t uid;                 /**< opener: whose budget the handle uses */
+	uint64_t held;             /**< bytes charged to the budget (lock) */
+	struct shlogfs_snap *rsnap; /**< METRICS, STATUS: the shared text */
+};
+
+/**
+ * The memory budget of what open handles hold for their users (budget.c):
+ * unfinished lines, key values being written, snapshots of status files.
+ * Every unprivileged user's bytes count against the store-wide cap and
+ * against that user's share; root's are counted but never refused.
+ */
+struct shlogfs_budget {
+	pthread_mutex_t mu;
+	uint64_t cap;              /**< -o max_held: all users together */
+	uint64_t per_user;         /**< -o max_held_per_user */
+	uint64_t used;             /**< bytes held by non-root users */
+	uint64_t root_used;        /**< bytes held for root (not refused) */
+	uint64_t refused;          /**< takes refused since the mount */
+	time_t logged_at;          /**< second of the last refusal logged */
+	struct shlogfs_held {
+		uid_t uid;
+		uint64_t bytes;
+	} *users;                  /**< users holding bytes now */
+	size_t nusers, cap_users;
 };
 
 /** The daemon's state (the session's userdata). */
@@ -140,6 +180,11 @@ struct shlogfs {
 	int wb_on;                 /**< and the kernel granted it (init) */
 	uint64_t gen;              /**< last fresh node generation (fs->lock) */
 	struct fuse_session *se;   /**< for notifications (wb.c) */
+	struct shlogfs_budget budget; /**< bytes handles hold (budget.c) */
+	uint32_t max_topics_per_user; /**< -o max_topics_per_user (0: none) */
+	uint32_t max_parts_per_user;  /**< -o max_parts_per_user (0: none) */
+	pthread_mutex_t mk_lock;   /**< one mkdir at a time (per-user limits) */
+	LIST_HEAD(, shlogfs_snap) snaps; /**< root-file snapshots (fs->lock) */
 };
 
 /* ---- main.c ---------------------------------------------------------- */
@@ -148,12 +193,33 @@ struct shlogfs {
 void shlogfs_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* ---- ctl.c (shlogctl sync: DATADIR/.pid, SIGUSR1) --------------------- */
+/* ---- ctl.c (shlogctl sync: the control socket DATADIR/.ctl) ----------- */
 
-/** Block SIGUSR1, write DATADIR/.pid, start the thread that syncs on SIGUSR1. */
+/** After the store is open: make DATADIR/.ctl and start the thread that answers it. */
 void shlogfs_ctl_start(struct shlogfs *fs);
-/** Stop that thread and remove DATADIR/.pid (before the store is closed). */
+/** Stop that thread and remove DATADIR/.ctl (before the store is closed). */
 void shlogfs_ctl_stop(void);
+
+/* ---- budget.c (memory held for users) ------------------------------ */
+
+/** Set the caps (bytes) of the budget. */
+void shlogfs_budget_init(struct shlogfs_budget *b, uint64_t cap,
+			 uint64_t per_user);
+/** Free the budget's table. */
+void shlogfs_budget_free(struct shlogfs_budget *b);
+/** Charge @p n bytes to @p uid; -ENOBUFS (logged) past a cap, nothing charged. */
+int shlogfs_budget_take(struct shlogfs *fs, uid_t uid, uint64_t n,
+			const char *what);
+/** Charge bytes already held (never refused; a failed table grow: not counted). */
+void shlogfs_budget_force(struct shlogfs *fs, uid_t uid, uint64_t n);
+/** Give back @p n bytes charged to @p uid. */
+void shlogfs_budget_give(struct shlogfs *fs, uid_t uid, uint64_t n);
+/** Make @p *held (charged to @p uid) @p want: take or give the difference. */
+int shlogfs_budget_set(struct shlogfs *fs, uid_t uid, uint64_t *held,
+		       uint64_t want, const char *what);
+/** Bytes held by non-root users, for root, and takes refused (metrics). */
+void shlogfs_budget_figures(struct shlogfs *fs, uint64_t *users,
+			    uint64_t *root, uint64_t *refused);
 
 /* ---- node.c ---------------------------------------------------------- */
 
@@ -197,6 +263,8 @@ int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len);
 /** Append formatted text to @p b; 0 or -ENOMEM. */
 int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/** The capacity shlogfs_buf_reserve() would give @p b for @p len bytes. */
+size_t shlogfs_buf_cap_for(const struct shlogfs_buf *b, size_t len);
 /** Make room for @p len bytes in total; 0 or -ENOMEM. */
 int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len);
 /** Free @p b's memory. */
@@ -255,6 +323,28 @@ static inline enum shlogfs_kind shlogfs_root_file_kind(const char *name)
 
 /* ---- attr.c ---------------------------------------------------------- */
 
+/** Supplementary groups of a caller the daemon looks at (more: ignored). */
+#define SHLOGFS_GROUPS_MAX 256
+
+/** Who made a request: the checks the daemon makes itself use it. */
+struct shlogfs_cred {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;                       /**< entries of groups[] */
+	gid_t groups[SHLOGFS_GROUPS_MAX];  /**< supplementary groups */
+};
+
+/** The caller of @p req (no supplementary groups if they cannot be read). */
+void shlogfs_cred_get(fuse_req_t req, struct shlogfs_cred *c);
+/** 0 if @p c may access an object of mode and owner @p st for @p mask
+ *  (R_OK, W_OK, X_OK, as the kernel's default_permissions); else -EACCES. */
+int shlogfs_access(const struct shlogfs_cred *c, const struct stat *st,
+		   int mask);
+/** 0 if @p c may search topic @p topic and open <topic>/<part>/log for
+ *  @p mask (the checks a path through the topic's directories gets). */
+int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
+			const char *topic, uint32_t part, int mask);
+
 /** Fill @p st for node @p n; 0 or a negative errno. */
 int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
 		      struct stat *st);
@@ -299,7 +389,7 @@ void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  off_t off, off_t len, struct fuse_file_info *fi);
 /** Open a key file for writing from create (keys/<key>). */
 int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
-		     struct fuse_file_info *fi);
+		     struct fuse_file_info *fi, uid_t uid);
 /** Size the pending bytes of a LOG/KEY handle add to the file (setattr). */
 uint64_t shlogfs_handle_pending(struct shlogfs_handle *h);
 /** Truncate a KEY handle's value to @p size (setattr). */
@@ -342,12 +432,18 @@ void shlogfs_wb_free(struct shlogfs_wb *wb);
 
 /* ---- metrics.c ------------------------------------------------------- */
 
-/** Generate the text of /.metrics or /.status (@p out emptied first). */
+/** Generate the text of /.metrics or /.status as @p c may see it
+ *  (@p out emptied first). */
 int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
+			   const struct shlogfs_cred *c,
 			   struct shlogfs_buf *out);
 /** shlogfs_node_stat() that also knows the root files. */
 int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
-		     struct stat *st);
+		     fuse_req_t req, struct stat *st);
+/** Free every root-file snapshot (at exit, after the handles). */
+void shlogfs_snaps_free(struct shlogfs *fs);
+/** Drop a root-file handle's reference on its snapshot (file.c). */
+void shlogfs_snap_put(struct shlogfs *fs, struct shlogfs_snap *sn);
 /* The operations table's getattr, setattr and open: the root files are
  * served in metrics.c, everything else goes on to attr.c and file.c. */
 void shlogfs_op_getattr_any(fuse_req_t req, fuse_ino_t ino,

@@ -18,14 +18,24 @@
 
 /* ==== buffers ========================================================= */
 
+/* The capacity @p b needs for @p len bytes (doubling from 256). */
+size_t shlogfs_buf_cap_for(const struct shlogfs_buf *b, size_t len)
+{
+	size_t cap = b->cap ? b->cap : 256;
+
+	if (len == 0 && b->cap == 0)
+		return 0;
+	while (cap < len)
+		cap *= 2;
+	return cap;
+}
+
 /* Grow @p b so it can hold @p len bytes. */
 int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len)
 {
 	if (len <= b->cap)
 		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < len)
-		cap *= 2;
+	size_t cap = shlogfs_buf_cap_for(b, len);
 	char *p = realloc(b->p, cap);
 	if (!p)
 		return -ENOMEM;
