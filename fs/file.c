@@ -543,11 +543,12 @@ void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct shlogfs *fs = shlogfs_of(req);
 	struct shlogfs_handle *h = shlogfs_fh(fi);
+	struct shlogfs_wb_fix fix = { 0 };
 	ssize_t rc;
 
 	(void)ino;
 	if (fs->wb_on && h->kind == SHLOGFS_LOG) /* the log's byte stream (wb.c) */
-		rc = shlogfs_wb_write(fs, h, buf, size, (uint64_t)off);
+		rc = shlogfs_wb_write(fs, h, buf, size, (uint64_t)off, &fix);
 	else
 		rc = shlogfs_handle_write(fs, h, buf, size, (uint64_t)off,
 					  fi->flags);
@@ -555,6 +556,7 @@ void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, (int)-rc);
 	else
 		fuse_reply_write(req, (size_t)rc);
+	shlogfs_wb_fix_apply(fs, h, &fix); /* after the reply: see wb.c */
 }
 
 /* ==== open, close ===================================================== */

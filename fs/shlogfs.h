@@ -419,9 +419,20 @@ static inline int shlogfs_kind_is_generated(enum shlogfs_kind k)
 int shlogfs_wb_open(struct shlogfs *fs, struct shlogfs_handle *h);
 /** Release of such a handle: the last one finishes an unfinished line. */
 void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h);
-/** A write request (page writeback) to a partition log. */
+/** Stored bytes to put back into the kernel's copy after a refusal. */
+struct shlogfs_wb_fix {
+	uint64_t off;
+	size_t len;
+	char *buf;     /**< NULL: nothing to put back */
+};
+/** A write request (page writeback) to a partition log; @p fix: what
+ *  shlogfs_wb_fix_apply() must put back once the reply is sent. */
 ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
-			 const char *buf, size_t size, uint64_t off);
+			 const char *buf, size_t size, uint64_t off,
+			 struct shlogfs_wb_fix *fix);
+/** After the reply to a write: put back what @p fix holds, and free it. */
+void shlogfs_wb_fix_apply(struct shlogfs *fs, struct shlogfs_handle *h,
+			  struct shlogfs_wb_fix *fix);
 /** Read a partition log, its unfinished last line included. */
 ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,
 			size_t size);

@@ -15,13 +15,20 @@
  *    threads); bytes below E must equal the stream's (the kernel resends
  *    the head of a page it wrote back before); bytes from E on are framed
  *    into lines (frame.c) and appended to the engine;
- *  - a refusal (bytes that differ from the stored ones, a gap that never
- *    fills, a line over max_message, an engine error) fails the request,
- *    so the writer's fsync() or close() returns an error, and leaves the
- *    kernel's copy (its pages and the file size it keeps) out of step
- *    with the log: every further write fails until the last writer
- *    closes; then the kernel's pages are invalidated and the name gets
- *    a new inode, so the next open sees the log as stored;
+ *  - bytes below E that differ from the stream's (a shared mmap or a
+ *    pwrite into old bytes) are refused: the request fails with EPERM,
+ *    so fsync() or msync() reports it, but its bytes from E on (other
+ *    writers' appends on the same page) are still taken, and once the
+ *    reply is sent the stored bytes are put back into the kernel's copy
+ *    of that range (notify_store), so the next writeback of the page
+ *    matches again: other writers go on while the offender keeps its
+ *    file open;
+ *  - any other refusal (a gap that never fills, a line over max_message,
+ *    an engine error) fails the request and leaves the kernel's copy
+ *    (its pages and the file size it keeps) out of step with the log at
+ *    its end: every further write fails until the last writer closes;
+ *    then the kernel's pages are invalidated and the name gets a new
+ *    inode, so the next open sees the log as stored;
  *  - readers open with direct_io: they read what the log stores, never
  *    bytes that were refused or zeros the kernel made up past the log;
  *    (Linux 6.18 sends the pending bytes of a range before a direct read
@@ -55,6 +62,7 @@ struct shlogfs_wb {
 	uint32_t writers;        /* open handles that may write */
 	int sealing;             /* the last close is updating the kernel's copy */
 	int broken;              /* refused a write: out of step with the kernel */
+	int differed;            /* refused bytes that differ (logged once) */
 };
 
 /* ==== state =========================================================== */
@@ -201,6 +209,7 @@ void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h)
 		}
 		resync = wb->broken;
 		wb->broken = 0;
+		wb->differed = 0;
 		wb->drop = 0;
 		wb->sealing = seal || resync;
 	}
@@ -289,6 +298,63 @@ static int shlogfs_wb_put(struct shlogfs *fs, shlog_part *p,
 	return (size_t)n < len ? -EIO : 0;
 }
 
+/* Copy the stream's bytes [off, off+len) (all below its end; mu held). */
+static int shlogfs_wb_copy(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
+			   uint64_t off, char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && off + done < eng) {
+		size_t n = len - done;
+		if (n > eng - (off + done))
+			n = (size_t)(eng - (off + done));
+		ssize_t r = shlog_part_read(p, off + done, buf + done, n);
+		if (r <= 0)
+			return r < 0 ? (int)r : -EIO;
+		done += (size_t)r;
+	}
+	if (done < len)
+		memcpy(buf + done, wb->pend.p + (off + done - eng), len - done);
+	return 0;
+}
+
+/* Say a request's old bytes differ (once per episode); keep the stored ones for the kernel. */
+static void shlogfs_wb_differ(struct shlogfs_handle *h, struct shlogfs_wb *wb,
+			      uint64_t eng, uint64_t off, size_t old,
+			      struct shlogfs_wb_fix *fix)
+{
+	if (!wb->differed)
+		shlogfs_log(LOG_ERR, "%s/%u/log: writeback of %zu bytes at %llu "
+			    "refused: they differ from the stored bytes (a shared "
+			    "mmap or a write into old bytes); the stored bytes "
+			    "are put back, other writers go on", h->node->topic,
+			    h->node->part, old, (unsigned long long)off);
+	wb->differed = 1;
+	fix->buf = malloc(old);
+	if (fix->buf && shlogfs_wb_copy(h->part, wb, eng, off, fix->buf, old)) {
+		free(fix->buf);
+		fix->buf = NULL;
+	}
+	fix->off = off;
+	fix->len = fix->buf ? old : 0;
+}
+
+/* After the reply: put the stored bytes of a refused range back into the kernel's copy. */
+void shlogfs_wb_fix_apply(struct shlogfs *fs, struct shlogfs_handle *h,
+			  struct shlogfs_wb_fix *fix)
+{
+	struct fuse_session *se = __atomic_load_n(&fs->se, __ATOMIC_ACQUIRE);
+	struct fuse_bufvec v = FUSE_BUFVEC_INIT(fix->len);
+
+	if (fix->buf && se) {
+		v.buf[0].mem = fix->buf;
+		fuse_lowlevel_notify_store(se, shlogfs_node_ino(fs, h->node),
+					   (off_t)fix->off, &v, 0);
+	}
+	free(fix->buf);
+	fix->buf = NULL;
+}
+
 /* Say why a write was refused (once per episode) and mark the stream. */
 static void shlogfs_wb_refuse(struct shlogfs_handle *h, struct shlogfs_wb *wb,
 			      uint64_t off, size_t size, uint64_t end, int rc)
@@ -299,19 +365,19 @@ static void shlogfs_wb_refuse(struct shlogfs_handle *h, struct shlogfs_wb *wb,
 			    "until every writer has closed", h->node->topic,
 			    h->node->part, size, (unsigned long long)off,
 			    (unsigned long long)end,
-			    rc == -EPERM ? "they differ from the stored bytes" :
 			    shlog_strerror(rc));
 	wb->broken = 1;
 }
 
 /* A write request: the stream's next bytes, or ones it already has. */
 ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
-			 const char *buf, size_t size, uint64_t off)
+			 const char *buf, size_t size, uint64_t off,
+			 struct shlogfs_wb_fix *fix)
 {
 	struct shlogfs_wb *wb = __atomic_load_n(&h->node->wb, __ATOMIC_ACQUIRE);
 	uint64_t eng = 0, end = 0;
 	size_t old;
-	int rc;
+	int rc, differ = 0;
 
 	if (!wb)
 		return -EBADF;
@@ -323,16 +389,17 @@ ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
 		rc = -EIO;
 	if (rc == 0) {
 		old = off < end ? (size_t)(end - off < size ? end - off : size) : 0;
-		if (old && !shlogfs_wb_same(h->part, wb, eng, off, buf, old))
-			rc = -EPERM;
-		else if (size > old)
+		differ = old && !shlogfs_wb_same(h->part, wb, eng, off, buf, old);
+		if (differ)
+			shlogfs_wb_differ(h, wb, eng, off, old, fix);
+		if (size > old)
 			rc = shlogfs_wb_put(fs, h->part, wb, buf + old, size - old);
 	}
 	if (rc)
 		shlogfs_wb_refuse(h, wb, off, size, end, rc);
 	pthread_cond_broadcast(&wb->cv);
 	pthread_mutex_unlock(&wb->mu);
-	return rc ? rc : (ssize_t)size;
+	return rc ? rc : differ ? -EPERM : (ssize_t)size;
 }
 
 /* ==== reads =========================================================== */

@@ -5,8 +5,10 @@
 # becomes a line when its writer closes; 4 concurrent writers lose and
 # tear nothing; status, at/ and keys/ files show fresh sizes (tar gets
 # them whole); writes that would bypass the log's byte stream are
-# refused (open without O_APPEND, <topic>/log, keys/, rm keys/K), and a
-# write into old bytes fails at fsync without changing the log.
+# refused (open without O_APPEND, <topic>/log, keys/, rm keys/K), a
+# write into old bytes fails at fsync without changing the log, and a
+# shared mmap written at offset 0 fails alone: other writers go on while
+# it holds its file open.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -88,6 +90,43 @@ cmp "$L" "$T/before" || mt_fail "log changed by a refused write (as read back)"
 grep -q 'differ from the stored bytes' "$MT_ERR" || mt_fail "no log line for the refused write"
 echo "after refusal" >>"$L"
 [ "$(tail -n 1 "$L")" = "after refusal" ] || mt_fail "append after a refused write"
+
+mt_say "a shared mmap written at offset 0 while others append: only it is refused"
+cat >"$T/mapw.py" <<'EOF'
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+m[0:6] = b"MMAPED"
+try:
+    m.flush()
+    print("flush ok", flush=True)
+except OSError as e:
+    print("flush failed", e.errno, flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+m.close()
+os.close(fd)
+EOF
+head -c 6 "$L" >"$T/head"
+python3 "$T/mapw.py" "$L" "$T/mmap.done" >"$T/mmap.out" 2>&1 &
+mpid=$!
+mt_wait_until 100 grep -q flush "$T/mmap.out" || mt_fail "mmap writer: $(cat "$T/mmap.out")"
+cat "$T/mmap.out"
+grep -q 'flush failed' "$T/mmap.out" || mt_fail "the mmap write at offset 0 was acknowledged"
+# while the offender holds its file open: writers append, one with fsync
+"$MTIO" lines -b 10 "$L" m0 2000 || mt_fail "writer m0 failed while the offender holds the log open"
+"$MTIO" write -a -s "$L" "synced after mmap
+" || mt_fail "an fsync'd append failed while the offender holds the log open"
+"$MTIO" lines -b 7 "$L" m1 2000 || mt_fail "writer m1 failed while the offender holds the log open"
+touch "$T/mmap.done"
+wait "$mpid" || true
+cmp -n 6 "$L" "$T/head" || mt_fail "the log's first bytes changed: $(head -c 6 "$L")"
+grep -E '^m[01] ' "$L" >"$T/m" || true
+got=$(mt_check_lines "$T/m")
+[ "$(echo "$got" | tr '\n' ' ')" = "m0 2000 m1 2000 " ] || mt_fail "appends beside the offender: $got"
+grep -qx 'synced after mmap' "$L" || mt_fail "the fsync'd line is missing"
+grep -q 'they differ from the stored bytes' "$MT_ERR" || mt_fail "no log line for the mmap write"
+echo "ok: the mmap write was refused, 4001 other lines stored meanwhile"
 
 mt_say "remount: everything closed is stored"
 cp "$L" "$T/final"
