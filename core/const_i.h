@@ -43,4 +43,22 @@
 #define SHLOG_KEYS_NAME             "keys"
 #define SHLOG_KEYS_TMP_NAME         "keys.tmp"
 
+/* ---- the data dir is the daemon's (docs/FORMAT.md "The data directory") ---- */
+#define SHLOG_DIR_MODE              0700        /* every directory shlog makes */
+#define SHLOG_FILE_MODE             0600        /* every file shlog makes */
+#define SHLOG_VIRT_DIR_MODE         0755        /* a new topic's mode as the mount shows it */
+#define SHLOG_TMP_NEW_PREFIX        ".new-"     /* + 16 hex: a topic being created */
+#define SHLOG_TMP_DEL_PREFIX        ".del-"     /* + 16 hex: a topic being deleted */
+#define SHLOG_TMP_HEX               16          /* random hex digits of a temporary name */
+#define SHLOG_TMP_TRIES             16          /* names tried before giving up (EEXIST) */
+
+/* ---- a topic's meta file: the modes and owners the mount shows ---- */
+#define SHLOG_META_NAME             "meta"
+#define SHLOG_META_TMP_PREFIX       ".meta-"    /* + 16 hex, in the topic dir */
+#define SHLOG_META_MAGIC            0x4d4c4853u /* "SHLM" little-endian */
+#define SHLOG_META_VERSION          1u
+#define SHLOG_META_HDR_SIZE         32u         /* header + the topic's record */
+#define SHLOG_META_ENT_SIZE         16u         /* one partition's record */
+#define SHLOG_META_CRC_SIZE         4u
+
 #endif

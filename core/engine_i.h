@@ -17,6 +17,7 @@
 #include "shlog.h"
 #include "const_i.h"
 #include "format_i.h"
+#include "meta_i.h"
 
 /* ---- a growable byte buffer ---- */
 struct shlog_buf {
@@ -165,6 +166,16 @@ struct shlog_topic {
 	int dfd;
 	uint32_t nparts;
 	struct shlog_part **parts;
+	pthread_mutex_t meta_mu;          /* meta, between store.mu readers */
+	struct shlog_meta meta;           /* the modes/owners the mount shows */
+};
+
+/* A topic the store set aside at open: refused with err (store.c). */
+struct shlog_aside {
+	char name[SHLOG_TOPIC_MAX + 1];
+	int64_t part;                     /* the partition that caused it, or -1 */
+	int err;                          /* negative errno, -EUCLEAN mostly */
+	char why[160];
 };
 RB_HEAD(shlog_topictree, shlog_topic);
 int shlog_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b);
@@ -188,7 +199,8 @@ struct shlog_store {
 	pthread_rwlock_t mu;              /* the topic table */
 	struct shlog_topictree topics;
 	struct shlog_sched sched;
-	atomic_uint_fast64_t del_counter;
+	struct shlog_aside *aside;        /* set-aside topics (store.mu) */
+	size_t naside;
 	unsigned char boot_id[16];        /* this boot, for anchors (zeros: unknown) */
 };
 
@@ -200,6 +212,7 @@ int64_t shlog_now_real(void);
 int shlog_buf_reserve(struct shlog_buf *b, size_t more);
 int shlog_fsync_dir(int dfd);
 int shlog_rmtree_at(int dfd, const char *name);
+mode_t shlog_entry_type(int dfd, const char *name, unsigned char d_type);
 
 /* ---- sched.c ---- */
 int shlog_sched_start(shlog_store *s, int spawn);

@@ -72,6 +72,10 @@ struct shlog_options {
 	uint32_t flush_threads;     /**< flush workers (2) */
 	int repair;                 /**< truncate corrupt data at open instead of refusing */
 	int read_only;              /**< open without writing anything */
+	/** Serve the other topics when one is damaged or unexpected: it is set
+	 *  aside (every call naming it fails with -EUCLEAN, see
+	 *  shlog_store_aside_foreach) instead of failing the whole open (0). */
+	int set_aside;
 	/** Receives every log line; NULL logs to stderr. */
 	void (*log)(int level, const char *msg, void *arg);
 	void *log_arg;
@@ -132,7 +136,8 @@ void shlog_options_init(struct shlog_options *o);
  * open of the same directory, from any process, fails with -EBUSY.
  * @param[out] out the store
  * @return 0, -EUCLEAN when a file is corrupt and repair is off (the
- *         log line names file and byte), or another negative errno.
+ *         log line names file and byte; with set_aside, that topic is set
+ *         aside and the open succeeds), or another negative errno.
  */
 int shlog_store_open(const char *dir, const struct shlog_options *o,
 		     shlog_store **out);
@@ -145,6 +150,22 @@ int shlog_store_sync(shlog_store *s);
 
 /** Options in force (after defaults). */
 const struct shlog_options *shlog_store_options(shlog_store *s);
+
+/**
+ * Call @p fn for every topic the store set aside at open, until it returns
+ * non-zero.  A topic is set aside when its directory, its meta file or
+ * one of its partitions is damaged or not what it should be (a FIFO,
+ * symlink or device where a file belongs, no partitions, a gap in their
+ * numbers): every call naming it then fails with -EUCLEAN until the store
+ * is reopened, and every other topic is served (docs/OPERATIONS.md).
+ * @p part is the partition at fault or -1, @p err the negative errno,
+ * @p why a sentence for people.
+ * @return 0 or @p fn's non-zero value.
+ */
+int shlog_store_aside_foreach(shlog_store *s,
+			      int (*fn)(const char *topic, int64_t part, int err,
+					const char *why, void *arg),
+			      void *arg);
 
 /** Human text for a negative errno returned by shlog (like strerror). */
 const char *shlog_strerror(int err);
@@ -167,22 +188,23 @@ int shlog_topic_delete(shlog_store *s, const char *topic);
 int shlog_topic_foreach(shlog_store *s,
 			int (*fn)(const char *topic, void *arg), void *arg);
 
-/** Number of partitions of @p topic. */
+/** Number of partitions of @p topic (never 0); -ENOENT, -EUCLEAN if set aside. */
 int shlog_topic_nparts(shlog_store *s, const char *topic, uint32_t *nparts);
 
 /** Add partition number nparts to @p topic; its number in @p out. */
 int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out);
 
 /**
- * Directory attributes of a topic (@p part < 0) or partition: mode,
- * owner and times of the directory in the data dir.
+ * Attributes of a topic (@p part < 0) or partition as the mount shows
+ * them: mode and owner from the topic's meta file, times (and the rest)
+ * of its directory in the data dir, which itself stays the daemon's.
  */
 int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part,
 		   struct stat *st);
-/** chmod a topic or partition directory (permission bits only). */
+/** chmod a topic or partition as the mount shows it (permission bits only; kept in its meta file). */
 int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part,
 		    mode_t mode);
-/** chown a topic or partition directory; (uid_t)-1 keeps a field. */
+/** chown a topic or partition as the mount shows it; (uid_t)-1 keeps a field. */
 int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part,
 		    uid_t uid, gid_t gid);
 

@@ -3,10 +3,19 @@
  * topic and partition creation and deletion, names, and small utilities
  * the rest of the engine shares (logging, clocks, buffers).
  *
- * Creating a topic builds it as ".new-<topic>" and renames it into place,
- * so a crash leaves either no topic or a whole one.  Deleting renames it
- * to ".del-<topic>-<n>" first and then removes the files, so a crash
- * leaves a hidden directory that the next open removes.
+ * Creating a topic builds it as ".new-<16 random hex>" and renames it
+ * into place, so a crash leaves either no topic or a whole one.  Deleting
+ * renames it to ".del-<16 random hex>" first and then removes the files,
+ * so a crash leaves a hidden directory that the next open removes.  Both
+ * names are made exclusively and have a fixed length, whatever the topic's.
+ *
+ * The data dir is the daemon's: every directory shlog makes is
+ * SHLOG_DIR_MODE and owned by its euid.  The modes and owners the mount
+ * shows live in each topic's meta file (meta.c); a store without them
+ * (older versions) is migrated at open.  Nothing found in the data dir is
+ * trusted: a topic whose directory, meta file or partitions are damaged or
+ * unexpected is set aside (refused with -EUCLEAN, named in the log and by
+ * shlog_store_aside_foreach) and every other topic is served.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -92,33 +101,56 @@ int shlog_fsync_dir(int dfd)
 	return shlog_io.fsync(dfd) < 0 ? -errno : 0;
 }
 
-/* Remove a directory tree below dfd (no symlinks followed). */
+/* The file type (S_IFMT bits) of entry @name of @dfd; 0 if it is gone. */
+mode_t shlog_entry_type(int dfd, const char *name, unsigned char d_type)
+{
+	struct stat st;
+
+	if (d_type != DT_UNKNOWN)
+		return DTTOIF(d_type);
+	if (shlog_io.fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return st.st_mode & S_IFMT;
+}
+
+/* A directory being emptied by shlog_rmtree_at, and its first error. */
+struct rmtree_walk {
+	int dfd;
+	int rc;
+};
+
+/* Remove one entry of the directory being emptied. */
+static int rmtree_entry(const char *name, unsigned char d_type, void *arg)
+{
+	struct rmtree_walk *w = arg;
+	int r;
+
+	if (shlog_entry_type(w->dfd, name, d_type) == S_IFDIR)
+		r = shlog_rmtree_at(w->dfd, name);
+	else
+		r = shlog_io.unlinkat(w->dfd, name, 0) < 0 ? -errno : 0;
+	if (r < 0 && r != -ENOENT && w->rc == 0)
+		w->rc = r;
+	return 0;
+}
+
+/* Remove a directory tree below dfd (no symlinks followed; a non-directory is unlinked). */
 int shlog_rmtree_at(int dfd, const char *name)
 {
-	int fd = shlog_io.openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	DIR *d;
-	struct dirent *de;
-	int rc = 0;
+	struct rmtree_walk w = { .rc = 0 };
+	int rc;
 
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (de->d_type == DT_DIR) {
-			int r = shlog_rmtree_at(dirfd(d), de->d_name);
-			if (r < 0 && rc == 0)
-				rc = r;
-		} else if (shlog_io.unlinkat(dirfd(d), de->d_name, 0) < 0 && rc == 0) {
-			rc = -errno;
-		}
-	}
-	closedir(d);
+	w.dfd = shlog_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+	if (w.dfd == -ENOENT)
+		return 0;
+	if (w.dfd == -EUCLEAN)
+		return shlog_io.unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+	if (w.dfd < 0)
+		return w.dfd;
+	rc = shlog_io_dir_foreach(w.dfd, rmtree_entry, &w);
+	shlog_io.close(w.dfd);
+	if (rc == 0)
+		rc = w.rc;
 	if (shlog_io.unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
@@ -128,7 +160,7 @@ int shlog_rmtree_at(int dfd, const char *name)
 const char *shlog_strerror(int err)
 {
 	if (err == -EUCLEAN)
-		return "corrupt data in the store (see the log; open with repair to truncate)";
+		return "damaged or unexpected data in the store (see the log; verify, then repair)";
 	return strerror(err < 0 ? -err : err);
 }
 
@@ -239,15 +271,30 @@ static struct shlog_topic *topic_find(shlog_store *s, const char *name)
 	return RB_FIND(shlog_topictree, &s->topics, &key);
 }
 
+/* A new, empty topic named @name (no directory yet). */
+static struct shlog_topic *topic_new(const char *name)
+{
+	struct shlog_topic *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	strlcpy(t->name, name, sizeof(t->name));
+	t->dfd = -1;
+	pthread_mutex_init(&t->meta_mu, NULL);
+	return t;
+}
+
 /* Free a topic's memory, dropping the table's reference on each partition. */
 static void topic_free(struct shlog_topic *t)
 {
-	for (uint32_t i = 0; i < t->nparts; i++)
+	for (uint32_t i = 0; t->parts && i < t->nparts; i++)
 		if (t->parts[i])
 			shlog_part_put(t->parts[i]);
 	free(t->parts);
 	if (t->dfd >= 0)
 		shlog_io.close(t->dfd);
+	shlog_meta_free(&t->meta);
+	pthread_mutex_destroy(&t->meta_mu);
 	free(t);
 }
 
@@ -268,90 +315,274 @@ static int part_open_into(shlog_store *s, struct shlog_topic *t, uint32_t num, i
 	return 0;
 }
 
-/* Read a topic directory from disk: its partitions 0..n-1, recovered. */
-static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out)
+/* ================================================================ */
+/* Set-aside topics                                                  */
+/* ================================================================ */
+
+/* The set-aside topic named @name, or NULL; store.mu held. */
+static const struct shlog_aside *aside_find(shlog_store *s, const char *name)
 {
-	struct shlog_topic *t = calloc(1, sizeof(*t));
-	DIR *d = NULL;
-	struct dirent *de;
-	uint32_t maxp = 0, count = 0;
-	int rc = 0, fd;
+	for (size_t i = 0; i < s->naside; i++)
+		if (strcmp(s->aside[i].name, name) == 0)
+			return &s->aside[i];
+	return NULL;
+}
+
+/* Set topic @name aside (@part caused it, or -1) and say so in the log. */
+static int aside_add(shlog_store *s, const char *name, int64_t part, int err, const char *why)
+{
+	struct shlog_aside *a = realloc(s->aside, (s->naside + 1) * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	s->aside = a;
+	a += s->naside++;
+	strlcpy(a->name, name, sizeof(a->name));
+	a->part = part;
+	a->err = err;
+	strlcpy(a->why, why, sizeof(a->why));
+	if (part >= 0)
+		shlog_logf(s, SHLOG_ERR, "topic %s set aside (refused with EUCLEAN until fixed): "
+			   "partition %lld: %s", name, (long long)part, why);
+	else
+		shlog_logf(s, SHLOG_ERR, "topic %s set aside (refused with EUCLEAN until fixed): %s",
+			   name, why);
+	return 0;
+}
+
+/* A served topic: 0, -EUCLEAN if it was set aside, else -ENOENT; store.mu held. */
+static int topic_get(shlog_store *s, const char *name, struct shlog_topic **t)
+{
+	*t = topic_find(s, name);
+	if (*t)
+		return 0;
+	return aside_find(s, name) ? -EUCLEAN : -ENOENT;
+}
+
+int shlog_store_aside_foreach(shlog_store *s, int (*fn)(const char *topic, int64_t part, int err,
+							 const char *why, void *arg), void *arg)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->mu);
+	for (size_t i = 0; rc == 0 && i < s->naside; i++)
+		rc = fn(s->aside[i].name, s->aside[i].part, s->aside[i].err, s->aside[i].why, arg);
+	pthread_rwlock_unlock(&s->mu);
+	return rc;
+}
+
+/* ================================================================ */
+/* Loading topics                                                    */
+/* ================================================================ */
+
+/* Why a topic cannot be served: the partition at fault (or -1) and a sentence. */
+struct load_err {
+	int64_t part;
+	int empty;            /* no partitions at all: nothing of it to lose */
+	char why[160];
+};
+
+/* What the scan of one topic directory found. */
+struct topic_scan {
+	shlog_store *s;
+	struct shlog_topic *t;
+	uint32_t count, maxp;
+};
+
+/* One entry of a topic dir: count partitions, drop stale temporaries, name strays. */
+static int scan_entry(const char *name, unsigned char d_type, void *arg)
+{
+	struct topic_scan *sc = arg;
+	uint32_t n;
+
+	if (shlog_part_name_parse(name, &n) == 0 &&
+	    shlog_entry_type(sc->t->dfd, name, d_type) == S_IFDIR) {
+		sc->count++;
+		if (n + 1 > sc->maxp)
+			sc->maxp = n + 1;
+	} else if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
+		if (!sc->s->o.read_only)
+			shlog_io.unlinkat(sc->t->dfd, name, 0);   /* a meta write a crash cut */
+	} else if (strcmp(name, SHLOG_META_NAME) != 0 && strncmp(name, ".compact-", 9) != 0) {
+		shlog_logf(sc->s, SHLOG_WARNING, "topic %s: %s is not a partition: left alone",
+			   sc->t->name, name);
+	}
+	return 0;
+}
+
+/* Count the partitions 0..n-1 of a topic dir; a topic has at least one and no gaps. */
+static int topic_scan(shlog_store *s, struct shlog_topic *t, struct load_err *e)
+{
+	struct topic_scan sc = { .s = s, .t = t };
+	int rc = shlog_io_dir_foreach(t->dfd, scan_entry, &sc);
+
+	if (rc < 0) {
+		snprintf(e->why, sizeof(e->why), "cannot list it: %s", strerror(-rc));
+		return rc;
+	}
+	if (sc.count == 0) {
+		snprintf(e->why, sizeof(e->why), "it has no partitions");
+		e->empty = 1;
+		return -EUCLEAN;
+	}
+	if (sc.count != sc.maxp) {
+		snprintf(e->why, sizeof(e->why), "partitions are not numbered 0..%u without gaps "
+			 "(%u of %u present): move the stray ones out", sc.maxp - 1, sc.count, sc.maxp);
+		return -EUCLEAN;
+	}
+	t->nparts = sc.maxp;
+	return 0;
+}
+
+/* An older store's topic (no meta file): keep the dirs' modes and owners, then take the dirs. */
+static int topic_migrate(shlog_store *s, struct shlog_topic *t)
+{
+	int rc = shlog_meta_from_dirs(t->dfd, t->nparts, &t->meta);
+
+	if (rc < 0 || s->o.read_only)
+		return rc;
+	rc = shlog_meta_write(t->dfd, &t->meta);
+	if (rc < 0)
+		return rc;
+	rc = shlog_parts_tighten(t->dfd, t->nparts);
+	if (rc < 0)
+		shlog_logf(s, SHLOG_WARNING, "topic %s: making its partition directories the "
+			   "daemon's: %s", t->name, strerror(-rc));
+	shlog_logf(s, SHLOG_NOTICE, "topic %s: modes and owners moved into its %s file "
+		   "(an older store)", t->name, SHLOG_META_NAME);
+	return 0;
+}
+
+/* -o repair: a damaged meta file is rebuilt from the (now the daemon's) directories. */
+static int topic_meta_rebuild(shlog_store *s, struct shlog_topic *t, const char *bad)
+{
+	int rc = shlog_rmtree_at(t->dfd, SHLOG_META_NAME);
+
+	shlog_logf(s, SHLOG_WARNING, "topic %s: %s: %s; repair rebuilds it from the directories "
+		   "(chmod/chown the topic through the mount again)", t->name, SHLOG_META_NAME, bad);
+	if (rc == 0)
+		rc = shlog_meta_from_dirs(t->dfd, t->nparts, &t->meta);
+	if (rc == 0)
+		rc = shlog_meta_write(t->dfd, &t->meta);
+	return rc;
+}
+
+/* Read the topic's meta file, migrating an older store or repairing a bad file. */
+static int topic_meta_load(shlog_store *s, struct shlog_topic *t, struct load_err *e)
+{
+	const char *bad = NULL;
+	int rc = shlog_meta_read(t->dfd, t->nparts, &t->meta, &bad);
+
+	if (rc == -ENOENT)
+		rc = topic_migrate(s, t);
+	else if (rc == -EUCLEAN && s->o.repair && !s->o.read_only)
+		rc = topic_meta_rebuild(s, t, bad);
+	if (rc < 0)
+		snprintf(e->why, sizeof(e->why), "%s: %s", SHLOG_META_NAME,
+			 rc == -EUCLEAN && bad ? bad : strerror(-rc));
+	return rc;
+}
+
+/* Recover partitions 0..nparts-1; the first that fails is named in @e. */
+static int topic_parts_load(shlog_store *s, struct shlog_topic *t, struct load_err *e)
+{
+	int rc = 0;
+
+	t->parts = calloc(t->nparts, sizeof(*t->parts));
+	if (!t->parts)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nparts && rc == 0; i++) {
+		rc = part_open_into(s, t, i, 0);
+		if (rc < 0) {
+			e->part = i;
+			snprintf(e->why, sizeof(e->why), "%s", shlog_strerror(rc));
+		}
+	}
+	return rc;
+}
+
+/* Read a topic directory from disk: its meta and partitions 0..n-1, recovered. */
+static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out,
+		      struct load_err *e)
+{
+	struct shlog_topic *t = topic_new(name);
+	int rc;
 
 	if (!t)
 		return -ENOMEM;
-	strlcpy(t->name, name, sizeof(t->name));
-	t->dfd = shlog_io.openat(s->dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (t->dfd < 0) {
-		rc = -errno;
-		free(t);
+	t->dfd = shlog_io_open(s->dfd, name, O_RDONLY, 0, S_IFDIR);
+	rc = t->dfd < 0 ? t->dfd : 0;
+	if (rc < 0)
+		snprintf(e->why, sizeof(e->why), "%s", rc == -EUCLEAN ? "not a directory"
+							: strerror(-rc));
+	if (rc == 0 && !s->o.read_only)   /* a compaction a crash interrupted (compact.c) */
+		shlog_compact_settle(s, t->dfd, name);
+	if (rc == 0)
+		rc = topic_scan(s, t, e);
+	if (rc == 0)
+		rc = topic_meta_load(s, t, e);
+	if (rc == 0 && !s->o.read_only && shlog_dir_tighten(t->dfd) < 0)
+		shlog_logf(s, SHLOG_WARNING, "topic %s: cannot make its directory the daemon's",
+			   name);
+	if (rc == 0)
+		rc = topic_parts_load(s, t, e);
+	if (rc < 0) {
+		topic_free(t);
 		return rc;
 	}
-	if (!s->o.read_only)      /* a compaction a crash interrupted (compact.c) */
-		shlog_compact_settle(s, t->dfd, name);
-	fd = dup(t->dfd);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		rc = -errno;
-		goto fail;
-	}
-	while ((de = readdir(d)) != NULL) {
-		uint32_t n;
-		if (shlog_part_name_parse(de->d_name, &n) == 0) {
-			count++;
-			if (n + 1 > maxp)
-				maxp = n + 1;
-		}
-	}
-	closedir(d);
-	if (count != maxp) {
-		shlog_logf(s, SHLOG_ERR, "topic %s: partitions are not numbered 0..%u without gaps", name, maxp - 1);
-		rc = -EUCLEAN;
-		goto fail;
-	}
-	t->nparts = maxp;
-	t->parts = calloc(maxp ? maxp : 1, sizeof(*t->parts));
-	if (!t->parts) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (uint32_t i = 0; i < maxp && rc == 0; i++)
-		rc = part_open_into(s, t, i, 0);
-	if (rc < 0)
-		goto fail;
 	*out = t;
 	return 0;
-fail:
-	topic_free(t);
+}
+
+/* Errors that stop the whole store: the daemon could not serve anyone. */
+static int load_fatal(int rc)
+{
+	return rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE;
+}
+
+/* One entry of the data dir: a stale temporary, a topic, or nothing of ours. */
+static int load_entry(const char *name, unsigned char d_type, void *arg)
+{
+	shlog_store *s = arg;
+	struct load_err e = { .part = -1 };
+	struct shlog_topic *t = NULL;
+	int rc;
+
+	if (!strncmp(name, SHLOG_TMP_NEW_PREFIX, strlen(SHLOG_TMP_NEW_PREFIX)) ||
+	    !strncmp(name, SHLOG_TMP_DEL_PREFIX, strlen(SHLOG_TMP_DEL_PREFIX))) {
+		if (!s->o.read_only)
+			shlog_rmtree_at(s->dfd, name);
+		return 0;
+	}
+	if (shlog_topic_name_check(name) < 0)
+		return 0;      /* .lock, the daemon's files, names no topic can have */
+	if (shlog_entry_type(s->dfd, name, d_type) != S_IFDIR) {
+		if (s->o.set_aside)
+			return aside_add(s, name, -1, -EUCLEAN, "not a directory");
+		shlog_logf(s, SHLOG_WARNING, "%s is not a directory: not a topic, ignored", name);
+		return 0;
+	}
+	rc = topic_load(s, name, &t, &e);
+	if (rc == 0)
+		RB_INSERT(shlog_topictree, &s->topics, t);
+	else if (s->o.set_aside && !load_fatal(rc))
+		rc = aside_add(s, name, e.part, rc, e.why);
+	else if (e.empty) {
+		shlog_logf(s, SHLOG_WARNING, "%s has no partitions: not a topic, ignored", name);
+		rc = 0;
+	} else if (e.part >= 0)
+		shlog_logf(s, SHLOG_ERR, "topic %s: cannot open partition %lld: %s", name,
+			   (long long)e.part, e.why);
+	else
+		shlog_logf(s, SHLOG_ERR, "topic %s: cannot open: %s", name, e.why[0] ? e.why :
+			   shlog_strerror(rc));
 	return rc;
 }
 
 /* Scan the data dir: remove half-made/half-deleted topics, load the rest. */
 static int store_load(shlog_store *s)
 {
-	int fd = dup(s->dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	int rc = 0;
-
-	if (!d)
-		return -errno;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		struct shlog_topic *t = NULL;
-		if (!strncmp(de->d_name, ".new-", 5) || !strncmp(de->d_name, ".del-", 5)) {
-			if (!s->o.read_only)
-				shlog_rmtree_at(s->dfd, de->d_name);
-			continue;
-		}
-		if (shlog_topic_name_check(de->d_name) < 0 || de->d_type != DT_DIR)
-			continue;
-		rc = topic_load(s, de->d_name, &t);
-		if (rc == 0)
-			RB_INSERT(shlog_topictree, &s->topics, t);
-		else
-			shlog_logf(s, SHLOG_ERR, "topic %s: cannot open: %s", de->d_name, shlog_strerror(rc));
-	}
-	closedir(d);
-	return rc;
+	return shlog_io_dir_foreach(s->dfd, load_entry, s);
 }
 
 /* ================================================================ */
@@ -369,20 +600,28 @@ static void raise_nofile(void)
 	}
 }
 
-/* Open (or create) the data dir and take its lock. */
+/*
+ * Open (or create, SHLOG_DIR_MODE) the data dir and take its lock.  The
+ * operator's path may pass through symlinks; nothing inside it does.  An
+ * existing data dir keeps the mode its operator gave it.
+ */
 static int store_lock(shlog_store *s, const char *dir)
 {
-	if (!s->o.read_only && mkdir(dir, 0755) < 0 && errno != EEXIST)
+	int fd;
+
+	if (!s->o.read_only && shlog_io.mkdirat(AT_FDCWD, dir, SHLOG_DIR_MODE) < 0 && errno != EEXIST)
 		return -errno;
-	s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dfd < 0)
+	fd = shlog_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
+	s->dfd = fd;
 	if (s->o.read_only)
 		return 0;
-	s->lock_fd = shlog_io.openat(s->dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (s->lock_fd < 0)
-		return -errno;
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+	fd = shlog_io_open(s->dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
+	if (fd < 0)
+		return fd;
+	s->lock_fd = fd;
+	if (shlog_io.flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	return 0;
 }
@@ -459,6 +698,7 @@ fail:
 	if (s->dfd >= 0)
 		close(s->dfd);
 	pthread_rwlock_destroy(&s->mu);
+	free(s->aside);
 	free(s);
 	return rc;
 }
@@ -478,6 +718,7 @@ int shlog_store_close(shlog_store *s)
 		close(s->lock_fd);
 	close(s->dfd);
 	pthread_rwlock_destroy(&s->mu);
+	free(s->aside);
 	free(s);
 	return rc;
 }
@@ -513,14 +754,47 @@ static int part_mkdir(int tdfd, uint32_t num)
 	char name[16];
 
 	snprintf(name, sizeof(name), "%u", num);
-	if (shlog_io.mkdirat(tdfd, name, 0755) < 0)
+	if (shlog_io.mkdirat(tdfd, name, SHLOG_DIR_MODE) < 0)
 		return -errno;
 	return 0;
 }
 
+/* Make a directory "<prefix><16 hex>" exclusively (a fresh name on EEXIST). */
+static int tmp_mkdir(int dfd, const char *prefix, char *name, size_t cap)
+{
+	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
+		shlog_tmp_name(name, cap, prefix);
+		if (shlog_io.mkdirat(dfd, name, SHLOG_DIR_MODE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* Build topic @t's partitions and meta in its (temporary) directory. */
+static int topic_build(shlog_store *s, struct shlog_topic *t, uint32_t nparts)
+{
+	struct shlog_perm perm = { SHLOG_VIRT_DIR_MODE, geteuid(), getegid() };
+	int rc = shlog_meta_init(&t->meta, &perm, nparts);
+
+	t->parts = calloc(nparts, sizeof(*t->parts));
+	if (rc == 0 && !t->parts)
+		rc = -ENOMEM;
+	t->nparts = nparts;
+	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
+		rc = part_mkdir(t->dfd, i);
+		if (rc == 0)
+			rc = part_open_into(s, t, i, 1);
+	}
+	if (rc == 0)
+		rc = shlog_meta_write(t->dfd, &t->meta);   /* fsyncs the topic dir */
+	return rc;
+}
+
 int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 {
-	char tmp[SHLOG_TOPIC_MAX + 8];
+	char tmp[sizeof(SHLOG_TMP_NEW_PREFIX) + SHLOG_TMP_HEX];
 	struct shlog_topic *t;
 	int rc;
 
@@ -532,39 +806,26 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 	if (s->o.read_only)
 		return -EROFS;
 	pthread_rwlock_wrlock(&s->mu);
-	if (topic_find(s, topic)) {
+	if (topic_get(s, topic, &t) != -ENOENT) {
 		rc = -EEXIST;
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), ".new-%s", topic);
-	shlog_rmtree_at(s->dfd, tmp);
-	if (shlog_io.mkdirat(s->dfd, tmp, 0755) < 0) {
-		rc = -errno;
+	rc = tmp_mkdir(s->dfd, SHLOG_TMP_NEW_PREFIX, tmp, sizeof(tmp));
+	if (rc < 0)
 		goto out;
+	t = topic_new(topic);
+	rc = t ? 0 : -ENOMEM;
+	if (rc == 0) {
+		t->dfd = shlog_io_open(s->dfd, tmp, O_RDONLY, 0, S_IFDIR);
+		rc = t->dfd < 0 ? t->dfd : topic_build(s, t, nparts);
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		rc = -ENOMEM;
-		goto undo;
-	}
-	strlcpy(t->name, topic, sizeof(t->name));
-	t->dfd = shlog_io.openat(s->dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	t->parts = calloc(nparts, sizeof(*t->parts));
-	rc = t->dfd < 0 ? -errno : (!t->parts ? -ENOMEM : 0);
-	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
-		rc = part_mkdir(t->dfd, i);
-		if (rc == 0)
-			rc = part_open_into(s, t, i, 1);
-	}
-	t->nparts = nparts;
-	if (rc == 0)
-		rc = shlog_fsync_dir(t->dfd);
 	if (rc == 0 && shlog_io.renameat(s->dfd, tmp, s->dfd, topic) < 0)
 		rc = errno == ENOTEMPTY ? -EEXIST : -errno;
 	if (rc == 0)
 		rc = shlog_fsync_dir(s->dfd);
 	if (rc < 0) {
-		topic_free(t);
+		if (t)
+			topic_free(t);
 		goto undo;
 	}
 	RB_INSERT(shlog_topictree, &s->topics, t);
@@ -576,24 +837,32 @@ out:
 	return rc;
 }
 
+/* Rename topic dir @topic to a fresh ".del-<16 hex>" (never over an existing name). */
+static int topic_hide(shlog_store *s, const char *topic, char *tmp, size_t cap)
+{
+	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
+		shlog_tmp_name(tmp, cap, SHLOG_TMP_DEL_PREFIX);
+		if (shlog_io.renameat2(s->dfd, topic, s->dfd, tmp, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
 int shlog_topic_delete(shlog_store *s, const char *topic)
 {
-	char tmp[SHLOG_TOPIC_MAX + 40];
+	char tmp[sizeof(SHLOG_TMP_DEL_PREFIX) + SHLOG_TMP_HEX];
 	struct shlog_topic *t;
 	int rc = 0;
 
 	if (s->o.read_only)
 		return -EROFS;
 	pthread_rwlock_wrlock(&s->mu);
-	t = topic_find(s, topic);
-	if (!t) {
-		pthread_rwlock_unlock(&s->mu);
-		return -ENOENT;
-	}
-	snprintf(tmp, sizeof(tmp), ".del-%s-%llu", topic,
-		 (unsigned long long)atomic_fetch_add(&s->del_counter, 1));
-	if (shlog_io.renameat(s->dfd, topic, s->dfd, tmp) < 0) {
-		rc = -errno;
+	rc = topic_get(s, topic, &t);
+	if (rc == 0)
+		rc = topic_hide(s, topic, tmp, sizeof(tmp));
+	if (rc < 0) {
 		pthread_rwlock_unlock(&s->mu);
 		return rc;
 	}
@@ -633,13 +902,16 @@ int shlog_topic_foreach(shlog_store *s, int (*fn)(const char *topic, void *arg),
 int shlog_topic_nparts(shlog_store *s, const char *topic, uint32_t *nparts)
 {
 	struct shlog_topic *t;
+	int rc;
 
 	pthread_rwlock_rdlock(&s->mu);
-	t = topic_find(s, topic);
-	if (t)
+	rc = topic_get(s, topic, &t);
+	if (rc == 0 && t->nparts == 0)
+		rc = -EUCLEAN;       /* never served: every caller may divide by it */
+	if (rc == 0)
 		*nparts = t->nparts;
 	pthread_rwlock_unlock(&s->mu);
-	return t ? 0 : -ENOENT;
+	return rc;
 }
 
 int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
@@ -651,11 +923,9 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 	if (s->o.read_only)
 		return -EROFS;
 	pthread_rwlock_wrlock(&s->mu);
-	t = topic_find(s, topic);
-	if (!t) {
-		rc = -ENOENT;
+	rc = topic_get(s, topic, &t);
+	if (rc < 0)
 		goto out;
-	}
 	if (t->nparts >= SHLOG_MAX_PARTS) {
 		rc = -ENOSPC;
 		goto out;
@@ -667,7 +937,9 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 	}
 	t->parts = np;
 	t->parts[t->nparts] = NULL;
-	rc = part_mkdir(t->dfd, t->nparts);
+	rc = shlog_meta_add_part(&t->meta);     /* it shows the topic's mode and owner */
+	if (rc == 0)
+		rc = part_mkdir(t->dfd, t->nparts);
 	if (rc == 0)
 		rc = part_open_into(s, t, t->nparts, 1);
 	if (rc == 0)
@@ -676,67 +948,123 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 		if (out)
 			*out = t->nparts;
 		t->nparts++;
+	} else if (t->meta.nparts > t->nparts) {
+		t->meta.nparts--;
 	}
 out:
 	pthread_rwlock_unlock(&s->mu);
 	return rc;
 }
 
-/* Open the directory of a topic (@part < 0) or partition, for stat/chmod. */
-static int dir_open(shlog_store *s, const char *topic, int64_t part, int *fd)
+/* ================================================================ */
+/* Modes and owners (the topic's meta)                               */
+/* ================================================================ */
+
+/* Find a topic (@part < 0) or partition and lock its meta; store.mu read-held on success. */
+static int meta_lock(shlog_store *s, const char *topic, int64_t part, struct shlog_topic **out)
 {
-	char path[SHLOG_TOPIC_MAX + 16];
 	struct shlog_topic *t;
+	int rc;
 
 	pthread_rwlock_rdlock(&s->mu);
-	t = topic_find(s, topic);
-	if (!t || (part >= 0 && (uint64_t)part >= t->nparts)) {
+	rc = topic_get(s, topic, &t);
+	if (rc == 0 && part >= 0 && (uint64_t)part >= t->nparts)
+		rc = -ENOENT;
+	if (rc < 0) {
 		pthread_rwlock_unlock(&s->mu);
-		return -ENOENT;
+		return rc;
 	}
-	if (part < 0)
-		snprintf(path, sizeof(path), "%s", topic);
-	else
-		snprintf(path, sizeof(path), "%s/%u", topic, (unsigned)part);
-	*fd = shlog_io.openat(s->dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	pthread_mutex_lock(&t->meta_mu);
+	*out = t;
+	return 0;
+}
+
+/* Undo meta_lock. */
+static void meta_unlock(shlog_store *s, struct shlog_topic *t)
+{
+	pthread_mutex_unlock(&t->meta_mu);
 	pthread_rwlock_unlock(&s->mu);
-	return *fd < 0 ? -errno : 0;
+}
+
+/* The record of a topic (@part < 0) or partition; meta_mu held. */
+static struct shlog_perm *meta_perm(struct shlog_topic *t, int64_t part)
+{
+	return part < 0 ? &t->meta.topic : &t->meta.parts[part];
+}
+
+/* Make a changed record last (write the meta), or put @old back. */
+static int meta_commit(shlog_store *s, struct shlog_topic *t, struct shlog_perm *pm,
+		       const struct shlog_perm *old)
+{
+	int rc;
+
+	if (pm->mode == old->mode && pm->uid == old->uid && pm->gid == old->gid)
+		return 0;
+	rc = s->o.read_only ? -EROFS : shlog_meta_write(t->dfd, &t->meta);
+	if (rc < 0) {
+		*pm = *old;
+		shlog_logf(s, SHLOG_ERR, "topic %s: writing its %s file: %s", t->name,
+			   SHLOG_META_NAME, strerror(-rc));
+	}
+	return rc;
 }
 
 int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part, struct stat *st)
 {
-	int fd, rc = dir_open(s, topic, part, &fd);
+	struct shlog_perm pm;
+	struct shlog_topic *t;
+	char name[24];
+	int rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
 		return rc;
-	rc = shlog_io.fstat(fd, st) < 0 ? -errno : 0;
-	shlog_io.close(fd);
-	return rc;
+	pm = *meta_perm(t, part);
+	snprintf(name, sizeof(name), "%lld", (long long)part);
+	if (part < 0)
+		rc = shlog_io.fstat(t->dfd, st) < 0 ? -errno : 0;
+	else
+		rc = shlog_io.fstatat(t->dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	meta_unlock(s, t);
+	if (rc < 0)
+		return rc;
+	st->st_mode = S_IFDIR | pm.mode;      /* the times are the real directory's */
+	st->st_uid = pm.uid;
+	st->st_gid = pm.gid;
+	return 0;
 }
 
 int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part, mode_t mode)
 {
-	int fd, rc = dir_open(s, topic, part, &fd);
+	struct shlog_perm *pm, old;
+	struct shlog_topic *t;
+	int rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
 		return rc;
-	rc = fchmod(fd, mode & 07777) < 0 ? -errno : 0;
-	if (rc == 0)
-		fsync(fd);
-	shlog_io.close(fd);
+	pm = meta_perm(t, part);
+	old = *pm;
+	pm->mode = mode & 07777;
+	rc = meta_commit(s, t, pm, &old);
+	meta_unlock(s, t);
 	return rc;
 }
 
 int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part, uid_t uid, gid_t gid)
 {
-	int fd, rc = dir_open(s, topic, part, &fd);
+	struct shlog_perm *pm, old;
+	struct shlog_topic *t;
+	int rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
 		return rc;
-	rc = fchown(fd, uid, gid) < 0 ? -errno : 0;
-	if (rc == 0)
-		fsync(fd);
-	shlog_io.close(fd);
+	pm = meta_perm(t, part);
+	old = *pm;
+	if (uid != (uid_t)-1)
+		pm->uid = uid;
+	if (gid != (gid_t)-1)
+		pm->gid = gid;
+	rc = meta_commit(s, t, pm, &old);
+	meta_unlock(s, t);
 	return rc;
 }
 

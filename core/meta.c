@@ -1,0 +1,338 @@
+/*
+ * meta.c — a topic's meta file, the modes and owners the mount shows.
+ *
+ * Layout (all little-endian; docs/FORMAT.md "The meta file"):
+ *
+ *   0  u32 magic "SHLM"          16 u32 topic mode (bits 07777 only)
+ *   4  u32 version (1)           20 u32 topic uid
+ *   8  u32 count of records      24 u32 topic gid
+ *  12  u32 reserved, 0           28 u32 reserved, 0
+ *  32  count x { u32 partition, u32 mode, u32 uid, u32 gid }
+ *  32 + 16 * count: u32 CRC32C of every byte before it
+ *
+ * A partition has a record only when it differs from the topic's; the
+ * others show the topic's mode and owner.  Records are in strictly
+ * ascending partition order.  The file is valid only if its size is
+ * exactly 36 + 16 * count, count <= SHLOG_MAX_PARTS, the magic, version,
+ * reserved words and CRC match, and every mode has no bits outside 07777.
+ * Records for partitions the topic does not have (a crash between writing
+ * the meta and making the partition) are ignored.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/endian.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "const_i.h"
+#include "crc_i.h"
+#include "io_i.h"
+#include "meta_i.h"
+
+/* ================================================================ */
+/* In memory                                                         */
+/* ================================================================ */
+
+/* Give @p m @p nparts partitions, each with the topic's record. */
+int shlog_meta_init(struct shlog_meta *m, const struct shlog_perm *topic, uint32_t nparts)
+{
+	m->topic = *topic;
+	m->nparts = nparts;
+	m->parts = calloc(nparts ? nparts : 1, sizeof(*m->parts));
+	if (!m->parts)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < nparts; i++)
+		m->parts[i] = *topic;
+	return 0;
+}
+
+/* Add one partition with the topic's record (a new partition inherits). */
+int shlog_meta_add_part(struct shlog_meta *m)
+{
+	struct shlog_perm *np = realloc(m->parts, (m->nparts + 1) * sizeof(*np));
+
+	if (!np)
+		return -ENOMEM;
+	m->parts = np;
+	m->parts[m->nparts++] = m->topic;
+	return 0;
+}
+
+/* Free the records of @p m. */
+void shlog_meta_free(struct shlog_meta *m)
+{
+	free(m->parts);
+	m->parts = NULL;
+	m->nparts = 0;
+}
+
+/* ================================================================ */
+/* Encoding and validation                                           */
+/* ================================================================ */
+
+/* Two records are the same mode and owner. */
+static int perm_eq(const struct shlog_perm *a, const struct shlog_perm *b)
+{
+	return a->mode == b->mode && a->uid == b->uid && a->gid == b->gid;
+}
+
+/* Serialise @p m: the partitions that differ from the topic get a record. */
+int shlog_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *len)
+{
+	uint32_t count = 0;
+	unsigned char *b, *p;
+
+	for (uint32_t i = 0; i < m->nparts; i++)
+		count += !perm_eq(&m->parts[i], &m->topic);
+	*len = SHLOG_META_HDR_SIZE + (size_t)count * SHLOG_META_ENT_SIZE + SHLOG_META_CRC_SIZE;
+	b = calloc(1, *len);
+	if (!b)
+		return -ENOMEM;
+	le32enc(b + 0, SHLOG_META_MAGIC);
+	le32enc(b + 4, SHLOG_META_VERSION);
+	le32enc(b + 8, count);
+	le32enc(b + 16, m->topic.mode);
+	le32enc(b + 20, m->topic.uid);
+	le32enc(b + 24, m->topic.gid);
+	p = b + SHLOG_META_HDR_SIZE;
+	for (uint32_t i = 0; i < m->nparts; i++) {
+		if (perm_eq(&m->parts[i], &m->topic))
+			continue;
+		le32enc(p + 0, i);
+		le32enc(p + 4, m->parts[i].mode);
+		le32enc(p + 8, m->parts[i].uid);
+		le32enc(p + 12, m->parts[i].gid);
+		p += SHLOG_META_ENT_SIZE;
+	}
+	le32enc(p, shlog_crc32c(b, (size_t)(p - b)));
+	*out = b;
+	return 0;
+}
+
+/* Check the fixed header; NULL if good, else why not. */
+static const char *meta_check_header(const unsigned char *buf, size_t len, uint32_t *count)
+{
+	if (len < SHLOG_META_HDR_SIZE + SHLOG_META_CRC_SIZE)
+		return "shorter than its header";
+	if (le32dec(buf) != SHLOG_META_MAGIC)
+		return "bad magic";
+	if (le32dec(buf + 4) != SHLOG_META_VERSION)
+		return "unknown version";
+	*count = le32dec(buf + 8);
+	if (*count > SHLOG_MAX_PARTS)
+		return "more records than a topic has partitions";
+	if (len != SHLOG_META_HDR_SIZE + (size_t)*count * SHLOG_META_ENT_SIZE + SHLOG_META_CRC_SIZE)
+		return "size does not match its record count";
+	if (le32dec(buf + len - 4) != shlog_crc32c(buf, len - 4))
+		return "checksum mismatch";
+	if (le32dec(buf + 12) != 0 || le32dec(buf + 28) != 0)
+		return "reserved field not zero";
+	if (le32dec(buf + 16) & ~07777u)
+		return "topic mode has bits outside 07777";
+	return NULL;
+}
+
+/* Parse and validate a meta file of a topic with @p nparts partitions. */
+int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
+		      struct shlog_meta *m, const char **why)
+{
+	struct shlog_perm topic;
+	uint32_t count = 0;
+	int64_t prev = -1;
+	int rc;
+
+	*why = meta_check_header(buf, len, &count);
+	if (*why)
+		return -EUCLEAN;
+	topic = (struct shlog_perm){ le32dec(buf + 16), le32dec(buf + 20), le32dec(buf + 24) };
+	rc = shlog_meta_init(m, &topic, nparts);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < count; i++) {
+		const unsigned char *p = buf + SHLOG_META_HDR_SIZE + (size_t)i * SHLOG_META_ENT_SIZE;
+		uint32_t part = le32dec(p);
+		if ((int64_t)part <= prev)
+			*why = "partition records out of order";
+		else if (le32dec(p + 4) & ~07777u)
+			*why = "partition mode has bits outside 07777";
+		if (*why) {
+			shlog_meta_free(m);
+			return -EUCLEAN;
+		}
+		prev = part;
+		if (part < nparts)
+			m->parts[part] = (struct shlog_perm){ le32dec(p + 4), le32dec(p + 8), le32dec(p + 12) };
+	}
+	return 0;
+}
+
+/* ================================================================ */
+/* On disk                                                           */
+/* ================================================================ */
+
+/* Read SHLOG_META_NAME of topic dir @p tdfd into @p m. */
+int shlog_meta_read(int tdfd, uint32_t nparts, struct shlog_meta *m, const char **why)
+{
+	size_t max = SHLOG_META_HDR_SIZE + (size_t)SHLOG_MAX_PARTS * SHLOG_META_ENT_SIZE +
+		     SHLOG_META_CRC_SIZE;
+	int fd = shlog_io_open(tdfd, SHLOG_META_NAME, O_RDONLY, 0, S_IFREG);
+	unsigned char *buf;
+	struct stat st;
+	int rc;
+
+	*why = "not a regular file";
+	if (fd < 0)
+		return fd;
+	*why = NULL;
+	rc = shlog_io.fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0 && (st.st_size < 0 || (uint64_t)st.st_size > max)) {
+		*why = "larger than any meta file";
+		rc = -EUCLEAN;
+	}
+	buf = rc == 0 ? malloc(st.st_size ? (size_t)st.st_size : 1) : NULL;
+	if (rc == 0 && !buf)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = shlog_io_pread_full(fd, buf, (size_t)st.st_size, 0);
+	if (rc == 0)
+		rc = shlog_meta_decode(buf, (size_t)st.st_size, nparts, m, why);
+	free(buf);
+	shlog_io.close(fd);
+	return rc;
+}
+
+/* Create a temporary file exclusively under a fresh random name. */
+static int tmp_create(int dfd, char *name, size_t cap)
+{
+	int fd = -EEXIST;
+
+	for (int i = 0; i < SHLOG_TMP_TRIES && fd == -EEXIST; i++) {
+		shlog_tmp_name(name, cap, SHLOG_META_TMP_PREFIX);
+		fd = shlog_io_open(dfd, name, O_WRONLY | O_CREAT | O_EXCL, SHLOG_FILE_MODE, S_IFREG);
+	}
+	return fd;
+}
+
+/* Replace SHLOG_META_NAME atomically: temp, fsync, rename, fsync dir. */
+int shlog_meta_write(int tdfd, const struct shlog_meta *m)
+{
+	char tmp[sizeof(SHLOG_META_TMP_PREFIX) + SHLOG_TMP_HEX];
+	unsigned char *buf;
+	size_t len;
+	int fd, rc = shlog_meta_encode(m, &buf, &len);
+
+	if (rc < 0)
+		return rc;
+	fd = tmp_create(tdfd, tmp, sizeof(tmp));
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	rc = shlog_io_pwrite_full(fd, buf, len, 0);
+	if (rc == 0 && shlog_io.fsync(fd) < 0)
+		rc = -errno;
+	shlog_io.close(fd);
+	free(buf);
+	if (rc == 0 && shlog_io.renameat(tdfd, tmp, tdfd, SHLOG_META_NAME) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		shlog_io.unlinkat(tdfd, tmp, 0);
+		return rc;
+	}
+	return shlog_io.fsync(tdfd) < 0 ? -errno : 0;
+}
+
+/* One directory's mode and owner as a record. */
+static struct shlog_perm perm_of(const struct stat *st)
+{
+	return (struct shlog_perm){ st->st_mode & 07777, st->st_uid, st->st_gid };
+}
+
+/* Build a meta from the real directories' modes and owners (migration). */
+int shlog_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
+{
+	struct shlog_perm topic;
+	struct stat st;
+	char name[16];
+	int rc;
+
+	if (shlog_io.fstat(tdfd, &st) < 0)
+		return -errno;
+	topic = perm_of(&st);
+	rc = shlog_meta_init(m, &topic, nparts);
+	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
+		snprintf(name, sizeof(name), "%u", i);
+		if (shlog_io.fstatat(tdfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -errno;
+		else if (!S_ISDIR(st.st_mode))
+			rc = -EUCLEAN;
+		else
+			m->parts[i] = perm_of(&st);
+	}
+	if (rc < 0)
+		shlog_meta_free(m);
+	return rc;
+}
+
+/* ================================================================ */
+/* Temporary names and the daemon's own directories                  */
+/* ================================================================ */
+
+/* "<prefix><16 random hex digits>": fixed length, whatever the topic's name. */
+void shlog_tmp_name(char *out, size_t cap, const char *prefix)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);   /* O_EXCL/mkdirat catch a repeat */
+		r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^
+		    (uint64_t)getpid() << 32;
+	}
+	snprintf(out, cap, "%s%016llx", prefix, (unsigned long long)r);
+}
+
+/* Make directory fd @p fd SHLOG_DIR_MODE and owned by the euid. */
+int shlog_dir_tighten(int fd)
+{
+	struct stat st;
+	int changed = 0;
+
+	if (shlog_io.fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != geteuid() || st.st_gid != getegid()) {
+		if (shlog_io.fchown(fd, geteuid(), getegid()) < 0)
+			return -errno;
+		changed = 1;
+	}
+	if ((st.st_mode & 07777) != SHLOG_DIR_MODE || changed) {
+		if (shlog_io.fchmod(fd, SHLOG_DIR_MODE) < 0)
+			return -errno;
+		changed = 1;
+	}
+	return changed;
+}
+
+/* Tighten every partition directory 0..nparts-1 of topic dir @p tdfd. */
+int shlog_parts_tighten(int tdfd, uint32_t nparts)
+{
+	char name[16];
+	int rc = 0;
+
+	for (uint32_t i = 0; i < nparts; i++) {
+		int fd, r;
+		snprintf(name, sizeof(name), "%u", i);
+		fd = shlog_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
+		r = fd < 0 ? fd : shlog_dir_tighten(fd);
+		if (fd >= 0)
+			shlog_io.close(fd);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	return rc;
+}
