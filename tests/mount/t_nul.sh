@@ -8,9 +8,16 @@
 # snapshot a prefix of it ending at a line; no copy may hold a NUL byte.
 # Before readers were opened with direct_io most runs failed here: the
 # kernel showed zero-filled page tails past the log's end.
+# The other read paths (RDCK, rdck.c): shared mmap fails with ENODEV;
+# followers by private mmap up to a fresh fstat's size must be exact
+# too; sendfile and splice of the finished log, opened after the last
+# write, must be exact.  With MT_SPLICE=1 two followers by sendfile and
+# splice also run during the writes; what they got is reported, not
+# checked (they read the kernel's page cache: see shlogfs(8)).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
+[ -n "${RDCK:-}" ] && [ -x "$RDCK" ] || mt_fail "RDCK='${RDCK:-}' is not an executable"
 mt_start
 mkdir "$MNT/t"
 L=$MNT/t/0/log
@@ -45,6 +52,13 @@ snap_reader()
 		cat "$L" >"$T/snap.$1.$i"
 	done
 }
+[ "$("$RDCK" shared "$L")" = ENODEV ] || mt_fail "shared mmap of a log: $("$RDCK" shared "$L")"
+rpids=()
+modes="mmap mmap"
+[ "${MT_SPLICE:-0}" = 1 ] && modes="$modes sendfile splice"
+for m in $modes; do
+	"$RDCK" follow "$m" "$L" "$T/rd.$m.${#rpids[@]}" "$T/stop" >"$T/rd.$m.${#rpids[@]}.out" & rpids+=($!)
+done
 snap_reader a & spa=$!
 snap_reader b & spb=$!
 pids=()
@@ -61,6 +75,32 @@ cp "$L" "$T/got"
 size=$(stat -c %s "$T/got")
 [ "$(wc -l <"$T/got")" = $((8 * N + 1)) ] || mt_fail "the log has $(wc -l <"$T/got") lines, not $((8 * N + 1))"
 [ "$(nuls "$T/got")" = 0 ] || mt_fail "the stored log holds NUL bytes"
+
+touch "$T/stop"
+for pid in "${rpids[@]}"; do
+	mt_reap 600 "$pid" || mt_fail "rdck follower $pid stuck"
+	[ "$MT_STATUS" = 0 ] || mt_fail "rdck follower $pid exited $MT_STATUS"
+done
+cat "$T"/rd.*.out
+# Copy $1 of the finished log is exact.
+copy_ok()
+{
+	"$RDCK" copy "$1" "$L" "$T/copy.$1" >/dev/null || mt_fail "rdck copy $1 failed"
+	cmp -s "$T/copy.$1" "$T/got" || mt_fail "a $1 copy of the finished log differs from it"
+}
+copy_ok sendfile
+copy_ok splice
+copy_ok mmap
+for f in "$T"/rd.*.[0-9]; do
+	z=$(nuls "$f")
+	case $f in
+	*mmap*)
+		[ "$z" = 0 ] && cmp -s "$f" "$T/got" ||
+			mt_fail "$(basename "$f") (private mmap follower): $(stat -c %s "$f") bytes, $z NUL, $(cmp "$f" "$T/got" 2>&1 | head -1)" ;;
+	*)
+		echo "$(basename "$f") (not checked): $(stat -c %s "$f") bytes, $z NUL, $(cmp -s "$f" "$T/got" && echo exact || echo differs)" ;;
+	esac
+done
 
 mt_say "check every snapshot: a prefix of the log, whole lines, no NUL"
 nsnap=0 bigger=0
@@ -98,4 +138,4 @@ for i in $(seq 1 "$NF"); do
 	fi
 done
 [ "$bad" = 0 ] || mt_fail "$bad of $NF followers got other bytes than the log"
-echo "ok: $NF followers and $nsnap snapshots saw only written lines ($((8 * N)) lines, $size bytes)"
+echo "ok: $NF followers, 2 private-mmap followers and $nsnap snapshots saw only written lines ($((8 * N)) lines, $size bytes)"
