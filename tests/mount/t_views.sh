@@ -4,8 +4,9 @@
 # deleted old segments, at/0 and since/0 serve exactly the kept messages
 # (no NUL bytes of the deleted ones), also through a descriptor opened
 # before; since/<a future time> serves nothing written before that time;
-# a view's size is what read returns; a handle whose bytes retention
-# deleted while it read fails with ESTALE instead of reading zeros.
+# a view's size is what read returns; a handle of a view or of
+# <topic>/log whose bytes retention deleted while it read fails with
+# ESTALE instead of reading zeros.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -16,7 +17,7 @@ L=$MNT/w/0/log
 
 # Fail, closing the descriptors held on views first (they would keep
 # the mount busy at the unmount).
-vfail() { exec 6<&- 7<&- 8<&- 9<&-; mt_fail "$@"; }
+vfail() { exec 5<&- 6<&- 7<&- 8<&- 9<&-; mt_fail "$@"; }
 
 # NUL bytes in file $1.
 nuls() { tr -cd '\000' <"$1" | wc -c; }
@@ -42,8 +43,9 @@ mt_say "2,000 lines; the kernel gets at/0 and since/0 (and keeps them open)"
 [ "$(cat "$MNT/w/0/at/0" | wc -l)" = 2000 ] || vfail "at/0 before retention"
 [ "$(cat "$MNT/w/0/since/0" | wc -l)" = 2000 ] || vfail "since/0 before retention"
 exec 7<"$MNT/w/0/at/0" 8<"$MNT/w/0/since/0"
-exec 6<"$MNT/w/0/at/0"
+exec 6<"$MNT/w/0/at/0" 5<"$MNT/w/log"
 dd bs=64 count=1 <&6 2>/dev/null | cmp -s - <(head -c 64 "$T/ref") || vfail "first 64 bytes of at/0"
+dd bs=64 count=1 <&5 2>/dev/null | cmp -s - <(head -c 64 "$T/ref") || vfail "first 64 bytes of w/log"
 
 mt_say "20,000 more lines: retention deletes the first segments"
 "$MTIO" lines -b 50 "$L" w1 20000
@@ -66,6 +68,12 @@ case $err in
 *) vfail "at/0 read across deleted bytes: expected ESTALE, got: $err" ;;
 esac
 exec 6<&-
+err=$(dd bs=1M <&5 2>&1 >/dev/null || true)
+case $err in
+*"Stale file handle"*) echo "w/log (topic log) read across deleted bytes: ESTALE" ;;
+*) vfail "w/log read across deleted bytes: expected ESTALE, got: $err" ;;
+esac
+exec 5<&-
 
 mt_say "since/<an hour from now>: nothing written before that time"
 future=$(($(date +%s) + 3600))
