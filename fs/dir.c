@@ -324,6 +324,16 @@ static int shlogfs_dir_topic(const char *topic, void *arg)
 	return shlogfs_dir_add(arg, topic, strlen(topic), S_IFDIR) ? 1 : 0;
 }
 
+/* shlog_store_aside_foreach callback: list a set-aside topic too. */
+static int shlogfs_dir_aside(const char *topic, int64_t part, int err,
+			     const char *why, void *arg)
+{
+	(void)part;
+	(void)err;
+	(void)why;
+	return shlogfs_dir_topic(topic, arg);
+}
+
 /* shlog_key_foreach callback: list a key that can be a file name. */
 static int shlogfs_dir_key(const void *key, size_t klen,
 			   const struct shlog_keyref *ref, void *arg)
@@ -351,6 +361,8 @@ static int shlogfs_dir_fill(struct shlogfs *fs, struct shlogfs_node *n,
 	switch (n->kind) {
 	case SHLOGFS_ROOT:
 		rc = shlog_topic_foreach(fs->store, shlogfs_dir_topic, d);
+		if (rc == 0)   /* listed: a lookup says EUCLEAN */
+			rc = shlog_store_aside_foreach(fs->store, shlogfs_dir_aside, d);
 		return rc > 0 ? -ENOMEM : rc;
 	case SHLOGFS_TOPIC:
 		if ((rc = shlog_topic_nparts(fs->store, n->topic, &nparts)) ||

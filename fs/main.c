@@ -349,7 +349,7 @@ static char *shlogfs_resolve_datadir(const char *dir)
 {
 	char *abs = realpath(dir, NULL);
 
-	if (!abs && errno == ENOENT && mkdir(dir, 0755) == 0)
+	if (!abs && errno == ENOENT && mkdir(dir, 0700) == 0)   /* the daemon's */
 		abs = realpath(dir, NULL);
 	if (!abs)
 		fprintf(stderr, "shlogfs: data directory %s: %s\n", dir,
@@ -453,6 +453,7 @@ static void shlogfs_shutdown_begin(void)
 static int shlogfs_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
 {
 	c->so.log = shlogfs_engine_log;
+	c->so.set_aside = 1;   /* a damaged topic is refused (EUCLEAN), the rest served */
 	c->so.log_arg = fs;
 	int rc = shlog_store_open(fs->datadir, &c->so, &fs->store);
 	if (rc == -EBUSY)

@@ -437,6 +437,31 @@ static int shlogfs_status_part(struct shlogfs_buf *b,
 	return rc;
 }
 
+/* shlog_store_aside_foreach callback: one /.status line per set-aside topic. */
+static int shlogfs_status_aside(const char *topic, int64_t part, int err,
+				const char *why, void *arg)
+{
+	struct shlogfs_buf *b = arg;
+
+	(void)err;
+	if (part >= 0)
+		return shlogfs_buf_printf(b, "set aside: %s (partition %" PRId64
+					  "): %s\n", topic, part, why);
+	return shlogfs_buf_printf(b, "set aside: %s: %s\n", topic, why);
+}
+
+/* shlog_store_aside_foreach callback: count the set-aside topics. */
+static int shlogfs_status_aside_count(const char *topic, int64_t part, int err,
+				      const char *why, void *arg)
+{
+	(void)topic;
+	(void)part;
+	(void)err;
+	(void)why;
+	++*(uint64_t *)arg;
+	return 0;
+}
+
 /* The text of /.status: options, totals, one line per partition. */
 static int shlogfs_status_text(struct shlogfs *fs,
 			       const struct shlogfs_mset *m,
@@ -445,9 +470,11 @@ static int shlogfs_status_text(struct shlogfs *fs,
 {
 	static const char *const sync[] = { "none", "interval", "always" };
 	const struct shlog_options *o = shlog_store_options(fs->store);
-	uint64_t msgs = 0, bytes = 0, app = 0, buffered = 0, bad = 0;
+	uint64_t msgs = 0, bytes = 0, app = 0, buffered = 0, bad = 0, aside = 0;
 	char sz[32];
 	int rc;
+
+	shlog_store_aside_foreach(fs->store, shlogfs_status_aside_count, &aside);
 
 	for (size_t i = 0; i < m->n; i++) {
 		const struct shlog_part_info *in = &m->v[i].in;
@@ -465,13 +492,18 @@ static int shlogfs_status_text(struct shlogfs *fs,
 		PRIu32 "\n"
 		"%zu topics, %zu partitions, %" PRIu64 " messages (%s) retained, %"
 		PRIu64 " appended since mount, %" PRIu64 " buffered\n"
-		"health: %s (%" PRIu64 " partitions with an error)\n\n",
+		"health: %s (%" PRIu64 " partitions with an error, %" PRIu64
+		" topics set aside)\n\n",
 		SHLOG_VERSION, c->uid == 0 ? fs->datadir : "(shown to root)",
 		fs->partitions, o->stride,
 		o->flush_interval_ms, o->sync <= SHLOG_SYNC_ALWAYS ?
 		sync[o->sync] : "?", o->retention == SHLOG_RETAIN_WRAP ?
 		"wrap" : "halt", o->max_segments, m->ntopics, m->n, msgs, sz,
-		app, buffered, bad ? "ERROR" : "ok", bad);
+		app, buffered, bad || aside ? "ERROR" : "ok", bad, aside);
+	if (rc == 0 && aside)    /* refused with EUCLEAN until fixed and remounted */
+		rc = shlog_store_aside_foreach(fs->store, shlogfs_status_aside, b);
+	if (rc == 0 && aside)
+		rc = shlogfs_buf_printf(b, "\n");
 	if (rc == 0 && m->n)
 		rc = shlogfs_buf_printf(b, "%-24s %12s %8s %9s %6s %8s %-30s %s\n",
 			"PARTITION", "MESSAGES", "SIZE", "BUFFERED", "SEGS",

@@ -65,6 +65,7 @@ mt_start -o allow_other
 [ "$(st "$MNT/pub")" = "$want_pub" ] || mt_fail "pub after remount: $(st "$MNT/pub"), want $want_pub"
 [ "$(st "$MNT/pub/0")" = "$want_pub0" ] || mt_fail "pub/0 after remount: $(st "$MNT/pub/0"), want $want_pub0"
 [ "$(st "$MNT/priv")" = "$want_priv" ] || mt_fail "priv after remount: $(st "$MNT/priv"), want $want_priv"
-[ "$(st "$DATADIR/pub")" = "$want_pub" ] || mt_fail "data dir pub: $(st "$DATADIR/pub")"
+[ "$(st "$DATADIR/pub")" = "700 0 0" ] ||    # the data dir stays the daemon's (meta file)
+	mt_fail "data dir pub: $(st "$DATADIR/pub"), want 700 0 0"
 echo "ok: pub=$(st "$MNT/pub") pub/0=$(st "$MNT/pub/0") priv=$(st "$MNT/priv")"
 mt_expect_err "$EACCES" mt_as "$U" ls "$MNT/pub/0"

@@ -1,0 +1,84 @@
+#!/bin/bash
+# The data dir is the daemon's: the mount's modes and owners live in each
+# topic's meta file (the real directories stay 0700 root), and what is
+# planted in the data dir sets one topic aside (EUCLEAN, named in the log
+# and .status) while the mount starts and serves every other topic.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+mt_init
+mt_user
+U=$MT_USER
+uid=$(id -u "$U")
+EUCLEAN='Structure needs cleaning'
+EACCES='Permission denied'
+
+# The real mode and owner of a path in the data dir: "700 0".
+real() { stat -c '%a %u' "$1"; }
+
+mt_say "chmod/chown through the mount change what the mount shows, not the data dir"
+mt_start -o allow_other
+mkdir "$MNT/t" "$MNT/good" "$MNT/gap" "$MNT/m"
+echo "secret line" >>"$MNT/t/0/log"
+echo "good line" >>"$MNT/good/0/log"
+chown "$U:$U" "$MNT/t" "$MNT/t/0"
+chmod 750 "$MNT/t"
+mt_as "$U" chmod 700 "$MNT/t/0" || mt_fail "the owner cannot chmod its partition"
+[ "$(stat -c '%a %u' "$MNT/t")" = "750 $uid" ] || mt_fail "mount shows t as $(stat -c '%a %u' "$MNT/t")"
+[ "$(stat -c '%a %u' "$MNT/t/0")" = "700 $uid" ] || mt_fail "mount shows t/0 as $(stat -c '%a %u' "$MNT/t/0")"
+for d in "$DATADIR/t" "$DATADIR/t/0" "$DATADIR/good" "$DATADIR/good/0"; do
+	[ "$(real "$d")" = "700 0" ] || mt_fail "$d is $(real "$d"), not 700 root"
+done
+[ "$(stat -c '%a %F' "$DATADIR/t/meta")" = "600 regular file" ] ||
+	mt_fail "meta: $(stat -c '%a %F' "$DATADIR/t/meta")"
+mt_expect_err "$EACCES" mt_as "$U" cat "$DATADIR/t/0/00000000000000000000.log"
+mt_expect_err "$EACCES" mt_as "$U" touch "$DATADIR/t/0/planted"
+[ "$(mt_as "$U" cat "$MNT/t/0/log")" = "secret line" ] || mt_fail "the owner cannot read t/0/log"
+mt_stop
+
+mt_say "a remount keeps the mount's modes and owners"
+mt_start -o allow_other
+[ "$(stat -c '%a %u' "$MNT/t")" = "750 $uid" ] || mt_fail "after remount t is $(stat -c '%a %u' "$MNT/t")"
+[ "$(stat -c '%a %u' "$MNT/t/0")" = "700 $uid" ] || mt_fail "after remount t/0 is $(stat -c '%a %u' "$MNT/t/0")"
+mt_stop
+
+mt_say "plant an empty topic, a FIFO, a gap and a FIFO meta file"
+mkdir "$DATADIR/empty"
+mkfifo "$DATADIR/fifo"
+mkdir "$DATADIR/gap/2"
+rm "$DATADIR/m/meta"
+mkfifo "$DATADIR/m/meta"
+touch "$DATADIR/good/1"          # not a partition: left alone
+mt_start -o allow_other          # a FIFO opened blocking would hang here
+echo "still served" >>"$MNT/good/0/log"
+[ "$(cat "$MNT/good/0/log")" = "good line
+still served" ] || mt_fail "good/0/log: $(cat "$MNT/good/0/log")"
+[ "$(cat "$MNT/t/0/log")" = "secret line" ] || mt_fail "t/0/log: $(cat "$MNT/t/0/log")"
+for n in empty fifo gap m; do
+	mt_expect_err "$EUCLEAN" stat "$MNT/$n"
+	mt_expect_err "$EUCLEAN" sh -c "echo x >>'$MNT/$n/log'"
+	ls "$MNT" | grep -qx "$n" || mt_fail "$n is not listed at the root"
+	grep -q "topic $n set aside" "$MT_ERR" || mt_fail "the log does not name $n"
+done
+mt_expect_err "$EUCLEAN" mkdir "$MNT/empty"
+kill -0 "$MT_PID" || mt_fail "the daemon died"
+st=$(cat "$MNT/.status")
+printf '%s\n' "$st" | grep -q "^health: ERROR (0 partitions with an error, 4 topics set aside)" ||
+	mt_fail ".status health: $(printf '%s\n' "$st" | grep health)"
+printf '%s\n' "$st" | grep -q "^set aside: empty: it has no partitions" || mt_fail ".status: no line for empty"
+printf '%s\n' "$st" | grep -q "^set aside: fifo: not a directory" || mt_fail ".status: no line for fifo"
+printf '%s\n' "$st" | grep -q "^set aside: gap: partitions are not numbered 0..2 without gaps" ||
+	mt_fail ".status: no line for gap"
+printf '%s\n' "$st" | grep -q "^set aside: m: meta: not a regular file" || mt_fail ".status: no line for m"
+grep -q "topic good: 1 is not a partition: left alone" "$MT_ERR" || mt_fail "the stray good/1 is not named"
+mt_stop
+
+mt_say "-o repair rebuilds the meta file; a gap stays set aside"
+mt_start -o allow_other,repair
+echo "m again" >>"$MNT/m/0/log"
+[ "$(cat "$MNT/m/0/log")" = "m again" ] || mt_fail "m/0/log after repair: $(cat "$MNT/m/0/log")"
+[ -f "$DATADIR/m/meta" ] && [ ! -p "$DATADIR/m/meta" ] || mt_fail "repair did not rebuild m/meta"
+mt_expect_err "$EUCLEAN" stat "$MNT/gap"
+mt_expect_err "$EUCLEAN" stat "$MNT/empty"
+[ -d "$DATADIR/gap/2" ] && [ -d "$DATADIR/empty" ] || mt_fail "repair removed a set-aside topic"
+mt_stop
+echo "PASS"
