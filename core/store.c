@@ -379,6 +379,7 @@ int shlog_store_aside_foreach(shlog_store *s, int (*fn)(const char *topic, int64
 struct load_err {
 	int64_t part;
 	int empty;            /* no partitions at all: nothing of it to lose */
+	int unsaved;          /* its migrated meta is not on disk: leave the dirs */
 	char why[160];
 };
 
@@ -435,15 +436,20 @@ static int topic_scan(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 }
 
 /* An older store's topic (no meta file): keep the dirs' modes and owners, then take the dirs. */
-static int topic_migrate(shlog_store *s, struct shlog_topic *t)
+static int topic_migrate(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 {
 	int rc = shlog_meta_from_dirs(t->dfd, t->nparts, &t->meta);
 
 	if (rc < 0 || s->o.read_only)
 		return rc;
 	rc = shlog_meta_write(t->dfd, &t->meta);
-	if (rc < 0)
-		return rc;
+	if (rc < 0) {        /* served from memory; the next open tries again */
+		shlog_logf(s, SHLOG_WARNING, "topic %s: cannot write its %s file (%s): its "
+			   "directories keep their modes until the next open", t->name,
+			   SHLOG_META_NAME, strerror(-rc));
+		e->unsaved = 1;
+		return 0;
+	}
 	rc = shlog_parts_tighten(t->dfd, t->nparts);
 	if (rc < 0)
 		shlog_logf(s, SHLOG_WARNING, "topic %s: making its partition directories the "
@@ -474,7 +480,7 @@ static int topic_meta_load(shlog_store *s, struct shlog_topic *t, struct load_er
 	int rc = shlog_meta_read(t->dfd, t->nparts, &t->meta, &bad);
 
 	if (rc == -ENOENT)
-		rc = topic_migrate(s, t);
+		rc = topic_migrate(s, t, e);
 	else if (rc == -EUCLEAN && s->o.repair && !s->o.read_only)
 		rc = topic_meta_rebuild(s, t, bad);
 	if (rc < 0)
@@ -521,7 +527,7 @@ static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out
 		rc = topic_scan(s, t, e);
 	if (rc == 0)
 		rc = topic_meta_load(s, t, e);
-	if (rc == 0 && !s->o.read_only && shlog_dir_tighten(t->dfd) < 0)
+	if (rc == 0 && !s->o.read_only && !e->unsaved && shlog_dir_tighten(t->dfd) < 0)
 		shlog_logf(s, SHLOG_WARNING, "topic %s: cannot make its directory the daemon's",
 			   name);
 	if (rc == 0)

@@ -347,6 +347,51 @@ static void test_migrate(void **state)
 	assert_int_equal(shlog_store_close(s), 0);
 }
 
+/* openat that fails with ENOSPC for a meta file being written. */
+static int nospace_openat(int dfd, const char *name, int flags, mode_t mode)
+{
+	if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return shlog_io_default.openat(dfd, name, flags, mode);
+}
+
+/* A migration that cannot write the meta serves from memory and leaves the dirs. */
+static void test_migrate_unsaved(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	char path[512];
+	shlog_store *s;
+
+	if (geteuid() != 0)
+		skip();
+	fx_make(f, "old", 1);
+	fx_path(f, path, sizeof(path), "old/" SHLOG_META_NAME);
+	assert_int_equal(unlink(path), 0);
+	fx_loosen(f, "old", 0751, 1000, 1001);
+	fx_loosen(f, "old/0", 0750, 2000, 2001);
+	fx_opts(f, &o, 0);
+	shlog_io.openat = nospace_openat;
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	shlog_io.openat = shlog_io_default.openat;
+	assert_virt(s, "old", -1, 0751, 1000, 1001);
+	assert_virt(s, "old", 0, 0750, 2000, 2001);
+	assert_serves(s, "old", 0);
+	assert_int_equal(shlog_store_close(s), 0);
+	assert_non_null(strstr(f->log, "topic old: cannot write its meta file"));
+	assert_int_equal(fx_stat(f, "old").st_mode & 07777, 0751);     /* untouched */
+	assert_int_equal(fx_stat(f, "old/0").st_uid, 2000);
+	/* the next open migrates for good */
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	assert_virt(s, "old", -1, 0751, 1000, 1001);
+	assert_virt(s, "old", 0, 0750, 2000, 2001);
+	assert_int_equal(shlog_store_close(s), 0);
+	assert_daemons(f, "old");
+	assert_daemons(f, "old/0");
+}
+
 /* ==== what is planted in the data dir sets one topic aside ============== */
 
 /* Entries of the data dir with topic names that are not directories. */
@@ -669,6 +714,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_modes_virtual, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_datadir_mode_kept, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_unsaved, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_datadir_entries, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_no_parts, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_gap, fx_setup, fx_teardown),
