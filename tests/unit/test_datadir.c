@@ -418,6 +418,42 @@ static void test_aside_datadir_entries(void **state)
 		fx_expect_aside(f, "dev", "not a directory");
 }
 
+/* A symlink where a partition directory belongs is not followed: not a partition. */
+static void test_aside_part_symlink(void **state)
+{
+	struct fx *f = *state;
+	char path[512], target[512];
+
+	fx_make(f, "s", 1);
+	fx_path(f, path, sizeof(path), "s/0");
+	assert_int_equal(th_rmrf(path), 0);
+	fx_path(f, target, sizeof(target), "good/0");
+	assert_int_equal(symlink(target, path), 0);
+	fx_expect_aside(f, "s", "no partitions");
+	assert_non_null(strstr(f->log, "topic s: 0 is not a partition: left alone"));
+}
+
+/* The store's own lock file planted as a FIFO or a symlink: a clear -EUCLEAN, no hang. */
+static void test_lock_planted(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	char path[512];
+	shlog_store *s;
+
+	fx_make(f, NULL, 0);
+	fx_path(f, path, sizeof(path), SHLOG_LOCK_NAME);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	fx_opts(f, &o, 0);
+	alarm(20);
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), -EUCLEAN);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), -EUCLEAN);
+	alarm(60);
+}
+
 /* A topic directory without partitions: set aside, never divided by. */
 static void test_aside_no_parts(void **state)
 {
@@ -717,6 +753,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_unsaved, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_datadir_entries, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_no_parts, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_aside_part_symlink, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_planted, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_gap, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_set_aside, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stray_entries, fx_setup, fx_teardown),
