@@ -156,6 +156,20 @@ static size_t shlogfs_line_need(const struct shlogfs_handle *h,
 	return need > max_message + 1 ? h->buf.len : need;
 }
 
+/*
+ * Keep a reader's read-ahead only while its opener's budget allows
+ * (ra_lock held): past it the buffer is freed after the reply, so a
+ * user with many readers gets reads without read-ahead, never an error.
+ */
+static void shlogfs_ra_charge(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	if (shlogfs_budget_set(fs, h->uid, &h->ra_held, h->ra.cap,
+			       "read-ahead") == 0)
+		return;
+	shlogfs_buf_free(&h->ra);
+	shlogfs_budget_set(fs, h->uid, &h->ra_held, 0, "read-ahead");
+}
+
 /* Bytes an unfinished line of @p h adds to the end it writes at. */
 uint64_t shlogfs_handle_pending(struct shlogfs_handle *h)
 {
@@ -603,7 +617,7 @@ void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 		h->buf = (struct shlogfs_buf){ 0 };
 		shlogfs_snap_put(fs, h->rsnap);
 	}
-	shlogfs_budget_give(fs, h->uid, h->held);
+	shlogfs_budget_give(fs, h->uid, h->held + h->ra_held);
 	if (h->part)
 		shlog_part_put(h->part);
 	for (uint32_t i = 0; i < h->nparts; i++)
@@ -993,6 +1007,7 @@ static void shlogfs_read_ahead(fuse_req_t req, struct shlogfs_handle *h,
 			h->based = 1;
 		fuse_reply_buf(req, n ? h->ra.p + (at - h->ra_off) : NULL, n);
 	}
+	shlogfs_ra_charge(fs, h);
 	pthread_mutex_unlock(&h->ra_lock);
 }
 

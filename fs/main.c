@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,6 +411,25 @@ static void shlogfs_detach_done(int wfd)
 	close(wfd);
 }
 
+/* ==== memory ========================================================== */
+
+/*
+ * Large buffers (line buffers, read-aheads, status texts) come and go
+ * with handles.  glibc raises its mmap threshold each time such a
+ * buffer is freed, after which they come from the heap and what is
+ * freed stays in the process: RSS would follow the most ever held, not
+ * what is held (budget.c).  A fixed threshold keeps every buffer from
+ * 128 KiB up in its own mapping, returned to the system when freed.
+ */
+#define SHLOGFS_MMAP_THRESHOLD (128 * 1024)
+
+/* Make large buffers go back to the system when freed. */
+static void shlogfs_malloc_setup(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, SHLOGFS_MMAP_THRESHOLD) != 1)
+		shlogfs_log(LOG_WARNING, "mallopt(M_MMAP_THRESHOLD) failed");
+}
+
 /* ==== shutdown from any state ======================================== */
 
 /*
@@ -549,6 +569,7 @@ int main(int argc, char *argv[])
 	LIST_INIT(&fs.handles);
 	LIST_INIT(&fs.snaps);
 	shlogfs_shutdown_prepare();
+	shlogfs_malloc_setup();
 	if (!copts.foreground && shlogfs_detach_start(&wfd))
 		goto out_dir;
 	se = fuse_session_new(&args, &shlogfs_ops, sizeof shlogfs_ops, &fs);

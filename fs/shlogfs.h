@@ -139,6 +139,7 @@ struct shlogfs_handle {
 	int wb_writer;             /**< LOG with -o writeback: counted in node->wb */
 	uid_t uid;                 /**< opener: whose budget the handle uses */
 	uint64_t held;             /**< bytes charged to the budget (lock) */
+	uint64_t ra_held;          /**< of ra, charged to the budget (ra_lock) */
 	struct shlogfs_snap *rsnap; /**< METRICS, STATUS: the shared text */
 };
 

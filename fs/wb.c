@@ -63,6 +63,9 @@ struct shlogfs_wb {
 	int sealing;             /* the last close is updating the kernel's copy */
 	int broken;              /* refused a write: out of step with the kernel */
 	int differed;            /* refused bytes that differ (logged once) */
+	struct shlogfs *fs;      /* the daemon (for the budget at free) */
+	uid_t held_uid;          /* whose budget pend is charged to (budget.c) */
+	uint64_t held;           /* bytes of pend charged */
 };
 
 /* ==== state =========================================================== */
@@ -72,6 +75,7 @@ void shlogfs_wb_free(struct shlogfs_wb *wb)
 {
 	if (!wb)
 		return;
+	shlogfs_budget_give(wb->fs, wb->held_uid, wb->held);
 	shlogfs_buf_free(&wb->pend);
 	pthread_cond_destroy(&wb->cv);
 	pthread_mutex_destroy(&wb->mu);
@@ -87,6 +91,7 @@ static struct shlogfs_wb *shlogfs_wb_get(struct shlogfs *fs,
 	pthread_mutex_lock(&fs->lock);
 	wb = n->wb;
 	if (!wb && (wb = calloc(1, sizeof *wb))) {
+		wb->fs = fs;
 		pthread_mutex_init(&wb->mu, NULL);
 		pthread_cond_init(&wb->cv, NULL);
 		__atomic_store_n(&n->wb, wb, __ATOMIC_RELEASE);
@@ -207,6 +212,11 @@ void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h)
 					    h->node->part, shlog_strerror(rc));
 			seal = rc == 0;
 		}
+		if (wb->pend.len == 0) { /* sealed: nothing held any more */
+			shlogfs_buf_free(&wb->pend);
+			shlogfs_budget_give(fs, wb->held_uid, wb->held);
+			wb->held = 0;
+		}
 		resync = wb->broken;
 		wb->broken = 0;
 		wb->differed = 0;
@@ -278,6 +288,41 @@ static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
 static int shlogfs_wb_emit(void *arg, const char *lines, size_t len)
 {
 	return shlog_part_append_lines(arg, lines, len, 0, NULL);
+}
+
+/*
+ * The unfinished line of a stream is charged to the opener of the handle
+ * whose request grows it (budget.c): before the request, what it may
+ * hold after; after it, what it holds (an emptied buffer over a page is
+ * freed).  A request past the budget fails with ENOBUFS.
+ */
+static int shlogfs_wb_charge(struct shlogfs *fs, struct shlogfs_handle *h,
+			     struct shlogfs_wb *wb, const char *buf,
+			     size_t len, int after)
+{
+	const char *last = memrchr(buf, '\n', len);
+	size_t need = last ? len - (size_t)(last - buf) - 1 : wb->pend.len + len;
+	uint64_t want;
+
+	if (after && wb->pend.len == 0 && wb->pend.cap > 4096)
+		shlogfs_buf_free(&wb->pend);
+	if (wb->held && wb->held_uid != h->uid) {
+		shlogfs_budget_give(fs, wb->held_uid, wb->held);
+		wb->held = 0;
+	}
+	wb->held_uid = h->uid;
+	if (after || wb->drop || need > fs->max_message)
+		need = wb->pend.len;
+	want = shlogfs_buf_cap_for(&wb->pend, need);
+	if (!after)
+		return shlogfs_budget_set(fs, h->uid, &wb->held, want,
+					  "unfinished line");
+	if (want > wb->held) /* held already: counted, not refused */
+		shlogfs_budget_force(fs, h->uid, want - wb->held);
+	else
+		shlogfs_budget_give(fs, h->uid, wb->held - want);
+	wb->held = want;
+	return 0;
 }
 
 /* Frame the new bytes of the stream; 0 once all are taken, or -errno. */
@@ -392,8 +437,11 @@ ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
 		differ = old && !shlogfs_wb_same(h->part, wb, eng, off, buf, old);
 		if (differ)
 			shlogfs_wb_differ(h, wb, eng, off, old, fix);
-		if (size > old)
+		if (size > old &&
+		    !(rc = shlogfs_wb_charge(fs, h, wb, buf + old, size - old, 0))) {
 			rc = shlogfs_wb_put(fs, h->part, wb, buf + old, size - old);
+			shlogfs_wb_charge(fs, h, wb, buf + old, size - old, 1);
+		}
 	}
 	if (rc)
 		shlogfs_wb_refuse(h, wb, off, size, end, rc);

@@ -2,8 +2,9 @@
 # What one user can make the daemon hold (issue 10, section 2): the
 # memory budget of open handles (-o max_held, max_held_per_user: ENOBUFS
 # at the write or open that passes it), snapshots of /.metrics shared
-# between handles, the daemon's RSS under the two attacks of the issue
-# (many handles holding unfinished lines, many handles of /.metrics),
+# between handles, the daemon's RSS under the attacks of the issue (many
+# handles holding unfinished lines, many handles of /.metrics) and many
+# readers each with a read-ahead,
 # and a clean shutdown by SIGTERM when the daemon has no fd left.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,8 +16,9 @@ id "$V" >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin "$V" ||
 	mt_fail "useradd $V failed"
 PY=/usr/bin/python3
 
-# hold.py MODE N SIZE FILE: open FILE N times and (MODE=line) write SIZE
-# bytes without a newline to each, or (MODE=read) read 1 byte of each;
+# hold.py MODE N SIZE FILE: open FILE N times (%d in it: the number) and
+# (MODE=line) write SIZE bytes without a newline to each (MODE=fsync: and
+# fsync it), or (MODE=read) read 1 byte of each;
 # print "ok K" and one "err ERRNO" per failure, then keep every handle
 # open until the file $T/release exists.
 cat >"$T/hold.py" <<'EOF'
@@ -25,10 +27,12 @@ mode, n, size, path, release = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 
 fds, errs = [], {}
 for i in range(n):
     try:
-        if mode == "line":
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if mode in ("line", "fsync"):
+            fd = os.open(path.replace("%d", str(i)), os.O_WRONLY | os.O_APPEND)
             fds.append(fd)
             os.write(fd, b"%d:" % i + b"x" * (size - 8) + b"-tail")
+            if mode == "fsync":
+                os.fsync(fd)
         else:
             fd = os.open(path, os.O_RDONLY)
             fds.append(fd)
@@ -60,7 +64,7 @@ hold_stop()
 	wait $(jobs -p | grep -vx "$MT_PID") 2>/dev/null || true
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$MT_PID/status"; }
+rss_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$MT_PID/status"; }
 held() { awk '$1 == "shlogfs_held_bytes" { print $2 }' "$MNT/.metrics"; }
 
 mt_say "the unfinished-line budget: a user's share, then the store-wide cap"
@@ -96,6 +100,20 @@ n=$(grep -c -- '-tail$' "$M/w/0/log")
 mt_expect_ok mt_as "$U" sh -c "printf 'again' >>'$M/w/0/log'"
 mt_stop
 
+mt_say "-o writeback: unfinished lines reach the daemon at fsync, same budget"
+mt_start -o allow_other,writeback,partitions=8,max_held_per_user=256k
+mkdir "$M/b"
+chmod 777 "$M/b"
+for p in $(seq 0 7); do chmod 777 "$M/b/$p"; done
+hold_start "$U" fsync 8 61440 "$M/b/%d/log"
+cat "$T/hold.$U"
+read -r _ uok uerr <"$T/hold.$U"
+[ "$uok" -ge 2 ] && [ "$uok" -le 3 ] || { hold_stop; mt_fail "U held $uok lines with -o writeback"; }
+case $uerr in *ENOBUFS=*) ;; *) hold_stop; mt_fail "writeback refusals: '$uerr', want ENOBUFS" ;; esac
+hold_stop
+mt_wait_until 100 test "$(held)" = 0 || mt_fail "held bytes $(held) after the writers closed"
+mt_stop
+
 mt_say "RSS under 100 handles each holding a 256 KiB unfinished line"
 mt_start -o allow_other,max_held_per_user=4M,max_message=1M
 mkdir "$M/r"
@@ -109,6 +127,23 @@ read -r _ uok uerr <"$T/hold.$U"
 [ "$uok" -ge 10 ] || mt_fail "only $uok lines held: the attack did not run"
 [ $((r1 - r0)) -lt 12288 ] || mt_fail "RSS grew by $((r1 - r0)) kB (share 4 MiB)"
 hold_stop
+
+mt_say "RSS under 100 readers of a 2 MiB log (read-ahead kept within the share)"
+"$MTIO" lines -b 100 "$M/r/0/log" big 40000
+chmod 755 "$M/r/0"
+[ "$(stat -c %s "$M/r/0/log")" -ge 2000000 ] || mt_fail "log too small"
+mt_wait_until 100 grep -qx 'buffered_msgs 0' "$M/r/0/stats" || mt_fail "r/0 still buffers"
+mt_as "$U" cat "$M/r/0/log" >/dev/null   # the engine's read path, warmed up
+r0=$(rss_kb)
+hold_start "$U" read 100 0 "$M/r/0/log"
+r1=$(rss_kb)
+cat "$T/hold.$U"
+echo "rss: $r0 kB before, $r1 kB with 100 readers (+$((r1 - r0)) kB); held $(held) bytes, $(awk '/^Threads:/ { print $2 }' "/proc/$MT_PID/status") threads"
+read -r _ uok uerr <"$T/hold.$U"
+[ "$uok" = 100 ] || mt_fail "$uok of 100 reads succeeded: $uerr"
+[ $((r1 - r0)) -lt 12288 ] || { hold_stop; mt_fail "RSS grew by $((r1 - r0)) kB (share 4 MiB)"; }
+hold_stop
+[ "$(held)" = 0 ] || mt_fail "held bytes $(held) after the readers closed"
 
 mt_say "RSS under 100 handles of /.metrics (one shared text)"
 mt_stop
