@@ -55,4 +55,12 @@ int shlog_dir_tighten(int fd);
 /* Tighten every partition directory 0..nparts-1 of topic dir @p tdfd. */
 int shlog_parts_tighten(int tdfd, uint32_t nparts);
 
+/*
+ * For shlogctl verify: check topic @p name of data dir @p ddfd against the
+ * data dir's rules as an open would (a directory, partitions 0..n-1 without
+ * gaps, a valid meta file; its partitions' files are not opened).
+ * @return 0, -EUCLEAN (or another -errno) with a sentence in @p why.
+ */
+int shlog_topic_check_layout(int ddfd, const char *name, char *why, size_t cap);
+
 #endif

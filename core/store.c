@@ -383,7 +383,7 @@ struct load_err {
 	char why[160];
 };
 
-/* What the scan of one topic directory found. */
+/* What the scan of one topic directory found (no store: check only, for verify). */
 struct topic_scan {
 	shlog_store *s;
 	struct shlog_topic *t;
@@ -402,9 +402,9 @@ static int scan_entry(const char *name, unsigned char d_type, void *arg)
 		if (n + 1 > sc->maxp)
 			sc->maxp = n + 1;
 	} else if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
-		if (!sc->s->o.read_only)
+		if (sc->s && !sc->s->o.read_only)
 			shlog_io.unlinkat(sc->t->dfd, name, 0);   /* a meta write a crash cut */
-	} else if (strcmp(name, SHLOG_META_NAME) != 0 && strncmp(name, ".compact-", 9) != 0) {
+	} else if (sc->s && strcmp(name, SHLOG_META_NAME) != 0 && strncmp(name, ".compact-", 9) != 0) {
 		shlog_logf(sc->s, SHLOG_WARNING, "topic %s: %s is not a partition: left alone",
 			   sc->t->name, name);
 	}
@@ -538,6 +538,36 @@ static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out
 	}
 	*out = t;
 	return 0;
+}
+
+/* Check topic @name of data dir @ddfd as an open would, partitions aside (for verify). */
+int shlog_topic_check_layout(int ddfd, const char *name, char *why, size_t cap)
+{
+	struct shlog_topic *t = topic_new(name);
+	struct load_err e = { .part = -1 };
+	struct shlog_meta m = { 0 };
+	const char *bad = NULL;
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->dfd = shlog_io_open(ddfd, name, O_RDONLY, 0, S_IFDIR);
+	rc = t->dfd < 0 ? t->dfd : topic_scan(NULL, t, &e);
+	if (t->dfd < 0)
+		snprintf(e.why, sizeof(e.why), "%s", rc == -EUCLEAN ? "not a directory"
+							: strerror(-rc));
+	if (rc == 0) {
+		rc = shlog_meta_read(t->dfd, t->nparts, &m, &bad);
+		if (rc == -ENOENT)
+			rc = 0;     /* an older store: the next open makes it */
+		else if (rc < 0)
+			snprintf(e.why, sizeof(e.why), "%s: %s", SHLOG_META_NAME,
+				 rc == -EUCLEAN && bad ? bad : strerror(-rc));
+		shlog_meta_free(&m);
+	}
+	snprintf(why, cap, "%s", rc < 0 ? e.why : "");
+	topic_free(t);
+	return rc;
 }
 
 /* Errors that stop the whole store: the daemon could not serve anyone. */

@@ -19,6 +19,7 @@
 #include "helpers.h"
 #include "const_i.h"
 #include "io_i.h"
+#include "meta_i.h"
 
 /* One test's data directory, and the log lines the store wrote. */
 struct fx {
@@ -638,6 +639,39 @@ static void test_aside_meta_forged(void **state)
 	}
 }
 
+/* The check verify can call gives the reasons the open gives. */
+static void test_check_layout(void **state)
+{
+	struct fx *f = *state;
+	char path[512], why[200];
+	int dfd;
+
+	fx_make(f, "gap", 2);
+	fx_make(f, "m", 1);
+	fx_path(f, path, sizeof(path), "gap/3");
+	assert_int_equal(mkdir(path, 0700), 0);
+	fx_fifo(f, "m/" SHLOG_META_NAME);
+	fx_path(f, path, sizeof(path), "empty");
+	assert_int_equal(mkdir(path, 0700), 0);
+	fx_path(f, path, sizeof(path), "fifo");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	alarm(20);
+	assert_int_equal(shlog_topic_check_layout(dfd, "good", why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(shlog_topic_check_layout(dfd, "gap", why, sizeof(why)), -EUCLEAN);
+	assert_non_null(strstr(why, "without gaps"));
+	assert_int_equal(shlog_topic_check_layout(dfd, "m", why, sizeof(why)), -EUCLEAN);
+	assert_non_null(strstr(why, "meta: not a regular file"));
+	assert_int_equal(shlog_topic_check_layout(dfd, "empty", why, sizeof(why)), -EUCLEAN);
+	assert_non_null(strstr(why, "no partitions"));
+	assert_int_equal(shlog_topic_check_layout(dfd, "fifo", why, sizeof(why)), -EUCLEAN);
+	assert_non_null(strstr(why, "not a directory"));
+	close(dfd);
+	alarm(60);
+}
+
 /* ==== temporary names =================================================== */
 
 /* Entries of the data dir other than @p but. */
@@ -760,6 +794,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stray_entries, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_meta, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_meta_forged, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_check_layout, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_long_name_delete, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_exclusive, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temporaries, fx_setup, fx_teardown),
