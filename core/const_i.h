@@ -27,6 +27,7 @@
 
 /* ---- on-disk format (docs/FORMAT.md) ---- */
 #define SHLOG_IDX_ENTRY_SIZE        40u
+#define SHLOG_POS_MAX               0x7fffffffffffffffull /* seqs and offsets stay below: an off_t */
 #define SHLOG_ANCHOR_MAGIC          0x414c4853u /* "SHLA" little-endian */
 #define SHLOG_ANCHOR_VERSION        1u
 #define SHLOG_ANCHOR_SLOT_SIZE      512u

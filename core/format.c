@@ -12,9 +12,9 @@
  *    32  u32 crc_data   CRC32C of the span's bytes
  *    36  u32 crc_entry  CRC32C of bytes 0..35
  *
- *   Valid when crc_entry matches, count >= 1 and len >= count.  The
- *   contiguity rules (seq and off follow the previous entry) and the data
- *   CRC are checked by the callers that have the neighbours and the data.
+ *   The rules that make an entry valid (on its own, against the one
+ *   before it, against its segment, against its span's bytes) are the
+ *   validator's, at the end of this file, in the order of docs/FORMAT.md.
  *
  * Anchor slot, 512 bytes (the anchor file holds two, at 0 and 512):
  *
@@ -26,17 +26,24 @@
  *   508  u32 CRC32C of 0..507
  *   flags: 1 = written by a clean close, 2 = an fdatasync had failed
  *
- *   Valid when magic, version and CRC match; the valid slot with the
- *   highest generation wins.  Slot = generation % 2.
+ *   Valid when magic, version and CRC match and the fields agree (the
+ *   validator below); the valid slot with the highest generation wins.
+ *   Slot = generation % 2.
  *
  * Key snapshot header, 40 bytes:
  *
  *     0 u32 magic "SHLK"  4 u16 version 1  6 u16 zero  8 u64 seq
  *    16 u64 off  24 u64 count  32 u32 zero  36 u32 CRC32C of 0..35
+ *   then count records (0 u64 seq  8 u64 off  16 i64 time_ns  24 u32 len
+ *   28 u16 klen  30 u16 zero  32 klen key bytes) and a u32 CRC32C of
+ *   all record bytes.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/endian.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "crc_i.h"
 #include "format_i.h"
@@ -57,20 +64,21 @@ void shlog_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHL
 	le32enc(out + 36, shlog_crc32c(out, 36));
 }
 
-/* Parse an index entry; -EUCLEAN if its CRC or field rules fail. */
-int shlog_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e)
+static int bad(const char **why, const char *what);
+
+/* Parse an index entry; -EUCLEAN (and *why) if its CRC or field rules fail. */
+int shlog_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e,
+		       const char **why)
 {
 	if (le32dec(in + 36) != shlog_crc32c(in, 36))
-		return -EUCLEAN;
+		return bad(why, "index entry fails its checksum (crc_entry)");
 	e->seq = le64dec(in + 0);
 	e->off = le64dec(in + 8);
 	e->time_ns = (int64_t)le64dec(in + 16);
 	e->len = le32dec(in + 24);
 	e->count = le32dec(in + 28);
 	e->crc = le32dec(in + 32);
-	if (e->count == 0 || e->len < e->count)
-		return -EUCLEAN;
-	return 0;
+	return shlog_check_entry(e, why);
 }
 
 /* ---------------------------------------------------------------- */
@@ -119,10 +127,7 @@ int shlog_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct s
 	a->nkeys = le64dec(in + 72);
 	a->durable_seq = le64dec(in + 80);
 	memcpy(a->boot_id, in + 88, 16);
-	if (a->keys_seq > a->committed_seq || a->keys_off > a->committed_off ||
-	    a->durable_seq > a->committed_seq || a->seg_base_seq > a->committed_seq)
-		return -EUCLEAN;
-	return 0;
+	return shlog_check_anchor(a, NULL);
 }
 
 /* Choose the newest valid slot of an anchor file's bytes. */
@@ -164,10 +169,199 @@ void shlog_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHL
 int shlog_keys_hdr_decode(const unsigned char in[SHLOG_KEYS_HDR_SIZE], struct shlog_keys_hdr *h)
 {
 	if (le32dec(in) != SHLOG_KEYS_MAGIC || le16dec(in + 4) != SHLOG_KEYS_VERSION ||
-	    le32dec(in + 36) != shlog_crc32c(in, 36))
+	    le32dec(in + 36) != shlog_crc32c(in, 36) || le16dec(in + 6) != 0 || le32dec(in + 32) != 0)
 		return -EUCLEAN;
 	h->seq = le64dec(in + 8);
 	h->off = le64dec(in + 16);
 	h->count = le64dec(in + 24);
+	return 0;
+}
+
+/* Fail with rule @what: the validator's one way of saying no. */
+static int bad(const char **why, const char *what)
+{
+	if (why)
+		*why = what;
+	return -EUCLEAN;
+}
+
+/* Decode and check one snapshot record at img[pos] (records end at @end); its size in *n. */
+static int keys_rec_decode(const unsigned char *img, size_t pos, size_t end, const struct shlog_keys_hdr *h,
+			   struct shlog_keyref *ref, size_t *n, const char **why)
+{
+	const unsigned char *r = img + pos;
+
+	if (end - pos < SHLOG_KEYS_REC_SIZE)
+		return bad(why, "key record runs past the end of the records");
+	ref->seq = le64dec(r);
+	ref->off = le64dec(r + 8);
+	ref->time_ns = (int64_t)le64dec(r + 16);
+	ref->len = le32dec(r + 24);
+	ref->klen = le16dec(r + 28);
+	if (ref->klen == 0 || ref->klen > SHLOG_KEY_MAX || le16dec(r + 30) != 0)
+		return bad(why, "key record: key length not 1..255, or its zero field is not zero");
+	if (end - pos - SHLOG_KEYS_REC_SIZE < ref->klen)
+		return bad(why, "key record's key runs past the end of the records");
+	if (memchr(r + SHLOG_KEYS_REC_SIZE, '\t', ref->klen) || memchr(r + SHLOG_KEYS_REC_SIZE, '\n', ref->klen))
+		return bad(why, "key record: the key holds a TAB or a newline");
+	if (ref->len < ref->klen + 2 || ref->len > SHLOG_MESSAGE_LIMIT || ref->time_ns < 0)
+		return bad(why, "key record: message length or time out of range");
+	if (ref->seq >= h->seq || ref->off < ref->seq || ref->off > h->off ||
+	    h->off - ref->off < (uint64_t)ref->len + 1 || h->off - ref->off - ref->len - 1 < h->seq - ref->seq - 1)
+		return bad(why, "key record: message not inside the log before the snapshot's point");
+	*n = SHLOG_KEYS_REC_SIZE + ref->klen;
+	return 0;
+}
+
+/* Check a snapshot image and hand each record to @fn; see format_i.h. */
+int shlog_keys_image_walk(const unsigned char *img, size_t len, struct shlog_keys_hdr *h,
+			  int (*fn)(const struct shlog_keyref *ref, const unsigned char *key, void *arg),
+			  void *arg, const char **why)
+{
+	size_t pos = SHLOG_KEYS_HDR_SIZE, end;
+
+	if (len < SHLOG_KEYS_HDR_SIZE + 4 || shlog_keys_hdr_decode(img, h) < 0)
+		return bad(why, "key snapshot header: too short, or magic, version, zero fields or CRC wrong");
+	end = len - 4;
+	if (le32dec(img + end) != shlog_crc32c(img + pos, end - pos))
+		return bad(why, "key snapshot records fail their CRC");
+	if (h->off < h->seq || h->off > SHLOG_POS_MAX || h->count > (end - pos) / SHLOG_KEYS_REC_SIZE)
+		return bad(why, "key snapshot header: offset or record count out of range");
+	for (uint64_t i = 0; i < h->count; i++) {
+		struct shlog_keyref ref;
+		size_t n;
+		int rc = keys_rec_decode(img, pos, end, h, &ref, &n, why);
+		if (rc == 0 && fn)
+			rc = fn(&ref, img + pos + SHLOG_KEYS_REC_SIZE, arg);
+		if (rc)
+			return rc;
+		pos += n;
+	}
+	return pos == end ? 0 : bad(why, "key snapshot: bytes after the last record");
+}
+
+/* ---------------------------------------------------------------- */
+/* The validator (docs/FORMAT.md, "Validity rules")                  */
+/* ---------------------------------------------------------------- */
+
+/* Rules of an index entry on its own. */
+int shlog_check_entry(const struct shlog_index_entry *e, const char **why)
+{
+	if (e->count == 0 || e->len < e->count)
+		return bad(why, "index entry: count is 0 or len < count");
+	if (e->count > 1 ? e->len > SHLOG_SPAN_MAX_BYTES : e->len > SHLOG_MESSAGE_LIMIT + 1)
+		return bad(why, "index entry: len over the span limit");
+	if (e->seq > SHLOG_POS_MAX - e->count || e->off > SHLOG_POS_MAX - e->len || e->off < e->seq)
+		return bad(why, "index entry: seq or offset out of range");
+	if (e->time_ns < 0)
+		return bad(why, "index entry: negative time");
+	return 0;
+}
+
+/* The first entry of a segment has the seq in the segment's name. */
+int shlog_check_entry_first(const struct shlog_index_entry *e, uint64_t base_seq, const char **why)
+{
+	return e->seq == base_seq ? 0 : bad(why, "first index entry's seq is not the segment's name");
+}
+
+/* Entries follow each other: seq, offset and time. */
+int shlog_check_entry_next(const struct shlog_index_entry *prev, const struct shlog_index_entry *e,
+			   const char **why)
+{
+	if (e->seq != prev->seq + prev->count || e->off != prev->off + prev->len)
+		return bad(why, "index entry does not follow the previous one (seq or offset)");
+	if (e->time_ns < prev->time_ns)
+		return bad(why, "index entry's time goes back");
+	return 0;
+}
+
+/* An entry's span lies within its segment's .log file. */
+int shlog_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, uint64_t log_size,
+			     const char **why)
+{
+	if (e->off < base_off || e->off - base_off > log_size || e->len > log_size - (e->off - base_off))
+		return bad(why, "span lies outside the .log file (data missing)");
+	return 0;
+}
+
+#if defined(__SSE2__)
+/* Newlines in 16-byte blocks, 255 blocks at a time per byte lane. */
+static uint64_t newlines_sse2(const unsigned char *p, size_t nblocks)
+{
+	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	uint64_t n = 0;
+
+	while (nblocks > 0) {
+		size_t k = nblocks < 255 ? nblocks : 255;
+		__m128i acc = zero, sum;
+		for (size_t i = 0; i < k; i++, p += 16)
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), nl));
+		sum = _mm_sad_epu8(acc, zero);
+		n += (uint64_t)_mm_cvtsi128_si32(sum) + (uint64_t)_mm_extract_epi16(sum, 4);
+		nblocks -= k;
+	}
+	return n;
+}
+#endif
+
+/* Count the '\n' bytes of buf (the span rule; SSE2 where there is one). */
+uint64_t shlog_count_newlines(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t n = 0;
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	n = newlines_sse2(p, len / 16);
+	i = len / 16 * 16;
+#endif
+	for (; i < len; i++)
+		n += p[i] == '\n';
+	return n;
+}
+
+/* A span's bytes against its entry: CRC, one newline per message, ending in one. */
+int shlog_check_span(const struct shlog_index_entry *e, const void *bytes, const char **why)
+{
+	const unsigned char *b = bytes;
+
+	if (shlog_crc32c(b, e->len) != e->crc)
+		return bad(why, "span fails its checksum (crc_data)");
+	if (b[e->len - 1] != '\n' || shlog_count_newlines(b, e->len) != e->count)
+		return bad(why, "span's newlines do not match its message count");
+	return 0;
+}
+
+/* An anchor's fields against each other. */
+int shlog_check_anchor(const struct shlog_anchor *a, const char **why)
+{
+	if (a->flags & ~(SHLOG_ANCHOR_FLAG_CLEAN | SHLOG_ANCHOR_FLAG_SYNC_FAILED))
+		return bad(why, "anchor: unknown flags");
+	if (a->committed_seq > a->committed_off || a->committed_off > SHLOG_POS_MAX || a->last_flush_ns < 0)
+		return bad(why, "anchor: committed point or time out of range");
+	if (a->durable_seq > a->committed_seq || a->seg_base_seq > a->committed_seq ||
+	    a->keys_snap_seq > a->committed_seq || a->nkeys > a->committed_seq)
+		return bad(why, "anchor: durable_seq, seg_base_seq, keys_snap_seq or nkeys past committed_seq");
+	if (a->keys_seq > a->committed_seq || a->keys_off > a->committed_off || a->keys_seq > a->keys_off ||
+	    a->committed_off - a->keys_off < a->committed_seq - a->keys_seq)
+		return bad(why, "anchor: keys_seq/keys_off do not fit the committed point");
+	return 0;
+}
+
+/* The anchor against the segments there are. */
+int shlog_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq, const char **why)
+{
+	if (a->seg_base_seq > last_base_seq)
+		return bad(why, "anchor names a segment after the last one there is (segments missing)");
+	return 0;
+}
+
+/* A snapshot's point lies in the log: between its first retained message and committed_seq. */
+int shlog_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64_t start_off,
+			 uint64_t committed_seq, uint64_t committed_off, const char **why)
+{
+	if (h->seq < start_seq || h->seq > committed_seq || h->off < start_off || h->off > committed_off ||
+	    h->off - start_off < h->seq - start_seq || committed_off - h->off < committed_seq - h->seq)
+		return bad(why, "key snapshot's point is not inside the log");
 	return 0;
 }

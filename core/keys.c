@@ -336,33 +336,27 @@ int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
 /* Loading at open                                                   */
 /* ================================================================ */
 
-/* Parse a snapshot image into the tree; -EUCLEAN if it does not hold together. */
+/* Add one snapshot record to the tree (shlog_keys_image_walk callback); -EUCLEAN for a key seen twice. */
+static int snapshot_rec(const struct shlog_keyref *ref, const unsigned char *key, void *arg)
+{
+	shlog_part *p = arg;
+
+	if (key_find(p, key, ref->klen))
+		return -EUCLEAN;
+	if (ref->off >= p->start_off && key_set(p, key, ref->klen, ref, 0) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Parse a snapshot image into the tree; -EUCLEAN (logged) if the validator refuses it. */
 static int snapshot_parse(shlog_part *p, const unsigned char *img, size_t len, struct shlog_keys_hdr *h)
 {
-	size_t pos = SHLOG_KEYS_HDR_SIZE;
+	const char *why = "a key appears twice";
+	int rc = shlog_keys_image_walk(img, len, h, snapshot_rec, p, &why);
 
-	if (len < SHLOG_KEYS_HDR_SIZE + 4 || shlog_keys_hdr_decode(img, h) < 0 ||
-	    le32dec(img + len - 4) != shlog_crc32c(img + pos, len - 4 - pos))
-		return -EUCLEAN;
-	for (uint64_t i = 0; i < h->count; i++) {
-		struct shlog_keyref ref;
-		const unsigned char *r = img + pos;
-		uint32_t klen;
-		if (pos + SHLOG_KEYS_REC_SIZE > len - 4)
-			return -EUCLEAN;
-		klen = le16dec(r + 28);
-		if (klen == 0 || klen > SHLOG_KEY_MAX || pos + SHLOG_KEYS_REC_SIZE + klen > len - 4)
-			return -EUCLEAN;
-		ref = (struct shlog_keyref){ .seq = le64dec(r), .off = le64dec(r + 8),
-					     .time_ns = (int64_t)le64dec(r + 16), .len = le32dec(r + 24),
-					     .klen = klen };
-		if (ref.seq >= h->seq || ref.len <= klen)
-			return -EUCLEAN;
-		if (ref.off >= p->start_off && key_set(p, r + SHLOG_KEYS_REC_SIZE, klen, &ref, 0) < 0)
-			return -ENOMEM;
-		pos += SHLOG_KEYS_REC_SIZE + klen;
-	}
-	return pos + 4 == len ? 0 : -EUCLEAN;
+	if (rc == -EUCLEAN)
+		shlog_logf(p->s, SHLOG_WARNING, "%s: %s: %s", p->name, SHLOG_KEYS_NAME, why);
+	return rc;
 }
 
 /* Read and parse the keys file; 0 with h filled, -ENOENT if absent, or an error. */
@@ -446,6 +440,22 @@ static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keye
 }
 
 /*
+ * Is log offset @off where message @seq starts (a replay may start there)?
+ * Points outside the retained, committed log are not, nor is one the
+ * index cannot confirm.
+ */
+static int replay_point_ok(shlog_part *p, uint64_t seq, uint64_t off)
+{
+	uint64_t at;
+
+	if (seq < p->start_seq || seq > p->committed_seq)
+		return 0;
+	if (seq == p->start_seq || seq == p->committed_seq)
+		return off == (seq == p->start_seq ? p->start_off : p->committed_off);
+	return shlog_part_seek_seq(p, seq, &at) == 0 && at == off;
+}
+
+/*
  * Build the key state at open: the snapshot (if it is valid for this
  * log), then the messages after it.  @a is the anchor (NULL if none).
  * Called before the partition is shared; no locks needed.
@@ -454,11 +464,15 @@ int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a)
 {
 	struct shlog_keys_hdr h;
 	uint64_t rseq, roff, keyed;
+	const char *why = NULL;
 	int rc = snapshot_load(p, &h);
+	int a_ok = a && replay_point_ok(p, a->keys_seq, a->keys_off);
 
-	if (rc == 0 && (h.seq > p->committed_seq || h.seq < p->start_seq)) {
-		shlog_logf(p->s, SHLOG_WARNING, "%s: key snapshot at message %llu does not fit the log; rebuilding keys",
-			   p->name, (unsigned long long)h.seq);
+	if (rc == 0 && (shlog_check_keys_fit(&h, p->start_seq, p->start_off, p->committed_seq, p->committed_off,
+					     &why) < 0 || !replay_point_ok(p, h.seq, h.off))) {
+		shlog_logf(p->s, SHLOG_WARNING, "%s: key snapshot at message %llu does not fit the log (%s); "
+			   "rebuilding keys", p->name, (unsigned long long)h.seq,
+			   why ? why : "its offset is not that message's");
 		shlog_keys_free(p);
 		rc = -EUCLEAN;
 	} else if (rc < 0 && rc != -ENOENT) {
@@ -474,14 +488,14 @@ int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a)
 	}
 	rseq = h.seq;
 	roff = h.off;
-	if (a && rc == 0 && a->keys_snap_seq <= h.seq && a->keys_seq < rseq && a->keys_seq >= p->start_seq) {
+	if (a_ok && rc == 0 && a->keys_snap_seq <= h.seq && a->keys_seq < rseq && a->keys_seq >= p->start_seq) {
 		rseq = a->keys_seq;       /* newer snapshot than the anchor knew: replay from the anchor */
 		roff = a->keys_off;
-	} else if (a && rc == 0 && a->keys_snap_seq == h.seq && a->keys_seq > rseq &&
+	} else if (a_ok && rc == 0 && a->keys_snap_seq == h.seq && a->keys_seq > rseq &&
 		   a->keys_seq <= p->committed_seq) {
 		rseq = a->keys_seq;       /* keyless messages since the snapshot: skip them */
 		roff = a->keys_off;
-	} else if (a && rc == -ENOENT && a->keys_snap_seq == 0 && a->keys_seq >= p->start_seq &&
+	} else if (a_ok && rc == -ENOENT && a->keys_snap_seq == 0 && a->keys_seq >= p->start_seq &&
 		   a->keys_seq <= p->committed_seq) {
 		rseq = a->keys_seq;       /* never a snapshot; nothing keyed before keys_seq */
 		roff = a->keys_off;

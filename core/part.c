@@ -326,7 +326,7 @@ static void block_publish(shlog_part *p, struct flush_scratch *x, uint64_t seq_e
 			}
 		}
 		for (size_t i = 0; g->ents && i < x->nents; i++) {
-			shlog_entry_decode(x->ents + i * SHLOG_IDX_ENTRY_SIZE, &g->ents[g->nents + i].e);
+			shlog_entry_decode(x->ents + i * SHLOG_IDX_ENTRY_SIZE, &g->ents[g->nents + i].e, NULL);
 		}
 	}
 	if (g->nents == 0)

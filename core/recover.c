@@ -44,7 +44,9 @@ struct rstate {
 	size_t si;                    /* current segment */
 	uint64_t k;                   /* accepted entries in segs[si] */
 	uint64_t seq, off;            /* expected next message / offset */
-	char bad[160];                /* where the first failed check was */
+	struct shlog_index_entry last; /* the last accepted entry (have_last) */
+	int have_last;
+	char bad[256];                /* where the first failed check was */
 	int rewritten;                /* rewrite_unsynced() synced everything */
 };
 
@@ -52,34 +54,44 @@ struct rstate {
 /* Reading entries and spans                                          */
 /* ---------------------------------------------------------------- */
 
-/* Read and decode entry k of segment i; -EUCLEAN if absent or invalid. */
-static int ent_read(struct rstate *st, size_t i, uint64_t k, struct shlog_index_entry *e)
+/* Read and decode entry k of segment i (validator: the entry on its own); -EUCLEAN if absent or invalid. */
+static int ent_read_why(struct rstate *st, size_t i, uint64_t k, struct shlog_index_entry *e, const char **why)
 {
 	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
 
+	*why = "index entry missing";
 	if ((k + 1) * SHLOG_IDX_ENTRY_SIZE > st->r[i].idx_size)
 		return -EUCLEAN;
+	*why = "index entry cannot be read";
 	if (shlog_io_pread_full(st->p->segs[i].idx_fd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0)
 		return -EIO;
-	return shlog_entry_decode(raw, e);
+	return shlog_entry_decode(raw, e, why);
 }
 
-/* Does entry e's span exist in segment i's log with the right CRC? */
-static int span_ok(struct rstate *st, size_t i, const struct shlog_index_entry *e)
+/* ent_read_why() when the reason does not matter. */
+static int ent_read(struct rstate *st, size_t i, uint64_t k, struct shlog_index_entry *e)
+{
+	const char *why;
+
+	return ent_read_why(st, i, k, e, &why);
+}
+
+/* Does entry e's span lie in segment i's log and match its bytes (the validator)? */
+static int span_ok(struct rstate *st, size_t i, const struct shlog_index_entry *e, const char **why)
 {
 	struct shlog_seg *g = &st->p->segs[i];
-	/* not today's max_message: a store may hold messages written under a larger one */
-	uint64_t max = (uint64_t)SHLOG_SPAN_MAX_BYTES + SHLOG_MESSAGE_LIMIT + 1;
 	char *buf;
 	int ok;
 
-	if (e->off < g->base_off || e->len > max || e->off - g->base_off + e->len > st->r[i].log_size)
+	if (shlog_check_entry_bounds(e, g->base_off, st->r[i].log_size, why) < 0)
 		return 0;
 	buf = malloc(e->len);
+	*why = "out of memory reading the span";
 	if (!buf)
 		return 0;
+	*why = "span cannot be read";
 	ok = shlog_io_pread_full(g->log_fd, buf, e->len, (off_t)(e->off - g->base_off)) == 0 &&
-	     buf[e->len - 1] == '\n' && shlog_crc32c(buf, e->len) == e->crc;
+	     shlog_check_span(e, buf, why) == 0;
 	free(buf);
 	return ok;
 }
@@ -242,19 +254,18 @@ static int base_off_guess(struct rstate *st, size_t i, uint64_t *off)
 		*off = st->p->segs[i].base_off;
 		return 0;
 	}
+	/* the previous segment's last entry says where this one starts; else the anchor */
+	last = i > 0 ? st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE : 0;
+	if (last > 0 && ent_read(st, i - 1, last - 1, &e) == 0 && e.seq + e.count == st->p->segs[i].base_seq) {
+		*off = e.off + e.len;
+		return 0;
+	}
 	if (st->have_a && st->a.committed_seq == st->p->segs[i].base_seq) {
 		*off = st->a.committed_off;
 		return 0;
 	}
-	if (i == 0) {
-		*off = 0;
-		return st->p->segs[0].base_seq == 0 ? 0 : -EUCLEAN;
-	}
-	last = st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE;
-	if (last == 0 || ent_read(st, i - 1, last - 1, &e) < 0 || e.seq + e.count != st->p->segs[i].base_seq)
-		return -EUCLEAN;
-	*off = e.off + e.len;
-	return 0;
+	*off = 0;
+	return i == 0 && st->p->segs[0].base_seq == 0 ? 0 : -EUCLEAN;
 }
 
 /* Is segment i (not the tail) whole: first and last entries valid, ending where i+1 starts? */
@@ -263,12 +274,15 @@ static int seg_whole(struct rstate *st, size_t i)
 	struct shlog_seg *g = &st->p->segs[i], *next = &st->p->segs[i + 1];
 	uint64_t n = st->r[i].idx_size / SHLOG_IDX_ENTRY_SIZE;
 	struct shlog_index_entry e;
+	const char *why;
 
 	if (!st->r[i].first_ok) {
 		note_bad(st, i, 0, "first index entry missing or damaged");
 		return 0;
 	}
-	if (st->r[i].idx_size % SHLOG_IDX_ENTRY_SIZE || ent_read(st, i, n - 1, &e) < 0) {
+	if (st->r[i].idx_size % SHLOG_IDX_ENTRY_SIZE || ent_read_why(st, i, n - 1, &e, &why) < 0 ||
+	    shlog_check_entry_bounds(&e, g->base_off, st->r[i].log_size, &why) < 0 ||
+	    e.seq < g->base_seq + (n - 1)) {
 		note_bad(st, i, n ? n - 1 : 0, "last index entry missing or damaged");
 		return 0;
 	}
@@ -351,14 +365,16 @@ static uint64_t ents_before(struct rstate *st, size_t i, uint64_t seq)
 }
 
 /* Does entry @e (number k of segment i) follow entry k-1 (or start the segment)? */
-static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shlog_index_entry *e)
+static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shlog_index_entry *e,
+		       const char **why)
 {
 	struct shlog_index_entry prev;
 
 	if (k == 0)
-		return e->seq == st->p->segs[i].base_seq;
-	return ent_read(st, i, k - 1, &prev) == 0 && e->seq == prev.seq + prev.count &&
-	       e->off == prev.off + prev.len;
+		return shlog_check_entry_first(e, st->p->segs[i].base_seq, why) == 0;
+	if (ent_read_why(st, i, k - 1, &prev, why) < 0)
+		return 0;
+	return shlog_check_entry_next(&prev, e, why) == 0;
 }
 
 /* Set the expected position to the end of entry k-1 of segment si (or its start). */
@@ -368,6 +384,7 @@ static int position_after(struct rstate *st, uint64_t k)
 	struct shlog_seg *g = &st->p->segs[st->si];
 
 	st->k = k;
+	st->have_last = 0;
 	if (k == 0) {
 		st->seq = g->base_seq;
 		return base_off_guess(st, st->si, &st->off) < 0 ? -EUCLEAN : (g->base_off = st->off, 0);
@@ -376,6 +393,8 @@ static int position_after(struct rstate *st, uint64_t k)
 		return -EUCLEAN;
 	st->seq = e.seq + e.count;
 	st->off = e.off + e.len;
+	st->last = e;
+	st->have_last = 1;
 	return 0;
 }
 
@@ -399,10 +418,13 @@ static int start_at(struct rstate *st, uint64_t seq, int step_back)
 		return -EUCLEAN;
 	for (k = ents_before(st, st->si, seq); step_back && k > 0; k--) {
 		struct shlog_index_entry e;
-		if (ent_read(st, st->si, k - 1, &e) == 0 && ent_follows(st, st->si, k - 1, &e) &&
-		    span_ok(st, st->si, &e))
+		const char *why;
+		char what[128];
+		if (ent_read_why(st, st->si, k - 1, &e, &why) == 0 && ent_follows(st, st->si, k - 1, &e, &why) &&
+		    span_ok(st, st->si, &e, &why))
 			break;
-		note_bad(st, st->si, k - 1, "span does not match its checksum (stepping back)");
+		snprintf(what, sizeof(what), "%s (stepping back)", why);
+		note_bad(st, st->si, k - 1, what);
 	}
 	return position_after(st, k);
 }
@@ -417,6 +439,21 @@ static int os_restarted(struct rstate *st)
 	       memcmp(now, st->a.boot_id, 16) != 0;
 }
 
+/* Is entry st->k of segment i the valid next entry of the log (every rule of the validator)? */
+static int entry_acceptable(struct rstate *st, size_t i, struct shlog_index_entry *e, const char **why)
+{
+	if (ent_read_why(st, i, st->k, e, why) < 0)
+		return 0;
+	if (st->k == 0 && shlog_check_entry_first(e, st->p->segs[i].base_seq, why) < 0)
+		return 0;
+	if (st->have_last ? shlog_check_entry_next(&st->last, e, why) < 0 : e->seq != st->seq || e->off != st->off) {
+		if (!st->have_last)
+			*why = "index entry does not start where the segment starts";
+		return 0;
+	}
+	return span_ok(st, i, e, why);
+}
+
 /* Accept every valid, contiguous entry from the current position on. */
 static void roll_forward(struct rstate *st)
 {
@@ -426,17 +463,15 @@ static void roll_forward(struct rstate *st)
 		struct shlog_index_entry e;
 		size_t i = st->si;
 		if ((st->k + 1) * SHLOG_IDX_ENTRY_SIZE <= st->r[i].idx_size) {
-			int ok = ent_read(st, i, st->k, &e) == 0;
-			if (!ok)
-				note_bad(st, i, st->k, "index entry fails its checksum");
-			else if (e.seq != st->seq || e.off != st->off)
-				note_bad(st, i, st->k, "index entry does not follow the previous one"), ok = 0;
-			else if (!span_ok(st, i, &e))
-				note_bad(st, i, st->k, "span missing or fails its checksum"), ok = 0;
-			if (!ok)
+			const char *why = NULL;
+			if (!entry_acceptable(st, i, &e, &why)) {
+				note_bad(st, i, st->k, why);
 				return;
+			}
 			st->seq += e.count;
 			st->off += e.len;
+			st->last = e;
+			st->have_last = 1;
 			st->k++;
 			continue;
 		}
@@ -466,8 +501,7 @@ static uint64_t count_lines(int fd, uint64_t from, uint64_t to)
 		ssize_t r = shlog_io.pread(fd, buf, want, (off_t)from);
 		if (r <= 0)
 			break;
-		for (ssize_t i = 0; i < r; i++)
-			n += buf[i] == '\n';
+		n += shlog_count_newlines(buf, (size_t)r);
 		from += (uint64_t)r;
 		read_total += (uint64_t)r;
 	}
@@ -593,6 +627,7 @@ static int find_end(struct rstate *st)
 {
 	shlog_part *p = st->p;
 	int any_data = 0, rc;
+	const char *why;
 
 	for (size_t i = 0; i < st->n; i++)
 		any_data |= st->r[i].log_size > 0 || st->r[i].idx_size > 0;
@@ -601,6 +636,9 @@ static int find_end(struct rstate *st)
 			   "refusing to open (the repair option rebuilds it from the index)", p->name);
 		return -EUCLEAN;
 	}
+	if (st->have_a && shlog_check_anchor_segs(&st->a, p->segs[st->n - 1].base_seq, &why) < 0)
+		shlog_logf(p->s, SHLOG_WARNING, "%s: anchor slot %llu: %s; recovering from the segments there are",
+			   p->name, (unsigned long long)(st->a.gen % 2), why);
 	if (st->have_a && !p->s->o.repair) {
 		int crashed_os = !(st->a.flags & SHLOG_ANCHOR_FLAG_CLEAN) && os_restarted(st);
 		rc = crashed_os ? start_at(st, st->a.durable_seq, 0) : start_at(st, st->a.committed_seq, 1);

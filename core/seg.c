@@ -27,11 +27,26 @@ int shlog_seg_name(char *out, size_t cap, uint64_t seq, const char *ext)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* Check entry i of a segment being loaded against the validator; the rule broken in *why. */
+static int seg_ent_check(const struct shlog_seg *g, struct shlog_ent *ents, size_t i,
+			 const unsigned char *raw, const char **why)
+{
+	struct shlog_index_entry *e = &ents[i].e;
+
+	if (shlog_entry_decode(raw, e, why) < 0)
+		return -EUCLEAN;
+	if (i == 0 ? shlog_check_entry_first(e, g->base_seq, why) < 0
+		   : shlog_check_entry_next(&ents[i - 1].e, e, why) < 0)
+		return -EUCLEAN;
+	return shlog_check_entry_bounds(e, g->base_off, g->end_off - g->base_off, why);
+}
+
 /* Read a segment's index entries into memory (once); seglock held. */
 int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 {
 	unsigned char *raw = NULL;
 	struct shlog_ent *ents = NULL;
+	const char *why = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->entmu);
@@ -45,15 +60,11 @@ int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 	}
 	rc = shlog_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
 	for (size_t i = 0; rc == 0 && i < g->nents; i++) {
-		const struct shlog_index_entry *prev = i ? &ents[i - 1].e : NULL;
-		if (shlog_entry_decode(raw + i * SHLOG_IDX_ENTRY_SIZE, &ents[i].e) < 0 ||
-		    (i == 0 && ents[0].e.seq != g->base_seq) ||
-		    (prev && (ents[i].e.seq != prev->seq + prev->count ||
-			      ents[i].e.off != prev->off + prev->len))) {
+		if (seg_ent_check(g, ents, i, raw + i * SHLOG_IDX_ENTRY_SIZE, &why) < 0) {
 			char name[32];
 			shlog_seg_name(name, sizeof(name), g->base_seq, "idx");
-			shlog_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu",
-				   p->name, name, i * SHLOG_IDX_ENTRY_SIZE);
+			shlog_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu (%s): not served",
+				   p->name, name, i * SHLOG_IDX_ENTRY_SIZE, why);
 			rc = -EIO;
 		}
 	}
@@ -129,17 +140,18 @@ size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 	return lo;
 }
 
-/* Read a whole span into buf (en->len bytes) and check its CRC; seglock held. */
+/* Read a whole span into buf (en->len bytes) and check it (shlog_check_span); seglock held. */
 int shlog_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf)
 {
 	int rc = shlog_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
+	const char *why = NULL;
 
-	if (rc == 0 && (shlog_crc32c(buf, en->e.len) != en->e.crc || buf[en->e.len - 1] != '\n')) {
+	if (rc == 0 && shlog_check_span(&en->e, buf, &why) < 0) {
 		char name[32];
 		shlog_seg_name(name, sizeof(name), g->base_seq, "log");
 		shlog_logf(p->s, SHLOG_ERR,
-			   "%s: %s: checksum mismatch in bytes %llu..%llu (messages %llu..%llu): corrupt data, not served",
-			   p->name, name, (unsigned long long)(en->e.off - g->base_off),
+			   "%s: %s: %s in bytes %llu..%llu (messages %llu..%llu): corrupt data, not served",
+			   p->name, name, why, (unsigned long long)(en->e.off - g->base_off),
 			   (unsigned long long)(en->e.off - g->base_off + en->e.len - 1),
 			   (unsigned long long)en->e.seq,
 			   (unsigned long long)(en->e.seq + en->e.count - 1));

@@ -381,6 +381,37 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part,
 		       shlog_progress_fn progress, void *arg,
 		       struct shlog_compact_result *r);
 
+/* ---- the control socket DATADIR/.ctl (shlogfs <-> shlogctl sync) ----- */
+
+/**
+ * Make the control socket of @p s, an open writable store (so its lock
+ * is held): a stale DATADIR/.ctl is removed first, the new one is made
+ * exclusively, mode 0600.  @return the listening fd, -EROFS for a
+ * read-only store, or another negative errno (logged).
+ */
+int shlog_ctl_listen(shlog_store *s);
+
+/** Close the listening @p fd and remove DATADIR/.ctl (while the lock is held). */
+void shlog_ctl_unlisten(shlog_store *s, int fd);
+
+/**
+ * Who is at the other end of the Unix socket @p fd: 0 if root or
+ * @p owner, -EPERM if anyone else; @p pid (may be NULL) gets its pid.
+ */
+int shlog_ctl_peer_ok(int fd, uid_t owner, pid_t *pid);
+
+/**
+ * Send the request line @p req to the shlogfs serving @p dir and read its
+ * one-line answer into @p reply, waiting at most @p timeout_s seconds for
+ * each step.  The answer is believed only when the store's lock is held,
+ * DATADIR/.ctl is a socket of root or the data dir's owner and the peer
+ * runs as one of them.  @p peer gets the daemon's pid (from the kernel).
+ * @return 0, -ESRCH (no daemon serves @p dir), -EPERM (the socket or its
+ *         peer is not the daemon's), -ETIMEDOUT, or another negative errno.
+ */
+int shlog_ctl_request(const char *dir, const char *req, char *reply,
+		      size_t cap, unsigned timeout_s, pid_t *peer);
+
 /* ---- metrics -------------------------------------------------------- */
 
 /** Finite buckets of a latency histogram (+Inf is the count). */

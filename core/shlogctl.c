@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,8 @@
 #include <sys/stat.h>
 
 #include "shlog.h"
+#include "io_i.h"
+#include "admin_i.h"
 
 #define EXIT_DAMAGED 1
 #define EXIT_USAGE 2
@@ -70,7 +71,7 @@ static void usage(FILE *f)
 		"  export  DATADIR TOPIC PART [FILE|-]            the log as plain text lines\n"
 		"write (need DATADIR not mounted):\n"
 		"  repair  DATADIR [TOPIC [PART]]                 cut damaged logs at the first bad span,\n"
-		"                                                 backing up what is cut in DATADIR/.repair-TIME/\n"
+		"                                                 backing up what is cut in DATADIR/.repair-TIME-RANDOM/\n"
 		"  compact DATADIR TOPIC PART [--segment-bytes N] keep the latest message per key (tombstones\n"
 		"                                                 dropped) and every keyless message\n"
 		"  import  DATADIR TOPIC PART [FILE|-] [--segment-bytes N]  append lines (creates the topic)\n"
@@ -369,7 +370,7 @@ static int open_ro(const char *dir, shlog_store **s)
 	struct stat sb;
 	int rc;
 
-	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+	if (shlog_io.fstatat(AT_FDCWD, dir, &sb, 0) < 0 || !S_ISDIR(sb.st_mode)) {
 		warnx_("%s: not a data directory: %s", dir, strerror(errno ? errno : ENOTDIR));
 		return EXIT_USAGE;
 	}
@@ -471,26 +472,53 @@ static int cmp_num(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Topic names (@parts == NULL) or partition numbers found in directory @path. */
-static int list_dir(const char *path, int parts, struct names *out)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int rc = 0;
+/* What list_dir() collects: topic names or partition numbers. */
+struct listing {
+	struct names *out;
+	int parts;
+};
 
-	if (!d)
-		return -errno;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		uint32_t n;
-		if (parts ? shlog_part_name_parse(de->d_name, &n) < 0 : shlog_topic_name_check(de->d_name) < 0)
-			continue;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		rc = names_add(out, de->d_name);
-	}
-	closedir(d);
+/* Keep a topic or partition name (shlog_io_dir_foreach callback). */
+static int list_one(const char *name, unsigned char d_type, void *arg)
+{
+	struct listing *l = arg;
+	uint32_t n;
+
+	if (l->parts ? shlog_part_name_parse(name, &n) < 0 : shlog_topic_name_check(name) < 0)
+		return 0;
+	if (d_type != DT_DIR && d_type != DT_UNKNOWN)
+		return 0;
+	return names_add(l->out, name);
+}
+
+/* Topic names (@parts 0) or partition numbers (@parts 1) found in directory @dfd, sorted. */
+static int list_dir(int dfd, int parts, struct names *out)
+{
+	struct listing l = { out, parts };
+	int rc = shlog_io_dir_foreach(dfd, list_one, &l);
+
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), parts ? cmp_num : cmp_str);
+	return rc;
+}
+
+/* Open directory @path (the operator's DATADIR; a symlink to it is fine). */
+static int open_datadir(const char *path)
+{
+	int fd = shlog_io.openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Partition numbers of topic @topic in the data dir @dfd. */
+static int list_parts(int dfd, const char *topic, struct names *out)
+{
+	int tfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR), rc;
+
+	if (tfd < 0)
+		return tfd;
+	rc = list_dir(tfd, 1, out);
+	shlog_io.close(tfd);
 	return rc;
 }
 
@@ -504,34 +532,34 @@ struct sel {
 static int select_parts(const char *dir, const char *topic, const char *part, struct sel *sel)
 {
 	struct names topics = { 0 };
-	char path[4096];
-	int rc;
+	int rc, dfd;
 
 	if (topic && shlog_topic_name_check(topic) < 0)
 		return usage_err("bad topic name '%s'", topic);
-	if (topic)
-		rc = names_add(&topics, topic);
-	else
-		rc = list_dir(dir, 0, &topics);
+	rc = dfd = open_datadir(dir);
+	if (rc >= 0)
+		rc = topic ? names_add(&topics, topic) : list_dir(dfd, 0, &topics);
 	if (rc < 0) {
-		warnx_("%s: cannot list: %s", dir, strerror(-rc));
+		warnx_("%s: cannot list: %s", dir, shlog_strerror(rc));
 		names_free(&topics);
+		if (dfd >= 0)
+			shlog_io.close(dfd);
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; rc == 0 && i < topics.n; i++) {
 		struct names parts = { 0 };
 		uint32_t num;
-		snprintf(path, sizeof(path), "%s/%s", dir, topics.v[i]);
 		if (part) {
 			if (shlog_part_name_parse(part, &num) < 0) {
 				names_free(&topics);
+				shlog_io.close(dfd);
 				return usage_err("bad partition number '%s'", part);
 			}
 			rc = names_add(&parts, part);
 		} else {
-			rc = list_dir(path, 1, &parts);
+			rc = list_parts(dfd, topics.v[i], &parts);
 			if (rc < 0)
-				warnx_("%s: cannot list: %s", path, strerror(-rc));
+				warnx_("%s/%s: cannot list: %s", dir, topics.v[i], shlog_strerror(rc));
 		}
 		for (size_t k = 0; rc == 0 && k < parts.n; k++) {
 			rc = names_add(&sel->topics, topics.v[i]);
@@ -541,6 +569,7 @@ static int select_parts(const char *dir, const char *topic, const char *part, st
 		names_free(&parts);
 	}
 	names_free(&topics);
+	shlog_io.close(dfd);
 	return rc < 0 ? EXIT_USAGE : 0;
 }
 
@@ -560,51 +589,94 @@ struct seginfo {
 	uint64_t base, log, idx;
 };
 
+/* What part_files() gathers. */
+struct pfiles {
+	int pfd;
+	struct seginfo *segs;
+	size_t n, cap;
+	uint64_t disk;
+};
+
+/* Size of regular file @name in @dfd (not followed), or -1. */
+static int64_t file_size_at(int dfd, const char *name)
+{
+	struct stat sb;
+
+	if (shlog_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	return (int64_t)sb.st_size;
+}
+
+/* Count one file of a partition (shlog_io_dir_foreach callback). */
+static int pfile_one(const char *name, unsigned char d_type, void *arg)
+{
+	struct pfiles *f = arg;
+	char idx[32];
+	int64_t size, isize;
+
+	(void)d_type;
+	if (name[0] == '.' || (size = file_size_at(f->pfd, name)) < 0)
+		return 0;
+	f->disk += (uint64_t)size;
+	if (strlen(name) != 24 || strcmp(name + 20, ".log"))
+		return 0;
+	if (f->n == f->cap) {
+		struct seginfo *nv = realloc(f->segs, (f->cap = f->cap ? f->cap * 2 : 8) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		f->segs = nv;
+	}
+	snprintf(idx, sizeof(idx), "%.20s.idx", name);
+	isize = file_size_at(f->pfd, idx);
+	f->segs[f->n].base = strtoull(name, NULL, 10);
+	f->segs[f->n].log = (uint64_t)size;
+	f->segs[f->n].idx = isize < 0 ? 0 : (uint64_t)isize;
+	f->n++;
+	return 0;
+}
+
+/* Open partition directory @topic/@num of the data dir @dir. */
+static int open_part_dir(const char *dir, const char *topic, uint32_t num)
+{
+	char name[16];
+	int dfd = open_datadir(dir), tfd, pfd;
+
+	if (dfd < 0)
+		return dfd;
+	tfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
+	shlog_io.close(dfd);
+	if (tfd < 0)
+		return tfd;
+	snprintf(name, sizeof(name), "%u", num);
+	pfd = shlog_io_open(tfd, name, O_RDONLY, 0, S_IFDIR);
+	shlog_io.close(tfd);
+	return pfd;
+}
+
 /* Sizes of a partition's files: segments (sorted) and all files together. */
 static int part_files(const char *dir, const char *topic, uint32_t num, struct seginfo **segs, size_t *n,
 		      uint64_t *disk)
 {
-	char path[4096], f[4400];
-	DIR *d;
-	struct dirent *de;
-	size_t cap = 0;
+	struct pfiles f = { .pfd = open_part_dir(dir, topic, num) };
+	int rc;
 
 	*segs = NULL;
 	*n = 0;
 	*disk = 0;
-	snprintf(path, sizeof(path), "%s/%s/%u", dir, topic, num);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) != NULL) {
-		struct stat sb;
-		size_t len = strlen(de->d_name);
-		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-		if (de->d_name[0] == '.' || lstat(f, &sb) < 0 || !S_ISREG(sb.st_mode))
-			continue;
-		*disk += (uint64_t)sb.st_size;
-		if (len != 24 || strcmp(de->d_name + 20, ".log"))
-			continue;
-		if (*n == cap) {
-			struct seginfo *nv = realloc(*segs, (cap = cap ? cap * 2 : 8) * sizeof(*nv));
-			if (!nv)
-				break;
-			*segs = nv;
+	if (f.pfd < 0)
+		return f.pfd;
+	rc = shlog_io_dir_foreach(f.pfd, pfile_one, &f);
+	shlog_io.close(f.pfd);
+	for (size_t i = 1; i < f.n; i++)          /* a few segments: insertion sort */
+		for (size_t k = i; k > 0 && f.segs[k - 1].base > f.segs[k].base; k--) {
+			struct seginfo t = f.segs[k];
+			f.segs[k] = f.segs[k - 1];
+			f.segs[k - 1] = t;
 		}
-		(*segs)[*n].base = strtoull(de->d_name, NULL, 10);
-		(*segs)[*n].log = (uint64_t)sb.st_size;
-		snprintf(f, sizeof(f), "%s/%.20s.idx", path, de->d_name);
-		(*segs)[*n].idx = stat(f, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-		(*n)++;
-	}
-	closedir(d);
-	for (size_t i = 1; i < *n; i++)          /* a few segments: insertion sort */
-		for (size_t k = i; k > 0 && (*segs)[k - 1].base > (*segs)[k].base; k--) {
-			struct seginfo t = (*segs)[k];
-			(*segs)[k] = (*segs)[k - 1];
-			(*segs)[k - 1] = t;
-		}
-	return 0;
+	*segs = f.segs;
+	*n = f.n;
+	*disk = f.disk;
+	return rc;
 }
 
 /* Collect topic names (shlog_topic_foreach callback). */
@@ -1031,86 +1103,132 @@ static int cmd_verify(const char *dir, int argc, char **argv)
 /* repair                                                            */
 /* ================================================================ */
 
-/* Make directory @path and its parents. */
-static int mkdir_p(const char *path)
-{
-	char tmp[4096];
+/*
+ * Backups.  Everything is relative to directory fds: the backup root is a
+ * fresh DATADIR/.repair-<UTC time>-<16 random hex> made exclusively and
+ * checked (shlog_admin_mkdtemp), the topic and partition directories in
+ * it are ours (0700), every file is created O_CREAT|O_EXCL and never
+ * through a symlink, and sources are opened with shlog_io_open (a FIFO or
+ * symlink planted in a partition is refused, not waited on or followed).
+ */
 
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *q = tmp + 1; *q; q++) {
-		if (*q != '/')
-			continue;
-		*q = 0;
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*q = '/';
-	}
-	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -errno : 0;
-}
+/* The backup of one repair command, made when the first partition needs it. */
+struct backup {
+	int dfd;              /* the data dir */
+	int bfd;              /* the backup root, -1 until made */
+	char name[96];        /* its name in the data dir */
+	char stamp[32];
+};
 
-/* Copy file @from to @to and fsync it; -ENOENT if @from is absent. */
-static int copy_file(const char *from, const char *to, uint64_t *bytes)
+/* What copy_one() needs: source and destination partition dirs. */
+struct bcopy {
+	int src, dst;
+	uint64_t first_seg, bytes;
+};
+
+/* Copy regular file @name from dir @src to a new file in dir @dst, fsynced; bytes added to *bytes. */
+static int copy_file_at(int src, int dst, const char *name, uint64_t *bytes)
 {
 	char buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), out, rc = 0;
-	ssize_t n;
+	int in = shlog_io_open(src, name, O_RDONLY, 0, S_IFREG), out, rc = 0;
+	off_t off = 0;
 
 	if (in < 0)
-		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		return in;
+	out = shlog_io_open(dst, name, O_WRONLY | O_CREAT | O_EXCL, 0600, S_IFREG);
 	if (out < 0) {
-		rc = -errno;
-		close(in);
-		return rc;
+		shlog_io.close(in);
+		return out;
 	}
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, (size_t)n) != n) {
-			rc = -EIO;
+	for (;;) {
+		ssize_t n = shlog_io.pread(in, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : 0;
 			break;
 		}
+		rc = shlog_io_pwrite_full(out, buf, (size_t)n, off);
+		if (rc < 0)
+			break;
+		off += n;
 		*bytes += (uint64_t)n;
 	}
-	if (n < 0)
+	if (rc == 0 && shlog_io.fsync(out) < 0)
 		rc = -errno;
-	if (rc == 0 && fsync(out) < 0)
-		rc = -errno;
-	close(in);
-	close(out);
+	shlog_io.close(in);
+	shlog_io.close(out);
 	return rc;
 }
 
-/* Copy what repair may cut (segments from @first_seg on, anchor, keys) into @bdir/topic/num. */
-static int backup_part(const char *dir, const char *bdir, const char *topic, uint32_t num, uint64_t first_seg,
-		       uint64_t *bytes)
+/* Copy a file repair may cut: segments from first_seg on, anchor, keys (shlog_io_dir_foreach callback). */
+static int copy_one(const char *name, unsigned char d_type, void *arg)
 {
-	char src[4096], dst[4096], f1[4400], f2[4400];
-	DIR *d;
-	struct dirent *de;
-	int rc;
+	struct bcopy *c = arg;
+	size_t len = strlen(name);
+	int seg = len == 24 && isdigit((unsigned char)name[0]) && (!strcmp(name + 20, ".log") || !strcmp(name + 20, ".idx"));
 
-	snprintf(src, sizeof(src), "%s/%s/%u", dir, topic, num);
-	snprintf(dst, sizeof(dst), "%s/%s/%u", bdir, topic, num);
-	rc = mkdir_p(dst);
-	d = rc == 0 ? opendir(src) : NULL;
-	if (!d)
-		return rc ? rc : -errno;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		int seg = len == 24 && isdigit((unsigned char)de->d_name[0]) &&
-			  (!strcmp(de->d_name + 20, ".log") || !strcmp(de->d_name + 20, ".idx"));
-		if (!(seg && strtoull(de->d_name, NULL, 10) >= first_seg) && strcmp(de->d_name, "anchor") &&
-		    strcmp(de->d_name, "keys"))
-			continue;
-		snprintf(f1, sizeof(f1), "%s/%s", src, de->d_name);
-		snprintf(f2, sizeof(f2), "%s/%s", dst, de->d_name);
-		rc = copy_file(f1, f2, bytes);
-	}
-	closedir(d);
-	return rc;
+	(void)d_type;
+	if (!(seg && strtoull(name, NULL, 10) >= c->first_seg) && strcmp(name, "anchor") && strcmp(name, "keys"))
+		return 0;
+	return copy_file_at(c->src, c->dst, name, &c->bytes);
+}
+
+/* Close the open fds among @fd[0..n). */
+static void close_fds(const int *fd, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fd[i] >= 0)
+			shlog_io.close(fd[i]);
+}
+
+/* Make (or, for a topic already backed up in this run, open) directory @name in our dir @dfd. */
+static int backup_subdir(int dfd, const char *name, int may_exist)
+{
+	if (shlog_io.mkdirat(dfd, name, 0700) < 0 && !(may_exist && errno == EEXIST))
+		return -errno;
+	return shlog_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+}
+
+/* Make the backup root on first use. */
+static int backup_root(struct backup *b)
+{
+	char prefix[64];
+
+	if (b->bfd >= 0)
+		return 0;
+	snprintf(prefix, sizeof(prefix), ".repair-%s-", b->stamp);
+	b->bfd = shlog_admin_mkdtemp(b->dfd, prefix, "", b->name, sizeof(b->name));
+	return b->bfd < 0 ? b->bfd : 0;
+}
+
+/* Copy what repair may cut of @topic/@num into the backup (made on first use). */
+static int backup_part(struct backup *b, const char *topic, uint32_t num, uint64_t first_seg, uint64_t *bytes)
+{
+	struct bcopy c = { .src = -1, .dst = -1, .first_seg = first_seg };
+	char pname[16];
+	int btfd = -1, stfd = -1, rc = backup_root(b);
+
+	snprintf(pname, sizeof(pname), "%u", num);
+	if (rc == 0)
+		rc = btfd = backup_subdir(b->bfd, topic, 1);
+	if (rc >= 0)
+		rc = c.dst = backup_subdir(btfd, pname, 0);
+	if (rc >= 0)
+		rc = stfd = shlog_io_open(b->dfd, topic, O_RDONLY, 0, S_IFDIR);
+	if (rc >= 0)
+		rc = c.src = shlog_io_open(stfd, pname, O_RDONLY, 0, S_IFDIR);
+	if (rc >= 0)
+		rc = shlog_io_dir_foreach(c.src, copy_one, &c);
+	if (rc == 0 && (shlog_io.fsync(c.dst) < 0 || shlog_io.fsync(btfd) < 0 || shlog_io.fsync(b->bfd) < 0))
+		rc = -errno;
+	close_fds((int[]){ c.src, c.dst, stfd, btfd }, 4);
+	*bytes = c.bytes;
+	return rc < 0 ? rc : 0;
 }
 
 /* Verify, back up and repair one partition; 0 clean, 1 repaired, or an exit status << 8. */
-static int repair_one(const char *dir, const char *bdir, const char *topic, uint32_t num)
+static int repair_one(const char *dir, struct backup *b, const char *topic, uint32_t num)
 {
 	struct vctx v = { .quiet = 1 };
 	struct shlog_verify_stats st, after;
@@ -1126,13 +1244,14 @@ static int repair_one(const char *dir, const char *bdir, const char *topic, uint
 		printf("%s/%u: clean, nothing to cut\n", topic, num);
 		return 0;
 	}
-	rc = backup_part(dir, bdir, topic, num, st.first_bad_seg, &bytes);
+	rc = backup_part(b, topic, num, st.first_bad_seg, &bytes);
 	if (rc < 0) {
-		warnx_("%s/%u: backup to %s failed (%s); not repairing", topic, num, bdir, strerror(-rc));
+		warnx_("%s/%u: backup to %s/%s failed (%s); not repairing", topic, num, dir,
+		       b->bfd >= 0 ? b->name : ".repair-*", shlog_strerror(rc));
 		return EXIT_DAMAGED << 8;
 	}
-	printf("%s/%u: backed up %" PRIu64 " bytes (the files repair may cut) to %s/%s/%u\n", topic, num, bytes,
-	       bdir, topic, num);
+	printf("%s/%u: backed up %" PRIu64 " bytes (the files repair may cut) to %s/%s/%s/%u\n", topic, num, bytes,
+	       dir, b->name, topic, num);
 	shlog_options_init(&o);
 	o.log = engine_log;
 	rc = shlog_part_repair(dir, topic, num, &o, &r);
@@ -1154,27 +1273,12 @@ static int repair_one(const char *dir, const char *bdir, const char *topic, uint
 	return 1;
 }
 
-/* Is the data dir's lock free?  (repair checks before it backs anything up.) */
-static int lock_free(const char *dir)
-{
-	char path[4096];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "%s/.lock", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	ok = flock(fd, LOCK_SH | LOCK_NB) == 0;
-	close(fd);
-	return ok;
-}
-
 /* repair DATADIR [TOPIC [PART]] */
 static int cmd_repair(const char *dir, int argc, char **argv)
 {
 	static const struct option lo[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	struct backup b = { .dfd = -1, .bfd = -1 };
 	struct sel sel = { 0 };
-	char bdir[4096], stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	int c, rc, worst = 0;
@@ -1187,29 +1291,39 @@ static int cmd_repair(const char *dir, int argc, char **argv)
 	}
 	if (argc - optind > 2)
 		return usage_err("repair: too many arguments");
-	if (!lock_free(dir)) {
+	b.dfd = open_datadir(dir);
+	if (b.dfd < 0) {
+		warnx_("%s: not a data directory: %s", dir, shlog_strerror(b.dfd));
+		return EXIT_USAGE;
+	}
+	if (shlog_admin_lock_held(b.dfd) != 0) {
 		busy_msg(dir, "repair");
+		shlog_io.close(b.dfd);
 		return EXIT_DAMAGED;
 	}
 	rc = select_parts(dir, optind < argc ? argv[optind] : NULL, optind + 1 < argc ? argv[optind + 1] : NULL,
 			  &sel);
-	if (rc)
+	if (rc) {
+		shlog_io.close(b.dfd);
 		return rc;
+	}
 	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(bdir, sizeof(bdir), "%s/.repair-%s", dir, stamp);
+	strftime(b.stamp, sizeof(b.stamp), "%Y%m%dT%H%M%SZ", &tm);
 	for (size_t i = 0; i < sel.parts.n; i++) {
 		uint32_t num;
 		shlog_part_name_parse(sel.parts.v[i], &num);
-		rc = repair_one(dir, bdir, sel.topics.v[i], num);
+		rc = repair_one(dir, &b, sel.topics.v[i], num);
 		if (rc == 1)
 			fixed++;
 		else if ((rc >> 8) > worst)
 			worst = rc >> 8;
 	}
-	printf("%zu partition%s checked, %" PRIu64 " repaired%s%s\n", sel.parts.n, sel.parts.n == 1 ? "" : "s",
-	       fixed, fixed ? "; backup in " : "", fixed ? bdir : "");
+	printf("%zu partition%s checked, %" PRIu64 " repaired%s%s%s%s\n", sel.parts.n, sel.parts.n == 1 ? "" : "s",
+	       fixed, fixed ? "; backup in " : "", fixed ? dir : "", fixed ? "/" : "", fixed ? b.name : "");
 	select_free(&sel);
+	if (b.bfd >= 0)
+		shlog_io.close(b.bfd);
+	shlog_io.close(b.dfd);
 	return worst;
 }
 
@@ -1271,6 +1385,22 @@ static int cmd_compact(const char *dir, int argc, char **argv)
 /* export / import                                                   */
 /* ================================================================ */
 
+/* Open export's output file: created or truncated, but never through a symlink and never a non-file. */
+static FILE *open_output(const char *file)
+{
+	int fd = shlog_io_open(AT_FDCWD, file, O_WRONLY | O_CREAT | O_TRUNC, 0644, S_IFREG);
+	FILE *f;
+
+	if (fd < 0) {
+		errno = fd == -EUCLEAN ? ELOOP : -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (!f)
+		shlog_io.close(fd);
+	return f;
+}
+
 /* export DATADIR TOPIC PART [FILE|-] */
 static int cmd_export(const char *dir, int argc, char **argv)
 {
@@ -1304,7 +1434,7 @@ static int cmd_export(const char *dir, int argc, char **argv)
 		shlog_store_close(s);
 		return EXIT_DAMAGED;
 	}
-	out = strcmp(file, "-") ? fopen(file, "we") : stdout;
+	out = strcmp(file, "-") ? open_output(file) : stdout;
 	buf = malloc(1u << 20);
 	rc = !out ? -errno : !buf ? -ENOMEM : shlog_part_info(p, &in);
 	progress_init(&pg, "export");
@@ -1479,49 +1609,8 @@ static int cmd_import(const char *dir, int argc, char **argv)
 }
 
 /* ================================================================ */
-/* sync: ask a running shlogfs (DATADIR/.pid, SIGUSR1, DATADIR/.synced) */
+/* sync: ask a running shlogfs over its control socket DATADIR/.ctl   */
 /* ================================================================ */
-
-/* The pid of the shlogfs serving @dir, or 0 (no pid file, or nobody holds its lock). */
-static pid_t daemon_pid(const char *dir)
-{
-	char path[4096], buf[32] = { 0 };
-	int fd;
-	ssize_t n;
-	long v;
-
-	snprintf(path, sizeof(path), "%s/.pid", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {     /* not held: stale */
-		close(fd);
-		return 0;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	v = n > 0 ? strtol(buf, NULL, 10) : 0;
-	return v > 1 ? (pid_t)v : 0;
-}
-
-/* Has the daemon written "<token> <rc>" to DATADIR/.synced?  1 with *res set. */
-static int sync_answer(const char *dir, int token, int *res)
-{
-	char path[4096], buf[64] = { 0 };
-	int fd, t, r;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/.synced", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || sscanf(buf, "%d %d", &t, &r) != 2 || t != token)
-		return 0;
-	*res = r;
-	return 1;
-}
 
 /* sync DATADIR [--timeout SEC] */
 static int cmd_sync(const char *dir, int argc, char **argv)
@@ -1529,14 +1618,12 @@ static int cmd_sync(const char *dir, int argc, char **argv)
 	static const struct option lo[] = { { "timeout", required_argument, 0, 't' },
 					     { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	uint64_t tmo = 60;
-	union sigval val;
-	struct timespec ts;
-	int64_t deadline;
-	pid_t pid;
-	int c, res;
+	char reply[32];
+	pid_t pid = 0;
+	int c, rc, res;
 
 	while ((c = getopt_long(argc, argv, "t:h", lo, NULL)) != -1) {
-		if (c == 't' && parse_u64(optarg, &tmo) == 0 && tmo > 0)
+		if (c == 't' && parse_u64(optarg, &tmo) == 0 && tmo > 0 && tmo < 86400)
 			continue;
 		if (c == 'h')
 			return usage(stdout), 0;
@@ -1544,25 +1631,26 @@ static int cmd_sync(const char *dir, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_err("sync: unexpected argument '%s'", argv[optind]);
-	pid = daemon_pid(dir);
-	if (!pid) {
-		warnx_("%s: no running shlogfs serves this data directory (no locked %s/.pid); nothing to sync",
-		       dir, dir);
+	rc = shlog_ctl_request(dir, "sync\n", reply, sizeof(reply), (unsigned)tmo, &pid);
+	if (rc == -ESRCH) {
+		warnx_("%s: no running shlogfs serves this data directory (its lock is free or there is no %s/.ctl); "
+		       "nothing to sync", dir, dir);
 		return EXIT_DAMAGED;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	val.sival_int = (int)((ts.tv_nsec ^ getpid()) & 0x3fffffff) + 1;
-	if (sigqueue(pid, SIGUSR1, val) < 0) {
-		warnx_("cannot signal shlogfs (pid %d): %s", (int)pid, strerror(errno));
+	if (rc == -EPERM) {
+		warnx_("%s/.ctl is not the control socket of a shlogfs serving %s (wrong type or owner, or its peer "
+		       "runs as another user); refusing to talk to it", dir, dir);
 		return EXIT_DAMAGED;
 	}
-	deadline = mono_ns() + (int64_t)tmo * NS_PER_SEC;
-	while (!sync_answer(dir, val.sival_int, &res)) {
-		if (mono_ns() > deadline) {
-			warnx_("shlogfs (pid %d) did not answer within %" PRIu64 " s", (int)pid, tmo);
-			return EXIT_DAMAGED;
-		}
-		usleep(10000);
+	if (rc == -ETIMEDOUT) {
+		warnx_("shlogfs (pid %d) did not answer within %" PRIu64 " s", (int)pid, tmo);
+		return EXIT_DAMAGED;
+	}
+	if (rc == 0 && sscanf(reply, "%d", &res) != 1)
+		rc = -EPROTO;
+	if (rc < 0) {
+		warnx_("%s: cannot ask shlogfs to sync: %s", dir, shlog_strerror(rc));
+		return EXIT_DAMAGED;
 	}
 	if (res < 0) {
 		warnx_("shlogfs (pid %d): sync failed: %s", (int)pid, shlog_strerror(res));

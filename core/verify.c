@@ -24,6 +24,7 @@
 
 #include "crc_i.h"
 #include "engine_i.h"
+#include "io_i.h"
 
 /* The state of one walk. */
 struct vwalk {
@@ -37,6 +38,7 @@ struct vwalk {
 	void *arg;
 	struct shlog_verify_stats st;
 	int prefix_ok;             /* no problem met yet: the valid prefix grows */
+	uint64_t start_off;        /* log offset of the first retained message */
 	uint64_t done, total;         /* progress: log bytes checked, of all */
 	char *buf;
 	size_t cap;
@@ -96,10 +98,10 @@ static int vproblem(struct vwalk *w, const char *name, uint64_t byte, uint64_t s
 static int vopen(struct vwalk *w, const char *name, uint64_t *size)
 {
 	struct stat sb;
-	int fd = openat(w->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = shlog_io_open(w->dfd, name, O_RDONLY, 0, S_IFREG);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &sb) < 0) {
 		int rc = -errno;
 		close(fd);
@@ -132,19 +134,20 @@ static int vanchor(struct vwalk *w)
 /* Segments                                                           */
 /* ---------------------------------------------------------------- */
 
-/* Check one span of segment @name against its entry; 0 or the callback's stop value. */
+/* Check one span of segment @name against its entry (the validator); 0 or the callback's stop value. */
 static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uint64_t base_off,
 		 const struct shlog_index_entry *e, int *ok)
 {
 	uint64_t at = e->off - base_off;
+	const char *why;
 
 	*ok = 0;
-	if (e->off < base_off || at + e->len > lsize)
-		return vproblem(w, name, at < lsize ? at : lsize, e->seq,
-				"messages %llu..%llu: span of %u bytes at byte %llu runs past the end of the file "
-				"(%llu bytes): data missing",
-				(unsigned long long)e->seq, (unsigned long long)(e->seq + e->count - 1), e->len,
-				(unsigned long long)at, (unsigned long long)lsize);
+	if (shlog_check_entry_bounds(e, base_off, lsize, &why) < 0)
+		return vproblem(w, name, e->off >= base_off && at < lsize ? at : lsize, e->seq,
+				"messages %llu..%llu: span of %u bytes at log offset %llu runs past the end of "
+				"the file (%llu bytes): %s", (unsigned long long)e->seq,
+				(unsigned long long)(e->seq + e->count - 1), e->len, (unsigned long long)e->off,
+				(unsigned long long)lsize, why);
 	if (w->cap < e->len) {
 		char *nb = realloc(w->buf, e->len);
 		if (!nb)
@@ -152,12 +155,13 @@ static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uin
 		w->buf = nb;
 		w->cap = e->len;
 	}
-	if (pread(lfd, w->buf, e->len, (off_t)at) != (ssize_t)e->len)
+	if (shlog_io_pread_full(lfd, w->buf, e->len, (off_t)at) < 0)
 		return vproblem(w, name, at, e->seq, "cannot read %u bytes: %s", e->len, strerror(errno ? errno : EIO));
-	if (shlog_crc32c(w->buf, e->len) != e->crc || w->buf[e->len - 1] != '\n')
-		return vproblem(w, name, at, e->seq, "bytes %llu..%llu (messages %llu..%llu) fail their checksum",
+	if (shlog_check_span(e, w->buf, &why) < 0)
+		return vproblem(w, name, at, e->seq, "bytes %llu..%llu (messages %llu..%llu) fail their checksum "
+				"or message count: %s",
 				(unsigned long long)at, (unsigned long long)(at + e->len - 1),
-				(unsigned long long)e->seq, (unsigned long long)(e->seq + e->count - 1));
+				(unsigned long long)e->seq, (unsigned long long)(e->seq + e->count - 1), why);
 	*ok = 1;
 	return 0;
 }
@@ -166,7 +170,24 @@ static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uin
 struct vpos {
 	uint64_t seq, off;
 	int known_off;
+	struct shlog_index_entry last;  /* the entry before (have_last) */
+	int have_last;
 };
+
+/* Check entry k of segment @base against the one before it (the validator); why in *why. */
+static int vfollows(const struct vpos *pos, uint64_t base, uint64_t k, const struct shlog_index_entry *e,
+		    const char **why)
+{
+	if (k == 0 && shlog_check_entry_first(e, base, why) < 0)
+		return -EUCLEAN;
+	if (pos->have_last)
+		return shlog_check_entry_next(&pos->last, e, why);
+	if (pos->known_off && (e->seq != pos->seq || e->off != pos->off)) {
+		*why = "index entry does not start where the segment starts";
+		return -EUCLEAN;
+	}
+	return 0;
+}
 
 /* Check segment @base: its entries, spans and size; advances @pos. */
 static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
@@ -180,7 +201,7 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 	shlog_seg_name(iname, sizeof(iname), base, "idx");
 	w->st.segments++;
 	if (pos->known_off && base != pos->seq)    /* (after a broken entry the end is unknown) */
-		rc = vproblem(w, lname, 0, base, "segment starts at message %llu but the previous one ends at %llu",
+		pos->have_last = 0, rc = vproblem(w, lname, 0, base, "segment starts at message %llu but the previous one ends at %llu",
 			      (unsigned long long)base, (unsigned long long)pos->seq);
 	pos->seq = base;
 	lfd = vopen(w, lname, &lsize);
@@ -195,27 +216,31 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 	nent = isize / SHLOG_IDX_ENTRY_SIZE;
 	for (uint64_t k = 0; rc == 0 && k < nent; k++) {
 		struct shlog_index_entry e;
+		const char *why = "cannot be read";
 		int ok;
-		if (pread(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) != (ssize_t)sizeof(raw) ||
-		    shlog_entry_decode(raw, &e) < 0) {
-			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
-				      "index entry %llu fails its checksum or field rules", (unsigned long long)k);
+		if (shlog_io_pread_full(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
+		    shlog_entry_decode(raw, &e, &why) < 0) {
+			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq, "index entry %llu: %s",
+				      (unsigned long long)k, why);
 			/* the next entry's position cannot be known: stop checking this segment */
 			pos->known_off = 0;
+			pos->have_last = 0;
 			break;
 		}
-		if (k == 0 && !pos->known_off)
-			base_off = pos->off = e.off, pos->known_off = 1;
-		if (k == 0)
-			base_off = e.off;
-		if (e.seq != pos->seq || e.off != pos->off) {
+		if (vfollows(pos, base, k, &e, &why) < 0) {
 			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
-				      "index entry %llu says message %llu at offset %llu; expected %llu at %llu",
+				      "index entry %llu says message %llu at offset %llu; expected %llu at %llu: %s",
 				      (unsigned long long)k, (unsigned long long)e.seq, (unsigned long long)e.off,
-				      (unsigned long long)pos->seq, (unsigned long long)pos->off);
+				      (unsigned long long)pos->seq, (unsigned long long)pos->off, why);
 			if (rc)
 				break;
 		}
+		if (k == 0 && !pos->known_off)
+			pos->off = e.off, pos->known_off = 1;
+		if (k == 0)
+			base_off = e.off;
+		if (k == 0 && w->st.segments == 1)
+			w->start_off = e.off;
 		rc = vspan(w, lname, lfd, lsize, base_off, &e, &ok);
 		if (ok && w->prefix_ok) {
 			w->st.entries++;
@@ -226,7 +251,9 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 		}
 		pos->seq = e.seq + e.count;
 		pos->off = e.off + e.len;
-		end = e.off + e.len - base_off;
+		pos->last = e;
+		pos->have_last = 1;
+		end = e.off >= base_off ? e.off + e.len - base_off : 0;
 		w->done += e.len;
 		if (w->progress)
 			w->progress(w->done, w->total, w->arg);
@@ -247,41 +274,42 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 /* Key snapshot                                                       */
 /* ---------------------------------------------------------------- */
 
-/* Is the open key snapshot @fd (of @size bytes) whole: header and record CRCs? */
-static int vkeys_ok(int fd, uint64_t size)
+/* Check the open key snapshot @fd (of @size bytes) with the validator; NULL if it is whole. */
+static const char *vkeys_bad(const struct vwalk *w, int fd, uint64_t size)
 {
-	unsigned char hdr[SHLOG_KEYS_HDR_SIZE], tail[4];
 	struct shlog_keys_hdr h;
-	char *img;
-	int ok;
+	unsigned char *img;
+	const char *why = NULL;
 
-	if (size < SHLOG_KEYS_HDR_SIZE + 4 || size > (1ull << 32) ||
-	    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || shlog_keys_hdr_decode(hdr, &h) < 0)
-		return 0;
+	if (size < SHLOG_KEYS_HDR_SIZE + 4 || size > (1ull << 34))
+		return "key snapshot: file size out of range";
 	img = malloc((size_t)size);
 	if (!img)
-		return 1;       /* cannot tell: say nothing */
-	ok = pread(fd, img, (size_t)size, 0) == (ssize_t)size;
-	if (ok) {
-		memcpy(tail, img + size - 4, 4);
-		ok = le32dec(tail) == shlog_crc32c(img + SHLOG_KEYS_HDR_SIZE, (size_t)size - 4 - SHLOG_KEYS_HDR_SIZE);
-	}
+		return NULL;       /* cannot tell: say nothing */
+	if (shlog_io_pread_full(fd, img, (size_t)size, 0) < 0)
+		why = "key snapshot cannot be read";
+	else if (shlog_keys_image_walk(img, (size_t)size, &h, NULL, NULL, &why) == 0)
+		shlog_check_keys_fit(&h, w->st.start_seq, w->start_off, w->st.valid_seq, w->st.valid_off, &why);
 	free(img);
-	return ok;
+	return why;
 }
 
 /* Check the key snapshot; a bad one is a warning only (it is a cache). */
 static int vkeys(struct vwalk *w)
 {
 	uint64_t size;
-	int fd = vopen(w, SHLOG_KEYS_NAME, &size), ok;
+	int fd = vopen(w, SHLOG_KEYS_NAME, &size);
+	const char *why;
+	char what[256];
 
 	if (fd < 0)
 		return 0;
-	ok = vkeys_ok(fd, size);
+	why = vkeys_bad(w, fd, size);
 	close(fd);
-	return ok ? 0 : vreport(w, 1, SHLOG_KEYS_NAME, 0, UINT64_MAX, "key snapshot fails its checksums "
-				"(only a cache: the next open rebuilds the keys from the log)");
+	if (!why)
+		return 0;
+	snprintf(what, sizeof(what), "%s (only a cache: the next open rebuilds the keys from the log)", why);
+	return vreport(w, 1, SHLOG_KEYS_NAME, 0, UINT64_MAX, what);
 }
 
 /* ---------------------------------------------------------------- */
@@ -294,6 +322,7 @@ static int vwalk_run(struct vwalk *w)
 	uint64_t *seqs = NULL;
 	size_t n = 0;
 	struct vpos pos = { 0 };
+	const char *why;
 	int rc = vanchor(w);
 
 	if (rc == 0)
@@ -320,7 +349,10 @@ static int vwalk_run(struct vwalk *w)
 	if (w->have_a && w->a.committed_seq == seqs[0]) {
 		pos.off = w->a.committed_off;   /* an empty first segment starts where the anchor says */
 		pos.known_off = 1;
+		w->start_off = pos.off;
 	}
+	if (w->have_a && shlog_check_anchor_segs(&w->a, seqs[n - 1], &why) < 0)
+		rc = vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX, "%s", why);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int was_ok = w->prefix_ok;
 		rc = vsegment(w, seqs[i], &pos);

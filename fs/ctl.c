@@ -1,116 +1,140 @@
 /*
- * ctl.c — what `shlogctl sync` talks to: the daemon writes its pid to
- * DATADIR/.pid (a libbsd pidfile, locked while the daemon lives, so a
- * stale file is recognisable) and answers SIGUSR1 by calling
- * shlog_store_sync(), then writing "<token> <result>\n" to DATADIR/.synced
- * (token: the sigqueue() value of the request, 0 for a plain kill).
- *
- * The signal is blocked in every thread (the mask is set before the
- * engine and FUSE start theirs) and taken by one thread in sigwaitinfo(),
- * so the sync runs in ordinary thread context, never in a handler.
- * Both files start with '.', which the engine ignores in a data dir.
+ * ctl.c — what `shlogctl sync` talks to: once the store is open (and its
+ * lock held) the daemon listens on the control socket DATADIR/.ctl
+ * (core/ctlsock.c: made exclusively, 0600, stale one removed only under
+ * the lock) and one thread answers each connection: "sync\n" runs
+ * shlog_store_sync() and the reply is "<result>\n" (0 or a negative
+ * errno).  Only root and the daemon's own euid are answered (the kernel
+ * names the peer: SO_PEERCRED); a client that says nothing within a few
+ * seconds is dropped.  No signal and no pid file: SIGUSR1, which an older
+ * shlogctl sent, is ignored.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
-
-#include <libutil.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "shlogfs.h"
 
+/* Seconds a client may take to send its request or read the answer. */
+#define CTL_CLIENT_TIMEOUT_S 5
+
 static struct {
 	struct shlogfs *fs;
-	struct pidfh *pfh;
+	int lfd;          /* the listening socket */
+	int wake[2];      /* written by shlogfs_ctl_stop() */
 	pthread_t thread;
 	int running;
-	atomic_int stop;
-} ctl;
+} ctl = { .lfd = -1, .wake = { -1, -1 } };
 
-/* Write the answer to a sync request: DATADIR/.synced, replaced atomically. */
-static void shlogfs_ctl_answer(int token, int rc)
+/* Read one request line from @fd; 0 or -errno. */
+static int ctl_read_request(int fd, char *buf, size_t cap)
 {
-	char tmp[PATH_MAX], path[PATH_MAX], line[64];
-	int fd, n;
+	size_t n = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s/.synced.tmp", ctl.fs->datadir);
-	snprintf(path, sizeof(path), "%s/.synced", ctl.fs->datadir);
-	n = snprintf(line, sizeof(line), "%d %d\n", token, rc);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, line, (size_t)n) != n || rename(tmp, path) < 0)
-		shlogfs_log(LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	while (n + 1 < cap) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EPROTO;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n))
+			break;
+	}
+	buf[n] = 0;
+	return memchr(buf, '\n', n) ? 0 : -EPROTO;
 }
 
-/* The thread that waits for SIGUSR1 and syncs the store. */
+/* Answer one connection. */
+static void ctl_serve_one(int fd)
+{
+	struct timeval tv = { .tv_sec = CTL_CLIENT_TIMEOUT_S };
+	char req[64], line[32];
+	pid_t pid = 0;
+	int rc, n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	rc = shlog_ctl_peer_ok(fd, geteuid(), &pid);
+	if (rc == 0)
+		rc = ctl_read_request(fd, req, sizeof(req));
+	if (rc == 0 && strcmp(req, "sync\n") != 0)
+		rc = -EINVAL;
+	if (rc == 0) {
+		rc = shlog_store_sync(ctl.fs->store);
+		shlogfs_log(rc < 0 ? LOG_ERR : LOG_INFO, "sync requested by pid %d: %s", (int)pid,
+			    rc < 0 ? shlog_strerror(rc) : "everything is durable");
+	} else {
+		shlogfs_log(LOG_WARNING, "control socket: refused a request from pid %d: %s", (int)pid,
+			    strerror(-rc));
+	}
+	n = snprintf(line, sizeof(line), "%d\n", rc);
+	if (write(fd, line, (size_t)n) != n)
+		shlogfs_log(LOG_WARNING, "control socket: cannot answer pid %d", (int)pid);
+}
+
+/* The thread that accepts control connections until shlogfs_ctl_stop(). */
 static void *shlogfs_ctl_main(void *arg)
 {
-	sigset_t set;
+	struct pollfd pf[2] = { { .fd = ctl.lfd, .events = POLLIN }, { .fd = ctl.wake[0], .events = POLLIN } };
 
 	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	while (!atomic_load(&ctl.stop)) {
-		siginfo_t si;
-		shlog_store *s;
-		int rc;
-		if (sigwaitinfo(&set, &si) < 0 || atomic_load(&ctl.stop))
+	for (;;) {
+		int fd;
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[1].revents)
+			break;
+		fd = accept4(ctl.lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
 			continue;
-		s = __atomic_load_n(&ctl.fs->store, __ATOMIC_ACQUIRE);
-		rc = s ? shlog_store_sync(s) : -EAGAIN;
-		shlogfs_log(rc < 0 ? LOG_ERR : LOG_INFO, "sync requested by pid %d: %s", (int)si.si_pid,
-			    rc < 0 ? shlog_strerror(rc) : "everything is durable");
-		shlogfs_ctl_answer(si.si_code == SI_QUEUE ? si.si_value.sival_int : 0, rc);
+		ctl_serve_one(fd);
+		close(fd);
 	}
 	return NULL;
 }
 
-/* Block SIGUSR1 in this and later threads, write DATADIR/.pid, start the sync thread. */
+/* Ignore SIGUSR1, make DATADIR/.ctl and start the thread that answers it (after the store is open). */
 void shlogfs_ctl_start(struct shlogfs *fs)
 {
-	char path[PATH_MAX];
-	sigset_t set;
-	pid_t other;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGUSR1, SIG_IGN);   /* an older shlogctl's request must not kill us */
 	ctl.fs = fs;
-	snprintf(path, sizeof(path), "%s/.pid", fs->datadir);
-	ctl.pfh = pidfile_open(path, 0644, &other);
-	if (!ctl.pfh) {
-		if (errno == EEXIST)
-			shlogfs_log(LOG_WARNING, "%s is held by pid %d; 'shlogctl sync' will not reach this daemon",
-				    path, (int)other);
-		else
-			shlogfs_log(LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
+	ctl.lfd = shlog_ctl_listen(fs->store);
+	if (ctl.lfd < 0) {
+		if (ctl.lfd != -EROFS)
+			shlogfs_log(LOG_WARNING, "'shlogctl sync' will not reach this daemon");
 		return;
 	}
-	pidfile_write(ctl.pfh);
-	if (pthread_create(&ctl.thread, NULL, shlogfs_ctl_main, NULL) != 0) {
-		pidfile_remove(ctl.pfh);
-		ctl.pfh = NULL;
+	if (pipe2(ctl.wake, O_CLOEXEC) < 0 || pthread_create(&ctl.thread, NULL, shlogfs_ctl_main, NULL) != 0) {
+		shlogfs_log(LOG_WARNING, "cannot start the control thread; 'shlogctl sync' will not reach this daemon");
+		shlogfs_ctl_stop();
 		return;
 	}
 	ctl.running = 1;
 }
 
-/* Stop the sync thread (before the store closes) and remove DATADIR/.pid. */
+/* Stop the control thread (before the store closes) and remove DATADIR/.ctl. */
 void shlogfs_ctl_stop(void)
 {
-	if (!ctl.running)
-		return;
-	atomic_store(&ctl.stop, 1);
-	pthread_kill(ctl.thread, SIGUSR1);
-	pthread_join(ctl.thread, NULL);
+	if (ctl.running && write(ctl.wake[1], "x", 1) == 1)
+		pthread_join(ctl.thread, NULL);
 	ctl.running = 0;
-	pidfile_remove(ctl.pfh);
-	ctl.pfh = NULL;
+	shlog_ctl_unlisten(ctl.fs ? ctl.fs->store : NULL, ctl.lfd);
+	ctl.lfd = -1;
+	for (int i = 0; i < 2; i++) {
+		if (ctl.wake[i] >= 0)
+			close(ctl.wake[i]);
+		ctl.wake[i] = -1;
+	}
 }

@@ -2,7 +2,8 @@
 # test_shlogctl.sh — every shlogctl command on real data dirs, healthy
 # and damaged (a flipped byte, a cut tail, a bad index entry, a bad
 # anchor, a bad key snapshot), a compaction interrupted at each step, the
-# lock held by another process, and `sync` against a real shlogfs.
+# lock held by another process, and `sync` against a real shlogfs (never
+# through names or pids someone else planted).
 #
 # Environment: SHLOGCTL (the tool), SHLOGFS (the daemon, for sync; that
 # part is skipped without /dev/fuse).  Every step is bounded by timeout.
@@ -153,6 +154,22 @@ ctl verify x1; want_rc 0 "verify after repair"
 ctl export x1 orders 0 x1.txt; head -n "$valid" in.txt | cmp -s - x1.txt || fail "repaired log is not the first $valid lines"
 ctl repair x1; want_rc 0 "repair of a clean store"; want_out "0 repaired" "repair of a clean store"
 
+say "repair never writes through names planted in the data dir"
+cp -a d x6
+flip x6/orders/0/$name $(($(stat -c %s x6/orders/0/$name) / 2))
+mkdir rv
+now=$(date -u +%s)
+for i in $(seq 0 20); do
+	ln -s "$T/rv" "x6/.repair-$(date -u -d "@$((now + i))" +%Y%m%dT%H%M%SZ)"
+done
+ctl repair x6 orders 0; want_rc 0 "repair beside planted backup names"
+[ -z "$(ls -A rv)" ] || fail "repair wrote into a planted symlink's target: $(ls -A rv)"
+b=$(sed -n 's/.*; backup in \(.*\)$/\1/p' "$T/out")
+[ -n "$b" ] && [ -d "$b" ] && [ ! -L "$b" ] || fail "no backup directory of its own: '$b'"
+[ "$(stat -c %a "$b")" = 700 ] || fail "backup dir mode $(stat -c %a "$b")"
+[ -f "$b/orders/0/$name" ] || fail "backup lacks the cut segment"
+[ "$(find "$b" -type f ! -perm 600 | wc -l)" -eq 0 ] || fail "backup files not 0600"
+
 say "a cut tail"
 cp -a d x2
 truncate -s -100 x2/orders/2/00000000000000000000.log
@@ -256,31 +273,100 @@ ctl import l orders 0 in.txt; want_rc 1 "import with the lock held"; want_out "i
 ctl info l; want_rc 0 "info with the lock held"
 ctl verify l; want_rc 0 "verify with the lock held"
 ctl dump l orders 0 --to-seq 0; want_rc 0 "dump with the lock held"
+ctl sync l; want_rc 1 "sync, lock held, no control socket"; want_out "no running shlogfs" "sync without a socket" err
 exec 9>&-
 ctl sync l; want_rc 1 "sync without a daemon"; want_out "no running shlogfs" "sync without a daemon" err
 
+# ---- sync never talks to a socket someone else planted -----------------------
+say "sync refuses a control socket that is not the daemon's"
+if command -v python3 >/dev/null; then
+	: >fake.flag
+	python3 -c 'import socket, os, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chown(sys.argv[1], 65534, 65534); s.listen(1)
+open(sys.argv[2], "w").write("listening")
+s.settimeout(20)
+try:
+    c, _ = s.accept(); c.recv(64); open(sys.argv[2], "w").write("asked"); c.send(b"0\n")
+except Exception: pass' l/.ctl "$T/fake.flag" >/dev/null 2>&1 &
+	FAKE=$!
+	for _ in $(seq 50); do grep -q listening fake.flag && break; sleep 0.1; done
+	exec 9>l/.lock
+	flock -x 9
+	ctl sync l; want_rc 1 "sync to a socket of another user"; want_out "not the control socket" "planted socket" err
+	exec 9>&-
+	grep -q asked fake.flag && fail "sync talked to a socket owned by another user"
+	kill "$FAKE" 2>/dev/null; wait "$FAKE" 2>/dev/null
+	rm -f l/.ctl
+fi
+
 # ---- sync against a real daemon ---------------------------------------------
+# Start shlogfs on data dir $1 (mount point $T/mnt); 0 once mounted (it must have made its control socket).
+mount_fs()
+{
+	mkdir -p mnt
+	"$SHLOGFS" -f "$T/$1" "$T/mnt" 2>"$T/fs.err" 8>&- &
+	MNT_PID=$!
+	for _ in $(seq 50); do mountpoint -q mnt && break; sleep 0.1; done
+	if ! mountpoint -q mnt; then
+		fail "shlogfs did not mount $1: $(cat "$T/fs.err")"
+		return 1
+	fi
+	[ -S "$1/.ctl" ] || fail "shlogfs made no control socket $1/.ctl: $(cat "$T/fs.err")"
+	return 0
+}
+
+# Unmount; the daemon must exit 0 and leave no control socket.
+umount_fs()
+{
+	fusermount3 -u mnt
+	wait "$MNT_PID" || fail "shlogfs exit status"
+	MNT_PID=
+	[ ! -e "$1/.ctl" ] || fail "shlogfs left its control socket"
+}
+
 say "sync with a running shlogfs"
 if [ -c /dev/fuse ] && [ -n "${SHLOGFS:-}" ] && [ -x "${SHLOGFS:-}" ] && command -v fusermount3 >/dev/null; then
 	cp -a d s
-	mkdir mnt
-	"$SHLOGFS" -f "$T/s" "$T/mnt" 2>"$T/fs.err" &
-	MNT_PID=$!
-	for _ in $(seq 50); do [ -s s/.pid ] && mountpoint -q mnt && break; sleep 0.1; done
-	if mountpoint -q mnt; then
+	# what a user who could write the data dir planted before the mount: a
+	# locked .pid naming a process of someone else's, and symlinks where the
+	# old protocol wrote its answer
+	sleep 300 >/dev/null 2>&1 &
+	VICTIM=$!
+	echo "$VICTIM" >s/.pid
+	exec 8<>s/.pid
+	flock -n 8 || fail "cannot lock the fake .pid"
+	echo precious >victim1
+	echo precious >victim2
+	ln -s "$T/victim1" s/.synced.tmp
+	ln -s "$T/victim2" s/.synced
+	sleep 0.2
+	if mount_fs s; then
 		printf 'live 1\nlive 2\n' >>mnt/orders/0/log || fail "append through the mount"
-		ctl sync s; want_rc 0 "sync"; want_out "synced \(shlogfs pid $MNT_PID\)" "sync answer"
+		ctl sync s --timeout 5; want_rc 0 "sync"; want_out "synced \(shlogfs pid $MNT_PID\)" "sync answer"
+		kill -0 "$VICTIM" 2>/dev/null || fail "sync signalled the pid someone wrote into .pid"
 		ctl dump s orders 0 --from-seq 5000; want_rc 0 "dump while mounted"
 		want_out "^5001	.*	live 2$" "dump sees synced appends while mounted"
 		ctl verify s; want_rc 0 "verify while mounted"
 		ctl compact s orders 0; want_rc 1 "compact while mounted"
-		fusermount3 -u mnt
-		wait "$MNT_PID" || fail "shlogfs exit status"
-		MNT_PID=
-		[ ! -e s/.pid ] || fail "shlogfs left its pid file"
-	else
-		fail "shlogfs did not mount: $(cat "$T/fs.err")"
+		umount_fs s
 	fi
+	[ "$(cat victim1 victim2)" = "$(printf 'precious\nprecious')" ] || fail "the daemon wrote through a planted symlink"
+	kill -0 "$VICTIM" 2>/dev/null || fail "the would-be victim of a fake .pid died"
+	exec 8>&-
+	kill "$VICTIM" 2>/dev/null; wait "$VICTIM" 2>/dev/null
+
+	say "the daemon's own files: planted symlinks are never followed"
+	cp -a d s2
+	echo precious >victim3
+	ln -s "$T/victim3" s2/.pid
+	ln -s "$T/victim3" s2/.ctl
+	if mount_fs s2; then
+		[ -S s2/.ctl ] && [ ! -L s2/.ctl ] || fail "the control socket is not a socket of its own"
+		[ "$(stat -c '%a %u' s2/.ctl)" = "600 $(id -u)" ] || fail "control socket mode/owner: $(stat -c '%a %u' s2/.ctl)"
+		ctl sync s2; want_rc 0 "sync after replacing a planted .ctl"
+		umount_fs s2
+	fi
+	[ "$(cat victim3)" = precious ] || fail "the daemon wrote through a planted .pid or .ctl symlink"
 else
 	echo "(skipped: no /dev/fuse or SHLOGFS)"
 fi

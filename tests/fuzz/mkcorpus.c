@@ -8,7 +8,11 @@
  * example of docs/FORMAT.md, many spans, several segments, retention
  * with a key snapshot, a process crash) cut into the input format of
  * fuzz_open.c, each also truncated, bit-flipped (checksums fixed up by
- * the target's flags) and with a damaged anchor slot.  framer and
+ * the target's flags) and with a damaged anchor slot, and with one
+ * value forged past a rule of the validator (offsets wrapping near
+ * 2^64, a message count that is not the span's newline count, times,
+ * lengths, an anchor ahead of the segments, a key record past the
+ * snapshot's point), checksums fixed up by the target.  framer and
  * names: hand-written inputs in the formats of fuzz_framer.c and
  * fuzz_names.c.  Deterministic but for the block times in the files.
  */
@@ -196,6 +200,129 @@ static void open_seeds(const char *base, const char *dir, unsigned flags)
 		free(pf.f[i].p);
 }
 
+
+/* ==== forged values: one value per seed, checksums fixed by the target ==== */
+
+/* Store @v little-endian in @n bytes at @b. */
+static void put_le(unsigned char *b, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		b[i] = (unsigned char)v;
+}
+
+/* The @n-byte little-endian value at @b. */
+static uint64_t get_le(const unsigned char *b, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/** One forged value: file, byte, width, and the new value (or an addend). */
+struct forge {
+	int file;
+	size_t at;
+	int n;
+	uint64_t v;
+	int add;
+};
+
+/* A seed from @p pf with the forges applied (each file copied first). */
+static void forged_seed(const char *name, const struct part_files *pf,
+			const struct forge *fg, int nfg, unsigned flags)
+{
+	struct part_files v = *pf;
+	int copied[6] = { 0 };
+
+	for (int i = 0; i < nfg; i++) {
+		struct blob *b = &v.f[fg[i].file];
+		if (fg[i].at + (size_t)fg[i].n > b->len)
+			continue;
+		if (!copied[fg[i].file]) {
+			unsigned char *c = malloc(b->len);
+			if (!c)
+				die("malloc");
+			memcpy(c, b->p, b->len);
+			b->p = c;
+			copied[fg[i].file] = 1;
+		}
+		put_le(b->p + fg[i].at,
+		       fg[i].add ? get_le(b->p + fg[i].at, fg[i].n) + fg[i].v : fg[i].v, fg[i].n);
+	}
+	open_seed(name, &v, flags);
+	for (int i = 0; i < 6; i++)
+		if (copied[i])
+			free(v.f[i].p);
+}
+
+/* The newest anchor slot of @p pf (0 or 512). */
+static size_t anchor_slot(const struct part_files *pf)
+{
+	if (pf->f[0].len < 1024)
+		return 0;
+	return get_le(pf->f[0].p + 512 + 8, 8) > get_le(pf->f[0].p + 8, 8) ? 512 : 0;
+}
+
+/* Seeds that break one rule of the validator each (docs/FORMAT.md). */
+static void forged_seeds(const char *base, const char *dir)
+{
+	struct part_files pf;
+	struct forge wrap[64];
+	char name[256];
+	size_t nent, last, a;
+	uint64_t shift;
+	int nw = 0;
+
+	part_read(dir, &pf);
+	nent = pf.f[1].len / 40;
+	last = nent ? (nent - 1) * 40 : 0;
+	a = anchor_slot(&pf);
+	/* every offset of both segments moved to start 100 bytes below 2^64: the log's end wraps */
+	shift = UINT64_MAX - 100 - (nent ? get_le(pf.f[1].p + 8, 8) : 0);
+	for (int f = 1; f <= 4; f += 3)
+		for (size_t k = 0; k < pf.f[f].len / 40 && nw < 64; k++)
+			wrap[nw++] = (struct forge){ f, k * 40 + 8, 8, shift, 1 };
+	snprintf(name, sizeof name, "%s-forged-offset-wrap", base);
+	forged_seed(name, &pf, wrap, nw, F_FIX_ENTRY);
+	snprintf(name, sizeof name, "%s-forged-count", base);
+	forged_seed(name, &pf, &(struct forge){ 1, last + 28, 4, (uint64_t)-1, 1 }, 1, F_FIX_ENTRY);
+	snprintf(name, sizeof name, "%s-forged-len", base);
+	forged_seed(name, &pf, &(struct forge){ 1, last + 24, 4, 1u << 21, 0 }, 1, F_FIX_ENTRY);
+	snprintf(name, sizeof name, "%s-forged-time", base);
+	forged_seed(name, &pf, &(struct forge){ 1, last + 16, 8, (uint64_t)-1, 0 }, 1, F_FIX_ENTRY);
+	snprintf(name, sizeof name, "%s-forged-seq-wrap", base);
+	forged_seed(name, &pf, &(struct forge){ 1, last + 0, 8, UINT64_MAX - 1, 0 }, 1, F_FIX_ENTRY);
+	/* a newline of the last span made a byte (crc_data recomputed) */
+	if (pf.f[2].len > 2) {
+		size_t nl = pf.f[2].len - 2;
+		while (nl > 0 && pf.f[2].p[nl] != '\n')
+			nl--;
+		snprintf(name, sizeof name, "%s-forged-newline", base);
+		forged_seed(name, &pf, &(struct forge){ 2, nl, 1, 'x', 0 }, 1, F_FIX_DATA);
+	}
+	/* the anchor ahead of every segment, and its key replay point inside a message */
+	snprintf(name, sizeof name, "%s-forged-anchor-ahead", base);
+	forged_seed(name, &pf, (struct forge[]){ { 0, a + 16, 8, 1000, 1 }, { 0, a + 24, 8, 100000, 1 },
+						 { 0, a + 32, 8, 1u << 30, 0 } }, 3, F_FIX_ANCHOR);
+	snprintf(name, sizeof name, "%s-forged-anchor-off", base);
+	forged_seed(name, &pf, &(struct forge){ 0, a + 24, 8, UINT64_MAX - 5, 0 }, 1, F_FIX_ANCHOR);
+	snprintf(name, sizeof name, "%s-forged-replay-point", base);
+	forged_seed(name, &pf, (struct forge[]){ { 0, a + 48, 8, 1, 0 }, { 0, a + 56, 8, 2, 0 },
+						 { 0, a + 64, 8, 0, 0 } }, 3, F_FIX_ANCHOR);
+	/* a key record whose message runs past the snapshot's point */
+	if (pf.f[3].len == 0)
+		goto out;
+	snprintf(name, sizeof name, "%s-forged-keys-past", base);
+	forged_seed(name, &pf, &(struct forge){ 3, 40 + 24, 4, 1u << 20, 0 }, 1, F_FIX_KEYS);
+	snprintf(name, sizeof name, "%s-forged-keys-klen", base);
+	forged_seed(name, &pf, &(struct forge){ 3, 40 + 28, 2, 300, 0 }, 1, F_FIX_KEYS);
+out:
+	for (int i = 0; i < 6; i++)
+		free(pf.f[i].p);
+}
+
 /* Append @p n messages made by @p fmt (with %d) to t/0. */
 static void put_msgs(shlog_part *p, int from, int n, const char *fmt)
 {
@@ -282,6 +409,7 @@ static void make_open(const char *tmp)
 	shlog_part_put(p);
 	shlog_store_close(s);
 	open_seeds("segments", dir, 0);
+	forged_seeds("segments", dir);
 
 	o.max_segments = 2; /* retention: start past 0, a key snapshot */
 	o.retention = SHLOG_RETAIN_WRAP;
@@ -293,6 +421,7 @@ static void make_open(const char *tmp)
 	shlog_part_put(p);
 	shlog_store_close(s);
 	open_seeds("retention", dir, 0);
+	forged_seeds("retention", dir);
 
 	shlog_options_init(&o); /* a process crash: no clean close */
 	o.log = quiet;

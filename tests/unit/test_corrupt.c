@@ -468,10 +468,472 @@ static void test_corrupt_files(void **state)
 	cr_trial(f->dir);
 }
 
+
+/* ==== forged values: the validator's rules, one forged file at a time ==== */
+/*
+ * Each test writes a small clean partition, forges one value in one file
+ * with its checksums recomputed (so only the validator's range and
+ * consistency rules can tell), then checks that verify reports it, that
+ * open keeps exactly the valid messages before it, and that appends after
+ * the open survive a reopen.
+ */
+
+#define FG_TOPIC "fg"
+#define FG_PER 10                  /* messages per block (one span each) */
+
+/* Message @n of the forged-value store: keyed by k0..k4. */
+static size_t fg_msg(unsigned n, char *out, size_t cap)
+{
+	return (size_t)snprintf(out, cap, "k%u\tvalue-%03u", n % 5, n);
+}
+
+/* Store options: one segment, one span per block. */
+static void fg_opts(struct shlog_options *o)
+{
+	th_opts(o);
+	o->stride = FG_PER;
+	o->flush_threads = 1;
+}
+
+/* Write @blocks blocks of FG_PER messages, each synced; close cleanly. */
+static void fg_write(const char *dir, unsigned blocks)
+{
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+	char m[64];
+
+	fg_opts(&o);
+	th_open_part(dir, &o, FG_TOPIC, 1, &s, &p);
+	for (unsigned n = 0; n < blocks * FG_PER; n++) {
+		size_t l = fg_msg(n, m, sizeof(m));
+		assert_int_equal(shlog_part_append(p, m, l, 0, NULL), 0);
+		if ((n + 1) % FG_PER == 0)
+			assert_int_equal(shlog_part_sync(p), 0);
+	}
+	assert_int_equal(th_close(s, p), 0);
+}
+
+/* Little-endian helpers over raw file bytes. */
+static uint64_t fg_get64(const unsigned char *b)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* Store @v little-endian in @n bytes at @b. */
+static void fg_put(unsigned char *b, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		b[i] = (unsigned char)v;
+}
+
+/* The entry fields a forge may change (offsets into an entry). */
+enum { FG_SEQ = 0, FG_OFF = 8, FG_TIME = 16, FG_LEN = 24, FG_COUNT = 28, FG_CRC = 32 };
+
+/* Set field @field (@n bytes) of index entry @k of segment 0 and recompute its crc_entry. */
+static void fg_entry_set(const char *dir, size_t k, int field, uint64_t v, int n)
+{
+	char path[600];
+	char *idx;
+	size_t len;
+
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "idx");
+	assert_int_equal(th_file_read(path, &idx, &len), 0);
+	assert_true((k + 1) * 40 <= len);
+	fg_put((unsigned char *)idx + k * 40 + field, v, n);
+	fg_put((unsigned char *)idx + k * 40 + 36, th_crc32c(idx + k * 40, 36), 4);
+	assert_int_equal(th_file_patch(path, 0, idx, len), 0);
+	free(idx);
+}
+
+/* Field @field (@n bytes) of index entry @k of segment 0. */
+static uint64_t fg_entry_get(const char *dir, size_t k, int field, int n)
+{
+	char path[600];
+	char *idx;
+	size_t len;
+	uint64_t v;
+
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "idx");
+	assert_int_equal(th_file_read(path, &idx, &len), 0);
+	assert_true((k + 1) * 40 <= len);
+	v = fg_get64((unsigned char *)idx + k * 40 + field);
+	if (n < 8)
+		v &= (1ull << (8 * n)) - 1;
+	free(idx);
+	return v;
+}
+
+/* Collect verify's problems: how many, and whether one says @want. */
+struct fg_found {
+	const char *want;
+	unsigned damage, warnings, matched;
+};
+
+/* shlog_part_verify() callback. */
+static int fg_problem(const struct shlog_verify_problem *pr, void *arg)
+{
+	struct fg_found *f = arg;
+
+	if (pr->damage)
+		f->damage++;
+	else
+		f->warnings++;
+	if (strstr(pr->what, f->want))
+		f->matched++;
+	return 0;
+}
+
+/* Verify must report a problem (damage, or a warning with @warning) saying @want. */
+static void fg_verify(const char *dir, const char *want, int warning)
+{
+	struct fg_found f = { .want = want };
+	struct shlog_verify_stats st;
+
+	assert_int_equal(shlog_part_verify(dir, FG_TOPIC, 0, fg_problem, NULL, &f, &st), 0);
+	if (!f.matched)
+		print_error("verify did not report \"%s\" (%u damage, %u warnings)\n", want, f.damage, f.warnings);
+	assert_true(f.matched >= 1);
+	assert_true(warning ? f.warnings >= 1 : f.damage >= 1);
+}
+
+/* The partition holds exactly messages [0, @n) of the store, then @extra appended ones. */
+static void fg_expect(shlog_part *p, unsigned n, unsigned extra)
+{
+	struct shlog_part_info in;
+	char *buf, m[64];
+	size_t len, at = 0;
+	uint64_t start;
+
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_true(in.start_off <= in.end_off);
+	assert_int_equal(in.start_seq, 0);
+	assert_int_equal(in.end_seq, n + extra);
+	assert_int_equal(th_read_log(p, &buf, &len, &start), 0);
+	assert_int_equal(start, 0);
+	assert_int_equal(th_count_lines(buf, len), n + extra);
+	for (unsigned i = 0; i < n + extra; i++) {
+		size_t l = i < n ? fg_msg(i, m, sizeof(m)) : (size_t)snprintf(m, sizeof(m), "after-%u", i - n);
+		assert_true(at + l + 1 <= len);
+		assert_memory_equal(buf + at, m, l);
+		assert_int_equal(buf[at + l], '\n');
+		at += l + 1;
+	}
+	assert_int_equal(at, len);
+	free(buf);
+}
+
+/* Open the forged store: it keeps messages [0, @keep); 3 durable appends survive a reopen. */
+static void fg_open_keeps(const char *dir, unsigned keep)
+{
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+	char m[32];
+
+	fg_opts(&o);
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	fg_expect(p, keep, 0);
+	for (unsigned i = 0; i < 3; i++) {
+		size_t l = (size_t)snprintf(m, sizeof(m), "after-%u", i);
+		assert_int_equal(shlog_part_append(p, m, l, SHLOG_DURABLE, NULL), 0);
+	}
+	assert_int_equal(th_close(s, p), 0);
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	fg_expect(p, keep, 3);
+	assert_int_equal(th_close(s, p), 0);
+}
+
+/* Subdirectory @name of the test's directory. */
+static void fg_dir(const struct fx *f, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", f->dir, name);
+}
+
+/*
+ * The fuzzer's find: every offset of the index shifted to just below
+ * 2^64 (CRCs recomputed), so the log's end wraps past zero.  Accepted
+ * before (start_off > end_off, the log read as nothing and appends after
+ * it were lost at the next open); now no entry is valid.
+ */
+static void test_forged_offset_wrap(void **state)
+{
+	const uint64_t shift = UINT64_MAX - 200;
+	char dir[300];
+
+	fg_dir(*state, "wrap", dir, sizeof(dir));
+	fg_write(dir, 4);
+	for (size_t k = 0; k < 4; k++)
+		fg_entry_set(dir, k, FG_OFF, fg_entry_get(dir, k, FG_OFF, 8) + shift, 8);
+	fg_verify(dir, "seq or offset out of range", 0);
+	fg_open_keeps(dir, 0);
+}
+
+/* A span whose message count is not its newline count (CRCs recomputed). */
+static void test_forged_count(void **state)
+{
+	char dir[300], path[600];
+	uint64_t off, len;
+
+	/* the last entry's count one short */
+	fg_dir(*state, "count", dir, sizeof(dir));
+	fg_write(dir, 4);
+	fg_entry_set(dir, 3, FG_COUNT, FG_PER - 1, 4);
+	fg_verify(dir, "newlines do not match", 0);
+	fg_open_keeps(dir, 3 * FG_PER);
+
+	/* a newline in the last span turned into a byte, crc_data recomputed */
+	fg_dir(*state, "newline", dir, sizeof(dir));
+	fg_write(dir, 4);
+	off = fg_entry_get(dir, 3, FG_OFF, 8);
+	len = fg_entry_get(dir, 3, FG_LEN, 4);
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "log");
+	{
+		char *log;
+		size_t n;
+		assert_int_equal(th_file_read(path, &log, &n), 0);
+		char *nl = memchr(log + off, '\n', len);
+		assert_non_null(nl);
+		*nl = 'x';
+		assert_int_equal(th_file_patch(path, 0, log, n), 0);
+		fg_entry_set(dir, 3, FG_CRC, th_crc32c(log + off, len), 4);
+		free(log);
+	}
+	fg_verify(dir, "newlines do not match", 0);
+	fg_open_keeps(dir, 3 * FG_PER);
+}
+
+/* Times out of range: negative, and going back (CRCs recomputed). */
+static void test_forged_time(void **state)
+{
+	char dir[300];
+
+	fg_dir(*state, "negtime", dir, sizeof(dir));
+	fg_write(dir, 4);
+	fg_entry_set(dir, 3, FG_TIME, (uint64_t)-1, 8);
+	fg_verify(dir, "negative time", 0);
+	fg_open_keeps(dir, 3 * FG_PER);
+
+	fg_dir(*state, "backtime", dir, sizeof(dir));
+	fg_write(dir, 4);
+	fg_entry_set(dir, 3, FG_TIME, fg_entry_get(dir, 2, FG_TIME, 8) - 1, 8);
+	fg_verify(dir, "time goes back", 0);
+	fg_open_keeps(dir, 3 * FG_PER);
+}
+
+/*
+ * A span longer than a span may be: two messages of 600,000 bytes (two
+ * spans: a span is cut before it passes 1 MiB) merged into one entry with
+ * its CRCs recomputed.  Everything else about it holds.
+ */
+static void test_forged_span_len(void **state)
+{
+	const size_t big = 600000;
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+	char dir[300], path[600], *m = malloc(big), *log;
+	uint64_t off, len;
+	size_t n;
+
+	assert_non_null(m);
+	fg_dir(*state, "spanlen", dir, sizeof(dir));
+	fg_write(dir, 3);
+	fg_opts(&o);
+	o.max_message = (uint32_t)big;
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	memset(m, 'b', big);
+	assert_int_equal(shlog_part_append(p, m, big, 0, NULL), 0);
+	assert_int_equal(shlog_part_append(p, m, big, 0, NULL), 0);
+	assert_int_equal(th_close(s, p), 0);
+	/* entries 3 and 4 are the two big spans: make entry 3 cover both */
+	assert_int_equal(fg_entry_get(dir, 4, FG_LEN, 4), big + 1);
+	off = fg_entry_get(dir, 3, FG_OFF, 8);
+	len = 2 * (big + 1);
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "log");
+	assert_int_equal(th_file_read(path, &log, &n), 0);
+	assert_int_equal(off + len, n);
+	fg_entry_set(dir, 3, FG_LEN, len, 4);
+	fg_entry_set(dir, 3, FG_COUNT, 2, 4);
+	fg_entry_set(dir, 3, FG_CRC, th_crc32c(log + off, len), 4);
+	free(log);
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "idx");
+	assert_int_equal(th_file_truncate(path, 4 * 40), 0);
+	fg_verify(dir, "len over the span limit", 0);
+	fg_open_keeps(dir, 3 * FG_PER);
+	free(m);
+}
+
+/* Find the anchor slot with the highest generation; its offset in the file. */
+static size_t fg_anchor_slot(const unsigned char *a)
+{
+	return fg_get64(a + 512 + 8) > fg_get64(a + 8) ? 512 : 0;
+}
+
+/* Set field @field (8 bytes) of the newest anchor slot; recompute its CRC. */
+static void fg_anchor_set(const char *dir, int field, uint64_t v)
+{
+	char path[600], *a;
+	size_t len, slot;
+
+	th_path(path, sizeof(path), dir, FG_TOPIC, 0, "anchor");
+	assert_int_equal(th_file_read(path, &a, &len), 0);
+	assert_int_equal(len, 1024);
+	slot = fg_anchor_slot((unsigned char *)a);
+	fg_put((unsigned char *)a + slot + field, v, 8);
+	fg_put((unsigned char *)a + slot + 508, th_crc32c(a + slot, 508), 4);
+	assert_int_equal(th_file_patch(path, 0, a, len), 0);
+	free(a);
+}
+
+/*
+ * An anchor ahead of every segment: it promises 1,000 messages more than
+ * the log holds and names a tail segment that is not there (CRC
+ * recomputed, every field consistent with the others).  Open keeps the
+ * log; verify reports both.
+ */
+static void test_forged_anchor_ahead(void **state)
+{
+	char dir[300];
+
+	fg_dir(*state, "ahead", dir, sizeof(dir));
+	fg_write(dir, 4);
+	fg_anchor_set(dir, 16, 4 * FG_PER + 1000);      /* committed_seq */
+	fg_anchor_set(dir, 24, 100000);                 /* committed_off */
+	fg_anchor_set(dir, 32, 500);                    /* seg_base_seq */
+	fg_verify(dir, "segments missing", 0);
+	fg_open_keeps(dir, 4 * FG_PER);
+}
+
+/* Every key's bookmark names its latest message among [0, n); "0" and "ghost" are no keys. */
+static void fg_expect_keys(shlog_part *p, unsigned n)
+{
+	struct shlog_keyref ref;
+	char key[8], m[64], got[64];
+
+	for (unsigned k = 0; k < 5; k++) {
+		unsigned last = (n - 1) / 5 * 5 + k;
+		size_t l;
+		if (last >= n)
+			last -= 5;
+		snprintf(key, sizeof(key), "k%u", k);
+		assert_int_equal(shlog_key_lookup(p, key, 2, &ref), 0);
+		l = fg_msg(last, m, sizeof(m));
+		assert_int_equal(ref.seq, last);
+		assert_int_equal(ref.len, l);
+		assert_int_equal(th_read_at(p, ref.off, got, l), 0);
+		assert_memory_equal(got, m, l);
+	}
+	assert_int_equal(shlog_key_lookup(p, "0", 1, &ref), -ENOENT);
+	assert_int_equal(shlog_key_lookup(p, "ghost", 5, &ref), -ENOENT);
+}
+
+/*
+ * A key snapshot whose CRCs hold but one record's message runs past the
+ * snapshot's point (and past the log): a key that no message has.  Open
+ * must ignore the snapshot and rebuild the keys from the log.
+ */
+static void test_forged_snapshot(void **state)
+{
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+	struct shlog_part_info in;
+	char dir[300], path[600];
+	unsigned char img[40 + 6 * 64 + 4];
+	size_t pos = 40;
+
+	fg_dir(*state, "snap", dir, sizeof(dir));
+	fg_write(dir, 4);
+	fg_opts(&o);
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	/* a snapshot at the end of the log: the five real keys and a ghost */
+	memset(img, 0, sizeof(img));
+	for (unsigned k = 0; k <= 5; k++) {
+		struct shlog_keyref ref = { .seq = in.end_seq - 1, .off = in.end_off - 6, .len = 4 };
+		char key[8];
+		size_t kl = (size_t)snprintf(key, sizeof(key), k < 5 ? "k%u" : "ghost", k);
+		if (k < 5)
+			assert_int_equal(shlog_key_lookup(p, key, kl, &ref), 0);
+		else
+			ref.len = 40;        /* runs past the snapshot's point */
+		fg_put(img + pos, ref.seq, 8);
+		fg_put(img + pos + 8, ref.off, 8);
+		fg_put(img + pos + 16, (uint64_t)ref.time_ns, 8);
+		fg_put(img + pos + 24, ref.len, 4);
+		fg_put(img + pos + 28, kl, 2);
+		memcpy(img + pos + 32, key, kl);
+		pos += 32 + kl;
+	}
+	assert_int_equal(th_close(s, p), 0);
+	fg_put(img, 0x4b4c4853u, 4);
+	fg_put(img + 4, 1, 2);
+	fg_put(img + 8, in.end_seq, 8);
+	fg_put(img + 16, in.end_off, 8);
+	fg_put(img + 24, 6, 8);
+	fg_put(img + 36, th_crc32c(img, 36), 4);
+	fg_put(img + pos, th_crc32c(img + 40, pos - 40), 4);
+	th_path(path, sizeof(path), dir, FG_TOPIC, 0, "keys");
+	{
+		FILE *fk = fopen(path, "wx");
+		assert_non_null(fk);
+		assert_int_equal(fwrite(img, 1, pos + 4, fk), pos + 4);
+		assert_int_equal(fclose(fk), 0);
+	}
+	/* the snapshot is newer than the anchor's replay point */
+	fg_anchor_set(dir, 48, in.end_seq);             /* keys_seq */
+	fg_anchor_set(dir, 56, in.end_off);             /* keys_off */
+	fg_anchor_set(dir, 64, in.end_seq);             /* keys_snap_seq */
+	fg_verify(dir, "key record", 1);
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	fg_expect_keys(p, 4 * FG_PER);
+	assert_int_equal(th_close(s, p), 0);
+	fg_open_keeps(dir, 4 * FG_PER);
+}
+
+/*
+ * The anchor's key replay point one byte inside message 20 (CRC
+ * recomputed): replay from there would read "0\tvalue-020" as a message
+ * with key "0" and miss every key before it.  Open must not start there.
+ */
+static void test_forged_replay_point(void **state)
+{
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+	char dir[300];
+	uint64_t off20;
+
+	fg_dir(*state, "replay", dir, sizeof(dir));
+	fg_write(dir, 4);
+	fg_opts(&o);
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	assert_int_equal(shlog_part_seek_seq(p, 20, &off20), 0);
+	assert_int_equal(th_close(s, p), 0);
+	fg_anchor_set(dir, 48, 20);                     /* keys_seq */
+	fg_anchor_set(dir, 56, off20 + 1);              /* keys_off */
+	fg_anchor_set(dir, 64, 0);                      /* keys_snap_seq: never a snapshot */
+	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
+	fg_expect_keys(p, 4 * FG_PER);
+	assert_int_equal(th_close(s, p), 0);
+	fg_open_keeps(dir, 4 * FG_PER);
+}
+
 /* Test table. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_forged_offset_wrap, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_count, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_time, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_span_len, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_anchor_ahead, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_snapshot, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_replay_point, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_files, fx_setup, fx_teardown),
 	};
 
