@@ -150,15 +150,19 @@ int shlog_part_sync_files(shlog_part *p)
 }
 
 /*
- * An fdatasync failed: the kernel may have marked the unsynced pages
- * clean, so they may never reach the disk.  Record it in the anchor
- * (best effort) so that the next open rewrites and syncs everything after
- * durable_seq before trusting it.  p->mu not held.
+ * An fdatasync or fsync failed: the kernel may have marked the unsynced
+ * pages clean, so they may never reach the disk, and a later sync that
+ * succeeds proves nothing about them.  So the failure is sticky: the
+ * partition refuses appends and syncs from now on (p->fatal), and the
+ * anchor records it (best effort) so that the next open rewrites and
+ * syncs everything after durable_seq before trusting it.  Every failed
+ * sync of the partition's files comes here.  p->mu not held.
  */
 static void mark_sync_failed(shlog_part *p)
 {
 	pthread_mutex_lock(&p->mu);
 	p->sync_failed = 1;
+	p->fatal = -EIO;
 	pthread_mutex_unlock(&p->mu);
 	if (shlog_part_write_anchor(p, 0) == 0)
 		shlog_io.fdatasync(p->anchor_fd);
@@ -277,28 +281,43 @@ static int block_plan(shlog_part *p, struct flush_scratch *x, const char *buf, s
 	return rc;
 }
 
-/* Roll to a new segment starting at seq0/off0, applying retention. */
+/*
+ * Roll to a new segment starting at seq0/off0, applying retention.
+ * Returns 0, 1 when a sync failed (sticky: the roll is still made so the
+ * block can be written for the next open to rewrite, but nothing is
+ * deleted and nothing more is called durable), or a negative errno.
+ */
 static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
 {
 	const struct shlog_options *o = &p->s->o;
-	int rc = shlog_part_sync_files(p);
+	int rc = shlog_part_sync_files(p), synced = rc == 0;
 
-	if (rc < 0)
-		return rc;
-	if (o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
+	if (synced && o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
 		/* a durable anchor inside the retained log before anything is deleted */
 		rc = anchor_write(p, seq0, off0, p->last_time_ns, seq0, 0);
-		if (rc == 0 && shlog_io.fdatasync(p->anchor_fd) < 0)
-			rc = -errno;
 		if (rc < 0)
 			return rc;
+		if (shlog_io.fdatasync(p->anchor_fd) < 0) {
+			shlog_logf(p->s, SHLOG_ERR, "%s: fdatasync of the anchor failed: %s; the partition refuses "
+				   "writes until reopened", p->name, strerror(errno));
+			synced = 0;
+		}
 	}
-	while (o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
+	if (!synced)
+		mark_sync_failed(p);
+	while (synced && o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
 		rc = shlog_seg_drop_oldest(p);
 		if (rc < 0)
 			return rc;
+		if (rc > 0) {
+			mark_sync_failed(p);
+			synced = 0;
+		}
 	}
-	return shlog_seg_create(p, seq0, off0);
+	rc = shlog_seg_create(p, seq0, off0);
+	if (rc > 0)
+		mark_sync_failed(p);
+	return rc < 0 ? rc : !synced || rc > 0;
 }
 
 /* Publish the block's entries in the tail segment (readers see them). */
@@ -365,12 +384,13 @@ static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf,
 {
 	uint64_t seq_end = seq0 + count, off_end = off0 + len;
 	struct shlog_seg *g = &p->segs[p->nsegs - 1];
-	int rc;
+	int rc, sync_bad = 0;
 
 	if (g->end_off > g->base_off && g->end_off - g->base_off + len > p->s->o.segment_bytes) {
 		rc = seg_roll(p, seq0, off0);
 		if (rc < 0)
 			return rc;
+		sync_bad = rc > 0;
 		g = &p->segs[p->nsegs - 1];
 	}
 	rc = block_plan(p, x, buf, len, seq0, off0, t);
@@ -385,7 +405,8 @@ static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf,
 		shlog_io.ftruncate(g->log_fd, (off_t)(off0 - g->base_off));
 		return rc;
 	}
-	if (need_sync) {
+	/* after a failed sync no later one may call this block durable */
+	if (need_sync && !sync_bad) {
 		if (shlog_part_sync_files(p) < 0)
 			return 1;
 		durable = seq_end;
@@ -395,7 +416,7 @@ static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf,
 	if (shlog_keys_checkpoint_due(p, off_end))
 		shlog_keys_checkpoint(p, seq_end, off_end);
 	anchor_write(p, seq_end, off_end, t, durable, 0);
-	return 0;
+	return sync_bad;
 }
 
 /* Count a finished flush under its trigger. */
@@ -734,13 +755,17 @@ int shlog_part_close(shlog_part *p)
 	if (lost)
 		shlog_logf(p->s, SHLOG_ERR, "%s: closing with %llu buffered messages that could not be written: %s",
 			   p->name, (unsigned long long)lost, strerror(-rc));
-	if (rc == 0)
+	if (rc == 0) {
 		rc = shlog_part_sync_files(p);
+		if (rc < 0)
+			mark_sync_failed(p);
+	}
 	if (rc == 0) {
 		pthread_mutex_lock(&p->mu);
 		p->durable_seq = p->committed_seq;
 		pthread_mutex_unlock(&p->mu);
 		rc = shlog_part_write_anchor(p, 1);
+		/* a lost clean anchor leaves the previous one, which claims no more */
 		if (rc == 0 && shlog_io.fdatasync(p->anchor_fd) < 0)
 			rc = -errno;
 	}

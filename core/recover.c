@@ -604,6 +604,7 @@ static int recover_empty(struct rstate *st)
 {
 	shlog_part *p = st->p;
 	uint64_t seq = st->have_a ? st->a.committed_seq : 0, off = st->have_a ? st->a.committed_off : 0;
+	int rc;
 
 	if (seq > 0 && !p->s->o.repair) {
 		shlog_logf(p->s, SHLOG_ERR, "%s: anchor records %llu messages but there are no segment files; "
@@ -613,7 +614,8 @@ static int recover_empty(struct rstate *st)
 	}
 	if (p->s->o.read_only)
 		return -EUCLEAN;
-	return shlog_seg_create(p, seq, off);
+	rc = shlog_seg_create(p, seq, off);
+	return rc > 0 ? -EIO : rc;   /* its directory sync failed: nothing may be called durable */
 }
 
 /*

@@ -282,19 +282,23 @@ static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags
 	return fd < 0 ? -errno : fd;
 }
 
-/* Create an empty segment starting at seq/off and make it the tail. */
+/* Create an empty segment starting at seq/off and make it the tail; 1 if its directory sync failed. */
 int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 {
 	struct shlog_seg *n, g = { .base_seq = seq, .base_off = off, .end_seq = seq, .end_off = off };
-	int rc;
+	int rc, dir_sync_failed = 0;
 
 	g.log_fd = seg_open_file(p, seq, "log", O_RDWR | O_CREAT | O_TRUNC);
 	g.idx_fd = seg_open_file(p, seq, "idx", O_RDWR | O_CREAT | O_TRUNC);
 	g.ents = calloc(64, sizeof(*g.ents));
 	g.ents_cap = 64;
 	rc = g.log_fd < 0 ? g.log_fd : g.idx_fd < 0 ? g.idx_fd : !g.ents ? -ENOMEM : 0;
-	if (rc == 0)
-		rc = shlog_fsync_dir(p->dfd);
+	/* a failed directory sync is sticky (the caller's policy): the segment is kept, 1 returned */
+	if (rc == 0 && shlog_fsync_dir(p->dfd) < 0) {
+		shlog_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after creating segment %llu failed: %s",
+			   p->name, (unsigned long long)seq, strerror(errno));
+		dir_sync_failed = 1;
+	}
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&p->seglock);
 		n = realloc(p->segs, (p->nsegs + 1) * sizeof(*n));
@@ -318,7 +322,7 @@ int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 			shlog_io.close(g.idx_fd);
 		free(g.ents);
 	}
-	return rc;
+	return rc < 0 ? rc : dir_sync_failed;
 }
 
 /* Close one segment's files and free its entries. */
@@ -333,11 +337,12 @@ static void seg_close(struct shlog_seg *g)
 	g->log_fd = g->idx_fd = -1;
 }
 
-/* Wrap retention: delete the oldest segment (never the tail). */
+/* Wrap retention: delete the oldest segment (never the tail); 1 if the directory sync failed. */
 int shlog_seg_drop_oldest(shlog_part *p)
 {
 	char lname[32], iname[32];
 	struct shlog_seg old;
+	int dir_synced;
 
 	if (p->nsegs < 2)
 		return 0;
@@ -354,7 +359,10 @@ int shlog_seg_drop_oldest(shlog_part *p)
 	/* the .log first: a .idx without its .log is ignored at open */
 	shlog_io.unlinkat(p->dfd, lname, 0);
 	shlog_io.unlinkat(p->dfd, iname, 0);
-	shlog_fsync_dir(p->dfd);
+	dir_synced = shlog_fsync_dir(p->dfd) == 0;
+	if (!dir_synced)
+		shlog_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after deleting segment %s failed: %s",
+			   p->name, lname, strerror(errno));
 	shlog_logf(p->s, SHLOG_INFO, "%s: retention deleted segment %s (messages %llu..%llu)", p->name,
 		   lname, (unsigned long long)old.base_seq, (unsigned long long)(p->start_seq - 1));
 	shlog_keys_drop_before(p, p->start_off);
@@ -362,7 +370,7 @@ int shlog_seg_drop_oldest(shlog_part *p)
 	if (p->keys_seq < p->start_seq)
 		p->keys_force = 1;
 	pthread_mutex_unlock(&p->keymu);
-	return 0;
+	return dir_synced ? 0 : 1;
 }
 
 /* Close every segment (partition free). */

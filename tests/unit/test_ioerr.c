@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "io_i.h"
 #include "oplog.h"
 #include "trial.h"
 
@@ -435,10 +436,151 @@ static void test_ioerr_long(void **state)
 	ie_trial(f->dir, &w);
 }
 
+
+/* ==== a failed sync at segment roll is sticky ============================ */
+/*
+ * The roll syncs the old tail segment (its .log, then its .idx), with wrap
+ * retention writes and syncs an anchor before it deletes the oldest
+ * segment and fsyncs the directory, and creates the new segment with a
+ * directory fsync.  Each of those calls
+ * fails in turn, once; afterwards the partition must refuse syncs and
+ * appends (a later sync that succeeds proves nothing about pages the
+ * kernel dropped), and a reopen must rewrite what came after the durable
+ * point and keep every acknowledged message.
+ */
+
+static unsigned sr_nth, sr_calls, sr_hits, sr_rewrites;
+static int sr_armed;
+
+/* Count one sync call; fail the sr_nth one after arming. */
+static int sr_fail_now(void)
+{
+	if (!sr_armed || ++sr_calls != sr_nth)
+		return 0;
+	sr_hits++;
+	errno = EIO;
+	return 1;
+}
+
+/* Seam fdatasync with the fault. */
+static int sr_fdatasync(int fd)
+{
+	return sr_fail_now() ? -1 : shlog_io_default.fdatasync(fd);
+}
+
+/* Seam fsync with the fault. */
+static int sr_fsync(int fd)
+{
+	return sr_fail_now() ? -1 : shlog_io_default.fsync(fd);
+}
+
+/* Engine log: count the reopen's rewrite of unsynced data. */
+static void sr_log(int level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)arg;
+	if (strstr(msg, "writing back everything after message"))
+		sr_rewrites++;
+}
+
+/* Append block @b (10 messages "sr-<n>"), flushed; synced if @sync. */
+static void sr_block(shlog_part *p, unsigned b, int sync)
+{
+	char m[32];
+
+	for (unsigned n = b * 10; n < b * 10 + 10; n++) {
+		size_t l = (size_t)snprintf(m, sizeof(m), "sr-%04u", n);
+		assert_int_equal(shlog_part_append(p, m, l, 0, NULL), 0);
+	}
+	assert_int_equal(sync ? shlog_part_sync(p) : shlog_part_flush(p), 0);
+}
+
+/* Fail sync call @nth of the roll at block 4; check it sticks and nothing is lost. */
+static void sr_one(const char *dir, unsigned nth, int wrap)
+{
+	struct shlog_options o;
+	struct shlog_part_info in;
+	shlog_store *s;
+	shlog_part *p;
+	char *buf, m[32];
+	size_t len, at = 0;
+	uint64_t start;
+
+	th_opts(&o);
+	o.log = sr_log;
+	o.stride = 10;
+	o.flush_threads = 1;
+	o.segment_bytes = 200;           /* two blocks of 80 bytes a segment */
+	if (wrap) {
+		o.retention = SHLOG_RETAIN_WRAP;
+		o.max_segments = 2;
+	}
+	th_open_part(dir, &o, "sr", 1, &s, &p);
+	sr_block(p, 0, 1);
+	sr_block(p, 1, 1);
+	sr_block(p, 2, 0);               /* rolls to segment 20 */
+	sr_block(p, 3, 0);               /* unsynced, in segment 20 */
+	sr_calls = sr_hits = sr_rewrites = 0;
+	sr_nth = nth;
+	sr_armed = 1;
+	shlog_io.fdatasync = sr_fdatasync;
+	shlog_io.fsync = sr_fsync;
+	for (unsigned n = 40; n < 50; n++) {
+		size_t l = (size_t)snprintf(m, sizeof(m), "sr-%04u", n);
+		assert_int_equal(shlog_part_append(p, m, l, 0, NULL), 0);
+	}
+	shlog_part_flush(p);             /* rolls: the nth sync call fails */
+	th_sleep_ms(3 * 200);            /* a flush retry would come within SHLOG_RETRY_MS */
+	assert_int_equal(sr_hits, 1);
+	sr_armed = 0;
+	assert_true(shlog_part_sync(p) < 0);
+	assert_true(shlog_part_append(p, "late", 4, 0, NULL) < 0);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_true(in.error < 0);
+	assert_true(in.durable_seq <= 20);
+	th_close(s, p);
+	shlog_io.fdatasync = shlog_io_default.fdatasync;
+	shlog_io.fsync = shlog_io_default.fsync;
+
+	/* the reopen rewrites after the durable point and keeps every message */
+	assert_int_equal(th_reopen_part(dir, &o, "sr", 0, &s, &p), 0);
+	assert_int_equal(sr_rewrites, 1);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_int_equal(in.end_seq, 50);
+	assert_true(wrap ? in.start_seq <= 20 : in.start_seq == 0);
+	assert_int_equal(th_read_log(p, &buf, &len, &start), 0);
+	for (uint64_t n = in.start_seq; n < 50; n++) {
+		size_t l = (size_t)snprintf(m, sizeof(m), "sr-%04u\n", (unsigned)n);
+		assert_true(at + l <= len);
+		assert_memory_equal(buf + at, m, l);
+		at += l;
+	}
+	assert_int_equal(at, len);
+	free(buf);
+	assert_int_equal(th_close(s, p), 0);
+}
+
+/* Every sync call of a roll failed once, without and with wrap retention. */
+static void test_ioerr_roll_sticky(void **state)
+{
+	struct fx *f = *state;
+	char dir[300];
+
+	/* .log, .idx, [anchor, directory after the deletion,] directory after the creation */
+	for (int wrap = 0; wrap <= 1; wrap++) {
+		for (unsigned nth = 1; nth <= 3u + 2u * (unsigned)wrap; nth++) {
+			snprintf(dir, sizeof(dir), "%s/roll-%d-%u", f->dir, wrap, nth);
+			print_message("roll sync %u of %u fails (%s)\n", nth, 3 + 2 * wrap, wrap ? "wrap" : "keep");
+			sr_one(dir, nth, wrap);
+		}
+	}
+}
+
 /* Test table. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ioerr_roll_sticky, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ioerr_keys, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ioerr_always, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ioerr_wrap, fx_setup, fx_teardown),
