@@ -370,6 +370,13 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 	if (rc == 0)
 		rc = shlogfs_buf_printf(b, "shlogfs_held_refused_total %" PRIu64
 					"\n", refused);
+	if (rc == 0)
+		rc = shlogfs_family(b, "shlogfs_root_texts_total", "counter",
+			"Texts of /.metrics and /.status made (at most one a "
+			"second per unprivileged reader's credentials).");
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlogfs_root_texts_total %" PRIu64
+			"\n", __atomic_load_n(&fs->snaps_made, __ATOMIC_RELAXED));
 	return rc;
 }
 
@@ -629,6 +636,7 @@ static int shlogfs_snap_make(struct shlogfs *fs, enum shlogfs_kind kind,
 	sn->uid = c->uid;
 	sn->cred_hash = hash;
 	sn->born_ns = now;
+	__atomic_add_fetch(&fs->snaps_made, 1, __ATOMIC_RELAXED);
 	rc = shlogfs_root_file_make(fs, kind, c, &sn->text);
 	if (rc == 0)
 		rc = shlogfs_budget_take(fs, c->uid, shlogfs_snap_bytes(sn),

@@ -186,6 +186,7 @@ struct shlogfs {
 	uint32_t max_parts_per_user;  /**< -o max_parts_per_user (0: none) */
 	pthread_mutex_t mk_lock;   /**< one mkdir at a time (per-user limits) */
 	LIST_HEAD(, shlogfs_snap) snaps; /**< root-file snapshots (fs->lock) */
+	uint64_t snaps_made;       /**< root-file texts made (atomic) */
 };
 
 /* ---- main.c ---------------------------------------------------------- */

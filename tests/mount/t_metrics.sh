@@ -3,7 +3,8 @@
 # (python3-prometheus-client's parser; promtool's linter too when the
 # prometheus package is installed), their numbers match what was written,
 # stat agrees with read, and the two files stay out of the topics' way
-# (found by name only, never listed).
+# (found by name only, never listed); a stat flood by another user makes
+# at most one text a second (stat is cheap).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -187,3 +188,28 @@ check_metrics "$T/m2" \
 	"a/1:shlog_committed_seq:40" \
 	"b/0:shlog_committed_seq:2" ||
 	mt_fail "metrics after remount"
+mt_stop
+
+mt_say "a stat flood by another user makes at most one text a second"
+mt_user
+mt_start -o allow_other
+texts() { awk '$1 == "shlogfs_root_texts_total" { print $2 }' "$M/.metrics"; }
+t0=$(texts)
+s0=$(date +%s.%N)
+n=$(mt_as "$MT_USER" "$PY" -c '
+import os, sys
+n = 0
+for i in range(3000):
+    for f in (".metrics", ".status"):
+        os.stat(sys.argv[1] + "/" + f)
+        n += 1
+print(n)' "$M")
+s1=$(date +%s.%N)
+t1=$(texts)
+made=$((t1 - t0 - 1))   # the root read of t1 made one
+secs=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%d", b - a + 0.999 }')
+echo "$n stats in at most $secs s made $made texts"
+[ "$n" = 6000 ] || mt_fail "the stat flood ran $n stats"
+# two files, one text a second each (the second started at most twice)
+[ "$made" -le $((2 * (secs + 2))) ] || mt_fail "$made texts for $n stats in $secs s"
+[ "$made" -ge 2 ] || mt_fail "the flood made $made texts: did it stat anything?"
