@@ -81,4 +81,11 @@ mt_expect_err "$EUCLEAN" stat "$MNT/gap"
 mt_expect_err "$EUCLEAN" stat "$MNT/empty"
 [ -d "$DATADIR/gap/2" ] && [ -d "$DATADIR/empty" ] || mt_fail "repair removed a set-aside topic"
 mt_stop
+
+mt_say "a data dir shlogfs makes is 0700 (the mount's root then too)"
+DATADIR=$T/fresh
+mt_start
+[ "$(real "$DATADIR")" = "700 0" ] || mt_fail "new data dir is $(real "$DATADIR")"
+[ "$(stat -c %a "$MNT")" = 700 ] || mt_fail "mount root of a new data dir is $(stat -c %a "$MNT")"
+mt_stop
 echo "PASS"
