@@ -33,6 +33,14 @@ done
 mt_expect_err "$EACCES" mt_as "$U" cat "$DATADIR/t/0/00000000000000000000.log"
 mt_expect_err "$EACCES" mt_as "$U" touch "$DATADIR/t/0/planted"
 [ "$(mt_as "$U" cat "$MNT/t/0/log")" = "secret line" ] || mt_fail "the owner cannot read t/0/log"
+
+mt_say "a topic with the longest name (249 bytes) is made and deleted"
+long=$(printf 'n%.0s' $(seq 249))
+mkdir "$MNT/$long"
+echo "long line" >>"$MNT/$long/0/log"
+rmdir "$MNT/$long" || mt_fail "a 249-byte topic cannot be deleted"
+[ ! -e "$MNT/$long" ] && [ ! -e "$DATADIR/$long" ] || mt_fail "the 249-byte topic is still there"
+! ls -A "$DATADIR" | grep -q '^\.\(del\|new\)-' || mt_fail "temporaries left: $(ls -A "$DATADIR")"
 mt_stop
 
 mt_say "a remount keeps the mount's modes and owners"
