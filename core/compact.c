@@ -21,7 +21,8 @@
  * empty).  Everything inside is created O_CREAT|O_EXCL relative to that
  * fd; nothing is chowned or chmodded (the partition is the daemon's; the
  * mount's owners and modes live in the topic's metadata).  The name is
- * checked again before the swap.
+ * checked again before the swap, and N after it (an entry someone
+ * exchanged in under our name at that instant is swapped back out).
  *
  * Crash safety: every file of the copy is fdatasynced and its directory
  * fsynced, then the topic directory; then renameat2(RENAME_EXCHANGE) swaps
@@ -565,6 +566,10 @@ static int swap_in(int tdfd, const char *tmp, int ndfd, uint32_t part)
 		if (rc < 0)
 			return rc;
 		gone = old;
+	} else if (still_ours(tdfd, num, ndfd) < 0) {
+		/* someone swapped another entry in under our name just before: undo */
+		shlog_io.renameat2(tdfd, tmp, tdfd, num, RENAME_EXCHANGE);
+		return -EUCLEAN;
 	}
 	rc = shlog_fsync_dir(tdfd);
 	if (rc == 0)

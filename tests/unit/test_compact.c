@@ -9,6 +9,8 @@
  * one, and never gives the partition to anyone.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,14 +338,13 @@ static void victim_untouched(const char *dir, uid_t uid, mode_t mode)
 }
 
 /*
- * Symlinks at every name older versions used (.compact-0.new and .old,
- * pointing at a root-owned 0755 directory) and a partition owned by
- * another user: the compaction succeeds, follows nothing, gives nothing
- * away; the new partition is ours, 0700, its files 0600.
+ * A partition owned by another user and, with @plant, symlinks at every
+ * name older versions used (.compact-0.new and .old, pointing at a
+ * root-owned 0755 directory): the compaction succeeds, follows nothing,
+ * gives nothing away; the new partition is ours, 0700, its files 0600.
  */
-static void test_compact_planted_names(void **state)
+static void planted_case(struct fx *f, int plant)
 {
-	struct fx *f = *state;
 	struct expect *e = malloc(sizeof(*e));
 	char victim[512], link[512], part[512], path[1024];
 	struct stat sb;
@@ -358,9 +359,11 @@ static void test_compact_planted_names(void **state)
 	assert_int_equal(mkdir(victim, 0755), 0);
 	assert_int_equal(chmod(victim, 0755), 0);
 	snprintf(link, sizeof(link), "%s/c/.compact-0.new", f->dir);
-	assert_int_equal(symlink(victim, link), 0);
+	if (plant)
+		assert_int_equal(symlink(victim, link), 0);
 	snprintf(link, sizeof(link), "%s/c/.compact-0.old", f->dir);
-	assert_int_equal(symlink(victim, link), 0);
+	if (plant)
+		assert_int_equal(symlink(victim, link), 0);
 	snprintf(part, sizeof(part), "%s/c/0", f->dir);
 	if (geteuid() == 0)
 		assert_int_equal(chown(part, 65534, 65534), 0);   /* the partition "belongs" to nobody */
@@ -392,6 +395,18 @@ static void test_compact_planted_names(void **state)
 	assert_int_equal(lstat(link, &sb), -1);
 	victim_untouched(victim, geteuid(), 0755);
 	free(e);
+}
+
+/* A partition owned by another user, mode 0777: the compacted one is ours, 0700. */
+static void test_compact_no_chown(void **state)
+{
+	planted_case(*state, 0);
+}
+
+/* The same with symlinks planted at the names older versions used. */
+static void test_compact_planted_names(void **state)
+{
+	planted_case(*state, 1);
 }
 
 /* What the planting mkdirat does before the real one. */
@@ -473,14 +488,90 @@ static void test_mkdtemp_swapped(void **state)
 	victim_untouched(victim, geteuid(), 0755);
 }
 
+/* The user of the reported attack: exchanges a symlink with every compaction name it sees, and back. */
+struct attack {
+	int tdfd;
+	atomic_int stop;
+	atomic_uint swaps;
+};
+
+/* Attacker thread: a renameat2(RENAME_EXCHANGE) loop on the topic directory. */
+static void *attack_main(void *arg)
+{
+	struct attack *a = arg;
+
+	while (!atomic_load(&a->stop)) {
+		int fd = openat(a->tdfd, ".", O_RDONLY | O_DIRECTORY);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *de;
+		if (!d)
+			break;
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, ".compact-0", 10))
+				continue;
+			if (renameat2(a->tdfd, de->d_name, a->tdfd, "evil", RENAME_EXCHANGE) == 0) {
+				atomic_fetch_add(&a->swaps, 1);
+				renameat2(a->tdfd, de->d_name, a->tdfd, "evil", RENAME_EXCHANGE);
+			}
+		}
+		closedir(d);
+	}
+	return NULL;
+}
+
+/*
+ * The reported attack: the partition belongs to another user who swaps a
+ * symlink to a root-owned directory in and out under compaction's
+ * temporary name while root compacts again and again.  The victim never
+ * changes owner, mode or contents, and nothing is given to the user.
+ */
+static void test_compact_exchange_race(void **state)
+{
+	struct fx *f = *state;
+	struct attack a = { 0 };
+	char victim[512], tdir[512], part[512], evil[600];
+	unsigned ok = 0, rounds = 150 * th_trial_scale();
+	pthread_t th;
+	struct stat sb;
+
+	write_base(f->dir);
+	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+	assert_int_equal(mkdir(victim, 0755), 0);
+	assert_int_equal(chmod(victim, 0755), 0);
+	snprintf(tdir, sizeof(tdir), "%s/c", f->dir);
+	snprintf(part, sizeof(part), "%s/c/0", f->dir);
+	snprintf(evil, sizeof(evil), "%s/evil", tdir);
+	assert_int_equal(symlink(victim, evil), 0);
+	a.tdfd = open(tdir, O_RDONLY | O_DIRECTORY);
+	assert_true(a.tdfd >= 0);
+	assert_int_equal(pthread_create(&th, NULL, attack_main, &a), 0);
+	for (unsigned i = 0; i < rounds; i++) {
+		if (geteuid() == 0 && lstat(part, &sb) == 0 && S_ISDIR(sb.st_mode))
+			chown(part, 65534, 65534);   /* the partition "belongs" to the attacker */
+		ok += run_compact(f->dir) == 0;
+		victim_untouched(victim, geteuid(), 0755);
+		if (lstat(part, &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid != geteuid() && sb.st_uid != 65534)
+			fail_msg("round %u: the partition changed hands to uid %u", i, (unsigned)sb.st_uid);
+	}
+	atomic_store(&a.stop, 1);
+	pthread_join(th, NULL);
+	close(a.tdfd);
+	print_message("%u compactions under attack: %u succeeded, %u swaps by the attacker\n", rounds, ok,
+		      atomic_load(&a.swaps));
+	victim_untouched(victim, geteuid(), 0755);
+	assert_true(atomic_load(&a.swaps) > 0 && ok > 0);   /* the race was run, and compaction still works */
+}
+
 /* Test table. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_compact_no_chown, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_compact_planted_names, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_mkdtemp_name_taken, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_mkdtemp_swapped, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_compact_eio_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_compact_exchange_race, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_compact_crash_every_call, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_compact_torn_every_write, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_compact_powercut_every_call, fx_setup, fx_teardown),
