@@ -567,8 +567,14 @@ static void seg_table_fill(struct rstate *st)
 	p->durable_seq = !st->have_a ? 0 : (st->a.flags & SHLOG_ANCHOR_FLAG_CLEAN) || st->rewritten
 				      ? st->seq : st->a.durable_seq < st->seq ? st->a.durable_seq : st->seq;
 	p->committed_off = p->end_off = st->off;
-	p->last_time_ns = p->segs[p->nsegs - 1].nents ? p->segs[p->nsegs - 1].last_time
-						       : (st->have_a ? st->a.last_flush_ns : 0);
+	/* the next block's time must not go back past any kept entry (a validity rule) */
+	p->last_time_ns = st->have_a ? st->a.last_flush_ns : 0;
+	for (size_t i = p->nsegs; i-- > 0;)
+		if (p->segs[i].nents) {
+			if (p->segs[i].last_time > p->last_time_ns)
+				p->last_time_ns = p->segs[i].last_time;
+			break;
+		}
 }
 
 /* ---------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -923,6 +924,41 @@ static void test_forged_replay_point(void **state)
 	fg_open_keeps(dir, 4 * FG_PER);
 }
 
+/*
+ * An empty tail segment (a crash right after a roll) and an anchor whose
+ * last_flush_ns is older than the log's last entry (forged to 0): the
+ * next block's time must still not go back past the last entry, which
+ * would break the time rule (verify reports it, roll-forward cuts it).
+ */
+static void test_forged_empty_tail_time(void **state)
+{
+	char dir[300], path[600];
+	struct timespec ts;
+	FILE *fp;
+
+	fg_dir(*state, "tailtime", dir, sizeof(dir));
+	fg_write(dir, 4);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fg_entry_set(dir, 3, FG_TIME, ((uint64_t)ts.tv_sec + 3600) * 1000000000ull, 8);
+	for (int i = 0; i < 2; i++) {
+		th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 4 * FG_PER, i ? "idx" : "log");
+		fp = fopen(path, "wx");
+		assert_non_null(fp);
+		assert_int_equal(fclose(fp), 0);
+	}
+	fg_anchor_set(dir, 32, 4 * FG_PER);             /* seg_base_seq: the empty tail */
+	fg_anchor_set(dir, 40, 0);                      /* last_flush_ns */
+	fg_open_keeps(dir, 4 * FG_PER);
+	/* the appended block's time did not go back: verify finds nothing */
+	{
+		struct fg_found f = { .want = "time goes back" };
+		struct shlog_verify_stats st;
+		assert_int_equal(shlog_part_verify(dir, FG_TOPIC, 0, fg_problem, NULL, &f, &st), 0);
+		assert_int_equal(f.damage + f.warnings, 0);
+		assert_int_equal(st.messages, 4 * FG_PER + 3);
+	}
+}
+
 /* Test table. */
 int main(void)
 {
@@ -934,6 +970,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_anchor_ahead, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_forged_snapshot, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_forged_replay_point, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_empty_tail_time, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_files, fx_setup, fx_teardown),
 	};
 
