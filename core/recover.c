@@ -273,7 +273,7 @@ static int seg_whole(struct rstate *st, size_t i)
 {
 	struct shlog_seg *g = &st->p->segs[i], *next = &st->p->segs[i + 1];
 	uint64_t n = st->r[i].idx_size / SHLOG_IDX_ENTRY_SIZE;
-	struct shlog_index_entry e;
+	struct shlog_index_entry e, nf;
 	const char *why;
 
 	if (!st->r[i].first_ok) {
@@ -287,8 +287,9 @@ static int seg_whole(struct rstate *st, size_t i)
 		return 0;
 	}
 	if (e.seq + e.count != next->base_seq || e.off + e.len - g->base_off != st->r[i].log_size ||
-	    (st->r[i + 1].first_ok && e.off + e.len != next->base_off)) {
-		note_bad(st, i, n - 1, "segment does not end where the next one starts (missing or cut data)");
+	    (st->r[i + 1].first_ok && (ent_read(st, i + 1, 0, &nf) < 0 || shlog_check_entry_next(&e, &nf, &why) < 0))) {
+		note_bad(st, i, n - 1, "segment does not end where the next one starts (missing or cut data, "
+			 "or the next one's first entry does not follow)");
 		return 0;
 	}
 	if (!st->r[i + 1].first_ok)
@@ -369,9 +370,16 @@ static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shl
 		       const char **why)
 {
 	struct shlog_index_entry prev;
+	uint64_t last;
 
-	if (k == 0)
-		return shlog_check_entry_first(e, st->p->segs[i].base_seq, why) == 0;
+	if (k == 0 && shlog_check_entry_first(e, st->p->segs[i].base_seq, why) < 0)
+		return 0;
+	if (k == 0) {
+		/* the first entry of a later segment follows the previous segment's last one */
+		last = i > 0 ? st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE : 0;
+		return last == 0 || (ent_read_why(st, i - 1, last - 1, &prev, why) == 0 &&
+				     shlog_check_entry_next(&prev, e, why) == 0);
+	}
 	if (ent_read_why(st, i, k - 1, &prev, why) < 0)
 		return 0;
 	return shlog_check_entry_next(&prev, e, why) == 0;

@@ -488,12 +488,16 @@ static size_t fg_msg(unsigned n, char *out, size_t cap)
 	return (size_t)snprintf(out, cap, "k%u\tvalue-%03u", n % 5, n);
 }
 
-/* Store options: one segment, one span per block. */
+static uint64_t fg_segment_bytes;  /* 0: one segment; else roll past this */
+
+/* Store options: one span per block; one segment unless fg_segment_bytes. */
 static void fg_opts(struct shlog_options *o)
 {
 	th_opts(o);
 	o->stride = FG_PER;
 	o->flush_threads = 1;
+	if (fg_segment_bytes)
+		o->segment_bytes = fg_segment_bytes;
 }
 
 /* Write @blocks blocks of FG_PER messages, each synced; close cleanly. */
@@ -534,14 +538,14 @@ static void fg_put(unsigned char *b, uint64_t v, int n)
 /* The entry fields a forge may change (offsets into an entry). */
 enum { FG_SEQ = 0, FG_OFF = 8, FG_TIME = 16, FG_LEN = 24, FG_COUNT = 28, FG_CRC = 32 };
 
-/* Set field @field (@n bytes) of index entry @k of segment 0 and recompute its crc_entry. */
-static void fg_entry_set(const char *dir, size_t k, int field, uint64_t v, int n)
+/* Set field @field (@n bytes) of index entry @k of segment @base; recompute its crc_entry. */
+static void fg_entry_set_in(const char *dir, uint64_t base, size_t k, int field, uint64_t v, int n)
 {
 	char path[600];
 	char *idx;
 	size_t len;
 
-	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "idx");
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, base, "idx");
 	assert_int_equal(th_file_read(path, &idx, &len), 0);
 	assert_true((k + 1) * 40 <= len);
 	fg_put((unsigned char *)idx + k * 40 + field, v, n);
@@ -550,15 +554,21 @@ static void fg_entry_set(const char *dir, size_t k, int field, uint64_t v, int n
 	free(idx);
 }
 
-/* Field @field (@n bytes) of index entry @k of segment 0. */
-static uint64_t fg_entry_get(const char *dir, size_t k, int field, int n)
+/* fg_entry_set_in() for segment 0. */
+static void fg_entry_set(const char *dir, size_t k, int field, uint64_t v, int n)
+{
+	fg_entry_set_in(dir, 0, k, field, v, n);
+}
+
+/* Field @field (@n bytes) of index entry @k of segment @base. */
+static uint64_t fg_entry_get_in(const char *dir, uint64_t base, size_t k, int field, int n)
 {
 	char path[600];
 	char *idx;
 	size_t len;
 	uint64_t v;
 
-	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, 0, "idx");
+	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, base, "idx");
 	assert_int_equal(th_file_read(path, &idx, &len), 0);
 	assert_true((k + 1) * 40 <= len);
 	v = fg_get64((unsigned char *)idx + k * 40 + field);
@@ -566,6 +576,12 @@ static uint64_t fg_entry_get(const char *dir, size_t k, int field, int n)
 		v &= (1ull << (8 * n)) - 1;
 	free(idx);
 	return v;
+}
+
+/* fg_entry_get_in() for segment 0. */
+static uint64_t fg_entry_get(const char *dir, size_t k, int field, int n)
+{
+	return fg_entry_get_in(dir, 0, k, field, n);
 }
 
 /* Collect verify's problems: how many, and whether one says @want. */
@@ -627,8 +643,8 @@ static void fg_expect(shlog_part *p, unsigned n, unsigned extra)
 	free(buf);
 }
 
-/* Open the forged store: it keeps messages [0, @keep); 3 durable appends survive a reopen. */
-static void fg_open_keeps(const char *dir, unsigned keep)
+/* Open the forged store (@repair: with repair) and check it keeps [0, @keep) and 3 appends. */
+static void fg_open_keeps_how(const char *dir, unsigned keep, int repair)
 {
 	struct shlog_options o;
 	shlog_store *s;
@@ -636,6 +652,7 @@ static void fg_open_keeps(const char *dir, unsigned keep)
 	char m[32];
 
 	fg_opts(&o);
+	o.repair = repair;
 	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
 	fg_expect(p, keep, 0);
 	for (unsigned i = 0; i < 3; i++) {
@@ -643,9 +660,16 @@ static void fg_open_keeps(const char *dir, unsigned keep)
 		assert_int_equal(shlog_part_append(p, m, l, SHLOG_DURABLE, NULL), 0);
 	}
 	assert_int_equal(th_close(s, p), 0);
+	o.repair = 0;
 	assert_int_equal(th_reopen_part(dir, &o, FG_TOPIC, 0, &s, &p), 0);
 	fg_expect(p, keep, 3);
 	assert_int_equal(th_close(s, p), 0);
+}
+
+/* Open the forged store: it keeps messages [0, @keep); 3 durable appends survive a reopen. */
+static void fg_open_keeps(const char *dir, unsigned keep)
+{
+	fg_open_keeps_how(dir, keep, 0);
 }
 
 /* Subdirectory @name of the test's directory. */
@@ -959,6 +983,30 @@ static void test_forged_empty_tail_time(void **state)
 	}
 }
 
+/*
+ * Two segments; the second one's first entry is stamped before the first
+ * one's last entry (CRC recomputed).  Open refuses (damage in an older
+ * segment, as for any broken link between segments), verify reports it,
+ * repair keeps the first segment.
+ */
+static void test_forged_time_across_segments(void **state)
+{
+	struct shlog_options o;
+	shlog_store *s;
+	char dir[300];
+
+	fg_dir(*state, "segtime", dir, sizeof(dir));
+	fg_segment_bytes = 300;            /* two blocks of 130 bytes a segment */
+	fg_write(dir, 4);
+	assert_int_equal(fg_entry_get_in(dir, 2 * FG_PER, 0, FG_SEQ, 8), 2 * FG_PER);
+	fg_entry_set_in(dir, 2 * FG_PER, 0, FG_TIME, fg_entry_get(dir, 1, FG_TIME, 8) - 1, 8);
+	fg_verify(dir, "time goes back", 0);
+	fg_opts(&o);
+	assert_int_equal(shlog_store_open(dir, &o, &s), -EUCLEAN);
+	fg_open_keeps_how(dir, 2 * FG_PER, 1);
+	fg_segment_bytes = 0;
+}
+
 /* Test table. */
 int main(void)
 {
@@ -971,6 +1019,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_snapshot, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_forged_replay_point, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_forged_empty_tail_time, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_time_across_segments, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_files, fx_setup, fx_teardown),
 	};
 
