@@ -17,8 +17,8 @@
  * Status files (anchor, index, stats), keys/<key> and a read of
  * <topic>/log are snapshots taken at open and served with direct_io;
  * while a snapshot is open, stat reports its size, so what stat says is
- * what read returns (tar, cat).  Logs and at/since files are read
- * through the page cache: their bytes never change once written.
+ * what read returns (tar, cat).  Logs and at/since files are read with
+ * direct_io too, from a read-ahead per handle (see "reading" below).
  */
 #include <errno.h>
 #include <fcntl.h>
