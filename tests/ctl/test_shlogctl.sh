@@ -364,6 +364,19 @@ if [ -c /dev/fuse ] && [ -n "${SHLOGFS:-}" ] && [ -x "${SHLOGFS:-}" ] && command
 		[ -S s2/.ctl ] && [ ! -L s2/.ctl ] || fail "the control socket is not a socket of its own"
 		[ "$(stat -c '%a %u' s2/.ctl)" = "600 $(id -u)" ] || fail "control socket mode/owner: $(stat -c '%a %u' s2/.ctl)"
 		ctl sync s2; want_rc 0 "sync after replacing a planted .ctl"
+		# another user who can reach the socket is refused by the daemon itself
+		if [ -x /usr/bin/python3 ] && command -v setpriv >/dev/null; then
+			chmod 711 "$T"
+			chmod 755 s2
+			chmod 666 s2/.ctl
+			ans=$(timeout 20 setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); s.sendall(b"sync\n")
+print(s.recv(64).decode().strip())' "$T/s2/.ctl" 2>&1)
+			chmod 700 "$T"
+			[ "$ans" = "-1" ] || fail "the daemon answered another user's sync with '$ans' (wanted -1, EPERM)"
+			grep -q "refused a request from pid" fs.err || fail "the refused request is not in the daemon's log"
+		fi
 		umount_fs s2
 	fi
 	[ "$(cat victim3)" = precious ] || fail "the daemon wrote through a planted .pid or .ctl symlink"
