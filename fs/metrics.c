@@ -543,6 +543,15 @@ int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
 
 /* Opens within this long of a snapshot's making share it. */
 #define SHLOGFS_SNAP_SHARE_NS 1000000000LL
+/* A text refused by the budget is not tried again for this long. */
+#define SHLOGFS_SNAP_REFUSED_NS 5000000000LL
+
+/* How long a snapshot made at @p born may be shared. */
+static int shlogfs_snap_young(const struct shlogfs_snap *sn, int64_t now)
+{
+	return now - sn->born_ns < (sn->refused ? SHLOGFS_SNAP_REFUSED_NS
+						: SHLOGFS_SNAP_SHARE_NS);
+}
 
 /* CLOCK_MONOTONIC in ns. */
 static int64_t shlogfs_mono_ns(void)
@@ -584,7 +593,7 @@ static struct shlogfs_snap *shlogfs_snap_find(struct shlogfs *fs,
 
 	LIST_FOREACH(sn, &fs->snaps, link)
 		if (sn->kind == kind && sn->uid == uid && sn->cred_hash == hash &&
-		    now - sn->born_ns < SHLOGFS_SNAP_SHARE_NS)
+		    shlogfs_snap_young(sn, now))
 			return sn;
 	return NULL;
 }
@@ -592,7 +601,8 @@ static struct shlogfs_snap *shlogfs_snap_find(struct shlogfs *fs,
 /* Free a snapshot no handle uses, and give back its charge. */
 static void shlogfs_snap_free(struct shlogfs *fs, struct shlogfs_snap *sn)
 {
-	shlogfs_budget_give(fs, sn->uid, shlogfs_snap_bytes(sn));
+	if (!sn->refused)
+		shlogfs_budget_give(fs, sn->uid, shlogfs_snap_bytes(sn));
 	shlogfs_buf_free(&sn->text);
 	free(sn);
 }
@@ -604,7 +614,7 @@ static void shlogfs_snap_sweep(struct shlogfs *fs, int64_t now,
 	struct shlogfs_snap *sn, *next;
 
 	LIST_FOREACH_SAFE(sn, &fs->snaps, link, next) {
-		if (sn->refs || now - sn->born_ns < SHLOGFS_SNAP_SHARE_NS)
+		if (sn->refs || shlogfs_snap_young(sn, now))
 			continue;
 		LIST_REMOVE(sn, link);
 		LIST_NEXT(sn, link) = *dead; /* a private chain from here on */
@@ -642,6 +652,12 @@ static int shlogfs_snap_make(struct shlogfs *fs, enum shlogfs_kind kind,
 		rc = shlogfs_budget_take(fs, c->uid, shlogfs_snap_bytes(sn),
 			kind == SHLOGFS_METRICS ? "snapshot of /.metrics"
 						: "snapshot of /.status");
+	if (rc == -ENOBUFS) {
+		/* remembered: a flood of stats or opens does not make it again */
+		shlogfs_buf_free(&sn->text);
+		sn->refused = 1;
+		rc = 0;
+	}
 	if (rc) {
 		shlogfs_buf_free(&sn->text);
 		free(sn);
@@ -653,7 +669,9 @@ static int shlogfs_snap_make(struct shlogfs *fs, enum shlogfs_kind kind,
 
 /*
  * The snapshot @p c gets now (open, stat): a young one made for the same
- * credentials, or a new one.  @p ref: take a reference (an open handle).
+ * credentials, or a new one; -ENOBUFS when the text is past the caller's
+ * budget (remembered for SHLOGFS_SNAP_REFUSED_NS, so a flood does not
+ * make it again).  @p ref: take a reference (an open handle).
  * However many opens and stats an unprivileged user makes, at most one
  * text per credentials and second is made for them (they may read
  * numbers up to a second old); root's opens always get a new text.
@@ -666,15 +684,18 @@ static int shlogfs_snap_get(struct shlogfs *fs, enum shlogfs_kind kind,
 	int64_t now = shlogfs_mono_ns();
 	struct shlogfs_snap *sn, *dead = NULL, *mine;
 	int fresh = ref && c->uid == 0; /* root's opens: always the numbers of now */
-	int rc;
+	int rc, refused;
 
 	pthread_mutex_lock(&fs->lock);
 	shlogfs_snap_sweep(fs, now, &dead);
 	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now);
+	refused = sn && sn->refused; /* a marker may be swept once unlocked */
 	if (sn)
-		sn->refs += ref != 0;
+		sn->refs += ref != 0 && !refused;
 	pthread_mutex_unlock(&fs->lock);
 	shlogfs_snap_free_chain(fs, dead);
+	if (refused)
+		return -ENOBUFS;
 	if (sn) {
 		*out = sn;
 		return 0;
@@ -689,10 +710,13 @@ static int shlogfs_snap_get(struct shlogfs *fs, enum shlogfs_kind kind,
 		mine = NULL;
 		LIST_INSERT_HEAD(&fs->snaps, sn, link);
 	}
-	sn->refs += ref != 0;
+	refused = sn->refused;
+	sn->refs += ref != 0 && !refused;
 	pthread_mutex_unlock(&fs->lock);
 	if (mine)
 		shlogfs_snap_free(fs, mine);
+	if (refused)
+		return -ENOBUFS;
 	*out = sn;
 	return 0;
 }

@@ -110,6 +110,7 @@ struct shlogfs_snap {
 	int64_t born_ns;           /**< CLOCK_MONOTONIC when made */
 	uid_t uid;                 /**< charged to (budget.c) */
 	uint64_t cred_hash;        /**< of the whole credentials */
+	int refused;               /**< no text: past the budget (kept a while) */
 	struct shlogfs_buf text;
 };
 

@@ -51,7 +51,7 @@ hold_start()
 {
 	local u=$1
 	shift
-	rm -f "$T/release"
+	rm -f "$T/release" "$T/hold.$u"   # no old "ok" line may be seen
 	mt_as "$u" "$PY" "$T/hold.py" "$@" "$T/release" >"$T/hold.$u" 2>&1 &
 	mt_wait_until 600 grep -q '^ok' "$T/hold.$u" ||
 		mt_fail "hold.py as $u did not report: $(cat "$T/hold.$u")"
@@ -161,8 +161,28 @@ echo "rss: $r0 kB before, $r1 kB with 100 handles of a $size-byte text (+$((r1 -
 read -r _ uok uerr <"$T/hold.$U"
 [ "$uok" = 100 ] || mt_fail "$uok of 100 handles opened: $uerr"
 [ $((r1 - r0)) -lt $((size * 10 / 1024)) ] ||
-	mt_fail "RSS grew by $((r1 - r0)) kB for 100 handles of $size bytes"
+	{ hold_stop; mt_fail "RSS grew by $((r1 - r0)) kB for 100 handles of $size bytes"; }
 hold_stop
+mt_stop
+
+mt_say "a text past the reader's share: ENOBUFS at open, not made again for a while"
+mt_start -o allow_other,max_held_per_user=512k
+texts() { awk '$1 == "shlogfs_root_texts_total" { print $2 }' "$M/.metrics"; }
+t0=$(texts)
+mt_expect_err 'No buffer space available' mt_as "$U" cat "$M/.metrics"
+[ "$(mt_as "$U" stat -c %s "$M/.metrics")" = 0 ] || mt_fail "stat of a refused text"
+mt_as "$U" "$PY" -c '
+import os, sys
+for i in range(300):
+    os.stat(sys.argv[1])
+    try:
+        open(sys.argv[1]).close()
+    except OSError:
+        pass' "$M/.metrics"
+t1=$(texts)
+echo "texts made by 300 stats and opens after a refusal: $((t1 - t0 - 1))"
+[ $((t1 - t0 - 1)) -le 3 ] || mt_fail "$((t1 - t0 - 1)) texts made for a refused reader"
+[ "$(wc -c <"$M/.metrics")" -ge "$size" ] || mt_fail "root cannot read .metrics"
 mt_stop
 
 mt_say "SIGTERM with no fd left: clean unmount, data flushed"
