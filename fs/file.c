@@ -599,6 +599,10 @@ void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 {
 	int rc;
 
+	/* a reader replies, then still charges and unlocks ra_lock: the
+	 * kernel may send this release in between, so wait for it to leave */
+	pthread_mutex_lock(&h->ra_lock);
+	pthread_mutex_unlock(&h->ra_lock);
 	shlogfs_wb_release(fs, h);
 	rc = shlogfs_handle_finish(h);
 
