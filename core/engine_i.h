@@ -17,6 +17,7 @@
 #include "shlog.h"
 #include "const_i.h"
 #include "format_i.h"
+#include "resident_i.h"
 #include "meta_i.h"
 
 /* ---- a growable byte buffer ---- */
@@ -39,6 +40,7 @@ struct shlog_seg {
 	int64_t last_time;            /* time of the last entry (if nents) */
 	struct shlog_ent *ents;       /* loaded lazily, NULL until then */
 	size_t ents_cap;
+	uint64_t open_tick;           /* when its files were opened (res.tick; older segments) */
 };
 
 /* ---- one key bookmark, in an open-addressing hash table ---- */
@@ -158,6 +160,18 @@ struct shlog_part {
 	uint64_t keys_snap_seq;
 	uint64_t keys_delta;              /* keyed messages since keys_seq */
 	int keys_force;                   /* retention passed keys_seq: checkpoint now */
+
+	/* --- residency (resident.c): fdmu opens older segments, the rest res.mu --- */
+	pthread_mutex_t fdmu;
+	int res_state;                    /* SHLOG_RES_PARKED / OPENING / RESIDENT */
+	int res_counted;                  /* in the store's budget (after adopt) */
+	int in_lru;
+	uint32_t pins;                    /* callers using its fds now */
+	uint32_t nfds;                    /* fds charged to it */
+	uint32_t older_open;              /* older segments with open files */
+	dev_t dir_dev;                    /* the partition directory, checked at reopen */
+	ino_t dir_ino;
+	TAILQ_ENTRY(shlog_part) lru;
 };
 
 struct shlog_topic {
@@ -202,6 +216,7 @@ struct shlog_store {
 	struct shlog_aside *aside;        /* set-aside topics (store.mu) */
 	size_t naside;
 	unsigned char boot_id[16];        /* this boot, for anchors (zeros: unknown) */
+	struct shlog_res res;             /* the fd budget (resident.c) */
 };
 
 /* ---- util (store.c) ---- */

@@ -46,12 +46,14 @@ shlog_part *shlog_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&p->entmu, NULL);
 	pthread_mutex_init(&p->keymu, NULL);
+	shlog_res_part_init(p);
 	return p;
 }
 
 /* Free a partition whose last reference is gone. */
 void shlog_part_free(shlog_part *p)
 {
+	shlog_res_forget(p);
 	shlog_seg_close_all(p);
 	shlog_keys_free(p);
 	free(p->active.data);
@@ -68,6 +70,7 @@ void shlog_part_free(shlog_part *p)
 	pthread_rwlock_destroy(&p->seglock);
 	pthread_mutex_destroy(&p->entmu);
 	pthread_mutex_destroy(&p->keymu);
+	pthread_mutex_destroy(&p->fdmu);
 	free(p);
 }
 
@@ -168,8 +171,8 @@ static void mark_sync_failed(shlog_part *p)
 		shlog_io.fdatasync(p->anchor_fd);
 }
 
-/* Interval policy: make everything committed so far durable (worker). */
-void shlog_part_sync_run(shlog_part *p)
+/* Interval policy: make everything committed so far durable; pinned. */
+static void sync_run_pinned(shlog_part *p)
 {
 	uint64_t c;
 	int rc;
@@ -199,6 +202,20 @@ void shlog_part_sync_run(shlog_part *p)
 	pthread_mutex_unlock(&p->mu);
 	if (rc < 0)
 		mark_sync_failed(p);
+}
+
+/* Interval policy (worker): pin the files and sync; if they cannot be opened, try again later. */
+void shlog_part_sync_run(shlog_part *p)
+{
+	if (shlog_res_pin(p) < 0) {
+		pthread_mutex_lock(&p->mu);
+		if (!p->deleted && !p->fatal && p->durable_seq < p->committed_seq)
+			shlog_sched_arm_sync(p);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	sync_run_pinned(p);
+	shlog_res_unpin(p);
 }
 
 /* ================================================================ */
@@ -475,8 +492,8 @@ static void flush_sync_only(shlog_part *p)
 	}
 }
 
-/* Flush the partition's buffer as one block (called by workers and close). */
-void shlog_part_flush_run(shlog_part *p, int reason)
+/* Flush the partition's buffer as one block; pinned. */
+static void flush_pinned(shlog_part *p, int reason)
 {
 	struct flush_scratch *x = &p->scratch;
 	uint64_t seq0, off0, durable;
@@ -553,6 +570,51 @@ void shlog_part_flush_run(shlog_part *p, int reason)
 	pthread_mutex_unlock(&p->mu);
 	if (rc > 0)
 		mark_sync_failed(p);
+}
+
+/* Is there a flush or a sync-only pass to do (so the files are needed)? */
+static int flush_wanted(shlog_part *p)
+{
+	int want;
+
+	pthread_mutex_lock(&p->mu);
+	want = !p->busy && !p->deleted && !p->fatal &&
+	       (p->a_count || p->f_count || (p->syncers > 0 && p->durable_seq < p->committed_seq));
+	pthread_mutex_unlock(&p->mu);
+	return want;
+}
+
+/* The files could not be pinned (budget full, or gone): fail this attempt like a write, retry later. */
+static void flush_refused(shlog_part *p, int rc)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->deleted && !p->fatal) {
+		if (p->err == 0)
+			shlog_logf(p->s, SHLOG_ERR, "%s: flush of %u messages cannot open the files: %s; "
+				   "retrying every %u ms", p->name, p->a_count + p->f_count,
+				   shlog_strerror(rc), SHLOG_RETRY_MS);
+		p->err = rc;
+		p->attempts++;
+		shlog_sched_arm(p, shlog_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Flush the partition's buffer as one block (called by workers and close). */
+void shlog_part_flush_run(shlog_part *p, int reason)
+{
+	int rc;
+
+	if (!flush_wanted(p))
+		return;
+	rc = shlog_res_pin(p);
+	if (rc < 0) {
+		flush_refused(p, rc);
+		return;
+	}
+	flush_pinned(p, reason);
+	shlog_res_unpin(p);
 }
 
 /* ================================================================ */
@@ -733,8 +795,8 @@ int shlog_part_flush(shlog_part *p)
 	return rc;
 }
 
-/* Flush everything, sync, and write a clean anchor (store close; workers stopped). */
-int shlog_part_close(shlog_part *p)
+/* Flush everything, sync, and write a clean anchor; pinned. */
+static int close_pinned(shlog_part *p)
 {
 	uint64_t lost;
 	int rc = 0;
@@ -769,6 +831,23 @@ int shlog_part_close(shlog_part *p)
 		if (rc == 0 && shlog_io.fdatasync(p->anchor_fd) < 0)
 			rc = -errno;
 	}
+	return rc;
+}
+
+/* Flush everything, sync, and write a clean anchor (store close; workers stopped). */
+int shlog_part_close(shlog_part *p)
+{
+	int rc = shlog_res_pin(p);
+
+	if (rc < 0) {
+		pthread_mutex_lock(&p->mu);
+		if (p->deleted || p->s->o.read_only)
+			rc = 0;
+		pthread_mutex_unlock(&p->mu);
+		return rc;
+	}
+	rc = close_pinned(p);
+	shlog_res_unpin(p);
 	return rc;
 }
 
@@ -862,10 +941,13 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 		return rc;
 	}
 	pthread_mutex_unlock(&p->mu);
+	rc = shlog_res_pin(p);
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	if (seq < p->start_seq) {
-		pthread_rwlock_unlock(&p->seglock);
-		return -ENODATA;
+		rc = -ENODATA;
+		goto out;
 	}
 	g = shlog_seg_by_seq(p, seq);
 	rc = shlog_seg_load_ents(p, g);
@@ -886,6 +968,7 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 	free(span);
 out:
 	pthread_rwlock_unlock(&p->seglock);
+	shlog_res_unpin(p);
 	return rc;
 }
 
@@ -919,11 +1002,14 @@ static int seek_time_committed(shlog_part *p, int64_t t, uint64_t *seq, uint64_t
 
 int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq, uint64_t *off)
 {
-	int rc;
+	int rc = shlog_res_pin(p);
 
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	rc = seek_time_committed(p, time_ns, seq, off);
 	pthread_rwlock_unlock(&p->seglock);
+	shlog_res_unpin(p);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	pthread_mutex_lock(&p->mu);
@@ -936,8 +1022,10 @@ int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq, uint64_t
 int shlog_part_index_foreach(shlog_part *p, int (*fn)(const struct shlog_index_entry *e, void *arg),
 			     void *arg)
 {
-	int rc = 0;
+	int rc = shlog_res_pin(p);
 
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	for (size_t s = 0; s < p->nsegs && rc == 0; s++) {
 		struct shlog_seg *g = &p->segs[s];
@@ -946,6 +1034,7 @@ int shlog_part_index_foreach(shlog_part *p, int (*fn)(const struct shlog_index_e
 			rc = fn(&g->ents[i].e, arg);
 	}
 	pthread_rwlock_unlock(&p->seglock);
+	shlog_res_unpin(p);
 	return rc;
 }
 

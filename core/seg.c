@@ -58,7 +58,9 @@ int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = shlog_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
+	rc = shlog_res_seg_open(p, g);
+	if (rc == 0)
+		rc = shlog_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
 	for (size_t i = 0; rc == 0 && i < g->nents; i++) {
 		if (seg_ent_check(g, ents, i, raw + i * SHLOG_IDX_ENTRY_SIZE, &why) < 0) {
 			char name[32];
@@ -143,8 +145,11 @@ size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 /* Read a whole span into buf (en->len bytes) and check it (shlog_check_span); seglock held. */
 int shlog_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf)
 {
-	int rc = shlog_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
+	int rc = shlog_res_seg_open(p, g);
 	const char *why = NULL;
+
+	if (rc == 0)
+		rc = shlog_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
 
 	if (rc == 0 && shlog_check_span(&en->e, buf, &why) < 0) {
 		char name[32];
@@ -236,18 +241,22 @@ static void seg_readahead(shlog_part *p, struct shlog_seg *g, uint64_t end)
 		return;
 	if (!atomic_compare_exchange_strong(&p->ra_mark, &mark, end + SHLOG_READAHEAD_BYTES))
 		return;
-	posix_fadvise(g->log_fd, (off_t)(end - g->base_off), SHLOG_READAHEAD_BYTES, POSIX_FADV_WILLNEED);
+	if (shlog_res_seg_open(p, g) == 0)
+		posix_fadvise(g->log_fd, (off_t)(end - g->base_off), SHLOG_READAHEAD_BYTES, POSIX_FADV_WILLNEED);
 }
 
 /* Read committed bytes [off, limit) into buf, checking spans; -ENODATA below start. */
 ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len)
 {
 	size_t n = 0;
-	ssize_t rc = 0;
+	ssize_t rc = shlog_res_pin(p);
 
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	if (off < p->start_off) {
 		pthread_rwlock_unlock(&p->seglock);
+		shlog_res_unpin(p);
 		return -ENODATA;
 	}
 	while (n < len && off + n < limit) {
@@ -266,6 +275,7 @@ ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, s
 	if (n >= SHLOG_READAHEAD_MIN)
 		seg_readahead(p, shlog_seg_by_off(p, off + n - 1), off + n);
 	pthread_rwlock_unlock(&p->seglock);
+	shlog_res_unpin(p);
 	if (rc < 0 && n == 0)
 		return rc;
 	return (ssize_t)n;
@@ -286,8 +296,10 @@ static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags
 int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 {
 	struct shlog_seg *n, g = { .base_seq = seq, .base_off = off, .end_seq = seq, .end_off = off };
-	int rc, dir_sync_failed = 0;
+	int rc = shlog_res_charge(p, SHLOG_RES_SEG_FDS), dir_sync_failed = 0;
 
+	if (rc < 0)
+		return rc;
 	g.log_fd = seg_open_file(p, seq, "log", O_RDWR | O_CREAT | O_TRUNC);
 	g.idx_fd = seg_open_file(p, seq, "idx", O_RDWR | O_CREAT | O_TRUNC);
 	g.ents = calloc(64, sizeof(*g.ents));
@@ -321,6 +333,9 @@ int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 		if (g.idx_fd >= 0)
 			shlog_io.close(g.idx_fd);
 		free(g.ents);
+		shlog_res_uncharge(p, SHLOG_RES_SEG_FDS, 0);
+	} else {
+		shlog_res_rolled(p);
 	}
 	return rc < 0 ? rc : dir_sync_failed;
 }
@@ -353,6 +368,8 @@ int shlog_seg_drop_oldest(shlog_part *p)
 	p->start_seq = p->segs[0].base_seq;
 	p->start_off = p->segs[0].base_off;
 	pthread_rwlock_unlock(&p->seglock);
+	if (old.log_fd >= 0)
+		shlog_res_uncharge(p, SHLOG_RES_SEG_FDS, 1);
 	seg_close(&old);
 	shlog_seg_name(lname, sizeof(lname), old.base_seq, "log");
 	shlog_seg_name(iname, sizeof(iname), old.base_seq, "idx");

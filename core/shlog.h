@@ -79,6 +79,14 @@ struct shlog_options {
 	/** Receives every log line; NULL logs to stderr. */
 	void (*log)(int level, const char *msg, void *arg);
 	void *log_arg;
+	/** File descriptors the engine may keep open, topics and partitions
+	 *  together (0: RLIMIT_NOFILE minus fd_reserve; never more than that).
+	 *  Idle partitions are parked (their fds closed) to stay within it. */
+	uint32_t max_fds;
+	/** fds left to the rest of the program (0: 64 or 1/8 of RLIMIT_NOFILE, the larger). */
+	uint32_t fd_reserve;
+	/** Partitions the store may hold; creating more fails with -ENOSPC (0: 100000). */
+	uint32_t max_partitions;
 };
 
 /** Append flags. */
@@ -166,6 +174,25 @@ int shlog_store_aside_foreach(shlog_store *s,
 			      int (*fn)(const char *topic, int64_t part, int err,
 					const char *why, void *arg),
 			      void *arg);
+
+/** The store's file-descriptor budget and what it holds (docs/DESIGN.md, "File descriptors"). */
+struct shlog_fd_info {
+	uint32_t limit;           /**< RLIMIT_NOFILE (soft) after raising it to the hard limit */
+	uint32_t total;           /**< fds the engine may hold, topics and partitions */
+	uint32_t budget;          /**< of which partitions' files */
+	uint32_t used;            /**< partitions' fds open now */
+	uint32_t topic_cap;       /**< topics the store may hold (one directory fd each) */
+	uint32_t max_partitions;  /**< partitions the store may hold */
+	uint32_t partitions;      /**< partitions it holds */
+	uint32_t resident;        /**< of which with their files open (the rest are parked) */
+	uint64_t parks;           /**< partitions parked (fds closed) since open */
+	uint64_t reopens;         /**< parked partitions reopened since open */
+	uint64_t seg_opens;       /**< older segments' files opened on demand */
+	uint64_t refusals;        /**< operations refused with -ENFILE (budget full) */
+};
+
+/** Fill @p out with the fd budget of @p s (always 0). */
+int shlog_store_fd_info(shlog_store *s, struct shlog_fd_info *out);
 
 /** Human text for a negative errno returned by shlog (like strerror). */
 const char *shlog_strerror(int err);

@@ -298,12 +298,14 @@ static void topic_free(struct shlog_topic *t)
 	free(t);
 }
 
-/* Make an in-memory partition, recover (or create) it on disk. */
+/* Make an in-memory partition, recover (or create) it on disk, count it in the fd budget. */
 static int part_open_into(shlog_store *s, struct shlog_topic *t, uint32_t num, int create)
 {
-	shlog_part *p = shlog_part_new(s, t, num);
+	shlog_part *p;
 	int rc;
 
+	shlog_res_make_room(s, SHLOG_RES_PART_FDS);   /* park idle ones first: recovery opens files */
+	p = shlog_part_new(s, t, num);
 	if (!p)
 		return -ENOMEM;
 	rc = shlog_part_recover(p, create);
@@ -311,6 +313,7 @@ static int part_open_into(shlog_store *s, struct shlog_topic *t, uint32_t num, i
 		shlog_part_put(p);
 		return rc;
 	}
+	shlog_res_adopt(p);
 	t->parts[num] = p;
 	return 0;
 }
@@ -625,7 +628,7 @@ static int store_load(shlog_store *s)
 /* The store                                                         */
 /* ================================================================ */
 
-/* Raise the soft open-files limit to the hard one: a partition keeps fds. */
+/* Raise the soft open-files limit to the hard one: the fd budget is derived from it. */
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -701,10 +704,12 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&s->mu, &ra);
 	pthread_rwlockattr_destroy(&ra);
-	rc = options_check(s, &s->o);
+	raise_nofile();
+	rc = shlog_res_init(s);
+	if (rc == 0)
+		rc = options_check(s, &s->o);
 	if (rc < 0)
 		goto fail;
-	raise_nofile();
 	if (shlog_io.boot_id(s->boot_id) < 0)
 		memset(s->boot_id, 0, sizeof(s->boot_id));
 	rc = store_lock(s, dir);
@@ -718,6 +723,8 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 	if (rc < 0)
 		goto fail;
 	rc = store_load(s);
+	if (rc == 0)
+		shlog_res_loaded(s);
 	if (rc == 0 && !s->o.read_only)
 		rc = shlog_sched_start(s, 1);
 	if (rc < 0)
@@ -733,6 +740,7 @@ fail:
 		close(s->lock_fd);
 	if (s->dfd >= 0)
 		close(s->dfd);
+	shlog_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
 	free(s->aside);
 	free(s);
@@ -753,6 +761,7 @@ int shlog_store_close(shlog_store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	close(s->dfd);
+	shlog_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
 	free(s->aside);
 	free(s);
@@ -846,6 +855,9 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 		rc = -EEXIST;
 		goto out;
 	}
+	rc = shlog_res_admit(s, 1, nparts);     /* the store's topic and partition limits */
+	if (rc < 0)
+		goto out;
 	rc = tmp_mkdir(s->dfd, SHLOG_TMP_NEW_PREFIX, tmp, sizeof(tmp));
 	if (rc < 0)
 		goto out;
@@ -966,6 +978,9 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 		rc = -ENOSPC;
 		goto out;
 	}
+	rc = shlog_res_admit(s, 0, 1);          /* the store's partition limit */
+	if (rc < 0)
+		goto out;
 	np = realloc(t->parts, (t->nparts + 1) * sizeof(*np));
 	if (!np) {
 		rc = -ENOMEM;
