@@ -576,11 +576,53 @@ static void test_ioerr_roll_sticky(void **state)
 	}
 }
 
+/* The sync at close fails: close reports it, and the reopen rewrites and keeps everything. */
+static void test_ioerr_close_sticky(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	struct shlog_part_info in;
+	shlog_store *s;
+	shlog_part *p;
+	char dir[300], *buf;
+	size_t len;
+	uint64_t start;
+
+	snprintf(dir, sizeof(dir), "%s/close", f->dir);
+	th_opts(&o);
+	o.log = sr_log;
+	o.stride = 10;
+	o.flush_threads = 1;
+	th_open_part(dir, &o, "sr", 1, &s, &p);
+	sr_block(p, 0, 1);
+	sr_block(p, 1, 0);               /* written, not synced */
+	sr_calls = sr_hits = sr_rewrites = 0;
+	sr_nth = 1;
+	sr_armed = 1;
+	shlog_io.fdatasync = sr_fdatasync;
+	shlog_io.fsync = sr_fsync;
+	assert_true(th_close(s, p) < 0);
+	sr_armed = 0;
+	shlog_io.fdatasync = shlog_io_default.fdatasync;
+	shlog_io.fsync = shlog_io_default.fsync;
+	assert_int_equal(sr_hits, 1);
+	assert_int_equal(th_reopen_part(dir, &o, "sr", 0, &s, &p), 0);
+	assert_int_equal(sr_rewrites, 1);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_int_equal(in.end_seq, 20);
+	assert_int_equal(th_read_log(p, &buf, &len, &start), 0);
+	assert_int_equal(th_count_lines(buf, len), 20);
+	assert_memory_equal(buf + len - 8, "sr-0019\n", 8);
+	free(buf);
+	assert_int_equal(th_close(s, p), 0);
+}
+
 /* Test table. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ioerr_roll_sticky, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ioerr_close_sticky, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ioerr_keys, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ioerr_always, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ioerr_wrap, fx_setup, fx_teardown),
