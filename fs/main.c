@@ -99,6 +99,7 @@ enum {
 	KEY_FLUSH_THREADS, KEY_PARTITIONS, KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS, KEY_RO, KEY_MAX_HELD, KEY_MAX_HELD_PER_USER,
 	KEY_MAX_TOPICS_PER_USER, KEY_MAX_PARTS_PER_USER,
+	KEY_MAX_FDS, KEY_FD_RESERVE, KEY_MAX_PARTITIONS,
 };
 
 #define SHLOGFS_OPT(t, field, v) { t, offsetof(struct shlogfs_cli, field), v }
@@ -124,6 +125,9 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("max_held_per_user=", KEY_MAX_HELD_PER_USER),
 	FUSE_OPT_KEY("max_topics_per_user=", KEY_MAX_TOPICS_PER_USER),
 	FUSE_OPT_KEY("max_parts_per_user=", KEY_MAX_PARTS_PER_USER),
+	FUSE_OPT_KEY("max_fds=", KEY_MAX_FDS),
+	FUSE_OPT_KEY("fd_reserve=", KEY_FD_RESERVE),
+	FUSE_OPT_KEY("max_partitions=", KEY_MAX_PARTITIONS),
 	SHLOGFS_OPT("repair", so.repair, 1),
 	SHLOGFS_OPT("writeback", writeback, 1),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -171,6 +175,12 @@ static void shlogfs_usage(const char *prog)
 "    -o max_topics_per_user=N  topics one user may own, 0 = no limit (1024)\n"
 "    -o max_parts_per_user=N   partitions one user may own, 0 = no limit (4096);\n"
 "                           past either: EDQUOT at mkdir (root is exempt)\n"
+"    -o max_partitions=N    partitions the store may hold (100000); past it\n"
+"                           ENOSPC at mkdir\n"
+"    -o max_fds=N           fds the engine keeps open, 0 = RLIMIT_NOFILE less\n"
+"                           fd_reserve (0); idle partitions are closed to stay\n"
+"                           within it, a quarter is for topics (ENOSPC past it)\n"
+"    -o fd_reserve=N        fds left for the rest, 0 = 64 or 1/8 of the limit (0)\n"
 "    -o ro                  mount read-only; the data dir is not written\n"
 "    SIZE takes a suffix: k, M, G (powers of 1024)\n\n",
 	       prog);
@@ -281,6 +291,12 @@ static int shlogfs_opt_value(struct shlogfs_cli *c, const char *arg, int key)
 	case KEY_MAX_PARTS_PER_USER:
 		return shlogfs_opt_u32(arg, 0, UINT32_MAX,
 				       &c->max_parts_per_user);
+	case KEY_MAX_FDS:
+		return shlogfs_opt_u32(arg, 0, 1u << 30, &o->max_fds);
+	case KEY_FD_RESERVE:
+		return shlogfs_opt_u32(arg, 0, 1u << 30, &o->fd_reserve);
+	case KEY_MAX_PARTITIONS:
+		return shlogfs_opt_u32(arg, 0, UINT32_MAX, &o->max_partitions);
 	}
 	return 1;
 }

@@ -8,7 +8,9 @@
 # checked against the limit throughout; a user holding more logs open
 # than the budget has partitions (2,000 handles) is served and so is
 # everyone else; after a remount, every partition's first access (it
-# starts parked) reads and appends.
+# starts parked) reads and appends.  Then -o max_fds=64 (16 topics, 12
+# resident partitions) and -o max_partitions: the 17th topic and the
+# partition past the limit are refused with ENOSPC and a log line.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -92,7 +94,7 @@ while not os.path.exists(release):
 EOF
 python3 "$T/hold.py" "$MNT" "$TOPICS" "$PER" "$T/release" >"$T/hold.out" 2>&1 &
 HOLD=$!
-mt_wait_until 600 grep -q '^held' "$T/hold.out" || mt_fail "holder did not report: $(cat "$T/hold.out")"
+mt_wait_until 600 grep -qs '^held' "$T/hold.out" || mt_fail "holder did not report: $(cat "$T/hold.out")"
 grep -qx 'held 2000 bad 0' "$T/hold.out" || mt_fail "holder: $(cat "$T/hold.out")"
 check_fds "2000 logs held open"
 for i in $(seq 0 7 $((PER - 1))); do
@@ -115,4 +117,28 @@ for k in $(seq 0 $((TOPICS - 1))); do
 	done
 done
 check_fds "after reading and appending all"
+check_no_emfile
+
+mt_say "-o max_fds and -o max_partitions: the store's limits refuse with ENOSPC"
+mt_stop
+# max_fds=64: 16 for topics (4 exist), 48 for partitions (12 resident)
+mt_start -o partitions=2,max_fds=64,max_partitions=$((N + 1 + 24 + 4))
+for k in $(seq 4 15); do
+	mkdir "$MNT/x$k" || mt_fail "mkdir of topic $((k + 1)) of 16 failed"
+done
+mt_expect_err 'No space left on device' mkdir "$MNT/y"
+grep -q 'refusing a new topic: the store holds 16 topics, its limit is 16' "$MT_ERR" ||
+	mt_fail "no log line for the topic limit: $(tail -3 "$MT_ERR")"
+for i in 2 3 4 5; do
+	mkdir "$MNT/x4/$i" || mt_fail "mkdir x4/$i (below max_partitions) failed"
+done
+mt_expect_err 'No space left on device' mkdir "$MNT/x4/6"
+grep -q 'refusing 1 new partitions: the store holds .*max_partitions' "$MT_ERR" ||
+	mt_fail "no log line for max_partitions: $(tail -3 "$MT_ERR")"
+for i in $(seq 0 13 $((PER - 1))); do
+	append_and_read "t2/$i" "fourth t2/$i"
+done
+n=$(ls "/proc/$MT_PID/fd" | wc -l)
+[ "$n" -le 128 ] || mt_fail "with max_fds=64 the daemon holds $n fds"
+mt_say "max_fds=64: daemon holds $n fds"
 check_no_emfile
