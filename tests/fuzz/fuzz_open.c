@@ -22,7 +22,8 @@
  * docs/FORMAT.md, so even with forged checksums what opens must hold
  * together: the log's line count is its message count, a sought
  * message starts a line, every key bookmark is a well-formed message
- * reference.  One odd outcome a forged key snapshot can still cause is
+ * reference; and shlog_part_verify(), run on the files first, reports
+ * damage whenever the open then refuses them with EUCLEAN.  One odd outcome a forged key snapshot can still cause is
  * counted and printed at exit (a bookmark naming another message of the
  * log: only reading every message would tell); with FUZZ_STRICT=1 it
  * aborts when no checksum was forged.
@@ -62,7 +63,7 @@ struct fuzz_files {
 
 /** What happened, over all inputs (printed at exit). */
 static struct {
-	unsigned long inputs, opened, refused, euclean, repaired_open;
+	unsigned long inputs, opened, refused, euclean, repaired_open, verified;
 	unsigned long read_eio, read_full;
 	unsigned long keys_listed, key_not_at_msg;
 } fuzz_stat;
@@ -91,10 +92,10 @@ static void fuzz_odd(unsigned long *counter, const char *what)
 static void fuzz_open_report(void)
 {
 	fprintf(stderr,
-		"fuzz_open: inputs %lu opened %lu refused %lu (EUCLEAN %lu) "
+		"fuzz_open: inputs %lu verified %lu opened %lu refused %lu (EUCLEAN %lu) "
 		"repair-opened %lu; reads full %lu EIO %lu; keys listed %lu, "
 		"not at its message %lu\n",
-		fuzz_stat.inputs, fuzz_stat.opened, fuzz_stat.refused,
+		fuzz_stat.inputs, fuzz_stat.verified, fuzz_stat.opened, fuzz_stat.refused,
 		fuzz_stat.euclean, fuzz_stat.repaired_open, fuzz_stat.read_full,
 		fuzz_stat.read_eio, fuzz_stat.keys_listed, fuzz_stat.key_not_at_msg);
 }
@@ -478,12 +479,24 @@ static void fuzz_use_store(shlog_store *s, const struct fuzz_files *f)
 	shlog_part_put(u.p);
 }
 
+/* Damage shlog_part_verify() reports for t/0 of @p dir (before any open changes it). */
+static uint64_t fuzz_verify_damage(const char *dir)
+{
+	struct shlog_verify_stats st;
+
+	if (shlog_part_verify(dir, "t", 0, NULL, NULL, NULL, &st) < 0)
+		return 1;       /* it could not even walk the files: that is a report */
+	fuzz_stat.verified++;
+	return st.damage;
+}
+
 /* Write the files afresh and open them once; 0 if the store opened. */
 static int fuzz_open_once(const char *dir, const struct fuzz_files *f,
 			  int repair)
 {
 	struct shlog_options o;
 	shlog_store *s;
+	uint64_t damage;
 	int rc;
 
 	fuzz_rm_tree(dir);
@@ -498,10 +511,13 @@ static int fuzz_open_once(const char *dir, const struct fuzz_files *f,
 		o.max_message = 64;
 		o.stride = 4;
 	}
+	damage = repair ? 0 : fuzz_verify_damage(dir);
 	rc = shlog_store_open(dir, &o, &s);
 	if (rc < 0) {
 		fuzz_stat.refused++;
 		fuzz_stat.euclean += rc == -EUCLEAN;
+		/* verify reports whatever makes open refuse the files */
+		FUZZ_CHECK(rc != -EUCLEAN || damage > 0);
 		return rc;
 	}
 	fuzz_stat.opened++;
