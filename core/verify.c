@@ -39,6 +39,8 @@ struct vwalk {
 	struct shlog_verify_stats st;
 	int prefix_ok;             /* no problem met yet: the valid prefix grows */
 	uint64_t start_off;        /* log offset of the first retained message */
+	int in_tail;               /* walking the last segment (where open cuts, not refuses) */
+	int base_unknown;          /* the first segment's start cannot be told: open refuses */
 	uint64_t done, total;         /* progress: log bytes checked, of all */
 	char *buf;
 	size_t cap;
@@ -54,7 +56,8 @@ static int vreport(struct vwalk *w, int warn, const char *name, uint64_t byte, u
 {
 	struct shlog_verify_problem pr;
 	char file[SHLOG_TOPIC_MAX + 64], text[640];
-	int tail = w->have_a && seq != UINT64_MAX && seq >= w->a.committed_seq;
+	/* past the anchor, in the last segment, is a tail open cuts; anything else open refuses */
+	int tail = w->have_a && seq != UINT64_MAX && seq >= w->a.committed_seq && w->in_tail && !w->base_unknown;
 
 	snprintf(text, sizeof(text), "%s%s", what, tail && !warn ? " (past the anchor's committed point: a torn "
 		 "tail the next open cuts, or a block being written)" : "");
@@ -220,6 +223,8 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 		int ok;
 		if (shlog_io_pread_full(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
 		    shlog_entry_decode(raw, &e, &why) < 0) {
+			if (k == 0 && w->st.segments == 1 && !pos->known_off && base != 0)
+				w->base_unknown = 1;
 			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq, "index entry %llu: %s",
 				      (unsigned long long)k, why);
 			/* the next entry's position cannot be known: stop checking this segment */
@@ -355,6 +360,7 @@ static int vwalk_run(struct vwalk *w)
 		rc = vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX, "%s", why);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int was_ok = w->prefix_ok;
+		w->in_tail = i + 1 == n;
 		rc = vsegment(w, seqs[i], &pos);
 		if (i == 0 && was_ok && w->st.entries == 0 && w->prefix_ok)
 			w->st.valid_off = pos.off;
