@@ -583,17 +583,21 @@ static uint64_t shlogfs_snap_bytes(const struct shlogfs_snap *sn)
 	return sizeof *sn + sn->text.cap;
 }
 
-/* A young snapshot of @p kind for exactly these credentials (fs->lock). */
+/*
+ * The newest young snapshot of @p kind for exactly these credentials
+ * (fs->lock); @p any: root's private ones too (a stat while one is open
+ * reports its size).
+ */
 static struct shlogfs_snap *shlogfs_snap_find(struct shlogfs *fs,
 					      enum shlogfs_kind kind,
 					      uid_t uid, uint64_t hash,
-					      int64_t now)
+					      int64_t now, int any)
 {
 	struct shlogfs_snap *sn;
 
 	LIST_FOREACH(sn, &fs->snaps, link)
 		if (sn->kind == kind && sn->uid == uid && sn->cred_hash == hash &&
-		    shlogfs_snap_young(sn, now))
+		    (any || !sn->private) && shlogfs_snap_young(sn, now))
 			return sn;
 	return NULL;
 }
@@ -614,7 +618,7 @@ static void shlogfs_snap_sweep(struct shlogfs *fs, int64_t now,
 	struct shlogfs_snap *sn, *next;
 
 	LIST_FOREACH_SAFE(sn, &fs->snaps, link, next) {
-		if (sn->refs || shlogfs_snap_young(sn, now))
+		if (sn->refs || (!sn->private && shlogfs_snap_young(sn, now)))
 			continue;
 		LIST_REMOVE(sn, link);
 		LIST_NEXT(sn, link) = *dead; /* a private chain from here on */
@@ -671,27 +675,30 @@ static int shlogfs_snap_make(struct shlogfs *fs, enum shlogfs_kind kind,
  * The snapshot @p c gets now (open, stat): a young one made for the same
  * credentials, or a new one; -ENOBUFS when the text is past the caller's
  * budget (remembered for SHLOGFS_SNAP_REFUSED_NS, so a flood does not
- * make it again).  @p ref: take a reference (an open handle).
+ * make it again).  A reference is taken (give it back with
+ * shlogfs_snap_put()); @p ref_kept: for an open handle, else for a stat,
+ * which may also use a private one.  @p fresh: a new text only for this
+ * reference, freed when it is put (root's opens: a loop of them must not
+ * pile texts up for a second).
  * However many opens and stats an unprivileged user makes, at most one
  * text per credentials and second is made for them (they may read
  * numbers up to a second old); root's opens always get a new text.
  */
 static int shlogfs_snap_get(struct shlogfs *fs, enum shlogfs_kind kind,
-			    const struct shlogfs_cred *c, int ref,
-			    struct shlogfs_snap **out)
+			    const struct shlogfs_cred *c, int ref_kept,
+			    int fresh, struct shlogfs_snap **out)
 {
 	uint64_t hash = shlogfs_cred_hash(c);
 	int64_t now = shlogfs_mono_ns();
 	struct shlogfs_snap *sn, *dead = NULL, *mine;
-	int fresh = ref && c->uid == 0; /* root's opens: always the numbers of now */
 	int rc, refused;
 
 	pthread_mutex_lock(&fs->lock);
 	shlogfs_snap_sweep(fs, now, &dead);
-	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now);
+	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now, !ref_kept);
 	refused = sn && sn->refused; /* a marker may be swept once unlocked */
 	if (sn)
-		sn->refs += ref != 0 && !refused;
+		sn->refs += !refused;
 	pthread_mutex_unlock(&fs->lock);
 	shlogfs_snap_free_chain(fs, dead);
 	if (refused)
@@ -704,14 +711,15 @@ static int shlogfs_snap_get(struct shlogfs *fs, enum shlogfs_kind kind,
 		return rc;
 	pthread_mutex_lock(&fs->lock);
 	/* another thread may have made one meanwhile: share the first */
-	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now);
+	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now, 0);
 	if (!sn) {
 		sn = mine;
 		mine = NULL;
+		sn->private = fresh;
 		LIST_INSERT_HEAD(&fs->snaps, sn, link);
 	}
 	refused = sn->refused;
-	sn->refs += ref != 0 && !refused;
+	sn->refs += !refused;
 	pthread_mutex_unlock(&fs->lock);
 	if (mine)
 		shlogfs_snap_free(fs, mine);
@@ -753,7 +761,7 @@ static uint64_t shlogfs_snap_size(struct shlogfs *fs, enum shlogfs_kind kind,
 	uint64_t size;
 
 	shlogfs_cred_get(req, &c);
-	if (shlogfs_snap_get(fs, kind, &c, 1, &sn))
+	if (shlogfs_snap_get(fs, kind, &c, 0, 0, &sn))
 		return 0; /* no text for this caller now (ENOBUFS): empty */
 	size = sn->text.len;
 	shlogfs_snap_put(fs, sn);
@@ -854,7 +862,8 @@ static int shlogfs_root_file_handle(struct shlogfs *fs, struct shlogfs_node *n,
 		return rc;
 	}
 	h->held = sizeof *h;
-	if ((rc = shlogfs_snap_get(fs, n->kind, c, 1, &h->rsnap))) {
+	/* root's opens: always the numbers of now, never shared */
+	if ((rc = shlogfs_snap_get(fs, n->kind, c, 1, c->uid == 0, &h->rsnap))) {
 		shlogfs_budget_give(fs, c->uid, h->held);
 		free(h);
 		return rc;

@@ -111,6 +111,7 @@ struct shlogfs_snap {
 	uid_t uid;                 /**< charged to (budget.c) */
 	uint64_t cred_hash;        /**< of the whole credentials */
 	int refused;               /**< no text: past the budget (kept a while) */
+	int private;               /**< root's open: never shared, freed at release */
 	struct shlogfs_buf text;
 };
 
