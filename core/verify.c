@@ -41,6 +41,7 @@ struct vwalk {
 	uint64_t start_off;        /* log offset of the first retained message */
 	int in_tail;               /* walking the last segment (where open cuts, not refuses) */
 	int base_unknown;          /* the first segment's start cannot be told: open refuses */
+	int refused;               /* open refuses what is being reported (never a tail) */
 	uint64_t done, total;         /* progress: log bytes checked, of all */
 	char *buf;
 	size_t cap;
@@ -57,7 +58,8 @@ static int vreport(struct vwalk *w, int warn, const char *name, uint64_t byte, u
 	struct shlog_verify_problem pr;
 	char file[SHLOG_TOPIC_MAX + 64], text[640];
 	/* past the anchor, in the last segment, is a tail open cuts; anything else open refuses */
-	int tail = w->have_a && seq != UINT64_MAX && seq >= w->a.committed_seq && w->in_tail && !w->base_unknown;
+	int tail = w->have_a && seq != UINT64_MAX && seq >= w->a.committed_seq && w->in_tail && !w->base_unknown &&
+		   !w->refused;
 
 	snprintf(text, sizeof(text), "%s%s", what, tail && !warn ? " (past the anchor's committed point: a torn "
 		 "tail the next open cuts, or a block being written)" : "");
@@ -199,13 +201,21 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 	uint64_t lsize = 0, isize = 0, nent, base_off = pos->off, end = 0;
 	int lfd, ifd, rc = 0;
 	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
+	/* the only segment, not named 0, the anchor not at it: only its first entry tells where it starts
+	 * (an oldest segment without entries before others is a deletion open finishes) */
+	int first_unknown;
 
 	shlog_seg_name(lname, sizeof(lname), base, "log");
 	shlog_seg_name(iname, sizeof(iname), base, "idx");
 	w->st.segments++;
-	if (pos->known_off && base != pos->seq)    /* (after a broken entry the end is unknown) */
-		pos->have_last = 0, rc = vproblem(w, lname, 0, base, "segment starts at message %llu but the previous one ends at %llu",
+	first_unknown = w->st.segments == 1 && w->in_tail && !pos->known_off && base != 0;
+	if (pos->known_off && base != pos->seq) {  /* (after a broken entry the end is unknown) */
+		pos->have_last = 0;
+		w->refused = 1;    /* open refuses a gap between segments */
+		rc = vproblem(w, lname, 0, base, "segment starts at message %llu but the previous one ends at %llu",
 			      (unsigned long long)base, (unsigned long long)pos->seq);
+		w->refused = 0;
+	}
 	pos->seq = base;
 	lfd = vopen(w, lname, &lsize);
 	if (lfd < 0)
@@ -214,17 +224,22 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 	ifd = vopen(w, iname, &isize);
 	if (ifd < 0) {
 		close(lfd);
+		w->base_unknown |= first_unknown;
 		return rc ? rc : vproblem(w, iname, 0, base, "cannot open: %s", strerror(-ifd));
 	}
 	nent = isize / SHLOG_IDX_ENTRY_SIZE;
+	if (rc == 0 && first_unknown && nent == 0) {
+		w->base_unknown = 1;
+		rc = vproblem(w, iname, 0, base, "no whole index entry: where the first segment starts cannot be "
+			      "told (it is not segment 0 and the anchor does not name it)");
+	}
 	for (uint64_t k = 0; rc == 0 && k < nent; k++) {
 		struct shlog_index_entry e;
 		const char *why = "cannot be read";
 		int ok;
 		if (shlog_io_pread_full(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
 		    shlog_entry_decode(raw, &e, &why) < 0) {
-			if (k == 0 && w->st.segments == 1 && !pos->known_off && base != 0)
-				w->base_unknown = 1;
+			w->base_unknown |= k == 0 && first_unknown;
 			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq, "index entry %llu: %s",
 				      (unsigned long long)k, why);
 			/* the next entry's position cannot be known: stop checking this segment */
@@ -233,6 +248,7 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 			break;
 		}
 		if (vfollows(pos, base, k, &e, &why) < 0) {
+			w->base_unknown |= k == 0 && first_unknown;
 			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
 				      "index entry %llu says message %llu at offset %llu; expected %llu at %llu: %s",
 				      (unsigned long long)k, (unsigned long long)e.seq, (unsigned long long)e.off,
