@@ -560,7 +560,6 @@ void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct shlogfs_wb_fix fix = { 0 };
 	ssize_t rc;
 
-	(void)ino;
 	if (fs->wb_on && h->kind == SHLOGFS_LOG) /* the log's byte stream (wb.c) */
 		rc = shlogfs_wb_write(fs, h, buf, size, (uint64_t)off, &fix);
 	else
@@ -570,7 +569,7 @@ void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, (int)-rc);
 	else
 		fuse_reply_write(req, (size_t)rc);
-	shlogfs_wb_fix_apply(fs, h, &fix); /* after the reply: see wb.c */
+	shlogfs_wb_fix_apply(fs, ino, &fix); /* after the reply: h may be gone */
 }
 
 /* ==== open, close ===================================================== */

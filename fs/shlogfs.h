@@ -435,7 +435,7 @@ ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
 			 const char *buf, size_t size, uint64_t off,
 			 struct shlogfs_wb_fix *fix);
 /** After the reply to a write: put back what @p fix holds, and free it. */
-void shlogfs_wb_fix_apply(struct shlogfs *fs, struct shlogfs_handle *h,
+void shlogfs_wb_fix_apply(struct shlogfs *fs, fuse_ino_t ino,
 			  struct shlogfs_wb_fix *fix);
 /** Read a partition log, its unfinished last line included. */
 ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,

@@ -384,8 +384,12 @@ static void shlogfs_wb_differ(struct shlogfs_handle *h, struct shlogfs_wb *wb,
 	fix->len = fix->buf ? old : 0;
 }
 
-/* After the reply: put the stored bytes of a refused range back into the kernel's copy. */
-void shlogfs_wb_fix_apply(struct shlogfs *fs, struct shlogfs_handle *h,
+/*
+ * After the reply: put the stored bytes of a refused range back into the
+ * kernel's copy of inode @p ino (by number: once the reply is sent the
+ * handle may be released and freed by another thread).
+ */
+void shlogfs_wb_fix_apply(struct shlogfs *fs, fuse_ino_t ino,
 			  struct shlogfs_wb_fix *fix)
 {
 	struct fuse_session *se = __atomic_load_n(&fs->se, __ATOMIC_ACQUIRE);
@@ -393,8 +397,7 @@ void shlogfs_wb_fix_apply(struct shlogfs *fs, struct shlogfs_handle *h,
 
 	if (fix->buf && se) {
 		v.buf[0].mem = fix->buf;
-		fuse_lowlevel_notify_store(se, shlogfs_node_ino(fs, h->node),
-					   (off_t)fix->off, &v, 0);
+		fuse_lowlevel_notify_store(se, ino, (off_t)fix->off, &v, 0);
 	}
 	free(fix->buf);
 	fix->buf = NULL;
