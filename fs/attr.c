@@ -12,6 +12,12 @@
  * changes its directory.  With -o writeback a partition log's size is
  * the kernel's own (it ignores ours), so its attributes are cached for
  * a second: the kernel checks them before every append otherwise.
+ *
+ * A stat never does work that grows with the log for nothing: the size
+ * of an `index` is remembered with the partition state its text was made
+ * from (see shlogfs_status_size).  The size of <topic>/log
+ * tells the size of every partition: only a caller who may read them
+ * all is told it (0 for anyone else).
  */
 #include <errno.h>
 #include <string.h>
@@ -68,18 +74,96 @@ int shlogfs_key_size(struct shlogfs *fs, struct shlogfs_node *n,
 	return rc;
 }
 
+/*
+ * What an index's text depends on: its entries are the committed blocks
+ * of the retained segments, so they change only with committed_seq (a
+ * block written), start_seq and nsegments (segments deleted) or the
+ * anchor's generation (a repair or compaction rewrote them).
+ */
+static void shlogfs_index_key(const struct shlog_part_info *in, uint64_t key[4])
+{
+	key[0] = in->committed_seq;
+	key[1] = in->start_seq;
+	key[2] = in->nsegments;
+	key[3] = in->anchor_gen;
+}
+
+/* Record the size of an index text of @p n made for partition state @p in. */
+void shlogfs_node_text_made(struct shlogfs *fs, struct shlogfs_node *n,
+			    const struct shlog_part_info *in, uint64_t len)
+{
+	pthread_mutex_lock(&fs->lock);
+	shlogfs_index_key(in, n->text_key);
+	n->text_len = len;
+	n->text_keyed = 1;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* The size of @p n's last index text if the partition is still as then. */
+static int shlogfs_index_known(struct shlogfs *fs, struct shlogfs_node *n,
+			       const struct shlog_part_info *in, uint64_t *size)
+{
+	uint64_t key[4];
+	int same;
+
+	shlogfs_index_key(in, key);
+	pthread_mutex_lock(&fs->lock);
+	same = n->text_keyed && !memcmp(key, n->text_key, sizeof key);
+	*size = n->text_len;
+	pthread_mutex_unlock(&fs->lock);
+	return same;
+}
+
+/*
+ * Size of a status file at a stat.  anchor and stats are a few hundred
+ * bytes of fixed shape, made again each time; an index's text grows with
+ * the log, so its size is remembered with the state it was made from and
+ * made again only when a block was written or segments went away: a stat
+ * flood costs no more than the writes do, and the size is always what a
+ * read would return.
+ */
+static int shlogfs_status_size(struct shlogfs *fs, struct shlogfs_node *n,
+			       shlog_part *p, uint64_t *size)
+{
+	struct shlogfs_buf text = { 0 };
+	struct shlog_part_info in;
+	int rc;
+
+	if (n->kind == SHLOGFS_INDEX) {
+		if ((rc = shlog_part_info(p, &in)))
+			return rc;
+		if (shlogfs_index_known(fs, n, &in, size))
+			return 0;
+	}
+	rc = shlogfs_text_make(p, n->kind, &text);
+	if (rc == 0) {
+		*size = text.len;
+		if (n->kind == SHLOGFS_INDEX)
+			shlogfs_node_text_made(fs, n, &in, text.len);
+	}
+	shlogfs_buf_free(&text);
+	return rc;
+}
+
 /* Size and time of a file of a partition (LOG, status, AT, SINCE). */
 static int shlogfs_part_file_size(struct shlogfs *fs, struct shlogfs_node *n,
 				  uint64_t *size, int64_t *mtime_ns)
 {
 	struct shlog_part_info in;
-	struct shlogfs_buf text = { 0 };
 	shlog_part *p;
 	uint64_t base = 0;
-	int rc = shlogfs_node_part(fs, n, &p);
+	int rc;
 
-	if (rc)
+	*size = 0;
+	*mtime_ns = 0;
+	if ((rc = shlogfs_node_part(fs, n, &p)))
 		return rc;
+	if (n->kind == SHLOGFS_ANCHOR || n->kind == SHLOGFS_STATS ||
+	    n->kind == SHLOGFS_INDEX) {
+		rc = shlogfs_status_size(fs, n, p, size);
+		shlog_part_put(p);
+		return rc;
+	}
 	/* a view's start is found again at every stat, before its end */
 	if (n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE)
 		rc = shlogfs_view_base(fs, n, &base);
@@ -89,16 +173,9 @@ static int shlogfs_part_file_size(struct shlogfs *fs, struct shlogfs_node *n,
 		*mtime_ns = in.last_flush_ns;
 		if (n->kind == SHLOGFS_LOG)
 			*size = in.end_off + shlogfs_wb_pending(n);
-		else if (n->kind == SHLOGFS_AT || n->kind == SHLOGFS_SINCE)
-			*size = in.end_off > base ? in.end_off - base : 0;
 		else
-			rc = shlogfs_text_make(p, n->kind, &text);
-		if (rc == 0 && text.p) {
-			*size = text.len;
-			*mtime_ns = 0;
-		}
+			*size = in.end_off > base ? in.end_off - base : 0;
 	}
-	shlogfs_buf_free(&text);
 	shlog_part_put(p);
 	return rc;
 }
@@ -116,15 +193,33 @@ static int shlogfs_snap_size(struct shlogfs *fs, struct shlogfs_node *n,
 	return have;
 }
 
-/* Size of a file node; directories leave it alone. */
+/* May @p c read every partition of @p topic (what <topic>/log's size tells)? */
+static int shlogfs_tlog_readable(struct shlogfs *fs,
+				 const struct shlogfs_cred *c, const char *topic)
+{
+	uint32_t nparts;
+
+	if (c->uid == 0)
+		return 1;
+	if (shlog_topic_nparts(fs->store, topic, &nparts))
+		return 0;
+	for (uint32_t i = 0; i < nparts; i++)
+		if (shlogfs_access_part(fs, c, topic, i, R_OK))
+			return 0;
+	return 1;
+}
+
+/* Size of a file node as @p c may see it (NULL: the daemon itself). */
 static int shlogfs_file_size(struct shlogfs *fs, struct shlogfs_node *n,
-			     struct stat *st)
+			     const struct shlogfs_cred *c, struct stat *st)
 {
 	uint64_t size = 0;
 	int64_t t = 0;
 	int rc = 0;
 
-	if (shlogfs_snap_size(fs, n, &size)) {
+	if (n->kind == SHLOGFS_TLOG && c && !shlogfs_tlog_readable(fs, c, n->topic)) {
+		/* size 0, the directory's times: nothing of the partitions */
+	} else if (shlogfs_snap_size(fs, n, &size)) {
 		/* an open handle's snapshot decides (status, key, topic log) */
 	} else if (n->kind == SHLOGFS_TLOG) {
 		rc = shlogfs_tlog_size(fs, n->topic, &size, &t);
@@ -166,9 +261,9 @@ mode_t shlogfs_kind_mode(enum shlogfs_kind k, mode_t dirmode)
 	}
 }
 
-/* Fill @p st for node @p n (getattr, lookup, mkdir, create). */
-int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
-		      struct stat *st)
+/* Fill @p st for node @p n as @p c may see it (NULL: the daemon). */
+static int shlogfs_node_stat_as(struct shlogfs *fs, struct shlogfs_node *n,
+				const struct shlogfs_cred *c, struct stat *st)
 {
 	uint32_t nparts = 0;
 	int rc;
@@ -205,7 +300,27 @@ int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
 		st->st_size = 4096;
 		return 0;
 	}
-	return shlogfs_file_size(fs, n, st);
+	return shlogfs_file_size(fs, n, c, st);
+}
+
+/* Fill @p st for node @p n (the daemon's own view: mkdir, create). */
+int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
+		      struct stat *st)
+{
+	return shlogfs_node_stat_as(fs, n, NULL, st);
+}
+
+/* Fill @p st for node @p n as the caller of @p req may see it (getattr,
+ * lookup, setattr); only <topic>/log depends on who asks. */
+int shlogfs_node_stat_req(struct shlogfs *fs, struct shlogfs_node *n,
+			  fuse_req_t req, struct stat *st)
+{
+	struct shlogfs_cred c;
+
+	if (n->kind != SHLOGFS_TLOG)
+		return shlogfs_node_stat_as(fs, n, NULL, st);
+	shlogfs_cred_get(req, &c);
+	return shlogfs_node_stat_as(fs, n, &c, st);
 }
 
 /* Attribute timeout of a node. */
@@ -302,16 +417,18 @@ void shlogfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	(void)fi;
-	rc = shlogfs_node_stat(fs, n, &st);
+	rc = shlogfs_node_stat_req(fs, n, req, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, shlogfs_timeout(fs, n));
 }
 
-/* setattr size: only to the current size (rsync --append does that). */
+/* setattr size: only to the current size (rsync --append does that), as
+ * the caller sees it. */
 static int shlogfs_setattr_size(struct shlogfs *fs, struct shlogfs_node *n,
-				uint64_t size, struct fuse_file_info *fi)
+				fuse_req_t req, uint64_t size,
+				struct fuse_file_info *fi)
 {
 	struct shlogfs_handle *h = fi ? (struct shlogfs_handle *)fi->fh : NULL;
 	struct stat st;
@@ -322,7 +439,7 @@ static int shlogfs_setattr_size(struct shlogfs *fs, struct shlogfs_node *n,
 	if (n->kind != SHLOGFS_LOG && n->kind != SHLOGFS_TLOG &&
 	    n->kind != SHLOGFS_KEY)
 		return shlogfs_kind_is_dir(n->kind) ? -EISDIR : -EPERM;
-	if ((rc = shlogfs_node_stat(fs, n, &st)))
+	if ((rc = shlogfs_node_stat_req(fs, n, req, &st)))
 		return rc;
 	if (size == (uint64_t)st.st_size + (h ? shlogfs_handle_pending(h) : 0))
 		return 0;
@@ -376,7 +493,8 @@ void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 	int rc = shlogfs_node_live(n);
 
 	if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = shlogfs_setattr_size(fs, n, (uint64_t)attr->st_size, fi);
+		rc = shlogfs_setattr_size(fs, n, req,
+					  (uint64_t)attr->st_size, fi);
 	if (!rc && (to_set & FUSE_SET_ATTR_MODE))
 		rc = shlogfs_setattr_mode(fs, n, attr->st_mode);
 	if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
@@ -384,7 +502,7 @@ void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 			to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1,
 			to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1);
 	if (!rc)
-		rc = shlogfs_node_stat(fs, n, &st);
+		rc = shlogfs_node_stat_req(fs, n, req, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else

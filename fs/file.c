@@ -716,11 +716,15 @@ static int shlogfs_open_kind(struct shlogfs *fs, struct shlogfs_node *n,
 	case SHLOGFS_STATS:
 		if (wr)
 			return -EACCES;
-		if ((rc = shlogfs_node_part(fs, n, &h->part)))
-			return rc;
-		if ((rc = shlogfs_text_make(h->part, n->kind, &h->buf)))
+		/* the state before the text: an older key only makes a stat
+		 * make the text again (attr.c) */
+		if ((rc = shlogfs_node_part(fs, n, &h->part)) ||
+		    (rc = shlog_part_info(h->part, &in)) ||
+		    (rc = shlogfs_text_make(h->part, n->kind, &h->buf)))
 			return rc;
 		shlogfs_handle_snap(fs, h, h->buf.len);
+		if (n->kind == SHLOGFS_INDEX)
+			shlogfs_node_text_made(fs, n, &in, h->buf.len);
 		fi->direct_io = 1;
 		return 0;
 	case SHLOGFS_KEY:

@@ -377,6 +377,13 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 	if (rc == 0)
 		rc = shlogfs_buf_printf(b, "shlogfs_root_texts_total %" PRIu64
 			"\n", __atomic_load_n(&fs->snaps_made, __ATOMIC_RELAXED));
+	if (rc == 0)
+		rc = shlogfs_family(b, "shlogfs_index_texts_total", "counter",
+			"Texts of partitions' index files made (at open; at stat "
+			"only after the partition changed).");
+	if (rc == 0)
+		rc = shlogfs_buf_printf(b, "shlogfs_index_texts_total %" PRIu64
+			"\n", shlogfs_text_made_total());
 	return rc;
 }
 
@@ -797,7 +804,7 @@ int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
 		memset(st, 0, sizeof *st);
 		return shlogfs_root_file_stat(fs, n, req, st);
 	}
-	return shlogfs_node_stat(fs, n, st);
+	return shlogfs_node_stat_req(fs, n, req, st);
 }
 
 /* getattr: root files here, the rest in attr.c. */

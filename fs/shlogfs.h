@@ -80,6 +80,9 @@ struct shlogfs_node {
 	int linked;        /**< 0 once its name was removed (rmdir, rm) */
 	uint32_t nsnap;    /**< open handles holding a snapshot (fs->lock) */
 	uint64_t snap_len; /**< size of the newest snapshot (fs->lock) */
+	uint64_t text_key[4]; /**< INDEX: the state text_len was made from (fs->lock) */
+	uint64_t text_len; /**< INDEX: size of its last text (fs->lock) */
+	int text_keyed;    /**< text_key and text_len are set (fs->lock) */
 	uint32_t rr;       /**< TLOG: round robin of keyless lines (atomic) */
 	uint64_t gen;      /**< -o writeback: tells apart nodes of one name */
 	uint64_t sent_size; /**< -o writeback: the size the kernel was given (fs->lock) */
@@ -276,6 +279,8 @@ void shlogfs_buf_free(struct shlogfs_buf *b);
 /** Generate the text of a status file (ANCHOR, INDEX, STATS). */
 int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
 		      struct shlogfs_buf *out);
+/** Index texts made since start (/.metrics, root only). */
+uint64_t shlogfs_text_made_total(void);
 /** Parse RFC 3339 or Unix seconds into ns since the epoch; -EINVAL. */
 int shlogfs_time_parse(const char *s, int64_t *ns);
 /** Format ns since the epoch as RFC 3339 UTC with nanoseconds. */
@@ -352,6 +357,14 @@ int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
 /** Fill @p st for node @p n; 0 or a negative errno. */
 int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
 		      struct stat *st);
+/** shlogfs_node_stat() as the caller of @p req may see it (<topic>/log's
+ *  size only for one who may read every partition). */
+int shlogfs_node_stat_req(struct shlogfs *fs, struct shlogfs_node *n,
+			  fuse_req_t req, struct stat *st);
+/** An index text of @p n, @p len bytes, was made from partition state
+ *  @p in (a stat reuses its size while the state is the same). */
+void shlogfs_node_text_made(struct shlogfs *fs, struct shlogfs_node *n,
+			    const struct shlog_part_info *in, uint64_t len);
 /** Permission bits and type of a node, from its directory's mode. */
 mode_t shlogfs_kind_mode(enum shlogfs_kind k, mode_t dirmode);
 /** Size of keys/<key>: its value plus '\n'; -ENOENT if not live. */

@@ -313,6 +313,15 @@ static int shlogfs_text_index_entry(const struct shlog_index_entry *e,
 		e->seq, e->off, t, e->len, e->count, e->crc) ? 1 : 0;
 }
 
+/* Index texts made (shlogfs_index_texts_total in /.metrics). */
+static uint64_t shlogfs_texts_made;
+
+/* How many index texts shlogfs_text_make() has made. */
+uint64_t shlogfs_text_made_total(void)
+{
+	return __atomic_load_n(&shlogfs_texts_made, __ATOMIC_RELAXED);
+}
+
 /* Generate a status file into @p out (emptied first). */
 int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
 		      struct shlogfs_buf *out)
@@ -322,6 +331,7 @@ int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
 
 	out->len = 0;
 	if (kind == SHLOGFS_INDEX) {
+		__atomic_add_fetch(&shlogfs_texts_made, 1, __ATOMIC_RELAXED);
 		rc = shlog_part_index_foreach(p, shlogfs_text_index_entry, out);
 		if (rc < 0)
 			return rc;
