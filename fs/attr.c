@@ -15,9 +15,10 @@
  *
  * A stat never does work that grows with the log for nothing: the size
  * of an `index` is remembered with the partition state its text was made
- * from (see shlogfs_status_size).  The size of <topic>/log
- * tells the size of every partition: only a caller who may read them
- * all is told it (0 for anyone else).
+ * from (see shlogfs_status_size).  The size of <topic>/log tells the
+ * size of every partition: only a caller who may read them all is told
+ * it, anyone else sees 0 (its attribute timeout of 0 keeps the kernel
+ * from showing one caller's size to the next).
  */
 #include <errno.h>
 #include <string.h>
@@ -270,9 +271,8 @@ static int shlogfs_node_stat_as(struct shlogfs *fs, struct shlogfs_node *n,
 
 	memset(st, 0, sizeof *st);
 	if (n->kind == SHLOGFS_ROOT) {
-		if (stat(fs->datadir, st) < 0)
-			return -errno;
-		st->st_mode = S_IFDIR | (st->st_mode & 07777);
+		if ((rc = shlog_dir_stat(fs->store, NULL, -1, st)))
+			return rc;
 		st->st_nlink = 2;
 		st->st_size = 0;
 	} else {
@@ -457,6 +457,7 @@ static int shlogfs_setattr_mode(struct shlogfs *fs, struct shlogfs_node *n,
 		return shlog_dir_chmod(fs->store, n->topic, n->part,
 				       mode & 07777);
 	case SHLOGFS_ROOT:
+		return shlog_dir_chmod(fs->store, NULL, -1, mode & 07777);
 	case SHLOGFS_ATDIR:
 	case SHLOGFS_SINCEDIR:
 	case SHLOGFS_KEYSDIR:
@@ -471,6 +472,8 @@ static int shlogfs_setattr_owner(struct shlogfs *fs, struct shlogfs_node *n,
 				 uid_t uid, gid_t gid)
 {
 	switch (n->kind) {
+	case SHLOGFS_ROOT:
+		return shlog_dir_chown(fs->store, NULL, -1, uid, gid);
 	case SHLOGFS_TOPIC:
 	case SHLOGFS_TLOG:
 		return shlog_dir_chown(fs->store, n->topic, -1, uid, gid);
