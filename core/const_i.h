@@ -55,7 +55,8 @@
 
 /* ---- a topic's meta file: the modes and owners the mount shows ---- */
 #define SHLOG_META_NAME             "meta"
-#define SHLOG_META_TMP_PREFIX       ".meta-"    /* + 16 hex, in the topic dir */
+#define SHLOG_ROOT_META_NAME        ".meta"     /* the mount root's record, in the data dir */
+#define SHLOG_META_TMP_PREFIX       ".meta-"    /* + 16 hex, in a topic dir or the data dir */
 #define SHLOG_META_MAGIC            0x4d4c4853u /* "SHLM" little-endian */
 #define SHLOG_META_VERSION          1u
 #define SHLOG_META_HDR_SIZE         32u         /* header + the topic's record */

@@ -217,6 +217,8 @@ struct shlog_store {
 	size_t naside;
 	unsigned char boot_id[16];        /* this boot, for anchors (zeros: unknown) */
 	struct shlog_res res;             /* the fd budget (resident.c) */
+	pthread_mutex_t root_mu;          /* root_perm */
+	struct shlog_perm root_perm;      /* the mount root's mode and owner (.meta) */
 };
 
 /* ---- util (store.c) ---- */

@@ -175,12 +175,13 @@ int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 /* On disk                                                           */
 /* ================================================================ */
 
-/* Read SHLOG_META_NAME of topic dir @p tdfd into @p m. */
-int shlog_meta_read(int tdfd, uint32_t nparts, struct shlog_meta *m, const char **why)
+/* Read meta file @p name of dir @p tdfd into @p m. */
+int shlog_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_meta *m,
+		    const char **why)
 {
 	size_t max = SHLOG_META_HDR_SIZE + (size_t)SHLOG_MAX_PARTS * SHLOG_META_ENT_SIZE +
 		     SHLOG_META_CRC_SIZE;
-	int fd = shlog_io_open(tdfd, SHLOG_META_NAME, O_RDONLY, 0, S_IFREG);
+	int fd = shlog_io_open(tdfd, name, O_RDONLY, 0, S_IFREG);
 	unsigned char *buf;
 	struct stat st;
 	int rc;
@@ -219,7 +220,7 @@ static int tmp_create(int dfd, char *name, size_t cap)
 }
 
 /* Replace SHLOG_META_NAME atomically: temp, fsync, rename, fsync dir. */
-int shlog_meta_write(int tdfd, const struct shlog_meta *m)
+int shlog_meta_write(int tdfd, const char *name, const struct shlog_meta *m)
 {
 	char tmp[sizeof(SHLOG_META_TMP_PREFIX) + SHLOG_TMP_HEX];
 	unsigned char *buf;
@@ -238,7 +239,7 @@ int shlog_meta_write(int tdfd, const struct shlog_meta *m)
 		rc = -errno;
 	shlog_io.close(fd);
 	free(buf);
-	if (rc == 0 && shlog_io.renameat(tdfd, tmp, tdfd, SHLOG_META_NAME) < 0)
+	if (rc == 0 && shlog_io.renameat(tdfd, tmp, tdfd, name) < 0)
 		rc = -errno;
 	if (rc < 0) {
 		shlog_io.unlinkat(tdfd, tmp, 0);

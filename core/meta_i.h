@@ -41,10 +41,14 @@ int shlog_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *l
 int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 		      struct shlog_meta *m, const char **why);
 
-/* Read SHLOG_META_NAME of topic dir @p tdfd: 0, -ENOENT, -EUCLEAN (@p why), -errno. */
-int shlog_meta_read(int tdfd, uint32_t nparts, struct shlog_meta *m, const char **why);
-/* Replace SHLOG_META_NAME atomically (temp, fsync, rename, fsync dir). 0 or -errno. */
-int shlog_meta_write(int tdfd, const struct shlog_meta *m);
+/*
+ * Read meta file @p name (SHLOG_META_NAME in a topic dir, SHLOG_ROOT_META_NAME
+ * in the data dir) of dir @p tdfd: 0, -ENOENT, -EUCLEAN (@p why), -errno.
+ */
+int shlog_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_meta *m,
+		    const char **why);
+/* Replace meta file @p name of dir @p tdfd atomically (temp, fsync, rename, fsync dir). 0 or -errno. */
+int shlog_meta_write(int tdfd, const char *name, const struct shlog_meta *m);
 /* Build a meta from the real directories' modes and owners (migration). */
 int shlog_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m);
 

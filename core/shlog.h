@@ -225,6 +225,9 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out);
  * Attributes of a topic (@p part < 0) or partition as the mount shows
  * them: mode and owner from the topic's meta file, times (and the rest)
  * of its directory in the data dir, which itself stays the daemon's.
+ * @p topic NULL is the mount root (its record is DATADIR/.meta; until it
+ * is first changed, the data dir's own mode and owner).  The same holds
+ * for shlog_dir_chmod() and shlog_dir_chown().
  */
 int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part,
 		   struct stat *st);

@@ -445,7 +445,7 @@ static int topic_migrate(shlog_store *s, struct shlog_topic *t, struct load_err 
 
 	if (rc < 0 || s->o.read_only)
 		return rc;
-	rc = shlog_meta_write(t->dfd, &t->meta);
+	rc = shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
 	if (rc < 0) {        /* served from memory; the next open tries again */
 		shlog_logf(s, SHLOG_WARNING, "topic %s: cannot write its %s file (%s): its "
 			   "directories keep their modes until the next open", t->name,
@@ -472,7 +472,7 @@ static int topic_meta_rebuild(shlog_store *s, struct shlog_topic *t, const char 
 	if (rc == 0)
 		rc = shlog_meta_from_dirs(t->dfd, t->nparts, &t->meta);
 	if (rc == 0)
-		rc = shlog_meta_write(t->dfd, &t->meta);
+		rc = shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
 	return rc;
 }
 
@@ -480,7 +480,7 @@ static int topic_meta_rebuild(shlog_store *s, struct shlog_topic *t, const char 
 static int topic_meta_load(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 {
 	const char *bad = NULL;
-	int rc = shlog_meta_read(t->dfd, t->nparts, &t->meta, &bad);
+	int rc = shlog_meta_read(t->dfd, SHLOG_META_NAME, t->nparts, &t->meta, &bad);
 
 	if (rc == -ENOENT)
 		rc = topic_migrate(s, t, e);
@@ -560,7 +560,7 @@ int shlog_topic_check_layout(int ddfd, const char *name, char *why, size_t cap)
 		snprintf(e.why, sizeof(e.why), "%s", rc == -EUCLEAN ? "not a directory"
 							: strerror(-rc));
 	if (rc == 0) {
-		rc = shlog_meta_read(t->dfd, t->nparts, &m, &bad);
+		rc = shlog_meta_read(t->dfd, SHLOG_META_NAME, t->nparts, &m, &bad);
 		if (rc == -ENOENT)
 			rc = 0;     /* an older store: the next open makes it */
 		else if (rc < 0)
@@ -591,6 +591,11 @@ static int load_entry(const char *name, unsigned char d_type, void *arg)
 	    !strncmp(name, SHLOG_TMP_DEL_PREFIX, strlen(SHLOG_TMP_DEL_PREFIX))) {
 		if (!s->o.read_only)
 			shlog_rmtree_at(s->dfd, name);
+		return 0;
+	}
+	if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
+		if (!s->o.read_only)       /* a write of the root's .meta a crash cut */
+			shlog_io.unlinkat(s->dfd, name, 0);
 		return 0;
 	}
 	if (shlog_topic_name_check(name) < 0)
@@ -627,6 +632,57 @@ static int store_load(shlog_store *s)
 /* ================================================================ */
 /* The store                                                         */
 /* ================================================================ */
+
+/*
+ * The mount root's mode and owner: SHLOG_ROOT_META_NAME in the data dir (a
+ * meta file without partitions), or, until someone changes them through
+ * the mount, the data dir's own.  A damaged one is logged and replaced by
+ * the strictest record (0700, the daemon's euid) until it is rewritten.
+ */
+static int root_load(shlog_store *s)
+{
+	struct shlog_meta m;
+	const char *why = NULL;
+	struct stat st;
+	int rc = shlog_meta_read(s->dfd, SHLOG_ROOT_META_NAME, 0, &m, &why);
+
+	if (rc == 0) {
+		s->root_perm = m.topic;
+		shlog_meta_free(&m);
+		return 0;
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == -ENOENT && shlog_io.fstat(s->dfd, &st) == 0) {
+		s->root_perm = (struct shlog_perm){ st.st_mode & 07777, st.st_uid, st.st_gid };
+		return 0;
+	}
+	shlog_logf(s, SHLOG_ERR, "%s: %s; the mount root is 0700 and the daemon's until it is changed",
+		   SHLOG_ROOT_META_NAME, why ? why : strerror(-rc));
+	s->root_perm = (struct shlog_perm){ SHLOG_DIR_MODE, geteuid(), getegid() };
+	return 0;
+}
+
+/* Replace the mount root's record with @p pm and write it; the old one stays on failure. */
+static int root_set(shlog_store *s, const struct shlog_perm *pm)
+{
+	struct shlog_meta m;
+	int rc;
+
+	if (s->o.read_only)
+		return -EROFS;
+	if (pm->mode == s->root_perm.mode && pm->uid == s->root_perm.uid && pm->gid == s->root_perm.gid)
+		return 0;
+	rc = shlog_meta_init(&m, pm, 0);
+	if (rc == 0)
+		rc = shlog_meta_write(s->dfd, SHLOG_ROOT_META_NAME, &m);
+	shlog_meta_free(&m);
+	if (rc == 0)
+		s->root_perm = *pm;
+	else
+		shlog_logf(s, SHLOG_ERR, "writing %s: %s", SHLOG_ROOT_META_NAME, strerror(-rc));
+	return rc;
+}
 
 /* Raise the soft open-files limit to the hard one: the fd budget is derived from it. */
 static void raise_nofile(void)
@@ -704,6 +760,7 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&s->mu, &ra);
 	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&s->root_mu, NULL);
 	raise_nofile();
 	rc = shlog_res_init(s);
 	if (rc == 0)
@@ -719,7 +776,9 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 		shlog_logf(s, SHLOG_ERR, "%s: cannot open data directory: %s", dir, strerror(-rc));
 	if (rc < 0)
 		goto fail;
-	rc = shlog_sched_start(s, 0);
+	rc = root_load(s);
+	if (rc == 0)
+		rc = shlog_sched_start(s, 0);
 	if (rc < 0)
 		goto fail;
 	rc = store_load(s);
@@ -742,6 +801,7 @@ fail:
 		close(s->dfd);
 	shlog_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
+	pthread_mutex_destroy(&s->root_mu);
 	free(s->aside);
 	free(s);
 	return rc;
@@ -763,6 +823,7 @@ int shlog_store_close(shlog_store *s)
 	close(s->dfd);
 	shlog_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
+	pthread_mutex_destroy(&s->root_mu);
 	free(s->aside);
 	free(s);
 	return rc;
@@ -833,7 +894,7 @@ static int topic_build(shlog_store *s, struct shlog_topic *t, uint32_t nparts)
 			rc = part_open_into(s, t, i, 1);
 	}
 	if (rc == 0)
-		rc = shlog_meta_write(t->dfd, &t->meta);   /* fsyncs the topic dir */
+		rc = shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);   /* fsyncs the topic dir */
 	return rc;
 }
 
@@ -1051,7 +1112,7 @@ static int meta_commit(shlog_store *s, struct shlog_topic *t, struct shlog_perm 
 
 	if (pm->mode == old->mode && pm->uid == old->uid && pm->gid == old->gid)
 		return 0;
-	rc = s->o.read_only ? -EROFS : shlog_meta_write(t->dfd, &t->meta);
+	rc = s->o.read_only ? -EROFS : shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
 	if (rc < 0) {
 		*pm = *old;
 		shlog_logf(s, SHLOG_ERR, "topic %s: writing its %s file: %s", t->name,
@@ -1065,7 +1126,20 @@ int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part, struct stat 
 	struct shlog_perm pm;
 	struct shlog_topic *t;
 	char name[24];
-	int rc = meta_lock(s, topic, part, &t);
+	int rc;
+
+	if (!topic) {                          /* the mount root */
+		if (shlog_io.fstat(s->dfd, st) < 0)
+			return -errno;
+		pthread_mutex_lock(&s->root_mu);
+		pm = s->root_perm;
+		pthread_mutex_unlock(&s->root_mu);
+		st->st_mode = S_IFDIR | pm.mode;
+		st->st_uid = pm.uid;
+		st->st_gid = pm.gid;
+		return 0;
+	}
+	rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
 		return rc;
@@ -1088,7 +1162,17 @@ int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part, mode_t mode
 {
 	struct shlog_perm *pm, old;
 	struct shlog_topic *t;
-	int rc = meta_lock(s, topic, part, &t);
+	int rc;
+
+	if (!topic) {
+		pthread_mutex_lock(&s->root_mu);
+		old = s->root_perm;
+		old.mode = mode & 07777;
+		rc = root_set(s, &old);
+		pthread_mutex_unlock(&s->root_mu);
+		return rc;
+	}
+	rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
 		return rc;
@@ -1104,7 +1188,20 @@ int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part, uid_t uid, 
 {
 	struct shlog_perm *pm, old;
 	struct shlog_topic *t;
-	int rc = meta_lock(s, topic, part, &t);
+	int rc;
+
+	if (!topic) {
+		pthread_mutex_lock(&s->root_mu);
+		old = s->root_perm;
+		if (uid != (uid_t)-1)
+			old.uid = uid;
+		if (gid != (gid_t)-1)
+			old.gid = gid;
+		rc = root_set(s, &old);
+		pthread_mutex_unlock(&s->root_mu);
+		return rc;
+	}
+	rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
 		return rc;

@@ -512,7 +512,7 @@ static int shlogfs_dir_parent_stat(struct shlogfs *fs, const char *topic,
 {
 	if (part >= 0)
 		return shlog_dir_stat(fs->store, topic, -1, st);
-	return stat(fs->datadir, st) < 0 ? -errno : 0;
+	return shlog_dir_stat(fs->store, NULL, -1, st);
 }
 
 /* Give a new directory the caller's mode and ownership (setgid: inherited). */

@@ -783,8 +783,10 @@ static int shlogfs_root_file_stat(struct shlogfs *fs, struct shlogfs_node *n,
 {
 	uint64_t size;
 
-	if (stat(fs->datadir, st) < 0)
-		return -errno;
+	int rc = shlog_dir_stat(fs->store, NULL, -1, st);
+
+	if (rc)
+		return rc;
 	st->st_mode = S_IFREG | (st->st_mode & 0444);
 	st->st_nlink = 1;
 	st->st_ino = shlogfs_node_ino(fs, n);

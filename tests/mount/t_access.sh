@@ -21,8 +21,10 @@ EDQUOT='Disk quota exceeded'
 
 mt_start -o allow_other,partitions=2
 M=$MNT
-chmod 777 "$DATADIR"   # the root's mode is the data dir's
+dmode=$(stat -c %a "$DATADIR")
+chmod 777 "$M"   # the mount root's mode is shlog's (DATADIR/.meta), not the data dir's
 [ "$(stat -c %a "$M")" = 777 ] || mt_fail "root mode $(stat -c %a "$M")"
+[ "$(stat -c %a "$DATADIR")" = "$dmode" ] || mt_fail "chmod of the mount root changed the data dir: $(stat -c %a "$DATADIR")"
 
 mt_say "<topic>/log reads: every partition must be readable"
 mkdir "$M/t"
@@ -114,8 +116,8 @@ mt_stop
 mt_say "per-user limits: topics and partitions by owner, root exempt"
 rm -rf "$DATADIR"
 mkdir "$DATADIR"
-chmod 777 "$DATADIR"
 mt_start -o allow_other,partitions=2,max_topics_per_user=2,max_parts_per_user=5
+chmod 777 "$M"
 mt_expect_ok mt_as "$U" mkdir "$M/q1"
 mt_expect_ok mt_as "$U" mkdir "$M/q2"
 mt_expect_err "$EDQUOT" mt_as "$U" mkdir "$M/q3"

@@ -18,7 +18,7 @@ PY=/usr/bin/python3
 
 mt_start -o allow_other,partitions=2,stride=10
 M=$MNT
-chmod 755 "$DATADIR"
+chmod 755 "$M"
 mkdir "$M/t"
 chmod 755 "$M/t" "$M/t/0" "$M/t/1"
 "$MTIO" lines -b 10 "$M/t/0/log" x 3000

@@ -289,6 +289,68 @@ static void test_lock(void **state)
 	assert_int_equal(shlog_store_close(s), 0);
 }
 
+/* The mount root's mode and owner are shlog's (DATADIR/.meta), never the data dir's. */
+static void test_root_perm(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	shlog_store *s;
+	struct stat st, real;
+	char path[512];
+	int fd;
+
+	th_opts(&o);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	assert_int_equal(shlog_dir_stat(s, NULL, -1, &st), 0);
+	assert_int_equal(st.st_mode, S_IFDIR | 0700);   /* until changed: the data dir's */
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(shlog_dir_chmod(s, NULL, -1, 01777), 0);
+	assert_int_equal(shlog_dir_chown(s, NULL, -1, 1234, (gid_t)-1), 0);
+	assert_int_equal(shlog_dir_stat(s, NULL, -1, &st), 0);
+	assert_int_equal(st.st_mode, S_IFDIR | 01777);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, getegid());
+	assert_int_equal(stat(f->dir, &real), 0);
+	assert_int_equal(real.st_mode & 07777, 0700);   /* the data dir is untouched */
+	assert_int_equal(real.st_uid, geteuid());
+	assert_int_equal(shlog_store_close(s), 0);
+
+	/* kept across a reopen; a read-only store cannot change it */
+	o.read_only = 1;
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	assert_int_equal(shlog_dir_stat(s, NULL, -1, &st), 0);
+	assert_int_equal(st.st_mode, S_IFDIR | 01777);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(shlog_dir_chmod(s, NULL, -1, 0755), -EROFS);
+	assert_int_equal(shlog_store_close(s), 0);
+	o.read_only = 0;
+
+	/* a damaged record: the strictest one (0700, the euid's), the store opens */
+	snprintf(path, sizeof(path), "%s/.meta", f->dir);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 20), 1);
+	close(fd);
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	assert_int_equal(shlog_dir_stat(s, NULL, -1, &st), 0);
+	assert_int_equal(st.st_mode, S_IFDIR | 0700);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(shlog_store_close(s), 0);
+
+	/* a FIFO planted there: the same, nothing blocks (watchdog); a chmod replaces it */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	assert_int_equal(shlog_dir_stat(s, NULL, -1, &st), 0);
+	assert_int_equal(st.st_mode, S_IFDIR | 0700);
+	assert_int_equal(shlog_dir_chmod(s, NULL, -1, 0755), 0);
+	assert_int_equal(shlog_store_close(s), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
 /* ==== append and read =================================================== */
 
 /* Messages of many sizes and bytes read back exactly, at any offset. */
@@ -777,6 +839,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_options, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_topics, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lock, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_root_perm, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_read, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_your_writes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, fx_setup, fx_teardown),
