@@ -291,12 +291,11 @@ static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, 
  */
 static int snapshot_store(shlog_part *p, const unsigned char *img, size_t len)
 {
-	int fd = shlog_io.openat(p->dfd, SHLOG_KEYS_TMP_NAME,
-				 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = shlog_io_open(p->dfd, SHLOG_KEYS_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0644, S_IFREG);
 	int rc;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = shlog_io_pwrite_full(fd, img, len, 0);
 	shlog_io.close(fd);
 	if (rc == 0 && shlog_io.renameat(p->dfd, SHLOG_KEYS_TMP_NAME, p->dfd, SHLOG_KEYS_NAME) < 0)
@@ -362,13 +361,13 @@ static int snapshot_parse(shlog_part *p, const unsigned char *img, size_t len, s
 /* Read and parse the keys file; 0 with h filled, -ENOENT if absent, or an error. */
 static int snapshot_load(shlog_part *p, struct shlog_keys_hdr *h)
 {
-	int fd = shlog_io.openat(p->dfd, SHLOG_KEYS_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	int fd = shlog_io_open(p->dfd, SHLOG_KEYS_NAME, O_RDONLY, 0, S_IFREG);
 	unsigned char *img = NULL;
 	struct stat st;
 	int rc;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = shlog_io.fstat(fd, &st) < 0 ? -errno : 0;
 	if (rc == 0 && (st.st_size < SHLOG_KEYS_HDR_SIZE + 4 || st.st_size > (1ll << 34)))
 		rc = -EUCLEAN;

@@ -187,7 +187,7 @@ static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
 
 		shlog_seg_name(lname, sizeof(lname), seqs[0], "log");
 		shlog_seg_name(iname, sizeof(iname), seqs[0], "idx");
-		fd = shlog_io.openat(p->dfd, iname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+		fd = shlog_io_open(p->dfd, iname, O_RDONLY, 0, S_IFREG);
 		idx_ok = fd >= 0 && shlog_io.fstat(fd, &st) == 0 && st.st_size >= SHLOG_IDX_ENTRY_SIZE;
 		if (fd >= 0)
 			shlog_io.close(fd);
@@ -223,13 +223,17 @@ static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 		g->log_fd = g->idx_fd = -1;
 		g->base_seq = seqs[i];
 		shlog_seg_name(name, sizeof(name), seqs[i], "log");
-		g->log_fd = shlog_io.openat(p->dfd, name, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
+		g->log_fd = shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
 		shlog_seg_name(name, sizeof(name), seqs[i], "idx");
-		g->idx_fd = shlog_io.openat(p->dfd, name,
-					    (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0644);
+		g->idx_fd = g->log_fd < 0 ? -1 :
+			shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR | O_CREAT, 0644, S_IFREG);
 		if (g->log_fd < 0 || g->idx_fd < 0 || shlog_io.fstat(g->log_fd, &sl) < 0 ||
 		    shlog_io.fstat(g->idx_fd, &si) < 0) {
-			int rc = -errno;
+			int rc = g->log_fd < 0 ? g->log_fd : g->idx_fd < 0 ? g->idx_fd : -errno;
+			if (g->log_fd < 0)
+				g->log_fd = -1;
+			if (g->idx_fd < 0)
+				g->idx_fd = -1;
 			shlog_logf(p->s, SHLOG_ERR, "%s: segment %s: %s", p->name, name, strerror(-rc));
 			return rc;
 		}
@@ -599,13 +603,19 @@ static int open_dir_and_anchor(struct rstate *st)
 	int ro = p->s->o.read_only;
 
 	snprintf(num, sizeof(num), "%u", p->num);
-	p->dfd = shlog_io.openat(p->t->dfd, num, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (p->dfd < 0)
-		return -errno;
-	p->anchor_fd = shlog_io.openat(p->dfd, SHLOG_ANCHOR_NAME,
-				       (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (p->anchor_fd < 0)
-		return ro && errno == ENOENT ? 0 : -errno;
+	p->dfd = shlog_io_open(p->t->dfd, num, O_RDONLY, 0, S_IFDIR);
+	if (p->dfd < 0) {
+		int rc = p->dfd;
+		p->dfd = -1;
+		return rc;
+	}
+	p->anchor_fd = shlog_io_open(p->dfd, SHLOG_ANCHOR_NAME, ro ? O_RDONLY : O_RDWR | O_CREAT,
+				     0644, S_IFREG);
+	if (p->anchor_fd < 0) {
+		int rc = p->anchor_fd;
+		p->anchor_fd = -1;
+		return ro && rc == -ENOENT ? 0 : rc;
+	}
 	n = shlog_io.pread(p->anchor_fd, raw, sizeof(raw), 0);
 	st->have_a = n > 0 && shlog_anchor_pick(raw, (size_t)n, &st->a) == 0;
 	if (!ro)

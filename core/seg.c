@@ -288,8 +288,8 @@ static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags
 	int fd;
 
 	shlog_seg_name(name, sizeof(name), seq, ext);
-	fd = shlog_io.openat(p->dfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0644);
-	return fd < 0 ? -errno : fd;
+	fd = shlog_io_open(p->dfd, name, flags, 0644, S_IFREG);
+	return fd;
 }
 
 /* Create an empty segment starting at seq/off and make it the tail; 1 if its directory sync failed. */

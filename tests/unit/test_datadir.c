@@ -672,6 +672,75 @@ static void test_check_layout(void **state)
 	alarm(60);
 }
 
+/* Topic @p t is served (append and read back) or set aside; either way not blocked. */
+static void assert_served_or_aside(struct fx *f, shlog_store *s, const char *t)
+{
+	uint32_t n;
+
+	if (shlog_topic_nparts(s, t, &n) == 0)
+		assert_serves(s, t, 0);
+	else
+		assert_aside(f, s, t, "");
+}
+
+/* Planted things where a partition's files belong: nothing blocks or crashes the open. */
+static void test_partition_files_planted(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	char path[512], seg[32];
+	shlog_store *s;
+	int aside = 0;
+	uint32_t n;
+
+	snprintf(seg, sizeof(seg), "%0*u", SHLOG_SEG_NAME_DIGITS, 0);
+	fx_make(f, "keys", 1);
+	fx_make(f, "keystmp", 1);
+	fx_make(f, "anchor", 1);
+	fx_make(f, "idx", 1);
+	fx_make(f, "log", 1);
+	fx_make(f, "dev", 1);
+	fx_path(f, path, sizeof(path), "keys/0/" SHLOG_KEYS_NAME);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	fx_path(f, path, sizeof(path), "keystmp/0/" SHLOG_KEYS_TMP_NAME);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	fx_fifo(f, "anchor/0/" SHLOG_ANCHOR_NAME);
+	snprintf(path, sizeof(path), "%s/idx/0/%s.idx", f->dir, seg);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/log/0/%s.log", f->dir, seg);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	snprintf(path, sizeof(path), "%s/dev/0/%s.log", f->dir, seg);
+	assert_int_equal(unlink(path), 0);
+	if (geteuid() == 0)
+		assert_int_equal(mknod(path, S_IFCHR | 0600, makedev(1, 3)), 0);
+	else
+		assert_int_equal(mkdir(path, 0700), 0);
+	for (int repair = 0; repair < 2; repair++) {
+		fx_opts(f, &o, repair);
+		alarm(20);     /* an open of a FIFO that blocked would hang here */
+		assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+		assert_serves(s, "good", 0);
+		assert_serves(s, "good", 1);
+		assert_served_or_aside(f, s, "keys");
+		assert_served_or_aside(f, s, "keystmp");
+		assert_served_or_aside(f, s, "anchor");
+		assert_served_or_aside(f, s, "idx");
+		assert_served_or_aside(f, s, "log");
+		assert_served_or_aside(f, s, "dev");
+		if (!repair) {
+			aside += shlog_topic_nparts(s, "anchor", &n) == -EUCLEAN;
+			aside += shlog_topic_nparts(s, "idx", &n) == -EUCLEAN;
+			aside += shlog_topic_nparts(s, "log", &n) == -EUCLEAN;
+			aside += shlog_topic_nparts(s, "dev", &n) == -EUCLEAN;
+		}
+		assert_int_equal(shlog_store_close(s), 0);
+		alarm(60);
+	}
+	assert_int_equal(aside, 4);   /* without repair, damaged partitions are never served */
+}
+
 /* ==== temporary names =================================================== */
 
 /* Entries of the data dir other than @p but. */
@@ -794,6 +863,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stray_entries, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_meta, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_meta_forged, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_partition_files_planted, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_check_layout, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_long_name_delete, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_exclusive, fx_setup, fx_teardown),
