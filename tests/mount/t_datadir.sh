@@ -17,7 +17,9 @@ real() { stat -c '%a %u' "$1"; }
 
 mt_say "chmod/chown through the mount change what the mount shows, not the data dir"
 mt_start -o allow_other
-mkdir "$MNT/t" "$MNT/good" "$MNT/gap" "$MNT/m"
+mkdir "$MNT/t" "$MNT/good" "$MNT/gap" "$MNT/m" "$MNT/k" "$MNT/a"
+printf 'user1\tk line\n' >>"$MNT/k/0/log"
+echo "a line" >>"$MNT/a/0/log"
 echo "secret line" >>"$MNT/t/0/log"
 echo "good line" >>"$MNT/good/0/log"
 chown "$U:$U" "$MNT/t" "$MNT/t/0"
@@ -56,12 +58,18 @@ mkdir "$DATADIR/gap/2"
 rm "$DATADIR/m/meta"
 mkfifo "$DATADIR/m/meta"
 touch "$DATADIR/good/1"          # not a partition: left alone
+rm -f "$DATADIR/k/0/keys"
+mkfifo "$DATADIR/k/0/keys"       # the issue's reproducer: the mount hung at start
+rm "$DATADIR/a/0/anchor"
+mkfifo "$DATADIR/a/0/anchor"
 mt_start -o allow_other          # a FIFO opened blocking would hang here
 echo "still served" >>"$MNT/good/0/log"
 [ "$(cat "$MNT/good/0/log")" = "good line
 still served" ] || mt_fail "good/0/log: $(cat "$MNT/good/0/log")"
 [ "$(cat "$MNT/t/0/log")" = "secret line" ] || mt_fail "t/0/log: $(cat "$MNT/t/0/log")"
-for n in empty fifo gap m; do
+printf 'user2\tk again\n' >>"$MNT/k/0/log"   # its keys are rebuilt from the log
+[ "$(cat "$MNT/k/0/keys/user1")" = "k line" ] || mt_fail "k/0/keys/user1: $(cat "$MNT/k/0/keys/user1")"
+for n in empty fifo gap m a; do
 	mt_expect_err "$EUCLEAN" stat "$MNT/$n"
 	mt_expect_err "$EUCLEAN" sh -c "echo x >>'$MNT/$n/log'"
 	ls "$MNT" | grep -qx "$n" || mt_fail "$n is not listed at the root"
@@ -70,13 +78,14 @@ done
 mt_expect_err "$EUCLEAN" mkdir "$MNT/empty"
 kill -0 "$MT_PID" || mt_fail "the daemon died"
 st=$(cat "$MNT/.status")
-printf '%s\n' "$st" | grep -q "^health: ERROR (0 partitions with an error, 4 topics set aside)" ||
+printf '%s\n' "$st" | grep -q "^health: ERROR (0 partitions with an error, 5 topics set aside)" ||
 	mt_fail ".status health: $(printf '%s\n' "$st" | grep health)"
 printf '%s\n' "$st" | grep -q "^set aside: empty: it has no partitions" || mt_fail ".status: no line for empty"
 printf '%s\n' "$st" | grep -q "^set aside: fifo: not a directory" || mt_fail ".status: no line for fifo"
 printf '%s\n' "$st" | grep -q "^set aside: gap: partitions are not numbered 0..2 without gaps" ||
 	mt_fail ".status: no line for gap"
 printf '%s\n' "$st" | grep -q "^set aside: m: meta: not a regular file" || mt_fail ".status: no line for m"
+printf '%s\n' "$st" | grep -q "^set aside: a (partition 0): " || mt_fail ".status: no line for a"
 grep -q "topic good: 1 is not a partition: left alone" "$MT_ERR" || mt_fail "the stray good/1 is not named"
 mt_stop
 

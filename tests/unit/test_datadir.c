@@ -739,6 +739,16 @@ static void test_partition_files_planted(void **state)
 		alarm(60);
 	}
 	assert_int_equal(aside, 4);   /* without repair, damaged partitions are never served */
+	/* read-only, as shlogctl info and verify open it: no hang either */
+	fx_opts(f, &o, 0);
+	o.read_only = 1;
+	alarm(20);
+	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
+	assert_int_equal(shlog_topic_nparts(s, "good", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(shlog_topic_nparts(s, "anchor", &n), -EUCLEAN);
+	assert_int_equal(shlog_store_close(s), 0);
+	alarm(60);
 }
 
 /* ==== temporary names =================================================== */
