@@ -20,6 +20,7 @@ static int sys_boot_id(unsigned char out[16])
 		close(fd);
 	if (n <= 0)
 		return -ENOENT;
+	txt[n] = '\0';
 	for (ssize_t i = 0; i + 1 < n && k < 16; i++) {
 		unsigned hi, lo;
 		if (txt[i] == '-')

@@ -291,9 +291,13 @@ static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, 
  */
 static int snapshot_store(shlog_part *p, const unsigned char *img, size_t len)
 {
-	int fd = shlog_io_open(p->dfd, SHLOG_KEYS_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0644, S_IFREG);
-	int rc;
+	int fd, rc;
 
+	/* a temporary a crash left is stale: made anew, exclusively */
+	if (shlog_io.unlinkat(p->dfd, SHLOG_KEYS_TMP_NAME, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fd = shlog_io_open(p->dfd, SHLOG_KEYS_TMP_NAME, O_WRONLY | O_CREAT | O_EXCL,
+			   SHLOG_FILE_MODE, S_IFREG);
 	if (fd < 0)
 		return fd;
 	rc = shlog_io_pwrite_full(fd, img, len, 0);

@@ -226,7 +226,7 @@ static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 		g->log_fd = shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
 		shlog_seg_name(name, sizeof(name), seqs[i], "idx");
 		g->idx_fd = g->log_fd < 0 ? -1 :
-			shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR | O_CREAT, 0644, S_IFREG);
+			shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
 		if (g->log_fd < 0 || g->idx_fd < 0 || shlog_io.fstat(g->log_fd, &sl) < 0 ||
 		    shlog_io.fstat(g->idx_fd, &si) < 0) {
 			int rc = g->log_fd < 0 ? g->log_fd : g->idx_fd < 0 ? g->idx_fd : -errno;
@@ -610,7 +610,7 @@ static int open_dir_and_anchor(struct rstate *st)
 		return rc;
 	}
 	p->anchor_fd = shlog_io_open(p->dfd, SHLOG_ANCHOR_NAME, ro ? O_RDONLY : O_RDWR | O_CREAT,
-				     0644, S_IFREG);
+				     SHLOG_FILE_MODE, S_IFREG);
 	if (p->anchor_fd < 0) {
 		int rc = p->anchor_fd;
 		p->anchor_fd = -1;

@@ -288,7 +288,7 @@ static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags
 	int fd;
 
 	shlog_seg_name(name, sizeof(name), seq, ext);
-	fd = shlog_io_open(p->dfd, name, flags, 0644, S_IFREG);
+	fd = shlog_io_open(p->dfd, name, flags, SHLOG_FILE_MODE, S_IFREG);
 	return fd;
 }
 

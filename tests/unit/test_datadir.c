@@ -283,6 +283,64 @@ static void test_modes_virtual(void **state)
 	assert_int_equal(shlog_store_close(s), 0);
 }
 
+/* Check every entry under dir @p path: directories 0700, files 0600, all the euid's; count files. */
+static void assert_tree_private(const char *path, unsigned *files)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char sub[1024];
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		assert_int_equal(lstat(sub, &st), 0);
+		assert_int_equal(st.st_uid, geteuid());
+		if (S_ISDIR(st.st_mode)) {
+			assert_int_equal(st.st_mode & 07777, SHLOG_DIR_MODE);
+			assert_tree_private(sub, files);
+		} else {
+			if (!S_ISREG(st.st_mode))
+				fail_msg("%s is neither a file nor a directory", sub);
+			if ((st.st_mode & 07777) != SHLOG_FILE_MODE)
+				fail_msg("%s has mode %o", sub, (unsigned)(st.st_mode & 07777));
+			(*files)++;
+		}
+	}
+	closedir(d);
+}
+
+/* Every file the engine makes is 0600 and every directory 0700 (segments, anchors, keys, index, meta, lock). */
+static void test_files_private(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	char dir[300];
+	shlog_store *s;
+	shlog_part *p;
+	unsigned files = 0;
+
+	fx_opts(f, &o, 0);
+	o.segment_bytes = 4096;      /* several segments */
+	snprintf(dir, sizeof(dir), "%s/data", f->dir);
+	assert_int_equal(shlog_store_open(dir, &o, &s), 0);
+	assert_int_equal(shlog_topic_create(s, "t", 2), 0);
+	assert_int_equal(shlog_part_get(s, "t", 1, &p), 0);
+	for (int i = 0; i < 400; i++) {
+		char msg[64];
+		int n = snprintf(msg, sizeof(msg), "k%d\tvalue %d", i % 20, i);
+		assert_int_equal(shlog_part_append(p, msg, (size_t)n, 0, NULL), 0);
+	}
+	assert_int_equal(shlog_part_sync(p), 0);
+	shlog_part_put(p);
+	assert_int_equal(shlog_store_close(s), 0);
+	assert_tree_private(dir, &files);
+	/* .lock, meta, 2 anchors, >= 2 segments of .log and .idx in partition 1 */
+	assert_true(files >= 8);
+}
+
 /* An operator's chmod of the data dir itself is kept. */
 static void test_datadir_mode_kept(void **state)
 {
@@ -860,6 +918,7 @@ static void test_stale_temporaries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_files_private, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_modes_virtual, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_datadir_mode_kept, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate, fx_setup, fx_teardown),
