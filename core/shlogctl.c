@@ -32,6 +32,7 @@
 #include "shlog.h"
 #include "io_i.h"
 #include "admin_i.h"
+#include "meta_i.h"
 
 #define EXIT_DAMAGED 1
 #define EXIT_USAGE 2
@@ -1057,6 +1058,35 @@ static int verify_one(const char *dir, const char *topic, uint32_t num, struct v
 }
 
 /* verify DATADIR [TOPIC [PART]] [-q] */
+/* shlog_io_dir_foreach callback: every name a topic could have, whatever it is on disk. */
+static int list_topic_name(const char *name, unsigned char d_type, void *arg)
+{
+	(void)d_type;
+	return shlog_topic_name_check(name) < 0 ? 0 : names_add(arg, name);
+}
+
+/* Check each topic's layout (@topic, or all) as an open does; print and count what it would set aside. */
+static uint64_t verify_layouts(const char *dir, const char *topic)
+{
+	struct names topics = { 0 };
+	uint64_t bad = 0;
+	int dfd = open_datadir(dir), rc;
+
+	if (dfd < 0)
+		return 0;       /* select_parts says why */
+	rc = topic ? names_add(&topics, topic) : shlog_io_dir_foreach(dfd, list_topic_name, &topics);
+	for (size_t i = 0; rc == 0 && i < topics.n; i++) {
+		char why[256] = "";
+		if (shlog_topic_check_layout(dfd, topics.v[i], why, sizeof(why)) == -EUCLEAN) {
+			printf("DAMAGE %s: %s (an open sets the topic aside)\n", topics.v[i], why);
+			bad++;
+		}
+	}
+	names_free(&topics);
+	shlog_io.close(dfd);
+	return bad;
+}
+
 static int cmd_verify(const char *dir, int argc, char **argv)
 {
 	static const struct option lo[] = { { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' },
@@ -1081,6 +1111,7 @@ static int cmd_verify(const char *dir, int argc, char **argv)
 	if (rc)
 		return rc;
 	n = sel.parts.n;
+	damaged = verify_layouts(dir, optind < argc ? argv[optind] : NULL);
 	for (size_t i = 0; i < sel.parts.n; i++) {
 		struct shlog_verify_stats st;
 		uint32_t num;

@@ -135,6 +135,22 @@ ctl dump d orders 9; want_rc 1 "dump of a missing partition"
 say "verify clean"
 ctl verify d; want_rc 0 "verify clean"; want_out "3 partitions checked: 0 damaged" "verify clean"
 
+say "what an open sets aside: a gap in the partitions, a damaged meta file, a FIFO as a topic"
+cp -a d xl
+mv xl/orders/1 xl/orders/5
+ctl verify xl; want_rc 1 "verify a gap"
+want_out "^DAMAGE orders: .*\(an open sets the topic aside\)" "gap reported"
+rm -rf xl && cp -a d xl
+printf 'junk' >>xl/orders/meta
+ctl verify xl orders; want_rc 1 "verify a bad meta file"
+want_out "^DAMAGE orders: .*aside" "bad meta reported"
+rm -rf xl && cp -a d xl
+mkfifo xl/pipe
+rc=0; timeout 20 "$C" verify xl >"$T/out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "verify with a FIFO as a topic: exit $rc (124: it hung)"
+want_out "^DAMAGE pipe: .*aside" "FIFO reported"
+rm -rf xl
+
 say "a flipped byte in the middle of a log"
 cp -a d x1
 seg=$(ls -S x1/orders/0/*.log | head -n 1)        # the biggest segment (block sizes vary)
