@@ -428,12 +428,16 @@ static int start_at(struct rstate *st, uint64_t seq, int step_back)
 		st->si++;
 	if (!st->r[st->si].first_ok && base_off_guess(st, st->si, &p->segs[st->si].base_off) < 0)
 		return -EUCLEAN;
-	for (k = ents_before(st, st->si, seq); step_back && k > 0; k--) {
+	/* without step_back (the spans before a durable point are not read) the entry must still
+	 * follow its predecessor and lie in its segment's file */
+	for (k = ents_before(st, st->si, seq); k > 0; k--) {
 		struct shlog_index_entry e;
 		const char *why;
 		char what[128];
 		if (ent_read_why(st, st->si, k - 1, &e, &why) == 0 && ent_follows(st, st->si, k - 1, &e, &why) &&
-		    span_ok(st, st->si, &e, &why))
+		    (step_back ? span_ok(st, st->si, &e, &why)
+			       : shlog_check_entry_bounds(&e, p->segs[st->si].base_off, st->r[st->si].log_size,
+							  &why) == 0))
 			break;
 		snprintf(what, sizeof(what), "%s (stepping back)", why);
 		note_bad(st, st->si, k - 1, what);
