@@ -684,6 +684,25 @@ static int root_set(shlog_store *s, const struct shlog_perm *pm)
 	return rc;
 }
 
+/* chmod (@p mode >= 0) and chown ((uid_t)-1, (gid_t)-1 keep a field) of the mount root. */
+static int root_change(shlog_store *s, int64_t mode, uid_t uid, gid_t gid)
+{
+	struct shlog_perm pm;
+	int rc;
+
+	pthread_mutex_lock(&s->root_mu);
+	pm = s->root_perm;
+	if (mode >= 0)
+		pm.mode = (uint32_t)mode;
+	if (uid != (uid_t)-1)
+		pm.uid = uid;
+	if (gid != (gid_t)-1)
+		pm.gid = gid;
+	rc = root_set(s, &pm);
+	pthread_mutex_unlock(&s->root_mu);
+	return rc;
+}
+
 /* Raise the soft open-files limit to the hard one: the fd budget is derived from it. */
 static void raise_nofile(void)
 {
@@ -1164,14 +1183,8 @@ int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part, mode_t mode
 	struct shlog_topic *t;
 	int rc;
 
-	if (!topic) {
-		pthread_mutex_lock(&s->root_mu);
-		old = s->root_perm;
-		old.mode = mode & 07777;
-		rc = root_set(s, &old);
-		pthread_mutex_unlock(&s->root_mu);
-		return rc;
-	}
+	if (!topic)
+		return root_change(s, mode & 07777, (uid_t)-1, (gid_t)-1);
 	rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)
@@ -1190,17 +1203,8 @@ int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part, uid_t uid, 
 	struct shlog_topic *t;
 	int rc;
 
-	if (!topic) {
-		pthread_mutex_lock(&s->root_mu);
-		old = s->root_perm;
-		if (uid != (uid_t)-1)
-			old.uid = uid;
-		if (gid != (gid_t)-1)
-			old.gid = gid;
-		rc = root_set(s, &old);
-		pthread_mutex_unlock(&s->root_mu);
-		return rc;
-	}
+	if (!topic)
+		return root_change(s, -1, uid, gid);
 	rc = meta_lock(s, topic, part, &t);
 
 	if (rc < 0)

@@ -355,35 +355,29 @@ static int shlogfs_metrics_store(struct shlogfs_buf *b,
 static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 {
 	uint64_t users, root, refused;
-	int rc = shlogfs_family(b, "shlogfs_held_bytes", "gauge",
-		"Bytes open handles hold for unprivileged users (unfinished "
-		"lines, key values, snapshots): at most max_held.");
+	int rc = 0;
 
 	shlogfs_budget_figures(fs, &users, &root, &refused);
-	if (rc == 0)
-		rc = shlogfs_buf_printf(b, "shlogfs_held_bytes %" PRIu64 "\n",
-					users);
-	if (rc == 0)
-		rc = shlogfs_family(b, "shlogfs_held_refused_total", "counter",
-			"Writes and opens refused with ENOBUFS by max_held or "
-			"max_held_per_user.");
-	if (rc == 0)
-		rc = shlogfs_buf_printf(b, "shlogfs_held_refused_total %" PRIu64
-					"\n", refused);
-	if (rc == 0)
-		rc = shlogfs_family(b, "shlogfs_root_texts_total", "counter",
-			"Texts of /.metrics and /.status made (at most one a "
-			"second per unprivileged reader's credentials).");
-	if (rc == 0)
-		rc = shlogfs_buf_printf(b, "shlogfs_root_texts_total %" PRIu64
-			"\n", __atomic_load_n(&fs->snaps_made, __ATOMIC_RELAXED));
-	if (rc == 0)
-		rc = shlogfs_family(b, "shlogfs_index_texts_total", "counter",
-			"Texts of partitions' index files made (at open; at stat "
-			"only after the partition changed).");
-	if (rc == 0)
-		rc = shlogfs_buf_printf(b, "shlogfs_index_texts_total %" PRIu64
-			"\n", shlogfs_text_made_total());
+	const struct { const char *name, *type, *help; uint64_t v; } f[] = {
+		{ "shlogfs_held_bytes", "gauge",
+		  "Bytes open handles hold for unprivileged users (unfinished "
+		  "lines, key values, snapshots): at most max_held.", users },
+		{ "shlogfs_held_refused_total", "counter",
+		  "Writes and opens refused with ENOBUFS by max_held or "
+		  "max_held_per_user.", refused },
+		{ "shlogfs_root_texts_total", "counter",
+		  "Texts of /.metrics and /.status made (at most one a "
+		  "second per unprivileged reader's credentials).",
+		  __atomic_load_n(&fs->snaps_made, __ATOMIC_RELAXED) },
+		{ "shlogfs_index_texts_total", "counter",
+		  "Texts of partitions' index files made (at open; at stat "
+		  "only after the partition changed).", shlogfs_text_made_total() },
+	};
+	for (size_t i = 0; rc == 0 && i < sizeof(f) / sizeof(f[0]); i++) {
+		rc = shlogfs_family(b, f[i].name, f[i].type, f[i].help);
+		if (rc == 0)
+			rc = shlogfs_buf_printf(b, "%s %" PRIu64 "\n", f[i].name, f[i].v);
+	}
 	return rc;
 }
 
