@@ -204,10 +204,7 @@ static int shlogfs_tlog_readable(struct shlogfs *fs,
 		return 1;
 	if (shlog_topic_nparts(fs->store, topic, &nparts))
 		return 0;
-	for (uint32_t i = 0; i < nparts; i++)
-		if (shlogfs_access_part(fs, c, topic, i, R_OK))
-			return 0;
-	return 1;
+	return shlogfs_access_parts(fs, c, topic, nparts, R_OK, NULL) == 0;
 }
 
 /* Size of a file node as @p c may see it (NULL: the daemon itself). */
@@ -403,6 +400,22 @@ int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
 		return rc;
 	/* the log's bits are its directory's, less execute (kind_mode) */
 	return shlogfs_access(c, &st, mask & (R_OK | W_OK));
+}
+
+/* May @p c open every one of the @p np partition logs of @p topic for @p mask? */
+int shlogfs_access_parts(struct shlogfs *fs, const struct shlogfs_cred *c,
+			 const char *topic, uint32_t np, int mask,
+			 uint32_t *refused)
+{
+	for (uint32_t i = 0; i < np; i++) {
+		int rc = shlogfs_access_part(fs, c, topic, i, mask);
+		if (rc) {
+			if (refused)
+				*refused = i;
+			return rc;
+		}
+	}
+	return 0;
 }
 
 /* ==== getattr, setattr ================================================ */

@@ -318,17 +318,15 @@ static int shlogfs_tlog_access(struct shlogfs *fs, struct shlogfs_node *n,
 			       const struct shlogfs_cred *c, uint32_t np,
 			       int mask)
 {
-	for (uint32_t i = 0; i < np; i++) {
-		int rc = shlogfs_access_part(fs, c, n->topic, i, mask);
-		if (rc == -EACCES)
-			shlogfs_log(LOG_NOTICE, "%s/log: open for %s by uid %u "
-				    "refused: partition %u does not allow it",
-				    n->topic, mask & W_OK ? "writing" : "reading",
-				    (unsigned)c->uid, i);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	uint32_t i = 0;
+	int rc = shlogfs_access_parts(fs, c, n->topic, np, mask, &i);
+
+	if (rc == -EACCES)
+		shlogfs_log(LOG_NOTICE, "%s/log: open for %s by uid %u "
+			    "refused: partition %u does not allow it",
+			    n->topic, mask & W_OK ? "writing" : "reading",
+			    (unsigned)c->uid, i);
+	return rc;
 }
 
 /* Take every partition of a topic; a reader also snapshots their extents. */

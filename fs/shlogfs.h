@@ -353,6 +353,11 @@ int shlogfs_access(const struct shlogfs_cred *c, const struct stat *st,
  *  @p mask (the checks a path through the topic's directories gets). */
 int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
 			const char *topic, uint32_t part, int mask);
+/** May @p c open all @p np partition logs of @p topic for @p mask?  0, or
+ *  -errno with the first refused partition in @p refused (if not NULL). */
+int shlogfs_access_parts(struct shlogfs *fs, const struct shlogfs_cred *c,
+			 const char *topic, uint32_t np, int mask,
+			 uint32_t *refused);
 
 /** Fill @p st for node @p n; 0 or a negative errno. */
 int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
