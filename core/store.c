@@ -669,10 +669,10 @@ static int root_set(shlog_store *s, const struct shlog_perm *pm)
 	struct shlog_meta m;
 	int rc;
 
+	if (pm->mode == s->root_perm.mode && pm->uid == s->root_perm.uid && pm->gid == s->root_perm.gid)
+		return 0;               /* as for a topic: a change to the same values succeeds */
 	if (s->o.read_only)
 		return -EROFS;
-	if (pm->mode == s->root_perm.mode && pm->uid == s->root_perm.uid && pm->gid == s->root_perm.gid)
-		return 0;
 	rc = shlog_meta_init(&m, pm, 0);
 	if (rc == 0)
 		rc = shlog_meta_write(s->dfd, SHLOG_ROOT_META_NAME, &m);
