@@ -244,6 +244,29 @@ void th_watchdog(unsigned sec)
 	alarm(sec);
 }
 
+/* ==== the shared cmocka fixture ======================================== */
+
+/* A fresh directory in a new state of @p size bytes, and a watchdog. */
+void *th_fx_new(size_t size, unsigned sec)
+{
+	char *fx = calloc(1, size);
+
+	if (!fx)
+		return NULL;
+	th_tmpdir(fx, 256);          /* the state's first member: char dir[256] */
+	th_watchdog(sec);
+	return fx;
+}
+
+/* Undo th_fx_new(). */
+void th_fx_free(void *fx)
+{
+	th_fault_restore();
+	th_rmrf(fx);
+	free(fx);
+	alarm(0);
+}
+
 /* ==== files =========================================================== */
 
 /* Bitwise CRC32C, reflected polynomial 0x82F63B78. */

@@ -62,6 +62,29 @@ void th_sleep_ms(unsigned ms);
 /** Arm a watchdog: the process exits with a message after @p sec seconds. */
 void th_watchdog(unsigned sec);
 
+/* ---- the shared cmocka fixture ---------------------------------------- */
+
+/**
+ * A test's state: calloc @p size bytes (a struct whose first member is
+ * char dir[256]), make a fresh directory in it, arm a @p sec watchdog.
+ * @return the state, or NULL if out of memory.
+ */
+void *th_fx_new(size_t size, unsigned sec);
+/** Undo th_fx_new(): restore the I/O seam, remove the directory, free, disarm. */
+void th_fx_free(void *fx);
+/** Define a test file's fx_setup/fx_teardown for state TYPE and a SEC-second watchdog. */
+#define TH_FX(TYPE, SEC)                                                  \
+	static int fx_setup(void **state)                                 \
+	{                                                                 \
+		*state = th_fx_new(sizeof(TYPE), (SEC));                  \
+		return *state ? 0 : -1;                                   \
+	}                                                                 \
+	static int fx_teardown(void **state)                              \
+	{                                                                 \
+		th_fx_free(*state);                                       \
+		return 0;                                                 \
+	}
+
 /* ---- files ---------------------------------------------------------- */
 
 /** CRC32C (Castagnoli) of @p len bytes. */

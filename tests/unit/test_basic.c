@@ -22,30 +22,8 @@ struct fx {
 	char dir[256];
 };
 
-/* cmocka setup: a fresh directory and a watchdog. */
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	th_tmpdir(f->dir, sizeof(f->dir));
-	th_watchdog(50);
-	*state = f;
-	return 0;
-}
-
-/* cmocka teardown: remove the directory, restore the seam. */
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	th_fault_restore();
-	th_rmrf(f->dir);
-	free(f);
-	alarm(0);
-	return 0;
-}
+/* cmocka setup/teardown: a fresh directory and a watchdog; the seam restored (helpers.c). */
+TH_FX(struct fx, 50)
 
 /* ==== names ============================================================ */
 

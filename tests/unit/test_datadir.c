@@ -40,30 +40,8 @@ static void fx_log(int level, const char *msg, void *arg)
 		f->loglen += (size_t)n;
 }
 
-/* cmocka setup: a fresh directory and a watchdog (nothing may block). */
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	th_tmpdir(f->dir, sizeof(f->dir));
-	th_watchdog(60);
-	*state = f;
-	return 0;
-}
-
-/* cmocka teardown: remove the directory, restore the seam. */
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	th_fault_restore();
-	th_rmrf(f->dir);
-	free(f);
-	alarm(0);
-	return 0;
-}
+/* cmocka setup/teardown: a fresh directory and a watchdog; the seam restored (helpers.c). */
+TH_FX(struct fx, 60)
 
 /* Options that log into @p f (and repair if asked). */
 static void fx_opts(struct fx *f, struct shlog_options *o, int repair)

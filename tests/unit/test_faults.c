@@ -18,30 +18,8 @@ struct fx {
 	char dir[256];
 };
 
-/* cmocka setup: a fresh directory and a watchdog. */
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	th_tmpdir(f->dir, sizeof(f->dir));
-	th_watchdog(280);
-	*state = f;
-	return 0;
-}
-
-/* cmocka teardown: restore the seam, remove the directory. */
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	th_fault_restore();
-	th_rmrf(f->dir);
-	free(f);
-	alarm(0);
-	return 0;
-}
+/* cmocka setup/teardown: a fresh directory and a watchdog; the seam restored (helpers.c). */
+TH_FX(struct fx, 280)
 
 /* ==== crash at every call ============================================== */
 
