@@ -283,13 +283,18 @@ mt_check_lines()
 	printf '%s\n' "$out" | sort
 }
 
-# Make sure the unprivileged test user exists; its name in MT_USER.
+# Make sure the unprivileged test users exist: shlogtest in MT_USER, and a
+# second one, shlogtest2, in MT_USER2.
 mt_user()
 {
+	local u
 	MT_USER=shlogtest
-	id "$MT_USER" >/dev/null 2>&1 ||
-		useradd -M -r -s /usr/sbin/nologin "$MT_USER" ||
-		mt_fail "useradd $MT_USER failed"
+	MT_USER2=shlogtest2
+	for u in "$MT_USER" "$MT_USER2"; do
+		id "$u" >/dev/null 2>&1 ||
+			useradd -M -r -s /usr/sbin/nologin "$u" ||
+			mt_fail "useradd $u failed"
+	done
 }
 
 # Run "$2..." as user $1 (no root privileges).

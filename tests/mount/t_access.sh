@@ -10,9 +10,7 @@ set -euo pipefail
 mt_init
 mt_user
 U=$MT_USER
-V=shlogtest2
-id "$V" >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin "$V" ||
-	mt_fail "useradd $V failed"
+V=$MT_USER2
 uid=$(id -u "$U")
 vid=$(id -u "$V")
 EACCES='Permission denied'

@@ -11,9 +11,7 @@ set -euo pipefail
 mt_init
 mt_user
 U=$MT_USER
-V=shlogtest2
-id "$V" >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin "$V" ||
-	mt_fail "useradd $V failed"
+V=$MT_USER2
 PY=/usr/bin/python3
 
 # hold.py MODE N SIZE FILE: open FILE N times (%d in it: the number) and
