@@ -125,6 +125,18 @@ int shlog_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type
 	return fd;
 }
 
+/* Open dir/sub below a directory fd, one checked step at a time. */
+int shlog_io_open_subdir(int dfd, const char *dir, const char *sub)
+{
+	int fd = shlog_io_open(dfd, dir, O_RDONLY, 0, S_IFDIR), sfd;
+
+	if (fd < 0)
+		return fd;
+	sfd = shlog_io_open(fd, sub, O_RDONLY, 0, S_IFDIR);
+	shlog_io.close(fd);
+	return sfd;
+}
+
 /* Walk a directory's entries through a second fd of it. */
 int shlog_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type, void *arg),
 			 void *arg)

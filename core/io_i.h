@@ -91,6 +91,13 @@ int shlog_io_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 int shlog_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type);
 
 /**
+ * Open directory @p dir/@p sub below @p dfd, each step by shlog_io_open()
+ * (a partition's directory from the data dir: @p dir the topic, @p sub its
+ * number).  @return the fd or shlog_io_open()'s -errno.
+ */
+int shlog_io_open_subdir(int dfd, const char *dir, const char *sub);
+
+/**
  * Call @p fn for every entry of directory @p dfd but "." and "..",
  * reading it through a second fd (so @p dfd's offset is untouched).
  * @p fn returns 0 to go on, or a value that stops the walk and is returned.

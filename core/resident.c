@@ -233,15 +233,11 @@ static int dir_reopen(shlog_part *p)
 {
 	char topic[SHLOG_TOPIC_MAX + 1], num[16];
 	struct stat st;
-	int tfd, dfd;
+	int dfd;
 
 	topic_of(p, topic, sizeof(topic));
 	snprintf(num, sizeof(num), "%u", p->num);
-	tfd = shlog_io_open(p->s->dfd, topic, O_RDONLY, 0, S_IFDIR);
-	if (tfd < 0)
-		return tfd;
-	dfd = shlog_io_open(tfd, num, O_RDONLY, 0, S_IFDIR);
-	shlog_io.close(tfd);
+	dfd = shlog_io_open_subdir(p->s->dfd, topic, num);
 	if (dfd < 0)
 		return dfd;
 	if (shlog_io.fstat(dfd, &st) < 0 || st.st_dev != p->dir_dev || st.st_ino != p->dir_ino) {

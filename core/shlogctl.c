@@ -640,17 +640,13 @@ static int pfile_one(const char *name, unsigned char d_type, void *arg)
 static int open_part_dir(const char *dir, const char *topic, uint32_t num)
 {
 	char name[16];
-	int dfd = open_datadir(dir), tfd, pfd;
+	int dfd = open_datadir(dir), pfd;
 
 	if (dfd < 0)
 		return dfd;
-	tfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
-	shlog_io.close(dfd);
-	if (tfd < 0)
-		return tfd;
 	snprintf(name, sizeof(name), "%u", num);
-	pfd = shlog_io_open(tfd, name, O_RDONLY, 0, S_IFDIR);
-	shlog_io.close(tfd);
+	pfd = shlog_io_open_subdir(dfd, topic, name);
+	shlog_io.close(dfd);
 	return pfd;
 }
 
