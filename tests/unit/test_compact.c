@@ -411,6 +411,27 @@ static int planting_mkdirat(int dfd, const char *name, mode_t mode)
 	return rc;
 }
 
+/* Make a root-owned 0755 victim dir, then shlog_admin_mkdtemp() in f->dir with
+ * a symlink to it planted at the first name (@p how); the data dir fd in @p dfd. */
+static int mkdtemp_planted(struct fx *f, int how, char *victim, size_t vcap, int *dfd,
+			   char *name, size_t ncap)
+{
+	int fd;
+
+	snprintf(victim, vcap, "%s/victim", f->dir);
+	assert_int_equal(mkdir(victim, 0755), 0);
+	assert_int_equal(chmod(victim, 0755), 0);
+	*dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(*dfd >= 0);
+	plant_how = how;
+	plant_target = victim;
+	plant_calls = 0;
+	shlog_io.mkdirat = planting_mkdirat;
+	fd = shlog_admin_mkdtemp(*dfd, ".t-", ".new", name, ncap);
+	shlog_io = shlog_io_default;
+	return fd;
+}
+
 /* The name is taken by a symlink when mkdirat runs: another name is drawn. */
 static void test_mkdtemp_name_taken(void **state)
 {
@@ -419,17 +440,7 @@ static void test_mkdtemp_name_taken(void **state)
 	struct stat sb;
 	int dfd, fd;
 
-	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
-	assert_int_equal(mkdir(victim, 0755), 0);
-	assert_int_equal(chmod(victim, 0755), 0);
-	dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
-	assert_true(dfd >= 0);
-	plant_how = PLANT_BEFORE;
-	plant_target = victim;
-	plant_calls = 0;
-	shlog_io.mkdirat = planting_mkdirat;
-	fd = shlog_admin_mkdtemp(dfd, ".t-", ".new", name, sizeof(name));
-	shlog_io = shlog_io_default;
+	fd = mkdtemp_planted(f, PLANT_BEFORE, victim, sizeof(victim), &dfd, name, sizeof(name));
 	assert_true(fd >= 0);
 	assert_int_equal(plant_calls, 2);   /* the planted name was refused, a second one drawn */
 	assert_int_equal(strlen(name), 3 + SHLOG_ADMIN_RAND_HEX + 4);
@@ -450,17 +461,7 @@ static void test_mkdtemp_swapped(void **state)
 	char name[64], victim[512];
 	int dfd, fd;
 
-	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
-	assert_int_equal(mkdir(victim, 0755), 0);
-	assert_int_equal(chmod(victim, 0755), 0);
-	dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
-	assert_true(dfd >= 0);
-	plant_how = PLANT_AFTER;
-	plant_target = victim;
-	plant_calls = 0;
-	shlog_io.mkdirat = planting_mkdirat;
-	fd = shlog_admin_mkdtemp(dfd, ".t-", ".new", name, sizeof(name));
-	shlog_io = shlog_io_default;
+	fd = mkdtemp_planted(f, PLANT_AFTER, victim, sizeof(victim), &dfd, name, sizeof(name));
 	assert_int_equal(fd, -EUCLEAN);
 	close(dfd);
 	victim_untouched(victim, geteuid(), 0755);
