@@ -12,11 +12,11 @@
 #define SHLOG_ADMIN_RAND_HEX 16
 
 /* Open the data dir @dir and take its lock like a store open; -EBUSY if held. */
-int shlog_admin_lock(const char *dir, int *dfd, int *lock_fd);
-/* Release what shlog_admin_lock() took. */
-void shlog_admin_unlock(int dfd, int lock_fd);
+int sl_admin_lock(const char *dir, int *dfd, int *lock_fd);
+/* Release what sl_admin_lock() took. */
+void sl_admin_unlock(int dfd, int lock_fd);
 /* Is the lock of the data dir open as @dfd held by someone?  1 held, 0 free, or -errno. */
-int shlog_admin_lock_held(int dfd);
+int sl_admin_lock_held(int dfd);
 
 /*
  * Make a fresh directory "<prefix><16 random hex><suffix>" (0700) in
@@ -26,7 +26,7 @@ int shlog_admin_lock_held(int dfd);
  * bits, empty.  Its name goes to @name.  Returns the fd or -errno
  * (-EUCLEAN if what was opened is not what was made).
  */
-int shlog_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap);
+int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap);
 
 /*
  * Finish or roll back every half-done compaction swap in topic directory
@@ -34,6 +34,6 @@ int shlog_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *n
  * compact.c); @s is only used for log lines (its options may be all
  * there is).  Returns 0 or the first -errno.
  */
-int shlog_compact_settle(shlog_store *s, int tdfd, const char *topic);
+int sl_compact_settle(shlog_store *s, int tdfd, const char *topic);
 
 #endif

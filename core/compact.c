@@ -2,7 +2,7 @@
  * compact.c — rewrite a partition keeping the latest message of every key
  * (tombstones dropped) and every keyless message (shlog_part_compact, for
  * `shlogctl compact`), and the open-time step that settles a compaction a
- * crash interrupted (shlog_compact_settle).
+ * crash interrupted (sl_compact_settle).
  *
  * What is kept: Kafka's rule for keys (latest wins, a tombstone removes
  * the key and is itself dropped); a message with no key has nothing to be
@@ -16,7 +16,7 @@
  * Safety against the people who can see the topic directory: the copy is
  * built in "<topic>/.compact-N-<16 random hex>.new", made with mkdirat
  * (an existing name, a planted symlink included, is never accepted: pick
- * another), opened with shlog_io_open() and checked to be the directory
+ * another), opened with sl_io_open() and checked to be the directory
  * just made (same device and inode as the name, owned by us, mode 0700,
  * empty).  Everything inside is created O_CREAT|O_EXCL relative to that
  * fd; nothing is chowned or chmodded (the partition is the daemon's; the
@@ -30,7 +30,7 @@
  * name), the topic directory is fsynced and the old tree removed.  A file
  * system without RENAME_EXCHANGE gets the older two-step swap: N to
  * ".compact-N-<same hex>.old", the copy to N.  Whatever a crash leaves,
- * shlog_compact_settle() (called by every writable open) decides it, per
+ * sl_compact_settle() (called by every writable open) decides it, per
  * partition N, from what is there (".compact-N.new" and ".compact-N.old",
  * the names of older versions, are settled the same way):
  *
@@ -108,7 +108,7 @@ static int compact_name(const char *name, struct cname *c)
 	return 1;
 }
 
-/* Collect one compaction entry (shlog_io_dir_foreach callback). */
+/* Collect one compaction entry (sl_io_dir_foreach callback). */
 static int collect_cname(const char *name, unsigned char d_type, void *arg)
 {
 	struct cnames *l = arg;
@@ -132,7 +132,7 @@ static int kind_at(int dfd, const char *name)
 {
 	struct stat sb;
 
-	if (shlog_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sl_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
 	return S_ISDIR(sb.st_mode) ? 1 : 2;
 }
@@ -141,16 +141,16 @@ static int kind_at(int dfd, const char *name)
 static int remove_cname(shlog_store *s, int tdfd, const char *topic, const struct cname *c)
 {
 	if (c->dir)
-		return shlog_rmtree_at(tdfd, c->name);
-	shlog_logf(s, SHLOG_WARNING, "%s/%s: not a directory (not made by a compaction); removing the name",
+		return sl_rmtree_at(tdfd, c->name);
+	sl_logf(s, SHLOG_WARNING, "%s/%s: not a directory (not made by a compaction); removing the name",
 		   topic, c->name);
-	return shlog_io.unlinkat(tdfd, c->name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	return sl_io.unlinkat(tdfd, c->name, 0) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 /* Rename the temporary tree @c to partition @part (finish or restore). */
 static int rename_cname(int tdfd, const struct cname *c, const char *part)
 {
-	return shlog_io.renameat(tdfd, c->name, tdfd, part) < 0 ? -errno : 0;
+	return sl_io.renameat(tdfd, c->name, tdfd, part) < 0 ? -errno : 0;
 }
 
 /* Settle partition @num from its entries @v[0..n): see the table at the top. */
@@ -172,20 +172,20 @@ static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num,
 			nw = &v[i], news++;
 	}
 	if (kind_at(tdfd, part)) {
-		shlog_logf(s, SHLOG_NOTICE, "%s/%u: removing what an interrupted compaction left beside the partition",
+		sl_logf(s, SHLOG_NOTICE, "%s/%u: removing what an interrupted compaction left beside the partition",
 			   topic, num);
 		nw = old = NULL;
 	} else if (news > 1 || (news == 0 && olds > 1)) {
-		shlog_logf(s, SHLOG_ERR, "%s/%u: partition missing beside %zu compaction copies; not guessing which "
+		sl_logf(s, SHLOG_ERR, "%s/%u: partition missing beside %zu compaction copies; not guessing which "
 			   "is right (move one to %u by hand)", topic, num, news + olds, num);
 		return -EUCLEAN;
 	} else if (nw) {
-		shlog_logf(s, SHLOG_NOTICE, "%s/%u: finishing an interrupted compaction (swapping the new copy in)",
+		sl_logf(s, SHLOG_NOTICE, "%s/%u: finishing an interrupted compaction (swapping the new copy in)",
 			   topic, num);
 		rc = rename_cname(tdfd, nw, part);
 		old = NULL;
 	} else if (old) {
-		shlog_logf(s, SHLOG_WARNING, "%s/%u: partition missing beside a compaction's old copy; restoring it",
+		sl_logf(s, SHLOG_WARNING, "%s/%u: partition missing beside a compaction's old copy; restoring it",
 			   topic, num);
 		rc = rename_cname(tdfd, old, part);
 	}
@@ -193,9 +193,9 @@ static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num,
 		if (&v[i] != nw && &v[i] != old)
 			rc = remove_cname(s, tdfd, topic, &v[i]);
 	if (rc == 0)
-		rc = shlog_fsync_dir(tdfd);
+		rc = sl_fsync_dir(tdfd);
 	if (rc < 0)
-		shlog_logf(s, SHLOG_ERR, "%s/%u: cannot settle an interrupted compaction: %s", topic, num,
+		sl_logf(s, SHLOG_ERR, "%s/%u: cannot settle an interrupted compaction: %s", topic, num,
 			   strerror(-rc));
 	return rc;
 }
@@ -208,10 +208,10 @@ static int cname_cmp(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
-int shlog_compact_settle(shlog_store *s, int tdfd, const char *topic)
+int sl_compact_settle(shlog_store *s, int tdfd, const char *topic)
 {
 	struct cnames l = { 0 };
-	int rc = shlog_io_dir_foreach(tdfd, collect_cname, &l);
+	int rc = sl_io_dir_foreach(tdfd, collect_cname, &l);
 
 	if (rc == 0 && l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), cname_cmp);
@@ -243,7 +243,7 @@ struct cwriter {
 /* Create a new file of the copy: exclusively, never following a name. */
 static int cw_create(struct cwriter *w, const char *name)
 {
-	return shlog_io_open(w->dfd, name, O_RDWR | O_CREAT | O_EXCL, 0600, S_IFREG);
+	return sl_io_open(w->dfd, name, O_RDWR | O_CREAT | O_EXCL, 0600, S_IFREG);
 }
 
 /* Open a new segment starting at the writer's next message. */
@@ -253,11 +253,11 @@ static int cw_seg_open(struct cwriter *w)
 
 	w->seg_base = w->seq;
 	w->seg_bytes = w->idx_bytes = 0;
-	shlog_seg_name(name, sizeof(name), w->seq, "log");
+	sl_seg_name(name, sizeof(name), w->seq, "log");
 	w->log_fd = cw_create(w, name);
 	if (w->log_fd < 0)
 		return w->log_fd;
-	shlog_seg_name(name, sizeof(name), w->seq, "idx");
+	sl_seg_name(name, sizeof(name), w->seq, "idx");
 	w->idx_fd = cw_create(w, name);
 	return w->idx_fd < 0 ? w->idx_fd : 0;
 }
@@ -270,11 +270,11 @@ static int cw_span_close(struct cwriter *w)
 
 	if (w->e.count == 0)
 		return 0;
-	w->e.crc = shlog_crc32c(w->span.data, w->span.len);
-	shlog_entry_encode(&w->e, raw);
-	rc = shlog_io_pwrite_full(w->log_fd, w->span.data, w->span.len, (off_t)(w->e.off - (w->off - w->seg_bytes)));
+	w->e.crc = sl_crc32c(w->span.data, w->span.len);
+	sl_entry_encode(&w->e, raw);
+	rc = sl_io_pwrite_full(w->log_fd, w->span.data, w->span.len, (off_t)(w->e.off - (w->off - w->seg_bytes)));
 	if (rc == 0)
-		rc = shlog_io_pwrite_full(w->idx_fd, raw, sizeof(raw), (off_t)w->idx_bytes);
+		rc = sl_io_pwrite_full(w->idx_fd, raw, sizeof(raw), (off_t)w->idx_bytes);
 	w->idx_bytes += sizeof(raw);
 	w->span.len = 0;
 	w->e.count = 0;
@@ -285,7 +285,7 @@ static int cw_span_close(struct cwriter *w)
 static void cw_close_fd(int *fd)
 {
 	if (*fd >= 0)
-		shlog_io.close(*fd);
+		sl_io.close(*fd);
 	*fd = -1;
 }
 
@@ -294,7 +294,7 @@ static int cw_seg_close(struct cwriter *w)
 {
 	int rc = w->log_fd < 0 || w->idx_fd < 0 ? -EBADF : cw_span_close(w);
 
-	if (rc == 0 && (shlog_io.fdatasync(w->log_fd) < 0 || shlog_io.fdatasync(w->idx_fd) < 0))
+	if (rc == 0 && (sl_io.fdatasync(w->log_fd) < 0 || sl_io.fdatasync(w->idx_fd) < 0))
 		rc = -errno;
 	cw_close_fd(&w->log_fd);
 	cw_close_fd(&w->idx_fd);
@@ -321,7 +321,7 @@ static int cw_add(struct cwriter *w, const char *msg, uint32_t len, int64_t t)
 		w->e.time_ns = t;
 	}
 	if (rc == 0)
-		rc = shlog_buf_reserve(&w->span, len);
+		rc = sl_buf_reserve(&w->span, len);
 	if (rc < 0)
 		return rc;
 	memcpy(w->span.data + w->span.len, msg, len);
@@ -352,16 +352,16 @@ static int cw_anchor(struct cwriter *w, uint64_t start_seq, uint64_t start_off, 
 	a.keys_seq = start_seq;       /* no snapshot: the first open replays the (compacted) log */
 	a.keys_off = start_off;
 	a.nkeys = nkeys;
-	if (shlog_io.boot_id(a.boot_id) < 0)
+	if (sl_io.boot_id(a.boot_id) < 0)
 		memset(a.boot_id, 0, sizeof(a.boot_id));
-	shlog_anchor_encode(&a, file + SHLOG_ANCHOR_SLOT_SIZE);
+	sl_anchor_encode(&a, file + SHLOG_ANCHOR_SLOT_SIZE);
 	fd = cw_create(w, SHLOG_ANCHOR_NAME);
 	if (fd < 0)
 		return fd;
-	rc = shlog_io_pwrite_full(fd, file, sizeof(file), 0);
-	if (rc == 0 && shlog_io.fdatasync(fd) < 0)
+	rc = sl_io_pwrite_full(fd, file, sizeof(file), 0);
+	if (rc == 0 && sl_io.fdatasync(fd) < 0)
 		rc = -errno;
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	return rc;
 }
 
@@ -396,7 +396,7 @@ static int read_span(shlog_part *p, const struct shlog_index_entry *e, struct sh
 	size_t got = 0;
 
 	b->len = 0;
-	if (shlog_buf_reserve(b, e->len) < 0)
+	if (sl_buf_reserve(b, e->len) < 0)
 		return -ENOMEM;
 	while (got < e->len) {
 		ssize_t n = shlog_part_read(p, e->off + got, b->data + got, e->len - got);
@@ -417,7 +417,7 @@ static int keep_msg(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, 
 	uint32_t klen;
 
 	*tomb = 0;
-	if (!shlog_msg_key(msg, len, &klen))
+	if (!sl_msg_key(msg, len, &klen))
 		return 1;
 	*tomb = klen + 1 == len;
 	return shlog_key_lookup(p, msg, klen, &ref) == 0 && ref.seq == seq;
@@ -458,7 +458,7 @@ static int walk(struct cjob *j, struct cwriter *w)
 				else {
 					j->r->msgs_kept++;
 					j->r->bytes_kept += len + 1;
-					j->r->keyless_kept += !shlog_msg_key(b.data + pos, len, &(uint32_t){ 0 });
+					j->r->keyless_kept += !sl_msg_key(b.data + pos, len, &(uint32_t){ 0 });
 				}
 			} else if (!w && tomb) {
 				j->r->tombstones_dropped++;
@@ -509,7 +509,7 @@ static int build(struct cjob *j, int ndfd, uint64_t seg_max, uint32_t stride)
 		rc = cw_anchor(&w, j->r->start_seq, j->r->start_off, in.nkeys,
 			       in.last_flush_ns > w.last_time ? in.last_flush_ns : w.last_time);
 	if (rc == 0)
-		rc = shlog_fsync_dir(ndfd);
+		rc = sl_fsync_dir(ndfd);
 	return rc;
 }
 
@@ -522,7 +522,7 @@ static int still_ours(int tdfd, const char *name, int fd)
 {
 	struct stat a, b;
 
-	if (shlog_io.fstatat(tdfd, name, &a, AT_SYMLINK_NOFOLLOW) < 0 || shlog_io.fstat(fd, &b) < 0)
+	if (sl_io.fstatat(tdfd, name, &a, AT_SYMLINK_NOFOLLOW) < 0 || sl_io.fstat(fd, &b) < 0)
 		return -errno;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino && S_ISDIR(a.st_mode) ? 0 : -EUCLEAN;
 }
@@ -537,12 +537,12 @@ static int swap_two_step(int tdfd, const char *tmp, const char *num, char *old, 
 		return -ENAMETOOLONG;
 	memcpy(old, tmp, n + 1);
 	memcpy(old + n - 4, ".old", 4);
-	if (shlog_io.renameat2(tdfd, num, tdfd, old, RENAME_NOREPLACE) < 0 &&
-	    (errno != EINVAL || shlog_io.renameat(tdfd, num, tdfd, old) < 0))
+	if (sl_io.renameat2(tdfd, num, tdfd, old, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || sl_io.renameat(tdfd, num, tdfd, old) < 0))
 		return -errno;
-	if (shlog_io.renameat(tdfd, tmp, tdfd, num) < 0) {
+	if (sl_io.renameat(tdfd, tmp, tdfd, num) < 0) {
 		rc = -errno;
-		shlog_io.renameat(tdfd, old, tdfd, num);   /* put it back */
+		sl_io.renameat(tdfd, old, tdfd, num);   /* put it back */
 		return rc;
 	}
 	return 0;
@@ -559,7 +559,7 @@ static int swap_in(int tdfd, const char *tmp, int ndfd, uint32_t part)
 	rc = still_ours(tdfd, tmp, ndfd);
 	if (rc < 0)
 		return rc;
-	if (shlog_io.renameat2(tdfd, tmp, tdfd, num, RENAME_EXCHANGE) < 0) {
+	if (sl_io.renameat2(tdfd, tmp, tdfd, num, RENAME_EXCHANGE) < 0) {
 		if (errno != EINVAL)
 			return -errno;
 		rc = swap_two_step(tdfd, tmp, num, old, sizeof(old));
@@ -568,14 +568,14 @@ static int swap_in(int tdfd, const char *tmp, int ndfd, uint32_t part)
 		gone = old;
 	} else if (still_ours(tdfd, num, ndfd) < 0) {
 		/* someone swapped another entry in under our name just before: undo */
-		shlog_io.renameat2(tdfd, tmp, tdfd, num, RENAME_EXCHANGE);
+		sl_io.renameat2(tdfd, tmp, tdfd, num, RENAME_EXCHANGE);
 		return -EUCLEAN;
 	}
-	rc = shlog_fsync_dir(tdfd);
+	rc = sl_fsync_dir(tdfd);
 	if (rc == 0)
-		rc = shlog_rmtree_at(tdfd, gone);
+		rc = sl_rmtree_at(tdfd, gone);
 	if (rc == 0)
-		rc = shlog_fsync_dir(tdfd);
+		rc = sl_fsync_dir(tdfd);
 	return rc;
 }
 
@@ -597,7 +597,7 @@ static int compact_build(const char *dir, int tdfd, const char *topic, uint32_t 
 	if (rc == 0)
 		rc = shlog_part_get(st, topic, part, &j->p);
 	if (rc == 0) {
-		*ndfd = shlog_admin_mkdtemp(tdfd, prefix, ".new", tmp, cap);
+		*ndfd = sl_admin_mkdtemp(tdfd, prefix, ".new", tmp, cap);
 		rc = *ndfd < 0 ? *ndfd : build(j, *ndfd, seg_max, ro.stride);
 	}
 	if (j->p)
@@ -606,7 +606,7 @@ static int compact_build(const char *dir, int tdfd, const char *topic, uint32_t 
 	if (st)
 		shlog_store_close(st);
 	if (rc == 0)
-		rc = shlog_fsync_dir(tdfd);
+		rc = sl_fsync_dir(tdfd);
 	return rc;
 }
 
@@ -616,16 +616,16 @@ static int compact_topic(const char *dir, int tdfd, const char *topic, uint32_t 
 {
 	shlog_store logs = { .o = *o };   /* only carries the log callback */
 	char tmp[64];
-	int ndfd = -1, rc = shlog_compact_settle(&logs, tdfd, topic);
+	int ndfd = -1, rc = sl_compact_settle(&logs, tdfd, topic);
 
 	if (rc == 0)
 		rc = compact_build(dir, tdfd, topic, part, seg_max, o, j, tmp, sizeof(tmp), &ndfd);
 	if (rc == 0)
 		rc = swap_in(tdfd, tmp, ndfd, part);
 	else if (ndfd >= 0 && still_ours(tdfd, tmp, ndfd) == 0)
-		shlog_rmtree_at(tdfd, tmp);   /* a failed build; a crash leaves it to settle */
+		sl_rmtree_at(tdfd, tmp);   /* a failed build; a crash leaves it to settle */
 	if (ndfd >= 0)
-		shlog_io.close(ndfd);
+		sl_io.close(ndfd);
 	return rc;
 }
 
@@ -650,15 +650,15 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part, uint64
 	j.r = r;
 	j.progress = progress;
 	j.arg = arg;
-	rc = shlog_admin_lock(dir, &dfd, &lock_fd);
+	rc = sl_admin_lock(dir, &dfd, &lock_fd);
 	if (rc < 0)
 		return rc;
-	tdfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
+	tdfd = sl_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
 	rc = tdfd < 0 ? tdfd : compact_topic(dir, tdfd, topic, part,
 					    segment_bytes ? segment_bytes : opts.segment_bytes, &opts, &j);
 	if (tdfd >= 0)
-		shlog_io.close(tdfd);
+		sl_io.close(tdfd);
 	free(j.ents.v);
-	shlog_admin_unlock(dfd, lock_fd);
+	sl_admin_unlock(dfd, lock_fd);
 	return rc;
 }

@@ -73,7 +73,7 @@ static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 }
 #endif
 
-uint32_t shlog_crc32c_update(uint32_t crc, const void *buf, size_t len)
+uint32_t sl_crc32c_update(uint32_t crc, const void *buf, size_t len)
 {
 	pthread_once(&init_once, crc_init);
 	crc = ~crc;
@@ -84,7 +84,7 @@ uint32_t shlog_crc32c_update(uint32_t crc, const void *buf, size_t len)
 	return ~crc_sw(crc, buf, len);
 }
 
-uint32_t shlog_crc32c(const void *buf, size_t len)
+uint32_t sl_crc32c(const void *buf, size_t len)
 {
-	return shlog_crc32c_update(0, buf, len);
+	return sl_crc32c_update(0, buf, len);
 }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /** CRC32C of buf (initial value and final xor 0xFFFFFFFF). */
-uint32_t shlog_crc32c(const void *buf, size_t len);
-/** Continue a CRC32C: shlog_crc32c_update(shlog_crc32c(a), b) == crc of a||b. */
-uint32_t shlog_crc32c_update(uint32_t crc, const void *buf, size_t len);
+uint32_t sl_crc32c(const void *buf, size_t len);
+/** Continue a CRC32C: sl_crc32c_update(sl_crc32c(a), b) == crc of a||b. */
+uint32_t sl_crc32c_update(uint32_t crc, const void *buf, size_t len);
 #endif

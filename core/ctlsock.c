@@ -58,7 +58,7 @@ static socklen_t ctl_addr(int dfd, struct sockaddr_un *sa)
 /* Remove the name @name from @dfd if it is there (never what it points at). */
 static int unlink_name(int dfd, const char *name)
 {
-	return shlog_io.unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	return sl_io.unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 /* Make, bind and listen on a fresh socket at .ctl in @dfd; the fd or -errno. */
@@ -71,10 +71,10 @@ static int ctl_bind(int dfd)
 	if (fd < 0)
 		return -errno;
 	/* the bound name takes the socket inode's mode (less the umask) */
-	if (shlog_io.fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 8) < 0)
+	if (sl_io.fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 8) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		shlog_io.close(fd);
+		sl_io.close(fd);
 		return rc;
 	}
 	return fd;
@@ -91,19 +91,19 @@ int shlog_ctl_listen(shlog_store *s)
 		unlink_name(s->dfd, ctl_legacy[i]);
 	rc = unlink_name(s->dfd, CTL_NAME);
 	if (rc < 0) {
-		shlog_logf(s, SHLOG_ERR, "cannot remove a stale %s (%s): 'shlogctl sync' will not reach this daemon",
+		sl_logf(s, SHLOG_ERR, "cannot remove a stale %s (%s): 'shlogctl sync' will not reach this daemon",
 			   CTL_NAME, strerror(-rc));
 		return rc == -EISDIR ? -EUCLEAN : rc;
 	}
 	fd = ctl_bind(s->dfd);
 	if (fd < 0) {
-		shlog_logf(s, SHLOG_ERR, "cannot make the control socket %s: %s", CTL_NAME, strerror(-fd));
+		sl_logf(s, SHLOG_ERR, "cannot make the control socket %s: %s", CTL_NAME, strerror(-fd));
 		return fd;
 	}
-	if (shlog_io.fstatat(s->dfd, CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(sb.st_mode) ||
+	if (sl_io.fstatat(s->dfd, CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(sb.st_mode) ||
 	    sb.st_uid != geteuid()) {
-		shlog_logf(s, SHLOG_ERR, "%s is not the socket just made; not serving 'shlogctl sync'", CTL_NAME);
-		shlog_io.close(fd);
+		sl_logf(s, SHLOG_ERR, "%s is not the socket just made; not serving 'shlogctl sync'", CTL_NAME);
+		sl_io.close(fd);
 		return -EUCLEAN;
 	}
 	return fd;
@@ -113,7 +113,7 @@ void shlog_ctl_unlisten(shlog_store *s, int fd)
 {
 	if (fd < 0)
 		return;
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	if (s && s->lock_fd >= 0)
 		unlink_name(s->dfd, CTL_NAME);
 }
@@ -139,7 +139,7 @@ static int ctl_check_name(int dfd, uid_t owner)
 {
 	struct stat sb;
 
-	if (shlog_io.fstatat(dfd, CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sl_io.fstatat(dfd, CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	if (!S_ISSOCK(sb.st_mode) || (sb.st_uid != 0 && sb.st_uid != owner))
 		return -EPERM;
@@ -198,10 +198,10 @@ int shlog_ctl_request(const char *dir, const char *req, char *reply, size_t cap,
 
 	if (!dir || !req || !reply || cap < 2)
 		return -EINVAL;
-	dfd = shlog_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	dfd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0)
 		return -errno;
-	rc = shlog_io.fstat(dfd, &sb) < 0 ? -errno : shlog_admin_lock_held(dfd);
+	rc = sl_io.fstat(dfd, &sb) < 0 ? -errno : sl_admin_lock_held(dfd);
 	if (rc == 0)
 		rc = -ESRCH;   /* nobody holds the store's lock: no daemon */
 	else if (rc > 0)
@@ -214,6 +214,6 @@ int shlog_ctl_request(const char *dir, const char *req, char *reply, size_t cap,
 		rc = ctl_exchange(fd, req, reply, cap);
 	if (fd >= 0)
 		close(fd);
-	shlog_io.close(dfd);
+	sl_io.close(dfd);
 	return rc;
 }

@@ -191,9 +191,9 @@ struct shlog_aside {
 	int err;                          /* negative errno, -EUCLEAN mostly */
 	char why[160];
 };
-RB_HEAD(shlog_topictree, shlog_topic);
-int shlog_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b);
-RB_PROTOTYPE(shlog_topictree, shlog_topic, link, shlog_topic_cmp)
+RB_HEAD(sl_topictree, shlog_topic);
+int sl_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b);
+RB_PROTOTYPE(sl_topictree, shlog_topic, link, sl_topic_cmp)
 
 TAILQ_HEAD(shlog_partq, shlog_part);
 
@@ -211,7 +211,7 @@ struct shlog_store {
 	int dfd;
 	int lock_fd;
 	pthread_rwlock_t mu;              /* the topic table */
-	struct shlog_topictree topics;
+	struct sl_topictree topics;
 	struct shlog_sched sched;
 	struct shlog_aside *aside;        /* set-aside topics (store.mu) */
 	size_t naside;
@@ -222,57 +222,57 @@ struct shlog_store {
 };
 
 /* ---- util (store.c) ---- */
-void shlog_logf(shlog_store *s, int level, const char *fmt, ...)
+void sl_logf(shlog_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int64_t shlog_now_mono(void);
-int64_t shlog_now_real(void);
-int shlog_buf_reserve(struct shlog_buf *b, size_t more);
-int shlog_fsync_dir(int dfd);
-int shlog_rmtree_at(int dfd, const char *name);
-mode_t shlog_entry_type(int dfd, const char *name, unsigned char d_type);
+int64_t sl_now_mono(void);
+int64_t sl_now_real(void);
+int sl_buf_reserve(struct shlog_buf *b, size_t more);
+int sl_fsync_dir(int dfd);
+int sl_rmtree_at(int dfd, const char *name);
+mode_t sl_entry_type(int dfd, const char *name, unsigned char d_type);
 
 /* ---- sched.c ---- */
-int shlog_sched_start(shlog_store *s, int spawn);
-void shlog_sched_destroy(shlog_store *s);
-void shlog_sched_stop(shlog_store *s);
-void shlog_sched_kick(shlog_part *p, int reason);       /* p->mu held */
-void shlog_sched_arm(shlog_part *p, int64_t deadline);  /* p->mu held */
-void shlog_sched_arm_sync(shlog_part *p);               /* p->mu held */
-void shlog_sched_forget(shlog_part *p);
+int sl_sched_start(shlog_store *s, int spawn);
+void sl_sched_destroy(shlog_store *s);
+void sl_sched_stop(shlog_store *s);
+void sl_sched_kick(shlog_part *p, int reason);       /* p->mu held */
+void sl_sched_arm(shlog_part *p, int64_t deadline);  /* p->mu held */
+void sl_sched_arm_sync(shlog_part *p);               /* p->mu held */
+void sl_sched_forget(shlog_part *p);
 
 /* ---- part.c ---- */
-shlog_part *shlog_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num);
-void shlog_part_free(shlog_part *p);
-void shlog_part_flush_run(shlog_part *p, int reason);   /* by workers */
-void shlog_part_sync_run(shlog_part *p);                /* by workers */
-int shlog_part_close(shlog_part *p);                    /* flush, sync, clean anchor */
-int shlog_part_write_anchor(shlog_part *p, int clean);  /* p->mu not held */
-int shlog_part_sync_files(shlog_part *p);
+shlog_part *sl_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num);
+void sl_part_free(shlog_part *p);
+void sl_part_flush_run(shlog_part *p, int reason);   /* by workers */
+void sl_part_sync_run(shlog_part *p);                /* by workers */
+int sl_part_close(shlog_part *p);                    /* flush, sync, clean anchor */
+int sl_part_write_anchor(shlog_part *p, int clean);  /* p->mu not held */
+int sl_part_sync_files(shlog_part *p);
 
 /* ---- seg.c ---- */
-int shlog_seg_name(char *out, size_t cap, uint64_t seq, const char *ext);
-int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g);  /* seglock held */
-struct shlog_seg *shlog_seg_by_off(shlog_part *p, uint64_t off);
-struct shlog_seg *shlog_seg_by_seq(shlog_part *p, uint64_t seq);
-size_t shlog_seg_ent_by_off(const struct shlog_seg *g, uint64_t off);
-size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq);
-int shlog_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf);
-int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off);
-int shlog_seg_drop_oldest(shlog_part *p);
-void shlog_seg_close_all(shlog_part *p);
-ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len);
+int sl_seg_name(char *out, size_t cap, uint64_t seq, const char *ext);
+int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g);  /* seglock held */
+struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off);
+struct shlog_seg *sl_seg_by_seq(shlog_part *p, uint64_t seq);
+size_t sl_seg_ent_by_off(const struct shlog_seg *g, uint64_t off);
+size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq);
+int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf);
+int sl_seg_create(shlog_part *p, uint64_t seq, uint64_t off);
+int sl_seg_drop_oldest(shlog_part *p);
+void sl_seg_close_all(shlog_part *p);
+ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len);
 
 /* ---- recover.c ---- */
-int shlog_part_recover(shlog_part *p, int create);
-int shlog_seg_list(int dfd, uint64_t **out, size_t *n);
+int sl_part_recover(shlog_part *p, int create);
+int sl_seg_list(int dfd, uint64_t **out, size_t *n);
 
 /* ---- keys.c ---- */
-void shlog_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t);
-int shlog_keys_checkpoint_due(shlog_part *p, uint64_t off_end);
-int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off);
-int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a);
-void shlog_keys_drop_before(shlog_part *p, uint64_t off);
-void shlog_keys_free(shlog_part *p);
-int shlog_msg_key(const char *msg, uint32_t len, uint32_t *klen);
+void sl_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t);
+int sl_keys_checkpoint_due(shlog_part *p, uint64_t off_end);
+int sl_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off);
+int sl_keys_load(shlog_part *p, const struct shlog_anchor *a);
+void sl_keys_drop_before(shlog_part *p, uint64_t off);
+void sl_keys_free(shlog_part *p);
+int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen);
 
 #endif

@@ -53,7 +53,7 @@
 /* ---------------------------------------------------------------- */
 
 /* Serialise an index entry, computing its own CRC. */
-void shlog_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHLOG_IDX_ENTRY_SIZE])
+void sl_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHLOG_IDX_ENTRY_SIZE])
 {
 	le64enc(out + 0, e->seq);
 	le64enc(out + 8, e->off);
@@ -61,16 +61,16 @@ void shlog_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHL
 	le32enc(out + 24, e->len);
 	le32enc(out + 28, e->count);
 	le32enc(out + 32, e->crc);
-	le32enc(out + 36, shlog_crc32c(out, 36));
+	le32enc(out + 36, sl_crc32c(out, 36));
 }
 
 static int bad(const char **why, const char *what);
 
 /* Parse an index entry; -EUCLEAN (and *why) if its CRC or field rules fail. */
-int shlog_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e,
+int sl_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e,
 		       const char **why)
 {
-	if (le32dec(in + 36) != shlog_crc32c(in, 36))
+	if (le32dec(in + 36) != sl_crc32c(in, 36))
 		return bad(why, "index entry fails its checksum (crc_entry)");
 	e->seq = le64dec(in + 0);
 	e->off = le64dec(in + 8);
@@ -78,7 +78,7 @@ int shlog_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlo
 	e->len = le32dec(in + 24);
 	e->count = le32dec(in + 28);
 	e->crc = le32dec(in + 32);
-	return shlog_check_entry(e, why);
+	return sl_check_entry(e, why);
 }
 
 /* ---------------------------------------------------------------- */
@@ -86,7 +86,7 @@ int shlog_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlo
 /* ---------------------------------------------------------------- */
 
 /* Serialise one anchor slot (512 bytes, zero-padded, CRC at the end). */
-void shlog_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_ANCHOR_SLOT_SIZE])
+void sl_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_ANCHOR_SLOT_SIZE])
 {
 	memset(out, 0, SHLOG_ANCHOR_SLOT_SIZE);
 	le32enc(out + 0, SHLOG_ANCHOR_MAGIC);
@@ -104,16 +104,16 @@ void shlog_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_A
 	le64enc(out + 80, a->durable_seq);
 	memcpy(out + 88, a->boot_id, 16);
 	le32enc(out + SHLOG_ANCHOR_SLOT_SIZE - 4,
-		shlog_crc32c(out, SHLOG_ANCHOR_SLOT_SIZE - 4));
+		sl_crc32c(out, SHLOG_ANCHOR_SLOT_SIZE - 4));
 }
 
 /* Parse one anchor slot; -EUCLEAN unless magic, version and CRC hold. */
-int shlog_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct shlog_anchor *a)
+int sl_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct shlog_anchor *a)
 {
 	if (le32dec(in) != SHLOG_ANCHOR_MAGIC ||
 	    le16dec(in + 4) != SHLOG_ANCHOR_VERSION ||
 	    le32dec(in + SHLOG_ANCHOR_SLOT_SIZE - 4) !=
-		    shlog_crc32c(in, SHLOG_ANCHOR_SLOT_SIZE - 4))
+		    sl_crc32c(in, SHLOG_ANCHOR_SLOT_SIZE - 4))
 		return -EUCLEAN;
 	a->flags = le16dec(in + 6);
 	a->gen = le64dec(in + 8);
@@ -127,18 +127,18 @@ int shlog_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct s
 	a->nkeys = le64dec(in + 72);
 	a->durable_seq = le64dec(in + 80);
 	memcpy(a->boot_id, in + 88, 16);
-	return shlog_check_anchor(a, NULL);
+	return sl_check_anchor(a, NULL);
 }
 
 /* Choose the newest valid slot of an anchor file's bytes. */
-int shlog_anchor_pick(const unsigned char *file, size_t len, struct shlog_anchor *a)
+int sl_anchor_pick(const unsigned char *file, size_t len, struct shlog_anchor *a)
 {
 	struct shlog_anchor s[2];
 	int ok[2] = { 0, 0 };
 
 	for (int i = 0; i < 2; i++)
 		if (len >= (size_t)(i + 1) * SHLOG_ANCHOR_SLOT_SIZE)
-			ok[i] = shlog_anchor_decode(file + i * SHLOG_ANCHOR_SLOT_SIZE, &s[i]) == 0 &&
+			ok[i] = sl_anchor_decode(file + i * SHLOG_ANCHOR_SLOT_SIZE, &s[i]) == 0 &&
 				s[i].gen % 2 == (uint64_t)i;
 	if (!ok[0] && !ok[1])
 		return -ENOENT;
@@ -154,7 +154,7 @@ int shlog_anchor_pick(const unsigned char *file, size_t len, struct shlog_anchor
 /* ---------------------------------------------------------------- */
 
 /* Serialise a key snapshot header. */
-void shlog_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHLOG_KEYS_HDR_SIZE])
+void sl_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHLOG_KEYS_HDR_SIZE])
 {
 	memset(out, 0, SHLOG_KEYS_HDR_SIZE);
 	le32enc(out + 0, SHLOG_KEYS_MAGIC);
@@ -162,14 +162,14 @@ void shlog_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHL
 	le64enc(out + 8, h->seq);
 	le64enc(out + 16, h->off);
 	le64enc(out + 24, h->count);
-	le32enc(out + 36, shlog_crc32c(out, 36));
+	le32enc(out + 36, sl_crc32c(out, 36));
 }
 
 /* Parse a key snapshot header; -EUCLEAN if it is not one. */
-int shlog_keys_hdr_decode(const unsigned char in[SHLOG_KEYS_HDR_SIZE], struct shlog_keys_hdr *h)
+int sl_keys_hdr_decode(const unsigned char in[SHLOG_KEYS_HDR_SIZE], struct shlog_keys_hdr *h)
 {
 	if (le32dec(in) != SHLOG_KEYS_MAGIC || le16dec(in + 4) != SHLOG_KEYS_VERSION ||
-	    le32dec(in + 36) != shlog_crc32c(in, 36) || le16dec(in + 6) != 0 || le32dec(in + 32) != 0)
+	    le32dec(in + 36) != sl_crc32c(in, 36) || le16dec(in + 6) != 0 || le32dec(in + 32) != 0)
 		return -EUCLEAN;
 	h->seq = le64dec(in + 8);
 	h->off = le64dec(in + 16);
@@ -214,16 +214,16 @@ static int keys_rec_decode(const unsigned char *img, size_t pos, size_t end, con
 }
 
 /* Check a snapshot image and hand each record to @fn; see format_i.h. */
-int shlog_keys_image_walk(const unsigned char *img, size_t len, struct shlog_keys_hdr *h,
+int sl_keys_image_walk(const unsigned char *img, size_t len, struct shlog_keys_hdr *h,
 			  int (*fn)(const struct shlog_keyref *ref, const unsigned char *key, void *arg),
 			  void *arg, const char **why)
 {
 	size_t pos = SHLOG_KEYS_HDR_SIZE, end;
 
-	if (len < SHLOG_KEYS_HDR_SIZE + 4 || shlog_keys_hdr_decode(img, h) < 0)
+	if (len < SHLOG_KEYS_HDR_SIZE + 4 || sl_keys_hdr_decode(img, h) < 0)
 		return bad(why, "key snapshot header: too short, or magic, version, zero fields or CRC wrong");
 	end = len - 4;
-	if (le32dec(img + end) != shlog_crc32c(img + pos, end - pos))
+	if (le32dec(img + end) != sl_crc32c(img + pos, end - pos))
 		return bad(why, "key snapshot records fail their CRC");
 	if (h->off < h->seq || h->off > SHLOG_POS_MAX || h->count > (end - pos) / SHLOG_KEYS_REC_SIZE)
 		return bad(why, "key snapshot header: offset or record count out of range");
@@ -245,7 +245,7 @@ int shlog_keys_image_walk(const unsigned char *img, size_t len, struct shlog_key
 /* ---------------------------------------------------------------- */
 
 /* Rules of an index entry on its own. */
-int shlog_check_entry(const struct shlog_index_entry *e, const char **why)
+int sl_check_entry(const struct shlog_index_entry *e, const char **why)
 {
 	if (e->count == 0 || e->len < e->count)
 		return bad(why, "index entry: count is 0 or len < count");
@@ -259,13 +259,13 @@ int shlog_check_entry(const struct shlog_index_entry *e, const char **why)
 }
 
 /* The first entry of a segment has the seq in the segment's name. */
-int shlog_check_entry_first(const struct shlog_index_entry *e, uint64_t base_seq, const char **why)
+int sl_check_entry_first(const struct shlog_index_entry *e, uint64_t base_seq, const char **why)
 {
 	return e->seq == base_seq ? 0 : bad(why, "first index entry's seq is not the segment's name");
 }
 
 /* Entries follow each other: seq, offset and time. */
-int shlog_check_entry_next(const struct shlog_index_entry *prev, const struct shlog_index_entry *e,
+int sl_check_entry_next(const struct shlog_index_entry *prev, const struct shlog_index_entry *e,
 			   const char **why)
 {
 	if (e->seq != prev->seq + prev->count || e->off != prev->off + prev->len)
@@ -276,7 +276,7 @@ int shlog_check_entry_next(const struct shlog_index_entry *prev, const struct sh
 }
 
 /* An entry's span lies within its segment's .log file. */
-int shlog_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, uint64_t log_size,
+int sl_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, uint64_t log_size,
 			     const char **why)
 {
 	if (e->off < base_off || e->off - base_off > log_size || e->len > log_size - (e->off - base_off))
@@ -305,7 +305,7 @@ static uint64_t newlines_sse2(const unsigned char *p, size_t nblocks)
 #endif
 
 /* Count the '\n' bytes of buf (the span rule; SSE2 where there is one). */
-uint64_t shlog_count_newlines(const void *buf, size_t len)
+uint64_t sl_count_newlines(const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	uint64_t n = 0;
@@ -321,19 +321,19 @@ uint64_t shlog_count_newlines(const void *buf, size_t len)
 }
 
 /* A span's bytes against its entry: CRC, one newline per message, ending in one. */
-int shlog_check_span(const struct shlog_index_entry *e, const void *bytes, const char **why)
+int sl_check_span(const struct shlog_index_entry *e, const void *bytes, const char **why)
 {
 	const unsigned char *b = bytes;
 
-	if (shlog_crc32c(b, e->len) != e->crc)
+	if (sl_crc32c(b, e->len) != e->crc)
 		return bad(why, "span fails its checksum (crc_data)");
-	if (b[e->len - 1] != '\n' || shlog_count_newlines(b, e->len) != e->count)
+	if (b[e->len - 1] != '\n' || sl_count_newlines(b, e->len) != e->count)
 		return bad(why, "span's newlines do not match its message count");
 	return 0;
 }
 
 /* An anchor's fields against each other. */
-int shlog_check_anchor(const struct shlog_anchor *a, const char **why)
+int sl_check_anchor(const struct shlog_anchor *a, const char **why)
 {
 	if (a->flags & ~(SHLOG_ANCHOR_FLAG_CLEAN | SHLOG_ANCHOR_FLAG_SYNC_FAILED))
 		return bad(why, "anchor: unknown flags");
@@ -349,7 +349,7 @@ int shlog_check_anchor(const struct shlog_anchor *a, const char **why)
 }
 
 /* The anchor against the segments there are. */
-int shlog_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq, const char **why)
+int sl_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq, const char **why)
 {
 	if (a->seg_base_seq > last_base_seq)
 		return bad(why, "anchor names a segment after the last one there is (segments missing)");
@@ -357,7 +357,7 @@ int shlog_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq
 }
 
 /* A snapshot's point lies in the log: between its first retained message and committed_seq. */
-int shlog_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64_t start_off,
+int sl_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64_t start_off,
 			 uint64_t committed_seq, uint64_t committed_off, const char **why)
 {
 	if (h->seq < start_seq || h->seq > committed_seq || h->off < start_off || h->off > committed_off ||

@@ -29,26 +29,26 @@ struct shlog_keys_hdr {
 };
 
 /* Index entries */
-void shlog_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHLOG_IDX_ENTRY_SIZE]);
+void sl_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHLOG_IDX_ENTRY_SIZE]);
 /* 0 if the entry's own CRC and field rules hold, else -EUCLEAN and *why (if not NULL). */
-int shlog_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e,
+int sl_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e,
 		       const char **why);
 
 /* Anchor slots */
-void shlog_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_ANCHOR_SLOT_SIZE]);
-int shlog_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct shlog_anchor *a);
+void sl_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_ANCHOR_SLOT_SIZE]);
+int sl_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct shlog_anchor *a);
 /* Pick the valid slot with the highest generation from a whole file; -ENOENT if none. */
-int shlog_anchor_pick(const unsigned char *file, size_t len, struct shlog_anchor *a);
+int sl_anchor_pick(const unsigned char *file, size_t len, struct shlog_anchor *a);
 
 /* Key snapshot header and records */
-void shlog_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHLOG_KEYS_HDR_SIZE]);
-int shlog_keys_hdr_decode(const unsigned char in[SHLOG_KEYS_HDR_SIZE], struct shlog_keys_hdr *h);
+void sl_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHLOG_KEYS_HDR_SIZE]);
+int sl_keys_hdr_decode(const unsigned char in[SHLOG_KEYS_HDR_SIZE], struct shlog_keys_hdr *h);
 /*
  * Check a whole snapshot image (header, every record, trailer) and call
  * @fn (if not NULL) for each record; -EUCLEAN with *why at the first rule
  * broken, or @fn's non-zero return.
  */
-int shlog_keys_image_walk(const unsigned char *img, size_t len, struct shlog_keys_hdr *h,
+int sl_keys_image_walk(const unsigned char *img, size_t len, struct shlog_keys_hdr *h,
 			  int (*fn)(const struct shlog_keyref *ref, const unsigned char *key, void *arg),
 			  void *arg, const char **why);
 
@@ -62,26 +62,26 @@ int shlog_keys_image_walk(const unsigned char *img, size_t len, struct shlog_key
  * caller's policy: recovery cuts the log there, a read refuses the span
  * with EIO, verify reports it, key loading ignores the snapshot.
  */
-/* An entry on its own (done by shlog_entry_decode after its CRC). */
-int shlog_check_entry(const struct shlog_index_entry *e, const char **why);
+/* An entry on its own (done by sl_entry_decode after its CRC). */
+int sl_check_entry(const struct shlog_index_entry *e, const char **why);
 /* The first entry of the segment named @base_seq. */
-int shlog_check_entry_first(const struct shlog_index_entry *e, uint64_t base_seq, const char **why);
+int sl_check_entry_first(const struct shlog_index_entry *e, uint64_t base_seq, const char **why);
 /* An entry against the one before it (in its segment or the previous one). */
-int shlog_check_entry_next(const struct shlog_index_entry *prev, const struct shlog_index_entry *e,
+int sl_check_entry_next(const struct shlog_index_entry *prev, const struct shlog_index_entry *e,
 			   const char **why);
 /* An entry against its segment: its span lies in the .log of @log_size bytes from @base_off. */
-int shlog_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, uint64_t log_size,
+int sl_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, uint64_t log_size,
 			     const char **why);
 /* A span's e->len bytes against its entry: CRC, newline count, last byte. */
-int shlog_check_span(const struct shlog_index_entry *e, const void *bytes, const char **why);
-/* An anchor slot's fields against each other (done by shlog_anchor_decode). */
-int shlog_check_anchor(const struct shlog_anchor *a, const char **why);
+int sl_check_span(const struct shlog_index_entry *e, const void *bytes, const char **why);
+/* An anchor slot's fields against each other (done by sl_anchor_decode). */
+int sl_check_anchor(const struct shlog_anchor *a, const char **why);
 /* The anchor against the segments: the newest one is named @last_base_seq. */
-int shlog_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq, const char **why);
+int sl_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq, const char **why);
 /* A snapshot header against the log it is for: [start, committed] as seq and offset. */
-int shlog_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64_t start_off,
+int sl_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64_t start_off,
 			 uint64_t committed_seq, uint64_t committed_off, const char **why);
 /* Number of '\n' bytes in buf. */
-uint64_t shlog_count_newlines(const void *buf, size_t len);
+uint64_t sl_count_newlines(const void *buf, size_t len);
 
 #endif

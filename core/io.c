@@ -40,17 +40,17 @@ SHLOG_IO_LIBC_CALLS(SHLOG_IO_SYS)
 #undef SHLOG_IO_SYS
 
 #define SHLOG_IO_INIT(name, ret, params, args) .name = sys_##name,
-const struct shlog_io shlog_io_default = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
-struct shlog_io shlog_io = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
+const struct sl_io sl_io_default = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
+struct sl_io sl_io = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
 #undef SHLOG_IO_INIT
 
 /* Read exactly len bytes at off; a short file is -EIO. */
-int shlog_io_pread_full(int fd, void *buf, size_t len, off_t off)
+int sl_io_pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = shlog_io.pread(fd, p, len, off);
+		ssize_t n = sl_io.pread(fd, p, len, off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -66,12 +66,12 @@ int shlog_io_pread_full(int fd, void *buf, size_t len, off_t off)
 }
 
 /* Write exactly len bytes at off, retrying short writes. */
-int shlog_io_pwrite_full(int fd, const void *buf, size_t len, off_t off)
+int sl_io_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = shlog_io.pwrite(fd, p, len, off);
+		ssize_t n = sl_io.pwrite(fd, p, len, off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -102,7 +102,7 @@ static int open_err(int err)
 }
 
 /* Open a name in a directory fd, refusing anything but the expected type. */
-int shlog_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type)
+int sl_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type)
 {
 	struct stat st;
 	int fd;
@@ -110,52 +110,52 @@ int shlog_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type
 	flags |= O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
 	if (type == S_IFDIR)
 		flags |= O_DIRECTORY;
-	fd = shlog_io.openat(dfd, name, flags, mode);
+	fd = sl_io.openat(dfd, name, flags, mode);
 	if (fd < 0)
 		return open_err(errno);
-	if (shlog_io.fstat(fd, &st) < 0) {
+	if (sl_io.fstat(fd, &st) < 0) {
 		int err = -errno;
-		shlog_io.close(fd);
+		sl_io.close(fd);
 		return err;
 	}
 	if ((st.st_mode & S_IFMT) != type) {
-		shlog_io.close(fd);
+		sl_io.close(fd);
 		return -EUCLEAN;
 	}
 	return fd;
 }
 
 /* Open dir/sub below a directory fd, one checked step at a time. */
-int shlog_io_open_subdir(int dfd, const char *dir, const char *sub)
+int sl_io_open_subdir(int dfd, const char *dir, const char *sub)
 {
-	int fd = shlog_io_open(dfd, dir, O_RDONLY, 0, S_IFDIR), sfd;
+	int fd = sl_io_open(dfd, dir, O_RDONLY, 0, S_IFDIR), sfd;
 
 	if (fd < 0)
 		return fd;
-	sfd = shlog_io_open(fd, sub, O_RDONLY, 0, S_IFDIR);
-	shlog_io.close(fd);
+	sfd = sl_io_open(fd, sub, O_RDONLY, 0, S_IFDIR);
+	sl_io.close(fd);
 	return sfd;
 }
 
 /* Walk a directory's entries through a second fd of it. */
-int shlog_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type, void *arg),
+int sl_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type, void *arg),
 			 void *arg)
 {
-	int fd = shlog_io_open(dfd, ".", O_RDONLY, 0, S_IFDIR);
+	int fd = sl_io_open(dfd, ".", O_RDONLY, 0, S_IFDIR);
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
 
 	if (fd < 0)
 		return fd;
-	d = shlog_io.fdopendir(fd);
+	d = sl_io.fdopendir(fd);
 	if (!d) {
 		rc = -errno;
-		shlog_io.close(fd);
+		sl_io.close(fd);
 		return rc;
 	}
 	errno = 0;
-	while (rc == 0 && (de = shlog_io.readdir(d)) != NULL) {
+	while (rc == 0 && (de = sl_io.readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		rc = fn(de->d_name, de->d_type, arg);
@@ -163,6 +163,6 @@ int shlog_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_ty
 	}
 	if (rc == 0 && errno != 0)
 		rc = -errno;
-	shlog_io.closedir(d);
+	sl_io.closedir(d);
 	return rc;
 }

@@ -1,13 +1,13 @@
 /*
  * io_i.h — the I/O seam.  Every system call libshlog (and shlogctl) makes
- * on the data directory goes through shlog_io, a table of function
+ * on the data directory goes through sl_io, a table of function
  * pointers that tests replace to inject short writes, EIO, ENOSPC or a
  * "crash" (every later call fails) at any call, in the manner of SQLite's
  * os_unix.c syscall table.  The table is spelled out once, in
  * SHLOG_IO_CALLS below; io.c builds both the default and the live table
  * from it.
  *
- * Opening anything in the data dir goes through shlog_io_open(): relative
+ * Opening anything in the data dir goes through sl_io_open(): relative
  * to a directory fd, never following a symlink, never blocking on a FIFO,
  * and checked to be the type the caller expects.  A name that is there but
  * is not what it should be (a symlink, FIFO, device, socket, a directory
@@ -66,20 +66,20 @@
 	X(boot_id, int, (unsigned char out[16]), (out))
 
 #define SHLOG_IO_MEMBER(name, ret, params, args) ret (*name) params;
-struct shlog_io {
+struct sl_io {
 	SHLOG_IO_CALLS(SHLOG_IO_MEMBER)
 };
 #undef SHLOG_IO_MEMBER
 
-/** The table in use; tests may overwrite members and restore shlog_io_default. */
-extern struct shlog_io shlog_io;
+/** The table in use; tests may overwrite members and restore sl_io_default. */
+extern struct sl_io sl_io;
 /** The real system calls. */
-extern const struct shlog_io shlog_io_default;
+extern const struct sl_io sl_io_default;
 
 /* Helpers over the table: full reads/writes, retrying short transfers
  * and EINTR.  Return 0 or a negative errno (-EIO for a read past EOF). */
-int shlog_io_pread_full(int fd, void *buf, size_t len, off_t off);
-int shlog_io_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+int sl_io_pread_full(int fd, void *buf, size_t len, off_t off);
+int sl_io_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
 /**
  * Open @p name in directory @p dfd safely: O_NOFOLLOW | O_CLOEXEC |
@@ -88,14 +88,14 @@ int shlog_io_pwrite_full(int fd, const void *buf, size_t len, off_t off);
  * @return the fd, -ENOENT if absent, -EUCLEAN if the name is something
  * else (symlink, FIFO, device, socket, wrong type), or another -errno.
  */
-int shlog_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type);
+int sl_io_open(int dfd, const char *name, int flags, mode_t mode, mode_t type);
 
 /**
- * Open directory @p dir/@p sub below @p dfd, each step by shlog_io_open()
+ * Open directory @p dir/@p sub below @p dfd, each step by sl_io_open()
  * (a partition's directory from the data dir: @p dir the topic, @p sub its
- * number).  @return the fd or shlog_io_open()'s -errno.
+ * number).  @return the fd or sl_io_open()'s -errno.
  */
-int shlog_io_open_subdir(int dfd, const char *dir, const char *sub);
+int sl_io_open_subdir(int dfd, const char *dir, const char *sub);
 
 /**
  * Call @p fn for every entry of directory @p dfd but "." and "..",
@@ -103,7 +103,7 @@ int shlog_io_open_subdir(int dfd, const char *dir, const char *sub);
  * @p fn returns 0 to go on, or a value that stops the walk and is returned.
  * @return 0, @p fn's stopping value, or a negative errno.
  */
-int shlog_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type,
+int sl_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type,
 					    void *arg), void *arg);
 
 #endif

@@ -130,7 +130,7 @@ static struct shlog_key **keys_sorted(shlog_part *p)
 }
 
 /* Does a message have a key?  1 and its length if so. */
-int shlog_msg_key(const char *msg, uint32_t len, uint32_t *klen)
+int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen)
 {
 	uint32_t scan = len < SHLOG_KEY_MAX + 1 ? len : SHLOG_KEY_MAX + 1;
 	const char *tab = memchr(msg, '\t', scan);
@@ -187,21 +187,21 @@ static int key_set(shlog_part *p, const void *key, uint32_t klen, const struct s
 }
 
 /* Step B for one message: bookmark it if it has a key; keymu held. */
-void shlog_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t)
+void sl_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t)
 {
 	struct shlog_keyref ref;
 	uint32_t klen;
 
-	if (!shlog_msg_key(msg, len, &klen))
+	if (!sl_msg_key(msg, len, &klen))
 		return;
 	ref = (struct shlog_keyref){ .seq = seq, .off = off, .len = len, .klen = klen, .time_ns = t };
 	if (key_set(p, msg, klen, &ref, len == klen + 1) < 0)
-		shlog_logf(p->s, SHLOG_ERR, "%s: out of memory recording a key bookmark", p->name);
+		sl_logf(p->s, SHLOG_ERR, "%s: out of memory recording a key bookmark", p->name);
 	p->keys_delta++;
 }
 
 /* Retention deleted the log below @off: forget keys that pointed there. */
-void shlog_keys_drop_before(shlog_part *p, uint64_t off)
+void sl_keys_drop_before(shlog_part *p, uint64_t off)
 {
 	struct shlog_keytab *t = &p->keys;
 
@@ -219,7 +219,7 @@ void shlog_keys_drop_before(shlog_part *p, uint64_t off)
 }
 
 /* Free the whole table. */
-void shlog_keys_free(shlog_part *p)
+void sl_keys_free(shlog_part *p)
 {
 	for (size_t i = 0; i < p->keys.cap; i++)
 		free(p->keys.slots[i]);
@@ -234,7 +234,7 @@ void shlog_keys_free(shlog_part *p)
 /* ================================================================ */
 
 /* Is a new snapshot due after a block ending at @off_end? */
-int shlog_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
+int sl_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
 {
 	int due;
 
@@ -264,7 +264,7 @@ static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, 
 		free(v);
 		return NULL;
 	}
-	shlog_keys_hdr_encode(&h, img);
+	sl_keys_hdr_encode(&h, img);
 	for (uint64_t i = 0; i < p->nkeys; i++) {
 		const struct shlog_key *k = v[i];
 		unsigned char *r = img + pos;
@@ -277,7 +277,7 @@ static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, 
 		memcpy(r + SHLOG_KEYS_REC_SIZE, k->key, k->klen);
 		pos += SHLOG_KEYS_REC_SIZE + k->klen;
 	}
-	le32enc(img + pos, shlog_crc32c(img + SHLOG_KEYS_HDR_SIZE, pos - SHLOG_KEYS_HDR_SIZE));
+	le32enc(img + pos, sl_crc32c(img + SHLOG_KEYS_HDR_SIZE, pos - SHLOG_KEYS_HDR_SIZE));
 	free(v);
 	*len = size;
 	return img;
@@ -294,21 +294,21 @@ static int snapshot_store(shlog_part *p, const unsigned char *img, size_t len)
 	int fd, rc;
 
 	/* a temporary a crash left is stale: made anew, exclusively */
-	if (shlog_io.unlinkat(p->dfd, SHLOG_KEYS_TMP_NAME, 0) < 0 && errno != ENOENT)
+	if (sl_io.unlinkat(p->dfd, SHLOG_KEYS_TMP_NAME, 0) < 0 && errno != ENOENT)
 		return -errno;
-	fd = shlog_io_open(p->dfd, SHLOG_KEYS_TMP_NAME, O_WRONLY | O_CREAT | O_EXCL,
+	fd = sl_io_open(p->dfd, SHLOG_KEYS_TMP_NAME, O_WRONLY | O_CREAT | O_EXCL,
 			   SHLOG_FILE_MODE, S_IFREG);
 	if (fd < 0)
 		return fd;
-	rc = shlog_io_pwrite_full(fd, img, len, 0);
-	shlog_io.close(fd);
-	if (rc == 0 && shlog_io.renameat(p->dfd, SHLOG_KEYS_TMP_NAME, p->dfd, SHLOG_KEYS_NAME) < 0)
+	rc = sl_io_pwrite_full(fd, img, len, 0);
+	sl_io.close(fd);
+	if (rc == 0 && sl_io.renameat(p->dfd, SHLOG_KEYS_TMP_NAME, p->dfd, SHLOG_KEYS_NAME) < 0)
 		rc = -errno;
 	return rc;
 }
 
 /* Write a snapshot of the keys as of message @seq (committed). */
-int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
+int sl_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
 {
 	unsigned char *img;
 	size_t len;
@@ -322,7 +322,7 @@ int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
 	rc = snapshot_store(p, img, len);
 	free(img);
 	if (rc < 0) {
-		shlog_logf(p->s, SHLOG_WARNING, "%s: key snapshot failed: %s (will retry)", p->name, strerror(-rc));
+		sl_logf(p->s, SHLOG_WARNING, "%s: key snapshot failed: %s (will retry)", p->name, strerror(-rc));
 		return rc;
 	}
 	pthread_mutex_lock(&p->keymu);
@@ -339,7 +339,7 @@ int shlog_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
 /* Loading at open                                                   */
 /* ================================================================ */
 
-/* Add one snapshot record to the tree (shlog_keys_image_walk callback); -EUCLEAN for a key seen twice. */
+/* Add one snapshot record to the tree (sl_keys_image_walk callback); -EUCLEAN for a key seen twice. */
 static int snapshot_rec(const struct shlog_keyref *ref, const unsigned char *key, void *arg)
 {
 	shlog_part *p = arg;
@@ -355,36 +355,36 @@ static int snapshot_rec(const struct shlog_keyref *ref, const unsigned char *key
 static int snapshot_parse(shlog_part *p, const unsigned char *img, size_t len, struct shlog_keys_hdr *h)
 {
 	const char *why = "a key appears twice";
-	int rc = shlog_keys_image_walk(img, len, h, snapshot_rec, p, &why);
+	int rc = sl_keys_image_walk(img, len, h, snapshot_rec, p, &why);
 
 	if (rc == -EUCLEAN)
-		shlog_logf(p->s, SHLOG_WARNING, "%s: %s: %s", p->name, SHLOG_KEYS_NAME, why);
+		sl_logf(p->s, SHLOG_WARNING, "%s: %s: %s", p->name, SHLOG_KEYS_NAME, why);
 	return rc;
 }
 
 /* Read and parse the keys file; 0 with h filled, -ENOENT if absent, or an error. */
 static int snapshot_load(shlog_part *p, struct shlog_keys_hdr *h)
 {
-	int fd = shlog_io_open(p->dfd, SHLOG_KEYS_NAME, O_RDONLY, 0, S_IFREG);
+	int fd = sl_io_open(p->dfd, SHLOG_KEYS_NAME, O_RDONLY, 0, S_IFREG);
 	unsigned char *img = NULL;
 	struct stat st;
 	int rc;
 
 	if (fd < 0)
 		return fd;
-	rc = shlog_io.fstat(fd, &st) < 0 ? -errno : 0;
+	rc = sl_io.fstat(fd, &st) < 0 ? -errno : 0;
 	if (rc == 0 && (st.st_size < SHLOG_KEYS_HDR_SIZE + 4 || st.st_size > (1ll << 34)))
 		rc = -EUCLEAN;
 	if (rc == 0 && !(img = malloc((size_t)st.st_size)))
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = shlog_io_pread_full(fd, img, (size_t)st.st_size, 0);
+		rc = sl_io_pread_full(fd, img, (size_t)st.st_size, 0);
 	if (rc == 0)
 		rc = snapshot_parse(p, img, (size_t)st.st_size, h);
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	free(img);
 	if (rc < 0)
-		shlog_keys_free(p);
+		sl_keys_free(p);
 	return rc;
 }
 
@@ -403,7 +403,7 @@ static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keye
 		size_t pos = 0;
 		char *nl;
 		if (off + have < p->committed_off && have < chunk) {
-			ssize_t r = shlog_seg_read(p, off + have, p->committed_off, buf + have, chunk - have);
+			ssize_t r = sl_seg_read(p, off + have, p->committed_off, buf + have, chunk - have);
 			if (r <= 0) {
 				rc = r < 0 ? (int)r : -EIO;
 				break;
@@ -412,8 +412,8 @@ static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keye
 		}
 		while ((nl = memchr(buf + pos, '\n', have - pos)) != NULL) {
 			uint32_t mlen = (uint32_t)(nl - (buf + pos)), klen;
-			if (shlog_msg_key(buf + pos, mlen, &klen)) {
-				shlog_keys_apply(p, buf + pos, mlen, seq, off + pos, 0);
+			if (sl_msg_key(buf + pos, mlen, &klen)) {
+				sl_keys_apply(p, buf + pos, mlen, seq, off + pos, 0);
 				(*keyed)++;
 			}
 			pos += mlen + 1;
@@ -463,7 +463,7 @@ static int replay_point_ok(shlog_part *p, uint64_t seq, uint64_t off)
  * log), then the messages after it.  @a is the anchor (NULL if none).
  * Called before the partition is shared; no locks needed.
  */
-int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a)
+int sl_keys_load(shlog_part *p, const struct shlog_anchor *a)
 {
 	struct shlog_keys_hdr h;
 	uint64_t rseq, roff, keyed;
@@ -471,15 +471,15 @@ int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a)
 	int rc = snapshot_load(p, &h);
 	int a_ok = a && replay_point_ok(p, a->keys_seq, a->keys_off);
 
-	if (rc == 0 && (shlog_check_keys_fit(&h, p->start_seq, p->start_off, p->committed_seq, p->committed_off,
+	if (rc == 0 && (sl_check_keys_fit(&h, p->start_seq, p->start_off, p->committed_seq, p->committed_off,
 					     &why) < 0 || !replay_point_ok(p, h.seq, h.off))) {
-		shlog_logf(p->s, SHLOG_WARNING, "%s: key snapshot at message %llu does not fit the log (%s); "
+		sl_logf(p->s, SHLOG_WARNING, "%s: key snapshot at message %llu does not fit the log (%s); "
 			   "rebuilding keys", p->name, (unsigned long long)h.seq,
 			   why ? why : "its offset is not that message's");
-		shlog_keys_free(p);
+		sl_keys_free(p);
 		rc = -EUCLEAN;
 	} else if (rc < 0 && rc != -ENOENT) {
-		shlog_logf(p->s, SHLOG_WARNING, "%s: key snapshot unreadable (%s); rebuilding keys from the log",
+		sl_logf(p->s, SHLOG_WARNING, "%s: key snapshot unreadable (%s); rebuilding keys from the log",
 			   p->name, shlog_strerror(rc));
 	}
 	if (rc < 0) {
@@ -505,7 +505,7 @@ int shlog_keys_load(shlog_part *p, const struct shlog_anchor *a)
 	}
 	rc = keys_replay(p, rseq, roff, &keyed);
 	if (rc < 0) {
-		shlog_logf(p->s, SHLOG_ERR, "%s: cannot rebuild key bookmarks from messages %llu..%llu: %s "
+		sl_logf(p->s, SHLOG_ERR, "%s: cannot rebuild key bookmarks from messages %llu..%llu: %s "
 			   "(damaged log; see above); refusing to open (the repair option cuts the log there)",
 			   p->name, (unsigned long long)rseq, (unsigned long long)p->committed_seq,
 			   shlog_strerror(rc));

@@ -39,7 +39,7 @@
 /* ================================================================ */
 
 /* Give @p m @p nparts partitions, each with the topic's record. */
-int shlog_meta_init(struct shlog_meta *m, const struct shlog_perm *topic, uint32_t nparts)
+int sl_meta_init(struct shlog_meta *m, const struct shlog_perm *topic, uint32_t nparts)
 {
 	m->topic = *topic;
 	m->nparts = nparts;
@@ -52,7 +52,7 @@ int shlog_meta_init(struct shlog_meta *m, const struct shlog_perm *topic, uint32
 }
 
 /* Add one partition with the topic's record (a new partition inherits). */
-int shlog_meta_add_part(struct shlog_meta *m)
+int sl_meta_add_part(struct shlog_meta *m)
 {
 	struct shlog_perm *np = realloc(m->parts, (m->nparts + 1) * sizeof(*np));
 
@@ -64,7 +64,7 @@ int shlog_meta_add_part(struct shlog_meta *m)
 }
 
 /* Free the records of @p m. */
-void shlog_meta_free(struct shlog_meta *m)
+void sl_meta_free(struct shlog_meta *m)
 {
 	free(m->parts);
 	m->parts = NULL;
@@ -82,7 +82,7 @@ static int perm_eq(const struct shlog_perm *a, const struct shlog_perm *b)
 }
 
 /* Serialise @p m: the partitions that differ from the topic get a record. */
-int shlog_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *len)
+int sl_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *len)
 {
 	uint32_t count = 0;
 	unsigned char *b, *p;
@@ -109,7 +109,7 @@ int shlog_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *l
 		le32enc(p + 12, m->parts[i].gid);
 		p += SHLOG_META_ENT_SIZE;
 	}
-	le32enc(p, shlog_crc32c(b, (size_t)(p - b)));
+	le32enc(p, sl_crc32c(b, (size_t)(p - b)));
 	*out = b;
 	return 0;
 }
@@ -128,7 +128,7 @@ static const char *meta_check_header(const unsigned char *buf, size_t len, uint3
 		return "more records than a topic has partitions";
 	if (len != SHLOG_META_HDR_SIZE + (size_t)*count * SHLOG_META_ENT_SIZE + SHLOG_META_CRC_SIZE)
 		return "size does not match its record count";
-	if (le32dec(buf + len - 4) != shlog_crc32c(buf, len - 4))
+	if (le32dec(buf + len - 4) != sl_crc32c(buf, len - 4))
 		return "checksum mismatch";
 	if (le32dec(buf + 12) != 0 || le32dec(buf + 28) != 0)
 		return "reserved field not zero";
@@ -138,7 +138,7 @@ static const char *meta_check_header(const unsigned char *buf, size_t len, uint3
 }
 
 /* Parse and validate a meta file of a topic with @p nparts partitions. */
-int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
+int sl_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 		      struct shlog_meta *m, const char **why)
 {
 	struct shlog_perm topic;
@@ -150,7 +150,7 @@ int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 	if (*why)
 		return -EUCLEAN;
 	topic = (struct shlog_perm){ le32dec(buf + 16), le32dec(buf + 20), le32dec(buf + 24) };
-	rc = shlog_meta_init(m, &topic, nparts);
+	rc = sl_meta_init(m, &topic, nparts);
 	if (rc < 0)
 		return rc;
 	for (uint32_t i = 0; i < count; i++) {
@@ -161,7 +161,7 @@ int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 		else if (le32dec(p + 4) & ~07777u)
 			*why = "partition mode has bits outside 07777";
 		if (*why) {
-			shlog_meta_free(m);
+			sl_meta_free(m);
 			return -EUCLEAN;
 		}
 		prev = part;
@@ -176,12 +176,12 @@ int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 /* ================================================================ */
 
 /* Read meta file @p name of dir @p tdfd into @p m. */
-int shlog_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_meta *m,
+int sl_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_meta *m,
 		    const char **why)
 {
 	size_t max = SHLOG_META_HDR_SIZE + (size_t)SHLOG_MAX_PARTS * SHLOG_META_ENT_SIZE +
 		     SHLOG_META_CRC_SIZE;
-	int fd = shlog_io_open(tdfd, name, O_RDONLY, 0, S_IFREG);
+	int fd = sl_io_open(tdfd, name, O_RDONLY, 0, S_IFREG);
 	unsigned char *buf;
 	struct stat st;
 	int rc;
@@ -190,7 +190,7 @@ int shlog_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_me
 	if (fd < 0)
 		return fd;
 	*why = NULL;
-	rc = shlog_io.fstat(fd, &st) < 0 ? -errno : 0;
+	rc = sl_io.fstat(fd, &st) < 0 ? -errno : 0;
 	if (rc == 0 && (st.st_size < 0 || (uint64_t)st.st_size > max)) {
 		*why = "larger than any meta file";
 		rc = -EUCLEAN;
@@ -199,11 +199,11 @@ int shlog_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_me
 	if (rc == 0 && !buf)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = shlog_io_pread_full(fd, buf, (size_t)st.st_size, 0);
+		rc = sl_io_pread_full(fd, buf, (size_t)st.st_size, 0);
 	if (rc == 0)
-		rc = shlog_meta_decode(buf, (size_t)st.st_size, nparts, m, why);
+		rc = sl_meta_decode(buf, (size_t)st.st_size, nparts, m, why);
 	free(buf);
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	return rc;
 }
 
@@ -213,19 +213,19 @@ static int tmp_create(int dfd, char *name, size_t cap)
 	int fd = -EEXIST;
 
 	for (int i = 0; i < SHLOG_TMP_TRIES && fd == -EEXIST; i++) {
-		shlog_tmp_name(name, cap, SHLOG_META_TMP_PREFIX);
-		fd = shlog_io_open(dfd, name, O_WRONLY | O_CREAT | O_EXCL, SHLOG_FILE_MODE, S_IFREG);
+		sl_tmp_name(name, cap, SHLOG_META_TMP_PREFIX);
+		fd = sl_io_open(dfd, name, O_WRONLY | O_CREAT | O_EXCL, SHLOG_FILE_MODE, S_IFREG);
 	}
 	return fd;
 }
 
 /* Replace SHLOG_META_NAME atomically: temp, fsync, rename, fsync dir. */
-int shlog_meta_write(int tdfd, const char *name, const struct shlog_meta *m)
+int sl_meta_write(int tdfd, const char *name, const struct shlog_meta *m)
 {
 	char tmp[sizeof(SHLOG_META_TMP_PREFIX) + SHLOG_TMP_HEX];
 	unsigned char *buf;
 	size_t len;
-	int fd, rc = shlog_meta_encode(m, &buf, &len);
+	int fd, rc = sl_meta_encode(m, &buf, &len);
 
 	if (rc < 0)
 		return rc;
@@ -234,18 +234,18 @@ int shlog_meta_write(int tdfd, const char *name, const struct shlog_meta *m)
 		free(buf);
 		return fd;
 	}
-	rc = shlog_io_pwrite_full(fd, buf, len, 0);
-	if (rc == 0 && shlog_io.fsync(fd) < 0)
+	rc = sl_io_pwrite_full(fd, buf, len, 0);
+	if (rc == 0 && sl_io.fsync(fd) < 0)
 		rc = -errno;
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	free(buf);
-	if (rc == 0 && shlog_io.renameat(tdfd, tmp, tdfd, name) < 0)
+	if (rc == 0 && sl_io.renameat(tdfd, tmp, tdfd, name) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		shlog_io.unlinkat(tdfd, tmp, 0);
+		sl_io.unlinkat(tdfd, tmp, 0);
 		return rc;
 	}
-	return shlog_io.fsync(tdfd) < 0 ? -errno : 0;
+	return sl_io.fsync(tdfd) < 0 ? -errno : 0;
 }
 
 /* One directory's mode and owner as a record. */
@@ -255,20 +255,20 @@ static struct shlog_perm perm_of(const struct stat *st)
 }
 
 /* Build a meta from the real directories' modes and owners (migration). */
-int shlog_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
+int sl_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
 {
 	struct shlog_perm topic;
 	struct stat st;
 	char name[16];
 	int rc;
 
-	if (shlog_io.fstat(tdfd, &st) < 0)
+	if (sl_io.fstat(tdfd, &st) < 0)
 		return -errno;
 	topic = perm_of(&st);
-	rc = shlog_meta_init(m, &topic, nparts);
+	rc = sl_meta_init(m, &topic, nparts);
 	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
 		snprintf(name, sizeof(name), "%u", i);
-		if (shlog_io.fstatat(tdfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (sl_io.fstatat(tdfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			rc = -errno;
 		else if (!S_ISDIR(st.st_mode))
 			rc = -EUCLEAN;
@@ -276,7 +276,7 @@ int shlog_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
 			m->parts[i] = perm_of(&st);
 	}
 	if (rc < 0)
-		shlog_meta_free(m);
+		sl_meta_free(m);
 	return rc;
 }
 
@@ -285,7 +285,7 @@ int shlog_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
 /* ================================================================ */
 
 /* "<prefix><16 random hex digits>": fixed length, whatever the topic's name. */
-void shlog_tmp_name(char *out, size_t cap, const char *prefix)
+void sl_tmp_name(char *out, size_t cap, const char *prefix)
 {
 	uint64_t r;
 
@@ -299,20 +299,20 @@ void shlog_tmp_name(char *out, size_t cap, const char *prefix)
 }
 
 /* Make directory fd @p fd SHLOG_DIR_MODE and owned by the euid. */
-int shlog_dir_tighten(int fd)
+int sl_dir_tighten(int fd)
 {
 	struct stat st;
 	int changed = 0;
 
-	if (shlog_io.fstat(fd, &st) < 0)
+	if (sl_io.fstat(fd, &st) < 0)
 		return -errno;
 	if (st.st_uid != geteuid() || st.st_gid != getegid()) {
-		if (shlog_io.fchown(fd, geteuid(), getegid()) < 0)
+		if (sl_io.fchown(fd, geteuid(), getegid()) < 0)
 			return -errno;
 		changed = 1;
 	}
 	if ((st.st_mode & 07777) != SHLOG_DIR_MODE || changed) {
-		if (shlog_io.fchmod(fd, SHLOG_DIR_MODE) < 0)
+		if (sl_io.fchmod(fd, SHLOG_DIR_MODE) < 0)
 			return -errno;
 		changed = 1;
 	}
@@ -320,7 +320,7 @@ int shlog_dir_tighten(int fd)
 }
 
 /* Tighten every partition directory 0..nparts-1 of topic dir @p tdfd. */
-int shlog_parts_tighten(int tdfd, uint32_t nparts)
+int sl_parts_tighten(int tdfd, uint32_t nparts)
 {
 	char name[16];
 	int rc = 0;
@@ -328,10 +328,10 @@ int shlog_parts_tighten(int tdfd, uint32_t nparts)
 	for (uint32_t i = 0; i < nparts; i++) {
 		int fd, r;
 		snprintf(name, sizeof(name), "%u", i);
-		fd = shlog_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
-		r = fd < 0 ? fd : shlog_dir_tighten(fd);
+		fd = sl_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
+		r = fd < 0 ? fd : sl_dir_tighten(fd);
 		if (fd >= 0)
-			shlog_io.close(fd);
+			sl_io.close(fd);
 		if (r < 0 && rc == 0)
 			rc = r;
 	}

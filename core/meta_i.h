@@ -26,38 +26,38 @@ struct shlog_meta {
 };
 
 /* Give @p m @p nparts partitions, each with the topic's record. 0 or -ENOMEM. */
-int shlog_meta_init(struct shlog_meta *m, const struct shlog_perm *topic, uint32_t nparts);
+int sl_meta_init(struct shlog_meta *m, const struct shlog_perm *topic, uint32_t nparts);
 /* Add one partition with the topic's record. 0 or -ENOMEM. */
-int shlog_meta_add_part(struct shlog_meta *m);
+int sl_meta_add_part(struct shlog_meta *m);
 /* Free the records of @p m. */
-void shlog_meta_free(struct shlog_meta *m);
+void sl_meta_free(struct shlog_meta *m);
 
 /* Serialise @p m (malloc'ed into @p out). 0 or -ENOMEM. */
-int shlog_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *len);
+int sl_meta_encode(const struct shlog_meta *m, unsigned char **out, size_t *len);
 /*
  * Parse and validate a meta file of a topic with @p nparts partitions.
  * @return 0, -EUCLEAN with @p why set, or -ENOMEM.
  */
-int shlog_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
+int sl_meta_decode(const unsigned char *buf, size_t len, uint32_t nparts,
 		      struct shlog_meta *m, const char **why);
 
 /*
  * Read meta file @p name (SHLOG_META_NAME in a topic dir, SHLOG_ROOT_META_NAME
  * in the data dir) of dir @p tdfd: 0, -ENOENT, -EUCLEAN (@p why), -errno.
  */
-int shlog_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_meta *m,
+int sl_meta_read(int tdfd, const char *name, uint32_t nparts, struct shlog_meta *m,
 		    const char **why);
 /* Replace meta file @p name of dir @p tdfd atomically (temp, fsync, rename, fsync dir). 0 or -errno. */
-int shlog_meta_write(int tdfd, const char *name, const struct shlog_meta *m);
+int sl_meta_write(int tdfd, const char *name, const struct shlog_meta *m);
 /* Build a meta from the real directories' modes and owners (migration). */
-int shlog_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m);
+int sl_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m);
 
 /* "<prefix><16 random hex digits>" into @p out (cap >= strlen(prefix) + 17). */
-void shlog_tmp_name(char *out, size_t cap, const char *prefix);
+void sl_tmp_name(char *out, size_t cap, const char *prefix);
 /* Make directory fd @p fd SHLOG_DIR_MODE and owned by the euid; 1 if changed, 0, -errno. */
-int shlog_dir_tighten(int fd);
+int sl_dir_tighten(int fd);
 /* Tighten every partition directory 0..nparts-1 of topic dir @p tdfd. */
-int shlog_parts_tighten(int tdfd, uint32_t nparts);
+int sl_parts_tighten(int tdfd, uint32_t nparts);
 
 /*
  * For shlogctl verify: check topic @p name of data dir @p ddfd against the
@@ -65,6 +65,6 @@ int shlog_parts_tighten(int tdfd, uint32_t nparts);
  * gaps, a valid meta file; its partitions' files are not opened).
  * @return 0, -EUCLEAN (or another -errno) with a sentence in @p why.
  */
-int shlog_topic_check_layout(int ddfd, const char *name, char *why, size_t cap);
+int sl_topic_check_layout(int ddfd, const char *name, char *why, size_t cap);
 
 #endif

@@ -24,7 +24,7 @@
 /* ================================================================ */
 
 /* Allocate an empty partition object with one reference. */
-shlog_part *shlog_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num)
+shlog_part *sl_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num)
 {
 	shlog_part *p = calloc(1, sizeof(*p));
 	pthread_rwlockattr_t ra;
@@ -46,24 +46,24 @@ shlog_part *shlog_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&p->entmu, NULL);
 	pthread_mutex_init(&p->keymu, NULL);
-	shlog_res_part_init(p);
+	sl_res_part_init(p);
 	return p;
 }
 
 /* Free a partition whose last reference is gone. */
-void shlog_part_free(shlog_part *p)
+void sl_part_free(shlog_part *p)
 {
-	shlog_res_forget(p);
-	shlog_seg_close_all(p);
-	shlog_keys_free(p);
+	sl_res_forget(p);
+	sl_seg_close_all(p);
+	sl_keys_free(p);
 	free(p->active.data);
 	free(p->flushing.data);
 	free(p->scratch.ents);
 	free(p->scratch.keyed);
 	if (p->anchor_fd >= 0)
-		shlog_io.close(p->anchor_fd);
+		sl_io.close(p->anchor_fd);
 	if (p->dfd >= 0)
-		shlog_io.close(p->dfd);
+		sl_io.close(p->dfd);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->room);
 	pthread_cond_destroy(&p->done);
@@ -107,11 +107,11 @@ static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
 	a.nkeys = p->nkeys;
 	pthread_mutex_unlock(&p->keymu);
 	a.durable_seq = durable;
-	shlog_anchor_encode(&a, slot);
-	rc = shlog_io_pwrite_full(p->anchor_fd, slot, sizeof(slot),
+	sl_anchor_encode(&a, slot);
+	rc = sl_io_pwrite_full(p->anchor_fd, slot, sizeof(slot),
 				  (off_t)(a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE);
 	if (rc < 0) {
-		shlog_logf(p->s, SHLOG_WARNING, "%s: anchor write failed: %s (recovery will roll forward)",
+		sl_logf(p->s, SHLOG_WARNING, "%s: anchor write failed: %s (recovery will roll forward)",
 			   p->name, strerror(-rc));
 		return rc;
 	}
@@ -120,7 +120,7 @@ static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
 }
 
 /* Write an anchor for the partition's current committed state. */
-int shlog_part_write_anchor(shlog_part *p, int clean)
+int sl_part_write_anchor(shlog_part *p, int clean)
 {
 	uint64_t cseq, coff, dur;
 	int64_t t;
@@ -135,19 +135,19 @@ int shlog_part_write_anchor(shlog_part *p, int clean)
 }
 
 /* fdatasync the tail segment's log and index (older ones were synced at roll). */
-int shlog_part_sync_files(shlog_part *p)
+int sl_part_sync_files(shlog_part *p)
 {
-	int64_t t0 = shlog_now_mono();
+	int64_t t0 = sl_now_mono();
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&p->seglock);
-	if (shlog_io.fdatasync(p->segs[p->nsegs - 1].log_fd) < 0 ||
-	    shlog_io.fdatasync(p->segs[p->nsegs - 1].idx_fd) < 0)
+	if (sl_io.fdatasync(p->segs[p->nsegs - 1].log_fd) < 0 ||
+	    sl_io.fdatasync(p->segs[p->nsegs - 1].idx_fd) < 0)
 		rc = -errno;
 	pthread_rwlock_unlock(&p->seglock);
-	shlog_lat_add(&p->lat_fsync, shlog_now_mono() - t0);
+	shlog_lat_add(&p->lat_fsync, sl_now_mono() - t0);
 	if (rc < 0)
-		shlog_logf(p->s, SHLOG_ERR, "%s: fdatasync failed: %s; the partition refuses writes until reopened",
+		sl_logf(p->s, SHLOG_ERR, "%s: fdatasync failed: %s; the partition refuses writes until reopened",
 			   p->name, strerror(-rc));
 	return rc;
 }
@@ -167,8 +167,8 @@ static void mark_sync_failed(shlog_part *p)
 	p->sync_failed = 1;
 	p->fatal = -EIO;
 	pthread_mutex_unlock(&p->mu);
-	if (shlog_part_write_anchor(p, 0) == 0)
-		shlog_io.fdatasync(p->anchor_fd);
+	if (sl_part_write_anchor(p, 0) == 0)
+		sl_io.fdatasync(p->anchor_fd);
 }
 
 /* Interval policy: make everything committed so far durable; pinned. */
@@ -180,14 +180,14 @@ static void sync_run_pinned(shlog_part *p)
 	pthread_mutex_lock(&p->mu);
 	if (p->deleted || p->fatal || p->durable_seq >= p->committed_seq || p->busy) {
 		if (!p->deleted && !p->fatal && p->durable_seq < p->end_seq)
-			shlog_sched_arm_sync(p);
+			sl_sched_arm_sync(p);
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
 	p->busy = 1;
 	c = p->committed_seq;
 	pthread_mutex_unlock(&p->mu);
-	rc = shlog_part_sync_files(p);
+	rc = sl_part_sync_files(p);
 	pthread_mutex_lock(&p->mu);
 	p->busy = 0;
 	p->st.fsyncs++;
@@ -196,7 +196,7 @@ static void sync_run_pinned(shlog_part *p)
 	else if (c > p->durable_seq)
 		p->durable_seq = c;
 	if (p->durable_seq < p->end_seq && !p->fatal)
-		shlog_sched_arm_sync(p);
+		sl_sched_arm_sync(p);
 	pthread_cond_broadcast(&p->done);
 	flush_next(p);
 	pthread_mutex_unlock(&p->mu);
@@ -205,17 +205,17 @@ static void sync_run_pinned(shlog_part *p)
 }
 
 /* Interval policy (worker): pin the files and sync; if they cannot be opened, try again later. */
-void shlog_part_sync_run(shlog_part *p)
+void sl_part_sync_run(shlog_part *p)
 {
-	if (shlog_res_pin(p) < 0) {
+	if (sl_res_pin(p) < 0) {
 		pthread_mutex_lock(&p->mu);
 		if (!p->deleted && !p->fatal && p->durable_seq < p->committed_seq)
-			shlog_sched_arm_sync(p);
+			sl_sched_arm_sync(p);
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
 	sync_run_pinned(p);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 }
 
 /* ================================================================ */
@@ -233,7 +233,7 @@ static int scratch_add_entry(struct flush_scratch *x, const struct shlog_index_e
 		x->ents = n;
 		x->cap_ents = cap;
 	}
-	shlog_entry_encode(e, x->ents + x->nents++ * SHLOG_IDX_ENTRY_SIZE);
+	sl_entry_encode(e, x->ents + x->nents++ * SHLOG_IDX_ENTRY_SIZE);
 	return 0;
 }
 
@@ -257,7 +257,7 @@ static int span_close(struct flush_scratch *x, struct shlog_index_entry *e,
 		      const char *buf, size_t start, size_t end)
 {
 	e->len = (uint32_t)(end - start);
-	e->crc = shlog_crc32c(buf + start, end - start);
+	e->crc = sl_crc32c(buf + start, end - start);
 	return scratch_add_entry(x, e);
 }
 
@@ -287,7 +287,7 @@ static int block_plan(shlog_part *p, struct flush_scratch *x, const char *buf, s
 			e = (struct shlog_index_entry){ .seq = seq, .off = off0 + pos, .time_ns = t };
 			span = pos;
 		}
-		if (rc == 0 && shlog_msg_key(buf + pos, (uint32_t)mlen, &klen))
+		if (rc == 0 && sl_msg_key(buf + pos, (uint32_t)mlen, &klen))
 			rc = scratch_add_keyed(x, (uint32_t)pos, (uint32_t)mlen, seq);
 		e.count++;
 		pos += mlen + 1;
@@ -307,15 +307,15 @@ static int block_plan(shlog_part *p, struct flush_scratch *x, const char *buf, s
 static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
 {
 	const struct shlog_options *o = &p->s->o;
-	int rc = shlog_part_sync_files(p), synced = rc == 0;
+	int rc = sl_part_sync_files(p), synced = rc == 0;
 
 	if (synced && o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
 		/* a durable anchor inside the retained log before anything is deleted */
 		rc = anchor_write(p, seq0, off0, p->last_time_ns, seq0, 0);
 		if (rc < 0)
 			return rc;
-		if (shlog_io.fdatasync(p->anchor_fd) < 0) {
-			shlog_logf(p->s, SHLOG_ERR, "%s: fdatasync of the anchor failed: %s; the partition refuses "
+		if (sl_io.fdatasync(p->anchor_fd) < 0) {
+			sl_logf(p->s, SHLOG_ERR, "%s: fdatasync of the anchor failed: %s; the partition refuses "
 				   "writes until reopened", p->name, strerror(errno));
 			synced = 0;
 		}
@@ -323,7 +323,7 @@ static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
 	if (!synced)
 		mark_sync_failed(p);
 	while (synced && o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
-		rc = shlog_seg_drop_oldest(p);
+		rc = sl_seg_drop_oldest(p);
 		if (rc < 0)
 			return rc;
 		if (rc > 0) {
@@ -331,7 +331,7 @@ static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
 			synced = 0;
 		}
 	}
-	rc = shlog_seg_create(p, seq0, off0);
+	rc = sl_seg_create(p, seq0, off0);
 	if (rc > 0)
 		mark_sync_failed(p);
 	return rc < 0 ? rc : !synced || rc > 0;
@@ -362,7 +362,7 @@ static void block_publish(shlog_part *p, struct flush_scratch *x, uint64_t seq_e
 			}
 		}
 		for (size_t i = 0; g->ents && i < x->nents; i++) {
-			shlog_entry_decode(x->ents + i * SHLOG_IDX_ENTRY_SIZE, &g->ents[g->nents + i].e, NULL);
+			sl_entry_decode(x->ents + i * SHLOG_IDX_ENTRY_SIZE, &g->ents[g->nents + i].e, NULL);
 		}
 	}
 	if (g->nents == 0)
@@ -380,7 +380,7 @@ static void block_keys(shlog_part *p, struct flush_scratch *x, const char *buf,
 {
 	pthread_mutex_lock(&p->keymu);
 	for (size_t i = 0; i < x->nkeyed; i++)
-		shlog_keys_apply(p, buf + x->keyed[i].pos, x->keyed[i].len, x->keyed[i].seq,
+		sl_keys_apply(p, buf + x->keyed[i].pos, x->keyed[i].len, x->keyed[i].seq,
 				 off0 + x->keyed[i].pos, t);
 	if (p->keys_delta == 0) {
 		p->keys_seq = seq_end;
@@ -413,25 +413,25 @@ static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf,
 	rc = block_plan(p, x, buf, len, seq0, off0, t);
 	if (rc < 0)
 		return rc;
-	rc = shlog_io_pwrite_full(g->idx_fd, x->ents, x->nents * SHLOG_IDX_ENTRY_SIZE,
+	rc = sl_io_pwrite_full(g->idx_fd, x->ents, x->nents * SHLOG_IDX_ENTRY_SIZE,
 				  (off_t)(g->nents * SHLOG_IDX_ENTRY_SIZE));
 	if (rc == 0)
-		rc = shlog_io_pwrite_full(g->log_fd, buf, len, (off_t)(off0 - g->base_off));
+		rc = sl_io_pwrite_full(g->log_fd, buf, len, (off_t)(off0 - g->base_off));
 	if (rc < 0) {
-		shlog_io.ftruncate(g->idx_fd, (off_t)(g->nents * SHLOG_IDX_ENTRY_SIZE));
-		shlog_io.ftruncate(g->log_fd, (off_t)(off0 - g->base_off));
+		sl_io.ftruncate(g->idx_fd, (off_t)(g->nents * SHLOG_IDX_ENTRY_SIZE));
+		sl_io.ftruncate(g->log_fd, (off_t)(off0 - g->base_off));
 		return rc;
 	}
 	/* after a failed sync no later one may call this block durable */
 	if (need_sync && !sync_bad) {
-		if (shlog_part_sync_files(p) < 0)
+		if (sl_part_sync_files(p) < 0)
 			return 1;
 		durable = seq_end;
 	}
 	block_publish(p, x, seq_end, off_end, t);
 	block_keys(p, x, buf, off0, seq_end, off_end, t);
-	if (shlog_keys_checkpoint_due(p, off_end))
-		shlog_keys_checkpoint(p, seq_end, off_end);
+	if (sl_keys_checkpoint_due(p, off_end))
+		sl_keys_checkpoint(p, seq_end, off_end);
 	anchor_write(p, seq_end, off_end, t, durable, 0);
 	return sync_bad;
 }
@@ -456,15 +456,15 @@ static void flush_next(shlog_part *p)
 	if (p->deleted || p->fatal)
 		return;
 	if (p->a_count >= o->stride) {
-		shlog_sched_kick(p, FLUSH_VOLUME);
+		sl_sched_kick(p, FLUSH_VOLUME);
 	} else if (p->forced && (p->a_count || (p->syncers && p->durable_seq < p->committed_seq))) {
-		shlog_sched_kick(p, FLUSH_FORCED);
+		sl_sched_kick(p, FLUSH_FORCED);
 	} else if (p->a_count) {
 		deadline = p->a_first_ns + (int64_t)o->flush_interval_ms * 1000000;
-		if (deadline <= shlog_now_mono())
-			shlog_sched_kick(p, FLUSH_LATENCY);
+		if (deadline <= sl_now_mono())
+			sl_sched_kick(p, FLUSH_LATENCY);
 		else
-			shlog_sched_arm(p, deadline);
+			sl_sched_arm(p, deadline);
 	}
 }
 
@@ -476,7 +476,7 @@ static void flush_sync_only(shlog_part *p)
 
 	p->busy = 1;
 	pthread_mutex_unlock(&p->mu);
-	rc = shlog_part_sync_files(p);
+	rc = sl_part_sync_files(p);
 	pthread_mutex_lock(&p->mu);
 	p->busy = 0;
 	p->st.fsyncs++;
@@ -523,18 +523,18 @@ static void flush_pinned(shlog_part *p, int reason)
 	p->busy = 1;
 	seq0 = p->committed_seq;
 	off0 = p->committed_off;
-	t = shlog_now_real();
+	t = sl_now_real();
 	if (t < p->last_time_ns)
 		t = p->last_time_ns;
 	need_sync = p->s->o.sync == SHLOG_SYNC_ALWAYS || p->syncers > 0;
 	durable = p->durable_seq;
 	pthread_mutex_unlock(&p->mu);
 
-	t0 = shlog_now_mono();
+	t0 = sl_now_mono();
 	rc = block_commit(p, x, p->flushing.data, p->flushing.len, p->f_count, seq0, off0, t,
 			  need_sync, durable);
 	if (rc >= 0)
-		shlog_lat_add(&p->lat_flush, shlog_now_mono() - t0);
+		shlog_lat_add(&p->lat_flush, sl_now_mono() - t0);
 
 	pthread_mutex_lock(&p->mu);
 	if (rc >= 0) {
@@ -552,15 +552,15 @@ static void flush_pinned(shlog_part *p, int reason)
 		if (rc > 0)
 			p->fatal = -EIO;
 		if (p->s->o.sync == SHLOG_SYNC_INTERVAL)
-			shlog_sched_arm_sync(p);
+			sl_sched_arm_sync(p);
 		pthread_cond_broadcast(&p->room);
 	} else {
 		if (p->err == 0)
-			shlog_logf(p->s, SHLOG_ERR, "%s: flush of %u messages failed: %s; retrying every %u ms",
+			sl_logf(p->s, SHLOG_ERR, "%s: flush of %u messages failed: %s; retrying every %u ms",
 				   p->name, p->f_count, strerror(-rc), SHLOG_RETRY_MS);
 		p->err = rc;
 		p->st.write_errors++;
-		shlog_sched_arm(p, shlog_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
+		sl_sched_arm(p, sl_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
 	}
 	p->busy = 0;
 	p->attempts++;
@@ -590,31 +590,31 @@ static void flush_refused(shlog_part *p, int rc)
 	pthread_mutex_lock(&p->mu);
 	if (!p->deleted && !p->fatal) {
 		if (p->err == 0)
-			shlog_logf(p->s, SHLOG_ERR, "%s: flush of %u messages cannot open the files: %s; "
+			sl_logf(p->s, SHLOG_ERR, "%s: flush of %u messages cannot open the files: %s; "
 				   "retrying every %u ms", p->name, p->a_count + p->f_count,
 				   shlog_strerror(rc), SHLOG_RETRY_MS);
 		p->err = rc;
 		p->attempts++;
-		shlog_sched_arm(p, shlog_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
+		sl_sched_arm(p, sl_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
 		pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
 }
 
 /* Flush the partition's buffer as one block (called by workers and close). */
-void shlog_part_flush_run(shlog_part *p, int reason)
+void sl_part_flush_run(shlog_part *p, int reason)
 {
 	int rc;
 
 	if (!flush_wanted(p))
 		return;
-	rc = shlog_res_pin(p);
+	rc = sl_res_pin(p);
 	if (rc < 0) {
 		flush_refused(p, rc);
 		return;
 	}
 	flush_pinned(p, reason);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 }
 
 /* ================================================================ */
@@ -641,7 +641,7 @@ static int wait_room(shlog_part *p, uint32_t count, size_t len, int flags)
 			return -EAGAIN;
 		p->st.backpressure_waits++;
 		if (p->a_count)
-			shlog_sched_kick(p, FLUSH_VOLUME);
+			sl_sched_kick(p, FLUSH_VOLUME);
 		pthread_cond_wait(&p->room, &p->mu);
 	}
 }
@@ -665,7 +665,7 @@ static int wait_for(shlog_part *p, uint64_t target, int durable)
 
 	p->forced++;
 	p->syncers += durable ? 1 : 0;
-	shlog_sched_kick(p, FLUSH_FORCED);
+	sl_sched_kick(p, FLUSH_FORCED);
 	for (;;) {
 		uint64_t have = durable ? p->durable_seq : p->committed_seq;
 		int rc = p->deleted ? -ENOENT : p->fatal ? p->fatal : have >= target ? 0 :
@@ -692,7 +692,7 @@ static int append_locked(shlog_part *p, const void *data, size_t len, int add_nl
 	if (rc == 0)
 		rc = halt_check(p, total);
 	if (rc == 0)
-		rc = shlog_buf_reserve(&p->active, total);
+		rc = sl_buf_reserve(&p->active, total);
 	if (rc < 0)
 		return rc;
 	memcpy(p->active.data + p->active.len, data, len);
@@ -705,12 +705,12 @@ static int append_locked(shlog_part *p, const void *data, size_t len, int add_nl
 	p->st.appended_msgs += count;
 	p->st.appended_bytes += total;
 	if (p->a_count == 0) {
-		p->a_first_ns = shlog_now_mono();
-		shlog_sched_arm(p, p->a_first_ns + (int64_t)o->flush_interval_ms * 1000000);
+		p->a_first_ns = sl_now_mono();
+		sl_sched_arm(p, p->a_first_ns + (int64_t)o->flush_interval_ms * 1000000);
 	}
 	p->a_count += count;
 	if (p->a_count >= o->stride)
-		shlog_sched_kick(p, FLUSH_VOLUME);
+		sl_sched_kick(p, FLUSH_VOLUME);
 	if (first)
 		*first = seq;
 	if ((flags & SHLOG_DURABLE) || o->sync == SHLOG_SYNC_ALWAYS)
@@ -804,7 +804,7 @@ static int close_pinned(shlog_part *p)
 	pthread_mutex_lock(&p->mu);
 	while (!p->deleted && !p->fatal && (p->a_count || p->f_count)) {
 		pthread_mutex_unlock(&p->mu);
-		shlog_part_flush_run(p, FLUSH_FORCED);
+		sl_part_flush_run(p, FLUSH_FORCED);
 		pthread_mutex_lock(&p->mu);
 		if (p->err)
 			break;
@@ -815,10 +815,10 @@ static int close_pinned(shlog_part *p)
 	if (p->deleted || p->s->o.read_only)
 		return 0;
 	if (lost)
-		shlog_logf(p->s, SHLOG_ERR, "%s: closing with %llu buffered messages that could not be written: %s",
+		sl_logf(p->s, SHLOG_ERR, "%s: closing with %llu buffered messages that could not be written: %s",
 			   p->name, (unsigned long long)lost, strerror(-rc));
 	if (rc == 0) {
-		rc = shlog_part_sync_files(p);
+		rc = sl_part_sync_files(p);
 		if (rc < 0)
 			mark_sync_failed(p);
 	}
@@ -826,18 +826,18 @@ static int close_pinned(shlog_part *p)
 		pthread_mutex_lock(&p->mu);
 		p->durable_seq = p->committed_seq;
 		pthread_mutex_unlock(&p->mu);
-		rc = shlog_part_write_anchor(p, 1);
+		rc = sl_part_write_anchor(p, 1);
 		/* a lost clean anchor leaves the previous one, which claims no more */
-		if (rc == 0 && shlog_io.fdatasync(p->anchor_fd) < 0)
+		if (rc == 0 && sl_io.fdatasync(p->anchor_fd) < 0)
 			rc = -errno;
 	}
 	return rc;
 }
 
 /* Flush everything, sync, and write a clean anchor (store close; workers stopped). */
-int shlog_part_close(shlog_part *p)
+int sl_part_close(shlog_part *p)
 {
-	int rc = shlog_res_pin(p);
+	int rc = sl_res_pin(p);
 
 	if (rc < 0) {
 		pthread_mutex_lock(&p->mu);
@@ -847,7 +847,7 @@ int shlog_part_close(shlog_part *p)
 		return rc;
 	}
 	rc = close_pinned(p);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 	return rc;
 }
 
@@ -896,7 +896,7 @@ ssize_t shlog_part_read(shlog_part *p, uint64_t off, void *buf, size_t len)
 		}
 		c = p->committed_off;
 		pthread_mutex_unlock(&p->mu);
-		r = shlog_seg_read(p, off + n, c, (char *)buf + n, len - n);
+		r = sl_seg_read(p, off + n, c, (char *)buf + n, len - n);
 		if (r < 0)
 			return n ? (ssize_t)n : r;
 		if (r == 0)
@@ -941,7 +941,7 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 		return rc;
 	}
 	pthread_mutex_unlock(&p->mu);
-	rc = shlog_res_pin(p);
+	rc = sl_res_pin(p);
 	if (rc < 0)
 		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
@@ -949,13 +949,13 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 		rc = -ENODATA;
 		goto out;
 	}
-	g = shlog_seg_by_seq(p, seq);
-	rc = shlog_seg_load_ents(p, g);
+	g = sl_seg_by_seq(p, seq);
+	rc = sl_seg_load_ents(p, g);
 	if (rc < 0)
 		goto out;
-	i = shlog_seg_ent_by_seq(g, seq);
+	i = sl_seg_ent_by_seq(g, seq);
 	span = malloc(g->ents[i].e.len);
-	rc = span ? shlog_seg_read_span(p, g, &g->ents[i], span) : -ENOMEM;
+	rc = span ? sl_seg_read_span(p, g, &g->ents[i], span) : -ENOMEM;
 	for (uint64_t k = g->ents[i].e.seq; rc == 0 && k < seq; k++) {
 		char *nl = memchr(span + pos, '\n', g->ents[i].e.len - pos);
 		if (!nl)
@@ -968,7 +968,7 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 	free(span);
 out:
 	pthread_rwlock_unlock(&p->seglock);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 	return rc;
 }
 
@@ -982,7 +982,7 @@ static int seek_time_committed(shlog_part *p, int64_t t, uint64_t *seq, uint64_t
 
 		if (g->nents == 0 || g->last_time < t)
 			continue;
-		rc = shlog_seg_load_ents(p, g);
+		rc = sl_seg_load_ents(p, g);
 		if (rc < 0)
 			return rc;
 		hi = g->nents;
@@ -1002,19 +1002,19 @@ static int seek_time_committed(shlog_part *p, int64_t t, uint64_t *seq, uint64_t
 
 int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq, uint64_t *off)
 {
-	int rc = shlog_res_pin(p);
+	int rc = sl_res_pin(p);
 
 	if (rc < 0)
 		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	rc = seek_time_committed(p, time_ns, seq, off);
 	pthread_rwlock_unlock(&p->seglock);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	pthread_mutex_lock(&p->mu);
-	*seq = time_ns > shlog_now_real() ? p->end_seq : p->committed_seq;
-	*off = time_ns > shlog_now_real() ? p->end_off : p->committed_off;
+	*seq = time_ns > sl_now_real() ? p->end_seq : p->committed_seq;
+	*off = time_ns > sl_now_real() ? p->end_off : p->committed_off;
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
@@ -1022,19 +1022,19 @@ int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq, uint64_t
 int shlog_part_index_foreach(shlog_part *p, int (*fn)(const struct shlog_index_entry *e, void *arg),
 			     void *arg)
 {
-	int rc = shlog_res_pin(p);
+	int rc = sl_res_pin(p);
 
 	if (rc < 0)
 		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	for (size_t s = 0; s < p->nsegs && rc == 0; s++) {
 		struct shlog_seg *g = &p->segs[s];
-		rc = shlog_seg_load_ents(p, g);
+		rc = sl_seg_load_ents(p, g);
 		for (size_t i = 0; rc == 0 && i < g->nents; i++)
 			rc = fn(&g->ents[i].e, arg);
 	}
 	pthread_rwlock_unlock(&p->seglock);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 	return rc;
 }
 

@@ -63,9 +63,9 @@ static int ent_read_why(struct rstate *st, size_t i, uint64_t k, struct shlog_in
 	if ((k + 1) * SHLOG_IDX_ENTRY_SIZE > st->r[i].idx_size)
 		return -EUCLEAN;
 	*why = "index entry cannot be read";
-	if (shlog_io_pread_full(st->p->segs[i].idx_fd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0)
+	if (sl_io_pread_full(st->p->segs[i].idx_fd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0)
 		return -EIO;
-	return shlog_entry_decode(raw, e, why);
+	return sl_entry_decode(raw, e, why);
 }
 
 /* ent_read_why() when the reason does not matter. */
@@ -83,15 +83,15 @@ static int span_ok(struct rstate *st, size_t i, const struct shlog_index_entry *
 	char *buf;
 	int ok;
 
-	if (shlog_check_entry_bounds(e, g->base_off, st->r[i].log_size, why) < 0)
+	if (sl_check_entry_bounds(e, g->base_off, st->r[i].log_size, why) < 0)
 		return 0;
 	buf = malloc(e->len);
 	*why = "out of memory reading the span";
 	if (!buf)
 		return 0;
 	*why = "span cannot be read";
-	ok = shlog_io_pread_full(g->log_fd, buf, e->len, (off_t)(e->off - g->base_off)) == 0 &&
-	     shlog_check_span(e, buf, why) == 0;
+	ok = sl_io_pread_full(g->log_fd, buf, e->len, (off_t)(e->off - g->base_off)) == 0 &&
+	     sl_check_span(e, buf, why) == 0;
 	free(buf);
 	return ok;
 }
@@ -103,7 +103,7 @@ static void note_bad(struct rstate *st, size_t i, uint64_t k, const char *what)
 
 	if (st->bad[0])
 		return;
-	shlog_seg_name(name, sizeof(name), st->p->segs[i].base_seq, "idx");
+	sl_seg_name(name, sizeof(name), st->p->segs[i].base_seq, "idx");
 	snprintf(st->bad, sizeof(st->bad), "%s byte %llu: %s", name,
 		 (unsigned long long)(k * SHLOG_IDX_ENTRY_SIZE), what);
 }
@@ -136,7 +136,7 @@ static int seg_log_name(const char *name, uint64_t *seq)
 }
 
 /* The sorted base sequence numbers of the .log files in partition dir @dfd. */
-int shlog_seg_list(int dfd, uint64_t **out, size_t *n)
+int sl_seg_list(int dfd, uint64_t **out, size_t *n)
 {
 	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -185,19 +185,19 @@ static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
 		struct stat st;
 		int fd, idx_ok;
 
-		shlog_seg_name(lname, sizeof(lname), seqs[0], "log");
-		shlog_seg_name(iname, sizeof(iname), seqs[0], "idx");
-		fd = shlog_io_open(p->dfd, iname, O_RDONLY, 0, S_IFREG);
-		idx_ok = fd >= 0 && shlog_io.fstat(fd, &st) == 0 && st.st_size >= SHLOG_IDX_ENTRY_SIZE;
+		sl_seg_name(lname, sizeof(lname), seqs[0], "log");
+		sl_seg_name(iname, sizeof(iname), seqs[0], "idx");
+		fd = sl_io_open(p->dfd, iname, O_RDONLY, 0, S_IFREG);
+		idx_ok = fd >= 0 && sl_io.fstat(fd, &st) == 0 && st.st_size >= SHLOG_IDX_ENTRY_SIZE;
 		if (fd >= 0)
-			shlog_io.close(fd);
+			sl_io.close(fd);
 		if (idx_ok)
 			return;
-		shlog_logf(p->s, SHLOG_NOTICE, "%s: finishing the deletion of segment %s (interrupted retention)",
+		sl_logf(p->s, SHLOG_NOTICE, "%s: finishing the deletion of segment %s (interrupted retention)",
 			   p->name, lname);
 		if (!p->s->o.read_only) {
-			shlog_io.unlinkat(p->dfd, lname, 0);
-			shlog_io.unlinkat(p->dfd, iname, 0);
+			sl_io.unlinkat(p->dfd, lname, 0);
+			sl_io.unlinkat(p->dfd, iname, 0);
 		}
 		memmove(seqs, seqs + 1, (*n - 1) * sizeof(*seqs));
 		(*n)--;
@@ -222,19 +222,19 @@ static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 
 		g->log_fd = g->idx_fd = -1;
 		g->base_seq = seqs[i];
-		shlog_seg_name(name, sizeof(name), seqs[i], "log");
-		g->log_fd = shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
-		shlog_seg_name(name, sizeof(name), seqs[i], "idx");
+		sl_seg_name(name, sizeof(name), seqs[i], "log");
+		g->log_fd = sl_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
+		sl_seg_name(name, sizeof(name), seqs[i], "idx");
 		g->idx_fd = g->log_fd < 0 ? -1 :
-			shlog_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
-		if (g->log_fd < 0 || g->idx_fd < 0 || shlog_io.fstat(g->log_fd, &sl) < 0 ||
-		    shlog_io.fstat(g->idx_fd, &si) < 0) {
+			sl_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
+		if (g->log_fd < 0 || g->idx_fd < 0 || sl_io.fstat(g->log_fd, &sl) < 0 ||
+		    sl_io.fstat(g->idx_fd, &si) < 0) {
 			int rc = g->log_fd < 0 ? g->log_fd : g->idx_fd < 0 ? g->idx_fd : -errno;
 			if (g->log_fd < 0)
 				g->log_fd = -1;
 			if (g->idx_fd < 0)
 				g->idx_fd = -1;
-			shlog_logf(p->s, SHLOG_ERR, "%s: segment %s: %s", p->name, name, strerror(-rc));
+			sl_logf(p->s, SHLOG_ERR, "%s: segment %s: %s", p->name, name, strerror(-rc));
 			return rc;
 		}
 		st->r[i].log_size = (uint64_t)sl.st_size;
@@ -285,13 +285,13 @@ static int seg_whole(struct rstate *st, size_t i)
 		return 0;
 	}
 	if (st->r[i].idx_size % SHLOG_IDX_ENTRY_SIZE || ent_read_why(st, i, n - 1, &e, &why) < 0 ||
-	    shlog_check_entry_bounds(&e, g->base_off, st->r[i].log_size, &why) < 0 ||
+	    sl_check_entry_bounds(&e, g->base_off, st->r[i].log_size, &why) < 0 ||
 	    e.seq < g->base_seq + (n - 1)) {
 		note_bad(st, i, n ? n - 1 : 0, "last index entry missing or damaged");
 		return 0;
 	}
 	if (e.seq + e.count != next->base_seq || e.off + e.len - g->base_off != st->r[i].log_size ||
-	    (st->r[i + 1].first_ok && (ent_read(st, i + 1, 0, &nf) < 0 || shlog_check_entry_next(&e, &nf, &why) < 0))) {
+	    (st->r[i + 1].first_ok && (ent_read(st, i + 1, 0, &nf) < 0 || sl_check_entry_next(&e, &nf, &why) < 0))) {
 		note_bad(st, i, n - 1, "segment does not end where the next one starts (missing or cut data, "
 			 "or the next one's first entry does not follow)");
 		return 0;
@@ -307,16 +307,16 @@ static void seg_forget_first(struct rstate *st)
 	shlog_part *p = st->p;
 	char name[32];
 
-	shlog_seg_name(name, sizeof(name), p->segs[0].base_seq, "log");
-	shlog_logf(p->s, SHLOG_WARNING, "%s: repair drops segment %s (%llu bytes): its index is damaged",
+	sl_seg_name(name, sizeof(name), p->segs[0].base_seq, "log");
+	sl_logf(p->s, SHLOG_WARNING, "%s: repair drops segment %s (%llu bytes): its index is damaged",
 		   p->name, name, (unsigned long long)st->r[0].log_size);
 	p->st.recovered_bytes_dropped += st->r[0].log_size;
-	shlog_io.close(p->segs[0].log_fd);
-	shlog_io.close(p->segs[0].idx_fd);
+	sl_io.close(p->segs[0].log_fd);
+	sl_io.close(p->segs[0].idx_fd);
 	if (!p->s->o.read_only) {
-		shlog_io.unlinkat(p->dfd, name, 0);
-		shlog_seg_name(name, sizeof(name), p->segs[0].base_seq, "idx");
-		shlog_io.unlinkat(p->dfd, name, 0);
+		sl_io.unlinkat(p->dfd, name, 0);
+		sl_seg_name(name, sizeof(name), p->segs[0].base_seq, "idx");
+		sl_io.unlinkat(p->dfd, name, 0);
 	}
 	memmove(p->segs, p->segs + 1, (st->n - 1) * sizeof(*p->segs));
 	memmove(st->r, st->r + 1, (st->n - 1) * sizeof(*st->r));
@@ -341,7 +341,7 @@ static int check_older(struct rstate *st)
 	}
 	for (size_t i = 0; i + 1 < st->n; i++) {
 		if (!seg_whole(st, i)) {
-			shlog_logf(p->s, SHLOG_ERR, "%s: corrupt at %s; refusing to open (the repair option "
+			sl_logf(p->s, SHLOG_ERR, "%s: corrupt at %s; refusing to open (the repair option "
 				   "keeps the valid messages before it)", p->name, st->bad);
 			return -EUCLEAN;
 		}
@@ -376,17 +376,17 @@ static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shl
 	struct shlog_index_entry prev;
 	uint64_t last;
 
-	if (k == 0 && shlog_check_entry_first(e, st->p->segs[i].base_seq, why) < 0)
+	if (k == 0 && sl_check_entry_first(e, st->p->segs[i].base_seq, why) < 0)
 		return 0;
 	if (k == 0) {
 		/* the first entry of a later segment follows the previous segment's last one */
 		last = i > 0 ? st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE : 0;
 		return last == 0 || (ent_read_why(st, i - 1, last - 1, &prev, why) == 0 &&
-				     shlog_check_entry_next(&prev, e, why) == 0);
+				     sl_check_entry_next(&prev, e, why) == 0);
 	}
 	if (ent_read_why(st, i, k - 1, &prev, why) < 0)
 		return 0;
-	return shlog_check_entry_next(&prev, e, why) == 0;
+	return sl_check_entry_next(&prev, e, why) == 0;
 }
 
 /* Set the expected position to the end of entry k-1 of segment si (or its start). */
@@ -436,7 +436,7 @@ static int start_at(struct rstate *st, uint64_t seq, int step_back)
 		char what[128];
 		if (ent_read_why(st, st->si, k - 1, &e, &why) == 0 && ent_follows(st, st->si, k - 1, &e, &why) &&
 		    (step_back ? span_ok(st, st->si, &e, &why)
-			       : shlog_check_entry_bounds(&e, p->segs[st->si].base_off, st->r[st->si].log_size,
+			       : sl_check_entry_bounds(&e, p->segs[st->si].base_off, st->r[st->si].log_size,
 							  &why) == 0))
 			break;
 		snprintf(what, sizeof(what), "%s (stepping back)", why);
@@ -460,9 +460,9 @@ static int entry_acceptable(struct rstate *st, size_t i, struct shlog_index_entr
 {
 	if (ent_read_why(st, i, st->k, e, why) < 0)
 		return 0;
-	if (st->k == 0 && shlog_check_entry_first(e, st->p->segs[i].base_seq, why) < 0)
+	if (st->k == 0 && sl_check_entry_first(e, st->p->segs[i].base_seq, why) < 0)
 		return 0;
-	if (st->have_last ? shlog_check_entry_next(&st->last, e, why) < 0 : e->seq != st->seq || e->off != st->off) {
+	if (st->have_last ? sl_check_entry_next(&st->last, e, why) < 0 : e->seq != st->seq || e->off != st->off) {
 		if (!st->have_last)
 			*why = "index entry does not start where the segment starts";
 		return 0;
@@ -514,10 +514,10 @@ static uint64_t count_lines(int fd, uint64_t from, uint64_t to)
 
 	while (from < to && read_total < (64u << 20)) {
 		size_t want = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
-		ssize_t r = shlog_io.pread(fd, buf, want, (off_t)from);
+		ssize_t r = sl_io.pread(fd, buf, want, (off_t)from);
 		if (r <= 0)
 			break;
-		n += shlog_count_newlines(buf, (size_t)r);
+		n += sl_count_newlines(buf, (size_t)r);
 		from += (uint64_t)r;
 		read_total += (uint64_t)r;
 	}
@@ -536,27 +536,27 @@ static int cut_tail(struct rstate *st)
 		p->st.recovered_bytes_dropped += st->r[st->si].log_size - keep;
 		p->st.recovered_msgs_dropped += count_lines(g->log_fd, keep, st->r[st->si].log_size);
 	}
-	if (!ro && (shlog_io.ftruncate(g->log_fd, (off_t)keep) < 0 ||
-		    shlog_io.ftruncate(g->idx_fd, (off_t)(st->k * SHLOG_IDX_ENTRY_SIZE)) < 0))
+	if (!ro && (sl_io.ftruncate(g->log_fd, (off_t)keep) < 0 ||
+		    sl_io.ftruncate(g->idx_fd, (off_t)(st->k * SHLOG_IDX_ENTRY_SIZE)) < 0))
 		rc = -errno;
 	while (rc == 0 && p->nsegs > st->si + 1) {
 		struct shlog_seg *x = &p->segs[p->nsegs - 1];
 		char name[32];
 		p->st.recovered_bytes_dropped += st->r[p->nsegs - 1].log_size;
 		p->st.recovered_msgs_dropped += count_lines(x->log_fd, 0, st->r[p->nsegs - 1].log_size);
-		shlog_io.close(x->log_fd);
-		shlog_io.close(x->idx_fd);
+		sl_io.close(x->log_fd);
+		sl_io.close(x->idx_fd);
 		if (!ro) {
-			shlog_seg_name(name, sizeof(name), x->base_seq, "log");
-			shlog_io.unlinkat(p->dfd, name, 0);
-			shlog_seg_name(name, sizeof(name), x->base_seq, "idx");
-			shlog_io.unlinkat(p->dfd, name, 0);
+			sl_seg_name(name, sizeof(name), x->base_seq, "log");
+			sl_io.unlinkat(p->dfd, name, 0);
+			sl_seg_name(name, sizeof(name), x->base_seq, "idx");
+			sl_io.unlinkat(p->dfd, name, 0);
 		}
 		p->nsegs--;
 	}
 	/* no fdatasync here: durable_seq stays what the anchor proved (see
 	 * seg_table_fill); a cut lost in an OS crash is found and cut again */
-	if (rc == 0 && !ro && dropped_segs && shlog_fsync_dir(p->dfd) < 0)
+	if (rc == 0 && !ro && dropped_segs && sl_fsync_dir(p->dfd) < 0)
 		rc = -errno;
 	return rc;
 }
@@ -607,23 +607,23 @@ static int open_dir_and_anchor(struct rstate *st)
 	int ro = p->s->o.read_only;
 
 	snprintf(num, sizeof(num), "%u", p->num);
-	p->dfd = shlog_io_open(p->t->dfd, num, O_RDONLY, 0, S_IFDIR);
+	p->dfd = sl_io_open(p->t->dfd, num, O_RDONLY, 0, S_IFDIR);
 	if (p->dfd < 0) {
 		int rc = p->dfd;
 		p->dfd = -1;
 		return rc;
 	}
-	p->anchor_fd = shlog_io_open(p->dfd, SHLOG_ANCHOR_NAME, ro ? O_RDONLY : O_RDWR | O_CREAT,
+	p->anchor_fd = sl_io_open(p->dfd, SHLOG_ANCHOR_NAME, ro ? O_RDONLY : O_RDWR | O_CREAT,
 				     SHLOG_FILE_MODE, S_IFREG);
 	if (p->anchor_fd < 0) {
 		int rc = p->anchor_fd;
 		p->anchor_fd = -1;
 		return ro && rc == -ENOENT ? 0 : rc;
 	}
-	n = shlog_io.pread(p->anchor_fd, raw, sizeof(raw), 0);
-	st->have_a = n > 0 && shlog_anchor_pick(raw, (size_t)n, &st->a) == 0;
+	n = sl_io.pread(p->anchor_fd, raw, sizeof(raw), 0);
+	st->have_a = n > 0 && sl_anchor_pick(raw, (size_t)n, &st->a) == 0;
 	if (!ro)
-		shlog_io.unlinkat(p->dfd, SHLOG_KEYS_TMP_NAME, 0);
+		sl_io.unlinkat(p->dfd, SHLOG_KEYS_TMP_NAME, 0);
 	return 0;
 }
 
@@ -635,14 +635,14 @@ static int recover_empty(struct rstate *st)
 	int rc;
 
 	if (seq > 0 && !p->s->o.repair) {
-		shlog_logf(p->s, SHLOG_ERR, "%s: anchor records %llu messages but there are no segment files; "
+		sl_logf(p->s, SHLOG_ERR, "%s: anchor records %llu messages but there are no segment files; "
 			   "refusing to open (the repair option starts it empty at message %llu)", p->name,
 			   (unsigned long long)seq, (unsigned long long)seq);
 		return -EUCLEAN;
 	}
 	if (p->s->o.read_only)
 		return -EUCLEAN;
-	rc = shlog_seg_create(p, seq, off);
+	rc = sl_seg_create(p, seq, off);
 	return rc > 0 ? -EIO : rc;   /* its directory sync failed: nothing may be called durable */
 }
 
@@ -662,25 +662,25 @@ static int find_end(struct rstate *st)
 	for (size_t i = 0; i < st->n; i++)
 		any_data |= st->r[i].log_size > 0 || st->r[i].idx_size > 0;
 	if (!st->have_a && any_data && !p->s->o.repair) {
-		shlog_logf(p->s, SHLOG_ERR, "%s: anchor missing or both slots invalid while the log holds data; "
+		sl_logf(p->s, SHLOG_ERR, "%s: anchor missing or both slots invalid while the log holds data; "
 			   "refusing to open (the repair option rebuilds it from the index)", p->name);
 		return -EUCLEAN;
 	}
-	if (st->have_a && shlog_check_anchor_segs(&st->a, p->segs[st->n - 1].base_seq, &why) < 0)
-		shlog_logf(p->s, SHLOG_WARNING, "%s: anchor slot %llu: %s; recovering from the segments there are",
+	if (st->have_a && sl_check_anchor_segs(&st->a, p->segs[st->n - 1].base_seq, &why) < 0)
+		sl_logf(p->s, SHLOG_WARNING, "%s: anchor slot %llu: %s; recovering from the segments there are",
 			   p->name, (unsigned long long)(st->a.gen % 2), why);
 	if (st->have_a && !p->s->o.repair) {
 		int crashed_os = !(st->a.flags & SHLOG_ANCHOR_FLAG_CLEAN) && os_restarted(st);
 		rc = crashed_os ? start_at(st, st->a.durable_seq, 0) : start_at(st, st->a.committed_seq, 1);
 		if (rc < 0) {
-			shlog_logf(p->s, SHLOG_ERR, "%s: the anchor (message %llu) points outside the segments",
+			sl_logf(p->s, SHLOG_ERR, "%s: the anchor (message %llu) points outside the segments",
 				   p->name, (unsigned long long)st->a.committed_seq);
 			return -EUCLEAN;
 		}
 	} else {
 		st->si = 0;
 		if (position_after(st, 0) < 0) {
-			shlog_logf(p->s, SHLOG_ERR, "%s: cannot tell where the first segment starts", p->name);
+			sl_logf(p->s, SHLOG_ERR, "%s: cannot tell where the first segment starts", p->name);
 			return -EUCLEAN;
 		}
 	}
@@ -705,7 +705,7 @@ static int rewrite_unsynced(struct rstate *st)
 	buf = malloc(1u << 20);
 	if (!buf)
 		return -ENOMEM;
-	shlog_logf(p->s, SHLOG_NOTICE, "%s: an fdatasync failed before; writing back everything after "
+	sl_logf(p->s, SHLOG_NOTICE, "%s: an fdatasync failed before; writing back everything after "
 		   "message %llu again", p->name, (unsigned long long)st->a.durable_seq);
 	for (size_t i = 0; rc == 0 && i < p->nsegs; i++) {
 		int fds[2] = { p->segs[i].log_fd, p->segs[i].idx_fd };
@@ -715,17 +715,17 @@ static int rewrite_unsynced(struct rstate *st)
 		for (int f = 0; rc == 0 && f < 2; f++) {
 			for (uint64_t o = 0; rc == 0 && o < sizes[f]; o += 1u << 20) {
 				size_t n = sizes[f] - o < (1u << 20) ? (size_t)(sizes[f] - o) : (1u << 20);
-				rc = shlog_io_pread_full(fds[f], buf, n, (off_t)o);
+				rc = sl_io_pread_full(fds[f], buf, n, (off_t)o);
 				if (rc == 0)
-					rc = shlog_io_pwrite_full(fds[f], buf, n, (off_t)o);
+					rc = sl_io_pwrite_full(fds[f], buf, n, (off_t)o);
 			}
-			if (rc == 0 && shlog_io.fdatasync(fds[f]) < 0)
+			if (rc == 0 && sl_io.fdatasync(fds[f]) < 0)
 				rc = -errno;
 		}
 	}
 	free(buf);
 	if (rc < 0)
-		shlog_logf(p->s, SHLOG_ERR, "%s: writing back unsynced data failed: %s", p->name, strerror(-rc));
+		sl_logf(p->s, SHLOG_ERR, "%s: writing back unsynced data failed: %s", p->name, strerror(-rc));
 	st->rewritten = rc == 0;
 	return rc;
 }
@@ -738,29 +738,29 @@ static void report_loss(struct rstate *st)
 	if (!st->have_a || st->seq >= st->a.committed_seq)
 		return;
 	if (st->seq < st->a.durable_seq)
-		shlog_logf(p->s, SHLOG_WARNING,
+		sl_logf(p->s, SHLOG_WARNING,
 			   "%s: damaged tail at %s: %llu messages (%llu..%llu) that were synced to disk are gone; "
 			   "the disk lost synced data or the files were changed; kept messages 0..%llu",
 			   p->name, st->bad[0] ? st->bad : "end of index",
 			   (unsigned long long)(st->a.durable_seq - st->seq), (unsigned long long)st->seq,
 			   (unsigned long long)(st->a.durable_seq - 1), (unsigned long long)st->seq);
 	else
-		shlog_logf(p->s, SHLOG_NOTICE, "%s: the anchor was ahead of the data by %llu messages "
+		sl_logf(p->s, SHLOG_NOTICE, "%s: the anchor was ahead of the data by %llu messages "
 			   "(not synced before a crash); recovered to message %llu", p->name,
 			   (unsigned long long)(st->a.committed_seq - st->seq), (unsigned long long)st->seq);
 }
 
 /* Recover (or with @create, initialise) a partition; see the top of the file. */
-int shlog_part_recover(shlog_part *p, int create)
+int sl_part_recover(shlog_part *p, int create)
 {
 	struct rstate st = { .p = p };
-	int64_t t0 = shlog_now_mono();
+	int64_t t0 = sl_now_mono();
 	uint64_t *seqs = NULL;
 	int rc;
 
 	rc = open_dir_and_anchor(&st);
 	if (rc == 0)
-		rc = shlog_seg_list(p->dfd, &seqs, &st.n);
+		rc = sl_seg_list(p->dfd, &seqs, &st.n);
 	if (rc < 0)
 		goto out;
 	if (st.n == 0) {
@@ -786,23 +786,23 @@ int shlog_part_recover(shlog_part *p, int create)
 			seg_table_fill(&st);
 	}
 	if (rc == 0)
-		rc = shlog_keys_load(p, st.have_a ? &st.a : NULL);
+		rc = sl_keys_load(p, st.have_a ? &st.a : NULL);
 	if (rc == 0) {
 		p->anchor_gen = st.have_a ? st.a.gen : 0;
 		if (!p->s->o.read_only && p->anchor_fd >= 0)
-			rc = shlog_part_write_anchor(p, 0);
-		if (rc == 0 && create && shlog_io.fdatasync(p->anchor_fd) < 0)
+			rc = sl_part_write_anchor(p, 0);
+		if (rc == 0 && create && sl_io.fdatasync(p->anchor_fd) < 0)
 			rc = -errno;
 	}
 	if (rc == 0 && p->st.recovered_bytes_dropped)
-		shlog_logf(p->s, SHLOG_NOTICE, "%s: recovery dropped a torn tail of %llu bytes (%llu messages)",
+		sl_logf(p->s, SHLOG_NOTICE, "%s: recovery dropped a torn tail of %llu bytes (%llu messages)",
 			   p->name, (unsigned long long)p->st.recovered_bytes_dropped,
 			   (unsigned long long)p->st.recovered_msgs_dropped);
 out:
 	free(seqs);
 	free(st.r);
-	p->st.recovery_us = (uint64_t)(shlog_now_mono() - t0) / 1000;
+	p->st.recovery_us = (uint64_t)(sl_now_mono() - t0) / 1000;
 	if (rc < 0 && rc != -EUCLEAN)
-		shlog_logf(p->s, SHLOG_ERR, "%s: cannot open: %s", p->name, strerror(-rc));
+		sl_logf(p->s, SHLOG_ERR, "%s: cannot open: %s", p->name, strerror(-rc));
 	return rc;
 }

@@ -7,7 +7,7 @@
  * the store; an operator who names one partition (and whose tool backed up
  * only that one) wants the others left alone.  So this takes the data
  * dir's lock, builds a store with no topics and no workers around the one
- * partition, lets shlog_part_recover() check every span and cut at the
+ * partition, lets sl_part_recover() check every span and cut at the
  * first bad one, and closes the partition cleanly (sync, clean anchor).
  */
 #include <errno.h>
@@ -29,51 +29,51 @@
 /* ================================================================ */
 
 /* Open the data dir and take its lock, as shlog_store_open() does: -EBUSY if held. */
-int shlog_admin_lock(const char *dir, int *dfd, int *lock_fd)
+int sl_admin_lock(const char *dir, int *dfd, int *lock_fd)
 {
 	int rc;
 
 	*lock_fd = -1;
-	*dfd = shlog_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	*dfd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (*dfd < 0)
 		return -errno;
-	*lock_fd = shlog_io_open(*dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
+	*lock_fd = sl_io_open(*dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
 	rc = *lock_fd < 0 ? *lock_fd : 0;
-	if (rc == 0 && shlog_io.flock(*lock_fd, LOCK_EX | LOCK_NB) < 0)
+	if (rc == 0 && sl_io.flock(*lock_fd, LOCK_EX | LOCK_NB) < 0)
 		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
 	if (rc < 0) {
-		shlog_admin_unlock(*dfd, *lock_fd);
+		sl_admin_unlock(*dfd, *lock_fd);
 		*dfd = *lock_fd = -1;
 	}
 	return rc;
 }
 
-/* Release what shlog_admin_lock() took. */
-void shlog_admin_unlock(int dfd, int lock_fd)
+/* Release what sl_admin_lock() took. */
+void sl_admin_unlock(int dfd, int lock_fd)
 {
 	if (lock_fd >= 0)
-		shlog_io.close(lock_fd);
+		sl_io.close(lock_fd);
 	if (dfd >= 0)
-		shlog_io.close(dfd);
+		sl_io.close(dfd);
 }
 
 /* Is the data dir's lock held (by a mounted shlogfs or a write command)? */
-int shlog_admin_lock_held(int dfd)
+int sl_admin_lock_held(int dfd)
 {
-	int fd = shlog_io_open(dfd, SHLOG_LOCK_NAME, O_RDONLY, 0, S_IFREG), held;
+	int fd = sl_io_open(dfd, SHLOG_LOCK_NAME, O_RDONLY, 0, S_IFREG), held;
 
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
 		return fd;
-	held = shlog_io.flock(fd, LOCK_SH | LOCK_NB) < 0;
+	held = sl_io.flock(fd, LOCK_SH | LOCK_NB) < 0;
 	if (held && errno != EWOULDBLOCK)
 		held = -errno;
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	return held;
 }
 
-/* Stop a directory walk at its first entry (shlog_io_dir_foreach callback). */
+/* Stop a directory walk at its first entry (sl_io_dir_foreach callback). */
 static int any_entry(const char *name, unsigned char d_type, void *arg)
 {
 	(void)name;
@@ -88,12 +88,12 @@ static int fresh_dir_check(int fd, const struct stat *before)
 	struct stat sb;
 	int rc;
 
-	if (shlog_io.fstat(fd, &sb) < 0)
+	if (sl_io.fstat(fd, &sb) < 0)
 		return -errno;
 	if (!S_ISDIR(before->st_mode) || sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
 	    sb.st_uid != geteuid() || (sb.st_mode & 077))
 		return -EUCLEAN;
-	rc = shlog_io_dir_foreach(fd, any_entry, NULL);
+	rc = sl_io_dir_foreach(fd, any_entry, NULL);
 	return rc == 1 ? -EUCLEAN : rc;
 }
 
@@ -112,27 +112,27 @@ static int random_name(const char *prefix, const char *suffix, char *name, size_
 	return 0;
 }
 
-int shlog_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
+int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
 {
 	for (int tries = 0; tries < 16; tries++) {
 		struct stat before;
 		int fd, rc = random_name(prefix, suffix, name, cap);
 		if (rc < 0)
 			return rc;
-		if (shlog_io.mkdirat(dfd, name, 0700) < 0) {
+		if (sl_io.mkdirat(dfd, name, 0700) < 0) {
 			if (errno == EEXIST)
 				continue;   /* never take a name that is there */
 			return -errno;
 		}
-		if (shlog_io.fstatat(dfd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
+		if (sl_io.fstatat(dfd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
-		fd = shlog_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+		fd = sl_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
 		if (fd < 0)
 			return fd;
 		rc = fresh_dir_check(fd, &before);
 		if (rc == 0)
 			return fd;
-		shlog_io.close(fd);
+		sl_io.close(fd);
 		return rc;
 	}
 	return -EEXIST;
@@ -154,11 +154,11 @@ static void bare_store_init(shlog_store *s, const struct shlog_options *o, int d
 	s->dfd = dfd;
 	s->lock_fd = -1;
 	RB_INIT(&s->topics);
-	if (shlog_io.boot_id(s->boot_id) < 0)
+	if (sl_io.boot_id(s->boot_id) < 0)
 		memset(s->boot_id, 0, sizeof(s->boot_id));
 }
 
-/* Keep the lowest segment base of the names seen (shlog_io_dir_foreach callback). */
+/* Keep the lowest segment base of the names seen (sl_io_dir_foreach callback). */
 static int low_seg(const char *name, unsigned char d_type, void *arg)
 {
 	uint64_t *low = arg, v;
@@ -178,25 +178,25 @@ static uint64_t first_seg_base(int tdfd, uint32_t num)
 	int fd;
 
 	snprintf(name, sizeof(name), "%u", num);
-	fd = shlog_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
+	fd = sl_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
 	if (fd < 0)
 		return low;
-	if (shlog_io_dir_foreach(fd, low_seg, &low) < 0)
+	if (sl_io_dir_foreach(fd, low_seg, &low) < 0)
 		low = UINT64_MAX;
-	shlog_io.close(fd);
+	sl_io.close(fd);
 	return low;
 }
 
 /* Recover partition @num of topic @t in store @s with repair on, close it cleanly. */
 static int repair_one(shlog_store *s, struct shlog_topic *t, uint32_t num, struct shlog_repair_result *r)
 {
-	shlog_part *p = shlog_part_new(s, t, num);
+	shlog_part *p = sl_part_new(s, t, num);
 	uint64_t low = first_seg_base(t->dfd, num);
 	int rc;
 
 	if (!p)
 		return -ENOMEM;
-	rc = shlog_part_recover(p, 0);
+	rc = sl_part_recover(p, 0);
 	if (rc == 0) {
 		r->bytes_dropped = p->st.recovered_bytes_dropped;
 		r->msgs_dropped = p->st.recovered_msgs_dropped;
@@ -205,7 +205,7 @@ static int repair_one(shlog_store *s, struct shlog_topic *t, uint32_t num, struc
 			r->msgs_dropped += p->start_seq - low;
 		r->end_seq = p->committed_seq;
 		r->end_off = p->committed_off;
-		rc = shlog_part_close(p);
+		rc = sl_part_close(p);
 	}
 	shlog_part_put(p);
 	return rc;
@@ -226,25 +226,25 @@ int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 	if (!r)
 		r = &dummy;
 	memset(r, 0, sizeof(*r));
-	rc = shlog_admin_lock(dir, &dfd, &lock_fd);
+	rc = sl_admin_lock(dir, &dfd, &lock_fd);
 	if (rc < 0)
 		return rc;
 	bare_store_init(&s, o, dfd);
 	s.o.repair = 1;
 	memset(&t, 0, sizeof(t));
 	strlcpy(t.name, topic, sizeof(t.name));
-	t.dfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
+	t.dfd = sl_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
 	snprintf(num, sizeof(num), "%u", part);
 	if (t.dfd < 0)
 		rc = t.dfd;
-	else if (shlog_io.fstatat(t.dfd, num, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+	else if (sl_io.fstatat(t.dfd, num, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		rc = -errno;
 	else if (!S_ISDIR(sb.st_mode))
 		rc = -EUCLEAN;
 	if (rc == 0)
 		rc = repair_one(&s, &t, part, r);
 	if (t.dfd >= 0)
-		shlog_io.close(t.dfd);
-	shlog_admin_unlock(dfd, lock_fd);
+		sl_io.close(t.dfd);
+	sl_admin_unlock(dfd, lock_fd);
 	return rc;
 }

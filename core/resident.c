@@ -8,13 +8,13 @@
  * (topic dir, partition dir, anchor, the tail's .log and .idx) — no
  * recovery, no index read, no key replay.
  *
- * Every use of a partition's fds happens under a *pin* (shlog_res_pin):
+ * Every use of a partition's fds happens under a *pin* (sl_res_pin):
  * flushes, syncs, segment reads, seeks, close.  Appends copy into RAM and
  * need no fd.  A pinned partition is never parked; an unpinned one sits
  * on an LRU list and is parked when another needs room.  Holding a
  * handle (shlog_part_get) does not pin, so open files of a mount cost no
  * fds between calls and no user can hold fds by holding files open.
- * Older segments' files are opened on demand (shlog_res_seg_open) and an
+ * Older segments' files are opened on demand (sl_res_seg_open) and an
  * idle partition keeps at most SHLOG_RES_OLDER_KEEP of them.
  *
  * The budget: RLIMIT_NOFILE (raised to its hard limit by the store)
@@ -70,14 +70,14 @@ static int budget_set(shlog_store *s)
 	if (s->o.max_fds && s->o.max_fds <= total)
 		total = s->o.max_fds;
 	else if (s->o.max_fds)
-		shlog_logf(s, SHLOG_NOTICE, "max_fds=%u is more than RLIMIT_NOFILE (%u) minus the reserve (%u): "
+		sl_logf(s, SHLOG_NOTICE, "max_fds=%u is more than RLIMIT_NOFILE (%u) minus the reserve (%u): "
 			   "using %u", s->o.max_fds, r->limit, reserve, total);
 	r->total = total;
 	r->topic_cap = total / SHLOG_RES_TOPIC_DIV ? total / SHLOG_RES_TOPIC_DIV : 1;
 	r->budget = total > r->topic_cap ? total - r->topic_cap : 0;
 	r->max_parts = s->o.max_partitions ? s->o.max_partitions : SHLOG_DEF_MAX_PARTITIONS;
 	if (r->budget < SHLOG_RES_PART_FDS) {
-		shlog_logf(s, SHLOG_ERR, "too few file descriptors: RLIMIT_NOFILE %u, %u reserved, max_fds %u "
+		sl_logf(s, SHLOG_ERR, "too few file descriptors: RLIMIT_NOFILE %u, %u reserved, max_fds %u "
 			   "leave %u for partitions (at least %u needed)", r->limit, reserve, s->o.max_fds,
 			   r->budget, SHLOG_RES_PART_FDS);
 		return -EINVAL;
@@ -86,7 +86,7 @@ static int budget_set(shlog_store *s)
 }
 
 /* Set up the budget of a store being opened (after raising RLIMIT_NOFILE). */
-int shlog_res_init(shlog_store *s)
+int sl_res_init(shlog_store *s)
 {
 	struct shlog_res *r = &s->res;
 	pthread_condattr_t ca;
@@ -102,7 +102,7 @@ int shlog_res_init(shlog_store *s)
 }
 
 /* Free the budget's locks (store close; every partition is gone). */
-void shlog_res_destroy(shlog_store *s)
+void sl_res_destroy(shlog_store *s)
 {
 	pthread_mutex_destroy(&s->res.mu);
 	pthread_cond_destroy(&s->res.cv);
@@ -114,13 +114,13 @@ static uint32_t topics_count(shlog_store *s)
 	struct shlog_topic *t;
 	uint32_t n = 0;
 
-	RB_FOREACH(t, shlog_topictree, &s->topics)
+	RB_FOREACH(t, sl_topictree, &s->topics)
 		n++;
 	return n;
 }
 
 /* Refuse what would take the store past max_partitions or its topic cap; store.mu held. */
-int shlog_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts)
+int sl_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts)
 {
 	struct shlog_res *r = &s->res;
 	uint32_t ntopics = new_topics ? topics_count(s) : 0, nparts;
@@ -129,13 +129,13 @@ int shlog_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts)
 	nparts = r->nparts;
 	pthread_mutex_unlock(&r->mu);
 	if (new_topics && (uint64_t)ntopics + new_topics > r->topic_cap) {
-		shlog_logf(s, SHLOG_WARNING, "refusing a new topic: the store holds %u topics, its limit is %u "
+		sl_logf(s, SHLOG_WARNING, "refusing a new topic: the store holds %u topics, its limit is %u "
 			   "(a quarter of the %u file descriptors it may use; raise RLIMIT_NOFILE or max_fds)",
 			   ntopics, r->topic_cap, r->total);
 		return -ENOSPC;
 	}
 	if ((uint64_t)nparts + new_parts > r->max_parts) {
-		shlog_logf(s, SHLOG_WARNING, "refusing %u new partitions: the store holds %u, its limit "
+		sl_logf(s, SHLOG_WARNING, "refusing %u new partitions: the store holds %u, its limit "
 			   "(max_partitions) is %u", new_parts, nparts, r->max_parts);
 		return -ENOSPC;
 	}
@@ -175,9 +175,9 @@ static uint32_t fds_count(const shlog_part *p)
 static void seg_files_close(struct shlog_seg *g)
 {
 	if (g->log_fd >= 0)
-		shlog_io.close(g->log_fd);
+		sl_io.close(g->log_fd);
 	if (g->idx_fd >= 0)
-		shlog_io.close(g->idx_fd);
+		sl_io.close(g->idx_fd);
 	g->log_fd = g->idx_fd = -1;
 }
 
@@ -187,9 +187,9 @@ static void files_close(shlog_part *p)
 	for (size_t i = 0; i < p->nsegs; i++)
 		seg_files_close(&p->segs[i]);
 	if (p->anchor_fd >= 0)
-		shlog_io.close(p->anchor_fd);
+		sl_io.close(p->anchor_fd);
 	if (p->dfd >= 0)
-		shlog_io.close(p->dfd);
+		sl_io.close(p->dfd);
 	p->anchor_fd = p->dfd = -1;
 }
 
@@ -200,14 +200,14 @@ static int seg_files_open(shlog_part *p, struct shlog_seg *g, int tail)
 	char lname[32], iname[32];
 	int lfd, ifd;
 
-	shlog_seg_name(lname, sizeof(lname), g->base_seq, "log");
-	shlog_seg_name(iname, sizeof(iname), g->base_seq, "idx");
-	lfd = shlog_io_open(p->dfd, lname, flags, 0, S_IFREG);
-	ifd = lfd < 0 ? lfd : shlog_io_open(p->dfd, iname, flags, 0, S_IFREG);
+	sl_seg_name(lname, sizeof(lname), g->base_seq, "log");
+	sl_seg_name(iname, sizeof(iname), g->base_seq, "idx");
+	lfd = sl_io_open(p->dfd, lname, flags, 0, S_IFREG);
+	ifd = lfd < 0 ? lfd : sl_io_open(p->dfd, iname, flags, 0, S_IFREG);
 	if (ifd < 0) {
 		if (lfd >= 0)
-			shlog_io.close(lfd);
-		shlog_logf(p->s, SHLOG_ERR, "%s: cannot open segment %s: %s", p->name,
+			sl_io.close(lfd);
+		sl_logf(p->s, SHLOG_ERR, "%s: cannot open segment %s: %s", p->name,
 			   lfd < 0 ? lname : iname, shlog_strerror(ifd));
 		return ifd;
 	}
@@ -237,12 +237,12 @@ static int dir_reopen(shlog_part *p)
 
 	topic_of(p, topic, sizeof(topic));
 	snprintf(num, sizeof(num), "%u", p->num);
-	dfd = shlog_io_open_subdir(p->s->dfd, topic, num);
+	dfd = sl_io_open_subdir(p->s->dfd, topic, num);
 	if (dfd < 0)
 		return dfd;
-	if (shlog_io.fstat(dfd, &st) < 0 || st.st_dev != p->dir_dev || st.st_ino != p->dir_ino) {
-		shlog_io.close(dfd);
-		shlog_logf(p->s, SHLOG_ERR, "%s: the partition directory was replaced while it was parked", p->name);
+	if (sl_io.fstat(dfd, &st) < 0 || st.st_dev != p->dir_dev || st.st_ino != p->dir_ino) {
+		sl_io.close(dfd);
+		sl_logf(p->s, SHLOG_ERR, "%s: the partition directory was replaced while it was parked", p->name);
 		return -ENOENT;
 	}
 	p->dfd = dfd;
@@ -260,7 +260,7 @@ static int part_reopen(shlog_part *p, uint32_t *n)
 	if (rc == 0)
 		rc = dir_reopen(p);
 	if (rc == 0) {
-		p->anchor_fd = shlog_io_open(p->dfd, SHLOG_ANCHOR_NAME, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
+		p->anchor_fd = sl_io_open(p->dfd, SHLOG_ANCHOR_NAME, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
 		if (p->anchor_fd < 0)
 			rc = ro && p->anchor_fd == -ENOENT ? 0 : p->anchor_fd;
 		if (p->anchor_fd < 0)
@@ -271,7 +271,7 @@ static int part_reopen(shlog_part *p, uint32_t *n)
 	if (rc < 0) {
 		files_close(p);
 		if (rc != -ENOENT || !p->deleted)
-			shlog_logf(p->s, SHLOG_ERR, "%s: cannot reopen the parked partition: %s", p->name,
+			sl_logf(p->s, SHLOG_ERR, "%s: cannot reopen the parked partition: %s", p->name,
 				   shlog_strerror(rc));
 		return rc;
 	}
@@ -363,13 +363,13 @@ static shlog_part *victim(struct shlog_res *r)
 static void refuse(shlog_store *s, const char *who)
 {
 	struct shlog_res *r = &s->res;
-	int64_t now = shlog_now_mono();
+	int64_t now = sl_now_mono();
 
 	r->refusals++;
 	if (r->refusal_logged_ns && now - r->refusal_logged_ns < 1000000000)
 		return;
 	r->refusal_logged_ns = now;
-	shlog_logf(s, SHLOG_WARNING, "%s: refused with ENFILE: all %u file descriptors of the partition "
+	sl_logf(s, SHLOG_WARNING, "%s: refused with ENFILE: all %u file descriptors of the partition "
 		   "budget are in use by operations in flight (RLIMIT_NOFILE %u; raise it or max_fds)",
 		   who, r->budget, r->limit);
 }
@@ -378,7 +378,7 @@ static void refuse(shlog_store *s, const char *who)
 static int room_locked(shlog_store *s, uint32_t n, const char *who)
 {
 	struct shlog_res *r = &s->res;
-	int64_t deadline = shlog_now_mono() + (int64_t)SHLOG_RES_WAIT_MS * 1000000;
+	int64_t deadline = sl_now_mono() + (int64_t)SHLOG_RES_WAIT_MS * 1000000;
 
 	while (r->used + n > r->budget) {
 		shlog_part *v = victim(r);
@@ -388,7 +388,7 @@ static int room_locked(shlog_store *s, uint32_t n, const char *who)
 			park_locked(r, v);
 			continue;
 		}
-		if (shlog_now_mono() >= deadline) {
+		if (sl_now_mono() >= deadline) {
 			refuse(s, who);
 			return -ENFILE;
 		}
@@ -411,7 +411,7 @@ static void shrink_locked(struct shlog_res *r)
 }
 
 /* Make room for a partition about to be recovered (fds it opens are counted after). */
-int shlog_res_make_room(shlog_store *s, uint32_t fds)
+int sl_res_make_room(shlog_store *s, uint32_t fds)
 {
 	struct shlog_res *r = &s->res;
 	shlog_part *v;
@@ -424,7 +424,7 @@ int shlog_res_make_room(shlog_store *s, uint32_t fds)
 }
 
 /* After loading: topics beyond the cap take their fds from the partitions' share. */
-void shlog_res_loaded(shlog_store *s)
+void sl_res_loaded(shlog_store *s)
 {
 	struct shlog_res *r = &s->res;
 	uint32_t ntopics = topics_count(s);
@@ -433,12 +433,12 @@ void shlog_res_loaded(shlog_store *s)
 	if (ntopics > r->topic_cap) {
 		uint32_t left = r->total > ntopics ? r->total - ntopics : 0;
 		r->budget = left > SHLOG_RES_PART_FDS ? left : SHLOG_RES_PART_FDS;
-		shlog_logf(s, SHLOG_WARNING, "the store holds %u topics, more than its limit of %u: partitions "
+		sl_logf(s, SHLOG_WARNING, "the store holds %u topics, more than its limit of %u: partitions "
 			   "get %u file descriptors; no topic can be added (raise RLIMIT_NOFILE or max_fds)",
 			   ntopics, r->topic_cap, r->budget);
 	}
 	if (r->nparts > r->max_parts)
-		shlog_logf(s, SHLOG_WARNING, "the store holds %u partitions, more than max_partitions (%u): "
+		sl_logf(s, SHLOG_WARNING, "the store holds %u partitions, more than max_partitions (%u): "
 			   "none can be added", r->nparts, r->max_parts);
 	shrink_locked(r);
 	pthread_mutex_unlock(&r->mu);
@@ -468,7 +468,7 @@ static void older_trim_locked(struct shlog_res *r, shlog_part *p)
 /* ================================================================ */
 
 /* A new partition: resident, pinned by the thread that recovers it, not counted yet. */
-void shlog_res_part_init(shlog_part *p)
+void sl_res_part_init(shlog_part *p)
 {
 	pthread_mutex_init(&p->fdmu, NULL);
 	p->res_state = SHLOG_RES_RESIDENT;
@@ -476,12 +476,12 @@ void shlog_res_part_init(shlog_part *p)
 }
 
 /* A recovered partition joins the budget; the opener's pin is dropped. */
-void shlog_res_adopt(shlog_part *p)
+void sl_res_adopt(shlog_part *p)
 {
 	struct shlog_res *r = &p->s->res;
 	struct stat st;
 
-	if (p->dfd >= 0 && shlog_io.fstat(p->dfd, &st) == 0) {
+	if (p->dfd >= 0 && sl_io.fstat(p->dfd, &st) == 0) {
 		p->dir_dev = st.st_dev;
 		p->dir_ino = st.st_ino;
 	}
@@ -503,7 +503,7 @@ void shlog_res_adopt(shlog_part *p)
 }
 
 /* A partition is being freed: take it out of the budget. */
-void shlog_res_forget(shlog_part *p)
+void sl_res_forget(shlog_part *p)
 {
 	struct shlog_res *r = &p->s->res;
 
@@ -550,8 +550,8 @@ static int unpark_locked(shlog_part *p)
 	return rc;
 }
 
-/* Pin @p: its files are open (reopened if it was parked) until shlog_res_unpin(). */
-int shlog_res_pin(shlog_part *p)
+/* Pin @p: its files are open (reopened if it was parked) until sl_res_unpin(). */
+int sl_res_pin(shlog_part *p)
 {
 	struct shlog_res *r = &p->s->res;
 	int rc = 0;
@@ -584,7 +584,7 @@ int shlog_res_pin(shlog_part *p)
 }
 
 /* Drop a pin; the last one puts the partition on the LRU list. */
-void shlog_res_unpin(shlog_part *p)
+void sl_res_unpin(shlog_part *p)
 {
 	struct shlog_res *r = &p->s->res;
 
@@ -603,7 +603,7 @@ void shlog_res_unpin(shlog_part *p)
 }
 
 /* Charge @fds a pinned partition is about to open (a new segment at roll). */
-int shlog_res_charge(shlog_part *p, uint32_t fds)
+int sl_res_charge(shlog_part *p, uint32_t fds)
 {
 	struct shlog_res *r = &p->s->res;
 	int rc;
@@ -621,7 +621,7 @@ int shlog_res_charge(shlog_part *p, uint32_t fds)
 }
 
 /* Give back @fds a pinned partition closed (@older: those of an older segment). */
-void shlog_res_uncharge(shlog_part *p, uint32_t fds, int older)
+void sl_res_uncharge(shlog_part *p, uint32_t fds, int older)
 {
 	struct shlog_res *r = &p->s->res;
 
@@ -636,7 +636,7 @@ void shlog_res_uncharge(shlog_part *p, uint32_t fds, int older)
 }
 
 /* A roll made a new tail (charged before): the old tail counts as an older segment now. */
-void shlog_res_rolled(shlog_part *p)
+void sl_res_rolled(shlog_part *p)
 {
 	struct shlog_res *r = &p->s->res;
 
@@ -649,7 +649,7 @@ void shlog_res_rolled(shlog_part *p)
 }
 
 /* Make sure segment @g's files are open (pinned; seglock held). */
-int shlog_res_seg_open(shlog_part *p, struct shlog_seg *g)
+int sl_res_seg_open(shlog_part *p, struct shlog_seg *g)
 {
 	struct shlog_res *r = &p->s->res;
 	int tail = g == &p->segs[p->nsegs - 1], rc = 0;

@@ -54,21 +54,21 @@ struct shlog_res {
 };
 
 /* ---- the store (resident.c) ---- */
-int shlog_res_init(shlog_store *s);                 /* mutex, budget from the rlimit */
-void shlog_res_loaded(shlog_store *s);               /* after the topics are loaded */
-void shlog_res_destroy(shlog_store *s);
-int shlog_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts); /* store.mu held */
-int shlog_res_make_room(shlog_store *s, uint32_t fds);
+int sl_res_init(shlog_store *s);                 /* mutex, budget from the rlimit */
+void sl_res_loaded(shlog_store *s);               /* after the topics are loaded */
+void sl_res_destroy(shlog_store *s);
+int sl_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts); /* store.mu held */
+int sl_res_make_room(shlog_store *s, uint32_t fds);
 
 /* ---- one partition (resident.c) ---- */
-void shlog_res_part_init(shlog_part *p);            /* new: resident, pinned once, not counted */
-void shlog_res_adopt(shlog_part *p);                /* recovered: count it, drop the opener's pin */
-void shlog_res_forget(shlog_part *p);               /* being freed */
-int shlog_res_pin(shlog_part *p);                   /* its files open until unpin; -ENFILE */
-void shlog_res_unpin(shlog_part *p);
-int shlog_res_seg_open(shlog_part *p, struct shlog_seg *g); /* g's files open; pinned, seglock held */
-int shlog_res_charge(shlog_part *p, uint32_t fds);  /* before opening fds of a pinned partition */
-void shlog_res_uncharge(shlog_part *p, uint32_t fds, int older);
-void shlog_res_rolled(shlog_part *p);                /* the old tail is an older segment now */
+void sl_res_part_init(shlog_part *p);            /* new: resident, pinned once, not counted */
+void sl_res_adopt(shlog_part *p);                /* recovered: count it, drop the opener's pin */
+void sl_res_forget(shlog_part *p);               /* being freed */
+int sl_res_pin(shlog_part *p);                   /* its files open until unpin; -ENFILE */
+void sl_res_unpin(shlog_part *p);
+int sl_res_seg_open(shlog_part *p, struct shlog_seg *g); /* g's files open; pinned, seglock held */
+int sl_res_charge(shlog_part *p, uint32_t fds);  /* before opening fds of a pinned partition */
+void sl_res_uncharge(shlog_part *p, uint32_t fds, int older);
+void sl_res_rolled(shlog_part *p);                /* the old tail is an older segment now */
 
 #endif

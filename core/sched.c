@@ -34,7 +34,7 @@ static void enqueue_runq(struct shlog_sched *q, shlog_part *p, int reason)
 }
 
 /* Queue p for a flush now. */
-void shlog_sched_kick(shlog_part *p, int reason)
+void sl_sched_kick(shlog_part *p, int reason)
 {
 	struct shlog_sched *q = &p->s->sched;
 
@@ -45,7 +45,7 @@ void shlog_sched_kick(shlog_part *p, int reason)
 }
 
 /* Insert p into the timer queue in deadline order (usually at the tail). */
-void shlog_sched_arm(shlog_part *p, int64_t deadline)
+void sl_sched_arm(shlog_part *p, int64_t deadline)
 {
 	struct shlog_sched *q = &p->s->sched;
 	shlog_part *it;
@@ -73,7 +73,7 @@ void shlog_sched_arm(shlog_part *p, int64_t deadline)
 }
 
 /* Schedule an fdatasync of p sync_interval_ms from now, unless one is due. */
-void shlog_sched_arm_sync(shlog_part *p)
+void sl_sched_arm_sync(shlog_part *p)
 {
 	struct shlog_sched *q = &p->s->sched;
 
@@ -81,7 +81,7 @@ void shlog_sched_arm_sync(shlog_part *p)
 	if (!q->stop && !p->in_syncq) {
 		atomic_fetch_add(&p->refs, 1);
 		p->in_syncq = 1;
-		p->sync_deadline_ns = shlog_now_mono() +
+		p->sync_deadline_ns = sl_now_mono() +
 				      (int64_t)p->s->o.sync_interval_ms * 1000000;
 		TAILQ_INSERT_TAIL(&q->syncq, p, syncq);
 		pthread_cond_signal(&q->cv);
@@ -90,7 +90,7 @@ void shlog_sched_arm_sync(shlog_part *p)
 }
 
 /* Take p off every queue (topic deleted), dropping the queue references. */
-void shlog_sched_forget(shlog_part *p)
+void sl_sched_forget(shlog_part *p)
 {
 	struct shlog_sched *q = &p->s->sched;
 	int drops = 0;
@@ -132,14 +132,14 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	while (!q->stop) {
 		shlog_part *p = TAILQ_FIRST(&q->runq);
-		int64_t now = shlog_now_mono(), next = INT64_MAX;
+		int64_t now = sl_now_mono(), next = INT64_MAX;
 
 		if (p) {
 			int reason = p->kick_reason;
 			TAILQ_REMOVE(&q->runq, p, runq);
 			p->in_runq = 0;
 			pthread_mutex_unlock(&q->mu);
-			shlog_part_flush_run(p, reason);
+			sl_part_flush_run(p, reason);
 			shlog_part_put(p);
 			pthread_mutex_lock(&q->mu);
 			continue;
@@ -164,7 +164,7 @@ static void *worker_main(void *arg)
 			TAILQ_REMOVE(&q->syncq, p, syncq);
 			p->in_syncq = 0;
 			pthread_mutex_unlock(&q->mu);
-			shlog_part_sync_run(p);
+			sl_part_sync_run(p);
 			shlog_part_put(p);
 			pthread_mutex_lock(&q->mu);
 			continue;
@@ -183,7 +183,7 @@ static void *worker_main(void *arg)
 }
 
 /* Set up the queues (@spawn 0), or start the worker pool (@spawn 1). */
-int shlog_sched_start(shlog_store *s, int spawn)
+int sl_sched_start(shlog_store *s, int spawn)
 {
 	struct shlog_sched *q = &s->sched;
 	pthread_condattr_t ca;
@@ -207,7 +207,7 @@ int shlog_sched_start(shlog_store *s, int spawn)
 	for (q->nthreads = 0; q->nthreads < s->o.flush_threads; q->nthreads++) {
 		int rc = pthread_create(&q->threads[q->nthreads], NULL, worker_main, s);
 		if (rc) {
-			shlog_sched_stop(s);
+			sl_sched_stop(s);
 			return -rc;
 		}
 	}
@@ -215,7 +215,7 @@ int shlog_sched_start(shlog_store *s, int spawn)
 }
 
 /* Stop the workers and empty the queues (close flushes by itself). */
-void shlog_sched_stop(shlog_store *s)
+void sl_sched_stop(shlog_store *s)
 {
 	struct shlog_sched *q = &s->sched;
 	shlog_part *p;
@@ -244,8 +244,8 @@ void shlog_sched_stop(shlog_store *s)
 	}
 }
 
-/* Free the queue locks; after shlog_sched_stop and the last partition. */
-void shlog_sched_destroy(shlog_store *s)
+/* Free the queue locks; after sl_sched_stop and the last partition. */
+void sl_sched_destroy(shlog_store *s)
 {
 	pthread_mutex_destroy(&s->sched.mu);
 	pthread_cond_destroy(&s->sched.cv);

@@ -21,7 +21,7 @@
 #include "io_i.h"
 
 /* "<seq, 20 digits>.<ext>" */
-int shlog_seg_name(char *out, size_t cap, uint64_t seq, const char *ext)
+int sl_seg_name(char *out, size_t cap, uint64_t seq, const char *ext)
 {
 	int n = snprintf(out, cap, "%0*llu.%s", SHLOG_SEG_NAME_DIGITS, (unsigned long long)seq, ext);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
@@ -33,16 +33,16 @@ static int seg_ent_check(const struct shlog_seg *g, struct shlog_ent *ents, size
 {
 	struct shlog_index_entry *e = &ents[i].e;
 
-	if (shlog_entry_decode(raw, e, why) < 0)
+	if (sl_entry_decode(raw, e, why) < 0)
 		return -EUCLEAN;
-	if (i == 0 ? shlog_check_entry_first(e, g->base_seq, why) < 0
-		   : shlog_check_entry_next(&ents[i - 1].e, e, why) < 0)
+	if (i == 0 ? sl_check_entry_first(e, g->base_seq, why) < 0
+		   : sl_check_entry_next(&ents[i - 1].e, e, why) < 0)
 		return -EUCLEAN;
-	return shlog_check_entry_bounds(e, g->base_off, g->end_off - g->base_off, why);
+	return sl_check_entry_bounds(e, g->base_off, g->end_off - g->base_off, why);
 }
 
 /* Read a segment's index entries into memory (once); seglock held. */
-int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
+int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 {
 	unsigned char *raw = NULL;
 	struct shlog_ent *ents = NULL;
@@ -58,14 +58,14 @@ int shlog_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = shlog_res_seg_open(p, g);
+	rc = sl_res_seg_open(p, g);
 	if (rc == 0)
-		rc = shlog_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
+		rc = sl_io_pread_full(g->idx_fd, raw, g->nents * SHLOG_IDX_ENTRY_SIZE, 0);
 	for (size_t i = 0; rc == 0 && i < g->nents; i++) {
 		if (seg_ent_check(g, ents, i, raw + i * SHLOG_IDX_ENTRY_SIZE, &why) < 0) {
 			char name[32];
-			shlog_seg_name(name, sizeof(name), g->base_seq, "idx");
-			shlog_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu (%s): not served",
+			sl_seg_name(name, sizeof(name), g->base_seq, "idx");
+			sl_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu (%s): not served",
 				   p->name, name, i * SHLOG_IDX_ENTRY_SIZE, why);
 			rc = -EIO;
 		}
@@ -83,7 +83,7 @@ out:
 }
 
 /* The segment holding log offset @off (>= start_off); seglock held. */
-struct shlog_seg *shlog_seg_by_off(shlog_part *p, uint64_t off)
+struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off)
 {
 	size_t lo = 0, hi = p->nsegs;
 
@@ -98,7 +98,7 @@ struct shlog_seg *shlog_seg_by_off(shlog_part *p, uint64_t off)
 }
 
 /* The segment holding message @seq (>= start_seq); seglock held. */
-struct shlog_seg *shlog_seg_by_seq(shlog_part *p, uint64_t seq)
+struct shlog_seg *sl_seg_by_seq(shlog_part *p, uint64_t seq)
 {
 	size_t lo = 0, hi = p->nsegs;
 
@@ -113,7 +113,7 @@ struct shlog_seg *shlog_seg_by_seq(shlog_part *p, uint64_t seq)
 }
 
 /* Index of the entry whose span holds @off; entries loaded. */
-size_t shlog_seg_ent_by_off(const struct shlog_seg *g, uint64_t off)
+size_t sl_seg_ent_by_off(const struct shlog_seg *g, uint64_t off)
 {
 	size_t lo = 0, hi = g->nents;
 
@@ -128,7 +128,7 @@ size_t shlog_seg_ent_by_off(const struct shlog_seg *g, uint64_t off)
 }
 
 /* Index of the entry whose span holds message @seq; entries loaded. */
-size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
+size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 {
 	size_t lo = 0, hi = g->nents;
 
@@ -142,19 +142,19 @@ size_t shlog_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 	return lo;
 }
 
-/* Read a whole span into buf (en->len bytes) and check it (shlog_check_span); seglock held. */
-int shlog_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf)
+/* Read a whole span into buf (en->len bytes) and check it (sl_check_span); seglock held. */
+int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf)
 {
-	int rc = shlog_res_seg_open(p, g);
+	int rc = sl_res_seg_open(p, g);
 	const char *why = NULL;
 
 	if (rc == 0)
-		rc = shlog_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
+		rc = sl_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
 
-	if (rc == 0 && shlog_check_span(&en->e, buf, &why) < 0) {
+	if (rc == 0 && sl_check_span(&en->e, buf, &why) < 0) {
 		char name[32];
-		shlog_seg_name(name, sizeof(name), g->base_seq, "log");
-		shlog_logf(p->s, SHLOG_ERR,
+		sl_seg_name(name, sizeof(name), g->base_seq, "log");
+		sl_logf(p->s, SHLOG_ERR,
 			   "%s: %s: %s in bytes %llu..%llu (messages %llu..%llu): corrupt data, not served",
 			   p->name, name, why, (unsigned long long)(en->e.off - g->base_off),
 			   (unsigned long long)(en->e.off - g->base_off + en->e.len - 1),
@@ -209,15 +209,15 @@ static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *e
 
 	if (off < en->e.off || off >= end) {
 		char name[32];
-		shlog_seg_name(name, sizeof(name), g->base_seq, "idx");
-		shlog_logf(p->s, SHLOG_ERR, "%s: %s: no index entry covers log offset %llu: damaged index",
+		sl_seg_name(name, sizeof(name), g->base_seq, "idx");
+		sl_logf(p->s, SHLOG_ERR, "%s: %s: no index entry covers log offset %llu: damaged index",
 			   p->name, name, (unsigned long long)off);
 		return -EIO;
 	}
 	if (end > limit)
 		end = limit;
 	n = end - off < len ? (size_t)(end - off) : len;
-	rc = span ? shlog_seg_read_span(p, g, en, span) : -ENOMEM;
+	rc = span ? sl_seg_read_span(p, g, en, span) : -ENOMEM;
 	if (rc < 0)
 		return rc;
 	memcpy(buf, span + (off - en->e.off), n);
@@ -241,41 +241,41 @@ static void seg_readahead(shlog_part *p, struct shlog_seg *g, uint64_t end)
 		return;
 	if (!atomic_compare_exchange_strong(&p->ra_mark, &mark, end + SHLOG_READAHEAD_BYTES))
 		return;
-	if (shlog_res_seg_open(p, g) == 0)
+	if (sl_res_seg_open(p, g) == 0)
 		posix_fadvise(g->log_fd, (off_t)(end - g->base_off), SHLOG_READAHEAD_BYTES, POSIX_FADV_WILLNEED);
 }
 
 /* Read committed bytes [off, limit) into buf, checking spans; -ENODATA below start. */
-ssize_t shlog_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len)
+ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len)
 {
 	size_t n = 0;
-	ssize_t rc = shlog_res_pin(p);
+	ssize_t rc = sl_res_pin(p);
 
 	if (rc < 0)
 		return rc;
 	pthread_rwlock_rdlock(&p->seglock);
 	if (off < p->start_off) {
 		pthread_rwlock_unlock(&p->seglock);
-		shlog_res_unpin(p);
+		sl_res_unpin(p);
 		return -ENODATA;
 	}
 	while (n < len && off + n < limit) {
-		struct shlog_seg *g = shlog_seg_by_off(p, off + n);
+		struct shlog_seg *g = sl_seg_by_off(p, off + n);
 		size_t i;
 
-		rc = shlog_seg_load_ents(p, g);
+		rc = sl_seg_load_ents(p, g);
 		if (rc < 0 || g->nents == 0)
 			break;
-		i = shlog_seg_ent_by_off(g, off + n);
+		i = sl_seg_ent_by_off(g, off + n);
 		rc = span_copy(p, g, &g->ents[i], off + n, limit, (char *)buf + n, len - n);
 		if (rc <= 0)
 			break;
 		n += (size_t)rc;
 	}
 	if (n >= SHLOG_READAHEAD_MIN)
-		seg_readahead(p, shlog_seg_by_off(p, off + n - 1), off + n);
+		seg_readahead(p, sl_seg_by_off(p, off + n - 1), off + n);
 	pthread_rwlock_unlock(&p->seglock);
-	shlog_res_unpin(p);
+	sl_res_unpin(p);
 	if (rc < 0 && n == 0)
 		return rc;
 	return (ssize_t)n;
@@ -287,16 +287,16 @@ static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags
 	char name[32];
 	int fd;
 
-	shlog_seg_name(name, sizeof(name), seq, ext);
-	fd = shlog_io_open(p->dfd, name, flags, SHLOG_FILE_MODE, S_IFREG);
+	sl_seg_name(name, sizeof(name), seq, ext);
+	fd = sl_io_open(p->dfd, name, flags, SHLOG_FILE_MODE, S_IFREG);
 	return fd;
 }
 
 /* Create an empty segment starting at seq/off and make it the tail; 1 if its directory sync failed. */
-int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
+int sl_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 {
 	struct shlog_seg *n, g = { .base_seq = seq, .base_off = off, .end_seq = seq, .end_off = off };
-	int rc = shlog_res_charge(p, SHLOG_RES_SEG_FDS), dir_sync_failed = 0;
+	int rc = sl_res_charge(p, SHLOG_RES_SEG_FDS), dir_sync_failed = 0;
 
 	if (rc < 0)
 		return rc;
@@ -306,8 +306,8 @@ int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 	g.ents_cap = 64;
 	rc = g.log_fd < 0 ? g.log_fd : g.idx_fd < 0 ? g.idx_fd : !g.ents ? -ENOMEM : 0;
 	/* a failed directory sync is sticky (the caller's policy): the segment is kept, 1 returned */
-	if (rc == 0 && shlog_fsync_dir(p->dfd) < 0) {
-		shlog_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after creating segment %llu failed: %s",
+	if (rc == 0 && sl_fsync_dir(p->dfd) < 0) {
+		sl_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after creating segment %llu failed: %s",
 			   p->name, (unsigned long long)seq, strerror(errno));
 		dir_sync_failed = 1;
 	}
@@ -326,16 +326,16 @@ int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 		rc = n ? 0 : -ENOMEM;
 	}
 	if (rc < 0) {
-		shlog_logf(p->s, SHLOG_ERR, "%s: cannot create segment %llu: %s", p->name,
+		sl_logf(p->s, SHLOG_ERR, "%s: cannot create segment %llu: %s", p->name,
 			   (unsigned long long)seq, strerror(-rc));
 		if (g.log_fd >= 0)
-			shlog_io.close(g.log_fd);
+			sl_io.close(g.log_fd);
 		if (g.idx_fd >= 0)
-			shlog_io.close(g.idx_fd);
+			sl_io.close(g.idx_fd);
 		free(g.ents);
-		shlog_res_uncharge(p, SHLOG_RES_SEG_FDS, 0);
+		sl_res_uncharge(p, SHLOG_RES_SEG_FDS, 0);
 	} else {
-		shlog_res_rolled(p);
+		sl_res_rolled(p);
 	}
 	return rc < 0 ? rc : dir_sync_failed;
 }
@@ -344,16 +344,16 @@ int shlog_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 static void seg_close(struct shlog_seg *g)
 {
 	if (g->log_fd >= 0)
-		shlog_io.close(g->log_fd);
+		sl_io.close(g->log_fd);
 	if (g->idx_fd >= 0)
-		shlog_io.close(g->idx_fd);
+		sl_io.close(g->idx_fd);
 	free(g->ents);
 	g->ents = NULL;
 	g->log_fd = g->idx_fd = -1;
 }
 
 /* Wrap retention: delete the oldest segment (never the tail); 1 if the directory sync failed. */
-int shlog_seg_drop_oldest(shlog_part *p)
+int sl_seg_drop_oldest(shlog_part *p)
 {
 	char lname[32], iname[32];
 	struct shlog_seg old;
@@ -369,20 +369,20 @@ int shlog_seg_drop_oldest(shlog_part *p)
 	p->start_off = p->segs[0].base_off;
 	pthread_rwlock_unlock(&p->seglock);
 	if (old.log_fd >= 0)
-		shlog_res_uncharge(p, SHLOG_RES_SEG_FDS, 1);
+		sl_res_uncharge(p, SHLOG_RES_SEG_FDS, 1);
 	seg_close(&old);
-	shlog_seg_name(lname, sizeof(lname), old.base_seq, "log");
-	shlog_seg_name(iname, sizeof(iname), old.base_seq, "idx");
+	sl_seg_name(lname, sizeof(lname), old.base_seq, "log");
+	sl_seg_name(iname, sizeof(iname), old.base_seq, "idx");
 	/* the .log first: a .idx without its .log is ignored at open */
-	shlog_io.unlinkat(p->dfd, lname, 0);
-	shlog_io.unlinkat(p->dfd, iname, 0);
-	dir_synced = shlog_fsync_dir(p->dfd) == 0;
+	sl_io.unlinkat(p->dfd, lname, 0);
+	sl_io.unlinkat(p->dfd, iname, 0);
+	dir_synced = sl_fsync_dir(p->dfd) == 0;
 	if (!dir_synced)
-		shlog_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after deleting segment %s failed: %s",
+		sl_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after deleting segment %s failed: %s",
 			   p->name, lname, strerror(errno));
-	shlog_logf(p->s, SHLOG_INFO, "%s: retention deleted segment %s (messages %llu..%llu)", p->name,
+	sl_logf(p->s, SHLOG_INFO, "%s: retention deleted segment %s (messages %llu..%llu)", p->name,
 		   lname, (unsigned long long)old.base_seq, (unsigned long long)(p->start_seq - 1));
-	shlog_keys_drop_before(p, p->start_off);
+	sl_keys_drop_before(p, p->start_off);
 	pthread_mutex_lock(&p->keymu);
 	if (p->keys_seq < p->start_seq)
 		p->keys_force = 1;
@@ -391,7 +391,7 @@ int shlog_seg_drop_oldest(shlog_part *p)
 }
 
 /* Close every segment (partition free). */
-void shlog_seg_close_all(shlog_part *p)
+void sl_seg_close_all(shlog_part *p)
 {
 	for (size_t i = 0; i < p->nsegs; i++)
 		seg_close(&p->segs[i]);

@@ -30,6 +30,9 @@ extern "C" {
 
 #define SHLOG_VERSION "0.1.0"
 
+/** Marks the library's API: the only symbols libshlog exports. */
+#define SHLOG_API __attribute__((visibility("default")))
+
 /** Longest topic name in bytes. */
 #define SHLOG_TOPIC_MAX 249
 /** Longest key in bytes (longer prefixes before a TAB are not keys). */
@@ -136,7 +139,7 @@ struct shlog_part_info {
 /* ---- store ---------------------------------------------------------- */
 
 /** Fill @p o with the defaults above. */
-void shlog_options_init(struct shlog_options *o);
+SHLOG_API void shlog_options_init(struct shlog_options *o);
 
 /**
  * Open (creating if missing) the data directory @p dir and recover every
@@ -147,17 +150,17 @@ void shlog_options_init(struct shlog_options *o);
  *         log line names file and byte; with set_aside, that topic is set
  *         aside and the open succeeds), or another negative errno.
  */
-int shlog_store_open(const char *dir, const struct shlog_options *o,
+SHLOG_API int shlog_store_open(const char *dir, const struct shlog_options *o,
 		     shlog_store **out);
 
 /** Flush and sync every partition, write clean anchors, free @p s. */
-int shlog_store_close(shlog_store *s);
+SHLOG_API int shlog_store_close(shlog_store *s);
 
 /** Make everything appended before the call durable, in every partition. */
-int shlog_store_sync(shlog_store *s);
+SHLOG_API int shlog_store_sync(shlog_store *s);
 
 /** Options in force (after defaults). */
-const struct shlog_options *shlog_store_options(shlog_store *s);
+SHLOG_API const struct shlog_options *shlog_store_options(shlog_store *s);
 
 /**
  * Call @p fn for every topic the store set aside at open, until it returns
@@ -170,7 +173,7 @@ const struct shlog_options *shlog_store_options(shlog_store *s);
  * @p why a sentence for people.
  * @return 0 or @p fn's non-zero value.
  */
-int shlog_store_aside_foreach(shlog_store *s,
+SHLOG_API int shlog_store_aside_foreach(shlog_store *s,
 			      int (*fn)(const char *topic, int64_t part, int err,
 					const char *why, void *arg),
 			      void *arg);
@@ -192,34 +195,34 @@ struct shlog_fd_info {
 };
 
 /** Fill @p out with the fd budget of @p s (always 0). */
-int shlog_store_fd_info(shlog_store *s, struct shlog_fd_info *out);
+SHLOG_API int shlog_store_fd_info(shlog_store *s, struct shlog_fd_info *out);
 
 /** Human text for a negative errno returned by shlog (like strerror). */
-const char *shlog_strerror(int err);
+SHLOG_API const char *shlog_strerror(int err);
 
 /* ---- topics and partitions ----------------------------------------- */
 
 /** 0 if @p name is a valid topic name ([A-Za-z0-9._-], 1..249 bytes, no leading '.'), else -EINVAL. */
-int shlog_topic_name_check(const char *name);
+SHLOG_API int shlog_topic_name_check(const char *name);
 
 /** Parse a partition name ("0", "17"; no leading zeros) into @p out. */
-int shlog_part_name_parse(const char *name, uint32_t *out);
+SHLOG_API int shlog_part_name_parse(const char *name, uint32_t *out);
 
 /** Create topic @p topic with @p nparts (>= 1) partitions; -EEXIST. */
-int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts);
+SHLOG_API int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts);
 
 /** Delete a topic and all its data; open handles then fail with -ENOENT. */
-int shlog_topic_delete(shlog_store *s, const char *topic);
+SHLOG_API int shlog_topic_delete(shlog_store *s, const char *topic);
 
 /** Call @p fn for every topic (in name order) until it returns non-zero. */
-int shlog_topic_foreach(shlog_store *s,
+SHLOG_API int shlog_topic_foreach(shlog_store *s,
 			int (*fn)(const char *topic, void *arg), void *arg);
 
 /** Number of partitions of @p topic (never 0); -ENOENT, -EUCLEAN if set aside. */
-int shlog_topic_nparts(shlog_store *s, const char *topic, uint32_t *nparts);
+SHLOG_API int shlog_topic_nparts(shlog_store *s, const char *topic, uint32_t *nparts);
 
 /** Add partition number nparts to @p topic; its number in @p out. */
-int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out);
+SHLOG_API int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out);
 
 /**
  * Attributes of a topic (@p part < 0) or partition as the mount shows
@@ -229,20 +232,20 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out);
  * is first changed, the data dir's own mode and owner).  The same holds
  * for shlog_dir_chmod() and shlog_dir_chown().
  */
-int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part,
+SHLOG_API int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part,
 		   struct stat *st);
 /** chmod a topic or partition as the mount shows it (permission bits only; kept in its meta file). */
-int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part,
+SHLOG_API int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part,
 		    mode_t mode);
 /** chown a topic or partition as the mount shows it; (uid_t)-1 keeps a field. */
-int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part,
+SHLOG_API int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part,
 		    uid_t uid, gid_t gid);
 
 /** Take a reference on a partition; release it with shlog_part_put(). */
-int shlog_part_get(shlog_store *s, const char *topic, uint32_t part,
+SHLOG_API int shlog_part_get(shlog_store *s, const char *topic, uint32_t part,
 		   shlog_part **out);
 /** Release a reference taken by shlog_part_get(). */
-void shlog_part_put(shlog_part *p);
+SHLOG_API void shlog_part_put(shlog_part *p);
 
 /* ---- appending ------------------------------------------------------ */
 
@@ -254,7 +257,7 @@ void shlog_part_put(shlog_part *p);
  *         full), -ENOSPC (disk full or halt limit), -EIO, -ENOENT (deleted),
  *         -EROFS (store opened read_only)
  */
-int shlog_part_append(shlog_part *p, const void *msg, size_t len, int flags,
+SHLOG_API int shlog_part_append(shlog_part *p, const void *msg, size_t len, int flags,
 		      uint64_t *seq);
 
 /**
@@ -263,19 +266,19 @@ int shlog_part_append(shlog_part *p, const void *msg, size_t len, int flags,
  * them.  Same returns as shlog_part_append().
  * @param[out] first_seq sequence number of the first (may be NULL)
  */
-int shlog_part_append_lines(shlog_part *p, const void *buf, size_t len,
+SHLOG_API int shlog_part_append_lines(shlog_part *p, const void *buf, size_t len,
 			    int flags, uint64_t *first_seq);
 
 /** Return once everything appended to @p p before the call is durable. */
-int shlog_part_sync(shlog_part *p);
+SHLOG_API int shlog_part_sync(shlog_part *p);
 
 /** Start a flush of @p p now and wait until its buffer is committed. */
-int shlog_part_flush(shlog_part *p);
+SHLOG_API int shlog_part_flush(shlog_part *p);
 
 /* ---- reading -------------------------------------------------------- */
 
 /** State and counters of @p p. */
-int shlog_part_info(shlog_part *p, struct shlog_part_info *info);
+SHLOG_API int shlog_part_info(shlog_part *p, struct shlog_part_info *info);
 
 /**
  * Read up to @p len bytes of the log at logical offset @p off, buffered
@@ -284,27 +287,27 @@ int shlog_part_info(shlog_part *p, struct shlog_part_info *info);
  * @return bytes read (0 at the end), -ENODATA below start_off (deleted by
  *         retention), -EIO on a checksum mismatch, or another -errno.
  */
-ssize_t shlog_part_read(shlog_part *p, uint64_t off, void *buf, size_t len);
+SHLOG_API ssize_t shlog_part_read(shlog_part *p, uint64_t off, void *buf, size_t len);
 
 /** Byte offset of message @p seq (end_off for end_seq); -ENODATA before start, -ERANGE past end. */
-int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off);
+SHLOG_API int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off);
 
 /**
  * First message whose block time is at or after @p time_ns.
  * Buffered messages count as "now".  Past the end: end_seq/end_off.
  */
-int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq,
+SHLOG_API int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq,
 			 uint64_t *off);
 
 /** Call @p fn for each committed index entry (oldest first). */
-int shlog_part_index_foreach(shlog_part *p,
+SHLOG_API int shlog_part_index_foreach(shlog_part *p,
 			     int (*fn)(const struct shlog_index_entry *e,
 				       void *arg), void *arg);
 
 /* ---- keys ----------------------------------------------------------- */
 
 /** Latest live message of @p key; -ENOENT if none or tombstoned. */
-int shlog_key_lookup(shlog_part *p, const void *key, size_t klen,
+SHLOG_API int shlog_key_lookup(shlog_part *p, const void *key, size_t klen,
 		     struct shlog_keyref *ref);
 
 /**
@@ -312,7 +315,7 @@ int shlog_key_lookup(shlog_part *p, const void *key, size_t klen,
  * @p fn runs under the partition's key lock: it must not call
  * shlog_key_lookup() or shlog_key_foreach() on the same partition.
  */
-int shlog_key_foreach(shlog_part *p,
+SHLOG_API int shlog_key_foreach(shlog_part *p,
 		      int (*fn)(const void *key, size_t klen,
 				const struct shlog_keyref *ref, void *arg),
 		      void *arg);
@@ -362,7 +365,7 @@ struct shlog_verify_stats {
  * @return 0 when the walk finished (look at st->damage), the non-zero
  *         value @p fn returned, or a negative errno (-ENOENT: no such partition).
  */
-int shlog_part_verify(const char *dir, const char *topic, uint32_t part,
+SHLOG_API int shlog_part_verify(const char *dir, const char *topic, uint32_t part,
 		      int (*fn)(const struct shlog_verify_problem *pr, void *arg),
 		      shlog_progress_fn progress, void *arg,
 		      struct shlog_verify_stats *st);
@@ -381,7 +384,7 @@ struct shlog_repair_result {
  * @param o options (log callback; NULL for defaults); repair is forced on
  * @return 0, -EBUSY (the store is open elsewhere), -ENOENT, or -errno
  */
-int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
+SHLOG_API int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 		      const struct shlog_options *o, struct shlog_repair_result *r);
 
 /** What shlog_part_compact() kept and dropped. */
@@ -406,7 +409,7 @@ struct shlog_compact_result {
  * @param segment_bytes roll segments past this size (0: the default)
  * @return 0, -EBUSY, -ENOENT, -EUCLEAN (damaged: verify and repair first), or -errno
  */
-int shlog_part_compact(const char *dir, const char *topic, uint32_t part,
+SHLOG_API int shlog_part_compact(const char *dir, const char *topic, uint32_t part,
 		       uint64_t segment_bytes, const struct shlog_options *o,
 		       shlog_progress_fn progress, void *arg,
 		       struct shlog_compact_result *r);
@@ -419,16 +422,16 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part,
  * exclusively, mode 0600.  @return the listening fd, -EROFS for a
  * read-only store, or another negative errno (logged).
  */
-int shlog_ctl_listen(shlog_store *s);
+SHLOG_API int shlog_ctl_listen(shlog_store *s);
 
 /** Close the listening @p fd and remove DATADIR/.ctl (while the lock is held). */
-void shlog_ctl_unlisten(shlog_store *s, int fd);
+SHLOG_API void shlog_ctl_unlisten(shlog_store *s, int fd);
 
 /**
  * Who is at the other end of the Unix socket @p fd: 0 if root or
  * @p owner, -EPERM if anyone else; @p pid (may be NULL) gets its pid.
  */
-int shlog_ctl_peer_ok(int fd, uid_t owner, pid_t *pid);
+SHLOG_API int shlog_ctl_peer_ok(int fd, uid_t owner, pid_t *pid);
 
 /**
  * Send the request line @p req to the shlogfs serving @p dir and read its
@@ -439,7 +442,7 @@ int shlog_ctl_peer_ok(int fd, uid_t owner, pid_t *pid);
  * @return 0, -ESRCH (no daemon serves @p dir), -EPERM (the socket or its
  *         peer is not the daemon's), -ETIMEDOUT, or another negative errno.
  */
-int shlog_ctl_request(const char *dir, const char *req, char *reply,
+SHLOG_API int shlog_ctl_request(const char *dir, const char *req, char *reply,
 		      size_t cap, unsigned timeout_s, pid_t *peer);
 
 /* ---- metrics -------------------------------------------------------- */
@@ -468,7 +471,7 @@ struct shlog_part_latency {
 };
 
 /** Latency histograms of @p p (@p out is filled; always 0). */
-int shlog_part_latency(shlog_part *p, struct shlog_part_latency *out);
+SHLOG_API int shlog_part_latency(shlog_part *p, struct shlog_part_latency *out);
 
 #ifdef __cplusplus
 }

@@ -371,7 +371,7 @@ static int open_ro(const char *dir, shlog_store **s)
 	struct stat sb;
 	int rc;
 
-	if (shlog_io.fstatat(AT_FDCWD, dir, &sb, 0) < 0 || !S_ISDIR(sb.st_mode)) {
+	if (sl_io.fstatat(AT_FDCWD, dir, &sb, 0) < 0 || !S_ISDIR(sb.st_mode)) {
 		warnx_("%s: not a data directory: %s", dir, strerror(errno ? errno : ENOTDIR));
 		return EXIT_USAGE;
 	}
@@ -479,7 +479,7 @@ struct listing {
 	int parts;
 };
 
-/* Keep a topic or partition name (shlog_io_dir_foreach callback). */
+/* Keep a topic or partition name (sl_io_dir_foreach callback). */
 static int list_one(const char *name, unsigned char d_type, void *arg)
 {
 	struct listing *l = arg;
@@ -496,7 +496,7 @@ static int list_one(const char *name, unsigned char d_type, void *arg)
 static int list_dir(int dfd, int parts, struct names *out)
 {
 	struct listing l = { out, parts };
-	int rc = shlog_io_dir_foreach(dfd, list_one, &l);
+	int rc = sl_io_dir_foreach(dfd, list_one, &l);
 
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), parts ? cmp_num : cmp_str);
@@ -506,7 +506,7 @@ static int list_dir(int dfd, int parts, struct names *out)
 /* Open directory @path (the operator's DATADIR; a symlink to it is fine). */
 static int open_datadir(const char *path)
 {
-	int fd = shlog_io.openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int fd = sl_io.openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -514,12 +514,12 @@ static int open_datadir(const char *path)
 /* Partition numbers of topic @topic in the data dir @dfd. */
 static int list_parts(int dfd, const char *topic, struct names *out)
 {
-	int tfd = shlog_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR), rc;
+	int tfd = sl_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR), rc;
 
 	if (tfd < 0)
 		return tfd;
 	rc = list_dir(tfd, 1, out);
-	shlog_io.close(tfd);
+	sl_io.close(tfd);
 	return rc;
 }
 
@@ -544,7 +544,7 @@ static int select_parts(const char *dir, const char *topic, const char *part, st
 		warnx_("%s: cannot list: %s", dir, shlog_strerror(rc));
 		names_free(&topics);
 		if (dfd >= 0)
-			shlog_io.close(dfd);
+			sl_io.close(dfd);
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; rc == 0 && i < topics.n; i++) {
@@ -553,7 +553,7 @@ static int select_parts(const char *dir, const char *topic, const char *part, st
 		if (part) {
 			if (shlog_part_name_parse(part, &num) < 0) {
 				names_free(&topics);
-				shlog_io.close(dfd);
+				sl_io.close(dfd);
 				return usage_err("bad partition number '%s'", part);
 			}
 			rc = names_add(&parts, part);
@@ -570,7 +570,7 @@ static int select_parts(const char *dir, const char *topic, const char *part, st
 		names_free(&parts);
 	}
 	names_free(&topics);
-	shlog_io.close(dfd);
+	sl_io.close(dfd);
 	return rc < 0 ? EXIT_USAGE : 0;
 }
 
@@ -603,12 +603,12 @@ static int64_t file_size_at(int dfd, const char *name)
 {
 	struct stat sb;
 
-	if (shlog_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+	if (sl_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
 		return -1;
 	return (int64_t)sb.st_size;
 }
 
-/* Count one file of a partition (shlog_io_dir_foreach callback). */
+/* Count one file of a partition (sl_io_dir_foreach callback). */
 static int pfile_one(const char *name, unsigned char d_type, void *arg)
 {
 	struct pfiles *f = arg;
@@ -645,8 +645,8 @@ static int open_part_dir(const char *dir, const char *topic, uint32_t num)
 	if (dfd < 0)
 		return dfd;
 	snprintf(name, sizeof(name), "%u", num);
-	pfd = shlog_io_open_subdir(dfd, topic, name);
-	shlog_io.close(dfd);
+	pfd = sl_io_open_subdir(dfd, topic, name);
+	sl_io.close(dfd);
 	return pfd;
 }
 
@@ -662,8 +662,8 @@ static int part_files(const char *dir, const char *topic, uint32_t num, struct s
 	*disk = 0;
 	if (f.pfd < 0)
 		return f.pfd;
-	rc = shlog_io_dir_foreach(f.pfd, pfile_one, &f);
-	shlog_io.close(f.pfd);
+	rc = sl_io_dir_foreach(f.pfd, pfile_one, &f);
+	sl_io.close(f.pfd);
 	for (size_t i = 1; i < f.n; i++)          /* a few segments: insertion sort */
 		for (size_t k = i; k > 0 && f.segs[k - 1].base > f.segs[k].base; k--) {
 			struct seginfo t = f.segs[k];
@@ -1054,7 +1054,7 @@ static int verify_one(const char *dir, const char *topic, uint32_t num, struct v
 }
 
 /* verify DATADIR [TOPIC [PART]] [-q] */
-/* shlog_io_dir_foreach callback: every name a topic could have, whatever it is on disk. */
+/* sl_io_dir_foreach callback: every name a topic could have, whatever it is on disk. */
 static int list_topic_name(const char *name, unsigned char d_type, void *arg)
 {
 	(void)d_type;
@@ -1070,16 +1070,16 @@ static uint64_t verify_layouts(const char *dir, const char *topic)
 
 	if (dfd < 0)
 		return 0;       /* select_parts says why */
-	rc = topic ? names_add(&topics, topic) : shlog_io_dir_foreach(dfd, list_topic_name, &topics);
+	rc = topic ? names_add(&topics, topic) : sl_io_dir_foreach(dfd, list_topic_name, &topics);
 	for (size_t i = 0; rc == 0 && i < topics.n; i++) {
 		char why[256] = "";
-		if (shlog_topic_check_layout(dfd, topics.v[i], why, sizeof(why)) == -EUCLEAN) {
+		if (sl_topic_check_layout(dfd, topics.v[i], why, sizeof(why)) == -EUCLEAN) {
 			printf("DAMAGE %s: %s (an open sets the topic aside)\n", topics.v[i], why);
 			bad++;
 		}
 	}
 	names_free(&topics);
-	shlog_io.close(dfd);
+	sl_io.close(dfd);
 	return bad;
 }
 
@@ -1133,9 +1133,9 @@ static int cmd_verify(const char *dir, int argc, char **argv)
 /*
  * Backups.  Everything is relative to directory fds: the backup root is a
  * fresh DATADIR/.repair-<UTC time>-<16 random hex> made exclusively and
- * checked (shlog_admin_mkdtemp), the topic and partition directories in
+ * checked (sl_admin_mkdtemp), the topic and partition directories in
  * it are ours (0700), every file is created O_CREAT|O_EXCL and never
- * through a symlink, and sources are opened with shlog_io_open (a FIFO or
+ * through a symlink, and sources are opened with sl_io_open (a FIFO or
  * symlink planted in a partition is refused, not waited on or followed).
  */
 
@@ -1157,38 +1157,38 @@ struct bcopy {
 static int copy_file_at(int src, int dst, const char *name, uint64_t *bytes)
 {
 	char buf[65536];
-	int in = shlog_io_open(src, name, O_RDONLY, 0, S_IFREG), out, rc = 0;
+	int in = sl_io_open(src, name, O_RDONLY, 0, S_IFREG), out, rc = 0;
 	off_t off = 0;
 
 	if (in < 0)
 		return in;
-	out = shlog_io_open(dst, name, O_WRONLY | O_CREAT | O_EXCL, 0600, S_IFREG);
+	out = sl_io_open(dst, name, O_WRONLY | O_CREAT | O_EXCL, 0600, S_IFREG);
 	if (out < 0) {
-		shlog_io.close(in);
+		sl_io.close(in);
 		return out;
 	}
 	for (;;) {
-		ssize_t n = shlog_io.pread(in, buf, sizeof(buf), off);
+		ssize_t n = sl_io.pread(in, buf, sizeof(buf), off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			rc = n < 0 ? -errno : 0;
 			break;
 		}
-		rc = shlog_io_pwrite_full(out, buf, (size_t)n, off);
+		rc = sl_io_pwrite_full(out, buf, (size_t)n, off);
 		if (rc < 0)
 			break;
 		off += n;
 		*bytes += (uint64_t)n;
 	}
-	if (rc == 0 && shlog_io.fsync(out) < 0)
+	if (rc == 0 && sl_io.fsync(out) < 0)
 		rc = -errno;
-	shlog_io.close(in);
-	shlog_io.close(out);
+	sl_io.close(in);
+	sl_io.close(out);
 	return rc;
 }
 
-/* Copy a file repair may cut: segments from first_seg on, anchor, keys (shlog_io_dir_foreach callback). */
+/* Copy a file repair may cut: segments from first_seg on, anchor, keys (sl_io_dir_foreach callback). */
 static int copy_one(const char *name, unsigned char d_type, void *arg)
 {
 	struct bcopy *c = arg;
@@ -1206,15 +1206,15 @@ static void close_fds(const int *fd, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (fd[i] >= 0)
-			shlog_io.close(fd[i]);
+			sl_io.close(fd[i]);
 }
 
 /* Make (or, for a topic already backed up in this run, open) directory @name in our dir @dfd. */
 static int backup_subdir(int dfd, const char *name, int may_exist)
 {
-	if (shlog_io.mkdirat(dfd, name, 0700) < 0 && !(may_exist && errno == EEXIST))
+	if (sl_io.mkdirat(dfd, name, 0700) < 0 && !(may_exist && errno == EEXIST))
 		return -errno;
-	return shlog_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+	return sl_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
 }
 
 /* Make the backup root on first use. */
@@ -1225,7 +1225,7 @@ static int backup_root(struct backup *b)
 	if (b->bfd >= 0)
 		return 0;
 	snprintf(prefix, sizeof(prefix), ".repair-%s-", b->stamp);
-	b->bfd = shlog_admin_mkdtemp(b->dfd, prefix, "", b->name, sizeof(b->name));
+	b->bfd = sl_admin_mkdtemp(b->dfd, prefix, "", b->name, sizeof(b->name));
 	return b->bfd < 0 ? b->bfd : 0;
 }
 
@@ -1242,12 +1242,12 @@ static int backup_part(struct backup *b, const char *topic, uint32_t num, uint64
 	if (rc >= 0)
 		rc = c.dst = backup_subdir(btfd, pname, 0);
 	if (rc >= 0)
-		rc = stfd = shlog_io_open(b->dfd, topic, O_RDONLY, 0, S_IFDIR);
+		rc = stfd = sl_io_open(b->dfd, topic, O_RDONLY, 0, S_IFDIR);
 	if (rc >= 0)
-		rc = c.src = shlog_io_open(stfd, pname, O_RDONLY, 0, S_IFDIR);
+		rc = c.src = sl_io_open(stfd, pname, O_RDONLY, 0, S_IFDIR);
 	if (rc >= 0)
-		rc = shlog_io_dir_foreach(c.src, copy_one, &c);
-	if (rc == 0 && (shlog_io.fsync(c.dst) < 0 || shlog_io.fsync(btfd) < 0 || shlog_io.fsync(b->bfd) < 0))
+		rc = sl_io_dir_foreach(c.src, copy_one, &c);
+	if (rc == 0 && (sl_io.fsync(c.dst) < 0 || sl_io.fsync(btfd) < 0 || sl_io.fsync(b->bfd) < 0))
 		rc = -errno;
 	close_fds((int[]){ c.src, c.dst, stfd, btfd }, 4);
 	*bytes = c.bytes;
@@ -1323,15 +1323,15 @@ static int cmd_repair(const char *dir, int argc, char **argv)
 		warnx_("%s: not a data directory: %s", dir, shlog_strerror(b.dfd));
 		return EXIT_USAGE;
 	}
-	if (shlog_admin_lock_held(b.dfd) != 0) {
+	if (sl_admin_lock_held(b.dfd) != 0) {
 		busy_msg(dir, "repair");
-		shlog_io.close(b.dfd);
+		sl_io.close(b.dfd);
 		return EXIT_DAMAGED;
 	}
 	rc = select_parts(dir, optind < argc ? argv[optind] : NULL, optind + 1 < argc ? argv[optind + 1] : NULL,
 			  &sel);
 	if (rc) {
-		shlog_io.close(b.dfd);
+		sl_io.close(b.dfd);
 		return rc;
 	}
 	gmtime_r(&now, &tm);
@@ -1349,8 +1349,8 @@ static int cmd_repair(const char *dir, int argc, char **argv)
 	       fixed, fixed ? "; backup in " : "", fixed ? dir : "", fixed ? "/" : "", fixed ? b.name : "");
 	select_free(&sel);
 	if (b.bfd >= 0)
-		shlog_io.close(b.bfd);
-	shlog_io.close(b.dfd);
+		sl_io.close(b.bfd);
+	sl_io.close(b.dfd);
 	return worst;
 }
 
@@ -1415,7 +1415,7 @@ static int cmd_compact(const char *dir, int argc, char **argv)
 /* Open export's output file: created or truncated, but never through a symlink and never a non-file. */
 static FILE *open_output(const char *file)
 {
-	int fd = shlog_io_open(AT_FDCWD, file, O_WRONLY | O_CREAT | O_TRUNC, 0644, S_IFREG);
+	int fd = sl_io_open(AT_FDCWD, file, O_WRONLY | O_CREAT | O_TRUNC, 0644, S_IFREG);
 	FILE *f;
 
 	if (fd < 0) {
@@ -1424,7 +1424,7 @@ static FILE *open_output(const char *file)
 	}
 	f = fdopen(fd, "w");
 	if (!f)
-		shlog_io.close(fd);
+		sl_io.close(fd);
 	return f;
 }
 

@@ -34,20 +34,20 @@
 #include "io_i.h"
 #include "admin_i.h"
 
-RB_GENERATE(shlog_topictree, shlog_topic, link, shlog_topic_cmp)
+RB_GENERATE(sl_topictree, shlog_topic, link, sl_topic_cmp)
 
 /* ================================================================ */
 /* Utilities                                                         */
 /* ================================================================ */
 
 /* Order topics by name. */
-int shlog_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b)
+int sl_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b)
 {
 	return strcmp(a->name, b->name);
 }
 
 /* Send one formatted line to the store's log callback (or stderr). */
-void shlog_logf(shlog_store *s, int level, const char *fmt, ...)
+void sl_logf(shlog_store *s, int level, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -62,7 +62,7 @@ void shlog_logf(shlog_store *s, int level, const char *fmt, ...)
 }
 
 /* Monotonic clock in nanoseconds, for deadlines. */
-int64_t shlog_now_mono(void)
+int64_t sl_now_mono(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -70,7 +70,7 @@ int64_t shlog_now_mono(void)
 }
 
 /* Wall clock in nanoseconds since the epoch, for block times. */
-int64_t shlog_now_real(void)
+int64_t sl_now_real(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -78,7 +78,7 @@ int64_t shlog_now_real(void)
 }
 
 /* Make room for @more bytes at the end of @b. */
-int shlog_buf_reserve(struct shlog_buf *b, size_t more)
+int sl_buf_reserve(struct shlog_buf *b, size_t more)
 {
 	size_t want = b->len + more, cap = b->cap ? b->cap : 4096;
 	char *d;
@@ -96,24 +96,24 @@ int shlog_buf_reserve(struct shlog_buf *b, size_t more)
 }
 
 /* fsync a directory so that creations, renames and unlinks in it last. */
-int shlog_fsync_dir(int dfd)
+int sl_fsync_dir(int dfd)
 {
-	return shlog_io.fsync(dfd) < 0 ? -errno : 0;
+	return sl_io.fsync(dfd) < 0 ? -errno : 0;
 }
 
 /* The file type (S_IFMT bits) of entry @name of @dfd; 0 if it is gone. */
-mode_t shlog_entry_type(int dfd, const char *name, unsigned char d_type)
+mode_t sl_entry_type(int dfd, const char *name, unsigned char d_type)
 {
 	struct stat st;
 
 	if (d_type != DT_UNKNOWN)
 		return DTTOIF(d_type);
-	if (shlog_io.fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sl_io.fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
 	return st.st_mode & S_IFMT;
 }
 
-/* A directory being emptied by shlog_rmtree_at, and its first error. */
+/* A directory being emptied by sl_rmtree_at, and its first error. */
 struct rmtree_walk {
 	int dfd;
 	int rc;
@@ -125,33 +125,33 @@ static int rmtree_entry(const char *name, unsigned char d_type, void *arg)
 	struct rmtree_walk *w = arg;
 	int r;
 
-	if (shlog_entry_type(w->dfd, name, d_type) == S_IFDIR)
-		r = shlog_rmtree_at(w->dfd, name);
+	if (sl_entry_type(w->dfd, name, d_type) == S_IFDIR)
+		r = sl_rmtree_at(w->dfd, name);
 	else
-		r = shlog_io.unlinkat(w->dfd, name, 0) < 0 ? -errno : 0;
+		r = sl_io.unlinkat(w->dfd, name, 0) < 0 ? -errno : 0;
 	if (r < 0 && r != -ENOENT && w->rc == 0)
 		w->rc = r;
 	return 0;
 }
 
 /* Remove a directory tree below dfd (no symlinks followed; a non-directory is unlinked). */
-int shlog_rmtree_at(int dfd, const char *name)
+int sl_rmtree_at(int dfd, const char *name)
 {
 	struct rmtree_walk w = { .rc = 0 };
 	int rc;
 
-	w.dfd = shlog_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+	w.dfd = sl_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
 	if (w.dfd == -ENOENT)
 		return 0;
 	if (w.dfd == -EUCLEAN)
-		return shlog_io.unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+		return sl_io.unlinkat(dfd, name, 0) < 0 ? -errno : 0;
 	if (w.dfd < 0)
 		return w.dfd;
-	rc = shlog_io_dir_foreach(w.dfd, rmtree_entry, &w);
-	shlog_io.close(w.dfd);
+	rc = sl_io_dir_foreach(w.dfd, rmtree_entry, &w);
+	sl_io.close(w.dfd);
 	if (rc == 0)
 		rc = w.rc;
-	if (shlog_io.unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
+	if (sl_io.unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
 }
@@ -212,7 +212,7 @@ static int options_check(shlog_store *s, const struct shlog_options *o)
 	else if (o->flush_threads < 1 || o->flush_threads > SHLOG_MAX_THREADS)
 		bad = "flush_threads must be 1..64";
 	if (bad) {
-		shlog_logf(s, SHLOG_ERR, "invalid option: %s", bad);
+		sl_logf(s, SHLOG_ERR, "invalid option: %s", bad);
 		return -EINVAL;
 	}
 	return 0;
@@ -268,7 +268,7 @@ static struct shlog_topic *topic_find(shlog_store *s, const char *name)
 
 	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
 		return NULL;
-	return RB_FIND(shlog_topictree, &s->topics, &key);
+	return RB_FIND(sl_topictree, &s->topics, &key);
 }
 
 /* A new, empty topic named @name (no directory yet). */
@@ -292,8 +292,8 @@ static void topic_free(struct shlog_topic *t)
 			shlog_part_put(t->parts[i]);
 	free(t->parts);
 	if (t->dfd >= 0)
-		shlog_io.close(t->dfd);
-	shlog_meta_free(&t->meta);
+		sl_io.close(t->dfd);
+	sl_meta_free(&t->meta);
 	pthread_mutex_destroy(&t->meta_mu);
 	free(t);
 }
@@ -304,16 +304,16 @@ static int part_open_into(shlog_store *s, struct shlog_topic *t, uint32_t num, i
 	shlog_part *p;
 	int rc;
 
-	shlog_res_make_room(s, SHLOG_RES_PART_FDS);   /* park idle ones first: recovery opens files */
-	p = shlog_part_new(s, t, num);
+	sl_res_make_room(s, SHLOG_RES_PART_FDS);   /* park idle ones first: recovery opens files */
+	p = sl_part_new(s, t, num);
 	if (!p)
 		return -ENOMEM;
-	rc = shlog_part_recover(p, create);
+	rc = sl_part_recover(p, create);
 	if (rc < 0) {
 		shlog_part_put(p);
 		return rc;
 	}
-	shlog_res_adopt(p);
+	sl_res_adopt(p);
 	t->parts[num] = p;
 	return 0;
 }
@@ -345,10 +345,10 @@ static int aside_add(shlog_store *s, const char *name, int64_t part, int err, co
 	a->err = err;
 	strlcpy(a->why, why, sizeof(a->why));
 	if (part >= 0)
-		shlog_logf(s, SHLOG_ERR, "topic %s set aside (refused with EUCLEAN until fixed): "
+		sl_logf(s, SHLOG_ERR, "topic %s set aside (refused with EUCLEAN until fixed): "
 			   "partition %lld: %s", name, (long long)part, why);
 	else
-		shlog_logf(s, SHLOG_ERR, "topic %s set aside (refused with EUCLEAN until fixed): %s",
+		sl_logf(s, SHLOG_ERR, "topic %s set aside (refused with EUCLEAN until fixed): %s",
 			   name, why);
 	return 0;
 }
@@ -400,15 +400,15 @@ static int scan_entry(const char *name, unsigned char d_type, void *arg)
 	uint32_t n;
 
 	if (shlog_part_name_parse(name, &n) == 0 &&
-	    shlog_entry_type(sc->t->dfd, name, d_type) == S_IFDIR) {
+	    sl_entry_type(sc->t->dfd, name, d_type) == S_IFDIR) {
 		sc->count++;
 		if (n + 1 > sc->maxp)
 			sc->maxp = n + 1;
 	} else if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
 		if (sc->s && !sc->s->o.read_only)
-			shlog_io.unlinkat(sc->t->dfd, name, 0);   /* a meta write a crash cut */
+			sl_io.unlinkat(sc->t->dfd, name, 0);   /* a meta write a crash cut */
 	} else if (sc->s && strcmp(name, SHLOG_META_NAME) != 0 && strncmp(name, ".compact-", 9) != 0) {
-		shlog_logf(sc->s, SHLOG_WARNING, "topic %s: %s is not a partition: left alone",
+		sl_logf(sc->s, SHLOG_WARNING, "topic %s: %s is not a partition: left alone",
 			   sc->t->name, name);
 	}
 	return 0;
@@ -418,7 +418,7 @@ static int scan_entry(const char *name, unsigned char d_type, void *arg)
 static int topic_scan(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 {
 	struct topic_scan sc = { .s = s, .t = t };
-	int rc = shlog_io_dir_foreach(t->dfd, scan_entry, &sc);
+	int rc = sl_io_dir_foreach(t->dfd, scan_entry, &sc);
 
 	if (rc < 0) {
 		snprintf(e->why, sizeof(e->why), "cannot list it: %s", strerror(-rc));
@@ -441,23 +441,23 @@ static int topic_scan(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 /* An older store's topic (no meta file): keep the dirs' modes and owners, then take the dirs. */
 static int topic_migrate(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 {
-	int rc = shlog_meta_from_dirs(t->dfd, t->nparts, &t->meta);
+	int rc = sl_meta_from_dirs(t->dfd, t->nparts, &t->meta);
 
 	if (rc < 0 || s->o.read_only)
 		return rc;
-	rc = shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
+	rc = sl_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
 	if (rc < 0) {        /* served from memory; the next open tries again */
-		shlog_logf(s, SHLOG_WARNING, "topic %s: cannot write its %s file (%s): its "
+		sl_logf(s, SHLOG_WARNING, "topic %s: cannot write its %s file (%s): its "
 			   "directories keep their modes until the next open", t->name,
 			   SHLOG_META_NAME, strerror(-rc));
 		e->unsaved = 1;
 		return 0;
 	}
-	rc = shlog_parts_tighten(t->dfd, t->nparts);
+	rc = sl_parts_tighten(t->dfd, t->nparts);
 	if (rc < 0)
-		shlog_logf(s, SHLOG_WARNING, "topic %s: making its partition directories the "
+		sl_logf(s, SHLOG_WARNING, "topic %s: making its partition directories the "
 			   "daemon's: %s", t->name, strerror(-rc));
-	shlog_logf(s, SHLOG_NOTICE, "topic %s: modes and owners moved into its %s file "
+	sl_logf(s, SHLOG_NOTICE, "topic %s: modes and owners moved into its %s file "
 		   "(an older store)", t->name, SHLOG_META_NAME);
 	return 0;
 }
@@ -465,14 +465,14 @@ static int topic_migrate(shlog_store *s, struct shlog_topic *t, struct load_err 
 /* -o repair: a damaged meta file is rebuilt from the (now the daemon's) directories. */
 static int topic_meta_rebuild(shlog_store *s, struct shlog_topic *t, const char *bad)
 {
-	int rc = shlog_rmtree_at(t->dfd, SHLOG_META_NAME);
+	int rc = sl_rmtree_at(t->dfd, SHLOG_META_NAME);
 
-	shlog_logf(s, SHLOG_WARNING, "topic %s: %s: %s; repair rebuilds it from the directories "
+	sl_logf(s, SHLOG_WARNING, "topic %s: %s: %s; repair rebuilds it from the directories "
 		   "(chmod/chown the topic through the mount again)", t->name, SHLOG_META_NAME, bad);
 	if (rc == 0)
-		rc = shlog_meta_from_dirs(t->dfd, t->nparts, &t->meta);
+		rc = sl_meta_from_dirs(t->dfd, t->nparts, &t->meta);
 	if (rc == 0)
-		rc = shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
+		rc = sl_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
 	return rc;
 }
 
@@ -480,7 +480,7 @@ static int topic_meta_rebuild(shlog_store *s, struct shlog_topic *t, const char 
 static int topic_meta_load(shlog_store *s, struct shlog_topic *t, struct load_err *e)
 {
 	const char *bad = NULL;
-	int rc = shlog_meta_read(t->dfd, SHLOG_META_NAME, t->nparts, &t->meta, &bad);
+	int rc = sl_meta_read(t->dfd, SHLOG_META_NAME, t->nparts, &t->meta, &bad);
 
 	if (rc == -ENOENT)
 		rc = topic_migrate(s, t, e);
@@ -519,19 +519,19 @@ static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out
 
 	if (!t)
 		return -ENOMEM;
-	t->dfd = shlog_io_open(s->dfd, name, O_RDONLY, 0, S_IFDIR);
+	t->dfd = sl_io_open(s->dfd, name, O_RDONLY, 0, S_IFDIR);
 	rc = t->dfd < 0 ? t->dfd : 0;
 	if (rc < 0)
 		snprintf(e->why, sizeof(e->why), "%s", rc == -EUCLEAN ? "not a directory"
 							: strerror(-rc));
 	if (rc == 0 && !s->o.read_only)   /* a compaction a crash interrupted (compact.c) */
-		shlog_compact_settle(s, t->dfd, name);
+		sl_compact_settle(s, t->dfd, name);
 	if (rc == 0)
 		rc = topic_scan(s, t, e);
 	if (rc == 0)
 		rc = topic_meta_load(s, t, e);
-	if (rc == 0 && !s->o.read_only && !e->unsaved && shlog_dir_tighten(t->dfd) < 0)
-		shlog_logf(s, SHLOG_WARNING, "topic %s: cannot make its directory the daemon's",
+	if (rc == 0 && !s->o.read_only && !e->unsaved && sl_dir_tighten(t->dfd) < 0)
+		sl_logf(s, SHLOG_WARNING, "topic %s: cannot make its directory the daemon's",
 			   name);
 	if (rc == 0)
 		rc = topic_parts_load(s, t, e);
@@ -544,7 +544,7 @@ static int topic_load(shlog_store *s, const char *name, struct shlog_topic **out
 }
 
 /* Check topic @name of data dir @ddfd as an open would, partitions aside (for verify). */
-int shlog_topic_check_layout(int ddfd, const char *name, char *why, size_t cap)
+int sl_topic_check_layout(int ddfd, const char *name, char *why, size_t cap)
 {
 	struct shlog_topic *t = topic_new(name);
 	struct load_err e = { .part = -1 };
@@ -554,19 +554,19 @@ int shlog_topic_check_layout(int ddfd, const char *name, char *why, size_t cap)
 
 	if (!t)
 		return -ENOMEM;
-	t->dfd = shlog_io_open(ddfd, name, O_RDONLY, 0, S_IFDIR);
+	t->dfd = sl_io_open(ddfd, name, O_RDONLY, 0, S_IFDIR);
 	rc = t->dfd < 0 ? t->dfd : topic_scan(NULL, t, &e);
 	if (t->dfd < 0)
 		snprintf(e.why, sizeof(e.why), "%s", rc == -EUCLEAN ? "not a directory"
 							: strerror(-rc));
 	if (rc == 0) {
-		rc = shlog_meta_read(t->dfd, SHLOG_META_NAME, t->nparts, &m, &bad);
+		rc = sl_meta_read(t->dfd, SHLOG_META_NAME, t->nparts, &m, &bad);
 		if (rc == -ENOENT)
 			rc = 0;     /* an older store: the next open makes it */
 		else if (rc < 0)
 			snprintf(e.why, sizeof(e.why), "%s: %s", SHLOG_META_NAME,
 				 rc == -EUCLEAN && bad ? bad : strerror(-rc));
-		shlog_meta_free(&m);
+		sl_meta_free(&m);
 	}
 	snprintf(why, cap, "%s", rc < 0 ? e.why : "");
 	topic_free(t);
@@ -590,35 +590,35 @@ static int load_entry(const char *name, unsigned char d_type, void *arg)
 	if (!strncmp(name, SHLOG_TMP_NEW_PREFIX, strlen(SHLOG_TMP_NEW_PREFIX)) ||
 	    !strncmp(name, SHLOG_TMP_DEL_PREFIX, strlen(SHLOG_TMP_DEL_PREFIX))) {
 		if (!s->o.read_only)
-			shlog_rmtree_at(s->dfd, name);
+			sl_rmtree_at(s->dfd, name);
 		return 0;
 	}
 	if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
 		if (!s->o.read_only)       /* a write of the root's .meta a crash cut */
-			shlog_io.unlinkat(s->dfd, name, 0);
+			sl_io.unlinkat(s->dfd, name, 0);
 		return 0;
 	}
 	if (shlog_topic_name_check(name) < 0)
 		return 0;      /* .lock, the daemon's files, names no topic can have */
-	if (shlog_entry_type(s->dfd, name, d_type) != S_IFDIR) {
+	if (sl_entry_type(s->dfd, name, d_type) != S_IFDIR) {
 		if (s->o.set_aside)
 			return aside_add(s, name, -1, -EUCLEAN, "not a directory");
-		shlog_logf(s, SHLOG_WARNING, "%s is not a directory: not a topic, ignored", name);
+		sl_logf(s, SHLOG_WARNING, "%s is not a directory: not a topic, ignored", name);
 		return 0;
 	}
 	rc = topic_load(s, name, &t, &e);
 	if (rc == 0)
-		RB_INSERT(shlog_topictree, &s->topics, t);
+		RB_INSERT(sl_topictree, &s->topics, t);
 	else if (s->o.set_aside && !load_fatal(rc))
 		rc = aside_add(s, name, e.part, rc, e.why);
 	else if (e.empty) {
-		shlog_logf(s, SHLOG_WARNING, "%s has no partitions: not a topic, ignored", name);
+		sl_logf(s, SHLOG_WARNING, "%s has no partitions: not a topic, ignored", name);
 		rc = 0;
 	} else if (e.part >= 0)
-		shlog_logf(s, SHLOG_ERR, "topic %s: cannot open partition %lld: %s", name,
+		sl_logf(s, SHLOG_ERR, "topic %s: cannot open partition %lld: %s", name,
 			   (long long)e.part, e.why);
 	else
-		shlog_logf(s, SHLOG_ERR, "topic %s: cannot open: %s", name, e.why[0] ? e.why :
+		sl_logf(s, SHLOG_ERR, "topic %s: cannot open: %s", name, e.why[0] ? e.why :
 			   shlog_strerror(rc));
 	return rc;
 }
@@ -626,7 +626,7 @@ static int load_entry(const char *name, unsigned char d_type, void *arg)
 /* Scan the data dir: remove half-made/half-deleted topics, load the rest. */
 static int store_load(shlog_store *s)
 {
-	return shlog_io_dir_foreach(s->dfd, load_entry, s);
+	return sl_io_dir_foreach(s->dfd, load_entry, s);
 }
 
 /* ================================================================ */
@@ -644,20 +644,20 @@ static int root_load(shlog_store *s)
 	struct shlog_meta m;
 	const char *why = NULL;
 	struct stat st;
-	int rc = shlog_meta_read(s->dfd, SHLOG_ROOT_META_NAME, 0, &m, &why);
+	int rc = sl_meta_read(s->dfd, SHLOG_ROOT_META_NAME, 0, &m, &why);
 
 	if (rc == 0) {
 		s->root_perm = m.topic;
-		shlog_meta_free(&m);
+		sl_meta_free(&m);
 		return 0;
 	}
 	if (rc == -ENOMEM)
 		return rc;
-	if (rc == -ENOENT && shlog_io.fstat(s->dfd, &st) == 0) {
+	if (rc == -ENOENT && sl_io.fstat(s->dfd, &st) == 0) {
 		s->root_perm = (struct shlog_perm){ st.st_mode & 07777, st.st_uid, st.st_gid };
 		return 0;
 	}
-	shlog_logf(s, SHLOG_ERR, "%s: %s; the mount root is 0700 and the daemon's until it is changed",
+	sl_logf(s, SHLOG_ERR, "%s: %s; the mount root is 0700 and the daemon's until it is changed",
 		   SHLOG_ROOT_META_NAME, why ? why : strerror(-rc));
 	s->root_perm = (struct shlog_perm){ SHLOG_DIR_MODE, geteuid(), getegid() };
 	return 0;
@@ -673,14 +673,14 @@ static int root_set(shlog_store *s, const struct shlog_perm *pm)
 		return 0;               /* as for a topic: a change to the same values succeeds */
 	if (s->o.read_only)
 		return -EROFS;
-	rc = shlog_meta_init(&m, pm, 0);
+	rc = sl_meta_init(&m, pm, 0);
 	if (rc == 0)
-		rc = shlog_meta_write(s->dfd, SHLOG_ROOT_META_NAME, &m);
-	shlog_meta_free(&m);
+		rc = sl_meta_write(s->dfd, SHLOG_ROOT_META_NAME, &m);
+	sl_meta_free(&m);
 	if (rc == 0)
 		s->root_perm = *pm;
 	else
-		shlog_logf(s, SHLOG_ERR, "writing %s: %s", SHLOG_ROOT_META_NAME, strerror(-rc));
+		sl_logf(s, SHLOG_ERR, "writing %s: %s", SHLOG_ROOT_META_NAME, strerror(-rc));
 	return rc;
 }
 
@@ -723,19 +723,19 @@ static int store_lock(shlog_store *s, const char *dir)
 {
 	int fd;
 
-	if (!s->o.read_only && shlog_io.mkdirat(AT_FDCWD, dir, SHLOG_DIR_MODE) < 0 && errno != EEXIST)
+	if (!s->o.read_only && sl_io.mkdirat(AT_FDCWD, dir, SHLOG_DIR_MODE) < 0 && errno != EEXIST)
 		return -errno;
-	fd = shlog_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	fd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	s->dfd = fd;
 	if (s->o.read_only)
 		return 0;
-	fd = shlog_io_open(s->dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
+	fd = sl_io_open(s->dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
 	if (fd < 0)
 		return fd;
 	s->lock_fd = fd;
-	if (shlog_io.flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+	if (sl_io.flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	return 0;
 }
@@ -746,10 +746,10 @@ static int store_unload(shlog_store *s, int clean)
 	struct shlog_topic *t, *nt;
 	int rc = 0;
 
-	RB_FOREACH_SAFE(t, shlog_topictree, &s->topics, nt) {
-		RB_REMOVE(shlog_topictree, &s->topics, t);
+	RB_FOREACH_SAFE(t, sl_topictree, &s->topics, nt) {
+		RB_REMOVE(sl_topictree, &s->topics, t);
 		for (uint32_t i = 0; clean && i < t->nparts; i++) {
-			int r = t->parts[i] ? shlog_part_close(t->parts[i]) : 0;
+			int r = t->parts[i] ? sl_part_close(t->parts[i]) : 0;
 			if (r < 0 && rc == 0)
 				rc = r;
 		}
@@ -781,44 +781,44 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&s->root_mu, NULL);
 	raise_nofile();
-	rc = shlog_res_init(s);
+	rc = sl_res_init(s);
 	if (rc == 0)
 		rc = options_check(s, &s->o);
 	if (rc < 0)
 		goto fail;
-	if (shlog_io.boot_id(s->boot_id) < 0)
+	if (sl_io.boot_id(s->boot_id) < 0)
 		memset(s->boot_id, 0, sizeof(s->boot_id));
 	rc = store_lock(s, dir);
 	if (rc == -EBUSY)
-		shlog_logf(s, SHLOG_ERR, "%s: in use by another process (lock %s held)", dir, SHLOG_LOCK_NAME);
+		sl_logf(s, SHLOG_ERR, "%s: in use by another process (lock %s held)", dir, SHLOG_LOCK_NAME);
 	else if (rc < 0)
-		shlog_logf(s, SHLOG_ERR, "%s: cannot open data directory: %s", dir, strerror(-rc));
+		sl_logf(s, SHLOG_ERR, "%s: cannot open data directory: %s", dir, strerror(-rc));
 	if (rc < 0)
 		goto fail;
 	rc = root_load(s);
 	if (rc == 0)
-		rc = shlog_sched_start(s, 0);
+		rc = sl_sched_start(s, 0);
 	if (rc < 0)
 		goto fail;
 	rc = store_load(s);
 	if (rc == 0)
-		shlog_res_loaded(s);
+		sl_res_loaded(s);
 	if (rc == 0 && !s->o.read_only)
-		rc = shlog_sched_start(s, 1);
+		rc = sl_sched_start(s, 1);
 	if (rc < 0)
 		goto fail_sched;
 	*out = s;
 	return 0;
 fail_sched:
-	shlog_sched_stop(s);
+	sl_sched_stop(s);
 	store_unload(s, 0);
-	shlog_sched_destroy(s);
+	sl_sched_destroy(s);
 fail:
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	if (s->dfd >= 0)
 		close(s->dfd);
-	shlog_res_destroy(s);
+	sl_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
 	pthread_mutex_destroy(&s->root_mu);
 	free(s->aside);
@@ -832,15 +832,15 @@ int shlog_store_close(shlog_store *s)
 
 	if (!s)
 		return -EINVAL;
-	shlog_sched_stop(s);
+	sl_sched_stop(s);
 	pthread_rwlock_wrlock(&s->mu);
 	rc = store_unload(s, !s->o.read_only);
 	pthread_rwlock_unlock(&s->mu);
-	shlog_sched_destroy(s);
+	sl_sched_destroy(s);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	close(s->dfd);
-	shlog_res_destroy(s);
+	sl_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
 	pthread_mutex_destroy(&s->root_mu);
 	free(s->aside);
@@ -854,7 +854,7 @@ int shlog_store_sync(shlog_store *s)
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&s->mu);
-	RB_FOREACH(t, shlog_topictree, &s->topics)
+	RB_FOREACH(t, sl_topictree, &s->topics)
 		for (uint32_t i = 0; i < t->nparts; i++) {
 			int r = shlog_part_sync(t->parts[i]);
 			if (r < 0 && rc == 0)
@@ -879,7 +879,7 @@ static int part_mkdir(int tdfd, uint32_t num)
 	char name[16];
 
 	snprintf(name, sizeof(name), "%u", num);
-	if (shlog_io.mkdirat(tdfd, name, SHLOG_DIR_MODE) < 0)
+	if (sl_io.mkdirat(tdfd, name, SHLOG_DIR_MODE) < 0)
 		return -errno;
 	return 0;
 }
@@ -888,8 +888,8 @@ static int part_mkdir(int tdfd, uint32_t num)
 static int tmp_mkdir(int dfd, const char *prefix, char *name, size_t cap)
 {
 	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
-		shlog_tmp_name(name, cap, prefix);
-		if (shlog_io.mkdirat(dfd, name, SHLOG_DIR_MODE) == 0)
+		sl_tmp_name(name, cap, prefix);
+		if (sl_io.mkdirat(dfd, name, SHLOG_DIR_MODE) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -errno;
@@ -901,7 +901,7 @@ static int tmp_mkdir(int dfd, const char *prefix, char *name, size_t cap)
 static int topic_build(shlog_store *s, struct shlog_topic *t, uint32_t nparts)
 {
 	struct shlog_perm perm = { SHLOG_VIRT_DIR_MODE, geteuid(), getegid() };
-	int rc = shlog_meta_init(&t->meta, &perm, nparts);
+	int rc = sl_meta_init(&t->meta, &perm, nparts);
 
 	t->parts = calloc(nparts, sizeof(*t->parts));
 	if (rc == 0 && !t->parts)
@@ -913,7 +913,7 @@ static int topic_build(shlog_store *s, struct shlog_topic *t, uint32_t nparts)
 			rc = part_open_into(s, t, i, 1);
 	}
 	if (rc == 0)
-		rc = shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);   /* fsyncs the topic dir */
+		rc = sl_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);   /* fsyncs the topic dir */
 	return rc;
 }
 
@@ -935,7 +935,7 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 		rc = -EEXIST;
 		goto out;
 	}
-	rc = shlog_res_admit(s, 1, nparts);     /* the store's topic and partition limits */
+	rc = sl_res_admit(s, 1, nparts);     /* the store's topic and partition limits */
 	if (rc < 0)
 		goto out;
 	rc = tmp_mkdir(s->dfd, SHLOG_TMP_NEW_PREFIX, tmp, sizeof(tmp));
@@ -944,22 +944,22 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 	t = topic_new(topic);
 	rc = t ? 0 : -ENOMEM;
 	if (rc == 0) {
-		t->dfd = shlog_io_open(s->dfd, tmp, O_RDONLY, 0, S_IFDIR);
+		t->dfd = sl_io_open(s->dfd, tmp, O_RDONLY, 0, S_IFDIR);
 		rc = t->dfd < 0 ? t->dfd : topic_build(s, t, nparts);
 	}
-	if (rc == 0 && shlog_io.renameat(s->dfd, tmp, s->dfd, topic) < 0)
+	if (rc == 0 && sl_io.renameat(s->dfd, tmp, s->dfd, topic) < 0)
 		rc = errno == ENOTEMPTY ? -EEXIST : -errno;
 	if (rc == 0)
-		rc = shlog_fsync_dir(s->dfd);
+		rc = sl_fsync_dir(s->dfd);
 	if (rc < 0) {
 		if (t)
 			topic_free(t);
 		goto undo;
 	}
-	RB_INSERT(shlog_topictree, &s->topics, t);
+	RB_INSERT(sl_topictree, &s->topics, t);
 	goto out;
 undo:
-	shlog_rmtree_at(s->dfd, tmp);
+	sl_rmtree_at(s->dfd, tmp);
 out:
 	pthread_rwlock_unlock(&s->mu);
 	return rc;
@@ -969,8 +969,8 @@ out:
 static int topic_hide(shlog_store *s, const char *topic, char *tmp, size_t cap)
 {
 	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
-		shlog_tmp_name(tmp, cap, SHLOG_TMP_DEL_PREFIX);
-		if (shlog_io.renameat2(s->dfd, topic, s->dfd, tmp, RENAME_NOREPLACE) == 0)
+		sl_tmp_name(tmp, cap, SHLOG_TMP_DEL_PREFIX);
+		if (sl_io.renameat2(s->dfd, topic, s->dfd, tmp, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -errno;
@@ -994,8 +994,8 @@ int shlog_topic_delete(shlog_store *s, const char *topic)
 		pthread_rwlock_unlock(&s->mu);
 		return rc;
 	}
-	shlog_fsync_dir(s->dfd);
-	RB_REMOVE(shlog_topictree, &s->topics, t);
+	sl_fsync_dir(s->dfd);
+	RB_REMOVE(sl_topictree, &s->topics, t);
 	pthread_rwlock_unlock(&s->mu);
 	for (uint32_t i = 0; i < t->nparts; i++) {
 		shlog_part *p = t->parts[i];
@@ -1004,11 +1004,11 @@ int shlog_topic_delete(shlog_store *s, const char *topic)
 		pthread_cond_broadcast(&p->room);
 		pthread_cond_broadcast(&p->done);
 		pthread_mutex_unlock(&p->mu);
-		shlog_sched_forget(p);
+		sl_sched_forget(p);
 	}
 	topic_free(t);
-	rc = shlog_rmtree_at(s->dfd, tmp);
-	shlog_fsync_dir(s->dfd);
+	rc = sl_rmtree_at(s->dfd, tmp);
+	sl_fsync_dir(s->dfd);
 	return rc;
 }
 
@@ -1018,7 +1018,7 @@ int shlog_topic_foreach(shlog_store *s, int (*fn)(const char *topic, void *arg),
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&s->mu);
-	RB_FOREACH(t, shlog_topictree, &s->topics) {
+	RB_FOREACH(t, sl_topictree, &s->topics) {
 		rc = fn(t->name, arg);
 		if (rc)
 			break;
@@ -1058,7 +1058,7 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 		rc = -ENOSPC;
 		goto out;
 	}
-	rc = shlog_res_admit(s, 0, 1);          /* the store's partition limit */
+	rc = sl_res_admit(s, 0, 1);          /* the store's partition limit */
 	if (rc < 0)
 		goto out;
 	np = realloc(t->parts, (t->nparts + 1) * sizeof(*np));
@@ -1068,13 +1068,13 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 	}
 	t->parts = np;
 	t->parts[t->nparts] = NULL;
-	rc = shlog_meta_add_part(&t->meta);     /* it shows the topic's mode and owner */
+	rc = sl_meta_add_part(&t->meta);     /* it shows the topic's mode and owner */
 	if (rc == 0)
 		rc = part_mkdir(t->dfd, t->nparts);
 	if (rc == 0)
 		rc = part_open_into(s, t, t->nparts, 1);
 	if (rc == 0)
-		rc = shlog_fsync_dir(t->dfd);
+		rc = sl_fsync_dir(t->dfd);
 	if (rc == 0) {
 		if (out)
 			*out = t->nparts;
@@ -1131,10 +1131,10 @@ static int meta_commit(shlog_store *s, struct shlog_topic *t, struct shlog_perm 
 
 	if (pm->mode == old->mode && pm->uid == old->uid && pm->gid == old->gid)
 		return 0;
-	rc = s->o.read_only ? -EROFS : shlog_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
+	rc = s->o.read_only ? -EROFS : sl_meta_write(t->dfd, SHLOG_META_NAME, &t->meta);
 	if (rc < 0) {
 		*pm = *old;
-		shlog_logf(s, SHLOG_ERR, "topic %s: writing its %s file: %s", t->name,
+		sl_logf(s, SHLOG_ERR, "topic %s: writing its %s file: %s", t->name,
 			   SHLOG_META_NAME, strerror(-rc));
 	}
 	return rc;
@@ -1148,7 +1148,7 @@ int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part, struct stat 
 	int rc;
 
 	if (!topic) {                          /* the mount root */
-		if (shlog_io.fstat(s->dfd, st) < 0)
+		if (sl_io.fstat(s->dfd, st) < 0)
 			return -errno;
 		pthread_mutex_lock(&s->root_mu);
 		pm = s->root_perm;
@@ -1165,9 +1165,9 @@ int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part, struct stat 
 	pm = *meta_perm(t, part);
 	snprintf(name, sizeof(name), "%lld", (long long)part);
 	if (part < 0)
-		rc = shlog_io.fstat(t->dfd, st) < 0 ? -errno : 0;
+		rc = sl_io.fstat(t->dfd, st) < 0 ? -errno : 0;
 	else
-		rc = shlog_io.fstatat(t->dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+		rc = sl_io.fstatat(t->dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	meta_unlock(s, t);
 	if (rc < 0)
 		return rc;
@@ -1243,5 +1243,5 @@ int shlog_part_get(shlog_store *s, const char *topic, uint32_t part, shlog_part 
 void shlog_part_put(shlog_part *p)
 {
 	if (p && atomic_fetch_sub(&p->refs, 1) == 1)
-		shlog_part_free(p);
+		sl_part_free(p);
 }

@@ -103,7 +103,7 @@ static int vproblem(struct vwalk *w, const char *name, uint64_t byte, uint64_t s
 static int vopen(struct vwalk *w, const char *name, uint64_t *size)
 {
 	struct stat sb;
-	int fd = shlog_io_open(w->dfd, name, O_RDONLY, 0, S_IFREG);
+	int fd = sl_io_open(w->dfd, name, O_RDONLY, 0, S_IFREG);
 
 	if (fd < 0)
 		return fd;
@@ -128,7 +128,7 @@ static int vanchor(struct vwalk *w)
 		return fd == -ENOENT ? 0 : fd;
 	n = pread(fd, raw, sizeof(raw), 0);
 	close(fd);
-	w->have_a = n > 0 && shlog_anchor_pick(raw, (size_t)n, &w->a) == 0;
+	w->have_a = n > 0 && sl_anchor_pick(raw, (size_t)n, &w->a) == 0;
 	if (!w->have_a)
 		w->a.committed_seq = 0;
 	w->st.anchor_seq = w->have_a ? w->a.committed_seq : 0;
@@ -147,7 +147,7 @@ static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uin
 	const char *why;
 
 	*ok = 0;
-	if (shlog_check_entry_bounds(e, base_off, lsize, &why) < 0)
+	if (sl_check_entry_bounds(e, base_off, lsize, &why) < 0)
 		return vproblem(w, name, e->off >= base_off && at < lsize ? at : lsize, e->seq,
 				"messages %llu..%llu: span of %u bytes at log offset %llu runs past the end of "
 				"the file (%llu bytes): %s", (unsigned long long)e->seq,
@@ -160,9 +160,9 @@ static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uin
 		w->buf = nb;
 		w->cap = e->len;
 	}
-	if (shlog_io_pread_full(lfd, w->buf, e->len, (off_t)at) < 0)
+	if (sl_io_pread_full(lfd, w->buf, e->len, (off_t)at) < 0)
 		return vproblem(w, name, at, e->seq, "cannot read %u bytes: %s", e->len, strerror(errno ? errno : EIO));
-	if (shlog_check_span(e, w->buf, &why) < 0)
+	if (sl_check_span(e, w->buf, &why) < 0)
 		return vproblem(w, name, at, e->seq, "bytes %llu..%llu (messages %llu..%llu) fail their checksum "
 				"or message count: %s",
 				(unsigned long long)at, (unsigned long long)(at + e->len - 1),
@@ -183,10 +183,10 @@ struct vpos {
 static int vfollows(const struct vpos *pos, uint64_t base, uint64_t k, const struct shlog_index_entry *e,
 		    const char **why)
 {
-	if (k == 0 && shlog_check_entry_first(e, base, why) < 0)
+	if (k == 0 && sl_check_entry_first(e, base, why) < 0)
 		return -EUCLEAN;
 	if (pos->have_last)
-		return shlog_check_entry_next(&pos->last, e, why);
+		return sl_check_entry_next(&pos->last, e, why);
 	if (pos->known_off && (e->seq != pos->seq || e->off != pos->off)) {
 		*why = "index entry does not start where the segment starts";
 		return -EUCLEAN;
@@ -205,8 +205,8 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 	 * (an oldest segment without entries before others is a deletion open finishes) */
 	int first_unknown;
 
-	shlog_seg_name(lname, sizeof(lname), base, "log");
-	shlog_seg_name(iname, sizeof(iname), base, "idx");
+	sl_seg_name(lname, sizeof(lname), base, "log");
+	sl_seg_name(iname, sizeof(iname), base, "idx");
 	w->st.segments++;
 	first_unknown = w->st.segments == 1 && w->in_tail && !pos->known_off && base != 0;
 	if (pos->known_off && base != pos->seq) {  /* (after a broken entry the end is unknown) */
@@ -237,8 +237,8 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 		struct shlog_index_entry e;
 		const char *why = "cannot be read";
 		int ok;
-		if (shlog_io_pread_full(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
-		    shlog_entry_decode(raw, &e, &why) < 0) {
+		if (sl_io_pread_full(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
+		    sl_entry_decode(raw, &e, &why) < 0) {
 			w->base_unknown |= k == 0 && first_unknown;
 			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq, "index entry %llu: %s",
 				      (unsigned long long)k, why);
@@ -307,10 +307,10 @@ static const char *vkeys_bad(const struct vwalk *w, int fd, uint64_t size)
 	img = malloc((size_t)size);
 	if (!img)
 		return NULL;       /* cannot tell: say nothing */
-	if (shlog_io_pread_full(fd, img, (size_t)size, 0) < 0)
+	if (sl_io_pread_full(fd, img, (size_t)size, 0) < 0)
 		why = "key snapshot cannot be read";
-	else if (shlog_keys_image_walk(img, (size_t)size, &h, NULL, NULL, &why) == 0)
-		shlog_check_keys_fit(&h, w->st.start_seq, w->start_off, w->st.valid_seq, w->st.valid_off, &why);
+	else if (sl_keys_image_walk(img, (size_t)size, &h, NULL, NULL, &why) == 0)
+		sl_check_keys_fit(&h, w->st.start_seq, w->start_off, w->st.valid_seq, w->st.valid_off, &why);
 	free(img);
 	return why;
 }
@@ -347,7 +347,7 @@ static int vwalk_run(struct vwalk *w)
 	int rc = vanchor(w);
 
 	if (rc == 0)
-		rc = shlog_seg_list(w->dfd, &seqs, &n);
+		rc = sl_seg_list(w->dfd, &seqs, &n);
 	if (rc < 0)
 		return rc;
 	w->prefix_ok = 1;
@@ -362,7 +362,7 @@ static int vwalk_run(struct vwalk *w)
 	for (size_t i = 0; i < n; i++) {
 		char name[32];
 		struct stat sb;
-		shlog_seg_name(name, sizeof(name), seqs[i], "log");
+		sl_seg_name(name, sizeof(name), seqs[i], "log");
 		if (fstatat(w->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 			w->total += (uint64_t)sb.st_size;
 	}
@@ -372,7 +372,7 @@ static int vwalk_run(struct vwalk *w)
 		pos.known_off = 1;
 		w->start_off = pos.off;
 	}
-	if (w->have_a && shlog_check_anchor_segs(&w->a, seqs[n - 1], &why) < 0)
+	if (w->have_a && sl_check_anchor_segs(&w->a, seqs[n - 1], &why) < 0)
 		rc = vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX, "%s", why);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int was_ok = w->prefix_ok;

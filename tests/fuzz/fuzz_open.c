@@ -184,7 +184,7 @@ static void fuzz_files_free(struct fuzz_files *f)
 static void fuzz_fix_anchor(unsigned char *a, size_t len)
 {
 	for (size_t s = 0; s + 512 <= len && s < 1024; s += 512)
-		fuzz_put32(a + s + 508, shlog_crc32c(a + s, 508));
+		fuzz_put32(a + s + 508, sl_crc32c(a + s, 508));
 }
 
 /* Recompute the CRCs of a segment's index entries from its .log. */
@@ -199,8 +199,8 @@ static void fuzz_fix_index(unsigned char *idx, size_t ilen,
 		uint32_t len = fuzz_le32(e + 24);
 		if ((flags & FLAG_FIX_DATA) && log && rel <= llen &&
 		    len <= llen - rel)
-			fuzz_put32(e + 32, shlog_crc32c(log + rel, len));
-		fuzz_put32(e + 36, shlog_crc32c(e, 36));
+			fuzz_put32(e + 32, sl_crc32c(log + rel, len));
+		fuzz_put32(e + 36, sl_crc32c(e, 36));
 	}
 }
 
@@ -208,9 +208,9 @@ static void fuzz_fix_index(unsigned char *idx, size_t ilen,
 static void fuzz_fix_keys(unsigned char *k, size_t len)
 {
 	if (len >= 40)
-		fuzz_put32(k + 36, shlog_crc32c(k, 36));
+		fuzz_put32(k + 36, sl_crc32c(k, 36));
 	if (len >= 44)
-		fuzz_put32(k + len - 4, shlog_crc32c(k + 40, len - 44));
+		fuzz_put32(k + len - 4, sl_crc32c(k + 40, len - 44));
 }
 
 /* Apply the FIX_* flags. */

@@ -474,7 +474,7 @@ static void journal_add(int fd, off_t off, size_t len)
 	struct stat st;
 	struct jent *j;
 
-	if (shlog_io_default.fstat(fd, &st) < 0)
+	if (sl_io_default.fstat(fd, &st) < 0)
 		return;
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -487,7 +487,7 @@ static void journal_add(int fd, off_t off, size_t len)
 		size_t have = (size_t)(st.st_size - off);
 		j->len = len < have ? len : have;
 		j->old = malloc(j->len ? j->len : 1);
-		if (j->old && shlog_io_default.pread(fd, j->old, j->len, off) !=
+		if (j->old && sl_io_default.pread(fd, j->old, j->len, off) !=
 			      (ssize_t)j->len)
 			j->len = 0;
 	}
@@ -525,8 +525,8 @@ static void journal_undo(void)
 		if (j->is_anchor && atomic_load(&f_keep_anchor))
 			continue; /* the anchor reached the disk, the data did not */
 		if (j->len && j->old)
-			shlog_io_default.pwrite(j->fd, j->old, j->len, j->off);
-		shlog_io_default.ftruncate(j->fd, j->old_size);
+			sl_io_default.pwrite(j->fd, j->old, j->len, j->off);
+		sl_io_default.ftruncate(j->fd, j->old_size);
 	}
 	pthread_mutex_unlock(&f_lock);
 	journal_drop(-1);
@@ -553,7 +553,7 @@ static int f_openat(int d, const char *p, int fl, mode_t m)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.openat(d, p, fl, m);
+	return sl_io_default.openat(d, p, fl, m);
 }
 
 /* Seam: close; a crash still releases the descriptor (as process death would). */
@@ -563,7 +563,7 @@ static int f_close(int fd)
 
 	if (atomic_load(&f_mode) == TH_FAULT_POWERCUT)
 		journal_drop(fd);
-	shlog_io_default.close(fd);
+	sl_io_default.close(fd);
 	return crashed ? (errno = EIO, -1) : 0;
 }
 
@@ -572,7 +572,7 @@ static ssize_t f_pread(int fd, void *b, size_t l, off_t o)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.pread(fd, b, l, o);
+	return sl_io_default.pread(fd, b, l, o);
 }
 
 /* Block at the gate until th_fault_gate_open(). */
@@ -609,7 +609,7 @@ static ssize_t f_pwrite(int fd, const void *b, size_t l, off_t o)
 			return errno = EIO, -1;
 		if (at && n == at) {
 			if (l > 1)
-				shlog_io_default.pwrite(fd, b, l / 2, o);
+				sl_io_default.pwrite(fd, b, l / 2, o);
 			return errno = EIO, -1;
 		}
 		break;
@@ -619,7 +619,7 @@ static ssize_t f_pwrite(int fd, const void *b, size_t l, off_t o)
 			return errno = ENOSPC, -1;
 		if ((int64_t)l > left)
 			l = (size_t)left;
-		ssize_t w = shlog_io_default.pwrite(fd, b, l, o);
+		ssize_t w = sl_io_default.pwrite(fd, b, l, o);
 		if (w > 0)
 			atomic_fetch_sub(&f_space, w);
 		return w;
@@ -641,7 +641,7 @@ static ssize_t f_pwrite(int fd, const void *b, size_t l, off_t o)
 	default:
 		break;
 	}
-	return shlog_io_default.pwrite(fd, b, l, o);
+	return sl_io_default.pwrite(fd, b, l, o);
 }
 
 /* Seam: fdatasync (a success makes the fd's writes survive a power cut). */
@@ -651,7 +651,7 @@ static int f_fdatasync(int fd)
 
 	if (fault_tick())
 		return errno = EIO, -1;
-	rc = shlog_io_default.fdatasync(fd);
+	rc = sl_io_default.fdatasync(fd);
 	if (rc == 0 && atomic_load(&f_mode) == TH_FAULT_POWERCUT)
 		journal_drop(fd);
 	return rc;
@@ -664,7 +664,7 @@ static int f_fsync(int fd)
 
 	if (fault_tick())
 		return errno = EIO, -1;
-	rc = shlog_io_default.fsync(fd);
+	rc = sl_io_default.fsync(fd);
 	if (rc == 0 && atomic_load(&f_mode) == TH_FAULT_POWERCUT)
 		journal_drop(fd);
 	return rc;
@@ -678,13 +678,13 @@ static int f_ftruncate(int fd, off_t l)
 	if (fault_tick())
 		return errno = EIO, -1;
 	if (atomic_load(&f_mode) == TH_FAULT_POWERCUT &&
-	    shlog_io_default.fstat(fd, &st) == 0) {
+	    sl_io_default.fstat(fd, &st) == 0) {
 		if (l < st.st_size)
 			journal_add(fd, l, (size_t)(st.st_size - l));
 		else
 			journal_add(fd, st.st_size, 0);
 	}
-	return shlog_io_default.ftruncate(fd, l);
+	return sl_io_default.ftruncate(fd, l);
 }
 
 /* Seam: renameat. */
@@ -692,7 +692,7 @@ static int f_renameat(int od, const char *o, int nd, const char *n)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.renameat(od, o, nd, n);
+	return sl_io_default.renameat(od, o, nd, n);
 }
 
 /* Seam: unlinkat. */
@@ -700,7 +700,7 @@ static int f_unlinkat(int d, const char *p, int fl)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.unlinkat(d, p, fl);
+	return sl_io_default.unlinkat(d, p, fl);
 }
 
 /* Seam: mkdirat. */
@@ -708,7 +708,7 @@ static int f_mkdirat(int d, const char *p, mode_t m)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.mkdirat(d, p, m);
+	return sl_io_default.mkdirat(d, p, m);
 }
 
 /* Seam: fstat. */
@@ -716,7 +716,7 @@ static int f_fstat(int fd, struct stat *st)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.fstat(fd, st);
+	return sl_io_default.fstat(fd, st);
 }
 
 /* Seam: renameat2 (compaction's swap). */
@@ -724,7 +724,7 @@ static int f_renameat2(int od, const char *o, int nd, const char *n, unsigned fl
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.renameat2(od, o, nd, n, fl);
+	return sl_io_default.renameat2(od, o, nd, n, fl);
 }
 
 /* Seam: fstatat. */
@@ -732,7 +732,7 @@ static int f_fstatat(int d, const char *p, struct stat *st, int fl)
 {
 	if (fault_tick())
 		return errno = EIO, -1;
-	return shlog_io_default.fstatat(d, p, st, fl);
+	return sl_io_default.fstatat(d, p, st, fl);
 }
 
 /* Seam: fdopendir (a directory walk). */
@@ -740,7 +740,7 @@ static DIR *f_fdopendir(int fd)
 {
 	if (fault_tick())
 		return errno = EIO, NULL;
-	return shlog_io_default.fdopendir(fd);
+	return sl_io_default.fdopendir(fd);
 }
 
 /* Install the fault seam. */
@@ -757,20 +757,20 @@ void th_fault_install(enum th_fault_mode mode)
 	atomic_store(&f_keep_anchor, 0);
 	journal_drop(-1);
 	atomic_store(&f_mode, (int)mode);
-	shlog_io.openat = f_openat;
-	shlog_io.close = f_close;
-	shlog_io.pread = f_pread;
-	shlog_io.pwrite = f_pwrite;
-	shlog_io.fdatasync = f_fdatasync;
-	shlog_io.fsync = f_fsync;
-	shlog_io.ftruncate = f_ftruncate;
-	shlog_io.renameat = f_renameat;
-	shlog_io.unlinkat = f_unlinkat;
-	shlog_io.mkdirat = f_mkdirat;
-	shlog_io.fstat = f_fstat;
-	shlog_io.renameat2 = f_renameat2;
-	shlog_io.fstatat = f_fstatat;
-	shlog_io.fdopendir = f_fdopendir;
+	sl_io.openat = f_openat;
+	sl_io.close = f_close;
+	sl_io.pread = f_pread;
+	sl_io.pwrite = f_pwrite;
+	sl_io.fdatasync = f_fdatasync;
+	sl_io.fsync = f_fsync;
+	sl_io.ftruncate = f_ftruncate;
+	sl_io.renameat = f_renameat;
+	sl_io.unlinkat = f_unlinkat;
+	sl_io.mkdirat = f_mkdirat;
+	sl_io.fstat = f_fstat;
+	sl_io.renameat2 = f_renameat2;
+	sl_io.fstatat = f_fstatat;
+	sl_io.fdopendir = f_fdopendir;
 }
 
 /* Back to the real system calls. */
@@ -778,7 +778,7 @@ void th_fault_restore(void)
 {
 	th_fault_gate_open();
 	atomic_store(&f_mode, TH_FAULT_NONE);
-	shlog_io = shlog_io_default;
+	sl_io = sl_io_default;
 	journal_drop(-1);
 }
 

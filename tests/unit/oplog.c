@@ -230,7 +230,7 @@ static int rec_openat(int d, const char *path, int fl, mode_t m)
 	}
 	dir = fd_model(d);
 	had = dir != UINT32_MAX && !strchr(path, '/') ? ns_find(&r_ns, dir, path) : -2;
-	fd = shlog_io_default.openat(d, path, fl, m);
+	fd = sl_io_default.openat(d, path, fl, m);
 	err = errno;
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		if (had == -1 && (fl & O_CREAT)) {
@@ -258,7 +258,7 @@ static int rec_mkdirat(int d, const char *name, mode_t m)
 	int rc, err;
 
 	pthread_mutex_lock(&r_lock);
-	rc = shlog_io_default.mkdirat(d, name, m);
+	rc = sl_io_default.mkdirat(d, name, m);
 	err = errno;
 	if (rc == 0 && fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		struct ol_op *op = op_add(OL_MKDIR);
@@ -286,7 +286,7 @@ static ssize_t rec_pwrite(int fd, const void *b, size_t l, off_t o)
 		errno = err;
 		return -1;
 	}
-	n = shlog_io_default.pwrite(fd, b, l, o);
+	n = sl_io_default.pwrite(fd, b, l, o);
 	err = errno;
 	if (n > 0) {
 		struct ol_op *op = op_add(OL_WRITE);
@@ -307,7 +307,7 @@ static int rec_ftruncate(int fd, off_t l)
 	int rc, err;
 
 	pthread_mutex_lock(&r_lock);
-	rc = shlog_io_default.ftruncate(fd, l);
+	rc = sl_io_default.ftruncate(fd, l);
 	err = errno;
 	if (rc == 0) {
 		struct ol_op *op = op_add(OL_TRUNC);
@@ -362,7 +362,7 @@ static int rec_renameat(int od, const char *o, int nd, const char *n)
 		errno = err;
 		return -1;
 	}
-	rc = shlog_io_default.renameat(od, o, nd, n);
+	rc = sl_io_default.renameat(od, o, nd, n);
 	err = errno;
 	if (rc == 0) {
 		struct ol_op *op = op_add(OL_RENAME);
@@ -383,7 +383,7 @@ static int rec_unlinkat(int d, const char *p, int fl)
 	int rc, err;
 
 	pthread_mutex_lock(&r_lock);
-	rc = shlog_io_default.unlinkat(d, p, fl);
+	rc = sl_io_default.unlinkat(d, p, fl);
 	err = errno;
 	if (rc == 0) {
 		struct ol_op *op = op_add(OL_UNLINK);
@@ -410,14 +410,14 @@ void ol_record_start(struct oplog *log, const char *root)
 	ino_new(1);
 	if (stat(root, &st) == 0)
 		real_map(&st, 0);
-	shlog_io.openat = rec_openat;
-	shlog_io.mkdirat = rec_mkdirat;
-	shlog_io.pwrite = rec_pwrite;
-	shlog_io.ftruncate = rec_ftruncate;
-	shlog_io.fdatasync = rec_fdatasync;
-	shlog_io.fsync = rec_fsync;
-	shlog_io.renameat = rec_renameat;
-	shlog_io.unlinkat = rec_unlinkat;
+	sl_io.openat = rec_openat;
+	sl_io.mkdirat = rec_mkdirat;
+	sl_io.pwrite = rec_pwrite;
+	sl_io.ftruncate = rec_ftruncate;
+	sl_io.fdatasync = rec_fdatasync;
+	sl_io.fsync = rec_fsync;
+	sl_io.renameat = rec_renameat;
+	sl_io.unlinkat = rec_unlinkat;
 	pthread_mutex_unlock(&r_lock);
 }
 
@@ -425,7 +425,7 @@ void ol_record_start(struct oplog *log, const char *root)
 void ol_record_stop(void)
 {
 	pthread_mutex_lock(&r_lock);
-	shlog_io = shlog_io_default;
+	sl_io = sl_io_default;
 	r_log = NULL;
 	free(r_ns.d);
 	memset(&r_ns, 0, sizeof(r_ns));

@@ -399,19 +399,19 @@ static int planting_mkdirat(int dfd, const char *name, mode_t mode)
 	int rc;
 
 	if (plant_calls++ > 0)
-		return shlog_io_default.mkdirat(dfd, name, mode);
+		return sl_io_default.mkdirat(dfd, name, mode);
 	if (plant_how == PLANT_BEFORE) {
 		assert_int_equal(symlinkat(plant_target, dfd, name), 0);
-		return shlog_io_default.mkdirat(dfd, name, mode);
+		return sl_io_default.mkdirat(dfd, name, mode);
 	}
-	rc = shlog_io_default.mkdirat(dfd, name, mode);
+	rc = sl_io_default.mkdirat(dfd, name, mode);
 	snprintf(aside, sizeof(aside), "%s.aside", name);
 	assert_int_equal(renameat(dfd, name, dfd, aside), 0);
 	assert_int_equal(symlinkat(plant_target, dfd, name), 0);
 	return rc;
 }
 
-/* Make a root-owned 0755 victim dir, then shlog_admin_mkdtemp() in f->dir with
+/* Make a root-owned 0755 victim dir, then sl_admin_mkdtemp() in f->dir with
  * a symlink to it planted at the first name (@p how); the data dir fd in @p dfd. */
 static int mkdtemp_planted(struct fx *f, int how, char *victim, size_t vcap, int *dfd,
 			   char *name, size_t ncap)
@@ -426,9 +426,9 @@ static int mkdtemp_planted(struct fx *f, int how, char *victim, size_t vcap, int
 	plant_how = how;
 	plant_target = victim;
 	plant_calls = 0;
-	shlog_io.mkdirat = planting_mkdirat;
-	fd = shlog_admin_mkdtemp(*dfd, ".t-", ".new", name, ncap);
-	shlog_io = shlog_io_default;
+	sl_io.mkdirat = planting_mkdirat;
+	fd = sl_admin_mkdtemp(*dfd, ".t-", ".new", name, ncap);
+	sl_io = sl_io_default;
 	return fd;
 }
 

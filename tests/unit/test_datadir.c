@@ -391,7 +391,7 @@ static int nospace_openat(int dfd, const char *name, int flags, mode_t mode)
 		errno = ENOSPC;
 		return -1;
 	}
-	return shlog_io_default.openat(dfd, name, flags, mode);
+	return sl_io_default.openat(dfd, name, flags, mode);
 }
 
 /* A migration that cannot write the meta serves from memory and leaves the dirs. */
@@ -410,9 +410,9 @@ static void test_migrate_unsaved(void **state)
 	fx_loosen(f, "old", 0751, 1000, 1001);
 	fx_loosen(f, "old/0", 0750, 2000, 2001);
 	fx_opts(f, &o, 0);
-	shlog_io.openat = nospace_openat;
+	sl_io.openat = nospace_openat;
 	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
-	shlog_io.openat = shlog_io_default.openat;
+	sl_io.openat = sl_io_default.openat;
 	assert_virt(s, "old", -1, 0751, 1000, 1001);
 	assert_virt(s, "old", 0, 0750, 2000, 2001);
 	assert_serves(s, "old", 0);
@@ -694,15 +694,15 @@ static void test_check_layout(void **state)
 	dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
 	alarm(20);
-	assert_int_equal(shlog_topic_check_layout(dfd, "good", why, sizeof(why)), 0);
+	assert_int_equal(sl_topic_check_layout(dfd, "good", why, sizeof(why)), 0);
 	assert_string_equal(why, "");
-	assert_int_equal(shlog_topic_check_layout(dfd, "gap", why, sizeof(why)), -EUCLEAN);
+	assert_int_equal(sl_topic_check_layout(dfd, "gap", why, sizeof(why)), -EUCLEAN);
 	assert_non_null(strstr(why, "without gaps"));
-	assert_int_equal(shlog_topic_check_layout(dfd, "m", why, sizeof(why)), -EUCLEAN);
+	assert_int_equal(sl_topic_check_layout(dfd, "m", why, sizeof(why)), -EUCLEAN);
 	assert_non_null(strstr(why, "meta: not a regular file"));
-	assert_int_equal(shlog_topic_check_layout(dfd, "empty", why, sizeof(why)), -EUCLEAN);
+	assert_int_equal(sl_topic_check_layout(dfd, "empty", why, sizeof(why)), -EUCLEAN);
 	assert_non_null(strstr(why, "no partitions"));
-	assert_int_equal(shlog_topic_check_layout(dfd, "fifo", why, sizeof(why)), -EUCLEAN);
+	assert_int_equal(sl_topic_check_layout(dfd, "fifo", why, sizeof(why)), -EUCLEAN);
 	assert_non_null(strstr(why, "not a directory"));
 	close(dfd);
 	alarm(60);
@@ -838,7 +838,7 @@ static int eexist_mkdirat(int dfd, const char *name, mode_t mode)
 		errno = EEXIST;
 		return -1;
 	}
-	return shlog_io_default.mkdirat(dfd, name, mode);
+	return sl_io_default.mkdirat(dfd, name, mode);
 }
 
 /* A temporary name that exists is never taken: a fresh one is tried. */
@@ -852,12 +852,12 @@ static void test_tmp_exclusive(void **state)
 	fx_opts(f, &o, 0);
 	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
 	eexist_left = 3;
-	shlog_io.mkdirat = eexist_mkdirat;
+	sl_io.mkdirat = eexist_mkdirat;
 	assert_int_equal(shlog_topic_create(s, "t", 1), 0);
 	assert_int_equal(eexist_left, 0);
 	eexist_left = 1000;   /* every name taken: give up with EEXIST, make nothing */
 	assert_int_equal(shlog_topic_create(s, "u", 1), -EEXIST);
-	shlog_io.mkdirat = shlog_io_default.mkdirat;
+	sl_io.mkdirat = sl_io_default.mkdirat;
 	assert_int_equal(shlog_topic_nparts(s, "t", &n), 0);
 	assert_int_equal(shlog_topic_nparts(s, "u", &n), -ENOENT);
 	assert_int_equal(shlog_store_close(s), 0);

@@ -264,7 +264,7 @@ static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static int gate_blocked, gate_open;
 
-/* shlog_io.pread that holds a reader inside a pinned partition. */
+/* sl_io.pread that holds a reader inside a pinned partition. */
 static ssize_t gated_pread(int fd, void *buf, size_t len, off_t off)
 {
 	if (block_here) {
@@ -275,7 +275,7 @@ static ssize_t gated_pread(int fd, void *buf, size_t len, off_t off)
 			pthread_cond_wait(&gate_cv, &gate_mu);
 		pthread_mutex_unlock(&gate_mu);
 	}
-	return shlog_io_default.pread(fd, buf, len, off);
+	return sl_io_default.pread(fd, buf, len, off);
 }
 
 /* A reader of partition 0 that blocks in its first pread. */
@@ -311,7 +311,7 @@ static void test_enfile_when_pinned(void **state)
 	th_append(p1, "one");
 	assert_int_equal(shlog_part_flush(p1), 0);
 
-	shlog_io.pread = gated_pread;
+	sl_io.pread = gated_pread;
 	assert_int_equal(pthread_create(&th, NULL, blocked_reader, p0), 0);
 	pthread_mutex_lock(&gate_mu);
 	while (!gate_blocked)
@@ -331,7 +331,7 @@ static void test_enfile_when_pinned(void **state)
 	pthread_cond_broadcast(&gate_cv);
 	pthread_mutex_unlock(&gate_mu);
 	assert_int_equal(pthread_join(th, &ret), 0);
-	shlog_io = shlog_io_default;
+	sl_io = sl_io_default;
 	assert_int_equal((intptr_t)ret, 5);   /* "zero\n": the pinned reader was served */
 
 	/* the refused flush is retried; then everything is there */

@@ -465,13 +465,13 @@ static int sr_fail_now(void)
 /* Seam fdatasync with the fault. */
 static int sr_fdatasync(int fd)
 {
-	return sr_fail_now() ? -1 : shlog_io_default.fdatasync(fd);
+	return sr_fail_now() ? -1 : sl_io_default.fdatasync(fd);
 }
 
 /* Seam fsync with the fault. */
 static int sr_fsync(int fd)
 {
-	return sr_fail_now() ? -1 : shlog_io_default.fsync(fd);
+	return sr_fail_now() ? -1 : sl_io_default.fsync(fd);
 }
 
 /* Engine log: count the reopen's rewrite of unsynced data. */
@@ -523,8 +523,8 @@ static void sr_one(const char *dir, unsigned nth, int wrap)
 	sr_calls = sr_hits = sr_rewrites = 0;
 	sr_nth = nth;
 	sr_armed = 1;
-	shlog_io.fdatasync = sr_fdatasync;
-	shlog_io.fsync = sr_fsync;
+	sl_io.fdatasync = sr_fdatasync;
+	sl_io.fsync = sr_fsync;
 	for (unsigned n = 40; n < 50; n++) {
 		size_t l = (size_t)snprintf(m, sizeof(m), "sr-%04u", n);
 		assert_int_equal(shlog_part_append(p, m, l, 0, NULL), 0);
@@ -539,8 +539,8 @@ static void sr_one(const char *dir, unsigned nth, int wrap)
 	assert_true(in.error < 0);
 	assert_true(in.durable_seq <= 20);
 	th_close(s, p);
-	shlog_io.fdatasync = shlog_io_default.fdatasync;
-	shlog_io.fsync = shlog_io_default.fsync;
+	sl_io.fdatasync = sl_io_default.fdatasync;
+	sl_io.fsync = sl_io_default.fsync;
 
 	/* the reopen rewrites after the durable point and keeps every message */
 	assert_int_equal(th_reopen_part(dir, &o, "sr", 0, &s, &p), 0);
@@ -599,12 +599,12 @@ static void test_ioerr_close_sticky(void **state)
 	sr_calls = sr_hits = sr_rewrites = 0;
 	sr_nth = 1;
 	sr_armed = 1;
-	shlog_io.fdatasync = sr_fdatasync;
-	shlog_io.fsync = sr_fsync;
+	sl_io.fdatasync = sr_fdatasync;
+	sl_io.fsync = sr_fsync;
 	assert_true(th_close(s, p) < 0);
 	sr_armed = 0;
-	shlog_io.fdatasync = shlog_io_default.fdatasync;
-	shlog_io.fsync = shlog_io_default.fsync;
+	sl_io.fdatasync = sl_io_default.fdatasync;
+	sl_io.fsync = sl_io_default.fsync;
 	assert_int_equal(sr_hits, 1);
 	assert_int_equal(th_reopen_part(dir, &o, "sr", 0, &s, &p), 0);
 	assert_int_equal(sr_rewrites, 1);

@@ -385,9 +385,9 @@ int tr_check(const char *dir, const struct shlog_options *o, const struct tr_str
 
 	memset(r, 0, sizeof(*r));
 	last_log[0] = '\0';
-	shlog_io.fsync = nosync;
-	shlog_io.fdatasync = nosync;
-	shlog_io.boot_id = other_boot;   /* crash states follow a power cut: the OS restarted */
+	sl_io.fsync = nosync;
+	sl_io.fdatasync = nosync;
+	sl_io.boot_id = other_boot;   /* crash states follow a power cut: the OS restarted */
 	r->open_rc = shlog_store_open(dir, o, &s);
 	if (r->open_rc < 0) {
 		rc = 0;
@@ -416,8 +416,8 @@ int tr_check(const char *dir, const struct shlog_options *o, const struct tr_str
 		rc = viol(r, "close failed");
 	}
 out:
-	shlog_io.fsync = shlog_io_default.fsync;
-	shlog_io.fdatasync = shlog_io_default.fdatasync;
-	shlog_io.boot_id = shlog_io_default.boot_id;
+	sl_io.fsync = sl_io_default.fsync;
+	sl_io.fdatasync = sl_io_default.fdatasync;
+	sl_io.boot_id = sl_io_default.boot_id;
 	return rc;
 }
