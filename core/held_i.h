@@ -1,0 +1,38 @@
+/*
+ * held_i.h — lock preconditions a test can catch.
+ *
+ * A function that must run with a mutex held (or not held) says so with
+ * SL_HELD(mu) / SL_NOT_HELD(mu) as its first statement, instead of only
+ * in a comment.  In builds made with SL_CHECK_LOCKS (every meson build
+ * type but release, so the unit, mount and sanitizer runs check it) a
+ * violation stops the process with an assertion naming the function;
+ * in release builds the macros compile to nothing.
+ *
+ * How: glibc records the kernel thread id of a mutex's owner in
+ * __data.__owner for every mutex type (it is what its own consistency
+ * checks use), so "held by me" is one compare with gettid().  These
+ * are internal invariants of the engine, never checks of input.
+ */
+#ifndef SL_HELD_I_H
+#define SL_HELD_I_H
+
+#include <pthread.h>
+
+#ifdef SL_CHECK_LOCKS
+#include <assert.h>
+#include <unistd.h>
+
+/* Does the calling thread hold @mu? */
+static inline int sl_held(const pthread_mutex_t *mu)
+{
+	return mu->__data.__owner == (int)gettid();
+}
+
+#define SL_HELD(mu) assert(sl_held(mu) && "lock must be held: " #mu)
+#define SL_NOT_HELD(mu) assert(!sl_held(mu) && "lock must not be held: " #mu)
+#else
+#define SL_HELD(mu) ((void)0)
+#define SL_NOT_HELD(mu) ((void)0)
+#endif
+
+#endif
