@@ -19,12 +19,7 @@
 #include "format_i.h"
 #include "resident_i.h"
 #include "meta_i.h"
-
-/* ---- a growable byte buffer ---- */
-struct shlog_buf {
-	char *data;
-	size_t len, cap;
-};
+#include "util_i.h"
 
 /* ---- one segment: <base_seq>.log + <base_seq>.idx ---- */
 struct shlog_ent {
@@ -220,16 +215,6 @@ struct shlog_store {
 	pthread_mutex_t root_mu;          /* root_perm */
 	struct shlog_perm root_perm;      /* the mount root's mode and owner (.meta) */
 };
-
-/* ---- util (store.c) ---- */
-void sl_logf(shlog_store *s, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-int64_t sl_now_mono(void);
-int64_t sl_now_real(void);
-int sl_buf_reserve(struct shlog_buf *b, size_t more);
-int sl_fsync_dir(int dfd);
-int sl_rmtree_at(int dfd, const char *name);
-mode_t sl_entry_type(int dfd, const char *name, unsigned char d_type);
 
 /* ---- sched.c ---- */
 int sl_sched_start(shlog_store *s, int spawn);
