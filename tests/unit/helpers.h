@@ -72,15 +72,31 @@ void th_watchdog(unsigned sec);
 void *th_fx_new(size_t size, unsigned sec);
 /** Undo th_fx_new(): restore the I/O seam, remove the directory, free, disarm. */
 void th_fx_free(void *fx);
+/** A fixture hook that does nothing (TH_FX's INIT and DONE). */
+static inline void th_fx_nop(void *fx)
+{
+	(void)fx;
+}
 /** Define a test file's fx_setup/fx_teardown for state TYPE and a SEC-second watchdog. */
-#define TH_FX(TYPE, SEC)                                                  \
+#define TH_FX(TYPE, SEC) TH_FX_HOOKS(TYPE, SEC, th_fx_nop, th_fx_nop)
+/**
+ * As TH_FX, with INIT(TYPE *) run on the new state (a test file's own
+ * set-up: a standard log, paths) and DONE(void *) run before it is freed
+ * (e.g. ol_fx_done, which stops the recording seam).
+ */
+#define TH_FX_HOOKS(TYPE, SEC, INIT, DONE)                                \
 	static int fx_setup(void **state)                                 \
 	{                                                                 \
-		*state = th_fx_new(sizeof(TYPE), (SEC));                  \
-		return *state ? 0 : -1;                                   \
+		TYPE *fx_ = th_fx_new(sizeof(TYPE), (SEC));               \
+		if (!fx_)                                                 \
+			return -1;                                        \
+		INIT(fx_);                                                \
+		*state = fx_;                                             \
+		return 0;                                                 \
 	}                                                                 \
 	static int fx_teardown(void **state)                              \
 	{                                                                 \
+		DONE(*state);                                             \
 		th_fx_free(*state);                                       \
 		return 0;                                                 \
 	}
@@ -163,6 +179,8 @@ int th_fault_gate_waiters(void);
  * scripts/reliability sets it for the long version).
  */
 unsigned th_trial_scale(void);
+/** Watchdog seconds of a trial test: longer in the long mode. */
+#define TH_TRIAL_SEC (th_trial_scale() > 1 ? 1800 : 280)
 /** Copy the directory tree @p src to the new path @p dst (files and dirs). */
 int th_tree_copy(const char *src, const char *dst);
 

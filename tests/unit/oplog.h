@@ -69,6 +69,8 @@ struct oplog {
 void ol_record_start(struct oplog *log, const char *root);
 /** Stop recording and restore the real system calls. */
 void ol_record_stop(void);
+/** A TH_FX_HOOKS teardown hook: ol_record_stop() (@p fx unused). */
+void ol_fx_done(void *fx);
 /** Log that messages [0, @p acked) were acknowledged as durable. */
 void ol_ack(uint64_t acked);
 /** Free a log. */

@@ -37,29 +37,7 @@ struct fx {
 	char dir[256];
 };
 
-/* cmocka setup: a fresh directory and a watchdog. */
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	th_tmpdir(f->dir, sizeof(f->dir));
-	th_watchdog(th_trial_scale() > 1 ? 1800 : 280);
-	*state = f;
-	return 0;
-}
-
-/* cmocka teardown. */
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	th_rmrf(f->dir);
-	free(f);
-	alarm(0);
-	return 0;
-}
+TH_FX(struct fx, TH_TRIAL_SEC)
 
 /* ==== the clean store ==================================================== */
 

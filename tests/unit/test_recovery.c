@@ -46,35 +46,18 @@ static void rec_write(struct fx *f, unsigned blocks)
 	assert_int_equal(th_close(s, p), 0);
 }
 
-/* cmocka setup: directory, options, standard log, file paths. */
-static int fx_setup(void **state)
+/* Set-up of every test: options, the standard log, file paths. */
+static void rec_init(struct fx *f)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	th_tmpdir(f->dir, sizeof(f->dir));
-	th_watchdog(60);
 	th_opts(&f->o);
 	f->o.flush_interval_ms = 10000;
 	th_seg_path(f->log, sizeof(f->log), f->dir, "r", 0, 0, "log");
 	th_seg_path(f->idx, sizeof(f->idx), f->dir, "r", 0, 0, "idx");
 	th_path(f->anchor, sizeof(f->anchor), f->dir, "r", 0, "anchor");
 	rec_write(f, 4);
-	*state = f;
-	return 0;
 }
 
-/* cmocka teardown. */
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	th_rmrf(f->dir);
-	free(f);
-	alarm(0);
-	return 0;
-}
+TH_FX_HOOKS(struct fx, 60, rec_init, th_fx_nop)
 
 /* Little-endian loads. */
 static uint64_t le64(const unsigned char *b)
@@ -141,8 +124,9 @@ static void expect_log(struct fx *f, unsigned n, int64_t dropped_bytes,
 
 	assert_int_equal(th_reopen_part(f->dir, &f->o, "r", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == n && in.end_seq == n);
-	assert_true(in.committed_off == n * 50u);
+	assert_int_equal(in.committed_seq, n);
+	assert_int_equal(in.end_seq, n);
+	assert_int_equal(in.committed_off, n * 50u);
 	if (dropped_bytes >= 0)
 		assert_int_equal(in.recovered_bytes_dropped, dropped_bytes);
 	if (dropped_msgs >= 0)
@@ -164,7 +148,7 @@ static void expect_log(struct fx *f, unsigned n, int64_t dropped_bytes,
 	assert_int_equal(th_close(s, p), 0);
 	assert_int_equal(th_reopen_part(f->dir, &f->o, "r", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == n + 1);
+	assert_int_equal(in.end_seq, n + 1);
 	assert_int_equal(in.recovered_bytes_dropped, 0);
 	assert_int_equal(th_close(s, p), 0);
 }
@@ -198,7 +182,8 @@ static void test_format_example(void **state)
 	assert_int_equal(th_file_read(path, &buf, &len), 0);
 	assert_int_equal(len, SHLOG_IDX_ENTRY_SIZE);
 	e = (unsigned char *)buf;
-	assert_true(le64(e) == 0 && le64(e + 8) == 0);
+	assert_int_equal(le64(e), 0);
+	assert_int_equal(le64(e + 8), 0);
 	assert_true(le64(e + 16) > 1600000000000000000ull);
 	assert_int_equal(le32(e + 24), 9);
 	assert_int_equal(le32(e + 28), 3);
@@ -210,7 +195,8 @@ static void test_format_example(void **state)
 	k = newest_slot(sl);
 	assert_true(k >= 0);
 	assert_true(sl[k].flags & SHLOG_ANCHOR_FLAG_CLEAN);
-	assert_true(sl[k].cseq == 3 && sl[k].coff == 9);
+	assert_int_equal(sl[k].cseq, 3);
+	assert_int_equal(sl[k].coff, 9);
 	assert_int_equal(th_crc32c("123456789", 9), 0xE3069283u);
 }
 
@@ -234,7 +220,7 @@ static void test_torn_anchor_garbage(void **state)
 	k = newest_slot(sl);
 	assert_true(k >= 0);
 	assert_true(sl[1 - k].valid);
-	assert_true(sl[1 - k].gen + 1 == sl[k].gen);
+	assert_int_equal(sl[1 - k].gen + 1, sl[k].gen);
 	for (int i = 0; i < 512; i++)
 		junk[i] = (char)(i * 37 + 11);
 	assert_int_equal(th_file_patch(f->anchor, (uint64_t)k * 512, junk, 512), 0);
@@ -410,7 +396,7 @@ static void test_midlog_flip_no_repair(void **state)
 	assert_int_equal(th_file_flip(f->log, 520), 0);
 	assert_int_equal(th_reopen_part(f->dir, &f->o, "r", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == 40);
+	assert_int_equal(in.committed_seq, 40);
 	assert_int_equal(in.recovered_bytes_dropped, 0);
 	assert_int_equal(shlog_part_read(p, 500, buf, 500), -EIO);
 	assert_int_equal(th_read_at(p, 0, buf, 500), 0);
@@ -454,9 +440,10 @@ static void test_repair_segments(void **state)
 	f->o.repair = 1;
 	assert_int_equal(th_reopen_part(f->dir, &f->o, "m", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == 10 && in.end_off == 500);
+	assert_int_equal(in.committed_seq, 10);
+	assert_int_equal(in.end_off, 500);
 	assert_int_equal(in.nsegments, 1);
-	assert_true(in.recovered_bytes_dropped == 2500);
+	assert_int_equal(in.recovered_bytes_dropped, 2500);
 	assert_int_equal(th_count_segments(f->dir, "m", 0), 1);
 	th_seg_path(path, sizeof(path), f->dir, "m", 0, 20, "log");
 	assert_true(th_file_size(path) < 0);
@@ -466,7 +453,7 @@ static void test_repair_segments(void **state)
 	f->o.repair = 0;
 	assert_int_equal(th_reopen_part(f->dir, &f->o, "m", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 11);
+	assert_int_equal(in.end_seq, 11);
 	assert_int_equal(th_read_at(p, 500, m, 50), 0);
 	assert_memory_equal(m, "r10 ", 4);
 	assert_int_equal(th_close(s, p), 0);
