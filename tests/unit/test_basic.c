@@ -110,9 +110,9 @@ static void test_options(void **state)
 	assert_int_equal(o.stride, SHLOG_DEF_STRIDE);
 	assert_int_equal(o.flush_interval_ms, SHLOG_DEF_FLUSH_MS);
 	assert_int_equal(o.max_buffer, SHLOG_DEF_MAX_BUFFER);
-	assert_true(o.max_buffer_bytes == SHLOG_DEF_MAX_BUFFER_BYTES);
+	assert_int_equal(o.max_buffer_bytes, SHLOG_DEF_MAX_BUFFER_BYTES);
 	assert_int_equal(o.max_message, SHLOG_DEF_MAX_MESSAGE);
-	assert_true(o.segment_bytes == SHLOG_DEF_SEGMENT_BYTES);
+	assert_int_equal(o.segment_bytes, SHLOG_DEF_SEGMENT_BYTES);
 	assert_int_equal(o.max_segments, 0);
 	assert_int_equal(o.retention, SHLOG_RETAIN_HALT);
 	assert_int_equal(o.sync, SHLOG_SYNC_NONE);
@@ -358,7 +358,7 @@ static void test_append_read(void **state)
 			msg[k] = (char)(c == '\n' ? 0 : c);
 		}
 		assert_int_equal(shlog_part_append(p, msg, ml, 0, &seq), 0);
-		assert_true(seq == nmsg);
+		assert_int_equal(seq, nmsg);
 		nmsg++;
 		memcpy(want + len, msg, ml);
 		len += ml;
@@ -367,9 +367,10 @@ static void test_append_read(void **state)
 			assert_int_equal(shlog_part_flush(p), 0);
 	}
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == nmsg);
-	assert_true(in.end_off == len);
-	assert_true(in.start_seq == 0 && in.start_off == 0);
+	assert_int_equal(in.end_seq, nmsg);
+	assert_int_equal(in.end_off, len);
+	assert_int_equal(in.start_seq, 0);
+	assert_int_equal(in.start_off, 0);
 
 	/* whole, in odd chunks, at odd offsets: before and after a flush */
 	for (int round = 0; round < 3; round++) {
@@ -390,8 +391,8 @@ static void test_append_read(void **state)
 		}
 	}
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == nmsg);
-	assert_true(in.committed_off == len);
+	assert_int_equal(in.committed_seq, nmsg);
+	assert_int_equal(in.committed_off, len);
 	assert_int_equal(shlog_part_read(p, len + 100, got, 10), 0);
 	th_close(s, p);
 	free(want);
@@ -415,18 +416,19 @@ static void test_read_your_writes(void **state)
 	th_append(p, "one");
 	th_append(p, "two");
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == 0);
-	assert_true(in.end_seq == 2 && in.end_off == 8);
+	assert_int_equal(in.committed_seq, 0);
+	assert_int_equal(in.end_seq, 2);
+	assert_int_equal(in.end_off, 8);
 	assert_int_equal(in.buffered_msgs, 2);
-	assert_true(in.buffered_bytes == 8);
+	assert_int_equal(in.buffered_bytes, 8);
 	assert_int_equal(shlog_part_read(p, 0, buf, sizeof(buf)), 8);
 	assert_memory_equal(buf, "one\ntwo\n", 8);
 	assert_int_equal(shlog_part_read(p, 5, buf, 2), 2);
 	assert_memory_equal(buf, "wo", 2);
 	assert_int_equal(shlog_part_seek_seq(p, 1, &off), 0);
-	assert_true(off == 4);
+	assert_int_equal(off, 4);
 	assert_int_equal(shlog_part_seek_seq(p, 2, &off), 0);
-	assert_true(off == 8);
+	assert_int_equal(off, 8);
 	assert_int_equal(shlog_part_seek_seq(p, 3, &off), -ERANGE);
 	assert_int_equal(shlog_part_flush(p), 0);
 	th_append(p, "three");
@@ -454,7 +456,8 @@ static void test_limits(void **state)
 	assert_int_equal(shlog_part_append(p, "a\nb", 3, 0, NULL), -EINVAL);
 	assert_int_equal(shlog_part_append(p, "ab\n", 3, 0, NULL), -EINVAL);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 1 && in.end_off == 101);
+	assert_int_equal(in.end_seq, 1);
+	assert_int_equal(in.end_off, 101);
 	th_close(s, p);
 }
 
@@ -476,9 +479,9 @@ static void test_append_lines(void **state)
 	th_append(p, "zero");
 	assert_int_equal(shlog_part_append_lines(p, "a\nbb\n\nccc\n", 10, 0,
 						 &first), 0);
-	assert_true(first == 1);
+	assert_int_equal(first, 1);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 5);
+	assert_int_equal(in.end_seq, 5);
 	/* not ending in '\n', or a line too long: nothing goes in */
 	assert_int_equal(shlog_part_append_lines(p, "x\ny", 3, 0, NULL),
 			 -EINVAL);
@@ -489,7 +492,7 @@ static void test_append_lines(void **state)
 	assert_int_equal(shlog_part_append_lines(p, buf, 301, 0, NULL),
 			 -EMSGSIZE);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 5);
+	assert_int_equal(in.end_seq, 5);
 	assert_int_equal(th_read_log(p, &log, &len, NULL), 0);
 	assert_int_equal(len, 15);
 	assert_memory_equal(log, "zero\na\nbb\n\nccc\n", 15);
@@ -511,7 +514,7 @@ static void test_append_lines(void **state)
 	assert_int_equal(shlog_part_append_lines(p, buf, 102, 0, NULL),
 			 -EMSGSIZE);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 5 + 33 + 1 + 1);
+	assert_int_equal(in.end_seq, 5 + 33 + 1 + 1);
 	th_close(s, p);
 }
 
@@ -531,7 +534,8 @@ static void test_durability(void **state)
 	th_append_range(p, "m", 0, 10);
 	assert_int_equal(shlog_part_sync(p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.durable_seq == 10 && in.committed_seq == 10);
+	assert_int_equal(in.durable_seq, 10);
+	assert_int_equal(in.committed_seq, 10);
 	assert_true(in.fsyncs >= 1);
 	assert_int_equal(shlog_part_append(p, "d", 1, SHLOG_DURABLE, &seq), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
@@ -539,7 +543,7 @@ static void test_durability(void **state)
 	th_append(p, "late");
 	assert_int_equal(shlog_store_sync(s), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.durable_seq == 12);
+	assert_int_equal(in.durable_seq, 12);
 	th_close(s, p);
 
 	/* sync=always: every append returns durable */
@@ -577,7 +581,7 @@ static void test_sync_interval(void **state)
 			break;
 		th_sleep_ms(5);
 	} while (th_now_ms() < end);
-	assert_true(in.durable_seq == 10);
+	assert_int_equal(in.durable_seq, 10);
 	assert_true(in.fsyncs >= 1);
 	th_close(s, p);
 }
@@ -631,9 +635,10 @@ static void test_empty_and_recreate(void **state)
 	assert_int_equal(shlog_part_read(p, 0, buf, sizeof(buf)), 0);
 	assert_int_equal(shlog_part_read(p, 0, buf, 0), 0);
 	assert_int_equal(shlog_part_seek_seq(p, 0, &off), 0);
-	assert_true(off == 0);
+	assert_int_equal(off, 0);
 	assert_int_equal(shlog_part_seek_time(p, 0, &seq, &off), 0);
-	assert_true(seq == 0 && off == 0);
+	assert_int_equal(seq, 0);
+	assert_int_equal(off, 0);
 	th_append(p, "gone");
 	assert_int_equal(shlog_part_flush(p), 0);
 	shlog_part_put(p);
@@ -641,11 +646,12 @@ static void test_empty_and_recreate(void **state)
 	assert_int_equal(shlog_topic_create(s, "t", 1), 0);
 	assert_int_equal(shlog_part_get(s, "t", 0, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 0 && in.end_off == 0);
+	assert_int_equal(in.end_seq, 0);
+	assert_int_equal(in.end_off, 0);
 	th_close(s, p);
 	assert_int_equal(th_reopen_part(f->dir, &o, "t", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 0);
+	assert_int_equal(in.end_seq, 0);
 	th_close(s, p);
 }
 
@@ -667,21 +673,21 @@ static void test_trigger_volume(void **state)
 	th_append_range(p, "v", 0, 99);
 	th_sleep_ms(200);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == 0);
+	assert_int_equal(in.committed_seq, 0);
 	th_append(p, "v99");
 	assert_int_equal(th_wait_committed(p, 100, 3000), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
 	assert_true(in.flushes_volume >= 1);
-	assert_true(in.flushes_latency == 0);
+	assert_int_equal(in.flushes_latency, 0);
 	/* fewer than stride: no flush before the (long) latency timer */
 	th_append_range(p, "w", 0, 50);
 	th_sleep_ms(300);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == 100);
-	assert_true(in.end_seq == 150);
+	assert_int_equal(in.committed_seq, 100);
+	assert_int_equal(in.end_seq, 150);
 	assert_int_equal(shlog_part_flush(p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == 150);
+	assert_int_equal(in.committed_seq, 150);
 	assert_true(in.flushes_forced >= 1);
 	th_close(s, p);
 }
@@ -707,8 +713,8 @@ static void test_trigger_latency(void **state)
 	assert_true(th_now_ms() - t0 < 1000);
 	assert_int_equal(shlog_part_info(p, &in), 0);
 	assert_true(in.flushes_latency >= 1);
-	assert_true(in.flushes_volume == 0);
-	assert_true(in.buffered_msgs == 0);
+	assert_int_equal(in.flushes_volume, 0);
+	assert_int_equal(in.buffered_msgs, 0);
 	th_close(s, p);
 }
 
@@ -759,7 +765,7 @@ static void test_backpressure(void **state)
 	assert_int_equal(pthread_create(&th, NULL, blocking_append, p), 0);
 	th_sleep_ms(300);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == (uint64_t)n);
+	assert_int_equal(in.end_seq, (uint64_t)n);
 	assert_true(in.backpressure_waits >= 1);
 	th_fault_gate_open();
 	assert_int_equal(pthread_join(th, &ret), 0);
@@ -767,7 +773,7 @@ static void test_backpressure(void **state)
 	th_fault_restore();
 	assert_int_equal(shlog_part_flush(p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.committed_seq == (uint64_t)n + 1);
+	assert_int_equal(in.committed_seq, (uint64_t)n + 1);
 	assert_int_equal(th_read_log(p, &log, &len, NULL), 0);
 	assert_int_equal(th_count_lines(log, len), n + 1);
 	assert_memory_equal(log + len - 8, "blocked\n", 8);

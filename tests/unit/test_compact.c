@@ -196,7 +196,8 @@ static int check_after(const char *dir, const struct expect *e, uint64_t crash_a
 	assert_int_equal(th_close(s, p), 0);
 	assert_int_equal(th_reopen_part(dir, &o, "c", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == NMSG + 1 && in.recovered_bytes_dropped == 0);
+	assert_int_equal(in.end_seq, NMSG + 1);
+	assert_int_equal(in.recovered_bytes_dropped, 0);
 	assert_int_equal(th_close(s, p), 0);
 	return compacted;
 }
@@ -446,7 +447,9 @@ static void test_mkdtemp_name_taken(void **state)
 	assert_int_equal(strlen(name), 3 + SHLOG_ADMIN_RAND_HEX + 4);
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 	assert_int_equal(lstat(path, &sb), 0);
-	assert_true(S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700 && sb.st_uid == geteuid());
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(sb.st_uid, geteuid());
 	assert_int_equal(fstat(fd, &sb), 0);
 	assert_int_equal(lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode), 1);
 	close(fd);

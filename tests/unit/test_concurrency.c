@@ -168,7 +168,7 @@ static void verify(struct run *r)
 		assert_true(lines_wellformed(log, len));
 		n = th_split_lines(log, len, &lines);
 		assert_int_equal(shlog_part_info(r->parts[i], &in), 0);
-		assert_true(in.end_seq == n);
+		assert_int_equal(in.end_seq, n);
 		for (size_t k = 0; k < n; k++) {
 			int t;
 			unsigned m;

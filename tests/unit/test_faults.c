@@ -134,7 +134,8 @@ static size_t wl_check(const char *dir, const struct workload *w,
 			fail_msg("crash at %llu: line %zu is '%s', want '%s'",
 				 (unsigned long long)crash_at, i, lines[i], m);
 	}
-	assert_true(in.committed_seq == n && in.end_seq == n);
+	assert_int_equal(in.committed_seq, n);
+	assert_int_equal(in.end_seq, n);
 	assert_true(in.recovered_msgs_dropped <= in.recovered_bytes_dropped);
 	assert_true(n + in.recovered_msgs_dropped <=
 		    (size_t)w->rounds * w->per_round);
@@ -173,7 +174,7 @@ static size_t wl_check(const char *dir, const struct workload *w,
 	assert_int_equal(th_close(s, p), 0);
 	assert_int_equal(th_reopen_part(dir, &o, "c", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == n + 1);
+	assert_int_equal(in.end_seq, n + 1);
 	assert_int_equal(in.recovered_bytes_dropped, 0);
 	assert_int_equal(th_close(s, p), 0);
 	return n;
@@ -344,8 +345,8 @@ static void test_enospc(void **state)
 	th_append(p, "d0");
 	assert_int_equal(shlog_part_sync(p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 100 + appended + 1);
-	assert_true(in.committed_seq == in.end_seq);
+	assert_int_equal(in.end_seq, 100 + appended + 1);
+	assert_int_equal(in.committed_seq, in.end_seq);
 	assert_int_equal(th_close(s, p), 0);
 
 	assert_int_equal(th_reopen_part(f->dir, &o, "e", 0, &s, &p), 0);
@@ -425,11 +426,11 @@ static void test_eio_once(void **state)
 	th_fault_restore();
 	assert_int_equal(shlog_part_info(p, &in), 0);
 	assert_true(in.write_errors >= 1);
-	assert_true(in.committed_seq == 20);
+	assert_int_equal(in.committed_seq, 20);
 	assert_int_equal(th_close(s, p), 0);
 	assert_int_equal(th_reopen_part(f->dir, &o, "w", 0, &s, &p), 0);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.end_seq == 20);
+	assert_int_equal(in.end_seq, 20);
 	assert_int_equal(in.recovered_bytes_dropped, 0);
 	assert_int_equal(th_close(s, p), 0);
 }

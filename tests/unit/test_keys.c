@@ -73,8 +73,8 @@ static void test_latest_and_tombstone(void **state)
 	check_key(p, "a", "3");
 	check_key(p, "b", "2");
 	assert_int_equal(shlog_key_lookup(p, "a", 1, &r), 0);
-	assert_true(r.seq == seq);
-	assert_true(r.off == 8);
+	assert_int_equal(r.seq, seq);
+	assert_int_equal(r.off, 8);
 	assert_true(r.time_ns > 0);
 	check_key(p, "c", NULL);
 
@@ -83,7 +83,7 @@ static void test_latest_and_tombstone(void **state)
 	check_key(p, "a", NULL);
 	check_key(p, "b", "2");
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.nkeys == 1);
+	assert_int_equal(in.nkeys, 1);
 
 	put(p, "a", "4");
 	put(p, "b", "");
@@ -96,7 +96,7 @@ static void test_latest_and_tombstone(void **state)
 	check_key(p, "a", "4");
 	check_key(p, "b", NULL);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.nkeys == 1);
+	assert_int_equal(in.nkeys, 1);
 	th_close(s, p);
 }
 
@@ -131,7 +131,7 @@ static void test_keyless(void **state)
 	memset(k255, 'K', 256);
 	assert_int_equal(shlog_key_lookup(p, k255, 256, &r) < 0, 1);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.nkeys == 2);
+	assert_int_equal(in.nkeys, 2);
 	th_close(s, p);
 }
 
@@ -250,7 +250,7 @@ static void many_check(shlog_part *p, unsigned nkeys)
 		nlive += (uint64_t)live;
 	}
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.nkeys == nlive);
+	assert_int_equal(in.nkeys, nlive);
 }
 
 /*
@@ -369,8 +369,8 @@ static void test_snapshot_format(void **state)
 		assert_true(ld64(r) < seq);
 		assert_true(mlen > klen);
 		/* records come in any order, but no key twice */
-		if (prev)
-			assert_true(prevlen != klen || memcmp(prev, r + 32, klen) != 0);
+		if (prev && prevlen == klen)
+			assert_memory_not_equal(prev, r + 32, klen);
 		prev = r + 32;
 		prevlen = klen;
 		pos += 32 + klen;
