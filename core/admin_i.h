@@ -7,16 +7,16 @@
 #define SHLOG_ADMIN_I_H
 
 #include "engine_i.h"
+#include "lock_i.h"
 
 /* Random hex digits in the name of a temporary directory. */
 #define SHLOG_ADMIN_RAND_HEX 16
 
-/* Open the data dir @dir and take its lock like a store open; -EBUSY if held. */
-int sl_admin_lock(const char *dir, int *dfd, int *lock_fd);
-/* Release what sl_admin_lock() took. */
-void sl_admin_unlock(int dfd, int lock_fd);
-/* Is the lock of the data dir open as @dfd held by someone?  1 held, 0 free, or -errno. */
-int sl_admin_lock_held(int dfd);
+/* For shlogctl until core/ctl calls sl_lock_held() (lock_i.h) itself. */
+static inline int sl_admin_lock_held(int dfd)
+{
+	return sl_lock_held(dfd);
+}
 
 /*
  * Make a fresh directory "<prefix><16 random hex><suffix>" (0700) in

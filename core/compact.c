@@ -53,6 +53,7 @@
 #include "engine_i.h"
 #include "io_i.h"
 #include "admin_i.h"
+#include "lock_i.h"
 
 /* ================================================================ */
 /* Settling an interrupted swap                                      */
@@ -650,7 +651,7 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part, uint64
 	j.r = r;
 	j.progress = progress;
 	j.arg = arg;
-	rc = sl_admin_lock(dir, &dfd, &lock_fd);
+	rc = sl_lock_open(dir, SL_LOCK_TAKE, &dfd, &lock_fd);
 	if (rc < 0)
 		return rc;
 	tdfd = sl_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
@@ -659,6 +660,6 @@ int shlog_part_compact(const char *dir, const char *topic, uint32_t part, uint64
 	if (tdfd >= 0)
 		sl_io.close(tdfd);
 	free(j.ents.v);
-	sl_admin_unlock(dfd, lock_fd);
+	sl_lock_close(dfd, lock_fd);
 	return rc;
 }

@@ -38,7 +38,7 @@
 
 #include "engine_i.h"
 #include "io_i.h"
-#include "admin_i.h"
+#include "lock_i.h"
 
 /* The socket's name in the data dir. */
 #define CTL_NAME ".ctl"
@@ -201,7 +201,7 @@ int shlog_ctl_request(const char *dir, const char *req, char *reply, size_t cap,
 	dfd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0)
 		return -errno;
-	rc = sl_io.fstat(dfd, &sb) < 0 ? -errno : sl_admin_lock_held(dfd);
+	rc = sl_io.fstat(dfd, &sb) < 0 ? -errno : sl_lock_held(dfd);
 	if (rc == 0)
 		rc = -ESRCH;   /* nobody holds the store's lock: no daemon */
 	else if (rc > 0)

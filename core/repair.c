@@ -16,62 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #include "engine_i.h"
 #include "io_i.h"
 #include "admin_i.h"
+#include "lock_i.h"
 
 /* ================================================================ */
 /* Shared by the admin operations (admin_i.h)                        */
 /* ================================================================ */
-
-/* Open the data dir and take its lock, as shlog_store_open() does: -EBUSY if held. */
-int sl_admin_lock(const char *dir, int *dfd, int *lock_fd)
-{
-	int rc;
-
-	*lock_fd = -1;
-	*dfd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (*dfd < 0)
-		return -errno;
-	*lock_fd = sl_io_open(*dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
-	rc = *lock_fd < 0 ? *lock_fd : 0;
-	if (rc == 0 && sl_io.flock(*lock_fd, LOCK_EX | LOCK_NB) < 0)
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-	if (rc < 0) {
-		sl_admin_unlock(*dfd, *lock_fd);
-		*dfd = *lock_fd = -1;
-	}
-	return rc;
-}
-
-/* Release what sl_admin_lock() took. */
-void sl_admin_unlock(int dfd, int lock_fd)
-{
-	if (lock_fd >= 0)
-		sl_io.close(lock_fd);
-	if (dfd >= 0)
-		sl_io.close(dfd);
-}
-
-/* Is the data dir's lock held (by a mounted shlogfs or a write command)? */
-int sl_admin_lock_held(int dfd)
-{
-	int fd = sl_io_open(dfd, SHLOG_LOCK_NAME, O_RDONLY, 0, S_IFREG), held;
-
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	held = sl_io.flock(fd, LOCK_SH | LOCK_NB) < 0;
-	if (held && errno != EWOULDBLOCK)
-		held = -errno;
-	sl_io.close(fd);
-	return held;
-}
 
 /* Stop a directory walk at its first entry (sl_io_dir_foreach callback). */
 static int any_entry(const char *name, unsigned char d_type, void *arg)
@@ -226,7 +181,7 @@ int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 	if (!r)
 		r = &dummy;
 	memset(r, 0, sizeof(*r));
-	rc = sl_admin_lock(dir, &dfd, &lock_fd);
+	rc = sl_lock_open(dir, SL_LOCK_TAKE, &dfd, &lock_fd);
 	if (rc < 0)
 		return rc;
 	bare_store_init(&s, o, dfd);
@@ -245,6 +200,6 @@ int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 		rc = repair_one(&s, &t, part, r);
 	if (t.dfd >= 0)
 		sl_io.close(t.dfd);
-	sl_admin_unlock(dfd, lock_fd);
+	sl_lock_close(dfd, lock_fd);
 	return rc;
 }

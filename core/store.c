@@ -27,13 +27,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "engine_i.h"
 #include "io_i.h"
 #include "admin_i.h"
+#include "lock_i.h"
 
 RB_GENERATE(sl_topictree, shlog_topic, link, sl_topic_cmp)
 
@@ -604,23 +604,7 @@ static void raise_nofile(void)
  */
 static int store_lock(shlog_store *s, const char *dir)
 {
-	int fd;
-
-	if (!s->o.read_only && sl_io.mkdirat(AT_FDCWD, dir, SHLOG_DIR_MODE) < 0 && errno != EEXIST)
-		return -errno;
-	fd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	s->dfd = fd;
-	if (s->o.read_only)
-		return 0;
-	fd = sl_io_open(s->dfd, SHLOG_LOCK_NAME, O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
-	if (fd < 0)
-		return fd;
-	s->lock_fd = fd;
-	if (sl_io.flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK ? -EBUSY : -errno;
-	return 0;
+	return sl_lock_open(dir, s->o.read_only ? SL_LOCK_NONE : SL_LOCK_CREATE, &s->dfd, &s->lock_fd);
 }
 
 /* Close every topic and partition; with @clean, flush and sync them first. */
@@ -697,10 +681,7 @@ fail_sched:
 	store_unload(s, 0);
 	sl_sched_destroy(s);
 fail:
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
-	if (s->dfd >= 0)
-		close(s->dfd);
+	sl_lock_close(s->dfd, s->lock_fd);
 	sl_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
 	pthread_mutex_destroy(&s->root_mu);
@@ -720,9 +701,7 @@ int shlog_store_close(shlog_store *s)
 	rc = store_unload(s, !s->o.read_only);
 	pthread_rwlock_unlock(&s->mu);
 	sl_sched_destroy(s);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
-	close(s->dfd);
+	sl_lock_close(s->dfd, s->lock_fd);
 	sl_res_destroy(s);
 	pthread_rwlock_destroy(&s->mu);
 	pthread_mutex_destroy(&s->root_mu);
