@@ -322,8 +322,7 @@ static void test_enospc(void **state)
 	th_fault_install(TH_FAULT_ENOSPC);
 	th_fault_set_space(100); /* part of the next block fits */
 	th_append_range(p, "b", 0, 50);
-	rc = shlog_part_sync(p);
-	assert_true(rc < 0);
+	assert_int_equal(shlog_part_sync(p), -ENOSPC);
 	assert_int_equal(shlog_part_info(p, &in), 0);
 	assert_true(in.committed_seq >= 50);
 	assert_true(in.write_errors >= 1);

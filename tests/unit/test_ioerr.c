@@ -510,10 +510,10 @@ static void sr_one(const char *dir, unsigned nth, int wrap)
 	th_sleep_ms(3 * 200);            /* a flush retry would come within SHLOG_RETRY_MS */
 	assert_int_equal(sr_hits, 1);
 	sr_armed = 0;
-	assert_true(shlog_part_sync(p) < 0);
-	assert_true(shlog_part_append(p, "late", 4, 0, NULL) < 0);
+	assert_int_equal(shlog_part_sync(p), -EIO);
+	assert_int_equal(shlog_part_append(p, "late", 4, 0, NULL), -EIO);
 	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_true(in.error < 0);
+	assert_int_equal(in.error, -EIO);
 	assert_true(in.durable_seq <= 20);
 	th_close(s, p);
 	sl_io.fdatasync = sl_io_default.fdatasync;
@@ -581,7 +581,7 @@ static void test_ioerr_close_sticky(void **state)
 	sr_armed = 1;
 	sl_io.fdatasync = sr_fdatasync;
 	sl_io.fsync = sr_fsync;
-	assert_true(th_close(s, p) < 0);
+	assert_int_equal(th_close(s, p), -EIO);
 	sr_armed = 0;
 	sl_io.fdatasync = sl_io_default.fdatasync;
 	sl_io.fsync = sl_io_default.fsync;
