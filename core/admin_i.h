@@ -10,7 +10,7 @@
 #include "lock_i.h"
 
 /* Random hex digits in the name of a temporary directory. */
-#define SHLOG_ADMIN_RAND_HEX 16
+#define SHLOG_ADMIN_RAND_HEX SHLOG_TMP_HEX
 
 /* For shlogctl until core/ctl calls sl_lock_held() (lock_i.h) itself. */
 static inline int sl_admin_lock_held(int dfd)

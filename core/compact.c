@@ -73,38 +73,13 @@ struct cnames {
 	size_t n, cap;
 };
 
-/* Is @s exactly @n lower-case hex digits? */
-static int all_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-/* Parse ".compact-<N>[-<16 hex>].new|.old" into @c; 1 if it is one. */
+/* Parse a compaction's temporary name (names.c) into @c; 1 if it is one. */
 static int compact_name(const char *name, struct cname *c)
 {
-	size_t n = strlen(name), dlen;
-	const char *digits = name + 9, *end, *dash;
-	char num[16];
+	size_t n = strlen(name);
 
-	if (strncmp(name, ".compact-", 9) || n < 9 + 1 + 4 || n >= sizeof(c->name))
+	if (n >= sizeof(c->name) || !sl_name_parse_compact(name, &c->num, &c->old))
 		return 0;
-	end = name + n - 4;
-	if (strcmp(end, ".new") && strcmp(end, ".old"))
-		return 0;
-	dash = memchr(digits, '-', (size_t)(end - digits));
-	dlen = (size_t)((dash ? dash : end) - digits);
-	if (dlen == 0 || dlen >= sizeof(num))
-		return 0;
-	if (dash && ((size_t)(end - dash - 1) != SHLOG_ADMIN_RAND_HEX || !all_hex(dash + 1, SHLOG_ADMIN_RAND_HEX)))
-		return 0;
-	memcpy(num, digits, dlen);
-	num[dlen] = 0;
-	if (shlog_part_name_parse(num, &c->num) < 0)
-		return 0;
-	c->old = !strcmp(end, ".old");
 	memcpy(c->name, name, n + 1);
 	return 1;
 }
@@ -157,12 +132,12 @@ static int rename_cname(int tdfd, const struct cname *c, const char *part)
 /* Settle partition @num from its entries @v[0..n): see the table at the top. */
 static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num, struct cname *v, size_t n)
 {
-	char part[16];
+	char part[SHLOG_PART_NAME_CAP];
 	const struct cname *nw = NULL, *old = NULL;
 	size_t news = 0, olds = 0;
 	int rc = 0;
 
-	snprintf(part, sizeof(part), "%u", num);
+	sl_name_part(part, sizeof(part), num);
 	for (size_t i = 0; i < n; i++) {
 		v[i].dir = kind_at(tdfd, v[i].name) == 1;
 		if (!v[i].dir)
@@ -254,11 +229,11 @@ static int cw_seg_open(struct cwriter *w)
 
 	w->seg_base = w->seq;
 	w->seg_bytes = w->idx_bytes = 0;
-	sl_seg_name(name, sizeof(name), w->seq, "log");
+	sl_name_segment(name, sizeof(name), w->seq, SL_SEG_LOG);
 	w->log_fd = cw_create(w, name);
 	if (w->log_fd < 0)
 		return w->log_fd;
-	sl_seg_name(name, sizeof(name), w->seq, "idx");
+	sl_name_segment(name, sizeof(name), w->seq, SL_SEG_IDX);
 	w->idx_fd = cw_create(w, name);
 	return w->idx_fd < 0 ? w->idx_fd : 0;
 }
@@ -531,13 +506,10 @@ static int still_ours(int tdfd, const char *name, int fd)
 /* The two-step swap (no RENAME_EXCHANGE): N -> the .old name, the copy -> N. */
 static int swap_two_step(int tdfd, const char *tmp, const char *num, char *old, size_t cap)
 {
-	size_t n = strlen(tmp);
-	int rc;
+	int rc = sl_name_compact_old(old, cap, tmp);
 
-	if (n + 1 > cap)
-		return -ENAMETOOLONG;
-	memcpy(old, tmp, n + 1);
-	memcpy(old + n - 4, ".old", 4);
+	if (rc < 0)
+		return rc;
 	if (sl_io.renameat2(tdfd, num, tdfd, old, RENAME_NOREPLACE) < 0 &&
 	    (errno != EINVAL || sl_io.renameat(tdfd, num, tdfd, old) < 0))
 		return -errno;
@@ -552,11 +524,11 @@ static int swap_two_step(int tdfd, const char *tmp, const char *num, char *old, 
 /* Swap the copy in (@tmp, open as @ndfd) for partition @part, then remove the old tree. */
 static int swap_in(int tdfd, const char *tmp, int ndfd, uint32_t part)
 {
-	char num[16], old[64];
+	char num[SHLOG_PART_NAME_CAP], old[64];
 	const char *gone = tmp;   /* where the old tree is after the swap */
 	int rc;
 
-	snprintf(num, sizeof(num), "%u", part);
+	sl_name_part(num, sizeof(num), part);
 	rc = still_ours(tdfd, tmp, ndfd);
 	if (rc < 0)
 		return rc;
@@ -593,12 +565,13 @@ static int compact_build(const char *dir, int tdfd, const char *topic, uint32_t 
 	ro.repair = 0;
 	*ndfd = -1;
 	tmp[0] = 0;
-	snprintf(prefix, sizeof(prefix), ".compact-%u-", part);
-	rc = shlog_store_open(dir, &ro, &st);
+	rc = sl_name_compact_prefix(prefix, sizeof(prefix), part);
+	if (rc == 0)
+		rc = shlog_store_open(dir, &ro, &st);
 	if (rc == 0)
 		rc = shlog_part_get(st, topic, part, &j->p);
 	if (rc == 0) {
-		*ndfd = sl_admin_mkdtemp(tdfd, prefix, ".new", tmp, cap);
+		*ndfd = sl_admin_mkdtemp(tdfd, prefix, SHLOG_COMPACT_NEW_SUFFIX, tmp, cap);
 		rc = *ndfd < 0 ? *ndfd : build(j, *ndfd, seg_max, ro.stride);
 	}
 	if (j->p)

@@ -2,6 +2,9 @@
 #ifndef SHLOG_CONST_I_H
 #define SHLOG_CONST_I_H
 
+/* The names of the files in the data dir are in names_i.h. */
+#include "names_i.h"
+
 /* ---- engine defaults (overridable through struct shlog_options) ---- */
 #define SHLOG_DEF_STRIDE            1000u     /* volume trigger and index stride */
 #define SHLOG_DEF_FLUSH_MS          20u       /* latency drain */
@@ -38,25 +41,13 @@
 #define SHLOG_KEYS_VERSION          1u
 #define SHLOG_KEYS_HDR_SIZE         40u
 #define SHLOG_KEYS_REC_SIZE         32u         /* fixed part of a key record */
-#define SHLOG_SEG_NAME_DIGITS       20          /* "%020llu.log" */
-#define SHLOG_LOCK_NAME             ".lock"
-#define SHLOG_ANCHOR_NAME           "anchor"
-#define SHLOG_KEYS_NAME             "keys"
-#define SHLOG_KEYS_TMP_NAME         "keys.tmp"
 
 /* ---- the data dir is the daemon's (docs/FORMAT.md "The data directory") ---- */
 #define SHLOG_DIR_MODE              0700        /* every directory shlog makes */
 #define SHLOG_FILE_MODE             0600        /* every file shlog makes */
 #define SHLOG_VIRT_DIR_MODE         0755        /* a new topic's mode as the mount shows it */
-#define SHLOG_TMP_NEW_PREFIX        ".new-"     /* + 16 hex: a topic being created */
-#define SHLOG_TMP_DEL_PREFIX        ".del-"     /* + 16 hex: a topic being deleted */
-#define SHLOG_TMP_HEX               16          /* random hex digits of a temporary name */
-#define SHLOG_TMP_TRIES             16          /* names tried before giving up (EEXIST) */
 
 /* ---- a topic's meta file: the modes and owners the mount shows ---- */
-#define SHLOG_META_NAME             "meta"
-#define SHLOG_ROOT_META_NAME        ".meta"     /* the mount root's record, in the data dir */
-#define SHLOG_META_TMP_PREFIX       ".meta-"    /* + 16 hex, in a topic dir or the data dir */
 #define SHLOG_META_MAGIC            0x4d4c4853u /* "SHLM" little-endian */
 #define SHLOG_META_VERSION          1u
 #define SHLOG_META_HDR_SIZE         32u         /* header + the topic's record */

@@ -40,18 +40,17 @@
 #include "io_i.h"
 #include "lock_i.h"
 
-/* The socket's name in the data dir. */
-#define CTL_NAME ".ctl"
-
 /* Files of the older protocol (a pid file and SIGUSR1), removed at listen. */
-static const char *const ctl_legacy[] = { ".pid", ".synced", ".synced.tmp" };
+static const char *const ctl_legacy[] = {
+	SHLOG_LEGACY_PID_NAME, SHLOG_LEGACY_SYNCED_NAME, SHLOG_LEGACY_SYNCED_TMP_NAME,
+};
 
 /* The socket's address, relative to the data dir open as @dfd. */
 static socklen_t ctl_addr(int dfd, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, CTL_NAME);
+	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, SHLOG_CTL_NAME);
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa->sun_path) + 1);
 }
 
@@ -89,20 +88,20 @@ int shlog_ctl_listen(shlog_store *s)
 		return -EROFS;   /* nothing to sync, and no lock to make removing a stale name safe */
 	for (size_t i = 0; i < sizeof(ctl_legacy) / sizeof(ctl_legacy[0]); i++)
 		unlink_name(s->dfd, ctl_legacy[i]);
-	rc = unlink_name(s->dfd, CTL_NAME);
+	rc = unlink_name(s->dfd, SHLOG_CTL_NAME);
 	if (rc < 0) {
 		sl_logf(s, SHLOG_ERR, "cannot remove a stale %s (%s): 'shlogctl sync' will not reach this daemon",
-			   CTL_NAME, strerror(-rc));
+			   SHLOG_CTL_NAME, strerror(-rc));
 		return rc == -EISDIR ? -EUCLEAN : rc;
 	}
 	fd = ctl_bind(s->dfd);
 	if (fd < 0) {
-		sl_logf(s, SHLOG_ERR, "cannot make the control socket %s: %s", CTL_NAME, strerror(-fd));
+		sl_logf(s, SHLOG_ERR, "cannot make the control socket %s: %s", SHLOG_CTL_NAME, strerror(-fd));
 		return fd;
 	}
-	if (sl_io.fstatat(s->dfd, CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(sb.st_mode) ||
+	if (sl_io.fstatat(s->dfd, SHLOG_CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(sb.st_mode) ||
 	    sb.st_uid != geteuid()) {
-		sl_logf(s, SHLOG_ERR, "%s is not the socket just made; not serving 'shlogctl sync'", CTL_NAME);
+		sl_logf(s, SHLOG_ERR, "%s is not the socket just made; not serving 'shlogctl sync'", SHLOG_CTL_NAME);
 		sl_io.close(fd);
 		return -EUCLEAN;
 	}
@@ -115,7 +114,7 @@ void shlog_ctl_unlisten(shlog_store *s, int fd)
 		return;
 	sl_io.close(fd);
 	if (s && s->lock_fd >= 0)
-		unlink_name(s->dfd, CTL_NAME);
+		unlink_name(s->dfd, SHLOG_CTL_NAME);
 }
 
 int shlog_ctl_peer_ok(int fd, uid_t owner, pid_t *pid)
@@ -139,7 +138,7 @@ static int ctl_check_name(int dfd, uid_t owner)
 {
 	struct stat sb;
 
-	if (sl_io.fstatat(dfd, CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sl_io.fstatat(dfd, SHLOG_CTL_NAME, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	if (!S_ISSOCK(sb.st_mode) || (sb.st_uid != 0 && sb.st_uid != owner))
 		return -EPERM;

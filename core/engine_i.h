@@ -235,7 +235,6 @@ int sl_part_write_anchor(shlog_part *p, int clean);  /* p->mu not held */
 int sl_part_sync_files(shlog_part *p);
 
 /* ---- seg.c ---- */
-int sl_seg_name(char *out, size_t cap, uint64_t seq, const char *ext);
 int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g);  /* seglock held */
 struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off);
 struct shlog_seg *sl_seg_by_seq(shlog_part *p, uint64_t seq);

@@ -26,7 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/endian.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "const_i.h"
@@ -213,7 +212,9 @@ static int tmp_create(int dfd, char *name, size_t cap)
 	int fd = -EEXIST;
 
 	for (int i = 0; i < SHLOG_TMP_TRIES && fd == -EEXIST; i++) {
-		sl_tmp_name(name, cap, SHLOG_META_TMP_PREFIX);
+		int rc = sl_name_temp(name, cap, SHLOG_META_TMP_PREFIX, "");
+		if (rc < 0)
+			return rc;
 		fd = sl_io_open(dfd, name, O_WRONLY | O_CREAT | O_EXCL, SHLOG_FILE_MODE, S_IFREG);
 	}
 	return fd;
@@ -259,7 +260,7 @@ int sl_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
 {
 	struct shlog_perm topic;
 	struct stat st;
-	char name[16];
+	char name[SHLOG_PART_NAME_CAP];
 	int rc;
 
 	if (sl_io.fstat(tdfd, &st) < 0)
@@ -267,7 +268,7 @@ int sl_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
 	topic = perm_of(&st);
 	rc = sl_meta_init(m, &topic, nparts);
 	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
-		snprintf(name, sizeof(name), "%u", i);
+		sl_name_part(name, sizeof(name), i);
 		if (sl_io.fstatat(tdfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			rc = -errno;
 		else if (!S_ISDIR(st.st_mode))
@@ -281,22 +282,8 @@ int sl_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m)
 }
 
 /* ================================================================ */
-/* Temporary names and the daemon's own directories                  */
+/* The daemon's own directories                                      */
 /* ================================================================ */
-
-/* "<prefix><16 random hex digits>": fixed length, whatever the topic's name. */
-void sl_tmp_name(char *out, size_t cap, const char *prefix)
-{
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);   /* O_EXCL/mkdirat catch a repeat */
-		r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^
-		    (uint64_t)getpid() << 32;
-	}
-	snprintf(out, cap, "%s%016llx", prefix, (unsigned long long)r);
-}
 
 /* Make directory fd @p fd SHLOG_DIR_MODE and owned by the euid. */
 int sl_dir_tighten(int fd)
@@ -322,12 +309,12 @@ int sl_dir_tighten(int fd)
 /* Tighten every partition directory 0..nparts-1 of topic dir @p tdfd. */
 int sl_parts_tighten(int tdfd, uint32_t nparts)
 {
-	char name[16];
+	char name[SHLOG_PART_NAME_CAP];
 	int rc = 0;
 
 	for (uint32_t i = 0; i < nparts; i++) {
 		int fd, r;
-		snprintf(name, sizeof(name), "%u", i);
+		sl_name_part(name, sizeof(name), i);
 		fd = sl_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
 		r = fd < 0 ? fd : sl_dir_tighten(fd);
 		if (fd >= 0)

@@ -3,8 +3,7 @@
  * the topic and each of its partitions.  The real directories in the data
  * dir stay the daemon's (SHLOG_DIR_MODE, its euid); what users see and
  * change through the mount lives here.  Byte layout: docs/FORMAT.md
- * "The meta file".  meta.c also makes the random temporary names of the
- * data dir and tightens a directory to the daemon's own.
+ * "The meta file".  meta.c also tightens a directory to the daemon's own.
  */
 #ifndef SHLOG_META_I_H
 #define SHLOG_META_I_H
@@ -52,8 +51,6 @@ int sl_meta_write(int tdfd, const char *name, const struct shlog_meta *m);
 /* Build a meta from the real directories' modes and owners (migration). */
 int sl_meta_from_dirs(int tdfd, uint32_t nparts, struct shlog_meta *m);
 
-/* "<prefix><16 random hex digits>" into @p out (cap >= strlen(prefix) + 17). */
-void sl_tmp_name(char *out, size_t cap, const char *prefix);
 /* Make directory fd @p fd SHLOG_DIR_MODE and owned by the euid; 1 if changed, 0, -errno. */
 int sl_dir_tighten(int fd);
 /* Tighten every partition directory 0..nparts-1 of topic dir @p tdfd. */

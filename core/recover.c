@@ -103,7 +103,7 @@ static void note_bad(struct rstate *st, size_t i, uint64_t k, const char *what)
 
 	if (st->bad[0])
 		return;
-	sl_seg_name(name, sizeof(name), st->p->segs[i].base_seq, "idx");
+	sl_name_segment(name, sizeof(name), st->p->segs[i].base_seq, SL_SEG_IDX);
 	snprintf(st->bad, sizeof(st->bad), "%s byte %llu: %s", name,
 		 (unsigned long long)(k * SHLOG_IDX_ENTRY_SIZE), what);
 }
@@ -117,22 +117,6 @@ static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
-}
-
-/* Is this a segment log name?  Its sequence number in *seq. */
-static int seg_log_name(const char *name, uint64_t *seq)
-{
-	uint64_t v = 0;
-
-	if (strlen(name) != SHLOG_SEG_NAME_DIGITS + 4 || strcmp(name + SHLOG_SEG_NAME_DIGITS, ".log"))
-		return 0;
-	for (int i = 0; i < SHLOG_SEG_NAME_DIGITS; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(name[i] - '0');
-	}
-	*seq = v;
-	return 1;
 }
 
 /* The sorted base sequence numbers of the .log files in partition dir @dfd. */
@@ -153,7 +137,7 @@ int sl_seg_list(int dfd, uint64_t **out, size_t *n)
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (!seg_log_name(de->d_name, &seq))
+		if (sl_name_parse_segment(de->d_name, &seq) != SL_SEG_LOG)
 			continue;
 		if (*n == cap) {
 			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
@@ -185,8 +169,8 @@ static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
 		struct stat st;
 		int fd, idx_ok;
 
-		sl_seg_name(lname, sizeof(lname), seqs[0], "log");
-		sl_seg_name(iname, sizeof(iname), seqs[0], "idx");
+		sl_name_segment(lname, sizeof(lname), seqs[0], SL_SEG_LOG);
+		sl_name_segment(iname, sizeof(iname), seqs[0], SL_SEG_IDX);
 		fd = sl_io_open(p->dfd, iname, O_RDONLY, 0, S_IFREG);
 		idx_ok = fd >= 0 && sl_io.fstat(fd, &st) == 0 && st.st_size >= SHLOG_IDX_ENTRY_SIZE;
 		if (fd >= 0)
@@ -222,9 +206,9 @@ static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 
 		g->log_fd = g->idx_fd = -1;
 		g->base_seq = seqs[i];
-		sl_seg_name(name, sizeof(name), seqs[i], "log");
+		sl_name_segment(name, sizeof(name), seqs[i], SL_SEG_LOG);
 		g->log_fd = sl_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR, 0, S_IFREG);
-		sl_seg_name(name, sizeof(name), seqs[i], "idx");
+		sl_name_segment(name, sizeof(name), seqs[i], SL_SEG_IDX);
 		g->idx_fd = g->log_fd < 0 ? -1 :
 			sl_io_open(p->dfd, name, ro ? O_RDONLY : O_RDWR | O_CREAT, SHLOG_FILE_MODE, S_IFREG);
 		if (g->log_fd < 0 || g->idx_fd < 0 || sl_io.fstat(g->log_fd, &sl) < 0 ||
@@ -307,7 +291,7 @@ static void seg_forget_first(struct rstate *st)
 	shlog_part *p = st->p;
 	char name[32];
 
-	sl_seg_name(name, sizeof(name), p->segs[0].base_seq, "log");
+	sl_name_segment(name, sizeof(name), p->segs[0].base_seq, SL_SEG_LOG);
 	sl_logf(p->s, SHLOG_WARNING, "%s: repair drops segment %s (%llu bytes): its index is damaged",
 		   p->name, name, (unsigned long long)st->r[0].log_size);
 	p->st.recovered_bytes_dropped += st->r[0].log_size;
@@ -315,7 +299,7 @@ static void seg_forget_first(struct rstate *st)
 	sl_io.close(p->segs[0].idx_fd);
 	if (!p->s->o.read_only) {
 		sl_io.unlinkat(p->dfd, name, 0);
-		sl_seg_name(name, sizeof(name), p->segs[0].base_seq, "idx");
+		sl_name_segment(name, sizeof(name), p->segs[0].base_seq, SL_SEG_IDX);
 		sl_io.unlinkat(p->dfd, name, 0);
 	}
 	memmove(p->segs, p->segs + 1, (st->n - 1) * sizeof(*p->segs));
@@ -547,9 +531,9 @@ static int cut_tail(struct rstate *st)
 		sl_io.close(x->log_fd);
 		sl_io.close(x->idx_fd);
 		if (!ro) {
-			sl_seg_name(name, sizeof(name), x->base_seq, "log");
+			sl_name_segment(name, sizeof(name), x->base_seq, SL_SEG_LOG);
 			sl_io.unlinkat(p->dfd, name, 0);
-			sl_seg_name(name, sizeof(name), x->base_seq, "idx");
+			sl_name_segment(name, sizeof(name), x->base_seq, SL_SEG_IDX);
 			sl_io.unlinkat(p->dfd, name, 0);
 		}
 		p->nsegs--;

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "engine_i.h"
@@ -52,26 +51,11 @@ static int fresh_dir_check(int fd, const struct stat *before)
 	return rc == 1 ? -EUCLEAN : rc;
 }
 
-/* Draw a name "<prefix><hex><suffix>" into @name. */
-static int random_name(const char *prefix, const char *suffix, char *name, size_t cap)
-{
-	unsigned char r[SHLOG_ADMIN_RAND_HEX / 2];
-	char hex[SHLOG_ADMIN_RAND_HEX + 1];
-
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return -EIO;
-	for (size_t i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
-	if ((size_t)snprintf(name, cap, "%s%s%s", prefix, hex, suffix) >= cap)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
 {
-	for (int tries = 0; tries < 16; tries++) {
+	for (int tries = 0; tries < SHLOG_TMP_TRIES; tries++) {
 		struct stat before;
-		int fd, rc = random_name(prefix, suffix, name, cap);
+		int fd, rc = sl_name_temp(name, cap, prefix, suffix);
 		if (rc < 0)
 			return rc;
 		if (sl_io.mkdirat(dfd, name, 0700) < 0) {
@@ -119,8 +103,7 @@ static int low_seg(const char *name, unsigned char d_type, void *arg)
 	uint64_t *low = arg, v;
 
 	(void)d_type;
-	if (strlen(name) == SHLOG_SEG_NAME_DIGITS + 4 && !strcmp(name + SHLOG_SEG_NAME_DIGITS, ".log") &&
-	    (v = strtoull(name, NULL, 10)) < *low)
+	if (sl_name_parse_segment(name, &v) == SL_SEG_LOG && v < *low)
 		*low = v;
 	return 0;
 }
@@ -128,11 +111,11 @@ static int low_seg(const char *name, unsigned char d_type, void *arg)
 /* The lowest segment base in partition dir @num of topic dir @tdfd (UINT64_MAX if none). */
 static uint64_t first_seg_base(int tdfd, uint32_t num)
 {
-	char name[16];
+	char name[SHLOG_PART_NAME_CAP];
 	uint64_t low = UINT64_MAX;
 	int fd;
 
-	snprintf(name, sizeof(name), "%u", num);
+	sl_name_part(name, sizeof(name), num);
 	fd = sl_io_open(tdfd, name, O_RDONLY, 0, S_IFDIR);
 	if (fd < 0)
 		return low;
@@ -189,7 +172,7 @@ int shlog_part_repair(const char *dir, const char *topic, uint32_t part,
 	memset(&t, 0, sizeof(t));
 	strlcpy(t.name, topic, sizeof(t.name));
 	t.dfd = sl_io_open(dfd, topic, O_RDONLY, 0, S_IFDIR);
-	snprintf(num, sizeof(num), "%u", part);
+	sl_name_part(num, sizeof(num), part);
 	if (t.dfd < 0)
 		rc = t.dfd;
 	else if (sl_io.fstatat(t.dfd, num, &sb, AT_SYMLINK_NOFOLLOW) < 0)

@@ -200,8 +200,8 @@ static int seg_files_open(shlog_part *p, struct shlog_seg *g, int tail)
 	char lname[32], iname[32];
 	int lfd, ifd;
 
-	sl_seg_name(lname, sizeof(lname), g->base_seq, "log");
-	sl_seg_name(iname, sizeof(iname), g->base_seq, "idx");
+	sl_name_segment(lname, sizeof(lname), g->base_seq, SL_SEG_LOG);
+	sl_name_segment(iname, sizeof(iname), g->base_seq, SL_SEG_IDX);
 	lfd = sl_io_open(p->dfd, lname, flags, 0, S_IFREG);
 	ifd = lfd < 0 ? lfd : sl_io_open(p->dfd, iname, flags, 0, S_IFREG);
 	if (ifd < 0) {

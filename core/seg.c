@@ -20,13 +20,6 @@
 #include "engine_i.h"
 #include "io_i.h"
 
-/* "<seq, 20 digits>.<ext>" */
-int sl_seg_name(char *out, size_t cap, uint64_t seq, const char *ext)
-{
-	int n = snprintf(out, cap, "%0*llu.%s", SHLOG_SEG_NAME_DIGITS, (unsigned long long)seq, ext);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
 /* Check entry i of a segment being loaded against the validator; the rule broken in *why. */
 static int seg_ent_check(const struct shlog_seg *g, struct shlog_ent *ents, size_t i,
 			 const unsigned char *raw, const char **why)
@@ -64,7 +57,7 @@ int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 	for (size_t i = 0; rc == 0 && i < g->nents; i++) {
 		if (seg_ent_check(g, ents, i, raw + i * SHLOG_IDX_ENTRY_SIZE, &why) < 0) {
 			char name[32];
-			sl_seg_name(name, sizeof(name), g->base_seq, "idx");
+			sl_name_segment(name, sizeof(name), g->base_seq, SL_SEG_IDX);
 			sl_logf(p->s, SHLOG_ERR, "%s: %s: corrupt index entry at byte %zu (%s): not served",
 				   p->name, name, i * SHLOG_IDX_ENTRY_SIZE, why);
 			rc = -EIO;
@@ -153,7 +146,7 @@ int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, c
 
 	if (rc == 0 && sl_check_span(&en->e, buf, &why) < 0) {
 		char name[32];
-		sl_seg_name(name, sizeof(name), g->base_seq, "log");
+		sl_name_segment(name, sizeof(name), g->base_seq, SL_SEG_LOG);
 		sl_logf(p->s, SHLOG_ERR,
 			   "%s: %s: %s in bytes %llu..%llu (messages %llu..%llu): corrupt data, not served",
 			   p->name, name, why, (unsigned long long)(en->e.off - g->base_off),
@@ -209,7 +202,7 @@ static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *e
 
 	if (off < en->e.off || off >= end) {
 		char name[32];
-		sl_seg_name(name, sizeof(name), g->base_seq, "idx");
+		sl_name_segment(name, sizeof(name), g->base_seq, SL_SEG_IDX);
 		sl_logf(p->s, SHLOG_ERR, "%s: %s: no index entry covers log offset %llu: damaged index",
 			   p->name, name, (unsigned long long)off);
 		return -EIO;
@@ -282,12 +275,12 @@ ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size
 }
 
 /* Open (creating with @flags) one of a segment's two files. */
-static int seg_open_file(shlog_part *p, uint64_t seq, const char *ext, int flags)
+static int seg_open_file(shlog_part *p, uint64_t seq, enum sl_seg_file f, int flags)
 {
 	char name[32];
 	int fd;
 
-	sl_seg_name(name, sizeof(name), seq, ext);
+	sl_name_segment(name, sizeof(name), seq, f);
 	fd = sl_io_open(p->dfd, name, flags, SHLOG_FILE_MODE, S_IFREG);
 	return fd;
 }
@@ -300,8 +293,8 @@ int sl_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 
 	if (rc < 0)
 		return rc;
-	g.log_fd = seg_open_file(p, seq, "log", O_RDWR | O_CREAT | O_TRUNC);
-	g.idx_fd = seg_open_file(p, seq, "idx", O_RDWR | O_CREAT | O_TRUNC);
+	g.log_fd = seg_open_file(p, seq, SL_SEG_LOG, O_RDWR | O_CREAT | O_TRUNC);
+	g.idx_fd = seg_open_file(p, seq, SL_SEG_IDX, O_RDWR | O_CREAT | O_TRUNC);
 	g.ents = calloc(64, sizeof(*g.ents));
 	g.ents_cap = 64;
 	rc = g.log_fd < 0 ? g.log_fd : g.idx_fd < 0 ? g.idx_fd : !g.ents ? -ENOMEM : 0;
@@ -371,8 +364,8 @@ int sl_seg_drop_oldest(shlog_part *p)
 	if (old.log_fd >= 0)
 		sl_res_uncharge(p, SHLOG_RES_SEG_FDS, 1);
 	seg_close(&old);
-	sl_seg_name(lname, sizeof(lname), old.base_seq, "log");
-	sl_seg_name(iname, sizeof(iname), old.base_seq, "idx");
+	sl_name_segment(lname, sizeof(lname), old.base_seq, SL_SEG_LOG);
+	sl_name_segment(iname, sizeof(iname), old.base_seq, SL_SEG_IDX);
 	/* the .log first: a .idx without its .log is ignored at open */
 	sl_io.unlinkat(p->dfd, lname, 0);
 	sl_io.unlinkat(p->dfd, iname, 0);

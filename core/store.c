@@ -48,7 +48,7 @@ int sl_topic_cmp(const struct shlog_topic *a, const struct shlog_topic *b)
 }
 
 /* ================================================================ */
-/* Options and names                                                 */
+/* Options                                                           */
 /* ================================================================ */
 
 void shlog_options_init(struct shlog_options *o)
@@ -98,45 +98,6 @@ static int options_check(shlog_store *s, const struct shlog_options *o)
 		sl_logf(s, SHLOG_ERR, "invalid option: %s", bad);
 		return -EINVAL;
 	}
-	return 0;
-}
-
-int shlog_topic_name_check(const char *name)
-{
-	size_t n;
-
-	if (!name)
-		return -EINVAL;
-	n = strnlen(name, SHLOG_TOPIC_MAX + 1);
-	if (n == 0 || n > SHLOG_TOPIC_MAX || name[0] == '.')
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-int shlog_part_name_parse(const char *name, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t n;
-
-	if (!name || !name[0])
-		return -EINVAL;
-	n = strlen(name);
-	if (n > 6 || (name[0] == '0' && n > 1))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(name[i] - '0');
-	}
-	if (v >= SHLOG_MAX_PARTS)
-		return -EINVAL;
-	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -282,15 +243,17 @@ static int scan_entry(const char *name, unsigned char d_type, void *arg)
 	struct topic_scan *sc = arg;
 	uint32_t n;
 
-	if (shlog_part_name_parse(name, &n) == 0 &&
+	enum sl_name_kind k = sl_name_kind(SL_DIR_TOPIC, name);
+
+	if (k == SL_NAME_PART && shlog_part_name_parse(name, &n) == 0 &&
 	    sl_entry_type(sc->t->dfd, name, d_type) == S_IFDIR) {
 		sc->count++;
 		if (n + 1 > sc->maxp)
 			sc->maxp = n + 1;
-	} else if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
+	} else if (k == SL_NAME_META_TMP) {
 		if (sc->s && !sc->s->o.read_only)
 			sl_io.unlinkat(sc->t->dfd, name, 0);   /* a meta write a crash cut */
-	} else if (sc->s && strcmp(name, SHLOG_META_NAME) != 0 && strncmp(name, ".compact-", 9) != 0) {
+	} else if (sc->s && k != SL_NAME_META && k != SL_NAME_COMPACT) {
 		sl_logf(sc->s, SHLOG_WARNING, "topic %s: %s is not a partition: left alone",
 			   sc->t->name, name);
 	}
@@ -468,20 +431,20 @@ static int load_entry(const char *name, unsigned char d_type, void *arg)
 	shlog_store *s = arg;
 	struct load_err e = { .part = -1 };
 	struct shlog_topic *t = NULL;
+	enum sl_name_kind k = sl_name_kind(SL_DIR_DATA, name);
 	int rc;
 
-	if (!strncmp(name, SHLOG_TMP_NEW_PREFIX, strlen(SHLOG_TMP_NEW_PREFIX)) ||
-	    !strncmp(name, SHLOG_TMP_DEL_PREFIX, strlen(SHLOG_TMP_DEL_PREFIX))) {
+	if (k == SL_NAME_TOPIC_NEW || k == SL_NAME_TOPIC_DEL) {
 		if (!s->o.read_only)
 			sl_rmtree_at(s->dfd, name);
 		return 0;
 	}
-	if (!strncmp(name, SHLOG_META_TMP_PREFIX, strlen(SHLOG_META_TMP_PREFIX))) {
+	if (k == SL_NAME_META_TMP) {
 		if (!s->o.read_only)       /* a write of the root's .meta a crash cut */
 			sl_io.unlinkat(s->dfd, name, 0);
 		return 0;
 	}
-	if (shlog_topic_name_check(name) < 0)
+	if (k != SL_NAME_TOPIC)
 		return 0;      /* .lock, the daemon's files, names no topic can have */
 	if (sl_entry_type(s->dfd, name, d_type) != S_IFDIR) {
 		if (s->o.set_aside)
@@ -738,9 +701,9 @@ const struct shlog_options *shlog_store_options(shlog_store *s)
 /* Create the directory of partition @num in topic dir @tdfd. */
 static int part_mkdir(int tdfd, uint32_t num)
 {
-	char name[16];
+	char name[SHLOG_PART_NAME_CAP];
 
-	snprintf(name, sizeof(name), "%u", num);
+	sl_name_part(name, sizeof(name), num);
 	if (sl_io.mkdirat(tdfd, name, SHLOG_DIR_MODE) < 0)
 		return -errno;
 	return 0;
@@ -750,7 +713,9 @@ static int part_mkdir(int tdfd, uint32_t num)
 static int tmp_mkdir(int dfd, const char *prefix, char *name, size_t cap)
 {
 	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
-		sl_tmp_name(name, cap, prefix);
+		int rc = sl_name_temp(name, cap, prefix, "");
+		if (rc < 0)
+			return rc;
 		if (sl_io.mkdirat(dfd, name, SHLOG_DIR_MODE) == 0)
 			return 0;
 		if (errno != EEXIST)
@@ -831,7 +796,9 @@ out:
 static int topic_hide(shlog_store *s, const char *topic, char *tmp, size_t cap)
 {
 	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
-		sl_tmp_name(tmp, cap, SHLOG_TMP_DEL_PREFIX);
+		int rc = sl_name_temp(tmp, cap, SHLOG_TMP_DEL_PREFIX, "");
+		if (rc < 0)
+			return rc;
 		if (sl_io.renameat2(s->dfd, topic, s->dfd, tmp, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)

@@ -205,8 +205,8 @@ static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 	 * (an oldest segment without entries before others is a deletion open finishes) */
 	int first_unknown;
 
-	sl_seg_name(lname, sizeof(lname), base, "log");
-	sl_seg_name(iname, sizeof(iname), base, "idx");
+	sl_name_segment(lname, sizeof(lname), base, SL_SEG_LOG);
+	sl_name_segment(iname, sizeof(iname), base, SL_SEG_IDX);
 	w->st.segments++;
 	first_unknown = w->st.segments == 1 && w->in_tail && !pos->known_off && base != 0;
 	if (pos->known_off && base != pos->seq) {  /* (after a broken entry the end is unknown) */
@@ -362,7 +362,7 @@ static int vwalk_run(struct vwalk *w)
 	for (size_t i = 0; i < n; i++) {
 		char name[32];
 		struct stat sb;
-		sl_seg_name(name, sizeof(name), seqs[i], "log");
+		sl_name_segment(name, sizeof(name), seqs[i], SL_SEG_LOG);
 		if (fstatat(w->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 			w->total += (uint64_t)sb.st_size;
 	}
