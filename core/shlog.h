@@ -473,6 +473,80 @@ struct shlog_part_latency {
 /** Latency histograms of @p p (@p out is filled; always 0). */
 SHLOG_API int shlog_part_latency(shlog_part *p, struct shlog_part_latency *out);
 
+/* ---- text: times, sizes, numbers, keys, option ranges ---------------- */
+/*
+ * One implementation of each small grammar the daemon and shlogctl both
+ * speak (core/parse.c, core/options.c), so a time, a size or an option
+ * value means the same thing on the command line, in a mount option and
+ * in a since/ view.
+ */
+
+/**
+ * Parse a time into ns since the Unix epoch.  Accepted (docs/SHLOGCTL.md,
+ * shlogfs(8) since/):
+ *  - Unix seconds: digits, optionally '.' and a fraction ("1700000000.25";
+ *    digits past the ninth are ignored);
+ *  - a date and time: YYYY-MM-DD, optionally followed by 'T', 't' or ' '
+ *    and HH:MM, optionally :SS and then a fraction; optionally a zone,
+ *    'Z'/'z' or +HH:MM/-HH:MM (none: UTC).  "2026-11-22",
+ *    "2026-11-22T10:00", "2026-11-22T10:00:00.5Z", "2026-11-22T11:00:00+01:00";
+ *  - relative to now (CLOCK_REALTIME): '-', digits and s, m, h or d ("-15m").
+ * @return 0, -EINVAL if malformed, -ERANGE outside what an int64_t of ns
+ *         holds (1677..2262).
+ */
+SHLOG_API int shlog_time_parse(const char *s, int64_t *ns);
+
+/** Room shlog_time_format() needs, NUL included. */
+#define SHLOG_TIME_TEXT_MAX 40
+
+/** Format @p ns as RFC 3339 UTC with nanoseconds: "2026-11-22T10:00:00.123456789Z". */
+SHLOG_API void shlog_time_format(int64_t ns, char *out, size_t cap);
+
+/** Parse a decimal uint64 (digits only: no sign, no blank, no overflow); 0 or -EINVAL. */
+SHLOG_API int shlog_u64_parse(const char *s, uint64_t *out);
+
+/**
+ * Parse a size: decimal digits and an optional suffix k, M, G or T (either
+ * case, powers of 1024): "64K", "1m", "4096".
+ * @return 0, -EINVAL if malformed, -ERANGE past UINT64_MAX.
+ */
+SHLOG_API int shlog_size_parse(const char *s, uint64_t *out);
+
+/** How shlog_size_format() spells units. */
+enum shlog_size_style {
+	SHLOG_SIZE_IEC = 0,   /**< "512 B", "12.3 KiB" ... "TiB" (shlogctl) */
+	SHLOG_SIZE_SHORT = 1, /**< "512", "12.3k" ... "T" (shlogfs /.status) */
+};
+
+/** Format @p bytes for people: one decimal past 1024, in the unit of @p style. */
+SHLOG_API void shlog_size_format(uint64_t bytes, enum shlog_size_style style,
+				 char *out, size_t cap);
+
+/**
+ * The key of the message @p msg of @p len bytes (without its '\n'): the
+ * bytes before its first TAB, if there are 1..SHLOG_KEY_MAX of them.
+ * @return the key's length, 0 when the message has none.
+ */
+SHLOG_API size_t shlog_msg_key(const void *msg, size_t len);
+
+/**
+ * The values the numeric field @p name of struct shlog_options accepts
+ * ("stride", "max_message", "flush_threads", ...; the field's own name).
+ * shlog_store_open() refuses a value outside them; a program that takes
+ * options from people checks them against the same range.
+ * @return 0, or -ENOENT if there is no such numeric option.
+ */
+SHLOG_API int shlog_option_range(const char *name, uint64_t *min, uint64_t *max);
+
+/**
+ * Check every option of @p o as shlog_store_open() does: each numeric
+ * field in its range, the enums known, and the rules between fields
+ * (max_buffer_bytes > max_message, wrap retention needs max_segments).
+ * @param why gets a sentence naming the first bad option (may be NULL)
+ * @return 0 or -EINVAL.
+ */
+SHLOG_API int shlog_options_check(const struct shlog_options *o, char *why, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,35 +67,13 @@ void shlog_options_init(struct shlog_options *o)
 	o->flush_threads = SHLOG_DEF_FLUSH_THREADS;
 }
 
-/* Check option values; -EINVAL names nothing, the log line does. */
+/* Check option values (core/options.c); -EINVAL names nothing, the log line does. */
 static int options_check(shlog_store *s, const struct shlog_options *o)
 {
-	const char *bad = NULL;
+	char why[128];
 
-	if (o->stride < 1 || o->stride > 1000000)
-		bad = "stride must be 1..1000000";
-	else if (o->flush_interval_ms < 1 || o->flush_interval_ms > 3600000)
-		bad = "flush interval must be 1..3600000 ms";
-	else if (o->max_buffer < 1)
-		bad = "max_buffer must be at least 1";
-	else if (o->max_message < 1 || o->max_message > SHLOG_MESSAGE_LIMIT)
-		bad = "max_message must be 1 byte..256 MiB";
-	else if (o->max_buffer_bytes < (uint64_t)o->max_message + 1)
-		bad = "max_buffer_bytes must exceed max_message";
-	else if (o->segment_bytes < 1)
-		bad = "segment size must be at least 1 byte";
-	else if (o->retention == SHLOG_RETAIN_WRAP && o->max_segments < 1)
-		bad = "wrap retention needs max_segments >= 1";
-	else if (o->retention != SHLOG_RETAIN_WRAP && o->retention != SHLOG_RETAIN_HALT)
-		bad = "unknown retention";
-	else if (o->sync > SHLOG_SYNC_ALWAYS)
-		bad = "unknown sync policy";
-	else if (o->sync_interval_ms < 1)
-		bad = "sync interval must be at least 1 ms";
-	else if (o->flush_threads < 1 || o->flush_threads > SHLOG_MAX_THREADS)
-		bad = "flush_threads must be 1..64";
-	if (bad) {
-		sl_logf(s, SHLOG_ERR, "invalid option: %s", bad);
+	if (shlog_options_check(o, why, sizeof(why)) < 0) {
+		sl_logf(s, SHLOG_ERR, "invalid option: %s", why);
 		return -EINVAL;
 	}
 	return 0;
