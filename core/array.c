@@ -1,0 +1,28 @@
+/*
+ * array.c — room in a growable array (array_i.h): the doubling, the
+ * overflow check and the realloc that every hand-grown list would
+ * otherwise spell out.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "array_i.h"
+
+/* Room for element @n of @v (of @elem bytes each), growing it by doubling. */
+void *sl_array_room(void *v, size_t *cap, size_t n, size_t elem)
+{
+	size_t want;
+	void *nv;
+
+	if (n < *cap && v)
+		return v;
+	want = *cap ? *cap * 2 : 16;
+	if (want <= n)
+		want = n + 1;
+	if (elem == 0 || want > SIZE_MAX / 2 / elem)
+		return NULL;
+	nv = realloc(v, want * elem);
+	if (nv)
+		*cap = want;
+	return nv;
+}
