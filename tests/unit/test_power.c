@@ -36,34 +36,8 @@ TH_FX_HOOKS(struct fx, TH_TRIAL_SEC, th_fx_nop, ol_fx_done)
 
 /* ==== workloads ========================================================= */
 
-/* Shape of a power-loss workload. */
-struct pw_wl {
-	const char *name;
-	unsigned rounds, per_round;   /* append per_round messages, then sync */
-	unsigned nkeys, pad;          /* the message stream (trial.h) */
-	uint32_t stride;
-	uint64_t segment_bytes;
-	uint32_t max_segments;        /* > 0: wrap retention */
-	enum shlog_sync sync;
-	unsigned reopen_every;        /* close and reopen after every n rounds */
-	unsigned flushes;             /* blocks per round written before its sync */
-};
-
-/* Store options of a workload. */
-static void pw_opts(const struct pw_wl *w, struct shlog_options *o)
-{
-	tr_opts(o);
-	o->stride = w->stride;
-	o->segment_bytes = w->segment_bytes;
-	o->sync = w->sync;
-	if (w->max_segments) {
-		o->retention = SHLOG_RETAIN_WRAP;
-		o->max_segments = w->max_segments;
-	}
-}
-
 /* Run the workload under the recording seam; every call must succeed. */
-static void pw_record(const char *dir, const struct pw_wl *w, const struct tr_stream *st,
+static void pw_record(const char *dir, const struct tr_wl *w, const struct tr_stream *st,
 		      struct oplog *log)
 {
 	struct shlog_options o;
@@ -72,7 +46,7 @@ static void pw_record(const char *dir, const struct pw_wl *w, const struct tr_st
 	uint64_t n = 0;
 	char m[512];
 
-	pw_opts(w, &o);
+	tr_wl_opts(w, &o);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	ol_record_start(log, dir);
 	th_open_part(dir, &o, TR_TOPIC, 1, &s, &p);
@@ -107,6 +81,7 @@ static void pw_record(const char *dir, const struct pw_wl *w, const struct tr_st
 struct pw_fig {
 	size_t ops, prefixes, states, distinct, failed;
 	size_t lost;   /* states where acknowledged messages were gone or unreachable */
+	size_t by_strategy[OL_NSTRATEGIES];   /* distinct states checked, per strategy */
 	struct tr_sigs sigs;
 };
 
@@ -140,7 +115,7 @@ static int pw_check_state(const char *sdir, const struct shlog_options *o, const
 }
 
 /* Every prefix of @log, every strategy: count and check crash states. */
-static void pw_sweep(const char *base, const struct pw_wl *w, const struct tr_stream *st,
+static void pw_sweep(const char *base, const struct tr_wl *w, const struct tr_stream *st,
 		     const struct oplog *log, struct pw_fig *fig)
 {
 	/* big workloads (each state holds a large log) get the short mode's repetitions */
@@ -150,7 +125,7 @@ static void pw_sweep(const char *base, const struct pw_wl *w, const struct tr_st
 	struct shlog_options o;
 	char sdir[600];
 
-	pw_opts(w, &o);
+	tr_wl_opts(w, &o);
 	fig->ops = ol_count_io(log);
 	for (size_t k = 0; k <= log->n; k++) {
 		uint64_t acked, bound;
@@ -173,6 +148,7 @@ static void pw_sweep(const char *base, const struct pw_wl *w, const struct tr_st
 					continue;
 				}
 				fig->distinct++;
+				fig->by_strategy[sg]++;
 				snprintf(what, sizeof(what), "%s %s: prefix %zu/%zu #%u, acked %llu",
 					 w->name, ol_strategy_name((enum ol_strategy)sg), k, log->n, rep,
 					 (unsigned long long)acked);
@@ -194,16 +170,35 @@ static void pw_sweep(const char *base, const struct pw_wl *w, const struct tr_st
 	ol_hashset_free(&seen);
 }
 
-/* Record a workload, sweep its crash states, print the figures, require no failure. */
-static void pw_trial(const char *dir, const struct pw_wl *w)
+/*
+ * The sweep must have tried enough: the seam saw at least 5 operations a
+ * round (a write, a sync and the segment files: about 10 today), at least
+ * as many distinct crash states as operations (about 2 to 3.5 times
+ * today), and each strategy but the last built at least 5 states no
+ * other one did (12 or more today; promised-only mostly rebuilds a
+ * drop-unsynced state: not floored).
+ */
+static void pw_floors(const struct tr_wl *w, const struct pw_fig *fig)
 {
-	struct tr_stream st = { .nkeys = w->nkeys, .pad = w->pad };
+	char trial[80];
+
+	snprintf(trial, sizeof(trial), "power %s", w->name);
+	tr_floor(trial, "ops", fig->ops, 5ull * w->rounds);
+	tr_floor(trial, "distinct_checked", fig->distinct, fig->ops);
+	for (int sg = 0; sg < OL_META_MIN; sg++)
+		tr_floor(trial, ol_strategy_name((enum ol_strategy)sg), fig->by_strategy[sg], 5);
+}
+
+/* Record a workload, sweep its crash states, print the figures, require no failure. */
+static void pw_trial(const char *dir, const struct tr_wl *w)
+{
+	struct tr_stream st;
 	struct pw_fig fig = { 0 };
 	struct oplog log;
 	char rec[512], base[512];
 	uint64_t t0 = th_now_ms();
 
-	tr_stream_init(&st, (uint64_t)w->rounds * w->per_round);
+	tr_wl_stream(w, &st);
 	snprintf(rec, sizeof(rec), "%s/recorded", dir);
 	pw_record(rec, w, &st, &log);
 	if (getenv("SHLOG_TRIAL_DUMP"))
@@ -220,6 +215,7 @@ static void pw_trial(const char *dir, const struct pw_wl *w)
 	ol_free(&log);
 	tr_stream_free(&st);
 	assert_int_equal(fig.failed, 0);
+	pw_floors(w, &fig);
 }
 
 /* ==== the workloads ===================================================== */
@@ -229,7 +225,7 @@ static void test_power_rolls(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "rolls", .rounds = 6 + 4 * (sc > 1), .per_round = 7,
+	const struct tr_wl w = { .name = "rolls", .rounds = 6 + 4 * (sc > 1), .per_round = 7,
 				 .pad = 3, .stride = 8, .segment_bytes = 160 };
 
 	pw_trial(f->dir, &w);
@@ -240,7 +236,7 @@ static void test_power_keys_reopen(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "keys-reopen", .rounds = 7 + 4 * (sc > 1), .per_round = 6,
+	const struct tr_wl w = { .name = "keys-reopen", .rounds = 7 + 4 * (sc > 1), .per_round = 6,
 				 .nkeys = 4, .pad = 6, .stride = 7, .segment_bytes = 220,
 				 .reopen_every = 3 };
 
@@ -252,7 +248,7 @@ static void test_power_always(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "always", .rounds = 5 + 3 * (sc > 1), .per_round = 3,
+	const struct tr_wl w = { .name = "always", .rounds = 5 + 3 * (sc > 1), .per_round = 3,
 				 .nkeys = 3, .pad = 2, .stride = 2, .segment_bytes = 150,
 				 .sync = SHLOG_SYNC_ALWAYS };
 
@@ -264,7 +260,7 @@ static void test_power_wrap(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "wrap", .rounds = 8 + 4 * (sc > 1), .per_round = 6,
+	const struct tr_wl w = { .name = "wrap", .rounds = 8 + 4 * (sc > 1), .per_round = 6,
 				 .pad = 8, .stride = 7, .segment_bytes = 200, .max_segments = 2 };
 
 	pw_trial(f->dir, &w);
@@ -275,7 +271,7 @@ static void test_power_keys_wrap(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "keys-wrap", .rounds = 8 + 4 * (sc > 1), .per_round = 6,
+	const struct tr_wl w = { .name = "keys-wrap", .rounds = 8 + 4 * (sc > 1), .per_round = 6,
 				 .nkeys = 4, .pad = 8, .stride = 7, .segment_bytes = 200,
 				 .max_segments = 2, .reopen_every = 5 };
 
@@ -287,7 +283,7 @@ static void test_power_blocks(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "blocks", .rounds = 4 + 2 * (sc > 1), .per_round = 9,
+	const struct tr_wl w = { .name = "blocks", .rounds = 4 + 2 * (sc > 1), .per_round = 9,
 				 .pad = 4, .stride = 10, .segment_bytes = 400, .flushes = 3 };
 
 	pw_trial(f->dir, &w);
@@ -298,7 +294,7 @@ static void test_power_blocks_keys(void **state)
 {
 	struct fx *f = *state;
 	const unsigned sc = th_trial_scale();
-	const struct pw_wl w = { .name = "blocks-keys", .rounds = 4 + 2 * (sc > 1), .per_round = 9,
+	const struct tr_wl w = { .name = "blocks-keys", .rounds = 4 + 2 * (sc > 1), .per_round = 9,
 				 .nkeys = 4, .pad = 4, .stride = 10, .segment_bytes = 400,
 				 .flushes = 3 };
 
@@ -309,7 +305,7 @@ static void test_power_blocks_keys(void **state)
 static void test_power_keys_snapshot(void **state)
 {
 	struct fx *f = *state;
-	const struct pw_wl w = { .name = "keys-snapshot", .rounds = 6, .per_round = 14000,
+	const struct tr_wl w = { .name = "keys-snapshot", .rounds = 6, .per_round = 14000,
 				 .nkeys = 900, .pad = 0, .stride = 1000,
 				 .segment_bytes = 600000 };
 

@@ -137,6 +137,39 @@ void tr_opts(struct shlog_options *o)
 	o->flush_threads = 1;
 }
 
+/* A workload's options. */
+void tr_wl_opts(const struct tr_wl *w, struct shlog_options *o)
+{
+	tr_opts(o);
+	o->stride = w->stride;
+	o->segment_bytes = w->segment_bytes;
+	o->sync = w->sync;
+	if (w->max_segments) {
+		o->retention = SHLOG_RETAIN_WRAP;
+		o->max_segments = w->max_segments;
+	}
+}
+
+/* A workload's messages. */
+void tr_wl_stream(const struct tr_wl *w, struct tr_stream *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->nkeys = w->nkeys;
+	st->pad = w->pad;
+	tr_stream_init(st, (uint64_t)w->rounds * w->per_round);
+}
+
+/* Fail a trial that exercised less than its floor. */
+void tr_floor(const char *trial, const char *what, uint64_t seen, uint64_t floor)
+{
+	print_message("FLOOR %s %s=%llu (at least %llu)\n", trial, what,
+		      (unsigned long long)seen, (unsigned long long)floor);
+	if (seen < floor)
+		print_error("%s exercised too little: %s=%llu, at least %llu expected\n", trial,
+			    what, (unsigned long long)seen, (unsigned long long)floor);
+	assert_true(seen >= floor);
+}
+
 /* The last error line. */
 const char *tr_last_log(void)
 {

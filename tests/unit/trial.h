@@ -76,6 +76,30 @@ void tr_sig_print(const struct tr_sigs *s, const char *trial);
 /** Quiet options for trials: long latency drain, one flush worker. */
 void tr_opts(struct shlog_options *o);
 
+/** Shape of a workload of test_power.c and test_ioerr.c: rounds of appends, each ended by a sync. */
+struct tr_wl {
+	const char *name;
+	unsigned rounds, per_round;   /* append per_round messages, then sync */
+	unsigned nkeys, pad;          /* the message stream (struct tr_stream) */
+	uint32_t stride;
+	uint64_t segment_bytes;
+	uint32_t max_segments;        /* > 0: wrap retention */
+	enum shlog_sync sync;
+	unsigned reopen_every;        /* power: close and reopen after every n rounds */
+	unsigned flushes;             /* power: blocks per round written before its sync */
+};
+/** Store options of @p w: tr_opts() with its stride, segments, retention and sync. */
+void tr_wl_opts(const struct tr_wl *w, struct shlog_options *o);
+/** Build the message stream of @p w (rounds * per_round messages); free with tr_stream_free(). */
+void tr_wl_stream(const struct tr_wl *w, struct tr_stream *st);
+
+/**
+ * Require that a trial exercised at least @p floor of @p what (crash
+ * states, injected faults, damaged files): a trial whose seam saw no I/O
+ * must not pass.  Prints "FLOOR trial what=seen (at least floor)".
+ */
+void tr_floor(const char *trial, const char *what, uint64_t seen, uint64_t floor);
+
 /** The engine's last error or warning line seen by tr_check (for reports). */
 const char *tr_last_log(void);
 
