@@ -8,10 +8,10 @@
 # Environment: SHLOGCTL (the tool), SHLOGFS (the daemon, for sync; that
 # part is skipped without /dev/fuse).  Every step is bounded by timeout.
 set -u
-export LC_ALL=C
+. "$(dirname "$0")/../lib/common.sh"
 
 C=${SHLOGCTL:?set SHLOGCTL to the shlogctl executable}
-T=$(mktemp -d /tmp/shlog-ctl.XXXXXX)
+T=$(tl_tmpdir ctl)
 FAILS=0
 MNT_PID=
 
@@ -20,14 +20,15 @@ cleanup()
 {
 	if [ -n "$MNT_PID" ]; then
 		fusermount3 -u "$T/mnt" 2>/dev/null || umount "$T/mnt" 2>/dev/null
-		wait "$MNT_PID" 2>/dev/null
+		tl_reap 100 "$MNT_PID"
 	fi
+	tl_unmount_below "$T"
 	rm -rf "$T"
 }
 trap cleanup EXIT
 
-say() { echo "--- $*"; }
-fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+# Count a failed check and go on.
+fail() { tl_err "$@"; FAILS=$((FAILS + 1)); }
 
 # Run shlogctl (bounded); stdout in $T/out, stderr in $T/err, status in RC.
 ctl()
@@ -79,7 +80,7 @@ cd "$T" || exit 1
 gen 5000 >in.txt
 
 # ---- usage ---------------------------------------------------------------
-say "usage"
+tl_say "usage"
 ctl -h; want_rc 0 "-h"; want_out "COMMAND DATADIR" "-h"
 ctl -V; want_rc 0 "-V"; want_out "^shlogctl [0-9]" "-V"
 ctl; want_rc 2 "no command"
@@ -89,7 +90,7 @@ ctl dump d t x; want_rc 2 "bad partition"
 ctl verify "$T/none"; want_rc 2 "missing data dir"
 
 # ---- import, info, export ----------------------------------------------
-say "import / info / export"
+tl_say "import / info / export"
 ctl import d orders 0 in.txt --segment-bytes 64K; want_rc 0 "import"; want_out "imported 5000 messages" "import"
 gen 3000 | timeout 60 "$C" import d orders 2 - >/dev/null 2>&1 || fail "import from stdin"
 ctl info d; want_rc 0 "info"
@@ -108,7 +109,7 @@ cmp -s in.txt out.txt || fail "export differs from what was imported"
 ctl export d orders 0; cmp -s in.txt "$T/out" || fail "export to stdout differs"
 
 # ---- dump ----------------------------------------------------------------
-say "dump"
+tl_say "dump"
 ctl dump d orders 0 --from-seq 10 --to-seq 14; want_rc 0 "dump range"
 [ "$(wc -l <"$T/out")" -eq 5 ] || fail "dump --from-seq 10 --to-seq 14: $(wc -l <"$T/out") lines"
 want_out "^10	$(head -n 10 in.txt | wc -c)	20[0-9-]+T[0-9:.]+Z	user10	value 10$" "dump line format"
@@ -132,10 +133,10 @@ ctl dump d orders 0 --since yesterday; want_rc 2 "bad time"
 ctl dump d orders 9; want_rc 1 "dump of a missing partition"
 
 # ---- verify and repair: damaged copies ---------------------------------
-say "verify clean"
+tl_say "verify clean"
 ctl verify d; want_rc 0 "verify clean"; want_out "3 partitions checked: 0 damaged" "verify clean"
 
-say "what an open sets aside: a gap in the partitions, a damaged meta file, a FIFO as a topic"
+tl_say "what an open sets aside: a gap in the partitions, a damaged meta file, a FIFO as a topic"
 cp -a d xl
 mv xl/orders/1 xl/orders/5
 ctl verify xl; want_rc 1 "verify a gap"
@@ -151,7 +152,7 @@ rc=0; timeout 20 "$C" verify xl >"$T/out" 2>&1 || rc=$?
 want_out "^DAMAGE pipe: .*aside" "FIFO reported"
 rm -rf xl
 
-say "a flipped byte in the middle of a log"
+tl_say "a flipped byte in the middle of a log"
 cp -a d x1
 seg=$(ls -S x1/orders/0/*.log | head -n 1)        # the biggest segment (block sizes vary)
 name=${seg##*/}
@@ -170,7 +171,7 @@ ctl verify x1; want_rc 0 "verify after repair"
 ctl export x1 orders 0 x1.txt; head -n "$valid" in.txt | cmp -s - x1.txt || fail "repaired log is not the first $valid lines"
 ctl repair x1; want_rc 0 "repair of a clean store"; want_out "0 repaired" "repair of a clean store"
 
-say "repair never writes through names planted in the data dir"
+tl_say "repair never writes through names planted in the data dir"
 cp -a d x6
 flip x6/orders/0/$name $(($(stat -c %s x6/orders/0/$name) / 2))
 mkdir rv
@@ -186,14 +187,14 @@ b=$(sed -n 's/.*; backup in \(.*\)$/\1/p' "$T/out")
 [ -f "$b/orders/0/$name" ] || fail "backup lacks the cut segment"
 [ "$(find "$b" -type f ! -perm 600 | wc -l)" -eq 0 ] || fail "backup files not 0600"
 
-say "a cut tail"
+tl_say "a cut tail"
 cp -a d x2
 truncate -s -100 x2/orders/2/00000000000000000000.log
 ctl verify x2 orders 2; want_rc 1 "verify cut tail"; want_out "runs past the end of the file" "cut tail"
 ctl repair x2; want_rc 0 "repair cut tail"; want_out "orders/2: repaired" "repair cut tail"
 ctl verify x2; want_rc 0 "verify after repairing a cut tail"
 
-say "a damaged index entry"
+tl_say "a damaged index entry"
 cp -a d x3
 idx=$(ls -S x3/orders/0/*.idx | head -n 1)
 last=$(($(stat -c %s "$idx") - 40))
@@ -202,7 +203,7 @@ ctl verify x3; want_rc 1 "verify idx"; want_out "^DAMAGE orders/0/${idx##*/} byt
 ctl repair x3 orders; want_rc 0 "repair idx"
 ctl verify x3; want_rc 0 "verify after repairing idx"
 
-say "an unreadable oldest segment"
+tl_say "an unreadable oldest segment"
 head -n 2500 in.txt | timeout 60 "$C" import o t 0 - --segment-bytes 1K >/dev/null 2>&1 || fail "import o 1"
 tail -n 2500 in.txt | timeout 60 "$C" import o t 0 - --segment-bytes 1K >/dev/null 2>&1 || fail "import o 2"
 first=$(ls o/t/0/*.idx | head -n 1)
@@ -214,7 +215,7 @@ ctl repair o; want_rc 0 "repair oldest segment"; want_out "\($second messages\)"
 ctl verify o; want_rc 0 "verify after dropping the oldest segment"
 ctl export o t 0 o.txt; tail -n +$((second + 1)) in.txt | cmp -s - o.txt || fail "log after dropping the oldest segment"
 
-say "a destroyed anchor"
+tl_say "a destroyed anchor"
 cp -a d x4
 dd if=/dev/zero of=x4/orders/0/anchor bs=1024 count=1 conv=notrunc status=none
 ctl verify x4; want_rc 1 "verify anchor"; want_out "orders/0/anchor byte 0" "anchor named"
@@ -223,13 +224,13 @@ ctl repair x4; want_rc 0 "repair anchor"; want_out "dropped 0 bytes \(0 messages
 ctl verify x4; want_rc 0 "verify after repairing the anchor"
 ctl export x4 orders 0 x4.txt; cmp -s in.txt x4.txt || fail "anchor repair lost messages"
 
-say "a damaged key snapshot is a warning"
+tl_say "a damaged key snapshot is a warning"
 cp -a d x5
 head -c 100 /dev/urandom >x5/orders/0/keys
 ctl verify x5; want_rc 0 "verify with a bad key snapshot"; want_out "^warning orders/0/keys byte 0" "keys warning"
 
 # ---- compact ---------------------------------------------------------------
-say "compact"
+tl_say "compact"
 cp -a d c
 ctl compact c orders 0 --segment-bytes 8K; want_rc 0 "compact"
 want_out "end unchanged at 5000" "compact report"
@@ -248,14 +249,14 @@ ctl dump c orders 0 --key user5 --json
 printf 'after\n' | timeout 60 "$C" import c orders 0 - >/dev/null 2>&1 || fail "import after compact"
 ctl dump c orders 0 --from-seq 5000; want_out "^5000	[0-9]+	[^	]+	after$" "appends continue at the old end"
 
-say "compaction that leaves nothing (every key tombstoned)"
+tl_say "compaction that leaves nothing (every key tombstoned)"
 printf 'a\t1\nb\t2\na\t\nb\t\n' | timeout 60 "$C" import e t 0 - >/dev/null 2>&1 || fail "import e"
 ctl compact e t 0; want_rc 0 "compact to nothing"; want_out "no messages left, end unchanged at 4" "compact to nothing"
 ctl verify e; want_rc 0 "verify an emptied partition"
 printf 'c\t3\n' | timeout 60 "$C" import e t 0 - >/dev/null 2>&1 || fail "import after emptying"
 ctl dump e t 0; want_out "^4	14	[^	]+	c	3$" "append after emptying keeps numbering"
 
-say "compaction interrupted between the renames (open finishes it)"
+tl_say "compaction interrupted between the renames (open finishes it)"
 cp -a d h1
 cp -a h1/orders/0 h1/orders/.compact-0.new
 mv h1/orders/0 h1/orders/.compact-0.old
@@ -264,7 +265,7 @@ printf 'z\n' | timeout 60 "$C" import h1 orders 1 - >/dev/null 2>"$T/err" || fai
 	fail "interrupted swap not finished: $(ls -a h1/orders)"
 ctl verify h1; want_rc 0 "verify after finishing a swap"
 
-say "compaction interrupted before the swap (open rolls back)"
+tl_say "compaction interrupted before the swap (open rolls back)"
 cp -a d h2
 mkdir h2/orders/.compact-0.new
 echo junk >h2/orders/.compact-0.new/00000000000000000000.log
@@ -272,14 +273,14 @@ printf 'z\n' | timeout 60 "$C" import h2 orders 1 - >/dev/null 2>&1 || fail "ope
 [ ! -e h2/orders/.compact-0.new ] || fail "unfinished compaction copy left behind"
 ctl export h2 orders 0 h2.txt; cmp -s in.txt h2.txt || fail "roll back changed the partition"
 
-say "compaction interrupted after the swap (open removes the old copy)"
+tl_say "compaction interrupted after the swap (open removes the old copy)"
 cp -a d h3
 cp -a h3/orders/0 h3/orders/.compact-0.old
 printf 'z\n' | timeout 60 "$C" import h3 orders 1 - >/dev/null 2>&1 || fail "open after a finished swap"
 [ ! -e h3/orders/.compact-0.old ] || fail "old copy left behind"
 
 # ---- the lock ---------------------------------------------------------------
-say "write commands refuse while the lock is held; read-only ones work"
+tl_say "write commands refuse while the lock is held; read-only ones work"
 cp -a d l
 exec 9>l/.lock
 flock -x 9
@@ -294,7 +295,7 @@ exec 9>&-
 ctl sync l; want_rc 1 "sync without a daemon"; want_out "no running shlogfs" "sync without a daemon" err
 
 # ---- sync never talks to a socket someone else planted -----------------------
-say "sync refuses a control socket that is not the daemon's"
+tl_say "sync refuses a control socket that is not the daemon's"
 if command -v python3 >/dev/null; then
 	: >fake.flag
 	python3 -c 'import socket, os, sys
@@ -305,13 +306,13 @@ try:
     c, _ = s.accept(); c.recv(64); open(sys.argv[2], "w").write("asked"); c.send(b"0\n")
 except Exception: pass' l/.ctl "$T/fake.flag" >/dev/null 2>&1 &
 	FAKE=$!
-	for _ in $(seq 50); do grep -q listening fake.flag && break; sleep 0.1; done
+	tl_wait_until 50 grep -q listening fake.flag
 	exec 9>l/.lock
 	flock -x 9
 	ctl sync l; want_rc 1 "sync to a socket of another user"; want_out "not the control socket" "planted socket" err
 	exec 9>&-
 	grep -q asked fake.flag && fail "sync talked to a socket owned by another user"
-	kill "$FAKE" 2>/dev/null; wait "$FAKE" 2>/dev/null
+	kill "$FAKE" 2>/dev/null; tl_reap 50 "$FAKE"
 	rm -f l/.ctl
 fi
 
@@ -322,8 +323,7 @@ mount_fs()
 	mkdir -p mnt
 	"$SHLOGFS" -f "$T/$1" "$T/mnt" 2>"$T/fs.err" 8>&- &
 	MNT_PID=$!
-	for _ in $(seq 50); do mountpoint -q mnt && break; sleep 0.1; done
-	if ! mountpoint -q mnt; then
+	if ! tl_wait_mount 50 "$MNT_PID" mnt; then
 		fail "shlogfs did not mount $1: $(cat "$T/fs.err")"
 		return 1
 	fi
@@ -335,12 +335,13 @@ mount_fs()
 umount_fs()
 {
 	fusermount3 -u mnt
-	wait "$MNT_PID" || fail "shlogfs exit status"
+	tl_reap 300 "$MNT_PID"
+	[ "$TL_STATUS" = 0 ] || fail "shlogfs exit status $TL_STATUS"
 	MNT_PID=
 	[ ! -e "$1/.ctl" ] || fail "shlogfs left its control socket"
 }
 
-say "sync with a running shlogfs"
+tl_say "sync with a running shlogfs"
 if [ -c /dev/fuse ] && [ -n "${SHLOGFS:-}" ] && [ -x "${SHLOGFS:-}" ] && command -v fusermount3 >/dev/null; then
 	cp -a d s
 	# what a user who could write the data dir planted before the mount: a
@@ -369,7 +370,7 @@ if [ -c /dev/fuse ] && [ -n "${SHLOGFS:-}" ] && [ -x "${SHLOGFS:-}" ] && command
 	[ "$(cat victim1 victim2)" = "$(printf 'precious\nprecious')" ] || fail "the daemon wrote through a planted symlink"
 	kill -0 "$VICTIM" 2>/dev/null || fail "the would-be victim of a fake .pid died"
 	exec 8>&-
-	kill "$VICTIM" 2>/dev/null; wait "$VICTIM" 2>/dev/null
+	kill "$VICTIM" 2>/dev/null; tl_reap 50 "$VICTIM"
 
 	say "the daemon's own files: planted symlinks are never followed"
 	cp -a d s2
@@ -385,7 +386,7 @@ if [ -c /dev/fuse ] && [ -n "${SHLOGFS:-}" ] && [ -x "${SHLOGFS:-}" ] && command
 			chmod 711 "$T"
 			chmod 755 s2
 			chmod 666 s2/.ctl
-			ans=$(timeout 20 setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c '
+			ans=$(tl_as 65534 timeout 20 /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
 try:

@@ -8,8 +8,10 @@
 #   SHLOGFS  the built daemon      MTIO  the helper program (mtio.c)
 # Globals after mt_init: T (temp dir), DATADIR, MNT.
 # After mt_start: MT_PID (daemon pid), MT_ERR (its stderr file).
+# What the shell tests share (tl_say, tl_wait_until, tl_reap, tl_as, the
+# test users) is in tests/lib/common.sh, sourced here.
 
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
@@ -22,13 +24,10 @@ MT_EXTRA_CLEANUP=()
 
 # ---- messages --------------------------------------------------------
 
-# Print a progress line.
-mt_say() { echo "--- $*"; }
-
 # Fail the test with a message.
 mt_fail()
 {
-	echo "FAIL: $*" >&2
+	tl_err "$@"
 	exit 1
 }
 
@@ -49,7 +48,7 @@ mt_init()
 		mt_fail "SHLOGFS='${SHLOGFS:-}' is not an executable daemon"
 	[ -n "${MTIO:-}" ] && [ -x "$MTIO" ] ||
 		mt_fail "MTIO='${MTIO:-}' is not an executable"
-	T=$(mktemp -d /tmp/shlog-mt.XXXXXX)
+	T=$(tl_tmpdir mt)
 	chmod 755 "$T"
 	DATADIR=$T/data
 	MNT=$T/mnt
@@ -76,10 +75,7 @@ mt_cleanup()
 		eval "$c"
 	done
 	# Anything still mounted under T (a failed test) goes away lazily.
-	awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts |
-		sort -r | while read -r m; do
-			fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m"
-		done
+	tl_unmount_below "$T"
 	[ "$MT_FAILED" = 0 ] || rc=1
 	rm -rf "$T"
 	if [ "$rc" = 0 ]; then echo "PASS"; elif [ "$rc" != 77 ]; then
@@ -88,18 +84,6 @@ mt_cleanup()
 }
 
 # ---- the daemon ------------------------------------------------------
-
-# Wait up to $1 tenths of a second for the command "$2..." to succeed.
-mt_wait_until()
-{
-	local n=$1
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 
 # Print the daemon's stderr (for a failure message).
 mt_show_err()
@@ -119,22 +103,16 @@ mt_start()
 	MT_MNT=$MNT
 	"$SHLOGFS" -f "$DATADIR" "$MNT" "$@" >"$MT_ERR" 2>&1 &
 	MT_PID=$!
-	local n=100
-	while ! mountpoint -q "$MNT"; do
-		if ! kill -0 "$MT_PID" 2>/dev/null; then
-			local st=0
-			wait "$MT_PID" || st=$?
-			MT_PID=
-			mt_show_err "$MT_ERR"
-			mt_fail "daemon exited ($st) before mounting: $SHLOGFS -f $DATADIR $MNT $*"
-		fi
-		n=$((n - 1))
-		if [ "$n" -le 0 ]; then
-			mt_show_err "$MT_ERR"
-			mt_fail "no mount at $MNT after 10 s"
-		fi
-		sleep 0.1
-	done
+	local rc=0
+	tl_wait_mount 100 "$MT_PID" "$MNT" || rc=$?
+	if [ "$rc" = 1 ]; then
+		MT_PID=
+		mt_show_err "$MT_ERR"
+		mt_fail "daemon exited ($TL_STATUS) before mounting: $SHLOGFS -f $DATADIR $MNT $*"
+	elif [ "$rc" != 0 ]; then
+		mt_show_err "$MT_ERR"
+		mt_fail "no mount at $MNT after 10 s"
+	fi
 }
 
 # Fail if the file $1 holds a sanitizer report.
@@ -145,25 +123,6 @@ mt_check_sanitizer()
 		echo "FAIL: sanitizer report in daemon stderr" >&2
 		return 1
 	fi
-}
-
-# Wait (bounded, $1 tenths of a second) for process $2 to exit; its status
-# in MT_STATUS; returns 1 if it did not exit (it is then killed).
-mt_reap()
-{
-	local n=$1 pid=$2
-	while kill -0 "$pid" 2>/dev/null; do
-		n=$((n - 1))
-		if [ "$n" -le 0 ]; then
-			kill -9 "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null
-			MT_STATUS=killed
-			return 1
-		fi
-		sleep 0.1
-	done
-	MT_STATUS=0
-	wait "$pid" || MT_STATUS=$?
 }
 
 # Unmount, wait for the daemon; returns 1 (with a message) unless it exited
@@ -182,18 +141,18 @@ mt_stop_check()
 		fi
 		sleep 0.1
 	done
-	if ! mt_reap 300 "$pid"; then
+	if ! tl_reap 300 "$pid"; then
 		echo "FAIL: daemon did not exit within 30 s of the unmount" >&2
 		mt_show_err "$MT_ERR"
 		return 1
 	fi
 	if ! mt_check_sanitizer "$MT_ERR"; then
 		ok=1
-	elif [ "$MT_STATUS" != 0 ]; then
+	elif [ "$TL_STATUS" != 0 ]; then
 		mt_show_err "$MT_ERR"
 	fi
-	if [ "$MT_STATUS" != 0 ]; then
-		echo "FAIL: daemon exit status $MT_STATUS (expected 0)" >&2
+	if [ "$TL_STATUS" != 0 ]; then
+		echo "FAIL: daemon exit status $TL_STATUS (expected 0)" >&2
 		ok=1
 	fi
 	return $ok
@@ -211,7 +170,7 @@ mt_kill9()
 	local pid=$MT_PID
 	MT_PID=
 	kill -9 "$pid"
-	mt_reap 100 "$pid" || true
+	tl_reap 100 "$pid" || true
 	fusermount3 -u -z "$MT_MNT" || mt_fail "fusermount3 -u -z after kill -9"
 	mt_check_sanitizer "$MT_ERR" || mt_fail "sanitizer report before kill -9"
 }
@@ -283,24 +242,5 @@ mt_check_lines()
 	printf '%s\n' "$out" | sort
 }
 
-# Make sure the unprivileged test users exist: shlogtest in MT_USER, and a
-# second one, shlogtest2, in MT_USER2.
-mt_user()
-{
-	local u
-	MT_USER=shlogtest
-	MT_USER2=shlogtest2
-	for u in "$MT_USER" "$MT_USER2"; do
-		id "$u" >/dev/null 2>&1 ||
-			useradd -M -r -s /usr/sbin/nologin "$u" ||
-			mt_fail "useradd $u failed"
-	done
-}
-
-# Run "$2..." as user $1 (no root privileges).
-mt_as()
-{
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all "$@"
-}
+# Make sure the test users TL_USER and TL_USER2 exist (tl_user), or fail.
+mt_user() { tl_user || exit 1; }

@@ -15,7 +15,7 @@ cat "$T/exp1" >>"$MNT/chat/1/log"
 # the index only lists committed blocks: make them committed (and durable)
 sync "$MNT/chat/0/log" "$MNT/chat/1/log"
 
-mt_say "tar -C MNT -cf b.tar chat"
+tl_say "tar -C MNT -cf b.tar chat"
 tar -C "$MNT" -cf "$T/b.tar" chat || mt_fail "tar through the mount exited $?"
 tar -tvf "$T/b.tar" | head -n 20
 mkdir "$T/x"
@@ -26,12 +26,12 @@ for f in anchor index stats; do
 	[ -s "$T/x/chat/0/$f" ] || mt_fail "tar archived an empty chat/0/$f"
 done
 
-mt_say "restore the archive into the mount (cat >> a new topic)"
+tl_say "restore the archive into the mount (cat >> a new topic)"
 mkdir "$MNT/chat2"
 cat "$T/x/chat/0/log" >>"$MNT/chat2/0/log"
 mt_same "$MNT/chat2/0/log" "$T/exp0"
 
-mt_say "tar of the data dir while 4 writers append"
+tl_say "tar of the data dir while 4 writers append"
 mkdir "$MNT/busy"
 pids=()
 for w in 0 1 2 3; do
@@ -42,7 +42,7 @@ st=0
 tar -C "$DATADIR" -cf "$T/d.tar" . 2>"$T/tar.err" || st=$?
 sleep 0.5
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-for pid in "${pids[@]}"; do mt_reap 100 "$pid" || true; done
+for pid in "${pids[@]}"; do tl_reap 100 "$pid" || true; done
 echo "tar exit $st: $(head -n 3 "$T/tar.err")"
 [ "$st" = 0 ] || [ "$st" = 1 ] || mt_fail "tar of the data dir failed ($st)"
 cp "$MNT/busy/0/log" "$T/busy.live"
@@ -50,7 +50,7 @@ live=$(stat -c %s "$T/busy.live")
 mt_check_lines "$T/busy.live" >/dev/null
 mt_stop
 
-mt_say "the restored data dir mounts and holds a prefix, nothing torn"
+tl_say "the restored data dir mounts and holds a prefix, nothing torn"
 DATADIR=$T/restored
 mkdir "$DATADIR"
 tar -C "$DATADIR" -xf "$T/d.tar"

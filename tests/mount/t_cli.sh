@@ -23,7 +23,7 @@ expect_refused()
 	echo "ok (exit $st: $(head -n 1 "$T/cli.out")): shlogfs $*"
 }
 
-mt_say "-V and -h"
+tl_say "-V and -h"
 "$SHLOGFS" -V >"$T/v.out" 2>&1 || mt_fail "-V exited $?"
 grep -q '0\.1\.0' "$T/v.out" || mt_fail "-V does not print the version: $(cat "$T/v.out")"
 head -n 2 "$T/v.out"
@@ -31,7 +31,7 @@ head -n 2 "$T/v.out"
 grep -q 'DATADIR' "$T/h.out" && grep -q 'partitions' "$T/h.out" ||
 	mt_fail "-h does not describe usage and options"
 
-mt_say "bad arguments fail before daemonizing"
+tl_say "bad arguments fail before daemonizing"
 expect_refused
 expect_refused "$DATADIR"
 expect_refused "$DATADIR" "$T/no-such-dir"
@@ -42,7 +42,7 @@ echo x >"$T/afile"
 expect_refused "$T/afile" "$MNT"
 expect_refused "$T/afile/sub" "$MNT"
 
-mt_say "/proc/mounts shows DATADIR MOUNTPOINT fuse.shlogfs"
+tl_say "/proc/mounts shows DATADIR MOUNTPOINT fuse.shlogfs"
 mt_start
 line=$(grep " $MNT " /proc/mounts)
 [ "$(echo "$line" | cut -d' ' -f1-3)" = "$DATADIR $MNT fuse.shlogfs" ] ||
@@ -50,12 +50,12 @@ line=$(grep " $MNT " /proc/mounts)
 mkdir "$MNT/t"
 seq 1 5000 >>"$MNT/t/0/log"
 
-mt_say "SIGTERM: flush, clean close, exit 0, mount gone"
+tl_say "SIGTERM: flush, clean close, exit 0, mount gone"
 pid=$MT_PID
 MT_PID=
 kill -TERM "$pid"
-mt_reap 200 "$pid" || mt_fail "daemon still running 20 s after SIGTERM"
-[ "$MT_STATUS" = 0 ] || { mt_show_err "$MT_ERR"; mt_fail "exit status $MT_STATUS after SIGTERM"; }
+tl_reap 200 "$pid" || mt_fail "daemon still running 20 s after SIGTERM"
+[ "$TL_STATUS" = 0 ] || { mt_show_err "$MT_ERR"; mt_fail "exit status $TL_STATUS after SIGTERM"; }
 mt_check_sanitizer "$MT_ERR" || mt_fail "sanitizer report"
 if mountpoint -q "$MNT"; then
 	fusermount3 -u -z "$MNT"

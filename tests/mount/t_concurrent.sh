@@ -25,7 +25,7 @@ awk_writer()
 	}'
 }
 
-mt_say "8 writers x $N lines; a tail -f and a snapshot reader meanwhile"
+tl_say "8 writers x $N lines; a tail -f and a snapshot reader meanwhile"
 timeout 120 tail -n +1 -f "$L" >"$T/tailout" 2>&1 &
 tailpid=$!
 # Snapshot reader: every cat of the growing log ends at a line boundary
@@ -43,22 +43,22 @@ for w in 0 1 2 3; do "$MTIO" lines "$L" "w$w" "$N" & pids+=($!); done
 for w in 4 5; do "$MTIO" lines -b 7 "$L" "w$w" "$N" & pids+=($!); done
 for w in 6 7; do awk_writer "w$w" >>"$L" & pids+=($!); done
 for pid in "${pids[@]}"; do
-	mt_reap 1200 "$pid" || mt_fail "writer $pid did not finish in 120 s"
-	[ "$MT_STATUS" = 0 ] || mt_fail "writer $pid exited $MT_STATUS"
+	tl_reap 1200 "$pid" || mt_fail "writer $pid did not finish in 120 s"
+	[ "$TL_STATUS" = 0 ] || mt_fail "writer $pid exited $TL_STATUS"
 done
 end=$(date +%s.%N)
 echo "writers done in $(echo "$end - $start" | bc 2>/dev/null || echo '?') s"
 
-mt_say "check: every line once, none torn, per-writer order"
+tl_say "check: every line once, none torn, per-writer order"
 cp "$L" "$T/got"
-mt_reap 300 "$snappid" || mt_fail "snapshot reader stuck"
+tl_reap 300 "$snappid" || mt_fail "snapshot reader stuck"
 for f in "$T"/snap.*; do
 	c=$(mt_check_lines "$f")
 	echo "snapshot $(basename "$f"): $(wc -c <"$f") bytes, $(echo "$c" | tr '\n' ' ')"
 	cmp -n "$(wc -c <"$f")" "$f" "$T/got" || mt_fail "$f is not a prefix of the final log"
 done
 tail_done() { [ "$(stat -c %s "$T/tailout")" -ge "$(stat -c %s "$T/got")" ]; }
-mt_wait_until 100 tail_done || echo "tail -f has $(stat -c %s "$T/tailout") of $(stat -c %s "$T/got") bytes after 10 s"
+tl_wait_until 100 tail_done || echo "tail -f has $(stat -c %s "$T/tailout") of $(stat -c %s "$T/got") bytes after 10 s"
 kill "$tailpid" 2>/dev/null || true
 wait "$tailpid" 2>/dev/null || true
 cmp "$T/tailout" "$T/got" || mt_fail "tail -f output differs from the log"
@@ -73,7 +73,7 @@ exp=$(for w in 0 1 2 3 4 5 6 7; do echo "w$w $N"; done)
 runs=$(cut -d' ' -f1 "$T/got" | uniq | wc -l)
 echo "writer runs in the log: $runs"
 
-mt_say "8 keyed writers x $N lines through the topic-level log (4 partitions)"
+tl_say "8 keyed writers x $N lines through the topic-level log (4 partitions)"
 mkdir "$MNT/sh" "$MNT/sh/1" "$MNT/sh/2" "$MNT/sh/3"
 pids=()
 for w in 0 1 2 3 4 5; do "$MTIO" lines -K -b $((w + 1)) "$MNT/sh/log" "k$w" "$N" & pids+=($!); done
@@ -82,8 +82,8 @@ for w in 6 7; do
 	pids+=($!)
 done
 for pid in "${pids[@]}"; do
-	mt_reap 1200 "$pid" || mt_fail "writer $pid did not finish in 120 s"
-	[ "$MT_STATUS" = 0 ] || mt_fail "writer $pid exited $MT_STATUS"
+	tl_reap 1200 "$pid" || mt_fail "writer $pid did not finish in 120 s"
+	[ "$TL_STATUS" = 0 ] || mt_fail "writer $pid exited $TL_STATUS"
 done
 : >"$T/allcounts"
 for p in 0 1 2 3; do
@@ -97,7 +97,7 @@ exp=$(for w in 0 1 2 3 4 5 6 7; do echo "k$w $N"; done)
 [ "$counts" = "$exp" ] || mt_fail "keyed writers (a key in two partitions, or lines lost): $counts"
 grep -qP '^k[0-7]\t' "$T/sh.0" "$T/sh.1" "$T/sh.2" "$T/sh.3" || mt_fail "no TAB-keyed lines found"
 
-mt_say "remount: same bytes"
+tl_say "remount: same bytes"
 mt_stop
 mt_start
 cmp "$L" "$T/got" || mt_fail "log changed across remount"

@@ -31,13 +31,13 @@ crash_round()
 	timeout 20 tail -n +1 -f "$MNT/t/0/log" >/dev/null 2>&1 &
 	local tailpid=$!
 	has_acks() { [ -s "$T/ack.0" ] && [ "$(wc -l <"$T/ack.0")" -ge 5 ]; }
-	mt_wait_until 150 has_acks || mt_fail "no fsync acknowledged within 15 s"
+	tl_wait_until 150 has_acks || mt_fail "no fsync acknowledged within 15 s"
 	sleep 1
-	mt_say "kill -9 the daemon (options: ${*:-none})"
+	tl_say "kill -9 the daemon (options: ${*:-none})"
 	mt_kill9
 	for pid in "${pids[@]}"; do
-		mt_reap 100 "$pid" || mt_fail "writer $pid still running 10 s after the kill"
-		[ "$MT_STATUS" != 0 ] || mt_fail "writer $pid exited 0 after the kill"
+		tl_reap 100 "$pid" || mt_fail "writer $pid still running 10 s after the kill"
+		[ "$TL_STATUS" != 0 ] || mt_fail "writer $pid exited 0 after the kill"
 	done
 	kill "$tailpid" 2>/dev/null || true
 	wait "$tailpid" 2>/dev/null || true

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
 mt_user
-U=$MT_USER
+U=$TL_USER
 uid=$(id -u "$U")
 EUCLEAN='Structure needs cleaning'
 EACCES='Permission denied'
@@ -15,7 +15,7 @@ EACCES='Permission denied'
 # The real mode and owner of a path in the data dir: "700 0".
 real() { stat -c '%a %u' "$1"; }
 
-mt_say "chmod/chown through the mount change what the mount shows, not the data dir"
+tl_say "chmod/chown through the mount change what the mount shows, not the data dir"
 mt_start -o allow_other
 mkdir "$MNT/t" "$MNT/good" "$MNT/gap" "$MNT/m" "$MNT/k" "$MNT/a"
 printf 'user1\tk line\n' >>"$MNT/k/0/log"
@@ -24,7 +24,7 @@ echo "secret line" >>"$MNT/t/0/log"
 echo "good line" >>"$MNT/good/0/log"
 chown "$U:$U" "$MNT/t" "$MNT/t/0"
 chmod 750 "$MNT/t"
-mt_as "$U" chmod 700 "$MNT/t/0" || mt_fail "the owner cannot chmod its partition"
+tl_as "$U" chmod 700 "$MNT/t/0" || mt_fail "the owner cannot chmod its partition"
 [ "$(stat -c '%a %u' "$MNT/t")" = "750 $uid" ] || mt_fail "mount shows t as $(stat -c '%a %u' "$MNT/t")"
 [ "$(stat -c '%a %u' "$MNT/t/0")" = "700 $uid" ] || mt_fail "mount shows t/0 as $(stat -c '%a %u' "$MNT/t/0")"
 for d in "$DATADIR/t" "$DATADIR/t/0" "$DATADIR/good" "$DATADIR/good/0"; do
@@ -32,11 +32,11 @@ for d in "$DATADIR/t" "$DATADIR/t/0" "$DATADIR/good" "$DATADIR/good/0"; do
 done
 [ "$(stat -c '%a %F' "$DATADIR/t/meta")" = "600 regular file" ] ||
 	mt_fail "meta: $(stat -c '%a %F' "$DATADIR/t/meta")"
-mt_expect_err "$EACCES" mt_as "$U" cat "$DATADIR/t/0/00000000000000000000.log"
-mt_expect_err "$EACCES" mt_as "$U" touch "$DATADIR/t/0/planted"
-[ "$(mt_as "$U" cat "$MNT/t/0/log")" = "secret line" ] || mt_fail "the owner cannot read t/0/log"
+mt_expect_err "$EACCES" tl_as "$U" cat "$DATADIR/t/0/00000000000000000000.log"
+mt_expect_err "$EACCES" tl_as "$U" touch "$DATADIR/t/0/planted"
+[ "$(tl_as "$U" cat "$MNT/t/0/log")" = "secret line" ] || mt_fail "the owner cannot read t/0/log"
 
-mt_say "a topic with the longest name (249 bytes) is made and deleted"
+tl_say "a topic with the longest name (249 bytes) is made and deleted"
 long=$(printf 'n%.0s' $(seq 249))
 mkdir "$MNT/$long"
 echo "long line" >>"$MNT/$long/0/log"
@@ -45,13 +45,13 @@ rmdir "$MNT/$long" || mt_fail "a 249-byte topic cannot be deleted"
 ! ls -A "$DATADIR" | grep -q '^\.\(del\|new\)-' || mt_fail "temporaries left: $(ls -A "$DATADIR")"
 mt_stop
 
-mt_say "a remount keeps the mount's modes and owners"
+tl_say "a remount keeps the mount's modes and owners"
 mt_start -o allow_other
 [ "$(stat -c '%a %u' "$MNT/t")" = "750 $uid" ] || mt_fail "after remount t is $(stat -c '%a %u' "$MNT/t")"
 [ "$(stat -c '%a %u' "$MNT/t/0")" = "700 $uid" ] || mt_fail "after remount t/0 is $(stat -c '%a %u' "$MNT/t/0")"
 mt_stop
 
-mt_say "plant an empty topic, a FIFO, a gap and a FIFO meta file"
+tl_say "plant an empty topic, a FIFO, a gap and a FIFO meta file"
 mkdir "$DATADIR/empty"
 mkfifo "$DATADIR/fifo"
 mkdir "$DATADIR/gap/2"
@@ -89,7 +89,7 @@ printf '%s\n' "$st" | grep -q "^set aside: a (partition 0): " || mt_fail ".statu
 grep -q "topic good: 1 is not a partition: left alone" "$MT_ERR" || mt_fail "the stray good/1 is not named"
 mt_stop
 
-mt_say "-o repair rebuilds the meta file; a gap stays set aside"
+tl_say "-o repair rebuilds the meta file; a gap stays set aside"
 mt_start -o allow_other,repair
 echo "m again" >>"$MNT/m/0/log"
 [ "$(cat "$MNT/m/0/log")" = "m again" ] || mt_fail "m/0/log after repair: $(cat "$MNT/m/0/log")"
@@ -99,7 +99,7 @@ mt_expect_err "$EUCLEAN" stat "$MNT/empty"
 [ -d "$DATADIR/gap/2" ] && [ -d "$DATADIR/empty" ] || mt_fail "repair removed a set-aside topic"
 mt_stop
 
-mt_say "a data dir shlogfs makes is 0700 (the mount's root then too)"
+tl_say "a data dir shlogfs makes is 0700 (the mount's root then too)"
 DATADIR=$T/fresh
 mt_start
 [ "$(real "$DATADIR")" = "700 0" ] || mt_fail "new data dir is $(real "$DATADIR")"

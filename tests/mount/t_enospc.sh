@@ -15,7 +15,7 @@ L=$MNT/t/0/log
 echo "first line" >>"$L"
 head -c 6000000 /dev/urandom | base64 -w 100 >"$T/src"
 
-mt_say "write 8 MiB into a 4 MiB data dir (dd bs=101: one line per write)"
+tl_say "write 8 MiB into a 4 MiB data dir (dd bs=101: one line per write)"
 st=0
 dd if="$T/src" of="$L" bs=101 oflag=append conv=notrunc status=none 2>"$T/dd.err" || st=$?
 echo "dd exit $st: $(cat "$T/dd.err")"
@@ -30,7 +30,7 @@ grep -q 'No space left on device\|ENOSPC' "$T/dd.err" ||
 	mt_fail "the writer's error is not ENOSPC: $(cat "$T/dd.err")"
 df -k "$DATADIR" | tail -n 1
 
-mt_say "the daemon keeps serving reads"
+tl_say "the daemon keeps serving reads"
 kill -0 "$MT_PID" || mt_fail "daemon died on ENOSPC"
 cat "$L" >"$T/got" || mt_fail "cat of the log failed after ENOSPC"
 size=$(stat -c %s "$L")
@@ -44,7 +44,7 @@ cmp -n "$(wc -c <"$T/got.rest")" "$T/got.rest" "$T/src" ||
 ls "$MNT/t/0" >/dev/null
 cat "$MNT/t/0/stats" >/dev/null || mt_fail "stats unreadable after ENOSPC"
 
-mt_say "space returns: appends work again"
+tl_say "space returns: appends work again"
 rm "$DATADIR/.filler"
 ok=0
 for i in $(seq 1 30); do

@@ -33,7 +33,7 @@ check_fds()
 	local n max=$((LIMIT - 64))
 	n=$(ls "/proc/$MT_PID/fd" | wc -l)
 	[ "$n" -le "$max" ] || mt_fail "$1: the daemon holds $n fds (bound $max of $LIMIT)"
-	mt_say "$1: daemon holds $n fds (bound $max)"
+	tl_say "$1: daemon holds $n fds (bound $max)"
 }
 
 # Fail if the daemon ran out of fds (EMFILE) at any point.
@@ -55,7 +55,7 @@ append_and_read()
 }
 
 mt_start -o partitions=$PER
-mt_say "make $N partitions in $TOPICS topics (mkdir), under RLIMIT_NOFILE $LIMIT"
+tl_say "make $N partitions in $TOPICS topics (mkdir), under RLIMIT_NOFILE $LIMIT"
 for k in $(seq 0 $((TOPICS - 1))); do
 	mkdir "$MNT/t$k"
 done
@@ -64,7 +64,7 @@ mkdir "$MNT/t0/$PER" || mt_fail "mkdir of partition $PER after $N failed"
 	mt_fail "t$((TOPICS - 1)) does not hold $PER partitions"
 check_fds "after mkdir"
 
-mt_say "append a line to each partition and read it back"
+tl_say "append a line to each partition and read it back"
 for k in $(seq 0 $((TOPICS - 1))); do
 	for i in $(seq 0 $((PER - 1))); do
 		append_and_read "t$k/$i" "first t$k/$i"
@@ -73,7 +73,7 @@ for k in $(seq 0 $((TOPICS - 1))); do
 done
 append_and_read "t0/$PER" "first t0/$PER"
 
-mt_say "one user holds 2000 logs open and reads each; others are served meanwhile"
+tl_say "one user holds 2000 logs open and reads each; others are served meanwhile"
 cat >"$T/hold.py" <<'EOF'
 import os, sys, time
 mnt, topics, per, release = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -94,7 +94,7 @@ while not os.path.exists(release):
 EOF
 python3 "$T/hold.py" "$MNT" "$TOPICS" "$PER" "$T/release" >"$T/hold.out" 2>&1 &
 HOLD=$!
-mt_wait_until 600 grep -qs '^held' "$T/hold.out" || mt_fail "holder did not report: $(cat "$T/hold.out")"
+tl_wait_until 600 grep -qs '^held' "$T/hold.out" || mt_fail "holder did not report: $(cat "$T/hold.out")"
 grep -qx 'held 2000 bad 0' "$T/hold.out" || mt_fail "holder: $(cat "$T/hold.out")"
 check_fds "2000 logs held open"
 for i in $(seq 0 7 $((PER - 1))); do
@@ -105,7 +105,7 @@ touch "$T/release"
 wait "$HOLD"
 check_no_emfile
 
-mt_say "remount (every partition starts parked): read and append each"
+tl_say "remount (every partition starts parked): read and append each"
 mt_stop
 mt_start -o partitions=$PER
 check_fds "after remount"
@@ -119,7 +119,7 @@ done
 check_fds "after reading and appending all"
 check_no_emfile
 
-mt_say "-o max_fds and -o max_partitions: the store's limits refuse with ENOSPC"
+tl_say "-o max_fds and -o max_partitions: the store's limits refuse with ENOSPC"
 mt_stop
 # max_fds=64: 16 for topics (4 exist), 48 for partitions (12 resident)
 mt_start -o partitions=2,max_fds=64,max_partitions=$((N + 1 + 24 + 4))
@@ -140,5 +140,5 @@ for i in $(seq 0 13 $((PER - 1))); do
 done
 n=$(ls "/proc/$MT_PID/fd" | wc -l)
 [ "$n" -le 128 ] || mt_fail "with max_fds=64 the daemon holds $n fds"
-mt_say "max_fds=64: daemon holds $n fds"
+tl_say "max_fds=64: daemon holds $n fds"
 check_no_emfile

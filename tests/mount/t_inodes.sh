@@ -38,12 +38,12 @@ awk '$2 < 2 && $1 != "/" || $2 > 1000000 { bad = bad " " $1 "=" $2 }
 	ifail "inode numbers are not a counter's"
 [ "$(cut -d' ' -f2 "$T/ino1" | sort -u | wc -l)" = "$n" ] || ifail "two names share an inode number"
 
-mt_say "the same numbers after the entry timeout (1 s), while held"
+tl_say "the same numbers after the entry timeout (1 s), while held"
 sleep 1.2
 inodes >"$T/ino2"
 cmp -s "$T/ino1" "$T/ino2" || ifail "inode numbers changed: $(diff "$T/ino1" "$T/ino2" | tr '\n' ' ')"
 
-mt_say "a removed key's number, still held, is not given to the new key"
+tl_say "a removed key's number, still held, is not given to the new key"
 K=$MNT/t/0/keys/a
 echo one >"$K"
 exec {kfd}<"$K"

@@ -14,7 +14,7 @@ for v in SHLOG_BUILD_ROOT SHLOG_PREFIX SHLOG_BINDIR SHLOG_SBINDIR \
 	 SHLOG_LIBDIR SHLOG_INCLUDEDIR SHLOG_MANDIR; do
 	[ -n "${!v:-}" ] || mt_fail "$v is not set (run through meson test)"
 done
-T=$(mktemp -d /tmp/shlog-inst.XXXXXX)
+T=$(tl_tmpdir inst)
 trap 'rm -rf "$T"' EXIT
 D=$T/root
 
@@ -27,7 +27,7 @@ INC=$(abs "$SHLOG_INCLUDEDIR")
 MAN=$(abs "$SHLOG_MANDIR")
 UNITS=$SHLOG_PREFIX/lib/systemd/system
 
-mt_say "meson install --destdir $D"
+tl_say "meson install --destdir $D"
 meson install -C "$SHLOG_BUILD_ROOT" --no-rebuild --quiet --destdir "$D" >"$T/install.log" 2>&1 ||
 	{ cat "$T/install.log"; mt_fail "meson install failed"; }
 
@@ -52,7 +52,7 @@ echo "installed:"
 sed 's/^\./  /' "$T/list"
 [ "$missing" = 0 ] || mt_fail "files missing from the install"
 
-mt_say "programs and mount helper links"
+tl_say "programs and mount helper links"
 for f in "$BIN/shlogfs" "$BIN/shlogctl"; do
 	[ -x "$D$f" ] || mt_fail "$f is not executable"
 done
@@ -70,7 +70,7 @@ for l in mount.shlogfs mount.fuse.shlogfs; do
 	echo "ok: $l -> $target"
 done
 
-mt_say "systemd units name the installed daemon"
+tl_say "systemd units name the installed daemon"
 grep -q "^ExecStart=$BIN/shlogfs -f " "$D$UNITS/shlogfs.service" ||
 	mt_fail "shlogfs.service ExecStart: $(grep ExecStart= "$D$UNITS/shlogfs.service")"
 grep -qx 'Type=fuse.shlogfs' "$D$UNITS/mnt-shlog.mount" || mt_fail "mnt-shlog.mount Type="
@@ -90,7 +90,7 @@ if command -v systemd-analyze >/dev/null; then
 	done
 fi
 
-mt_say "a program built with pkg-config against the installed library"
+tl_say "a program built with pkg-config against the installed library"
 cat >"$T/use.c" <<'EOF'
 #include <shlog.h>
 #include <stdio.h>
@@ -112,7 +112,7 @@ echo "libs: $libs"
 cc -o "$T/use" "$T/use.c" $cflags $libs || mt_fail "building against the installed libshlog"
 "$T/use" || mt_fail "the program linked with libshlog failed"
 
-mt_say "man pages format without warnings"
+tl_say "man pages format without warnings"
 for p in shlogfs shlogctl; do
 	f=$D$MAN/man8/$p.8
 	[ "$(head -c 2 "$f")" != "" ] || mt_fail "$p.8 is empty"

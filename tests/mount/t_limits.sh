@@ -10,8 +10,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
 mt_user
-U=$MT_USER
-V=$MT_USER2
+U=$TL_USER
+V=$TL_USER2
 PY=/usr/bin/python3
 
 # hold.py MODE N SIZE FILE: open FILE N times (%d in it: the number) and
@@ -50,8 +50,8 @@ hold_start()
 	local u=$1
 	shift
 	rm -f "$T/release" "$T/hold.$u"   # no old "ok" line may be seen
-	mt_as "$u" "$PY" "$T/hold.py" "$@" "$T/release" >"$T/hold.$u" 2>&1 &
-	mt_wait_until 600 grep -q '^ok' "$T/hold.$u" ||
+	tl_as "$u" "$PY" "$T/hold.py" "$@" "$T/release" >"$T/hold.$u" 2>&1 &
+	tl_wait_until 600 grep -q '^ok' "$T/hold.$u" ||
 		mt_fail "hold.py as $u did not report: $(cat "$T/hold.$u")"
 }
 
@@ -77,7 +77,7 @@ rss_ok()
 rss_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$MT_PID/status"; }
 held() { awk '$1 == "shlogfs_held_bytes" { print $2 }' "$MNT/.metrics"; }
 
-mt_say "the unfinished-line budget: a user's share, then the store-wide cap"
+tl_say "the unfinished-line budget: a user's share, then the store-wide cap"
 mt_start -o allow_other,max_held=300k,max_held_per_user=256k
 M=$MNT
 mkdir "$M/w"
@@ -92,11 +92,11 @@ h=$(held)
 [ "$h" -le 262144 ] && [ "$h" -ge $((uok * 61440)) ] || mt_fail "held bytes $h for $uok lines"
 grep -q "uid $(id -u "$U"): unfinished line of .* refused (ENOBUFS)" "$MT_ERR" ||
 	mt_fail "no log line for the refusal"
-mt_say "root is not refused; another user gets what the cap leaves"
+tl_say "root is not refused; another user gets what the cap leaves"
 head -c 300000 /dev/zero | tr '\0' r >>"$M/w/0/log" ||
 	mt_fail "root's unfinished line of 300000 bytes was refused"
-mt_as "$V" "$PY" "$T/hold.py" line 8 61440 "$M/w/0/log" "$T/release" >"$T/hold.$V" 2>&1 &
-mt_wait_until 600 grep -q '^ok' "$T/hold.$V" || mt_fail "hold.py as $V: $(cat "$T/hold.$V")"
+tl_as "$V" "$PY" "$T/hold.py" line 8 61440 "$M/w/0/log" "$T/release" >"$T/hold.$V" 2>&1 &
+tl_wait_until 600 grep -q '^ok' "$T/hold.$V" || mt_fail "hold.py as $V: $(cat "$T/hold.$V")"
 read -r _ vok verr <"$T/hold.$V"
 echo "V: ok $vok $verr"
 # 300 KiB for both: V gets fewer than her own share would allow
@@ -104,13 +104,13 @@ echo "V: ok $vok $verr"
 	mt_fail "V held $vok lines with U holding $uok (cap 300 KiB)"
 case $verr in *ENOBUFS=*) ;; *) mt_fail "V's refused writes: '$verr', want ENOBUFS" ;; esac
 hold_stop
-mt_wait_until 100 test "$(held)" = 0 || mt_fail "held bytes $(held) after every handle closed"
+tl_wait_until 100 test "$(held)" = 0 || mt_fail "held bytes $(held) after every handle closed"
 n=$(grep -c -- '-tail$' "$M/w/0/log")
 [ "$n" = $((uok + vok)) ] || mt_fail "$n unfinished lines stored at close, $((uok + vok)) were accepted"
-mt_expect_ok mt_as "$U" sh -c "printf 'again' >>'$M/w/0/log'"
+mt_expect_ok tl_as "$U" sh -c "printf 'again' >>'$M/w/0/log'"
 mt_stop
 
-mt_say "-o writeback: unfinished lines reach the daemon at fsync, same budget"
+tl_say "-o writeback: unfinished lines reach the daemon at fsync, same budget"
 mt_start -o allow_other,writeback,partitions=8,max_held_per_user=256k
 mkdir "$M/b"
 chmod 777 "$M/b"
@@ -121,10 +121,10 @@ read -r _ uok uerr <"$T/hold.$U"
 [ "$uok" -ge 2 ] && [ "$uok" -le 3 ] || { hold_stop; mt_fail "U held $uok lines with -o writeback"; }
 case $uerr in *ENOBUFS=*) ;; *) hold_stop; mt_fail "writeback refusals: '$uerr', want ENOBUFS" ;; esac
 hold_stop
-mt_wait_until 100 test "$(held)" = 0 || mt_fail "held bytes $(held) after the writers closed"
+tl_wait_until 100 test "$(held)" = 0 || mt_fail "held bytes $(held) after the writers closed"
 mt_stop
 
-mt_say "RSS under 100 handles each holding a 256 KiB unfinished line"
+tl_say "RSS under 100 handles each holding a 256 KiB unfinished line"
 mt_start -o allow_other,max_held_per_user=4M,max_message=1M
 mkdir "$M/r"
 chmod 777 "$M/r" "$M/r/0"
@@ -138,12 +138,12 @@ read -r _ uok uerr <"$T/hold.$U"
 rss_ok $((r1 - r0)) 12288 || mt_fail "RSS grew by $((r1 - r0)) kB (share 4 MiB)"
 hold_stop
 
-mt_say "RSS under 100 readers of a 2 MiB log (read-ahead kept within the share)"
+tl_say "RSS under 100 readers of a 2 MiB log (read-ahead kept within the share)"
 "$MTIO" lines -b 100 "$M/r/0/log" big 40000
 chmod 755 "$M/r/0"
 [ "$(stat -c %s "$M/r/0/log")" -ge 2000000 ] || mt_fail "log too small"
-mt_wait_until 100 grep -qx 'buffered_msgs 0' "$M/r/0/stats" || mt_fail "r/0 still buffers"
-mt_as "$U" cat "$M/r/0/log" >/dev/null   # the engine's read path, warmed up
+tl_wait_until 100 grep -qx 'buffered_msgs 0' "$M/r/0/stats" || mt_fail "r/0 still buffers"
+tl_as "$U" cat "$M/r/0/log" >/dev/null   # the engine's read path, warmed up
 r0=$(rss_kb)
 hold_start "$U" read 100 0 "$M/r/0/log"
 r1=$(rss_kb)
@@ -155,7 +155,7 @@ rss_ok $((r1 - r0)) 12288 || { hold_stop; mt_fail "RSS grew by $((r1 - r0)) kB (
 hold_stop
 [ "$(held)" = 0 ] || mt_fail "held bytes $(held) after the readers closed"
 
-mt_say "RSS under 100 handles of /.metrics (one shared text)"
+tl_say "RSS under 100 handles of /.metrics (one shared text)"
 mt_stop
 mt_start -o allow_other,partitions=200
 mkdir "$M/m"
@@ -173,7 +173,7 @@ read -r _ uok uerr <"$T/hold.$U"
 rss_ok $((r1 - r0)) $((size * 10 / 1024)) ||
 	{ hold_stop; mt_fail "RSS grew by $((r1 - r0)) kB for 100 handles of $size bytes"; }
 hold_stop
-mt_say "root reading /.metrics 100 times in a row: each text freed at its close"
+tl_say "root reading /.metrics 100 times in a row: each text freed at its close"
 r0=$(rss_kb)
 "$PY" -c '
 import sys
@@ -185,13 +185,13 @@ echo "rss: $r0 kB before, $r1 kB right after 100 reads of $size bytes (+$((r1 - 
 rss_ok $((r1 - r0)) $((size * 10 / 1024)) || mt_fail "RSS grew by $((r1 - r0)) kB: texts kept after their close"
 mt_stop
 
-mt_say "a text past the reader's share: ENOBUFS at open, not made again for a while"
+tl_say "a text past the reader's share: ENOBUFS at open, not made again for a while"
 mt_start -o allow_other,max_held_per_user=512k
 texts() { awk '$1 == "shlogfs_root_texts_total" { print $2 }' "$M/.metrics"; }
 t0=$(texts)
-mt_expect_err 'No buffer space available' mt_as "$U" cat "$M/.metrics"
-[ "$(mt_as "$U" stat -c %s "$M/.metrics")" = 0 ] || mt_fail "stat of a refused text"
-mt_as "$U" "$PY" -c '
+mt_expect_err 'No buffer space available' tl_as "$U" cat "$M/.metrics"
+[ "$(tl_as "$U" stat -c %s "$M/.metrics")" = 0 ] || mt_fail "stat of a refused text"
+tl_as "$U" "$PY" -c '
 import os, sys
 for i in range(300):
     os.stat(sys.argv[1])
@@ -206,7 +206,7 @@ rs=$(wc -c <"$M/.metrics")
 [ "$rs" -ge $((size * 9 / 10)) ] || mt_fail "root read $rs bytes of .metrics, not about $size"
 mt_stop
 
-mt_say "SIGTERM with no fd left: clean unmount, data flushed"
+tl_say "SIGTERM with no fd left: clean unmount, data flushed"
 mt_start
 mkdir "$M/s"
 "$MTIO" lines "$M/s/0/log" pre 500
@@ -219,8 +219,8 @@ echo "last line" >>"$M/s/0/log" || mt_fail "append without free fds"
 ls "/proc/$pid/fd" | wc -l
 kill -TERM "$pid"
 MT_PID=
-mt_reap 300 "$pid" || mt_fail "the daemon did not exit within 30 s of SIGTERM"
-[ "$MT_STATUS" = 0 ] || { mt_show_err "$MT_ERR"; mt_fail "exit status $MT_STATUS after SIGTERM"; }
+tl_reap 300 "$pid" || mt_fail "the daemon did not exit within 30 s of SIGTERM"
+[ "$TL_STATUS" = 0 ] || { mt_show_err "$MT_ERR"; mt_fail "exit status $TL_STATUS after SIGTERM"; }
 if grep -q 'libgcc_s' "$MT_ERR"; then mt_show_err "$MT_ERR"; mt_fail "pthread_cancel could not load libgcc_s"; fi
 mt_check_sanitizer "$MT_ERR" || mt_fail "sanitizer report"
 if mountpoint -q "$M"; then mt_fail "still mounted after SIGTERM"; fi

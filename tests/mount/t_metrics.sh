@@ -103,21 +103,21 @@ snap_copy()
 mt_start -o partitions=2
 M=$MNT
 
-mt_say "an empty store"
+tl_say "an empty store"
 snap_copy "$M/.metrics" "$T/m0"
 check_metrics "$T/m0" || mt_fail "metrics of an empty store"
 grep -qx 'shlog_partitions 0' "$T/m0" || mt_fail "shlog_partitions 0 missing"
 
-mt_say "two topics, keyed and keyless lines, an fsync"
+tl_say "two topics, keyed and keyless lines, an fsync"
 mkdir "$M/a" "$M/b"
 "$MTIO" lines -K -b 50 "$M/a/0/log" k 300
 "$MTIO" lines -b 10 "$M/a/1/log" x 40
 "$MTIO" write -a -s "$M/b/0/log" "one
 two
 "
-mt_wait_until 100 grep -qx 'buffered_msgs 0' "$M/a/0/stats" ||
+tl_wait_until 100 grep -qx 'buffered_msgs 0' "$M/a/0/stats" ||
 	mt_fail "a/0 still buffers after 10 s"
-mt_wait_until 100 grep -qx 'buffered_msgs 0' "$M/a/1/stats" ||
+tl_wait_until 100 grep -qx 'buffered_msgs 0' "$M/a/1/stats" ||
 	mt_fail "a/1 still buffers after 10 s"
 snap_copy "$M/.metrics" "$T/m1"
 bytes=$(wc -c <"$M/a/0/log")
@@ -147,14 +147,14 @@ else
 	echo "note: promtool not installed; python parser only"
 fi
 
-mt_say ".status"
+tl_say ".status"
 snap_copy "$M/.status" "$T/s1"
 cat "$T/s1"
 grep -q '^2 topics, 4 partitions, 342 messages' "$T/s1" || mt_fail ".status totals"
 grep -qE '^a/0 +300 ' "$T/s1" || mt_fail ".status line of a/0"
 grep -q '^health: ok' "$T/s1" || mt_fail ".status health"
 
-mt_say "the root files stay out of the way (found by name, never listed)"
+tl_say "the root files stay out of the way (found by name, never listed)"
 [ "$(ls -A "$M" | tr '\n' ' ')" = "a b " ] || mt_fail "ls -A shows $(ls -A "$M")"
 [ "$(stat -c %A "$M/.metrics")" = "-r--r--r--" ] ||
 	mt_fail ".metrics mode $(stat -c %A "$M/.metrics")"
@@ -176,7 +176,7 @@ mt_expect_err 'Operation not permitted' chmod 644 "$M/.metrics"
 mt_expect_err 'Operation not permitted' rm "$M/.status"
 mt_expect_err 'Invalid argument|Operation not permitted' mkdir "$M/.hidden"
 
-mt_say "after a remount: counters since mount restart, state persists"
+tl_say "after a remount: counters since mount restart, state persists"
 mt_stop
 mt_start
 snap_copy "$M/.metrics" "$T/m2"
@@ -190,13 +190,13 @@ check_metrics "$T/m2" \
 	mt_fail "metrics after remount"
 mt_stop
 
-mt_say "a stat flood by another user makes at most one text a second"
+tl_say "a stat flood by another user makes at most one text a second"
 mt_user
 mt_start -o allow_other
 texts() { awk '$1 == "shlogfs_root_texts_total" { print $2 }' "$M/.metrics"; }
 t0=$(texts)
 s0=$(date +%s.%N)
-n=$(mt_as "$MT_USER" "$PY" -c '
+n=$(tl_as "$TL_USER" "$PY" -c '
 import os, sys
 n = 0
 for i in range(3000):

@@ -23,10 +23,10 @@ unlocked() { ! locked; }
 umount_daemon()
 {
 	fusermount3 -u "$MNT" || mt_fail "fusermount3 -u $MNT"
-	mt_wait_until 200 unlocked || mt_fail "daemon still holds the data dir 20 s after unmount"
+	tl_wait_until 200 unlocked || mt_fail "daemon still holds the data dir 20 s after unmount"
 }
 
-mt_say "mount -t fuse.shlogfs DATADIR MNT -o partitions=2"
+tl_say "mount -t fuse.shlogfs DATADIR MNT -o partitions=2"
 mount -t fuse.shlogfs "$DATADIR" "$MNT" -o partitions=2 ||
 	mt_fail "mount -t fuse.shlogfs exited $?"
 mountpoint -q "$MNT" || mt_fail "not a mount point after mount returned"
@@ -40,7 +40,7 @@ echo "via mount -t" >>"$MNT/t/0/log"
 [ "$(cat "$MNT/t/0/log")" = "via mount -t" ] || mt_fail "read back"
 umount_daemon
 
-mt_say "an fstab line with noauto,_netdev,nofail (mount -T FSTAB MNT)"
+tl_say "an fstab line with noauto,_netdev,nofail (mount -T FSTAB MNT)"
 printf '%s %s fuse.shlogfs noauto,_netdev,nofail,x-systemd.automount,partitions=3 0 0\n' \
 	"$DATADIR" "$MNT" >"$T/fstab"
 mount -T "$T/fstab" "$MNT" || mt_fail "mount from the fstab line exited $?"
@@ -50,9 +50,9 @@ mkdir "$MNT/u"
 [ -d "$MNT/u/2" ] || mt_fail "-o partitions=3 not applied from fstab"
 echo "via fstab" >>"$MNT/u/0/log"
 umount "$MNT" || mt_fail "umount $MNT exited $?"
-mt_wait_until 200 unlocked || mt_fail "daemon still holds the data dir 20 s after umount"
+tl_wait_until 200 unlocked || mt_fail "daemon still holds the data dir 20 s after umount"
 
-mt_say "everything survives (foreground daemon)"
+tl_say "everything survives (foreground daemon)"
 mt_start
 [ "$(cat "$MNT/t/0/log")" = "via mount -t" ] || mt_fail "t after remount"
 [ "$(cat "$MNT/u/0/log")" = "via fstab" ] || mt_fail "u after remount"

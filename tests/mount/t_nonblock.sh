@@ -10,7 +10,7 @@ mkdir "$MNT/t"
 L=$MNT/t/0/log
 N=10000
 
-mt_say "2 O_NONBLOCK writers + 1 blocking writer x $N lines, max_buffer=16"
+tl_say "2 O_NONBLOCK writers + 1 blocking writer x $N lines, max_buffer=16"
 "$MTIO" lines -n "$L" w0 "$N" >"$T/nb0" & p0=$!
 "$MTIO" lines -n "$L" w1 "$N" >"$T/nb1" & p1=$!
 "$MTIO" lines "$L" w2 "$N" & p2=$!
@@ -24,8 +24,8 @@ t1=$(date +%s%N)
 echo "append+read elsewhere took $(((t1 - t0) / 1000000)) ms during backpressure"
 [ $(((t1 - t0) / 1000000)) -lt 2000 ] || mt_fail "other partition stalled $(((t1 - t0) / 1000000)) ms"
 for p in "$p0" "$p1" "$p2"; do
-	mt_reap 1200 "$p" || mt_fail "writer $p did not finish in 120 s"
-	[ "$MT_STATUS" = 0 ] || mt_fail "writer $p exited $MT_STATUS"
+	tl_reap 1200 "$p" || mt_fail "writer $p did not finish in 120 s"
+	[ "$TL_STATUS" = 0 ] || mt_fail "writer $p exited $TL_STATUS"
 done
 echo "w0 $(cat "$T/nb0"), w1 $(cat "$T/nb1")"
 counts=$(mt_check_lines "$L")

@@ -38,7 +38,7 @@ awk_writer()
 nuls() { tr -cd '\000' <"$1" | wc -c; }
 
 echo seed >"$L" # at/0 exists from the start
-mt_say "8 writers x $N lines; $NF tail -f -s 0.01 followers and 2 snapshot readers"
+tl_say "8 writers x $N lines; $NF tail -f -s 0.01 followers and 2 snapshot readers"
 fpids=()
 for i in $(seq 1 "$NF"); do
 	f=$L
@@ -67,11 +67,11 @@ for w in 0 1; do "$MTIO" lines "$L" "w$w" "$N" & pids+=($!); done
 for w in 2 3; do "$MTIO" lines -b 7 "$L" "w$w" "$N" & pids+=($!); done
 for w in 4 5 6 7; do awk_writer "w$w" >>"$L" & pids+=($!); done
 for pid in "${pids[@]}"; do
-	mt_reap 1800 "$pid" || mt_fail "writer $pid did not finish in 180 s"
-	[ "$MT_STATUS" = 0 ] || mt_fail "writer $pid exited $MT_STATUS"
+	tl_reap 1800 "$pid" || mt_fail "writer $pid did not finish in 180 s"
+	[ "$TL_STATUS" = 0 ] || mt_fail "writer $pid exited $TL_STATUS"
 done
-mt_reap 600 "$spa" || mt_fail "snapshot reader a stuck"
-mt_reap 600 "$spb" || mt_fail "snapshot reader b stuck"
+tl_reap 600 "$spa" || mt_fail "snapshot reader a stuck"
+tl_reap 600 "$spb" || mt_fail "snapshot reader b stuck"
 cp "$L" "$T/got"
 size=$(stat -c %s "$T/got")
 [ "$(wc -l <"$T/got")" = $((8 * N + 1)) ] || mt_fail "the log has $(wc -l <"$T/got") lines, not $((8 * N + 1))"
@@ -79,8 +79,8 @@ size=$(stat -c %s "$T/got")
 
 touch "$T/stop"
 for pid in "${rpids[@]}"; do
-	mt_reap 600 "$pid" || mt_fail "rdck follower $pid stuck"
-	[ "$MT_STATUS" = 0 ] || mt_fail "rdck follower $pid exited $MT_STATUS"
+	tl_reap 600 "$pid" || mt_fail "rdck follower $pid stuck"
+	[ "$TL_STATUS" = 0 ] || mt_fail "rdck follower $pid exited $TL_STATUS"
 done
 cat "$T"/rd.*.out 2>/dev/null || true
 # Copy $1 of the finished log is exact.
@@ -97,7 +97,7 @@ for f in "$T"/rd.*.[0-9]; do
 	echo "$(basename "$f") (not checked): $(stat -c %s "$f") bytes, $(nuls "$f") NUL, $(cmp -s "$f" "$T/got" && echo exact || echo differs)"
 done
 
-mt_say "check every snapshot: a prefix of the log, whole lines, no NUL"
+tl_say "check every snapshot: a prefix of the log, whole lines, no NUL"
 nsnap=0 bigger=0
 for f in "$T"/snap.*; do
 	s=$(stat -c %s "$f")
@@ -112,7 +112,7 @@ done
 echo "$nsnap snapshots, $bigger taken while the log grew"
 [ "$bigger" -ge 5 ] || mt_fail "only $bigger snapshots were taken while writers ran"
 
-mt_say "check every follower: the whole log, each line once, no NUL"
+tl_say "check every follower: the whole log, each line once, no NUL"
 all_followed()
 {
 	local i
@@ -120,7 +120,7 @@ all_followed()
 		[ "$(stat -c %s "$T/follow.$i")" -ge "$size" ] || return 1
 	done
 }
-mt_wait_until 300 all_followed || echo "followers lag after 30 s"
+tl_wait_until 300 all_followed || echo "followers lag after 30 s"
 for pid in "${fpids[@]}"; do kill "$pid" 2>/dev/null || true; done
 for pid in "${fpids[@]}"; do wait "$pid" 2>/dev/null || true; done
 bad=0

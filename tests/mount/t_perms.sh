@@ -5,53 +5,53 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
 mt_user
-U=$MT_USER
+U=$TL_USER
 uid=$(id -u "$U")
 EACCES='Permission denied'
 
-mt_say "without allow_other another user cannot enter the mount"
+tl_say "without allow_other another user cannot enter the mount"
 mt_start
 mkdir "$MNT/pub" "$MNT/priv"
 echo "public line" >>"$MNT/pub/0/log"
 echo "secret line" >>"$MNT/priv/0/log"
-mt_expect_err "$EACCES" mt_as "$U" ls "$MNT"
+mt_expect_err "$EACCES" tl_as "$U" ls "$MNT"
 mt_stop
 
-mt_say "with allow_other"
+tl_say "with allow_other"
 mt_start -o allow_other
 grep " $MNT " /proc/mounts
 grep -q " $MNT fuse.shlogfs .*default_permissions.*allow_other\| $MNT fuse.shlogfs .*allow_other.*default_permissions" /proc/mounts ||
 	mt_fail "allow_other without default_permissions: $(grep " $MNT " /proc/mounts)"
 chmod 755 "$MNT/pub" "$MNT/pub/0"
-mt_expect_ok mt_as "$U" ls "$MNT/pub/0"
-[ "$(mt_as "$U" cat "$MNT/pub/0/log")" = "public line" ] ||
+mt_expect_ok tl_as "$U" ls "$MNT/pub/0"
+[ "$(tl_as "$U" cat "$MNT/pub/0/log")" = "public line" ] ||
 	mt_fail "user cannot read pub/0/log (mode $(stat -c %A "$MNT/pub/0/log"))"
 ls -ld "$MNT/pub" "$MNT/pub/0" "$MNT/pub/0/log"
 
-mt_say "chmod 700 a topic: the user can neither read nor append"
+tl_say "chmod 700 a topic: the user can neither read nor append"
 chmod 700 "$MNT/priv"
 [ "$(stat -c %a "$MNT/priv")" = 700 ] || mt_fail "mode after chmod: $(stat -c %a "$MNT/priv")"
-mt_expect_err "$EACCES" mt_as "$U" ls "$MNT/priv"
-mt_expect_err "$EACCES" mt_as "$U" cat "$MNT/priv/0/log"
-mt_expect_err "$EACCES" mt_as "$U" sh -c "echo intruder >>'$MNT/priv/0/log'"
-mt_expect_err "$EACCES" mt_as "$U" mkdir "$MNT/priv/1"
-mt_expect_err "$EACCES|Operation not permitted" mt_as "$U" rmdir "$MNT/priv"
+mt_expect_err "$EACCES" tl_as "$U" ls "$MNT/priv"
+mt_expect_err "$EACCES" tl_as "$U" cat "$MNT/priv/0/log"
+mt_expect_err "$EACCES" tl_as "$U" sh -c "echo intruder >>'$MNT/priv/0/log'"
+mt_expect_err "$EACCES" tl_as "$U" mkdir "$MNT/priv/1"
+mt_expect_err "$EACCES|Operation not permitted" tl_as "$U" rmdir "$MNT/priv"
 [ "$(cat "$MNT/priv/0/log")" = "secret line" ] || mt_fail "priv log changed"
 
-mt_say "the user cannot chmod, chown or delete a root-owned topic"
-mt_expect_err "Operation not permitted" mt_as "$U" chmod 777 "$MNT/pub"
-mt_expect_err "Operation not permitted" mt_as "$U" chown "$U" "$MNT/pub"
-mt_expect_err "$EACCES|Operation not permitted" mt_as "$U" rmdir "$MNT/pub"
-mt_expect_err "$EACCES|Operation not permitted" mt_as "$U" mkdir "$MNT/mine"
+tl_say "the user cannot chmod, chown or delete a root-owned topic"
+mt_expect_err "Operation not permitted" tl_as "$U" chmod 777 "$MNT/pub"
+mt_expect_err "Operation not permitted" tl_as "$U" chown "$U" "$MNT/pub"
+mt_expect_err "$EACCES|Operation not permitted" tl_as "$U" rmdir "$MNT/pub"
+mt_expect_err "$EACCES|Operation not permitted" tl_as "$U" mkdir "$MNT/mine"
 [ -d "$MNT/pub" ] || mt_fail "pub deleted by the user"
 
-mt_say "chown the topic to the user: now the user can list it"
+tl_say "chown the topic to the user: now the user can list it"
 chown "$U:$U" "$MNT/priv"
 [ "$(stat -c %u "$MNT/priv")" = "$uid" ] || mt_fail "owner after chown: $(stat -c %u "$MNT/priv")"
-mt_expect_ok mt_as "$U" ls "$MNT/priv"
-mt_as "$U" chmod 750 "$MNT/priv" || mt_fail "the owner cannot chmod its topic"
+mt_expect_ok tl_as "$U" ls "$MNT/priv"
+tl_as "$U" chmod 750 "$MNT/priv" || mt_fail "the owner cannot chmod its topic"
 
-mt_say "chmod/chown persist across remount"
+tl_say "chmod/chown persist across remount"
 chmod 711 "$MNT/pub/0"
 chown 1234:5678 "$MNT/pub"
 chmod 751 "$MNT/pub"
@@ -68,4 +68,4 @@ mt_start -o allow_other
 [ "$(st "$DATADIR/pub")" = "700 0 0" ] ||    # the data dir stays the daemon's (meta file)
 	mt_fail "data dir pub: $(st "$DATADIR/pub"), want 700 0 0"
 echo "ok: pub=$(st "$MNT/pub") pub/0=$(st "$MNT/pub/0") priv=$(st "$MNT/priv")"
-mt_expect_err "$EACCES" mt_as "$U" ls "$MNT/pub/0"
+mt_expect_err "$EACCES" tl_as "$U" ls "$MNT/pub/0"

@@ -7,7 +7,7 @@ mt_start -o partitions=4
 mkdir "$MNT/t"
 P=$MNT/t/0
 
-mt_say "at/N reads the log from message N on"
+tl_say "at/N reads the log from message N on"
 for i in $(seq 0 9); do echo "m$i"; done >>"$P/log"
 [ "$(cat "$P/at/0")" = "$(cat "$P/log")" ] || mt_fail "at/0 differs from log"
 [ "$(cat "$P/at/3" | tr '\n' ' ')" = "m3 m4 m5 m6 m7 m8 m9 " ] ||
@@ -25,7 +25,7 @@ sleep 0.1
 tail -n 3 "$P/index"
 echo "ok: at/N"
 
-mt_say "since/TIME reads from the first message at or after TIME"
+tl_say "since/TIME reads from the first message at or after TIME"
 Q=$MNT/t/1
 echo "before" >>"$Q/log"
 sleep 1.2
@@ -48,7 +48,7 @@ frac=$(date -u -d "@$ts" +%Y-%m-%dT%H:%M:%S.000000000Z)
 mt_expect_err 'Invalid argument|No such file' cat "$Q/since/yesterday"
 echo "ok: since/$ts and since/$rfc"
 
-mt_say "keys/: ls, cat, echo > keys/k, rm keys/k"
+tl_say "keys/: ls, cat, echo > keys/k, rm keys/k"
 R=$MNT/t/2
 printf 'alice\thello\nbob\tx\nnokey line\nalice\tbye\n' >>"$R/log"
 [ "$(ls "$R/keys" | tr '\n' ' ')" = "alice bob " ] || mt_fail "ls keys: $(ls "$R/keys")"
@@ -80,7 +80,7 @@ mt_start
 [ "$(cat "$R/keys/alice")" = bye ] || mt_fail "keys/alice after remount"
 echo "ok: keys"
 
-mt_say "topic-level log spreads lines by key"
+tl_say "topic-level log spreads lines by key"
 S=$MNT/t
 for j in 1 2 3 4 5; do
 	for k in $(seq 0 19); do printf 'key%d\tv%d\n' "$k" "$j" >>"$S/log"; done
@@ -111,7 +111,7 @@ done
 [ "$(grep -c '^free ' "$T/all")" = 40 ] || mt_fail "keyless lines: $(grep -c '^free ' "$T/all")"
 [ "$(grep -c '^key' "$T/all")" = 120 ] || mt_fail "keyed lines: $(grep -c '^key' "$T/all")"
 
-mt_say "reading the topic-level log"
+tl_say "reading the topic-level log"
 cat "$S/log" >"$T/topicread" || mt_fail "cat t/log failed"
 echo "t/log reads $(wc -l <"$T/topicread") lines; partitions hold $(wc -l <"$T/all")"
 [ "$(stat -c %s "$S/log")" = "$(wc -c <"$T/topicread")" ] ||

@@ -11,7 +11,7 @@ cp "$L" "$T/expect"
 EPERM='Operation not permitted'
 EPERM_OR_NOTSUP='Operation not permitted|Operation not supported'
 
-mt_say "writes at a wrong offset: EPERM"
+tl_say "writes at a wrong offset: EPERM"
 mt_expect_err "$EPERM" sh -c "printf 'X\n' | dd of='$L' bs=1 seek=2 conv=notrunc status=none"
 mt_expect_err "$EPERM" sh -c "printf 'X\n' | dd of='$L' bs=1 seek=100 conv=notrunc status=none"
 mt_expect_err 'EPERM' "$MTIO" write -a -x "$L" $'cleared O_APPEND\n'
@@ -23,7 +23,7 @@ mt_same "$L" "$T/expect"
 echo four >>"$T/expect"
 mt_same "$L" "$T/expect"
 
-mt_say "truncate: to the current size OK, anything else EPERM"
+tl_say "truncate: to the current size OK, anything else EPERM"
 size=$(stat -c %s "$L")
 mt_expect_ok truncate -s "$size" "$L"
 mt_expect_err "$EPERM" truncate -s 0 "$L"
@@ -34,7 +34,7 @@ mt_expect_err "$EPERM_OR_NOTSUP" fallocate -l 1M "$L"
 mt_expect_err "$EPERM_OR_NOTSUP" fallocate -o 0 -l 4096 -p "$L"
 mt_same "$L" "$T/expect"
 
-mt_say "unlink, rename, link, symlink, mknod of a log: EPERM or EOPNOTSUPP"
+tl_say "unlink, rename, link, symlink, mknod of a log: EPERM or EOPNOTSUPP"
 mt_expect_err "$EPERM_OR_NOTSUP" rm "$L"
 mt_expect_err "$EPERM_OR_NOTSUP" rm -f "$L"
 mt_expect_err "$EPERM_OR_NOTSUP" mv "$L" "$MNT/t/0/log2"
@@ -51,7 +51,7 @@ mt_expect_err "$EPERM_OR_NOTSUP|File exists" mknod "$MNT/t/0/log" p
 	mt_fail "a refused operation left a name behind: $(ls "$MNT/t/0")"
 mt_same "$L" "$T/expect"
 
-mt_say "names over 255 bytes: ENAMETOOLONG"
+tl_say "names over 255 bytes: ENAMETOOLONG"
 long=$(printf 'a%.0s' $(seq 256))
 mt_expect_err 'File name too long' mkdir "$MNT/$long"
 mt_expect_err 'File name too long' stat "$MNT/$long"
@@ -60,7 +60,7 @@ mt_expect_err 'File name too long' stat "$MNT/t/0/at/$long"
 long2000=$(printf 'b%.0s' $(seq 2000))
 mt_expect_err 'File name too long' stat "$MNT/$long2000"
 
-mt_say "invalid topic names: EINVAL"
+tl_say "invalid topic names: EINVAL"
 mt_expect_err 'Invalid argument' mkdir "$MNT/.hidden"
 mt_expect_err 'Invalid argument' mkdir "$MNT/a b"
 mt_expect_err 'Invalid argument' mkdir "$MNT/a:b"
@@ -71,13 +71,13 @@ mt_expect_ok mkdir "$MNT/$(printf 'd%.0s' $(seq 249))"
 mt_expect_err 'Invalid argument|Operation not permitted|Permission denied|Operation not supported|Function not implemented' touch "$MNT/plainfile"
 [ "$(ls -A "$MNT" | grep -vc '^d')" = 2 ] || mt_fail "unexpected names: $(ls -A "$MNT")"
 
-mt_say "status files are read-only"
+tl_say "status files are read-only"
 for f in anchor index stats; do
 	mt_expect_err "$EPERM|Permission denied|Read-only" sh -c "echo x >>'$MNT/t/0/$f'"
 	mt_expect_err "$EPERM_OR_NOTSUP|Permission denied|Read-only" rm "$MNT/t/0/$f"
 done
 
-mt_say "a message over max_message (1 MiB) is refused; the log is unchanged"
+tl_say "a message over max_message (1 MiB) is refused; the log is unchanged"
 head -c 1500000 /dev/zero | tr '\0' 'm' >"$T/huge"
 echo >>"$T/huge"
 before=$(stat -c %s "$L")
@@ -93,7 +93,7 @@ cat "$T/big1" >>"$T/expect"
 mt_same "$L" "$T/expect"
 kill -0 "$MT_PID" || mt_fail "daemon died"
 
-mt_say "rmdir of a partition or a non-empty thing is refused; data intact"
+tl_say "rmdir of a partition or a non-empty thing is refused; data intact"
 mt_expect_err '.' rmdir "$MNT/t/0"
 mt_expect_err '.' rmdir "$MNT/t/0/keys"
 mt_same "$L" "$T/expect"

@@ -29,7 +29,7 @@ mt_init
 # the attackers' processes hold the mount: let them go before the unmount
 trap 'st=$?; touch "$T/stop" "$T/release" 2>/dev/null; sleep 0.5; (exit $st); mt_cleanup' EXIT
 mt_user
-U=$MT_USER
+U=$TL_USER
 PY=/usr/bin/python3
 ROUNDS=${REL_ROUNDS:-3}
 HOLD=${REL_HOLD:-400}
@@ -44,7 +44,7 @@ attack()
 {
 	local want=$1 got
 	shift
-	got=$(mt_as "$U" "$PY" "$T/try.py" "$@" 2>&1) || true
+	got=$(tl_as "$U" "$PY" "$T/try.py" "$@" 2>&1) || true
 	n_attacks=$((n_attacks + 1))
 	printf '%s\n' "$got" | grep -qxE "$want" ||
 		mt_fail "attack '$*': expected /$want/, got '$got'"
@@ -113,9 +113,9 @@ hold()
 {
 	local out=$T/held.$1
 	shift
-	mt_as "$U" "$PY" "$T/hold.py" "$@" "$T/release" >"$out" 2>&1 &
+	tl_as "$U" "$PY" "$T/hold.py" "$@" "$T/release" >"$out" 2>&1 &
 	HOLDERS+=($!)
-	mt_wait_until 600 grep -qs '^ok' "$out" || mt_fail "hold.py $*: $(cat "$out")"
+	tl_wait_until 600 grep -qs '^ok' "$out" || mt_fail "hold.py $*: $(cat "$out")"
 }
 
 # Root's service loop: append "root N" and read the log back, each
@@ -137,7 +137,7 @@ root_loop()
 # A stat flood on /.metrics as the user until $T/stop exists.
 flood()
 {
-	mt_as "$U" "$PY" -c '
+	tl_as "$U" "$PY" -c '
 import os, sys
 n = 0
 while not os.path.exists(sys.argv[2]):
@@ -174,7 +174,7 @@ chmod 700 "$M/mixed/1"
 printf 'public-0\n' >>"$M/mixed/0/log"
 printf 'secret-1\n' >>"$M/mixed/1/log"
 chmod 1777 "$M"                     # a shared root, like /tmp
-mt_as "$U" mkdir "$M/u"             # the user's own topic
+tl_as "$U" mkdir "$M/u"             # the user's own topic
 R0=$(rss_kb) F0=$(nfds)
 echo "daemon at start: RSS $R0 kB, $F0 fds"
 
@@ -191,14 +191,14 @@ for i in $(seq 1 "$FLOOD"); do flood "$i" & FLOODERS+=($!); done
 sleep 600 &
 VICTIM=$!
 
-mt_say "handles: status texts, unfinished lines, logs held open"
+tl_say "handles: status texts, unfinished lines, logs held open"
 hold metrics read 100 0 "$M/.metrics"
 hold status read 100 0 "$M/.status"
 hold index read 100 0 "$M/mixed/0/index"
 hold lines line "$HOLD" 1048000 "$M/u/0/log"
 
 for r in $(seq 1 "$ROUNDS"); do
-	mt_say "round $r: confidentiality"
+	tl_say "round $r: confidentiality"
 	attack EACCES read "$M/rt/0/log"
 	attack EACCES read "$M/rt/log"
 	attack EACCES read "$M/mixed/log"
@@ -210,17 +210,17 @@ for r in $(seq 1 "$ROUNDS"); do
 	# what the root files show her (once her own handles fill her memory
 	# share, her opens of them are refused with ENOBUFS: that is allowed)
 	attack 'ok|ENOBUFS' read "$M/.metrics"
-	if mt_as "$U" cat "$M/.metrics" "$M/.status" >"$T/seen" 2>/dev/null; then
+	if tl_as "$U" cat "$M/.metrics" "$M/.status" >"$T/seen" 2>/dev/null; then
 		n_seen=$((n_seen + 1))
 	fi
 	! grep -qE 'topic="rt"|topic="mixed",partition="1"|rt/0|mixed/1|'"$DATADIR" "$T/seen" ||
 		mt_fail "the root files show the user what she may not read: $(grep -E 'rt|mixed.*1|'"$DATADIR" "$T/seen" | head -3)"
 	# st_ino of every name she can reach (readdir's d_ino is "unknown" for files)
-	big=$({ mt_as "$U" find "$M" -xdev -print0 2>/dev/null || true; } |
+	big=$({ tl_as "$U" find "$M" -xdev -print0 2>/dev/null || true; } |
 		xargs -0 -r stat -c %i 2>/dev/null | sort -n | tail -1)
 	[ "${big:-0}" -lt 100000000 ] || mt_fail "inode number $big looks like an address"
 
-	mt_say "round $r: integrity"
+	tl_say "round $r: integrity"
 	attack 'EACCES|EPERM' rmdir "$M/rt"
 	attack 'EACCES|EPERM' rmdir "$M/mixed"
 	attack 'EPERM' chmod "$M/mixed" 777
@@ -233,13 +233,13 @@ for r in $(seq 1 "$ROUNDS"); do
 	attack 'EACCES' symlink /etc/passwd "$DATADIR/u/0/keys.tmp"
 	attack 'EACCES' symlink "$T/canary/file" "$DATADIR/rt/0/keys.tmp"
 
-	mt_say "round $r: starvation"
+	tl_say "round $r: starvation"
 	for i in $(seq 1 30); do
-		mt_as "$U" mkdir "$M/u$r-$i" 2>/dev/null || break
+		tl_as "$U" mkdir "$M/u$r-$i" 2>/dev/null || break
 	done
 	attack EDQUOT mkdir "$M/u-over-$r"
 	next=$(find "$M/u" -mindepth 1 -maxdepth 1 -name '[0-9]*' | wc -l)
-	while mt_as "$U" mkdir "$M/u/$next" 2>/dev/null; do next=$((next + 1)); done
+	while tl_as "$U" mkdir "$M/u/$next" 2>/dev/null; do next=$((next + 1)); done
 	attack 'EDQUOT|ENOSPC' mkdir "$M/u/$next"
 	# every log she can open, hers and the readable ones of others
 	hold logs$r read 2000 0 "$M/*/[0-9]*/log"
@@ -274,7 +274,7 @@ stats=$(awk '{ n += $1 } END { print n + 0 }' "$T"/flood.*)
 [ "$stats" -ge 1000 ] || mt_fail "the stat flood made only $stats calls"
 [ "$n_seen" -ge 1 ] || mt_fail "the user could never read the root files: the leak check did not run"
 
-mt_say "remount: root's lines each once, the private topics intact"
+tl_say "remount: root's lines each once, the private topics intact"
 mt_stop
 SHLOGFS=$REAL
 mt_start -o allow_other

@@ -152,7 +152,7 @@ trial()
 	sleep "$(printf '0.%03d' "$ms")"
 	mt_kill9
 	for pid in "${WPIDS[@]}"; do
-		mt_reap 100 "$pid" || mt_fail "trial $i: writer $pid still running 10 s after the kill"
+		tl_reap 100 "$pid" || mt_fail "trial $i: writer $pid still running 10 s after the kill"
 	done
 	for p in 0 1; do
 		cat "$DATADIR"/t/$p/*.log >"$T/pre.$p" 2>/dev/null || : >"$T/pre.$p"
@@ -165,7 +165,7 @@ trial()
 		echo "trial $i: $n_lines lines recovered so far, $n_acked acknowledged, $n_drop_b bytes cut"
 }
 
-mt_say "$TRIALS crash trials (kill -9 within ${MAXMS} ms), new data dir every $GROUP"
+tl_say "$TRIALS crash trials (kill -9 within ${MAXMS} ms), new data dir every $GROUP"
 start=$(date +%s)
 for i in $(seq 0 $((TRIALS - 1))); do
 	trial "$i"

@@ -101,8 +101,8 @@ cycle()
 	tail=$!
 	start_writers "$c" "$top"
 	for pid in "${WPIDS[@]}"; do
-		mt_reap 900 "$pid" || mt_fail "cycle $c: writer $pid still writing after 90 s on a ${DISK} MiB disk"
-		[ "$MT_STATUS" != 0 ] || mt_fail "cycle $c: writer $pid finished without an error"
+		tl_reap 900 "$pid" || mt_fail "cycle $c: writer $pid still writing after 90 s on a ${DISK} MiB disk"
+		[ "$TL_STATUS" != 0 ] || mt_fail "cycle $c: writer $pid finished without an error"
 	done
 	for w in 0 1 2; do
 		werr=$(cat "$T/err.c${c}w$w")
@@ -148,7 +148,7 @@ cycle()
 	[ $((c % 10)) != 9 ] || echo "cycle $c: ok ($n_bytes bytes stored so far)"
 }
 
-mt_say "$CYCLES fill/free cycles on a ${DISK} MiB tmpfs ($OPTS)"
+tl_say "$CYCLES fill/free cycles on a ${DISK} MiB tmpfs ($OPTS)"
 start=$(date +%s)
 for c in $(seq 0 $((CYCLES - 1))); do
 	cycle "$c"

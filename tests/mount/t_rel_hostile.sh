@@ -44,16 +44,16 @@ op()
 	echo "$what: $got"
 }
 
-# The same as user $MT_USER.
+# The same as user $TL_USER.
 op_as()
 {
 	local want=$1 what=$2 got
 	shift 2
-	got=$(mt_as "$MT_USER" "$RELCK" op "$@" 2>&1) || true
+	got=$(tl_as "$TL_USER" "$RELCK" op "$@" 2>&1) || true
 	printf '| %s | %s |\n' "$what" "$got" >>"$TABLE"
 	n_ops=$((n_ops + 1))
 	printf '%s\n' "$got" | grep -qxE "$want" ||
-		mt_fail "$what: expected /$want/, got '$got' (as $MT_USER: relck op $*)"
+		mt_fail "$what: expected /$want/, got '$got' (as $TL_USER: relck op $*)"
 	echo "$what: $got"
 }
 
@@ -72,8 +72,8 @@ reap_writers()
 {
 	local pid
 	for pid in "${WPIDS[@]}"; do
-		mt_reap $(($1 * 10)) "$pid" || mt_fail "writer $pid did not finish in $1 s"
-		[ "$MT_STATUS" = 0 ] || mt_fail "writer $pid exited $MT_STATUS"
+		tl_reap $(($1 * 10)) "$pid" || mt_fail "writer $pid did not finish in $1 s"
+		[ "$TL_STATUS" = 0 ] || mt_fail "writer $pid exited $TL_STATUS"
 	done
 }
 
@@ -91,7 +91,7 @@ start=$(date +%s)
 
 # ---- 1. 16 concurrent writers --------------------------------------------
 
-mt_say "16 writers x $N lines on one partition"
+tl_say "16 writers x $N lines on one partition"
 mkdir "$MNT/one"
 WPIDS=()
 for w in $(seq 0 15); do
@@ -108,7 +108,7 @@ echo "runs of one writer in the log: $(cut -d' ' -f1 "$T/one" | uniq | wc -l)"
 agree "$MNT/one/0"
 rm -f "$T/one"
 
-mt_say "16 writers x $N lines over 16 partitions (8 direct, 8 keyed via the topic log)"
+tl_say "16 writers x $N lines over 16 partitions (8 direct, 8 keyed via the topic log)"
 mkdir "$MNT/many"
 for p in $(seq 1 15); do mkdir "$MNT/many/$p"; done
 WPIDS=()
@@ -135,7 +135,7 @@ echo "ok: 16 tags x $N lines, each exactly once, each key in one partition"
 
 # ---- 2. thousands of open handles ------------------------------------------
 
-mt_say "$H handles open at once on one log"
+tl_say "$H handles open at once on one log"
 mkdir "$MNT/h"
 out=$("$RELCK" handles "$MNT/h/0/log" "$H" h) || mt_fail "relck handles: $out"
 echo "$out"
@@ -144,7 +144,7 @@ agree "$MNT/h/0"
 
 # ---- 5. parts 1 and 2 with -o writeback -------------------------------------
 
-mt_say "-o writeback: 16 writers x $N lines on one partition and on 16, $H handles"
+tl_say "-o writeback: 16 writers x $N lines on one partition and on 16, $H handles"
 mt_stop
 mt_start -o allow_other,writeback
 mkdir "$MNT/wb1" "$MNT/wb16"
@@ -182,7 +182,7 @@ mt_start -o allow_other
 
 # ---- 3. hostile operations -------------------------------------------------
 
-mt_say "hostile operations on t/0/log"
+tl_say "hostile operations on t/0/log"
 mkdir "$MNT/t"
 L=$MNT/t/0/log
 printf 'one\ntwo\nthree\n' >>"$L"
@@ -242,7 +242,7 @@ op 'ENOTEMPTY|EPERM|EBUSY|EACCES|EINVAL' "rmdir a partition (t/0)" rmdir "$MNT/t
 op 'ENOTEMPTY|EPERM|ENOTSUP|EACCES|EINVAL' "rmdir t/0/keys" rmdir "$MNT/t/0/keys"
 mt_same "$L" "$T/expect"
 
-mt_say "names: 256+ bytes, . and .., control characters, non-UTF-8"
+tl_say "names: 256+ bytes, . and .., control characters, non-UTF-8"
 long=$(printf 'a%.0s' $(seq 256))
 op ENAMETOOLONG "mkdir topic of 256 bytes" mkdir "$MNT/$long"
 op ENAMETOOLONG "mkdir topic of 4000 bytes" mkdir "$MNT/$(printf 'b%.0s' $(seq 4000))"
@@ -287,7 +287,7 @@ agree "$MNT/t/0"
 
 # ---- 4. permissions --------------------------------------------------------
 
-mt_say "a user without permission on a topic or partition (allow_other)"
+tl_say "a user without permission on a topic or partition (allow_other)"
 mkdir "$MNT/priv" "$MNT/half" "$MNT/half/1"
 echo secret >>"$MNT/priv/0/log"
 echo 'k	secret' >>"$MNT/priv/0/log"
@@ -296,26 +296,26 @@ chmod 700 "$MNT/priv" "$MNT/half/0"
 chmod 755 "$MNT/half" "$MNT/half/1"
 cp "$MNT/priv/0/log" "$T/priv"
 cp "$MNT/half/0/log" "$T/half"
-op_as EACCES "as $MT_USER: read priv/0/log (topic mode 700)" read "$MNT/priv/0/log"
-op_as EACCES "as $MT_USER: append to priv/0/log" open-w "$MNT/priv/0/log"
-op_as EACCES "as $MT_USER: append to priv/log (topic-level)" open-w "$MNT/priv/log"
-op_as EACCES "as $MT_USER: read priv/log (topic-level)" read "$MNT/priv/log"
-op_as EACCES "as $MT_USER: read priv/0/at/0" read "$MNT/priv/0/at/0"
-op_as EACCES "as $MT_USER: read priv/0/keys/k" read "$MNT/priv/0/keys/k"
-op_as EACCES "as $MT_USER: write priv/0/keys/k" open-w "$MNT/priv/0/keys/k"
-op_as EACCES "as $MT_USER: stat priv/0" stat "$MNT/priv/0"
-op_as 'EACCES|EPERM' "as $MT_USER: rmdir priv" rmdir "$MNT/priv"
-op_as EPERM "as $MT_USER: chmod 777 priv" chmod "$MNT/priv" 777
-op_as EACCES "as $MT_USER: read half/0/log (partition mode 700)" read "$MNT/half/0/log"
-op_as EACCES "as $MT_USER: append to half/0/log" open-w "$MNT/half/0/log"
-op_as 'EACCES' "as $MT_USER: append to half/1/log (mode of log: $(stat -c %A "$MNT/half/1/log"))" open-w "$MNT/half/1/log"
-op_as ok "as $MT_USER: read half/1/log" read "$MNT/half/1/log"
+op_as EACCES "as $TL_USER: read priv/0/log (topic mode 700)" read "$MNT/priv/0/log"
+op_as EACCES "as $TL_USER: append to priv/0/log" open-w "$MNT/priv/0/log"
+op_as EACCES "as $TL_USER: append to priv/log (topic-level)" open-w "$MNT/priv/log"
+op_as EACCES "as $TL_USER: read priv/log (topic-level)" read "$MNT/priv/log"
+op_as EACCES "as $TL_USER: read priv/0/at/0" read "$MNT/priv/0/at/0"
+op_as EACCES "as $TL_USER: read priv/0/keys/k" read "$MNT/priv/0/keys/k"
+op_as EACCES "as $TL_USER: write priv/0/keys/k" open-w "$MNT/priv/0/keys/k"
+op_as EACCES "as $TL_USER: stat priv/0" stat "$MNT/priv/0"
+op_as 'EACCES|EPERM' "as $TL_USER: rmdir priv" rmdir "$MNT/priv"
+op_as EPERM "as $TL_USER: chmod 777 priv" chmod "$MNT/priv" 777
+op_as EACCES "as $TL_USER: read half/0/log (partition mode 700)" read "$MNT/half/0/log"
+op_as EACCES "as $TL_USER: append to half/0/log" open-w "$MNT/half/0/log"
+op_as 'EACCES' "as $TL_USER: append to half/1/log (mode of log: $(stat -c %A "$MNT/half/1/log"))" open-w "$MNT/half/1/log"
+op_as ok "as $TL_USER: read half/1/log" read "$MNT/half/1/log"
 mt_same "$MNT/priv/0/log" "$T/priv"
 mt_same "$MNT/half/0/log" "$T/half"
 
 # ---- 5. after a remount ----------------------------------------------------
 
-mt_say "remount: logs unchanged, a 4 MiB line works with max_message=5M"
+tl_say "remount: logs unchanged, a 4 MiB line works with max_message=5M"
 cp "$L" "$T/expect"
 mt_stop
 mt_start -o allow_other,max_message=5M

@@ -124,7 +124,7 @@ sampler()
 	done
 }
 
-mt_say "soak for $SECS s ($OPTS), samples every $EVERY s"
+tl_say "soak for $SECS s ($OPTS), samples every $EVERY s"
 : >"$T/samples"
 timeout $((SECS + 60)) tail -n 0 -f "$MNT/s/1/log" >"$T/longtail" 2>&1 &
 longtail=$!
@@ -138,7 +138,7 @@ reader & pids+=($!)
 churner & pids+=($!)
 sampler & pids+=($!)
 for pid in "${pids[@]}"; do
-	mt_reap $(((SECS + 120) * 10)) "$pid" || mt_fail "load process $pid did not stop 120 s after the end"
+	tl_reap $(((SECS + 120) * 10)) "$pid" || mt_fail "load process $pid did not stop 120 s after the end"
 done
 kill "$longtail" 2>/dev/null || true
 wait "$longtail" 2>/dev/null || true

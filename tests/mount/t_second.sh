@@ -10,7 +10,7 @@ echo "first" >>"$MNT/t/0/log"
 MNT2=$T/mnt2
 mkdir "$MNT2"
 
-mt_say "second daemon, foreground, other mount point"
+tl_say "second daemon, foreground, other mount point"
 st=0
 timeout 15 "$SHLOGFS" -f "$DATADIR" "$MNT2" >"$T/second.err" 2>&1 || st=$?
 echo "exit status $st; stderr:"
@@ -23,7 +23,7 @@ grep -qiE 'lock|busy|in use|already|another' "$T/second.err" ||
 	mt_fail "second daemon's message does not say why: $(cat "$T/second.err")"
 mt_check_sanitizer "$T/second.err" || mt_fail "sanitizer report from the second daemon"
 
-mt_say "second daemon, default (daemonizing) mode: fails before daemonizing"
+tl_say "second daemon, default (daemonizing) mode: fails before daemonizing"
 st=0
 timeout 15 "$SHLOGFS" "$DATADIR" "$MNT2" >"$T/second2.err" 2>&1 || st=$?
 echo "exit status $st: $(head -n 2 "$T/second2.err")"
@@ -31,13 +31,13 @@ echo "exit status $st: $(head -n 2 "$T/second2.err")"
 [ -s "$T/second2.err" ] || mt_fail "daemonizing second daemon printed no message"
 ! mountpoint -q "$MNT2" || { fusermount3 -u "$MNT2"; mt_fail "second daemon mounted $MNT2"; }
 
-mt_say "the first still serves"
+tl_say "the first still serves"
 kill -0 "$MT_PID" || mt_fail "first daemon died"
 echo "second" >>"$MNT/t/0/log"
 [ "$(cat "$MNT/t/0/log" | tr '\n' ' ')" = "first second " ] ||
 	mt_fail "first daemon's log: $(cat "$MNT/t/0/log")"
 mt_stop
 
-mt_say "after the first stops, a new daemon starts on the same data dir"
+tl_say "after the first stops, a new daemon starts on the same data dir"
 mt_start
 [ "$(cat "$MNT/t/0/log" | tr '\n' ' ')" = "first second " ] || mt_fail "log after restart"

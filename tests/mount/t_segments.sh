@@ -8,7 +8,7 @@ mt_init
 : >"$T/ref"
 "$MTIO" lines "$T/ref" w0 20000
 
-mt_say "segment_size=64k, stride=100: 20,000 lines (~1 MiB)"
+tl_say "segment_size=64k, stride=100: 20,000 lines (~1 MiB)"
 mt_start -o segment_size=64k,stride=100
 mkdir "$MNT/t"
 "$MTIO" lines -b 50 "$MNT/t/0/log" w0 20000
@@ -28,7 +28,7 @@ mt_start -o segment_size=64k,stride=100
 mt_same "$MNT/t/0/log" "$T/ref"
 mt_stop
 
-mt_say "retention=wrap, max_segments=3"
+tl_say "retention=wrap, max_segments=3"
 mt_start -o segment_size=64k,max_segments=3,retention=wrap
 mkdir "$MNT/w"
 "$MTIO" lines -b 50 "$MNT/w/0/log" w0 20000
@@ -46,7 +46,7 @@ echo "note: reading offset 0 of a wrapped log: exit $st, $(wc -c <"$T/head") byt
 grep -E 'start_(seq|off)' "$MNT/w/0/stats" || true
 mt_stop
 
-mt_say "retention=halt, max_segments=3: the writer gets ENOSPC"
+tl_say "retention=halt, max_segments=3: the writer gets ENOSPC"
 mt_start -o segment_size=64k,max_segments=3,retention=halt
 mkdir "$MNT/h"
 st=0

@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
 mt_user
-U=$MT_USER
+U=$TL_USER
 PY=/usr/bin/python3
 
 mt_start -o allow_other,partitions=2,stride=10
@@ -23,7 +23,7 @@ mkdir "$M/t"
 chmod 755 "$M/t" "$M/t/0" "$M/t/1"
 "$MTIO" lines -b 10 "$M/t/0/log" x 3000
 echo "one line" >>"$M/t/1/log"
-mt_wait_until 100 grep -qx 'buffered_msgs 0' "$M/t/0/stats" ||
+tl_wait_until 100 grep -qx 'buffered_msgs 0' "$M/t/0/stats" ||
 	mt_fail "t/0 still buffers after 10 s"
 entries=$(wc -l <"$M/t/0/index")
 echo "t/0/index: $entries entries"
@@ -41,10 +41,10 @@ same_size()
 	[ "$sz" = "$n" ] || mt_fail "t/0/$1: st_size $sz but cat reads $n bytes"
 }
 
-mt_say "a stat flood on anchor, index and stats makes no index text"
+tl_say "a stat flood on anchor, index and stats makes no index text"
 for f in anchor index stats; do same_size "$f"; done
 t0=$(texts)
-n=$(mt_as "$U" "$PY" -c '
+n=$(tl_as "$U" "$PY" -c '
 import os, sys
 n = 0
 for i in range(2000):
@@ -59,16 +59,16 @@ echo "$n stats made $made index texts"
 # one at most: the first stat after same_size's cat may make it again
 [ "$made" -le 1 ] || mt_fail "$made index texts for $n stats of an idle partition"
 
-mt_say "after an append the size follows the new index"
+tl_say "after an append the size follows the new index"
 old=$(stat -c %s "$M/t/0/index")
 "$MTIO" lines -b 10 "$M/t/0/log" y 30
-mt_wait_until 100 grep -qx 'buffered_msgs 0' "$M/t/0/stats" ||
+tl_wait_until 100 grep -qx 'buffered_msgs 0' "$M/t/0/stats" ||
 	mt_fail "t/0 still buffers after 10 s"
 for f in anchor index stats; do same_size "$f"; done
 new=$(stat -c %s "$M/t/0/index")
 [ "$new" -gt "$old" ] || mt_fail "index size $old before 30 lines, $new after"
 
-mt_say "cat, tail, grep, cp and tar read the status files whole"
+tl_say "cat, tail, grep, cp and tar read the status files whole"
 for f in anchor index stats; do
 	cat "$M/t/0/$f" >"$T/$f.cat"
 	[ -s "$T/$f.cat" ] || mt_fail "cat t/0/$f read nothing"
@@ -86,26 +86,26 @@ for f in anchor index; do
 done
 [ -s "$T/x/0/stats" ] || mt_fail "tar archived t/0/stats empty"
 
-mt_say "<topic>/log's size only for a caller who may read every partition"
+tl_say "<topic>/log's size only for a caller who may read every partition"
 total=$(( $(stat -c %s "$M/t/0/log") + $(stat -c %s "$M/t/1/log") ))
 [ "$(stat -c %s "$M/t/log")" = "$total" ] || mt_fail "root: t/log size $(stat -c %s "$M/t/log"), expected $total"
-[ "$(mt_as "$U" stat -c %s "$M/t/log")" = "$total" ] ||
+[ "$(tl_as "$U" stat -c %s "$M/t/log")" = "$total" ] ||
 	mt_fail "$U may read both partitions but t/log size is not $total"
 chmod 700 "$M/t/1"
-sz=$(mt_as "$U" stat -c %s "$M/t/log")
+sz=$(tl_as "$U" stat -c %s "$M/t/log")
 [ "$sz" = 0 ] || mt_fail "$U may not read t/1 but t/log shows $sz bytes"
 # root right after, then the user again: nothing cached across callers
 [ "$(stat -c %s "$M/t/log")" = "$total" ] || mt_fail "root after $U: t/log size $(stat -c %s "$M/t/log")"
-sz=$(mt_as "$U" stat -c %s "$M/t/log")
+sz=$(tl_as "$U" stat -c %s "$M/t/log")
 [ "$sz" = 0 ] || mt_fail "$U after root: t/log shows $sz bytes"
 # while root holds t/log open (a snapshot of its extents), still nothing
 exec 3<"$M/t/log"
-sz=$(mt_as "$U" stat -c %s "$M/t/log")
+sz=$(tl_as "$U" stat -c %s "$M/t/log")
 exec 3<&-
 [ "$sz" = 0 ] || mt_fail "$U while root holds t/log open: $sz bytes"
-blocks=$(mt_as "$U" stat -c %b "$M/t/log")
+blocks=$(tl_as "$U" stat -c %b "$M/t/log")
 [ "$blocks" = 0 ] || mt_fail "$U: t/log shows $blocks blocks"
 chmod 755 "$M/t/1"
-[ "$(mt_as "$U" stat -c %s "$M/t/log")" = "$total" ] ||
+[ "$(tl_as "$U" stat -c %s "$M/t/log")" = "$total" ] ||
 	mt_fail "$U may read both partitions again but t/log size is not $total"
 echo "ok: t/log $total bytes for root, 0 for $U while t/1 was 0700"

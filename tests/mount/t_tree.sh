@@ -5,7 +5,7 @@ set -euo pipefail
 mt_init
 mt_start -o partitions=3
 
-mt_say "mkdir a topic with -o partitions=3"
+tl_say "mkdir a topic with -o partitions=3"
 mkdir "$MNT/chat"
 [ -d "$MNT/chat" ] || mt_fail "chat is not a directory"
 ls "$MNT" | grep -qx chat || mt_fail "ls MNT does not list chat: $(ls "$MNT")"
@@ -16,7 +16,7 @@ done
 [ -f "$MNT/chat/log" ] || mt_fail "topic-level chat/log missing: $(ls "$MNT/chat")"
 mt_expect_err 'File exists' mkdir "$MNT/chat"
 
-mt_say "partition directory contents"
+tl_say "partition directory contents"
 for f in log anchor index stats at since keys; do
 	[ -e "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f missing: $(ls "$MNT/chat/0")"
 done
@@ -28,7 +28,7 @@ for f in log anchor index stats; do
 done
 ls "$MNT/chat/0" | sort | tr '\n' ' '; echo
 
-mt_say "mkdir the next partition; wrong numbers refused"
+tl_say "mkdir the next partition; wrong numbers refused"
 mkdir "$MNT/chat/3"
 [ -d "$MNT/chat/3" ] || mt_fail "chat/3 not created"
 mt_expect_err 'File exists' mkdir "$MNT/chat/3"
@@ -40,7 +40,7 @@ mt_expect_err 'Invalid argument' mkdir "$MNT/chat/-1"
 [ "$(ls "$MNT/chat" | grep -c '^[0-9]')" = 4 ] ||
 	mt_fail "expected 4 partitions: $(ls "$MNT/chat")"
 
-mt_say "status files: st_size matches what read returns"
+tl_say "status files: st_size matches what read returns"
 echo "hello	world" >>"$MNT/chat/0/log"
 echo "second" >>"$MNT/chat/0/log"
 sleep 0.2
@@ -60,12 +60,12 @@ cat "$MNT/chat/0/anchor"
 mt_expect_err 'Permission denied|Operation not permitted|Read-only' \
 	sh -c "echo x >>'$MNT/chat/0/stats'"
 
-mt_say "several topics; ls lists them"
+tl_say "several topics; ls lists them"
 mkdir "$MNT/orders" "$MNT/a.b_c-D9"
 [ "$(ls "$MNT" | tr '\n' ' ')" = "a.b_c-D9 chat orders " ] ||
 	mt_fail "ls MNT: $(ls "$MNT" | tr '\n' ' ')"
 
-mt_say "rmdir of a topic deletes it"
+tl_say "rmdir of a topic deletes it"
 echo "to be deleted" >>"$MNT/orders/1/log"
 rmdir "$MNT/orders"
 [ ! -e "$MNT/orders" ] || mt_fail "orders still exists after rmdir"
@@ -73,7 +73,7 @@ rmdir "$MNT/orders"
 mkdir "$MNT/orders"
 [ "$(cat "$MNT/orders/1/log" | wc -c)" = 0 ] || mt_fail "recreated topic holds old data"
 
-mt_say "an open handle on a deleted topic fails; the recreated topic is untouched"
+tl_say "an open handle on a deleted topic fails; the recreated topic is untouched"
 mkdir "$MNT/gone"
 echo "old data" >>"$MNT/gone/0/log"
 exec 3>>"$MNT/gone/0/log"
@@ -96,14 +96,14 @@ wait "$tpid" 2>/dev/null || true
 kill -0 "$MT_PID" || mt_fail "daemon died"
 rmdir "$MNT/gone"
 
-mt_say "300 topics"
+tl_say "300 topics"
 for i in $(seq 1 300); do mkdir "$MNT/many$i"; done
 [ "$(ls "$MNT" | grep -c '^many')" = 300 ] || mt_fail "ls shows $(ls "$MNT" | grep -c '^many') of 300 topics"
 for i in $(seq 1 300); do echo "topic $i" >>"$MNT/many$i/2/log"; done
 [ "$(cat "$MNT/many177/2/log")" = "topic 177" ] || mt_fail "many177"
 for i in $(seq 1 300); do rmdir "$MNT/many$i"; done
 
-mt_say "remount: topics, partitions and data survive"
+tl_say "remount: topics, partitions and data survive"
 mt_stop
 mt_start
 [ "$(ls "$MNT" | tr '\n' ' ')" = "a.b_c-D9 chat orders " ] ||

@@ -37,7 +37,7 @@ check_view()
 	[ "$(stat -c %s "$v")" = "$s" ] || vfail "$v: stat says $(stat -c %s "$v"), read gave $s"
 }
 
-mt_say "2,000 lines; the kernel gets at/0 and since/0 (and keeps them open)"
+tl_say "2,000 lines; the kernel gets at/0 and since/0 (and keeps them open)"
 "$MTIO" lines -b 50 "$L" w0 2000
 "$MTIO" lines "$T/ref" w0 2000
 [ "$(cat "$MNT/w/0/at/0" | wc -l)" = 2000 ] || vfail "at/0 before retention"
@@ -47,7 +47,7 @@ exec 6<"$MNT/w/0/at/0" 5<"$MNT/w/log"
 dd bs=64 count=1 <&6 2>/dev/null | cmp -s - <(head -c 64 "$T/ref") || vfail "first 64 bytes of at/0"
 dd bs=64 count=1 <&5 2>/dev/null | cmp -s - <(head -c 64 "$T/ref") || vfail "first 64 bytes of w/log"
 
-mt_say "20,000 more lines: retention deletes the first segments"
+tl_say "20,000 more lines: retention deletes the first segments"
 "$MTIO" lines -b 50 "$L" w1 20000
 "$MTIO" lines "$T/ref" w1 20000
 size=$(stat -c %s "$T/ref")
@@ -75,7 +75,7 @@ case $err in
 esac
 exec 5<&-
 
-mt_say "since/<an hour from now>: nothing written before that time"
+tl_say "since/<an hour from now>: nothing written before that time"
 future=$(($(date +%s) + 3600))
 F=$MNT/w/0/since/$future
 [ "$(stat -c %s "$F")" = 0 ] || vfail "since/+1h has size $(stat -c %s "$F")"
@@ -89,7 +89,7 @@ sleep 0.2
 [ "$(stat -c %s "$F")" = 0 ] || vfail "since/+1h has size $(stat -c %s "$F") after 3 appends"
 exec 9<&-
 
-mt_say "since/<2 s from now>: only what was written after that time"
+tl_say "since/<2 s from now>: only what was written after that time"
 t2=$(($(date +%s) + 2))
 S=$MNT/w/0/since/$t2
 exec 9<"$S"

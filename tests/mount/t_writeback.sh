@@ -17,13 +17,13 @@ mt_start -o writeback
 L=$MNT/t/0/log
 mkdir "$MNT/t"
 
-mt_say "echo, printf, cat >> come back as written"
+tl_say "echo, printf, cat >> come back as written"
 echo "alice	hello" >>"$L"
 printf 'one\ntwo\n' >>"$L"
 printf 'unfin' >>"$L"            # finished with a '\n' at the last close
 # the kernel sends that release after close() returns: wait for the '\n'
 sealed() { [ -z "$(tail -c 1 "$L")" ]; }
-mt_wait_until 50 sealed || mt_fail "unfinished line not finished at close"
+tl_wait_until 50 sealed || mt_fail "unfinished line not finished at close"
 printf 'ished\n' >>"$L"
 seq 1 20000 >"$T/seq"
 cat "$T/seq" >>"$L"
@@ -35,14 +35,14 @@ cmp "$L" "$T/want" || mt_fail "log differs from what was written"
 [ "$(head -n 2 "$MNT/t/0/at/3")" = "$(printf 'unfin\nished')" ] ||
 	mt_fail "at/3: $(head -n 2 "$MNT/t/0/at/3")"
 
-mt_say "a writer that keeps its file open: readers see its line once it is written back (sync)"
+tl_say "a writer that keeps its file open: readers see its line once it is written back (sync)"
 exec 3>>"$L"
 printf 'held open\n' >&3
 sync -d "$L"
 [ "$(tail -n 1 "$L")" = "held open" ] || mt_fail "line of an open writer not readable after sync"
 exec 3>&-
 
-mt_say "status files show fresh sizes, and tar archives them whole"
+tl_say "status files show fresh sizes, and tar archives them whole"
 n1=$(stat -c %s "$MNT/t/0/at/0")
 echo more >>"$L"
 n2=$(stat -c %s "$MNT/t/0/at/0")
@@ -59,7 +59,7 @@ tar -C "$T/x" -xf "$T/t.tar"
 cmp "$T/x/t/0/log" "$L" || mt_fail "tar: log differs"
 grep -q '^committed_seq' "$T/x/t/0/anchor" || mt_fail "tar: anchor: $(cat "$T/x/t/0/anchor")"
 
-mt_say "4 writers, 20,000 lines each, 10 lines per write()"
+tl_say "4 writers, 20,000 lines each, 10 lines per write()"
 mkdir "$MNT/c"
 pids=()
 for w in 0 1 2 3; do
@@ -72,7 +72,7 @@ got=$(mt_check_lines "$T/c")
 [ "$(echo "$got" | tr '\n' ' ')" = "w0 20000 w1 20000 w2 20000 w3 20000 " ] ||
 	mt_fail "concurrent writers: $got"
 
-mt_say "writes that would bypass the byte stream are refused"
+tl_say "writes that would bypass the byte stream are refused"
 "$MTIO" write "$L" "x
 " 2>"$T/e" && mt_fail "open without O_APPEND was accepted"
 grep -q 'not permitted' "$T/e" || mt_fail "open without O_APPEND: $(cat "$T/e")"
@@ -81,7 +81,7 @@ grep -q 'not permitted' "$T/e" || mt_fail "open without O_APPEND: $(cat "$T/e")"
 ! rm "$MNT/t/0/keys/alice" 2>/dev/null || mt_fail "rm keys/alice was accepted"
 grep -q 'refused with -o writeback' "$MT_ERR" || mt_fail "no log line for the refusals"
 
-mt_say "a write into old bytes fails at fsync; the log keeps its bytes"
+tl_say "a write into old bytes fails at fsync; the log keeps its bytes"
 cp "$L" "$T/before"
 ! "$MTIO" write -a -x -o 0 -s "$L" "mallory" 2>"$T/e" ||
 	mt_fail "overwrite at offset 0 was acknowledged by fsync"
@@ -91,7 +91,7 @@ grep -q 'differ from the stored bytes' "$MT_ERR" || mt_fail "no log line for the
 echo "after refusal" >>"$L"
 [ "$(tail -n 1 "$L")" = "after refusal" ] || mt_fail "append after a refused write"
 
-mt_say "a shared mmap written at offset 0 while others append: only it is refused"
+tl_say "a shared mmap written at offset 0 while others append: only it is refused"
 cat >"$T/mapw.py" <<'EOF'
 import mmap, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
@@ -110,7 +110,7 @@ EOF
 head -c 6 "$L" >"$T/head"
 python3 "$T/mapw.py" "$L" "$T/mmap.done" >"$T/mmap.out" 2>&1 &
 mpid=$!
-mt_wait_until 100 grep -q flush "$T/mmap.out" || mt_fail "mmap writer: $(cat "$T/mmap.out")"
+tl_wait_until 100 grep -q flush "$T/mmap.out" || mt_fail "mmap writer: $(cat "$T/mmap.out")"
 cat "$T/mmap.out"
 grep -q 'flush failed' "$T/mmap.out" || mt_fail "the mmap write at offset 0 was acknowledged"
 # while the offender holds its file open: writers append, one with fsync
@@ -128,7 +128,7 @@ grep -qx 'synced after mmap' "$L" || mt_fail "the fsync'd line is missing"
 grep -q 'they differ from the stored bytes' "$MT_ERR" || mt_fail "no log line for the mmap write"
 echo "ok: the mmap write was refused, 4001 other lines stored meanwhile"
 
-mt_say "remount: everything closed is stored"
+tl_say "remount: everything closed is stored"
 cp "$L" "$T/final"
 mt_stop
 mt_start -o writeback
