@@ -18,15 +18,11 @@ static inline int sl_admin_lock_held(int dfd)
 	return sl_lock_held(dfd);
 }
 
-/*
- * Make a fresh directory "<prefix><16 random hex><suffix>" (0700) in
- * @dfd, exclusively (an existing name, a symlink included, is never
- * taken: another is drawn), and open it, checked to be the directory just
- * made: the same inode as the name, owned by our euid, no group or other
- * bits, empty.  Its name goes to @name.  Returns the fd or -errno
- * (-EUCLEAN if what was opened is not what was made).
- */
-int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap);
+/* For shlogctl and test_compact until they call sl_mkdtemp() (util_i.h) themselves. */
+static inline int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
+{
+	return sl_mkdtemp(dfd, prefix, suffix, name, cap);
+}
 
 /*
  * Finish or roll back every half-done compaction swap in topic directory

@@ -571,7 +571,7 @@ static int compact_build(const char *dir, int tdfd, const char *topic, uint32_t 
 	if (rc == 0)
 		rc = shlog_part_get(st, topic, part, &j->p);
 	if (rc == 0) {
-		*ndfd = sl_admin_mkdtemp(tdfd, prefix, SHLOG_COMPACT_NEW_SUFFIX, tmp, cap);
+		*ndfd = sl_mkdtemp(tdfd, prefix, SHLOG_COMPACT_NEW_SUFFIX, tmp, cap);
 		rc = *ndfd < 0 ? *ndfd : build(j, *ndfd, seg_max, ro.stride);
 	}
 	if (j->p)

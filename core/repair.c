@@ -24,60 +24,6 @@
 #include "lock_i.h"
 
 /* ================================================================ */
-/* Shared by the admin operations (admin_i.h)                        */
-/* ================================================================ */
-
-/* Stop a directory walk at its first entry (sl_io_dir_foreach callback). */
-static int any_entry(const char *name, unsigned char d_type, void *arg)
-{
-	(void)name;
-	(void)d_type;
-	(void)arg;
-	return 1;
-}
-
-/* Is directory @fd (lstat of its name: @before) the fresh one we made?  0 or -EUCLEAN. */
-static int fresh_dir_check(int fd, const struct stat *before)
-{
-	struct stat sb;
-	int rc;
-
-	if (sl_io.fstat(fd, &sb) < 0)
-		return -errno;
-	if (!S_ISDIR(before->st_mode) || sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
-	    sb.st_uid != geteuid() || (sb.st_mode & 077))
-		return -EUCLEAN;
-	rc = sl_io_dir_foreach(fd, any_entry, NULL);
-	return rc == 1 ? -EUCLEAN : rc;
-}
-
-int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
-{
-	for (int tries = 0; tries < SHLOG_TMP_TRIES; tries++) {
-		struct stat before;
-		int fd, rc = sl_name_temp(name, cap, prefix, suffix);
-		if (rc < 0)
-			return rc;
-		if (sl_io.mkdirat(dfd, name, 0700) < 0) {
-			if (errno == EEXIST)
-				continue;   /* never take a name that is there */
-			return -errno;
-		}
-		if (sl_io.fstatat(dfd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		fd = sl_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
-		if (fd < 0)
-			return fd;
-		rc = fresh_dir_check(fd, &before);
-		if (rc == 0)
-			return fd;
-		sl_io.close(fd);
-		return rc;
-	}
-	return -EEXIST;
-}
-
-/* ================================================================ */
 /* Repairing one partition                                           */
 /* ================================================================ */
 

@@ -687,21 +687,6 @@ static int part_mkdir(int tdfd, uint32_t num)
 	return 0;
 }
 
-/* Make a directory "<prefix><16 hex>" exclusively (a fresh name on EEXIST). */
-static int tmp_mkdir(int dfd, const char *prefix, char *name, size_t cap)
-{
-	for (int i = 0; i < SHLOG_TMP_TRIES; i++) {
-		int rc = sl_name_temp(name, cap, prefix, "");
-		if (rc < 0)
-			return rc;
-		if (sl_io.mkdirat(dfd, name, SHLOG_DIR_MODE) == 0)
-			return 0;
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
-}
-
 /* Build topic @t's partitions and meta in its (temporary) directory. */
 static int topic_build(shlog_store *s, struct shlog_topic *t, uint32_t nparts)
 {
@@ -726,7 +711,7 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 {
 	char tmp[sizeof(SHLOG_TMP_NEW_PREFIX) + SHLOG_TMP_HEX];
 	struct shlog_topic *t;
-	int rc;
+	int rc, fd;
 
 	rc = shlog_topic_name_check(topic);
 	if (rc < 0)
@@ -743,14 +728,20 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 	rc = sl_res_admit(s, 1, nparts);     /* the store's topic and partition limits */
 	if (rc < 0)
 		goto out;
-	rc = tmp_mkdir(s->dfd, SHLOG_TMP_NEW_PREFIX, tmp, sizeof(tmp));
-	if (rc < 0)
-		goto out;
+	fd = sl_mkdtemp(s->dfd, SHLOG_TMP_NEW_PREFIX, "", tmp, sizeof(tmp));
+	if (fd < 0) {
+		rc = fd;
+		if (rc == -EEXIST)
+			goto out;     /* every name drawn was taken: nothing of ours */
+		goto undo;        /* it may have been made */
+	}
 	t = topic_new(topic);
 	rc = t ? 0 : -ENOMEM;
 	if (rc == 0) {
-		t->dfd = sl_io_open(s->dfd, tmp, O_RDONLY, 0, S_IFDIR);
-		rc = t->dfd < 0 ? t->dfd : topic_build(s, t, nparts);
+		t->dfd = fd;
+		rc = topic_build(s, t, nparts);
+	} else {
+		sl_io.close(fd);
 	}
 	if (rc == 0 && sl_io.renameat(s->dfd, tmp, s->dfd, topic) < 0)
 		rc = errno == ENOTEMPTY ? -EEXIST : -errno;

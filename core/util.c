@@ -1,7 +1,8 @@
 /*
  * util.c — the small utilities every module of the engine shares: log
  * lines, clocks, a growable byte buffer, directory fsync, removing a
- * tree, an entry's file type, and shlog_strerror.  Everything here goes
+ * tree, an entry's file type, a fresh temporary directory, and
+ * shlog_strerror.  Everything here goes
  * through the I/O seam (io_i.h) and calls no other module, so util sits
  * at the bottom of the module graph beside io, crc32c, names and lock.
  */
@@ -13,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "engine_i.h"
 #include "io_i.h"
+#include "names_i.h"
 #include "util_i.h"
 
 /* ================================================================ */
@@ -147,4 +150,55 @@ int sl_rmtree_at(int dfd, const char *name)
 	if (sl_io.unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
+}
+
+/* Stop a directory walk at its first entry (sl_io_dir_foreach callback). */
+static int any_entry(const char *name, unsigned char d_type, void *arg)
+{
+	(void)name;
+	(void)d_type;
+	(void)arg;
+	return 1;
+}
+
+/* Is directory @fd (lstat of its name: @before) the fresh one we made?  0 or -EUCLEAN. */
+static int fresh_dir_check(int fd, const struct stat *before)
+{
+	struct stat sb;
+	int rc;
+
+	if (sl_io.fstat(fd, &sb) < 0)
+		return -errno;
+	if (!S_ISDIR(before->st_mode) || sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
+	    sb.st_uid != geteuid() || (sb.st_mode & 077))
+		return -EUCLEAN;
+	rc = sl_io_dir_foreach(fd, any_entry, NULL);
+	return rc == 1 ? -EUCLEAN : rc;
+}
+
+/* Make and open a fresh temporary directory, checked to be the one made (util_i.h). */
+int sl_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap)
+{
+	for (int tries = 0; tries < SHLOG_TMP_TRIES; tries++) {
+		struct stat before;
+		int fd, rc = sl_name_temp(name, cap, prefix, suffix);
+		if (rc < 0)
+			return rc;
+		if (sl_io.mkdirat(dfd, name, SHLOG_DIR_MODE) < 0) {
+			if (errno == EEXIST)
+				continue;   /* never take a name that is there */
+			return -errno;
+		}
+		if (sl_io.fstatat(dfd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		fd = sl_io_open(dfd, name, O_RDONLY, 0, S_IFDIR);
+		if (fd < 0)
+			return fd;
+		rc = fresh_dir_check(fd, &before);
+		if (rc == 0)
+			return fd;
+		sl_io.close(fd);
+		return rc;
+	}
+	return -EEXIST;
 }

@@ -1,8 +1,9 @@
 /*
  * util_i.h — the small utilities every module of the engine shares
  * (util.c): log lines, clocks, a growable byte buffer, directory fsync,
- * removing a tree, an entry's file type.  util.c depends on nothing of
- * the engine but the I/O seam, so any module may call it.
+ * removing a tree, an entry's file type, a fresh temporary directory.
+ * util.c calls nothing of the engine but the I/O seam and names.c, so
+ * any module may call it.
  */
 #ifndef SHLOG_UTIL_I_H
 #define SHLOG_UTIL_I_H
@@ -34,5 +35,15 @@ int sl_fsync_dir(int dfd);
 int sl_rmtree_at(int dfd, const char *name);
 /* The file type (S_IFMT bits) of entry @name of @dfd as readdir gave it (@d_type); 0 if gone. */
 mode_t sl_entry_type(int dfd, const char *name, unsigned char d_type);
+/*
+ * Make a fresh directory "<prefix><16 random hex><suffix>" (SHLOG_DIR_MODE)
+ * in @dfd, exclusively (an existing name, a symlink included, is never
+ * taken: another is drawn), and open it, checked to be the directory just
+ * made: the same inode as the name, owned by our euid, no group or other
+ * bits, empty.  Its name goes to @name.  Returns the fd, -EEXIST if every
+ * name drawn was taken, or -errno (-EUCLEAN if what was opened is not
+ * what was made; the name may then exist).
+ */
+int sl_mkdtemp(int dfd, const char *prefix, const char *suffix, char *name, size_t cap);
 
 #endif
