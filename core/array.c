@@ -1,8 +1,9 @@
 /*
  * array.c — room in a growable array (array_i.h): the doubling, the
  * overflow check and the realloc that every hand-grown list would
- * otherwise spell out.
+ * otherwise spell out; and the list of index entries built on it.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -25,4 +26,17 @@ void *sl_array_room(void *v, size_t *cap, size_t n, size_t elem)
 	if (nv)
 		*cap = want;
 	return nv;
+}
+
+/* Keep a copy of index entry @e (shlog_part_index_foreach callback). */
+int sl_entries_add(const struct shlog_index_entry *e, void *arg)
+{
+	struct sl_entries *l = arg;
+	struct shlog_index_entry *nv = sl_array_room(l->v, &l->cap, l->n, sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	l->v = nv;
+	l->v[l->n++] = *e;
+	return 0;
 }

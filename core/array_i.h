@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "shlog.h"
+
 /*
  * Room for one more element after the @n in @v: @v itself while it has
  * room, else @v moved into twice the room (16 elements at first; *@cap
@@ -21,5 +23,14 @@
  * unchanged and still the caller's.
  */
 void *sl_array_room(void *v, size_t *cap, size_t n, size_t elem);
+
+/* A partition's index entries, copied out: shlog_part_index_foreach(p, sl_entries_add, &l). */
+struct sl_entries {
+	struct shlog_index_entry *v;
+	size_t n, cap;
+};
+
+/* Append a copy of @e to the struct sl_entries @arg: 0 or -ENOMEM (an index_foreach callback). */
+int sl_entries_add(const struct shlog_index_entry *e, void *arg);
 
 #endif

@@ -44,10 +44,7 @@ int ctl_cmd_compact(const char *dir, int argc, char **argv)
 			return ctl_usage(stdout), 0;
 		return ctl_usage_err("compact: bad option or value");
 	}
-	if (argc - optind != 2)
-		return ctl_usage_err("compact: need TOPIC PART");
-	rc = ctl_topic_part(argv[optind], argv[optind + 1], &num);
-	if (rc)
+	if ((rc = ctl_args_target("compact", argc, argv, &num, NULL)))
 		return rc;
 	shlog_options_init(&o);
 	o.log = ctl_engine_log;

@@ -69,8 +69,8 @@ int ctl_names_add(struct ctl_names *l, const char *name);
 /** Free @p l's names and empty it. */
 void ctl_names_free(struct ctl_names *l);
 
-/** Parse TOPIC and PART arguments: 0 or CTL_EXIT_USAGE (said why). */
-int ctl_topic_part(const char *topic, const char *part, uint32_t *num);
+/** The TOPIC PART [FILE|-] arguments after command @p cmd's options (@p file NULL: no FILE): 0 or an exit status. */
+int ctl_args_target(const char *cmd, int argc, char **argv, uint32_t *num, const char **file);
 /** Open @p dir read-only (no lock, nothing written): 0 or an exit status (said why). */
 int ctl_open_ro(const char *dir, shlog_store **s);
 /** Open @p dir for writing (takes its lock) for command @p what: 0 or an exit status. */

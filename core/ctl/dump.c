@@ -25,25 +25,6 @@ struct dumpopt {
 	uint64_t shown;
 };
 
-/* A partition's index entries, copied out. */
-struct entries {
-	struct shlog_index_entry *v;
-	size_t n, cap;
-};
-
-/* Collect one index entry (shlog_part_index_foreach callback). */
-static int collect_entry(const struct shlog_index_entry *e, void *arg)
-{
-	struct entries *l = arg;
-	struct shlog_index_entry *nv = sl_array_room(l->v, &l->cap, l->n, sizeof(*nv));
-
-	if (!nv)
-		return -ENOMEM;
-	l->v = nv;
-	l->v[l->n++] = *e;
-	return 0;
-}
-
 /* Read @len bytes of the log at @off into @b (grown as needed). */
 static int read_full(shlog_part *p, uint64_t off, size_t len, struct shlog_buf *b)
 {
@@ -112,9 +93,9 @@ static int dump_span(struct dumpopt *o, const struct shlog_index_entry *e, const
 /* Walk the index of @p and print the messages the filters pass. */
 static int dump_part(shlog_part *p, struct dumpopt *o)
 {
-	struct entries l = { 0 };
+	struct sl_entries l = { 0 };
 	struct shlog_buf buf = { 0 };
-	int rc = shlog_part_index_foreach(p, collect_entry, &l);
+	int rc = shlog_part_index_foreach(p, sl_entries_add, &l);
 
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		const struct shlog_index_entry *e = &l.v[i];
@@ -191,10 +172,7 @@ int ctl_cmd_dump(const char *dir, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "jf:t:k:s:u:h", lo, NULL)) != -1)
 		if ((rc = dump_opt(&o, c, optarg)))
 			return rc < 0 ? 0 : rc;
-	if (argc - optind != 2)
-		return ctl_usage_err("dump: need TOPIC PART");
-	rc = ctl_topic_part(argv[optind], argv[optind + 1], &num);
-	if (rc)
+	if ((rc = ctl_args_target("dump", argc, argv, &num, NULL)))
 		return rc;
 	return dump_run(dir, argv[optind], num, &o);
 }

@@ -85,6 +85,7 @@ static int export_part(shlog_store *s, const char *topic, uint32_t num, const ch
 int ctl_cmd_export(const char *dir, int argc, char **argv)
 {
 	static const struct option lo[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	const char *file;
 	shlog_store *s;
 	uint32_t num;
 	int c, rc;
@@ -94,15 +95,12 @@ int ctl_cmd_export(const char *dir, int argc, char **argv)
 			return ctl_usage(stdout), 0;
 		return ctl_usage_err("export: bad option");
 	}
-	if (argc - optind < 2 || argc - optind > 3)
-		return ctl_usage_err("export: need TOPIC PART [FILE|-]");
-	rc = ctl_topic_part(argv[optind], argv[optind + 1], &num);
-	if (rc)
+	if ((rc = ctl_args_target("export", argc, argv, &num, &file)))
 		return rc;
 	rc = ctl_open_ro(dir, &s);
 	if (rc)
 		return rc;
-	rc = export_part(s, argv[optind], num, argc - optind == 3 ? argv[optind + 2] : "-");
+	rc = export_part(s, argv[optind], num, file);
 	shlog_store_close(s);
 	return rc;
 }

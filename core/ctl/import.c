@@ -153,12 +153,8 @@ int ctl_cmd_import(const char *dir, int argc, char **argv)
 			return ctl_usage(stdout), 0;
 		return ctl_usage_err("import: bad option or value");
 	}
-	if (argc - optind < 2 || argc - optind > 3)
-		return ctl_usage_err("import: need TOPIC PART [FILE|-]");
-	rc = ctl_topic_part(argv[optind], argv[optind + 1], &num);
-	if (rc)
+	if ((rc = ctl_args_target("import", argc, argv, &num, &file)))
 		return rc;
-	file = argc - optind == 3 ? argv[optind + 2] : "-";
 	if (!(in = open_input(file, &total))) {
 		ctl_warn("%s: %s", file, strerror(errno));
 		return CTL_EXIT_USAGE;

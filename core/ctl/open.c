@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +44,27 @@ void ctl_names_free(struct ctl_names *l)
 }
 
 /* Parse TOPIC and PART arguments. */
-int ctl_topic_part(const char *topic, const char *part, uint32_t *num)
+static int ctl_topic_part(const char *topic, const char *part, uint32_t *num)
 {
 	if (shlog_topic_name_check(topic) < 0)
 		return ctl_usage_err("bad topic name '%s'", topic);
 	if (shlog_part_name_parse(part, num) < 0)
 		return ctl_usage_err("bad partition number '%s'", part);
 	return 0;
+}
+
+/* TOPIC PART [FILE|-] after command @cmd's options (@file NULL: no FILE); 0 or an exit status. */
+int ctl_args_target(const char *cmd, int argc, char **argv, uint32_t *num, const char **file)
+{
+	int n = argc - optind;
+
+	if (!file && n != 2)
+		return ctl_usage_err("%s: need TOPIC PART", cmd);
+	if (file && (n < 2 || n > 3))
+		return ctl_usage_err("%s: need TOPIC PART [FILE|-]", cmd);
+	if (file)
+		*file = n == 3 ? argv[optind + 2] : "-";
+	return ctl_topic_part(argv[optind], argv[optind + 1], num);
 }
 
 /* ================================================================ */

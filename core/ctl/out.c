@@ -16,16 +16,23 @@
 /* Messages                                                          */
 /* ================================================================ */
 
+/* "shlogctl: <message><tail>" on stderr. */
+static void vsay(const char *tail, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void vsay(const char *tail, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", ctl_prog);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+}
+
 /* "shlogctl: <message>" on stderr. */
 void ctl_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ctl_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* A bad command line: the message, a pointer to -h, the usage exit status. */
@@ -33,11 +40,9 @@ int ctl_usage_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ctl_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(" (see shlogctl -h)\n", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see %s -h)\n", ctl_prog);
 	return CTL_EXIT_USAGE;
 }
 
