@@ -129,16 +129,14 @@ static struct shlog_key **keys_sorted(shlog_part *p)
 	return v;
 }
 
-/* Does a message have a key?  1 and its length if so. */
+/* Does a message have a key (shlog_msg_key, the one rule)?  1 and its length if so. */
 int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen)
 {
-	uint32_t scan = len < SHLOG_KEY_MAX + 1 ? len : SHLOG_KEY_MAX + 1;
-	const char *tab = memchr(msg, '\t', scan);
+	size_t k = shlog_msg_key(msg, len);
 
-	if (!tab || tab == msg)
-		return 0;
-	*klen = (uint32_t)(tab - msg);
-	return 1;
+	if (k)
+		*klen = (uint32_t)k;
+	return k != 0;
 }
 
 /* Find a key's node; keymu held. */
