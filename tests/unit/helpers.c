@@ -98,6 +98,21 @@ int th_close(shlog_store *s, shlog_part *p)
 	return s ? shlog_store_close(s) : 0;
 }
 
+/* A clean close and reopen: nothing for recovery to drop. */
+void th_close_reopen_clean(shlog_store *s, shlog_part *p, const char *dir,
+			   const struct shlog_options *o, const char *topic,
+			   uint64_t end_seq)
+{
+	struct shlog_part_info in;
+
+	assert_int_equal(th_close(s, p), 0);
+	assert_int_equal(th_reopen_part(dir, o, topic, 0, &s, &p), 0);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_int_equal(in.end_seq, end_seq);
+	assert_int_equal(in.recovered_bytes_dropped, 0);
+	assert_int_equal(th_close(s, p), 0);
+}
+
 /* ==== reading ========================================================= */
 
 /* Read exactly len bytes at off through shlog_part_read(). */
@@ -369,10 +384,10 @@ int th_file_truncate(const char *path, uint64_t len)
 	return truncate(path, (off_t)len) < 0 ? -errno : 0;
 }
 
-/* Append raw bytes to a file. */
-int th_file_append(const char *path, const void *buf, size_t len)
+/* Open @p path with @p flags (mode 0600 if created) and write @p len bytes in one call. */
+static int file_write(const char *path, int flags, const void *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_APPEND);
+	int fd = open(path, O_WRONLY | flags, 0600);
 	int rc = 0;
 
 	if (fd < 0)
@@ -381,6 +396,18 @@ int th_file_append(const char *path, const void *buf, size_t len)
 		rc = -EIO;
 	close(fd);
 	return rc;
+}
+
+/* Append raw bytes to a file. */
+int th_file_append(const char *path, const void *buf, size_t len)
+{
+	return file_write(path, O_APPEND, buf, len);
+}
+
+/* Create a new file holding raw bytes. */
+int th_file_create(const char *path, const void *buf, size_t len)
+{
+	return file_write(path, O_CREAT | O_EXCL, buf, len);
 }
 
 /* Number of segment logs in a partition directory. */

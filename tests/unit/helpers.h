@@ -35,6 +35,14 @@ int th_reopen_part(const char *dir, const struct shlog_options *o,
 		   shlog_part **p);
 /** Put @p p (if any) and close @p s, returning close's result. */
 int th_close(shlog_store *s, shlog_part *p);
+/**
+ * Close @p s and @p p, reopen partition 0 of @p topic in @p dir and assert
+ * the store came back clean: @p end_seq messages, no bytes dropped by
+ * recovery, every close succeeding.
+ */
+void th_close_reopen_clean(shlog_store *s, shlog_part *p, const char *dir,
+			   const struct shlog_options *o, const char *topic,
+			   uint64_t end_seq);
 
 /* ---- reading -------------------------------------------------------- */
 
@@ -123,6 +131,8 @@ int th_file_flip(const char *path, uint64_t off);
 int th_file_truncate(const char *path, uint64_t len);
 /** Append @p len bytes to a file. */
 int th_file_append(const char *path, const void *buf, size_t len);
+/** Create the file @p path (it must not exist, mode 0600) holding @p len bytes. */
+int th_file_create(const char *path, const void *buf, size_t len);
 /** Count *.log files in a partition directory. */
 int th_count_segments(const char *dir, const char *topic, uint32_t part);
 

@@ -193,12 +193,7 @@ static int check_after(const char *dir, const struct expect *e, uint64_t crash_a
 	}
 	/* the store still works: append, close, reopen, see it */
 	th_append(p, "after");
-	assert_int_equal(th_close(s, p), 0);
-	assert_int_equal(th_reopen_part(dir, &o, "c", 0, &s, &p), 0);
-	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_int_equal(in.end_seq, NMSG + 1);
-	assert_int_equal(in.recovered_bytes_dropped, 0);
-	assert_int_equal(th_close(s, p), 0);
+	th_close_reopen_clean(s, p, dir, &o, "c", NMSG + 1);
 	return compacted;
 }
 

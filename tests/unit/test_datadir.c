@@ -61,20 +61,6 @@ static void fx_path(const struct fx *f, char *out, size_t size, const char *rel)
 	snprintf(out, size, "%s/%s", f->dir, rel);
 }
 
-/* Create the file @p path (it must not exist) holding @p len bytes. */
-static int fx_write(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len)
-		rc = -EIO;
-	close(fd);
-	return rc;
-}
-
 /* Real mode and owner of dir/rel. */
 static struct stat fx_stat(const struct fx *f, const char *rel)
 {
@@ -445,7 +431,7 @@ static void test_aside_datadir_entries(void **state)
 	fx_path(f, path, sizeof(path), "link");
 	assert_int_equal(symlink("good", path), 0);
 	fx_path(f, path, sizeof(path), "file");
-	assert_int_equal(fx_write(path, "x", 1), 0);
+	assert_int_equal(th_file_create(path, "x", 1), 0);
 	if (geteuid() == 0) {
 		fx_path(f, path, sizeof(path), "dev");
 		assert_int_equal(mknod(path, S_IFCHR | 0600, makedev(1, 3)), 0);
@@ -572,7 +558,7 @@ static void test_stray_entries(void **state)
 
 	fx_make(f, "t", 2);
 	fx_path(f, path, sizeof(path), "t/2");
-	assert_int_equal(fx_write(path, "x", 1), 0);
+	assert_int_equal(th_file_create(path, "x", 1), 0);
 	fx_path(f, path, sizeof(path), "t/3");
 	assert_int_equal(mkfifo(path, 0600), 0);
 	fx_path(f, path, sizeof(path), "t/notes.txt");
@@ -649,7 +635,7 @@ static void fx_forge_meta(const struct fx *f, const char *topic, uint32_t count,
 	memcpy(b + len - 4, &crc, 4);
 	snprintf(path, sizeof(path), "%s/%s/%s", f->dir, topic, SHLOG_META_NAME);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(fx_write(path, b, len), 0);
+	assert_int_equal(th_file_create(path, b, len), 0);
 }
 
 /* Meta files that pass their CRC but break a rule of FORMAT.md. */
@@ -882,7 +868,7 @@ static void test_stale_temporaries(void **state)
 	fx_path(f, path, sizeof(path), ".del-0123456789abcdef/0");
 	assert_int_equal(mkdir(path, 0700), 0);
 	fx_path(f, path, sizeof(path), "t/" SHLOG_META_TMP_PREFIX "0123456789abcdef");
-	assert_int_equal(fx_write(path, "x", 1), 0);
+	assert_int_equal(th_file_create(path, "x", 1), 0);
 	fx_opts(f, &o, 0);
 	assert_int_equal(shlog_store_open(f->dir, &o, &s), 0);
 	assert_serves(s, "t", 0);

@@ -171,12 +171,7 @@ static size_t wl_check(const char *dir, const struct workload *w,
 
 	/* the store still works: append, close, reopen, see it */
 	th_append(p, "after-crash");
-	assert_int_equal(th_close(s, p), 0);
-	assert_int_equal(th_reopen_part(dir, &o, "c", 0, &s, &p), 0);
-	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_int_equal(in.end_seq, n + 1);
-	assert_int_equal(in.recovered_bytes_dropped, 0);
-	assert_int_equal(th_close(s, p), 0);
+	th_close_reopen_clean(s, p, dir, &o, "c", n + 1);
 	return n;
 }
 
@@ -426,12 +421,7 @@ static void test_eio_once(void **state)
 	assert_int_equal(shlog_part_info(p, &in), 0);
 	assert_true(in.write_errors >= 1);
 	assert_int_equal(in.committed_seq, 20);
-	assert_int_equal(th_close(s, p), 0);
-	assert_int_equal(th_reopen_part(f->dir, &o, "w", 0, &s, &p), 0);
-	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_int_equal(in.end_seq, 20);
-	assert_int_equal(in.recovered_bytes_dropped, 0);
-	assert_int_equal(th_close(s, p), 0);
+	th_close_reopen_clean(s, p, f->dir, &o, "w", 20);
 }
 
 /* Test table. */

@@ -145,12 +145,7 @@ static void expect_log(struct fx *f, unsigned n, int64_t dropped_bytes,
 	/* and the store works: one more message, then a clean reopen */
 	rec_msg(m, n);
 	th_append(p, m);
-	assert_int_equal(th_close(s, p), 0);
-	assert_int_equal(th_reopen_part(f->dir, &f->o, "r", 0, &s, &p), 0);
-	assert_int_equal(shlog_part_info(p, &in), 0);
-	assert_int_equal(in.end_seq, n + 1);
-	assert_int_equal(in.recovered_bytes_dropped, 0);
-	assert_int_equal(th_close(s, p), 0);
+	th_close_reopen_clean(s, p, f->dir, &f->o, "r", n + 1);
 }
 
 /* ==== format ============================================================ */
