@@ -44,16 +44,21 @@ mt_skip()
 mt_init()
 {
 	[ -c /dev/fuse ] || mt_skip "/dev/fuse is missing"
-	[ -n "${SHLOGFS:-}" ] && [ -x "$SHLOGFS" ] ||
-		mt_fail "SHLOGFS='${SHLOGFS:-}' is not an executable daemon"
-	[ -n "${MTIO:-}" ] && [ -x "$MTIO" ] ||
-		mt_fail "MTIO='${MTIO:-}' is not an executable"
+	mt_need_exe SHLOGFS
+	mt_need_exe MTIO
 	T=$(tl_tmpdir mt)
 	chmod 755 "$T"
 	DATADIR=$T/data
 	MNT=$T/mnt
 	mkdir -p "$DATADIR" "$MNT"
 	trap mt_cleanup EXIT
+}
+
+# Fail unless the environment variable named $1 holds an executable's path.
+mt_need_exe()
+{
+	local v=${!1:-}
+	[ -n "$v" ] && [ -x "$v" ] || mt_fail "$1='$v' is not an executable"
 }
 
 # Register a command to run at exit before the temp dir is removed.

@@ -18,7 +18,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
-[ -n "${RDCK:-}" ] && [ -x "$RDCK" ] || mt_fail "RDCK='${RDCK:-}' is not an executable"
+mt_need_exe RDCK
 mt_start
 mkdir "$MNT/t"
 L=$MNT/t/0/log

@@ -34,7 +34,7 @@ PY=/usr/bin/python3
 ROUNDS=${REL_ROUNDS:-3}
 HOLD=${REL_HOLD:-400}
 FLOOD=${REL_FLOOD:-2}
-[ -n "${SHLOGCTL:-}" ] && [ -x "$SHLOGCTL" ] || mt_fail "SHLOGCTL='${SHLOGCTL:-}' is not an executable"
+mt_need_exe SHLOGCTL
 n_attacks=0 n_seen=0
 
 # ---- helpers ---------------------------------------------------------

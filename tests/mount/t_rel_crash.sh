@@ -23,7 +23,7 @@
 # lines for scripts/reliability-mount.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-[ -n "${RELCK:-}" ] && [ -x "$RELCK" ] || mt_fail "RELCK='${RELCK:-}' is not an executable"
+mt_need_exe RELCK
 mt_init
 TRIALS=${REL_TRIALS:-10}
 GROUP=${REL_GROUP:-5}

@@ -19,7 +19,7 @@
 # scripts/reliability-mount.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-[ -n "${RELCK:-}" ] && [ -x "$RELCK" ] || mt_fail "RELCK='${RELCK:-}' is not an executable"
+mt_need_exe RELCK
 mt_init
 CYCLES=${REL_CYCLES:-2}
 DISK=${REL_DISK_MB:-16}

@@ -21,7 +21,7 @@
 # Prints "FIGURE hostile ..." for scripts/reliability-mount.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-[ -n "${RELCK:-}" ] && [ -x "$RELCK" ] || mt_fail "RELCK='${RELCK:-}' is not an executable"
+mt_need_exe RELCK
 mt_init
 mt_user
 N=${REL_LINES:-5000}
@@ -30,32 +30,30 @@ TABLE=$T/table
 : >"$TABLE"
 n_ops=0 n_bugs=0
 
-# Run relck op "$3..." expecting an errno name matching the ERE $1 ("ok"
-# for success); add "| $2 | result |" to the table.
-op()
+# Run relck op "$4..." (as user $3, or as root if it is empty) expecting an
+# errno name matching the ERE $1 ("ok" for success); add "| $2 | result |"
+# to the table.
+op_by()
 {
-	local want=$1 what=$2 got
-	shift 2
-	got=$("$RELCK" op "$@" 2>&1) || true
+	local want=$1 what=$2 user=$3 got
+	shift 3
+	if [ -n "$user" ]; then
+		got=$(tl_as "$user" "$RELCK" op "$@" 2>&1) || true
+	else
+		got=$("$RELCK" op "$@" 2>&1) || true
+	fi
 	printf '| %s | %s |\n' "$what" "$got" >>"$TABLE"
 	n_ops=$((n_ops + 1))
 	printf '%s\n' "$got" | grep -qxE "$want" ||
-		mt_fail "$what: expected /$want/, got '$got' (relck op $*)"
+		mt_fail "$what: expected /$want/, got '$got' (${user:+as $user: }relck op $*)"
 	echo "$what: $got"
 }
 
-# The same as user $TL_USER.
-op_as()
-{
-	local want=$1 what=$2 got
-	shift 2
-	got=$(tl_as "$TL_USER" "$RELCK" op "$@" 2>&1) || true
-	printf '| %s | %s |\n' "$what" "$got" >>"$TABLE"
-	n_ops=$((n_ops + 1))
-	printf '%s\n' "$got" | grep -qxE "$want" ||
-		mt_fail "$what: expected /$want/, got '$got' (as $TL_USER: relck op $*)"
-	echo "$what: $got"
-}
+# op_by as root: op WANT WHAT ARGS...
+op() { op_by "$1" "$2" "" "${@:3}"; }
+
+# op_by as user $TL_USER: op_as WANT WHAT ARGS...
+op_as() { op_by "$1" "$2" "$TL_USER" "${@:3}"; }
 
 # Record a failed check and go on with the rest of the trial (the test
 # fails at the end).

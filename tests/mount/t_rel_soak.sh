@@ -21,7 +21,7 @@
 # that mode) and deleted by tombstone lines.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-[ -n "${RELCK:-}" ] && [ -x "$RELCK" ] || mt_fail "RELCK='${RELCK:-}' is not an executable"
+mt_need_exe RELCK
 mt_init
 SECS=${REL_SECONDS:-60}
 EVERY=${REL_EVERY:-1}
