@@ -1,7 +1,8 @@
 /*
  * admin_i.h — helpers shared by the admin operations (repair.c,
- * compact.c, shlogctl.c) and the hook by which an open of the store
- * settles a compaction that a crash interrupted (store.c).
+ * compact.c, shlogctl).  Nothing in the engine includes it: the open
+ * path's settling of an interrupted compaction is in settle.c
+ * (engine_i.h).
  */
 #ifndef SHLOG_ADMIN_I_H
 #define SHLOG_ADMIN_I_H
@@ -23,13 +24,5 @@ static inline int sl_admin_mkdtemp(int dfd, const char *prefix, const char *suff
 {
 	return sl_mkdtemp(dfd, prefix, suffix, name, cap);
 }
-
-/*
- * Finish or roll back every half-done compaction swap in topic directory
- * @tdfd (".compact-N[-R].new" / ".compact-N[-R].old" beside partition N;
- * compact.c); @s is only used for log lines (its options may be all
- * there is).  Returns 0 or the first -errno.
- */
-int sl_compact_settle(shlog_store *s, int tdfd, const char *topic);
 
 #endif

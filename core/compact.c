@@ -1,8 +1,9 @@
 /*
  * compact.c — rewrite a partition keeping the latest message of every key
  * (tombstones dropped) and every keyless message (shlog_part_compact, for
- * `shlogctl compact`), and the open-time step that settles a compaction a
- * crash interrupted (sl_compact_settle).
+ * `shlogctl compact`).  The copy is written through writer.c, the one
+ * writer of segments and anchors; every file system call goes through
+ * the sl_io seam.
  *
  * What is kept: Kafka's rule for keys (latest wins, a tombstone removes
  * the key and is itself dropped); a message with no key has nothing to be
@@ -30,16 +31,8 @@
  * name), the topic directory is fsynced and the old tree removed.  A file
  * system without RENAME_EXCHANGE gets the older two-step swap: N to
  * ".compact-N-<same hex>.old", the copy to N.  Whatever a crash leaves,
- * sl_compact_settle() (called by every writable open) decides it, per
- * partition N, from what is there (".compact-N.new" and ".compact-N.old",
- * the names of older versions, are settled the same way):
- *
- *   N present            N is whole (old or new): remove every .new/.old
- *   no N, one .new       between the two-step renames: rename it to N
- *   no N, no .new, one .old  cannot happen by the order above; restore it
- *
- * An entry with a compaction's name that is not a directory was not made
- * by us: it is unlinked (never followed).
+ * sl_compact_settle() (settle.c, called by every writable open and by
+ * compaction before it starts) decides from what is there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,211 +42,54 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "crc_i.h"
 #include "engine_i.h"
 #include "io_i.h"
 #include "admin_i.h"
+#include "writer_i.h"
 #include "lock_i.h"
-
-/* ================================================================ */
-/* Settling an interrupted swap                                      */
-/* ================================================================ */
-
-/* One name of a compaction's temporary tree found in a topic directory. */
-struct cname {
-	uint32_t num;
-	int old;          /* ".old" (else ".new") */
-	int dir;          /* a real directory (not a symlink or file) */
-	char name[48];
-};
-
-/* The compaction entries of one topic directory. */
-struct cnames {
-	struct cname *v;
-	size_t n, cap;
-};
-
-/* Parse a compaction's temporary name (names.c) into @c; 1 if it is one. */
-static int compact_name(const char *name, struct cname *c)
-{
-	size_t n = strlen(name);
-
-	if (n >= sizeof(c->name) || !sl_name_parse_compact(name, &c->num, &c->old))
-		return 0;
-	memcpy(c->name, name, n + 1);
-	return 1;
-}
-
-/* Collect one compaction entry (sl_io_dir_foreach callback). */
-static int collect_cname(const char *name, unsigned char d_type, void *arg)
-{
-	struct cnames *l = arg;
-	struct cname c;
-
-	(void)d_type;
-	if (!compact_name(name, &c))
-		return 0;
-	if (l->n == l->cap) {
-		struct cname *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 8) * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-	}
-	l->v[l->n++] = c;
-	return 0;
-}
-
-/* What @name in @dfd is, without following it: 0 absent, 1 a directory, 2 anything else. */
-static int kind_at(int dfd, const char *name)
-{
-	struct stat sb;
-
-	if (sl_io.fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0;
-	return S_ISDIR(sb.st_mode) ? 1 : 2;
-}
-
-/* Remove a compaction entry: a tree if it is our directory, else just the name. */
-static int remove_cname(shlog_store *s, int tdfd, const char *topic, const struct cname *c)
-{
-	if (c->dir)
-		return sl_rmtree_at(tdfd, c->name);
-	sl_logf(s, SHLOG_WARNING, "%s/%s: not a directory (not made by a compaction); removing the name",
-		   topic, c->name);
-	return sl_io.unlinkat(tdfd, c->name, 0) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-/* Rename the temporary tree @c to partition @part (finish or restore). */
-static int rename_cname(int tdfd, const struct cname *c, const char *part)
-{
-	return sl_io.renameat(tdfd, c->name, tdfd, part) < 0 ? -errno : 0;
-}
-
-/* Settle partition @num from its entries @v[0..n): see the table at the top. */
-static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num, struct cname *v, size_t n)
-{
-	char part[SHLOG_PART_NAME_CAP];
-	const struct cname *nw = NULL, *old = NULL;
-	size_t news = 0, olds = 0;
-	int rc = 0;
-
-	sl_name_part(part, sizeof(part), num);
-	for (size_t i = 0; i < n; i++) {
-		v[i].dir = kind_at(tdfd, v[i].name) == 1;
-		if (!v[i].dir)
-			continue;
-		if (v[i].old)
-			old = &v[i], olds++;
-		else
-			nw = &v[i], news++;
-	}
-	if (kind_at(tdfd, part)) {
-		sl_logf(s, SHLOG_NOTICE, "%s/%u: removing what an interrupted compaction left beside the partition",
-			   topic, num);
-		nw = old = NULL;
-	} else if (news > 1 || (news == 0 && olds > 1)) {
-		sl_logf(s, SHLOG_ERR, "%s/%u: partition missing beside %zu compaction copies; not guessing which "
-			   "is right (move one to %u by hand)", topic, num, news + olds, num);
-		return -EUCLEAN;
-	} else if (nw) {
-		sl_logf(s, SHLOG_NOTICE, "%s/%u: finishing an interrupted compaction (swapping the new copy in)",
-			   topic, num);
-		rc = rename_cname(tdfd, nw, part);
-		old = NULL;
-	} else if (old) {
-		sl_logf(s, SHLOG_WARNING, "%s/%u: partition missing beside a compaction's old copy; restoring it",
-			   topic, num);
-		rc = rename_cname(tdfd, old, part);
-	}
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (&v[i] != nw && &v[i] != old)
-			rc = remove_cname(s, tdfd, topic, &v[i]);
-	if (rc == 0)
-		rc = sl_fsync_dir(tdfd);
-	if (rc < 0)
-		sl_logf(s, SHLOG_ERR, "%s/%u: cannot settle an interrupted compaction: %s", topic, num,
-			   strerror(-rc));
-	return rc;
-}
-
-/* Order compaction entries by partition (qsort). */
-static int cname_cmp(const void *a, const void *b)
-{
-	const struct cname *x = a, *y = b;
-
-	return x->num < y->num ? -1 : x->num > y->num;
-}
-
-int sl_compact_settle(shlog_store *s, int tdfd, const char *topic)
-{
-	struct cnames l = { 0 };
-	int rc = sl_io_dir_foreach(tdfd, collect_cname, &l);
-
-	if (rc == 0 && l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cname_cmp);
-	for (size_t i = 0, k; rc == 0 && i < l.n; i = k) {
-		for (k = i + 1; k < l.n && l.v[k].num == l.v[i].num; k++)
-			;
-		rc = settle_one(s, tdfd, topic, l.v[i].num, l.v + i, k - i);
-	}
-	free(l.v);
-	return rc;
-}
 
 /* ================================================================ */
 /* Writing the new partition                                         */
 /* ================================================================ */
 
-/* The partition being written. */
+/* The partition being written, through writer.c one span at a time. */
 struct cwriter {
 	int dfd;                     /* the temporary directory */
 	int log_fd, idx_fd;
-	uint64_t seg_base, seg_bytes, seg_max, idx_bytes;
+	uint64_t seg_seq, seg_off;   /* the open segment's first message and offset */
+	uint64_t seg_bytes, seg_max, nents; /* its size, cap and entries */
 	uint32_t stride;
-	struct shlog_buf span;       /* bytes of the open span */
-	struct shlog_index_entry e;  /* the open span's entry (count 0: none) */
+	struct shlog_buf span;       /* bytes of the open span (len 0: none) */
+	uint64_t span_seq, span_off; /* its first message */
+	int64_t span_time;
+	struct flush_scratch plan;   /* the span's index entry, encoded */
 	uint64_t seq, off;           /* next message */
 	int64_t last_time;
 };
 
-/* Create a new file of the copy: exclusively, never following a name. */
-static int cw_create(struct cwriter *w, const char *name)
-{
-	return sl_io_open(w->dfd, name, O_RDWR | O_CREAT | O_EXCL, 0600, S_IFREG);
-}
-
-/* Open a new segment starting at the writer's next message. */
+/* Create the next segment's two files, exclusively, never following a name. */
 static int cw_seg_open(struct cwriter *w)
 {
-	char name[32];
-
-	w->seg_base = w->seq;
-	w->seg_bytes = w->idx_bytes = 0;
-	sl_name_segment(name, sizeof(name), w->seq, SL_SEG_LOG);
-	w->log_fd = cw_create(w, name);
-	if (w->log_fd < 0)
-		return w->log_fd;
-	sl_name_segment(name, sizeof(name), w->seq, SL_SEG_IDX);
-	w->idx_fd = cw_create(w, name);
-	return w->idx_fd < 0 ? w->idx_fd : 0;
+	w->seg_seq = w->seq;
+	w->seg_off = w->off;
+	w->seg_bytes = w->nents = 0;
+	return sl_writer_seg_files(w->dfd, w->seq, O_RDWR | O_CREAT | O_EXCL, &w->log_fd, &w->idx_fd);
 }
 
-/* Write the open span and its index entry. */
+/* Write the open span and its index entry (framed by the writer: one entry). */
 static int cw_span_close(struct cwriter *w)
 {
-	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
 	int rc;
 
-	if (w->e.count == 0)
+	if (w->span.len == 0)
 		return 0;
-	w->e.crc = sl_crc32c(w->span.data, w->span.len);
-	sl_entry_encode(&w->e, raw);
-	rc = sl_io_pwrite_full(w->log_fd, w->span.data, w->span.len, (off_t)(w->e.off - (w->off - w->seg_bytes)));
+	rc = sl_writer_plan(&w->plan, w->stride, w->span.data, w->span.len, w->span_seq, w->span_off,
+			    w->span_time, 0);
 	if (rc == 0)
-		rc = sl_io_pwrite_full(w->idx_fd, raw, sizeof(raw), (off_t)w->idx_bytes);
-	w->idx_bytes += sizeof(raw);
+		rc = sl_writer_put(w->log_fd, w->idx_fd, w->nents, w->span_off - w->seg_off, &w->plan,
+				   w->span.data, w->span.len);
+	w->nents += w->plan.nents;
 	w->span.len = 0;
-	w->e.count = 0;
 	return rc;
 }
 
@@ -287,14 +123,13 @@ static int cw_add(struct cwriter *w, const char *msg, uint32_t len, int64_t t)
 		if (rc == 0)
 			rc = cw_seg_open(w);
 	}
-	if (rc == 0 && w->e.count && (w->seq % w->stride == 0 || t != w->e.time_ns ||
-				      w->span.len + len > SHLOG_SPAN_MAX_BYTES))
+	/* the writer's framing rule, and every message keeps its block time */
+	if (rc == 0 && w->span.len && (t != w->span_time || sl_writer_span_ends(w->stride, w->seq, w->span.len, len)))
 		rc = cw_span_close(w);
-	if (rc == 0 && w->e.count == 0) {
-		memset(&w->e, 0, sizeof(w->e));
-		w->e.seq = w->seq;
-		w->e.off = w->off;
-		w->e.time_ns = t;
+	if (rc == 0 && w->span.len == 0) {
+		w->span_seq = w->seq;
+		w->span_off = w->off;
+		w->span_time = t;
 	}
 	if (rc == 0)
 		rc = sl_buf_reserve(&w->span, len);
@@ -302,8 +137,6 @@ static int cw_add(struct cwriter *w, const char *msg, uint32_t len, int64_t t)
 		return rc;
 	memcpy(w->span.data + w->span.len, msg, len);
 	w->span.len += len;
-	w->e.len += len;
-	w->e.count++;
 	w->seq++;
 	w->off += len;
 	w->seg_bytes += len;
@@ -311,11 +144,18 @@ static int cw_add(struct cwriter *w, const char *msg, uint32_t len, int64_t t)
 	return 0;
 }
 
-/* Write the new partition's clean anchor (generation 1, slot 1). */
+/* Free what the writer allocated. */
+static void cw_free(struct cwriter *w)
+{
+	free(w->span.data);
+	free(w->plan.ents);
+	free(w->plan.keyed);
+}
+
+/* Write the new partition's clean anchor (generation 1, slot 1; slot 0 stays zeros). */
 static int cw_anchor(struct cwriter *w, uint64_t start_seq, uint64_t start_off, uint64_t nkeys,
 		     int64_t last_flush)
 {
-	unsigned char file[SHLOG_ANCHOR_FILE_SIZE] = { 0 };
 	struct shlog_anchor a = { 0 };
 	int fd, rc;
 
@@ -323,18 +163,17 @@ static int cw_anchor(struct cwriter *w, uint64_t start_seq, uint64_t start_off, 
 	a.gen = 1;
 	a.committed_seq = a.durable_seq = w->seq;
 	a.committed_off = w->off;
-	a.seg_base_seq = w->seg_base;
+	a.seg_base_seq = w->seg_seq;
 	a.last_flush_ns = last_flush;
 	a.keys_seq = start_seq;       /* no snapshot: the first open replays the (compacted) log */
 	a.keys_off = start_off;
 	a.nkeys = nkeys;
 	if (sl_io.boot_id(a.boot_id) < 0)
 		memset(a.boot_id, 0, sizeof(a.boot_id));
-	sl_anchor_encode(&a, file + SHLOG_ANCHOR_SLOT_SIZE);
-	fd = cw_create(w, SHLOG_ANCHOR_NAME);
+	fd = sl_io_open(w->dfd, SHLOG_ANCHOR_NAME, O_RDWR | O_CREAT | O_EXCL, SHLOG_FILE_MODE, S_IFREG);
 	if (fd < 0)
 		return fd;
-	rc = sl_io_pwrite_full(fd, file, sizeof(file), 0);
+	rc = sl_writer_slot_put(fd, &a);
 	if (rc == 0 && sl_io.fdatasync(fd) < 0)
 		rc = -errno;
 	sl_io.close(fd);
@@ -478,7 +317,7 @@ static int build(struct cjob *j, int ndfd, uint64_t seg_max, uint32_t stride)
 		int r2 = cw_seg_close(&w);
 		rc = rc ? rc : r2;
 	}
-	free(w.span.data);
+	cw_free(&w);
 	if (rc == 0 && (w.seq != in.committed_seq || w.off != in.committed_off))
 		rc = -EIO;   /* the two passes disagree: the log changed under us */
 	if (rc == 0)

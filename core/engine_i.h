@@ -22,10 +22,6 @@
 #include "util_i.h"
 
 /* ---- one segment: <base_seq>.log + <base_seq>.idx ---- */
-struct shlog_ent {
-	struct shlog_index_entry e;
-};
-
 struct shlog_seg {
 	uint64_t base_seq, base_off;
 	uint64_t end_seq, end_off;    /* committed end inside this segment */
@@ -33,7 +29,7 @@ struct shlog_seg {
 	int64_t first_time;           /* time of the first entry (if nents) */
 	int log_fd, idx_fd;
 	int64_t last_time;            /* time of the last entry (if nents) */
-	struct shlog_ent *ents;       /* loaded lazily, NULL until then */
+	struct shlog_index_entry *ents; /* loaded lazily, NULL until then */
 	size_t ents_cap;
 	uint64_t open_tick;           /* when its files were opened (res.tick; older segments) */
 };
@@ -216,7 +212,47 @@ struct shlog_store {
 	struct shlog_perm root_perm;      /* the mount root's mode and owner (.meta) */
 };
 
-/* ---- sched.c ---- */
+/*
+ * The engine's modules, bottom to top (docs/DESIGN.md has the map): each
+ * calls only those below it, but part <-> sched (the workers' callback).
+ * util, io, crc, names, lock  <  format, meta  <  seg, resident  <  keys
+ * <  writer (writer_i.h)  <  part, sched  <  recover  <  settle  <  store.
+ */
+
+/* ---- seg.c: the segment table, the reading side ---- */
+int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g);  /* seglock held */
+struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off);
+struct shlog_seg *sl_seg_by_seq(shlog_part *p, uint64_t seq);
+size_t sl_seg_ent_by_off(const struct shlog_seg *g, uint64_t off);
+size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq);
+int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, const struct shlog_index_entry *e, char *buf);
+ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len);
+int sl_seg_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off);  /* committed messages */
+int sl_seg_list(int dfd, uint64_t **out, size_t *n);
+void sl_seg_close(struct shlog_seg *g);
+void sl_seg_close_all(shlog_part *p);
+
+/* ---- keys.c: the bookmark table and its snapshot ---- */
+void sl_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t);
+int sl_keys_checkpoint_due(shlog_part *p, uint64_t off_end);
+int sl_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off);
+int sl_keys_load(shlog_part *p, const struct shlog_anchor *a);
+void sl_keys_drop_before(shlog_part *p, uint64_t off);
+void sl_keys_free(shlog_part *p);
+int sl_keys_find(shlog_part *p, const void *key, uint32_t klen, struct shlog_keyref *ref);
+int sl_keys_foreach(shlog_part *p,
+		    int (*fn)(const void *key, size_t klen, const struct shlog_keyref *ref, void *arg),
+		    void *arg);
+int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen);
+
+/* ---- part.c: a partition at run time ---- */
+shlog_part *sl_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num);
+void sl_part_free(shlog_part *p);
+void sl_part_flush_run(shlog_part *p, int reason);   /* by workers */
+void sl_part_sync_run(shlog_part *p);                /* by workers */
+int sl_part_close(shlog_part *p);                    /* flush, sync, clean anchor */
+
+/* ---- sched.c: the flush workers ---- */
 int sl_sched_start(shlog_store *s, int spawn);
 void sl_sched_destroy(shlog_store *s);
 void sl_sched_stop(shlog_store *s);
@@ -225,38 +261,16 @@ void sl_sched_arm(shlog_part *p, int64_t deadline);  /* p->mu held */
 void sl_sched_arm_sync(shlog_part *p);               /* p->mu held */
 void sl_sched_forget(shlog_part *p);
 
-/* ---- part.c ---- */
-shlog_part *sl_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num);
-void sl_part_free(shlog_part *p);
-void sl_part_flush_run(shlog_part *p, int reason);   /* by workers */
-void sl_part_sync_run(shlog_part *p);                /* by workers */
-int sl_part_close(shlog_part *p);                    /* flush, sync, clean anchor */
-int sl_part_write_anchor(shlog_part *p, int clean);  /* p->mu not held */
-int sl_part_sync_files(shlog_part *p);
-
-/* ---- seg.c ---- */
-int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g);  /* seglock held */
-struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off);
-struct shlog_seg *sl_seg_by_seq(shlog_part *p, uint64_t seq);
-size_t sl_seg_ent_by_off(const struct shlog_seg *g, uint64_t off);
-size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq);
-int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf);
-int sl_seg_create(shlog_part *p, uint64_t seq, uint64_t off);
-int sl_seg_drop_oldest(shlog_part *p);
-void sl_seg_close_all(shlog_part *p);
-ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len);
-
-/* ---- recover.c ---- */
+/* ---- recover.c: opening a partition ---- */
 int sl_part_recover(shlog_part *p, int create);
-int sl_seg_list(int dfd, uint64_t **out, size_t *n);
 
-/* ---- keys.c ---- */
-void sl_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t);
-int sl_keys_checkpoint_due(shlog_part *p, uint64_t off_end);
-int sl_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off);
-int sl_keys_load(shlog_part *p, const struct shlog_anchor *a);
-void sl_keys_drop_before(shlog_part *p, uint64_t off);
-void sl_keys_free(shlog_part *p);
-int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen);
+/*
+ * ---- settle.c: a topic directory at open ----
+ * Finish or roll back every half-done compaction swap in topic directory
+ * @tdfd (".compact-N[-R].new" / ".compact-N[-R].old" beside partition N);
+ * @s is only used for log lines (its options may be all there is).
+ * Returns 0 or the first -errno.
+ */
+int sl_compact_settle(shlog_store *s, int tdfd, const char *topic);
 
 #endif

@@ -3,7 +3,7 @@
  * persistence.
  *
  * In memory: a hash table of key -> where its latest message is (sorted
- * only when listed or written out).
+ * only when listed).
  * On disk: the `keys` snapshot (layout in docs/FORMAT.md and format.c),
  * written now and then, plus the log itself: at open the snapshot is
  * loaded and the messages after it are replayed.  The anchor's keys_seq
@@ -245,7 +245,7 @@ int sl_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
 	return due;
 }
 
-/* Serialise the tree into a snapshot image covering messages < seq; keymu held. */
+/* Serialise the table into a snapshot image covering messages < seq; keymu held. */
 static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, size_t *len)
 {
 	struct shlog_keys_hdr h = { .seq = seq, .off = off, .count = p->nkeys };
@@ -337,7 +337,7 @@ int sl_keys_checkpoint(shlog_part *p, uint64_t seq, uint64_t off)
 /* Loading at open                                                   */
 /* ================================================================ */
 
-/* Add one snapshot record to the tree (sl_keys_image_walk callback); -EUCLEAN for a key seen twice. */
+/* Add one snapshot record to the table (sl_keys_image_walk callback); -EUCLEAN for a key seen twice. */
 static int snapshot_rec(const struct shlog_keyref *ref, const unsigned char *key, void *arg)
 {
 	shlog_part *p = arg;
@@ -349,7 +349,7 @@ static int snapshot_rec(const struct shlog_keyref *ref, const unsigned char *key
 	return 0;
 }
 
-/* Parse a snapshot image into the tree; -EUCLEAN (logged) if the validator refuses it. */
+/* Parse a snapshot image into the table; -EUCLEAN (logged) if the validator refuses it. */
 static int snapshot_parse(shlog_part *p, const unsigned char *img, size_t len, struct shlog_keys_hdr *h)
 {
 	const char *why = "a key appears twice";
@@ -386,7 +386,7 @@ static int snapshot_load(shlog_part *p, struct shlog_keys_hdr *h)
 	return rc;
 }
 
-/* Replay messages [seq, committed) from offset off into the tree. */
+/* Replay messages [seq, committed) from offset off into the table. */
 static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keyed)
 {
 	size_t chunk = (size_t)p->s->o.max_message + 1 + (1u << 20);
@@ -453,7 +453,7 @@ static int replay_point_ok(shlog_part *p, uint64_t seq, uint64_t off)
 		return 0;
 	if (seq == p->start_seq || seq == p->committed_seq)
 		return off == (seq == p->start_seq ? p->start_off : p->committed_off);
-	return shlog_part_seek_seq(p, seq, &at) == 0 && at == off;
+	return sl_seg_seek_seq(p, seq, &at) == 0 && at == off;
 }
 
 /*
@@ -516,38 +516,30 @@ int sl_keys_load(shlog_part *p, const struct shlog_anchor *a)
 }
 
 /* ================================================================ */
-/* Public lookups                                                    */
+/* Lookups (the API functions are in part.c: they flush first)       */
 /* ================================================================ */
 
-int shlog_key_lookup(shlog_part *p, const void *key, size_t klen, struct shlog_keyref *ref)
+/* The bookmark of key @key (@klen bytes): 0 and *ref, or -ENOENT. */
+int sl_keys_find(shlog_part *p, const void *key, uint32_t klen, struct shlog_keyref *ref)
 {
 	struct shlog_key *k;
-	int rc;
 
-	if (!key && klen)
-		return -EINVAL;
-	if (klen == 0 || klen > SHLOG_KEY_MAX || memchr(key, '\t', klen) || memchr(key, '\n', klen))
-		return -ENOENT;     /* no message can have such a key */
-	rc = shlog_part_flush(p);
-	if (rc < 0)
-		return rc;
 	pthread_mutex_lock(&p->keymu);
-	k = key_find(p, key, (uint32_t)klen);
+	k = key_find(p, key, klen);
 	if (k)
 		*ref = k->ref;
 	pthread_mutex_unlock(&p->keymu);
 	return k ? 0 : -ENOENT;
 }
 
-int shlog_key_foreach(shlog_part *p,
-		      int (*fn)(const void *key, size_t klen, const struct shlog_keyref *ref, void *arg),
-		      void *arg)
+/* Call @fn for every bookmark in byte order of the keys, under keymu; stops at @fn's non-zero. */
+int sl_keys_foreach(shlog_part *p,
+		    int (*fn)(const void *key, size_t klen, const struct shlog_keyref *ref, void *arg),
+		    void *arg)
 {
 	struct shlog_key **v;
-	int rc = shlog_part_flush(p);
+	int rc = 0;
 
-	if (rc < 0)
-		return rc;
 	pthread_mutex_lock(&p->keymu);
 	v = keys_sorted(p);
 	for (uint64_t i = 0; v && i < p->nkeys && rc == 0; i++)

@@ -1,7 +1,9 @@
 /*
  * part.c — one partition at run time: appending into the RAM buffer, the
- * flush (seed steps A–D and the commit: index write, log write, anchor),
- * durability, and reads that see buffered data.
+ * flush's state (which buffer goes out, what a committed or failed block
+ * changes; the block itself is written by writer.c), durability waits,
+ * reads and seeks that see buffered data, and the key API (a lookup
+ * flushes first, then asks keys.c).
  *
  * Two buffers per partition: appenders copy into `active`; a flush swaps
  * it with the empty `flushing` buffer under the partition mutex and then
@@ -18,6 +20,7 @@
 #include "crc_i.h"
 #include "engine_i.h"
 #include "io_i.h"
+#include "writer_i.h"
 
 /* ================================================================ */
 /* Life cycle                                                        */
@@ -75,101 +78,17 @@ void sl_part_free(shlog_part *p)
 }
 
 static void flush_next(shlog_part *p);
-static void mark_sync_failed(shlog_part *p);
+
+/* Drop a reference; the last one frees the partition. */
+void shlog_part_put(shlog_part *p)
+{
+	if (p && atomic_fetch_sub(&p->refs, 1) == 1)
+		sl_part_free(p);
+}
 
 /* ================================================================ */
-/* Anchor and durability                                             */
+/* Durability                                                        */
 /* ================================================================ */
-
-/* Write the next anchor slot describing the committed state given. */
-static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
-			uint64_t durable, int clean)
-{
-	unsigned char slot[SHLOG_ANCHOR_SLOT_SIZE];
-	struct shlog_anchor a = { 0 };
-	int rc;
-
-	a.flags = (clean ? SHLOG_ANCHOR_FLAG_CLEAN : 0) | (p->sync_failed ? SHLOG_ANCHOR_FLAG_SYNC_FAILED : 0);
-	memcpy(a.boot_id, p->s->boot_id, sizeof(a.boot_id));
-	a.gen = p->anchor_gen + 1;
-	a.committed_seq = cseq;
-	a.committed_off = coff;
-	pthread_rwlock_rdlock(&p->seglock);
-	a.seg_base_seq = p->segs[p->nsegs - 1].base_seq;
-	pthread_rwlock_unlock(&p->seglock);
-	if (a.seg_base_seq > cseq)
-		a.seg_base_seq = cseq;
-	a.last_flush_ns = t;
-	pthread_mutex_lock(&p->keymu);
-	a.keys_seq = p->keys_seq;
-	a.keys_off = p->keys_off;
-	a.keys_snap_seq = p->keys_snap_seq;
-	a.nkeys = p->nkeys;
-	pthread_mutex_unlock(&p->keymu);
-	a.durable_seq = durable;
-	sl_anchor_encode(&a, slot);
-	rc = sl_io_pwrite_full(p->anchor_fd, slot, sizeof(slot),
-				  (off_t)(a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE);
-	if (rc < 0) {
-		sl_logf(p->s, SHLOG_WARNING, "%s: anchor write failed: %s (recovery will roll forward)",
-			   p->name, strerror(-rc));
-		return rc;
-	}
-	p->anchor_gen = a.gen;
-	return 0;
-}
-
-/* Write an anchor for the partition's current committed state. */
-int sl_part_write_anchor(shlog_part *p, int clean)
-{
-	uint64_t cseq, coff, dur;
-	int64_t t;
-
-	pthread_mutex_lock(&p->mu);
-	cseq = p->committed_seq;
-	coff = p->committed_off;
-	dur = p->durable_seq;
-	t = p->last_time_ns;
-	pthread_mutex_unlock(&p->mu);
-	return anchor_write(p, cseq, coff, t, dur, clean);
-}
-
-/* fdatasync the tail segment's log and index (older ones were synced at roll). */
-int sl_part_sync_files(shlog_part *p)
-{
-	int64_t t0 = sl_now_mono();
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&p->seglock);
-	if (sl_io.fdatasync(p->segs[p->nsegs - 1].log_fd) < 0 ||
-	    sl_io.fdatasync(p->segs[p->nsegs - 1].idx_fd) < 0)
-		rc = -errno;
-	pthread_rwlock_unlock(&p->seglock);
-	shlog_lat_add(&p->lat_fsync, sl_now_mono() - t0);
-	if (rc < 0)
-		sl_logf(p->s, SHLOG_ERR, "%s: fdatasync failed: %s; the partition refuses writes until reopened",
-			   p->name, strerror(-rc));
-	return rc;
-}
-
-/*
- * An fdatasync or fsync failed: the kernel may have marked the unsynced
- * pages clean, so they may never reach the disk, and a later sync that
- * succeeds proves nothing about them.  So the failure is sticky: the
- * partition refuses appends and syncs from now on (p->fatal), and the
- * anchor records it (best effort) so that the next open rewrites and
- * syncs everything after durable_seq before trusting it.  Every failed
- * sync of the partition's files comes here.  p->mu not held.
- */
-static void mark_sync_failed(shlog_part *p)
-{
-	pthread_mutex_lock(&p->mu);
-	p->sync_failed = 1;
-	p->fatal = -EIO;
-	pthread_mutex_unlock(&p->mu);
-	if (sl_part_write_anchor(p, 0) == 0)
-		sl_io.fdatasync(p->anchor_fd);
-}
 
 /* Interval policy: make everything committed so far durable; pinned. */
 static void sync_run_pinned(shlog_part *p)
@@ -187,7 +106,7 @@ static void sync_run_pinned(shlog_part *p)
 	p->busy = 1;
 	c = p->committed_seq;
 	pthread_mutex_unlock(&p->mu);
-	rc = sl_part_sync_files(p);
+	rc = sl_writer_sync(p);
 	pthread_mutex_lock(&p->mu);
 	p->busy = 0;
 	p->st.fsyncs++;
@@ -201,7 +120,7 @@ static void sync_run_pinned(shlog_part *p)
 	flush_next(p);
 	pthread_mutex_unlock(&p->mu);
 	if (rc < 0)
-		mark_sync_failed(p);
+		sl_writer_sync_failed(p);
 }
 
 /* Interval policy (worker): pin the files and sync; if they cannot be opened, try again later. */
@@ -219,222 +138,8 @@ void sl_part_sync_run(shlog_part *p)
 }
 
 /* ================================================================ */
-/* The flush: steps A–D and the commit                               */
+/* The flush: taking the buffer, committing it (writer.c), after  */
 /* ================================================================ */
-
-/* Append an encoded entry to the scratch (grows as needed). */
-static int scratch_add_entry(struct flush_scratch *x, const struct shlog_index_entry *e)
-{
-	if (x->nents == x->cap_ents) {
-		size_t cap = x->cap_ents ? x->cap_ents * 2 : 16;
-		unsigned char *n = realloc(x->ents, cap * SHLOG_IDX_ENTRY_SIZE);
-		if (!n)
-			return -ENOMEM;
-		x->ents = n;
-		x->cap_ents = cap;
-	}
-	sl_entry_encode(e, x->ents + x->nents++ * SHLOG_IDX_ENTRY_SIZE);
-	return 0;
-}
-
-/* Remember a keyed message for step B. */
-static int scratch_add_keyed(struct flush_scratch *x, uint32_t pos, uint32_t len, uint64_t seq)
-{
-	if (x->nkeyed == x->cap_keyed) {
-		size_t cap = x->cap_keyed ? x->cap_keyed * 2 : 64;
-		struct keyed *n = realloc(x->keyed, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		x->keyed = n;
-		x->cap_keyed = cap;
-	}
-	x->keyed[x->nkeyed++] = (struct keyed){ pos, len, seq };
-	return 0;
-}
-
-/* Close the span [start, end) of buf as index entry e (step C). */
-static int span_close(struct flush_scratch *x, struct shlog_index_entry *e,
-		      const char *buf, size_t start, size_t end)
-{
-	e->len = (uint32_t)(end - start);
-	e->crc = sl_crc32c(buf + start, end - start);
-	return scratch_add_entry(x, e);
-}
-
-/*
- * Steps A–C over a block: walk the messages computing positions (A),
- * collect keyed messages (B), and cut spans into index entries (C) at the
- * block start, every stride-th sequence number and the span byte cap.
- * The remainder (D) is the last, shorter span.
- */
-static int block_plan(shlog_part *p, struct flush_scratch *x, const char *buf, size_t len,
-		      uint64_t seq0, uint64_t off0, int64_t t)
-{
-	const uint32_t stride = p->s->o.stride;
-	struct shlog_index_entry e = { .seq = seq0, .off = off0, .time_ns = t };
-	size_t pos = 0, span = 0;
-	uint64_t seq = seq0;
-	int rc = 0;
-
-	x->nents = x->nkeyed = 0;
-	while (pos < len && rc == 0) {
-		const char *nl = memchr(buf + pos, '\n', len - pos);
-		size_t mlen = (size_t)(nl - (buf + pos));
-		uint32_t klen;
-
-		if (pos > span && (seq % stride == 0 || pos + mlen + 1 - span > SHLOG_SPAN_MAX_BYTES)) {
-			rc = span_close(x, &e, buf, span, pos);
-			e = (struct shlog_index_entry){ .seq = seq, .off = off0 + pos, .time_ns = t };
-			span = pos;
-		}
-		if (rc == 0 && sl_msg_key(buf + pos, (uint32_t)mlen, &klen))
-			rc = scratch_add_keyed(x, (uint32_t)pos, (uint32_t)mlen, seq);
-		e.count++;
-		pos += mlen + 1;
-		seq++;
-	}
-	if (rc == 0)
-		rc = span_close(x, &e, buf, span, len);
-	return rc;
-}
-
-/*
- * Roll to a new segment starting at seq0/off0, applying retention.
- * Returns 0, 1 when a sync failed (sticky: the roll is still made so the
- * block can be written for the next open to rewrite, but nothing is
- * deleted and nothing more is called durable), or a negative errno.
- */
-static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
-{
-	const struct shlog_options *o = &p->s->o;
-	int rc = sl_part_sync_files(p), synced = rc == 0;
-
-	if (synced && o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
-		/* a durable anchor inside the retained log before anything is deleted */
-		rc = anchor_write(p, seq0, off0, p->last_time_ns, seq0, 0);
-		if (rc < 0)
-			return rc;
-		if (sl_io.fdatasync(p->anchor_fd) < 0) {
-			sl_logf(p->s, SHLOG_ERR, "%s: fdatasync of the anchor failed: %s; the partition refuses "
-				   "writes until reopened", p->name, strerror(errno));
-			synced = 0;
-		}
-	}
-	if (!synced)
-		mark_sync_failed(p);
-	while (synced && o->retention == SHLOG_RETAIN_WRAP && p->nsegs >= o->max_segments) {
-		rc = sl_seg_drop_oldest(p);
-		if (rc < 0)
-			return rc;
-		if (rc > 0) {
-			mark_sync_failed(p);
-			synced = 0;
-		}
-	}
-	rc = sl_seg_create(p, seq0, off0);
-	if (rc > 0)
-		mark_sync_failed(p);
-	return rc < 0 ? rc : !synced || rc > 0;
-}
-
-/* Publish the block's entries in the tail segment (readers see them). */
-static void block_publish(shlog_part *p, struct flush_scratch *x, uint64_t seq_end,
-			  uint64_t off_end, int64_t t)
-{
-	struct shlog_seg *g;
-
-	pthread_rwlock_wrlock(&p->seglock);
-	g = &p->segs[p->nsegs - 1];
-	if (g->ents) {
-		if (g->nents + x->nents > g->ents_cap) {
-			size_t cap = g->ents_cap ? g->ents_cap : 64;
-			struct shlog_ent *n;
-			while (cap < g->nents + x->nents)
-				cap *= 2;
-			n = realloc(g->ents, cap * sizeof(*n));
-			if (!n) {
-				free(g->ents);       /* reload lazily from disk instead */
-				g->ents = NULL;
-				g->ents_cap = 0;
-			} else {
-				g->ents = n;
-				g->ents_cap = cap;
-			}
-		}
-		for (size_t i = 0; g->ents && i < x->nents; i++) {
-			sl_entry_decode(x->ents + i * SHLOG_IDX_ENTRY_SIZE, &g->ents[g->nents + i].e, NULL);
-		}
-	}
-	if (g->nents == 0)
-		g->first_time = t;
-	g->last_time = t;
-	g->nents += x->nents;
-	g->end_seq = seq_end;
-	g->end_off = off_end;
-	pthread_rwlock_unlock(&p->seglock);
-}
-
-/* Step B: update the bookmark of every keyed message in the block. */
-static void block_keys(shlog_part *p, struct flush_scratch *x, const char *buf,
-		       uint64_t off0, uint64_t seq_end, uint64_t off_end, int64_t t)
-{
-	pthread_mutex_lock(&p->keymu);
-	for (size_t i = 0; i < x->nkeyed; i++)
-		sl_keys_apply(p, buf + x->keyed[i].pos, x->keyed[i].len, x->keyed[i].seq,
-				 off0 + x->keyed[i].pos, t);
-	if (p->keys_delta == 0) {
-		p->keys_seq = seq_end;
-		p->keys_off = off_end;
-	}
-	pthread_mutex_unlock(&p->keymu);
-}
-
-/*
- * Write one block: roll if needed, index entries in one write, the log
- * block in one write, fdatasync if asked, bookmarks, key checkpoint when
- * due, then the anchor.  Returns 0, 1 (written but the sync failed), or
- * a negative errno (nothing committed; the tail files are as before).
- */
-static int block_commit(shlog_part *p, struct flush_scratch *x, const char *buf, size_t len,
-			uint32_t count, uint64_t seq0, uint64_t off0, int64_t t, int need_sync,
-			uint64_t durable)
-{
-	uint64_t seq_end = seq0 + count, off_end = off0 + len;
-	struct shlog_seg *g = &p->segs[p->nsegs - 1];
-	int rc, sync_bad = 0;
-
-	if (g->end_off > g->base_off && g->end_off - g->base_off + len > p->s->o.segment_bytes) {
-		rc = seg_roll(p, seq0, off0);
-		if (rc < 0)
-			return rc;
-		sync_bad = rc > 0;
-		g = &p->segs[p->nsegs - 1];
-	}
-	rc = block_plan(p, x, buf, len, seq0, off0, t);
-	if (rc < 0)
-		return rc;
-	rc = sl_io_pwrite_full(g->idx_fd, x->ents, x->nents * SHLOG_IDX_ENTRY_SIZE,
-				  (off_t)(g->nents * SHLOG_IDX_ENTRY_SIZE));
-	if (rc == 0)
-		rc = sl_io_pwrite_full(g->log_fd, buf, len, (off_t)(off0 - g->base_off));
-	if (rc < 0) {
-		sl_io.ftruncate(g->idx_fd, (off_t)(g->nents * SHLOG_IDX_ENTRY_SIZE));
-		sl_io.ftruncate(g->log_fd, (off_t)(off0 - g->base_off));
-		return rc;
-	}
-	/* after a failed sync no later one may call this block durable */
-	if (need_sync && !sync_bad) {
-		if (sl_part_sync_files(p) < 0)
-			return 1;
-		durable = seq_end;
-	}
-	block_publish(p, x, seq_end, off_end, t);
-	block_keys(p, x, buf, off0, seq_end, off_end, t);
-	if (sl_keys_checkpoint_due(p, off_end))
-		sl_keys_checkpoint(p, seq_end, off_end);
-	anchor_write(p, seq_end, off_end, t, durable, 0);
-	return sync_bad;
-}
 
 /* Count a finished flush under its trigger. */
 static void count_flush(shlog_part *p, int reason)
@@ -476,7 +181,7 @@ static void flush_sync_only(shlog_part *p)
 
 	p->busy = 1;
 	pthread_mutex_unlock(&p->mu);
-	rc = sl_part_sync_files(p);
+	rc = sl_writer_sync(p);
 	pthread_mutex_lock(&p->mu);
 	p->busy = 0;
 	p->st.fsyncs++;
@@ -487,31 +192,26 @@ static void flush_sync_only(shlog_part *p)
 	pthread_cond_broadcast(&p->done);
 	if (rc < 0) {
 		pthread_mutex_unlock(&p->mu);
-		mark_sync_failed(p);
+		sl_writer_sync_failed(p);
 		pthread_mutex_lock(&p->mu);
 	}
 }
 
-/* Flush the partition's buffer as one block; pinned. */
-static void flush_pinned(shlog_part *p, int reason)
+/*
+ * Take the buffer to flush: swap active into flushing unless a failed
+ * block waits there, and describe it in @b.  0 with busy set, or 1 when
+ * there is no block (a sync-only pass may have run); p->mu held.
+ */
+static int flush_take(shlog_part *p, struct sl_block *b)
 {
-	struct flush_scratch *x = &p->scratch;
-	uint64_t seq0, off0, durable;
-	int64_t t, t0;
-	int rc, need_sync;
-
-	pthread_mutex_lock(&p->mu);
-	if (p->busy || p->deleted || p->fatal) {
-		pthread_mutex_unlock(&p->mu);
-		return;
-	}
+	if (p->busy || p->deleted || p->fatal)
+		return 1;
 	if (p->f_count == 0) {
 		struct shlog_buf tmp;
 		if (p->a_count == 0) {
 			if (p->syncers > 0 && p->durable_seq < p->committed_seq)
 				flush_sync_only(p);
-			pthread_mutex_unlock(&p->mu);
-			return;
+			return 1;
 		}
 		tmp = p->flushing;
 		p->flushing = p->active;
@@ -521,47 +221,71 @@ static void flush_pinned(shlog_part *p, int reason)
 		p->a_count = 0;
 	}
 	p->busy = 1;
-	seq0 = p->committed_seq;
-	off0 = p->committed_off;
-	t = sl_now_real();
-	if (t < p->last_time_ns)
-		t = p->last_time_ns;
-	need_sync = p->s->o.sync == SHLOG_SYNC_ALWAYS || p->syncers > 0;
-	durable = p->durable_seq;
+	*b = (struct sl_block){ .buf = p->flushing.data, .len = p->flushing.len, .count = p->f_count,
+				.seq0 = p->committed_seq, .off0 = p->committed_off, .t = sl_now_real(),
+				.need_sync = p->s->o.sync == SHLOG_SYNC_ALWAYS || p->syncers > 0,
+				.durable = p->durable_seq };
+	if (b->t < p->last_time_ns)
+		b->t = p->last_time_ns;
+	return 0;
+}
+
+/* The block @b is committed (@rc 0, or 1: its sync failed): advance the positions; p->mu held. */
+static void flush_committed(shlog_part *p, const struct sl_block *b, int rc, int reason)
+{
+	p->committed_seq += p->f_count;
+	p->committed_off += p->flushing.len;
+	p->last_time_ns = b->t;
+	p->flushing.len = 0;
+	p->f_count = 0;
+	p->err = 0;
+	count_flush(p, reason);
+	if (b->need_sync)
+		p->st.fsyncs++;
+	if (rc == 0 && b->need_sync)
+		p->durable_seq = p->committed_seq;
+	if (rc > 0)
+		p->fatal = -EIO;
+	if (p->s->o.sync == SHLOG_SYNC_INTERVAL)
+		sl_sched_arm_sync(p);
+	pthread_cond_broadcast(&p->room);
+}
+
+/* The block failed with @rc (nothing committed): keep it, fail appends, retry later; p->mu held. */
+static void flush_failed(shlog_part *p, int rc)
+{
+	if (p->err == 0)
+		sl_logf(p->s, SHLOG_ERR, "%s: flush of %u messages failed: %s; retrying every %u ms",
+			p->name, p->f_count, strerror(-rc), SHLOG_RETRY_MS);
+	p->err = rc;
+	p->st.write_errors++;
+	sl_sched_arm(p, sl_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
+}
+
+/* Flush the partition's buffer as one block; pinned. */
+static void flush_pinned(shlog_part *p, int reason)
+{
+	struct sl_block b;
+	int64_t t0;
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	if (flush_take(p, &b)) {
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
 	pthread_mutex_unlock(&p->mu);
 
 	t0 = sl_now_mono();
-	rc = block_commit(p, x, p->flushing.data, p->flushing.len, p->f_count, seq0, off0, t,
-			  need_sync, durable);
+	rc = sl_writer_commit(p, &p->scratch, &b);
 	if (rc >= 0)
 		shlog_lat_add(&p->lat_flush, sl_now_mono() - t0);
 
 	pthread_mutex_lock(&p->mu);
-	if (rc >= 0) {
-		p->committed_seq += p->f_count;
-		p->committed_off += p->flushing.len;
-		p->last_time_ns = t;
-		p->flushing.len = 0;
-		p->f_count = 0;
-		p->err = 0;
-		count_flush(p, reason);
-		if (need_sync)
-			p->st.fsyncs++;
-		if (rc == 0 && need_sync)
-			p->durable_seq = p->committed_seq;
-		if (rc > 0)
-			p->fatal = -EIO;
-		if (p->s->o.sync == SHLOG_SYNC_INTERVAL)
-			sl_sched_arm_sync(p);
-		pthread_cond_broadcast(&p->room);
-	} else {
-		if (p->err == 0)
-			sl_logf(p->s, SHLOG_ERR, "%s: flush of %u messages failed: %s; retrying every %u ms",
-				   p->name, p->f_count, strerror(-rc), SHLOG_RETRY_MS);
-		p->err = rc;
-		p->st.write_errors++;
-		sl_sched_arm(p, sl_now_mono() + (int64_t)SHLOG_RETRY_MS * 1000000);
-	}
+	if (rc >= 0)
+		flush_committed(p, &b, rc, reason);
+	else
+		flush_failed(p, rc);
 	p->busy = 0;
 	p->attempts++;
 	pthread_cond_broadcast(&p->done);
@@ -569,7 +293,7 @@ static void flush_pinned(shlog_part *p, int reason)
 		flush_next(p);
 	pthread_mutex_unlock(&p->mu);
 	if (rc > 0)
-		mark_sync_failed(p);
+		sl_writer_sync_failed(p);
 }
 
 /* Is there a flush or a sync-only pass to do (so the files are needed)? */
@@ -818,15 +542,15 @@ static int close_pinned(shlog_part *p)
 		sl_logf(p->s, SHLOG_ERR, "%s: closing with %llu buffered messages that could not be written: %s",
 			   p->name, (unsigned long long)lost, strerror(-rc));
 	if (rc == 0) {
-		rc = sl_part_sync_files(p);
+		rc = sl_writer_sync(p);
 		if (rc < 0)
-			mark_sync_failed(p);
+			sl_writer_sync_failed(p);
 	}
 	if (rc == 0) {
 		pthread_mutex_lock(&p->mu);
 		p->durable_seq = p->committed_seq;
 		pthread_mutex_unlock(&p->mu);
-		rc = sl_part_write_anchor(p, 1);
+		rc = sl_writer_anchor(p, 1);
 		/* a lost clean anchor leaves the previous one, which claims no more */
 		if (rc == 0 && sl_io.fdatasync(p->anchor_fd) < 0)
 			rc = -errno;
@@ -927,9 +651,6 @@ static uint64_t buffered_seek(shlog_part *p, uint64_t seq)
 
 int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 {
-	struct shlog_seg *g;
-	char *span;
-	size_t i, pos = 0;
 	int rc;
 
 	pthread_mutex_lock(&p->mu);
@@ -941,35 +662,7 @@ int shlog_part_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
 		return rc;
 	}
 	pthread_mutex_unlock(&p->mu);
-	rc = sl_res_pin(p);
-	if (rc < 0)
-		return rc;
-	pthread_rwlock_rdlock(&p->seglock);
-	if (seq < p->start_seq) {
-		rc = -ENODATA;
-		goto out;
-	}
-	g = sl_seg_by_seq(p, seq);
-	rc = sl_seg_load_ents(p, g);
-	if (rc < 0)
-		goto out;
-	i = sl_seg_ent_by_seq(g, seq);
-	span = malloc(g->ents[i].e.len);
-	rc = span ? sl_seg_read_span(p, g, &g->ents[i], span) : -ENOMEM;
-	for (uint64_t k = g->ents[i].e.seq; rc == 0 && k < seq; k++) {
-		char *nl = memchr(span + pos, '\n', g->ents[i].e.len - pos);
-		if (!nl)
-			rc = -EIO; /* fewer lines than the entry counts */
-		else
-			pos = (size_t)(nl - span) + 1;
-	}
-	if (rc == 0)
-		*off = g->ents[i].e.off + pos;
-	free(span);
-out:
-	pthread_rwlock_unlock(&p->seglock);
-	sl_res_unpin(p);
-	return rc;
+	return sl_seg_seek_seq(p, seq, off);
 }
 
 /* First entry at or after time t in the committed log; seglock held. */
@@ -988,13 +681,13 @@ static int seek_time_committed(shlog_part *p, int64_t t, uint64_t *seq, uint64_t
 		hi = g->nents;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (g->ents[mid].e.time_ns < t)
+			if (g->ents[mid].time_ns < t)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		*seq = g->ents[lo].e.seq;
-		*off = g->ents[lo].e.off;
+		*seq = g->ents[lo].seq;
+		*off = g->ents[lo].off;
 		return 1;
 	}
 	return 0;
@@ -1031,7 +724,7 @@ int shlog_part_index_foreach(shlog_part *p, int (*fn)(const struct shlog_index_e
 		struct shlog_seg *g = &p->segs[s];
 		rc = sl_seg_load_ents(p, g);
 		for (size_t i = 0; rc == 0 && i < g->nents; i++)
-			rc = fn(&g->ents[i].e, arg);
+			rc = fn(&g->ents[i], arg);
 	}
 	pthread_rwlock_unlock(&p->seglock);
 	sl_res_unpin(p);
@@ -1062,4 +755,29 @@ int shlog_part_info(shlog_part *p, struct shlog_part_info *info)
 	info->nkeys = p->nkeys;
 	pthread_mutex_unlock(&p->keymu);
 	return 0;
+}
+
+/* ================================================================ */
+/* Keys (the table is keys.c's; a lookup sees every append before it) */
+/* ================================================================ */
+
+int shlog_key_lookup(shlog_part *p, const void *key, size_t klen, struct shlog_keyref *ref)
+{
+	int rc;
+
+	if (!key && klen)
+		return -EINVAL;
+	if (klen == 0 || klen > SHLOG_KEY_MAX || memchr(key, '\t', klen) || memchr(key, '\n', klen))
+		return -ENOENT;     /* no message can have such a key */
+	rc = shlog_part_flush(p);
+	return rc < 0 ? rc : sl_keys_find(p, key, (uint32_t)klen, ref);
+}
+
+int shlog_key_foreach(shlog_part *p,
+		      int (*fn)(const void *key, size_t klen, const struct shlog_keyref *ref, void *arg),
+		      void *arg)
+{
+	int rc = shlog_part_flush(p);
+
+	return rc < 0 ? rc : sl_keys_foreach(p, fn, arg);
 }

@@ -17,7 +17,6 @@
  * refuse a bad one with EIO.  The repair option checks every span from
  * the start instead and cuts the log at the first bad one.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "crc_i.h"
 #include "engine_i.h"
 #include "io_i.h"
+#include "writer_i.h"
 
 /* What recovery knows about one segment while it works. */
 struct rseg {
@@ -111,51 +111,6 @@ static void note_bad(struct rstate *st, size_t i, uint64_t k, const char *what)
 /* ---------------------------------------------------------------- */
 /* Finding the segments                                               */
 /* ---------------------------------------------------------------- */
-
-/* Compare two sequence numbers for qsort. */
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The sorted base sequence numbers of the .log files in partition dir @dfd. */
-int sl_seg_list(int dfd, uint64_t **out, size_t *n)
-{
-	int fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	uint64_t *v = NULL, seq;
-	size_t cap = 0;
-
-	*n = 0;
-	if (!d) {
-		int rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (sl_name_parse_segment(de->d_name, &seq) != SL_SEG_LOG)
-			continue;
-		if (*n == cap) {
-			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-			if (!nv) {
-				free(v);
-				closedir(d);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
-		v[(*n)++] = seq;
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(v, *n, sizeof(*v), cmp_u64);
-	*out = v;
-	return 0;
-}
 
 /*
  * Retention deletes a segment's .log, then its .idx.  A crash between the
@@ -590,7 +545,7 @@ static int open_dir_and_anchor(struct rstate *st)
 	ssize_t n;
 	int ro = p->s->o.read_only;
 
-	snprintf(num, sizeof(num), "%u", p->num);
+	sl_name_part(num, sizeof(num), p->num);
 	p->dfd = sl_io_open(p->t->dfd, num, O_RDONLY, 0, S_IFDIR);
 	if (p->dfd < 0) {
 		int rc = p->dfd;
@@ -626,7 +581,7 @@ static int recover_empty(struct rstate *st)
 	}
 	if (p->s->o.read_only)
 		return -EUCLEAN;
-	rc = sl_seg_create(p, seq, off);
+	rc = sl_writer_seg_create(p, seq, off);
 	return rc > 0 ? -EIO : rc;   /* its directory sync failed: nothing may be called durable */
 }
 
@@ -734,6 +689,62 @@ static void report_loss(struct rstate *st)
 			   (unsigned long long)(st->a.committed_seq - st->seq), (unsigned long long)st->seq);
 }
 
+/* Steps 1–3 over the segment files @seqs[0..st->n): find where the valid log ends and cut the rest. */
+static int recover_segments(struct rstate *st, uint64_t *seqs)
+{
+	shlog_part *p = st->p;
+	int rc;
+
+	drop_half_deleted(p, seqs, &st->n);
+	rc = seg_open_all(st, seqs);
+	if (rc == 0)
+		rc = check_older(st);
+	if (rc == 0)
+		rc = find_end(st);
+	if (rc == 0)
+		report_loss(st);
+	if (rc == 0)
+		rc = rewrite_unsynced(st);
+	if (rc == 0)
+		rc = cut_tail(st);
+	if (rc == 0)
+		seg_table_fill(st);
+	return rc;
+}
+
+/* No segment files: start an empty log where the anchor says (or at 0). */
+static int recover_none(struct rstate *st)
+{
+	shlog_part *p = st->p;
+	int rc = recover_empty(st);
+
+	if (rc == 0) {
+		p->committed_seq = p->end_seq = p->durable_seq = p->start_seq;
+		p->committed_off = p->end_off = p->start_off;
+	}
+	return rc;
+}
+
+/* The log is settled: load the keys, write a fresh anchor (synced for a new partition), log the cut. */
+static int recover_finish(struct rstate *st, int create)
+{
+	shlog_part *p = st->p;
+	int rc = sl_keys_load(p, st->have_a ? &st->a : NULL);
+
+	if (rc == 0) {
+		p->anchor_gen = st->have_a ? st->a.gen : 0;
+		if (!p->s->o.read_only && p->anchor_fd >= 0)
+			rc = sl_writer_anchor(p, 0);
+		if (rc == 0 && create && sl_io.fdatasync(p->anchor_fd) < 0)
+			rc = -errno;
+	}
+	if (rc == 0 && p->st.recovered_bytes_dropped)
+		sl_logf(p->s, SHLOG_NOTICE, "%s: recovery dropped a torn tail of %llu bytes (%llu messages)",
+			p->name, (unsigned long long)p->st.recovered_bytes_dropped,
+			(unsigned long long)p->st.recovered_msgs_dropped);
+	return rc;
+}
+
 /* Recover (or with @create, initialise) a partition; see the top of the file. */
 int sl_part_recover(shlog_part *p, int create)
 {
@@ -745,44 +756,10 @@ int sl_part_recover(shlog_part *p, int create)
 	rc = open_dir_and_anchor(&st);
 	if (rc == 0)
 		rc = sl_seg_list(p->dfd, &seqs, &st.n);
-	if (rc < 0)
-		goto out;
-	if (st.n == 0) {
-		rc = recover_empty(&st);
-		if (rc == 0) {
-			p->committed_seq = p->end_seq = p->durable_seq = p->start_seq;
-			p->committed_off = p->end_off = p->start_off;
-		}
-	} else {
-		drop_half_deleted(p, seqs, &st.n);
-		rc = seg_open_all(&st, seqs);
-		if (rc == 0)
-			rc = check_older(&st);
-		if (rc == 0)
-			rc = find_end(&st);
-		if (rc == 0)
-			report_loss(&st);
-		if (rc == 0)
-			rc = rewrite_unsynced(&st);
-		if (rc == 0)
-			rc = cut_tail(&st);
-		if (rc == 0)
-			seg_table_fill(&st);
-	}
 	if (rc == 0)
-		rc = sl_keys_load(p, st.have_a ? &st.a : NULL);
-	if (rc == 0) {
-		p->anchor_gen = st.have_a ? st.a.gen : 0;
-		if (!p->s->o.read_only && p->anchor_fd >= 0)
-			rc = sl_part_write_anchor(p, 0);
-		if (rc == 0 && create && sl_io.fdatasync(p->anchor_fd) < 0)
-			rc = -errno;
-	}
-	if (rc == 0 && p->st.recovered_bytes_dropped)
-		sl_logf(p->s, SHLOG_NOTICE, "%s: recovery dropped a torn tail of %llu bytes (%llu messages)",
-			   p->name, (unsigned long long)p->st.recovered_bytes_dropped,
-			   (unsigned long long)p->st.recovered_msgs_dropped);
-out:
+		rc = st.n == 0 ? recover_none(&st) : recover_segments(&st, seqs);
+	if (rc == 0)
+		rc = recover_finish(&st, create);
 	free(seqs);
 	free(st.r);
 	p->st.recovery_us = (uint64_t)(sl_now_mono() - t0) / 1000;

@@ -108,22 +108,11 @@ void sl_res_destroy(shlog_store *s)
 	pthread_cond_destroy(&s->res.cv);
 }
 
-/* Number of topics in the table; store.mu held. */
-static uint32_t topics_count(shlog_store *s)
-{
-	struct shlog_topic *t;
-	uint32_t n = 0;
-
-	RB_FOREACH(t, sl_topictree, &s->topics)
-		n++;
-	return n;
-}
-
-/* Refuse what would take the store past max_partitions or its topic cap; store.mu held. */
-int sl_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts)
+/* Refuse what would take the store (holding @ntopics topics) past max_partitions or its topic cap. */
+int sl_res_admit(shlog_store *s, uint32_t ntopics, uint32_t new_topics, uint32_t new_parts)
 {
 	struct shlog_res *r = &s->res;
-	uint32_t ntopics = new_topics ? topics_count(s) : 0, nparts;
+	uint32_t nparts;
 
 	pthread_mutex_lock(&r->mu);
 	nparts = r->nparts;
@@ -236,7 +225,7 @@ static int dir_reopen(shlog_part *p)
 	int dfd;
 
 	topic_of(p, topic, sizeof(topic));
-	snprintf(num, sizeof(num), "%u", p->num);
+	sl_name_part(num, sizeof(num), p->num);
 	dfd = sl_io_open_subdir(p->s->dfd, topic, num);
 	if (dfd < 0)
 		return dfd;
@@ -423,11 +412,10 @@ int sl_res_make_room(shlog_store *s, uint32_t fds)
 	return 0;
 }
 
-/* After loading: topics beyond the cap take their fds from the partitions' share. */
-void sl_res_loaded(shlog_store *s)
+/* After loading @ntopics topics: topics beyond the cap take their fds from the partitions' share. */
+void sl_res_loaded(shlog_store *s, uint32_t ntopics)
 {
 	struct shlog_res *r = &s->res;
-	uint32_t ntopics = topics_count(s);
 
 	pthread_mutex_lock(&r->mu);
 	if (ntopics > r->topic_cap) {

@@ -55,9 +55,9 @@ struct shlog_res {
 
 /* ---- the store (resident.c) ---- */
 int sl_res_init(shlog_store *s);                 /* mutex, budget from the rlimit */
-void sl_res_loaded(shlog_store *s);               /* after the topics are loaded */
+void sl_res_loaded(shlog_store *s, uint32_t ntopics); /* after the topics are loaded */
 void sl_res_destroy(shlog_store *s);
-int sl_res_admit(shlog_store *s, uint32_t new_topics, uint32_t new_parts); /* store.mu held */
+int sl_res_admit(shlog_store *s, uint32_t ntopics, uint32_t new_topics, uint32_t new_parts);
 int sl_res_make_room(shlog_store *s, uint32_t fds);
 
 /* ---- one partition (resident.c) ---- */

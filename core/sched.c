@@ -123,6 +123,85 @@ static struct timespec ts_of(int64_t ns)
 	return ts;
 }
 
+/* Run the first partition of the run queue (flush), without sched.mu; q->mu held. */
+static void run_flush(struct shlog_sched *q, shlog_part *p)
+{
+	int reason = p->kick_reason;
+
+	TAILQ_REMOVE(&q->runq, p, runq);
+	p->in_runq = 0;
+	pthread_mutex_unlock(&q->mu);
+	sl_part_flush_run(p, reason);
+	shlog_part_put(p);
+	pthread_mutex_lock(&q->mu);
+}
+
+/* A latency deadline passed: move @p from the timer queue to the run queue; q->mu held. */
+static void timer_fire(struct shlog_sched *q, shlog_part *p)
+{
+	TAILQ_REMOVE(&q->timerq, p, timerq);
+	p->in_timerq = 0;
+	if (p->in_runq) {
+		shlog_part_put(p);       /* already queued: drop the timer's ref */
+		return;
+	}
+	p->in_runq = 1;                  /* the timer's ref moves to runq */
+	p->kick_reason = FLUSH_LATENCY;
+	TAILQ_INSERT_TAIL(&q->runq, p, runq);
+}
+
+/* Run the first partition of the sync queue (interval policy), without sched.mu; q->mu held. */
+static void run_sync(struct shlog_sched *q, shlog_part *p)
+{
+	TAILQ_REMOVE(&q->syncq, p, syncq);
+	p->in_syncq = 0;
+	pthread_mutex_unlock(&q->mu);
+	sl_part_sync_run(p);
+	shlog_part_put(p);
+	pthread_mutex_lock(&q->mu);
+}
+
+/* Sleep until @next (INT64_MAX: until woken); q->mu held. */
+static void wait_until(struct shlog_sched *q, int64_t next)
+{
+	if (next == INT64_MAX) {
+		pthread_cond_wait(&q->cv, &q->mu);
+	} else {
+		struct timespec ts = ts_of(next);
+		pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+	}
+}
+
+/*
+ * Do the next job, in order: a flush of the run queue, a due timer, a due
+ * sync; else sleep until the earliest deadline.  q->mu held.
+ */
+static void worker_step(struct shlog_sched *q)
+{
+	shlog_part *p = TAILQ_FIRST(&q->runq), *sp;
+	int64_t now = sl_now_mono(), next = INT64_MAX;
+
+	if (p) {
+		run_flush(q, p);
+		return;
+	}
+	p = TAILQ_FIRST(&q->timerq);
+	if (p && p->deadline_ns <= now) {
+		timer_fire(q, p);
+		return;
+	}
+	if (p)
+		next = p->deadline_ns;
+	sp = TAILQ_FIRST(&q->syncq);
+	if (sp && sp->sync_deadline_ns <= now) {
+		run_sync(q, sp);
+		return;
+	}
+	if (sp && sp->sync_deadline_ns < next)
+		next = sp->sync_deadline_ns;
+	wait_until(q, next);
+}
+
 /* One worker: take the next job, run it without sched.mu, repeat. */
 static void *worker_main(void *arg)
 {
@@ -130,54 +209,8 @@ static void *worker_main(void *arg)
 	struct shlog_sched *q = &s->sched;
 
 	pthread_mutex_lock(&q->mu);
-	while (!q->stop) {
-		shlog_part *p = TAILQ_FIRST(&q->runq);
-		int64_t now = sl_now_mono(), next = INT64_MAX;
-
-		if (p) {
-			int reason = p->kick_reason;
-			TAILQ_REMOVE(&q->runq, p, runq);
-			p->in_runq = 0;
-			pthread_mutex_unlock(&q->mu);
-			sl_part_flush_run(p, reason);
-			shlog_part_put(p);
-			pthread_mutex_lock(&q->mu);
-			continue;
-		}
-		p = TAILQ_FIRST(&q->timerq);
-		if (p && p->deadline_ns <= now) {
-			TAILQ_REMOVE(&q->timerq, p, timerq);
-			p->in_timerq = 0;
-			if (p->in_runq)
-				shlog_part_put(p);       /* already queued: drop the timer's ref */
-			else {
-				p->in_runq = 1;          /* the timer's ref moves to runq */
-				p->kick_reason = FLUSH_LATENCY;
-				TAILQ_INSERT_TAIL(&q->runq, p, runq);
-			}
-			continue;
-		}
-		if (p)
-			next = p->deadline_ns;
-		p = TAILQ_FIRST(&q->syncq);
-		if (p && p->sync_deadline_ns <= now) {
-			TAILQ_REMOVE(&q->syncq, p, syncq);
-			p->in_syncq = 0;
-			pthread_mutex_unlock(&q->mu);
-			sl_part_sync_run(p);
-			shlog_part_put(p);
-			pthread_mutex_lock(&q->mu);
-			continue;
-		}
-		if (p && p->sync_deadline_ns < next)
-			next = p->sync_deadline_ns;
-		if (next == INT64_MAX) {
-			pthread_cond_wait(&q->cv, &q->mu);
-		} else {
-			struct timespec ts = ts_of(next);
-			pthread_cond_timedwait(&q->cv, &q->mu, &ts);
-		}
-	}
+	while (!q->stop)
+		worker_step(q);
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
 }

@@ -1,9 +1,9 @@
 /*
- * seg.c — a partition's segments: the in-memory table, finding the
- * segment and index entry for an offset or sequence number, reading and
- * checking spans, creating a segment at roll time and deleting the oldest
- * one for wrap retention.  The file formats are in format.c and
- * docs/FORMAT.md.
+ * seg.c — a partition's segments, the reading side: the in-memory table,
+ * finding the segment and index entry for an offset or sequence number,
+ * reading and checking spans, and listing a partition directory's segment
+ * files.  Segments are created, written and deleted by writer.c; the file
+ * formats are in format.c and docs/FORMAT.md.
  *
  * The table (p->segs) is changed only by the flush worker holding
  * p->seglock for writing; readers hold it for reading.  Index entries of
@@ -21,15 +21,15 @@
 #include "io_i.h"
 
 /* Check entry i of a segment being loaded against the validator; the rule broken in *why. */
-static int seg_ent_check(const struct shlog_seg *g, struct shlog_ent *ents, size_t i,
+static int seg_ent_check(const struct shlog_seg *g, struct shlog_index_entry *ents, size_t i,
 			 const unsigned char *raw, const char **why)
 {
-	struct shlog_index_entry *e = &ents[i].e;
+	struct shlog_index_entry *e = &ents[i];
 
 	if (sl_entry_decode(raw, e, why) < 0)
 		return -EUCLEAN;
 	if (i == 0 ? sl_check_entry_first(e, g->base_seq, why) < 0
-		   : sl_check_entry_next(&ents[i - 1].e, e, why) < 0)
+		   : sl_check_entry_next(&ents[i - 1], e, why) < 0)
 		return -EUCLEAN;
 	return sl_check_entry_bounds(e, g->base_off, g->end_off - g->base_off, why);
 }
@@ -38,7 +38,7 @@ static int seg_ent_check(const struct shlog_seg *g, struct shlog_ent *ents, size
 int sl_seg_load_ents(shlog_part *p, struct shlog_seg *g)
 {
 	unsigned char *raw = NULL;
-	struct shlog_ent *ents = NULL;
+	struct shlog_index_entry *ents = NULL;
 	const char *why = NULL;
 	int rc = 0;
 
@@ -112,7 +112,7 @@ size_t sl_seg_ent_by_off(const struct shlog_seg *g, uint64_t off)
 
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (g->ents[mid].e.off <= off)
+		if (g->ents[mid].off <= off)
 			lo = mid;
 		else
 			hi = mid;
@@ -127,7 +127,7 @@ size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (g->ents[mid].e.seq <= seq)
+		if (g->ents[mid].seq <= seq)
 			lo = mid;
 		else
 			hi = mid;
@@ -136,23 +136,23 @@ size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 }
 
 /* Read a whole span into buf (en->len bytes) and check it (sl_check_span); seglock held. */
-int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, char *buf)
+int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, const struct shlog_index_entry *en, char *buf)
 {
 	int rc = sl_res_seg_open(p, g);
 	const char *why = NULL;
 
 	if (rc == 0)
-		rc = sl_io_pread_full(g->log_fd, buf, en->e.len, (off_t)(en->e.off - g->base_off));
+		rc = sl_io_pread_full(g->log_fd, buf, en->len, (off_t)(en->off - g->base_off));
 
-	if (rc == 0 && sl_check_span(&en->e, buf, &why) < 0) {
+	if (rc == 0 && sl_check_span(en, buf, &why) < 0) {
 		char name[32];
 		sl_name_segment(name, sizeof(name), g->base_seq, SL_SEG_LOG);
 		sl_logf(p->s, SHLOG_ERR,
 			   "%s: %s: %s in bytes %llu..%llu (messages %llu..%llu): corrupt data, not served",
-			   p->name, name, why, (unsigned long long)(en->e.off - g->base_off),
-			   (unsigned long long)(en->e.off - g->base_off + en->e.len - 1),
-			   (unsigned long long)en->e.seq,
-			   (unsigned long long)(en->e.seq + en->e.count - 1));
+			   p->name, name, why, (unsigned long long)(en->off - g->base_off),
+			   (unsigned long long)(en->off - g->base_off + en->len - 1),
+			   (unsigned long long)en->seq,
+			   (unsigned long long)(en->seq + en->count - 1));
 		rc = -EIO;
 	}
 	return rc;
@@ -192,15 +192,15 @@ static char *span_buf_get(size_t len)
 }
 
 /* Copy from span @en at @off into buf; every read checks the span's CRC. */
-static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *en, uint64_t off,
+static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, const struct shlog_index_entry *en, uint64_t off,
 			 uint64_t limit, char *buf, size_t len)
 {
-	uint64_t end = en->e.off + en->e.len;
-	char *span = span_buf_get(en->e.len);
+	uint64_t end = en->off + en->len;
+	char *span = span_buf_get(en->len);
 	size_t n;
 	int rc;
 
-	if (off < en->e.off || off >= end) {
+	if (off < en->off || off >= end) {
 		char name[32];
 		sl_name_segment(name, sizeof(name), g->base_seq, SL_SEG_IDX);
 		sl_logf(p->s, SHLOG_ERR, "%s: %s: no index entry covers log offset %llu: damaged index",
@@ -213,7 +213,7 @@ static ssize_t span_copy(shlog_part *p, struct shlog_seg *g, struct shlog_ent *e
 	rc = span ? sl_seg_read_span(p, g, en, span) : -ENOMEM;
 	if (rc < 0)
 		return rc;
-	memcpy(buf, span + (off - en->e.off), n);
+	memcpy(buf, span + (off - en->off), n);
 	return (ssize_t)n;
 }
 
@@ -274,67 +274,107 @@ ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size
 	return (ssize_t)n;
 }
 
-/* Open (creating with @flags) one of a segment's two files. */
-static int seg_open_file(shlog_part *p, uint64_t seq, enum sl_seg_file f, int flags)
+/* Offset of message @seq (committed, >= start_seq) from its span; pinned, seglock held. */
+static int seek_in_span(shlog_part *p, uint64_t seq, uint64_t *off)
 {
-	char name[32];
-	int fd;
-
-	sl_name_segment(name, sizeof(name), seq, f);
-	fd = sl_io_open(p->dfd, name, flags, SHLOG_FILE_MODE, S_IFREG);
-	return fd;
-}
-
-/* Create an empty segment starting at seq/off and make it the tail; 1 if its directory sync failed. */
-int sl_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
-{
-	struct shlog_seg *n, g = { .base_seq = seq, .base_off = off, .end_seq = seq, .end_off = off };
-	int rc = sl_res_charge(p, SHLOG_RES_SEG_FDS), dir_sync_failed = 0;
+	struct shlog_seg *g = sl_seg_by_seq(p, seq);
+	const struct shlog_index_entry *e;
+	size_t pos = 0;
+	char *span;
+	int rc = sl_seg_load_ents(p, g);
 
 	if (rc < 0)
 		return rc;
-	g.log_fd = seg_open_file(p, seq, SL_SEG_LOG, O_RDWR | O_CREAT | O_TRUNC);
-	g.idx_fd = seg_open_file(p, seq, SL_SEG_IDX, O_RDWR | O_CREAT | O_TRUNC);
-	g.ents = calloc(64, sizeof(*g.ents));
-	g.ents_cap = 64;
-	rc = g.log_fd < 0 ? g.log_fd : g.idx_fd < 0 ? g.idx_fd : !g.ents ? -ENOMEM : 0;
-	/* a failed directory sync is sticky (the caller's policy): the segment is kept, 1 returned */
-	if (rc == 0 && sl_fsync_dir(p->dfd) < 0) {
-		sl_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after creating segment %llu failed: %s",
-			   p->name, (unsigned long long)seq, strerror(errno));
-		dir_sync_failed = 1;
+	e = &g->ents[sl_seg_ent_by_seq(g, seq)];
+	span = malloc(e->len);
+	rc = span ? sl_seg_read_span(p, g, e, span) : -ENOMEM;
+	for (uint64_t k = e->seq; rc == 0 && k < seq; k++) {
+		char *nl = memchr(span + pos, '\n', e->len - pos);
+		if (!nl)
+			rc = -EIO; /* fewer lines than the entry counts */
+		else
+			pos = (size_t)(nl - span) + 1;
 	}
-	if (rc == 0) {
-		pthread_rwlock_wrlock(&p->seglock);
-		n = realloc(p->segs, (p->nsegs + 1) * sizeof(*n));
-		if (n) {
-			p->segs = n;
-			p->segs[p->nsegs++] = g;
-			if (p->nsegs == 1) {
-				p->start_seq = seq;
-				p->start_off = off;
-			}
-		}
-		pthread_rwlock_unlock(&p->seglock);
-		rc = n ? 0 : -ENOMEM;
-	}
-	if (rc < 0) {
-		sl_logf(p->s, SHLOG_ERR, "%s: cannot create segment %llu: %s", p->name,
-			   (unsigned long long)seq, strerror(-rc));
-		if (g.log_fd >= 0)
-			sl_io.close(g.log_fd);
-		if (g.idx_fd >= 0)
-			sl_io.close(g.idx_fd);
-		free(g.ents);
-		sl_res_uncharge(p, SHLOG_RES_SEG_FDS, 0);
-	} else {
-		sl_res_rolled(p);
-	}
-	return rc < 0 ? rc : dir_sync_failed;
+	if (rc == 0)
+		*off = e->off + pos;
+	free(span);
+	return rc;
 }
 
+/* Offset of committed message @seq; -ENODATA below the start. */
+int sl_seg_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off)
+{
+	int rc = sl_res_pin(p);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&p->seglock);
+	rc = seq < p->start_seq ? -ENODATA : seek_in_span(p, seq, off);
+	pthread_rwlock_unlock(&p->seglock);
+	sl_res_unpin(p);
+	return rc;
+}
+
+/* ================================================================ */
+/* The segment files of a partition directory                        */
+/* ================================================================ */
+
+/* Compare two sequence numbers for qsort. */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Base sequence numbers being collected by sl_seg_list(). */
+struct seqlist {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+/* Collect one segment log's base (sl_io_dir_foreach callback). */
+static int seq_collect(const char *name, unsigned char d_type, void *arg)
+{
+	struct seqlist *l = arg;
+	uint64_t seq;
+
+	(void)d_type;
+	if (sl_name_parse_segment(name, &seq) != SL_SEG_LOG)
+		return 0;
+	if (l->n == l->cap) {
+		uint64_t *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 8) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+	}
+	l->v[l->n++] = seq;
+	return 0;
+}
+
+/* The sorted base sequence numbers of the .log files in partition dir @dfd. */
+int sl_seg_list(int dfd, uint64_t **out, size_t *n)
+{
+	struct seqlist l = { 0 };
+	int rc = sl_io_dir_foreach(dfd, seq_collect, &l);
+
+	*n = 0;
+	if (rc < 0) {
+		free(l.v);
+		return rc;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+/* ================================================================ */
+/* Closing                                                           */
+/* ================================================================ */
+
 /* Close one segment's files and free its entries. */
-static void seg_close(struct shlog_seg *g)
+void sl_seg_close(struct shlog_seg *g)
 {
 	if (g->log_fd >= 0)
 		sl_io.close(g->log_fd);
@@ -345,49 +385,11 @@ static void seg_close(struct shlog_seg *g)
 	g->log_fd = g->idx_fd = -1;
 }
 
-/* Wrap retention: delete the oldest segment (never the tail); 1 if the directory sync failed. */
-int sl_seg_drop_oldest(shlog_part *p)
-{
-	char lname[32], iname[32];
-	struct shlog_seg old;
-	int dir_synced;
-
-	if (p->nsegs < 2)
-		return 0;
-	pthread_rwlock_wrlock(&p->seglock);
-	old = p->segs[0];
-	memmove(&p->segs[0], &p->segs[1], (p->nsegs - 1) * sizeof(*p->segs));
-	p->nsegs--;
-	p->start_seq = p->segs[0].base_seq;
-	p->start_off = p->segs[0].base_off;
-	pthread_rwlock_unlock(&p->seglock);
-	if (old.log_fd >= 0)
-		sl_res_uncharge(p, SHLOG_RES_SEG_FDS, 1);
-	seg_close(&old);
-	sl_name_segment(lname, sizeof(lname), old.base_seq, SL_SEG_LOG);
-	sl_name_segment(iname, sizeof(iname), old.base_seq, SL_SEG_IDX);
-	/* the .log first: a .idx without its .log is ignored at open */
-	sl_io.unlinkat(p->dfd, lname, 0);
-	sl_io.unlinkat(p->dfd, iname, 0);
-	dir_synced = sl_fsync_dir(p->dfd) == 0;
-	if (!dir_synced)
-		sl_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after deleting segment %s failed: %s",
-			   p->name, lname, strerror(errno));
-	sl_logf(p->s, SHLOG_INFO, "%s: retention deleted segment %s (messages %llu..%llu)", p->name,
-		   lname, (unsigned long long)old.base_seq, (unsigned long long)(p->start_seq - 1));
-	sl_keys_drop_before(p, p->start_off);
-	pthread_mutex_lock(&p->keymu);
-	if (p->keys_seq < p->start_seq)
-		p->keys_force = 1;
-	pthread_mutex_unlock(&p->keymu);
-	return dir_synced ? 0 : 1;
-}
-
 /* Close every segment (partition free). */
 void sl_seg_close_all(shlog_part *p)
 {
 	for (size_t i = 0; i < p->nsegs; i++)
-		seg_close(&p->segs[i]);
+		sl_seg_close(&p->segs[i]);
 	free(p->segs);
 	p->segs = NULL;
 	p->nsegs = 0;

@@ -83,6 +83,17 @@ static int options_check(shlog_store *s, const struct shlog_options *o)
 /* Topics in memory                                                  */
 /* ================================================================ */
 
+/* Number of topics in the table; store.mu held. */
+static uint32_t topics_count(shlog_store *s)
+{
+	struct shlog_topic *t;
+	uint32_t n = 0;
+
+	RB_FOREACH(t, sl_topictree, &s->topics)
+		n++;
+	return n;
+}
+
 /* Find a topic by name; store.mu held. */
 static struct shlog_topic *topic_find(shlog_store *s, const char *name)
 {
@@ -610,7 +621,7 @@ int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store
 		goto fail;
 	rc = store_load(s);
 	if (rc == 0)
-		sl_res_loaded(s);
+		sl_res_loaded(s, topics_count(s));
 	if (rc == 0 && !s->o.read_only)
 		rc = sl_sched_start(s, 1);
 	if (rc < 0)
@@ -725,7 +736,7 @@ int shlog_topic_create(shlog_store *s, const char *topic, uint32_t nparts)
 		rc = -EEXIST;
 		goto out;
 	}
-	rc = sl_res_admit(s, 1, nparts);     /* the store's topic and partition limits */
+	rc = sl_res_admit(s, topics_count(s), 1, nparts);   /* the store's topic and partition limits */
 	if (rc < 0)
 		goto out;
 	fd = sl_mkdtemp(s->dfd, SHLOG_TMP_NEW_PREFIX, "", tmp, sizeof(tmp));
@@ -856,7 +867,7 @@ int shlog_topic_add_part(shlog_store *s, const char *topic, uint32_t *out)
 		rc = -ENOSPC;
 		goto out;
 	}
-	rc = sl_res_admit(s, 0, 1);          /* the store's partition limit */
+	rc = sl_res_admit(s, 0, 0, 1);       /* the store's partition limit */
 	if (rc < 0)
 		goto out;
 	np = realloc(t->parts, (t->nparts + 1) * sizeof(*np));
@@ -961,7 +972,8 @@ int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part, struct stat 
 	if (rc < 0)
 		return rc;
 	pm = *meta_perm(t, part);
-	snprintf(name, sizeof(name), "%lld", (long long)part);
+	if (part >= 0)
+		sl_name_part(name, sizeof(name), (uint32_t)part);
 	if (part < 0)
 		rc = sl_io.fstat(t->dfd, st) < 0 ? -errno : 0;
 	else
@@ -1036,10 +1048,4 @@ int shlog_part_get(shlog_store *s, const char *topic, uint32_t part, shlog_part 
 	}
 	pthread_rwlock_unlock(&s->mu);
 	return rc;
-}
-
-void shlog_part_put(shlog_part *p)
-{
-	if (p && atomic_fetch_sub(&p->refs, 1) == 1)
-		sl_part_free(p);
 }

@@ -11,7 +11,6 @@
  * a torn tail after a crash that the next open cuts) are warnings, not
  * damage.
  */
-#include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -107,9 +106,9 @@ static int vopen(struct vwalk *w, const char *name, uint64_t *size)
 
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &sb) < 0) {
+	if (sl_io.fstat(fd, &sb) < 0) {
 		int rc = -errno;
-		close(fd);
+		sl_io.close(fd);
 		return rc;
 	}
 	*size = (uint64_t)sb.st_size;
@@ -126,8 +125,8 @@ static int vanchor(struct vwalk *w)
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	n = pread(fd, raw, sizeof(raw), 0);
-	close(fd);
+	n = sl_io.pread(fd, raw, sizeof(raw), 0);
+	sl_io.close(fd);
 	w->have_a = n > 0 && sl_anchor_pick(raw, (size_t)n, &w->a) == 0;
 	if (!w->have_a)
 		w->a.committed_seq = 0;
@@ -194,100 +193,162 @@ static int vfollows(const struct vpos *pos, uint64_t base, uint64_t k, const str
 	return 0;
 }
 
-/* Check segment @base: its entries, spans and size; advances @pos. */
-static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
-{
+/* One segment being walked: its names, files and sizes. */
+struct vseg {
+	uint64_t base, base_off, end;  /* first message, log offset of byte 0, end of the indexed bytes */
 	char lname[32], iname[32];
-	uint64_t lsize = 0, isize = 0, nent, base_off = pos->off, end = 0;
-	int lfd, ifd, rc = 0;
-	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
+	int lfd, ifd;
+	uint64_t lsize, isize, nent;
 	/* the only segment, not named 0, the anchor not at it: only its first entry tells where it starts
 	 * (an oldest segment without entries before others is a deletion open finishes) */
 	int first_unknown;
+};
 
-	sl_name_segment(lname, sizeof(lname), base, SL_SEG_LOG);
-	sl_name_segment(iname, sizeof(iname), base, SL_SEG_IDX);
-	w->st.segments++;
-	first_unknown = w->st.segments == 1 && w->in_tail && !pos->known_off && base != 0;
-	if (pos->known_off && base != pos->seq) {  /* (after a broken entry the end is unknown) */
+/* Report a gap: segment @g does not start where the previous one ended. */
+static int vgap(struct vwalk *w, const struct vseg *g, struct vpos *pos)
+{
+	int rc;
+
+	pos->have_last = 0;
+	w->refused = 1;    /* open refuses a gap between segments */
+	rc = vproblem(w, g->lname, 0, g->base, "segment starts at message %llu but the previous one ends at %llu",
+		      (unsigned long long)g->base, (unsigned long long)pos->seq);
+	w->refused = 0;
+	return rc;
+}
+
+/* Open segment @g's two files (@rc: a problem already reported); 1 if they could not be (reported). */
+static int vseg_open(struct vwalk *w, struct vseg *g, int *rc)
+{
+	g->lfd = vopen(w, g->lname, &g->lsize);
+	if (g->lfd < 0) {
+		*rc = *rc ? *rc : vproblem(w, g->lname, 0, g->base, "cannot open: %s", strerror(-g->lfd));
+		return 1;
+	}
+	w->st.file_bytes += g->lsize;
+	g->ifd = vopen(w, g->iname, &g->isize);
+	if (g->ifd < 0) {
+		sl_io.close(g->lfd);
+		w->base_unknown |= g->first_unknown;
+		*rc = *rc ? *rc : vproblem(w, g->iname, 0, g->base, "cannot open: %s", strerror(-g->ifd));
+		return 1;
+	}
+	g->nent = g->isize / SHLOG_IDX_ENTRY_SIZE;
+	return 0;
+}
+
+/* Read and decode entry @k of @g, checked against the one before; 1 to stop the segment, else 0 (@rc set). */
+static int ventry_read(struct vwalk *w, struct vseg *g, struct vpos *pos, uint64_t k,
+		       struct shlog_index_entry *e, int *rc)
+{
+	unsigned char raw[SHLOG_IDX_ENTRY_SIZE];
+	const char *why = "cannot be read";
+
+	if (sl_io_pread_full(g->ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
+	    sl_entry_decode(raw, e, &why) < 0) {
+		w->base_unknown |= k == 0 && g->first_unknown;
+		*rc = vproblem(w, g->iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq, "index entry %llu: %s",
+			       (unsigned long long)k, why);
+		/* the next entry's position cannot be known: stop checking this segment */
+		pos->known_off = 0;
 		pos->have_last = 0;
-		w->refused = 1;    /* open refuses a gap between segments */
-		rc = vproblem(w, lname, 0, base, "segment starts at message %llu but the previous one ends at %llu",
-			      (unsigned long long)base, (unsigned long long)pos->seq);
-		w->refused = 0;
+		return 1;
 	}
-	pos->seq = base;
-	lfd = vopen(w, lname, &lsize);
-	if (lfd < 0)
-		return rc ? rc : vproblem(w, lname, 0, base, "cannot open: %s", strerror(-lfd));
-	w->st.file_bytes += lsize;
-	ifd = vopen(w, iname, &isize);
-	if (ifd < 0) {
-		close(lfd);
-		w->base_unknown |= first_unknown;
-		return rc ? rc : vproblem(w, iname, 0, base, "cannot open: %s", strerror(-ifd));
+	if (vfollows(pos, g->base, k, e, &why) < 0) {
+		w->base_unknown |= k == 0 && g->first_unknown;
+		*rc = vproblem(w, g->iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
+			       "index entry %llu says message %llu at offset %llu; expected %llu at %llu: %s",
+			       (unsigned long long)k, (unsigned long long)e->seq, (unsigned long long)e->off,
+			       (unsigned long long)pos->seq, (unsigned long long)pos->off, why);
+		return *rc != 0;
 	}
-	nent = isize / SHLOG_IDX_ENTRY_SIZE;
-	if (rc == 0 && first_unknown && nent == 0) {
-		w->base_unknown = 1;
-		rc = vproblem(w, iname, 0, base, "no whole index entry: where the first segment starts cannot be "
-			      "told (it is not segment 0 and the anchor does not name it)");
+	return 0;
+}
+
+/* Count entry @e as valid (while no problem was met) and move @pos past it. */
+static void ventry_done(struct vwalk *w, struct vseg *g, struct vpos *pos, const struct shlog_index_entry *e,
+			int ok)
+{
+	if (ok && w->prefix_ok) {
+		w->st.entries++;
+		w->st.messages += e->count;
+		w->st.bytes += e->len;
+		w->st.valid_seq = e->seq + e->count;
+		w->st.valid_off = e->off + e->len;
 	}
-	for (uint64_t k = 0; rc == 0 && k < nent; k++) {
+	pos->seq = e->seq + e->count;
+	pos->off = e->off + e->len;
+	pos->last = *e;
+	pos->have_last = 1;
+	g->end = e->off >= g->base_off ? e->off + e->len - g->base_off : 0;
+	w->done += e->len;
+	if (w->progress)
+		w->progress(w->done, w->total, w->arg);
+}
+
+/* Check every entry of @g and its span; 0 or the callback's stop value. */
+static int ventries(struct vwalk *w, struct vseg *g, struct vpos *pos)
+{
+	int rc = 0;
+
+	for (uint64_t k = 0; rc == 0 && k < g->nent; k++) {
 		struct shlog_index_entry e;
-		const char *why = "cannot be read";
 		int ok;
-		if (sl_io_pread_full(ifd, raw, sizeof(raw), (off_t)(k * SHLOG_IDX_ENTRY_SIZE)) < 0 ||
-		    sl_entry_decode(raw, &e, &why) < 0) {
-			w->base_unknown |= k == 0 && first_unknown;
-			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq, "index entry %llu: %s",
-				      (unsigned long long)k, why);
-			/* the next entry's position cannot be known: stop checking this segment */
-			pos->known_off = 0;
-			pos->have_last = 0;
+		if (ventry_read(w, g, pos, k, &e, &rc))
 			break;
-		}
-		if (vfollows(pos, base, k, &e, &why) < 0) {
-			w->base_unknown |= k == 0 && first_unknown;
-			rc = vproblem(w, iname, k * SHLOG_IDX_ENTRY_SIZE, pos->seq,
-				      "index entry %llu says message %llu at offset %llu; expected %llu at %llu: %s",
-				      (unsigned long long)k, (unsigned long long)e.seq, (unsigned long long)e.off,
-				      (unsigned long long)pos->seq, (unsigned long long)pos->off, why);
-			if (rc)
-				break;
-		}
 		if (k == 0 && !pos->known_off)
 			pos->off = e.off, pos->known_off = 1;
 		if (k == 0)
-			base_off = e.off;
+			g->base_off = e.off;
 		if (k == 0 && w->st.segments == 1)
 			w->start_off = e.off;
-		rc = vspan(w, lname, lfd, lsize, base_off, &e, &ok);
-		if (ok && w->prefix_ok) {
-			w->st.entries++;
-			w->st.messages += e.count;
-			w->st.bytes += e.len;
-			w->st.valid_seq = e.seq + e.count;
-			w->st.valid_off = e.off + e.len;
-		}
-		pos->seq = e.seq + e.count;
-		pos->off = e.off + e.len;
-		pos->last = e;
-		pos->have_last = 1;
-		end = e.off >= base_off ? e.off + e.len - base_off : 0;
-		w->done += e.len;
-		if (w->progress)
-			w->progress(w->done, w->total, w->arg);
+		rc = vspan(w, g->lname, g->lfd, g->lsize, g->base_off, &e, &ok);
+		ventry_done(w, g, pos, &e, ok);
 	}
-	if (rc == 0 && isize % SHLOG_IDX_ENTRY_SIZE)
-		rc = vproblem(w, iname, nent * SHLOG_IDX_ENTRY_SIZE, pos->seq,
+	return rc;
+}
+
+/* After the entries: a partial entry at the end of the .idx, bytes of the .log no entry covers. */
+static int vseg_tail(struct vwalk *w, const struct vseg *g, const struct vpos *pos)
+{
+	int rc = 0;
+
+	if (g->isize % SHLOG_IDX_ENTRY_SIZE)
+		rc = vproblem(w, g->iname, g->nent * SHLOG_IDX_ENTRY_SIZE, pos->seq,
 			      "%llu bytes of a partial index entry at the end",
-			      (unsigned long long)(isize % SHLOG_IDX_ENTRY_SIZE));
-	if (rc == 0 && pos->known_off && lsize > end)
-		rc = vproblem(w, lname, end, pos->seq, "%llu bytes after the last index entry are not indexed",
-			      (unsigned long long)(lsize - end));
-	close(lfd);
-	close(ifd);
+			      (unsigned long long)(g->isize % SHLOG_IDX_ENTRY_SIZE));
+	if (rc == 0 && pos->known_off && g->lsize > g->end)
+		rc = vproblem(w, g->lname, g->end, pos->seq, "%llu bytes after the last index entry are not indexed",
+			      (unsigned long long)(g->lsize - g->end));
+	return rc;
+}
+
+/* Check segment @base: its entries, spans and size; advances @pos. */
+static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
+{
+	struct vseg g = { .base = base, .base_off = pos->off };
+	int rc = 0;
+
+	sl_name_segment(g.lname, sizeof(g.lname), base, SL_SEG_LOG);
+	sl_name_segment(g.iname, sizeof(g.iname), base, SL_SEG_IDX);
+	w->st.segments++;
+	g.first_unknown = w->st.segments == 1 && w->in_tail && !pos->known_off && base != 0;
+	if (pos->known_off && base != pos->seq)  /* (after a broken entry the end is unknown) */
+		rc = vgap(w, &g, pos);
+	pos->seq = base;
+	if (vseg_open(w, &g, &rc))
+		return rc;
+	if (rc == 0 && g.first_unknown && g.nent == 0) {
+		w->base_unknown = 1;
+		rc = vproblem(w, g.iname, 0, base, "no whole index entry: where the first segment starts cannot be "
+			      "told (it is not segment 0 and the anchor does not name it)");
+	}
+	if (rc == 0)
+		rc = ventries(w, &g, pos);
+	if (rc == 0)
+		rc = vseg_tail(w, &g, pos);
+	sl_io.close(g.lfd);
+	sl_io.close(g.ifd);
 	return rc;
 }
 
@@ -326,7 +387,7 @@ static int vkeys(struct vwalk *w)
 	if (fd < 0)
 		return 0;
 	why = vkeys_bad(w, fd, size);
-	close(fd);
+	sl_io.close(fd);
 	if (!why)
 		return 0;
 	snprintf(what, sizeof(what), "%s (only a cache: the next open rebuilds the keys from the log)", why);
@@ -337,43 +398,65 @@ static int vkeys(struct vwalk *w)
 /* Entry point                                                        */
 /* ---------------------------------------------------------------- */
 
-/* Walk all segments of the open partition directory. */
-static int vwalk_run(struct vwalk *w)
+/* The partition has no segment files: damage if the anchor promises messages. */
+static int vno_segments(struct vwalk *w)
 {
-	uint64_t *seqs = NULL;
-	size_t n = 0;
-	struct vpos pos = { 0 };
-	const char *why;
-	int rc = vanchor(w);
+	if (w->have_a && w->a.committed_seq > 0)
+		return vproblem(w, SHLOG_ANCHOR_NAME, 0, UINT64_MAX,
+				"the anchor records %llu messages but there are no segment files",
+				(unsigned long long)w->a.committed_seq);
+	return 0;
+}
 
-	if (rc == 0)
-		rc = sl_seg_list(w->dfd, &seqs, &n);
-	if (rc < 0)
-		return rc;
-	w->prefix_ok = 1;
-	if (n == 0) {
-		if (w->have_a && w->a.committed_seq > 0)
-			rc = vproblem(w, SHLOG_ANCHOR_NAME, 0, UINT64_MAX,
-				      "the anchor records %llu messages but there are no segment files",
-				      (unsigned long long)w->a.committed_seq);
-		free(seqs);
-		return rc;
-	}
+/* Add up the .log sizes of segments @seqs[0..n) (for progress). */
+static void vtotal(struct vwalk *w, const uint64_t *seqs, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		char name[32];
 		struct stat sb;
 		sl_name_segment(name, sizeof(name), seqs[i], SL_SEG_LOG);
-		if (fstatat(w->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		if (sl_io.fstatat(w->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 			w->total += (uint64_t)sb.st_size;
 	}
-	w->st.start_seq = w->st.valid_seq = pos.seq = seqs[0];
+}
+
+/* Where the walk starts (the first segment; its offset if the anchor names it), and the anchor's segment. */
+static int vstart(struct vwalk *w, const uint64_t *seqs, size_t n, struct vpos *pos)
+{
+	const char *why;
+
+	w->st.start_seq = w->st.valid_seq = pos->seq = seqs[0];
 	if (w->have_a && w->a.committed_seq == seqs[0]) {
-		pos.off = w->a.committed_off;   /* an empty first segment starts where the anchor says */
-		pos.known_off = 1;
-		w->start_off = pos.off;
+		pos->off = w->a.committed_off;   /* an empty first segment starts where the anchor says */
+		pos->known_off = 1;
+		w->start_off = pos->off;
 	}
 	if (w->have_a && sl_check_anchor_segs(&w->a, seqs[n - 1], &why) < 0)
-		rc = vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX, "%s", why);
+		return vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX, "%s", why);
+	return 0;
+}
+
+/* After the segments: the anchor against what the log holds. */
+static int vanchor_fits(struct vwalk *w)
+{
+	if (!w->have_a && (w->st.bytes > 0 || w->st.file_bytes > 0))
+		return vproblem(w, SHLOG_ANCHOR_NAME, 0, UINT64_MAX,
+				"anchor missing or both slots invalid while the log holds data");
+	if (w->have_a && w->a.committed_seq > w->st.valid_seq && w->st.damage == 0)
+		return vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX,
+				"the anchor promises %llu messages but the valid log ends at message %llu",
+				(unsigned long long)w->a.committed_seq, (unsigned long long)w->st.valid_seq);
+	return 0;
+}
+
+/* Walk segments @seqs[0..n) (n > 0), then the anchor and the key snapshot. */
+static int vsegments(struct vwalk *w, const uint64_t *seqs, size_t n)
+{
+	struct vpos pos = { 0 };
+	int rc;
+
+	vtotal(w, seqs, n);
+	rc = vstart(w, seqs, n, &pos);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int was_ok = w->prefix_ok;
 		w->in_tail = i + 1 == n;
@@ -381,16 +464,26 @@ static int vwalk_run(struct vwalk *w)
 		if (i == 0 && was_ok && w->st.entries == 0 && w->prefix_ok)
 			w->st.valid_off = pos.off;
 	}
-	if (rc == 0 && !w->have_a && (w->st.bytes > 0 || w->st.file_bytes > 0)) {
-		rc = vproblem(w, SHLOG_ANCHOR_NAME, 0, UINT64_MAX,
-			      "anchor missing or both slots invalid while the log holds data");
-	}
-	if (rc == 0 && w->have_a && w->a.committed_seq > w->st.valid_seq && w->st.damage == 0)
-		rc = vproblem(w, SHLOG_ANCHOR_NAME, (w->a.gen % 2) * SHLOG_ANCHOR_SLOT_SIZE, UINT64_MAX,
-			      "the anchor promises %llu messages but the valid log ends at message %llu",
-			      (unsigned long long)w->a.committed_seq, (unsigned long long)w->st.valid_seq);
+	if (rc == 0)
+		rc = vanchor_fits(w);
 	if (rc == 0)
 		rc = vkeys(w);
+	return rc;
+}
+
+/* Walk all segments of the open partition directory. */
+static int vwalk_run(struct vwalk *w)
+{
+	uint64_t *seqs = NULL;
+	size_t n = 0;
+	int rc = vanchor(w);
+
+	if (rc == 0)
+		rc = sl_seg_list(w->dfd, &seqs, &n);
+	if (rc < 0)
+		return rc;
+	w->prefix_ok = 1;
+	rc = n == 0 ? vno_segments(w) : vsegments(w, seqs, n);
 	free(seqs);
 	return rc;
 }
@@ -400,23 +493,22 @@ int shlog_part_verify(const char *dir, const char *topic, uint32_t part,
 		      shlog_progress_fn progress, void *arg, struct shlog_verify_stats *st)
 {
 	struct vwalk w = { .topic = topic, .part = part, .fn = fn, .progress = progress, .arg = arg };
-	char path[SHLOG_TOPIC_MAX + 16];
+	char num[SHLOG_PART_NAME_CAP];
 	int ddfd, rc;
 
 	if (!dir || shlog_topic_name_check(topic) < 0)
 		return -EINVAL;
 	w.st.first_bad_seg = UINT64_MAX;
-	snprintf(path, sizeof(path), "%s/%u", topic, part);
-	ddfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sl_name_part(num, sizeof(num), part);
+	ddfd = sl_io.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (ddfd < 0)
 		return -errno;
-	w.dfd = openat(ddfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	rc = w.dfd < 0 ? -errno : 0;
-	close(ddfd);
-	if (rc < 0)
-		return rc;
+	w.dfd = sl_io_open_subdir(ddfd, topic, num);
+	sl_io.close(ddfd);
+	if (w.dfd < 0)
+		return w.dfd;
 	rc = vwalk_run(&w);
-	close(w.dfd);
+	sl_io.close(w.dfd);
 	free(w.buf);
 	if (st)
 		*st = w.st;
