@@ -972,12 +972,12 @@ int shlog_dir_stat(shlog_store *s, const char *topic, int64_t part, struct stat 
 	if (rc < 0)
 		return rc;
 	pm = *meta_perm(t, part);
-	if (part >= 0)
-		sl_name_part(name, sizeof(name), (uint32_t)part);
-	if (part < 0)
+	if (part < 0) {
 		rc = sl_io.fstat(t->dfd, st) < 0 ? -errno : 0;
-	else
+	} else {
+		sl_name_part(name, sizeof(name), (uint32_t)part);
 		rc = sl_io.fstatat(t->dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	}
 	meta_unlock(s, t);
 	if (rc < 0)
 		return rc;
