@@ -671,30 +671,29 @@ static ssize_t f_pwrite(int fd, const void *b, size_t l, off_t o)
 	return sl_io_default.pwrite(fd, b, l, o);
 }
 
-/* Seam: fdatasync (a success makes the fd's writes survive a power cut). */
-static int f_fdatasync(int fd)
+/* A sync through @p sync (a success makes the fd's writes survive a power cut). */
+static int f_sync(int (*sync)(int), int fd)
 {
 	int rc;
 
 	if (fault_tick())
 		return errno = EIO, -1;
-	rc = sl_io_default.fdatasync(fd);
+	rc = sync(fd);
 	if (rc == 0 && atomic_load(&f_mode) == TH_FAULT_POWERCUT)
 		journal_drop(fd);
 	return rc;
 }
 
+/* Seam: fdatasync. */
+static int f_fdatasync(int fd)
+{
+	return f_sync(sl_io_default.fdatasync, fd);
+}
+
 /* Seam: fsync. */
 static int f_fsync(int fd)
 {
-	int rc;
-
-	if (fault_tick())
-		return errno = EIO, -1;
-	rc = sl_io_default.fsync(fd);
-	if (rc == 0 && atomic_load(&f_mode) == TH_FAULT_POWERCUT)
-		journal_drop(fd);
-	return rc;
+	return f_sync(sl_io_default.fsync, fd);
 }
 
 /* Seam: ftruncate. */

@@ -211,6 +211,20 @@ static int fault_hit(enum ol_call c)
 	return 0;
 }
 
+/* Take r_lock for a call of kind @c; if the fault fails it, release the lock, set errno and return 1. */
+static int fault_enter(enum ol_call c)
+{
+	int err;
+
+	pthread_mutex_lock(&r_lock);
+	if (!fault_hit(c))
+		return 0;
+	err = r_fault.err;
+	pthread_mutex_unlock(&r_lock);
+	errno = err;
+	return 1;
+}
+
 /* ==== the seam ========================================================= */
 
 /* Seam: openat, logging creations and O_TRUNC. */
@@ -221,13 +235,8 @@ static int rec_openat(int d, const char *path, int fl, mode_t m)
 	int fd, err;
 	struct stat st;
 
-	pthread_mutex_lock(&r_lock);
-	if (fault_hit(OL_CALL_OPENAT)) {
-		err = r_fault.err;
-		pthread_mutex_unlock(&r_lock);
-		errno = err;
+	if (fault_enter(OL_CALL_OPENAT))
 		return -1;
-	}
 	dir = fd_model(d);
 	had = dir != UINT32_MAX && !strchr(path, '/') ? ns_find(&r_ns, dir, path) : -2;
 	fd = sl_io_default.openat(d, path, fl, m);
@@ -279,13 +288,8 @@ static ssize_t rec_pwrite(int fd, const void *b, size_t l, off_t o)
 	ssize_t n;
 	int err;
 
-	pthread_mutex_lock(&r_lock);
-	if (fault_hit(OL_CALL_PWRITE)) {
-		err = r_fault.err;
-		pthread_mutex_unlock(&r_lock);
-		errno = err;
+	if (fault_enter(OL_CALL_PWRITE))
 		return -1;
-	}
 	n = sl_io_default.pwrite(fd, b, l, o);
 	err = errno;
 	if (n > 0) {
@@ -355,13 +359,8 @@ static int rec_renameat(int od, const char *o, int nd, const char *n)
 {
 	int rc, err;
 
-	pthread_mutex_lock(&r_lock);
-	if (fault_hit(OL_CALL_RENAMEAT)) {
-		err = r_fault.err;
-		pthread_mutex_unlock(&r_lock);
-		errno = err;
+	if (fault_enter(OL_CALL_RENAMEAT))
 		return -1;
-	}
 	rc = sl_io_default.renameat(od, o, nd, n);
 	err = errno;
 	if (rc == 0) {
