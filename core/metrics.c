@@ -2,8 +2,8 @@
  * metrics.c — latency histograms of a partition, for monitoring
  * (shlogfs's /.metrics).
  *
- * part.c counts every successful flush (around block_commit) and every
- * fdatasync pair of the tail segment (in sl_part_sync_files) with
+ * part.c counts every successful flush (around sl_writer_commit) and
+ * writer.c every fdatasync pair of the tail segment (sl_writer_sync) with
  * shlog_lat_add() (engine_i.h): one relaxed atomic add per sample into a
  * per-bucket counter, no lock.  This file turns those counters into
  * cumulative histograms.  A reader racing a flush may see a sample in
