@@ -18,7 +18,8 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "shlogfs.h"
+#include "budget.h"
+#include "log.h"
 
 /* Set the caps of the budget. */
 void shlogfs_budget_init(struct shlogfs_budget *b, uint64_t cap,

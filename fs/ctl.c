@@ -21,7 +21,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "shlogfs.h"
+#include "ctl.h"
+#include "log.h"
 
 /* Seconds a client may take to send its request or read the answer. */
 #define CTL_CLIENT_TIMEOUT_S 5

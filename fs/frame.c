@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "shlogfs.h"
+#include "text.h"
 #include "frame.h"
 
 /* Refuse the unfinished line: forget it and discard the rest of it. */

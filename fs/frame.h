@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct shlogfs_buf;
+#include "text.h"   /* the pending line is a struct shlogfs_buf */
 
 /** Receives complete lines (each ending in '\n'); 0 or a negative errno. */
 typedef int (*shlogfs_frame_emit_fn)(void *arg, const char *lines,

@@ -28,55 +28,14 @@
 #include <libutil.h>
 
 #include "shlogfs.h"
-
-/* ==== logging ========================================================= */
-
-static int shlogfs_to_syslog;             /* 1 once detached */
-static int shlogfs_max_level = LOG_INFO; /* LOG_DEBUG with -d */
-
-/* Log one line to stderr or syslog. */
-static void shlogfs_vlog(int level, const char *fmt, va_list ap)
-{
-	if (level > shlogfs_max_level)
-		return;
-	if (shlogfs_to_syslog) {
-		vsyslog(level, fmt, ap);
-		return;
-	}
-	fputs("shlogfs: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-/* Daemon log line (level as syslog's). */
-void shlogfs_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	shlogfs_vlog(level, fmt, ap);
-	va_end(ap);
-}
-
-/* libfuse's log lines (they end in '\n' already). */
-static void shlogfs_fuse_log(enum fuse_log_level level, const char *fmt,
-			     va_list ap)
-{
-	if ((int)level > shlogfs_max_level)
-		return;
-	if (shlogfs_to_syslog) {
-		vsyslog((int)level, fmt, ap);
-		return;
-	}
-	vfprintf(stderr, fmt, ap);
-}
-
-/* The engine's log lines (shlog_options.log). */
-static void shlogfs_engine_log(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	shlogfs_log(level, "%s", msg);
-}
+#include "budget.h"
+#include "ctl.h"
+#include "handle.h"
+#include "kinds.h"
+#include "ll.h"
+#include "log.h"
+#include "node.h"
+#include "text.h"
 
 /* ==== options ========================================================= */
 
@@ -235,69 +194,86 @@ static int shlogfs_opt_choice(const char *arg, const char *const *words)
 	return -1;
 }
 
-/* Our options with a value; -1 on a bad value. */
+/** A numeric option: where its value goes and its range. */
+struct shlogfs_optnum {
+	int key;
+	enum { SHLOGFS_U32, SHLOGFS_SIZE, SHLOGFS_SIZE32 } type;
+	size_t off;                /**< of the value in struct shlogfs_cli */
+	uint64_t min, max;
+};
+
+#define SHLOGFS_NUM(k, t, field, lo, hi) \
+	{ k, t, offsetof(struct shlogfs_cli, field), lo, hi }
+
+/* The numeric options and their ranges. */
+static const struct shlogfs_optnum shlogfs_optnums[] = {
+	SHLOGFS_NUM(KEY_STRIDE, SHLOGFS_U32, so.stride, 1, 1u << 30),
+	SHLOGFS_NUM(KEY_FLUSH_MS, SHLOGFS_U32, so.flush_interval_ms, 1, 3600000),
+	SHLOGFS_NUM(KEY_MAX_BUFFER, SHLOGFS_U32, so.max_buffer, 1, 1u << 30),
+	SHLOGFS_NUM(KEY_MAX_BUFFER_BYTES, SHLOGFS_SIZE, so.max_buffer_bytes, 1,
+		    UINT64_MAX >> 2),
+	SHLOGFS_NUM(KEY_MAX_MESSAGE, SHLOGFS_SIZE32, so.max_message, 1,
+		    UINT32_MAX - 1),
+	SHLOGFS_NUM(KEY_SEGMENT_SIZE, SHLOGFS_SIZE, so.segment_bytes, 4096,
+		    UINT64_MAX >> 2),
+	SHLOGFS_NUM(KEY_MAX_SEGMENTS, SHLOGFS_U32, so.max_segments, 0, UINT32_MAX),
+	SHLOGFS_NUM(KEY_SYNC_MS, SHLOGFS_U32, so.sync_interval_ms, 1, 3600000),
+	SHLOGFS_NUM(KEY_FLUSH_THREADS, SHLOGFS_U32, so.flush_threads, 1, 256),
+	SHLOGFS_NUM(KEY_PARTITIONS, SHLOGFS_U32, partitions, 1, 65536),
+	SHLOGFS_NUM(KEY_MAX_HELD, SHLOGFS_SIZE, max_held, 4096, UINT64_MAX >> 2),
+	SHLOGFS_NUM(KEY_MAX_HELD_PER_USER, SHLOGFS_SIZE, max_held_per_user, 4096,
+		    UINT64_MAX >> 2),
+	SHLOGFS_NUM(KEY_MAX_TOPICS_PER_USER, SHLOGFS_U32, max_topics_per_user, 0,
+		    UINT32_MAX),
+	SHLOGFS_NUM(KEY_MAX_PARTS_PER_USER, SHLOGFS_U32, max_parts_per_user, 0,
+		    UINT32_MAX),
+	SHLOGFS_NUM(KEY_MAX_FDS, SHLOGFS_U32, so.max_fds, 0, 1u << 30),
+	SHLOGFS_NUM(KEY_FD_RESERVE, SHLOGFS_U32, so.fd_reserve, 0, 1u << 30),
+	SHLOGFS_NUM(KEY_MAX_PARTITIONS, SHLOGFS_U32, so.max_partitions, 0,
+		    UINT32_MAX),
+};
+
+/* Parse numeric option @p d from "name=value" into @p c; 0 or -1. */
+static int shlogfs_opt_num(struct shlogfs_cli *c, const char *arg,
+			   const struct shlogfs_optnum *d)
+{
+	void *field = (char *)c + d->off;
+	uint64_t n;
+
+	if (d->type == SHLOGFS_SIZE)
+		return shlogfs_opt_size(arg, d->min, d->max, field);
+	if (d->type == SHLOGFS_U32)
+		return shlogfs_opt_u32(arg, (uint32_t)d->min, (uint32_t)d->max,
+				       field);
+	if (shlogfs_opt_size(arg, d->min, d->max, &n))
+		return -1;
+	*(uint32_t *)field = (uint32_t)n;
+	return 0;
+}
+
+/* Our options with a value; -1 on a bad value, 1 if @p key is not one. */
 static int shlogfs_opt_value(struct shlogfs_cli *c, const char *arg, int key)
 {
 	static const char *const retention[] = { "halt", "wrap", NULL };
 	static const char *const sync[] = { "none", "interval", "always", NULL };
-	struct shlog_options *o = &c->so;
-	uint64_t n;
 	int i;
 
-	switch (key) {
-	case KEY_STRIDE:
-		return shlogfs_opt_u32(arg, 1, 1u << 30, &o->stride);
-	case KEY_FLUSH_MS:
-		return shlogfs_opt_u32(arg, 1, 3600000, &o->flush_interval_ms);
-	case KEY_MAX_BUFFER:
-		return shlogfs_opt_u32(arg, 1, 1u << 30, &o->max_buffer);
-	case KEY_MAX_BUFFER_BYTES:
-		return shlogfs_opt_size(arg, 1, UINT64_MAX >> 2,
-					&o->max_buffer_bytes);
-	case KEY_MAX_MESSAGE:
-		if (shlogfs_opt_size(arg, 1, UINT32_MAX - 1, &n))
-			return -1;
-		o->max_message = (uint32_t)n;
-		return 0;
-	case KEY_SEGMENT_SIZE:
-		return shlogfs_opt_size(arg, 4096, UINT64_MAX >> 2,
-					&o->segment_bytes);
-	case KEY_MAX_SEGMENTS:
-		return shlogfs_opt_u32(arg, 0, UINT32_MAX, &o->max_segments);
-	case KEY_RETENTION:
+	if (key == KEY_RETENTION) {
 		if ((i = shlogfs_opt_choice(arg, retention)) < 0)
 			return -1;
-		o->retention = i ? SHLOG_RETAIN_WRAP : SHLOG_RETAIN_HALT;
+		c->so.retention = i ? SHLOG_RETAIN_WRAP : SHLOG_RETAIN_HALT;
 		return 0;
-	case KEY_SYNC:
+	}
+	if (key == KEY_SYNC) {
 		if ((i = shlogfs_opt_choice(arg, sync)) < 0)
 			return -1;
-		o->sync = (enum shlog_sync)i;
+		c->so.sync = (enum shlog_sync)i;
 		return 0;
-	case KEY_SYNC_MS:
-		return shlogfs_opt_u32(arg, 1, 3600000, &o->sync_interval_ms);
-	case KEY_FLUSH_THREADS:
-		return shlogfs_opt_u32(arg, 1, 256, &o->flush_threads);
-	case KEY_PARTITIONS:
-		return shlogfs_opt_u32(arg, 1, 65536, &c->partitions);
-	case KEY_MAX_HELD:
-		return shlogfs_opt_size(arg, 4096, UINT64_MAX >> 2, &c->max_held);
-	case KEY_MAX_HELD_PER_USER:
-		return shlogfs_opt_size(arg, 4096, UINT64_MAX >> 2,
-					&c->max_held_per_user);
-	case KEY_MAX_TOPICS_PER_USER:
-		return shlogfs_opt_u32(arg, 0, UINT32_MAX,
-				       &c->max_topics_per_user);
-	case KEY_MAX_PARTS_PER_USER:
-		return shlogfs_opt_u32(arg, 0, UINT32_MAX,
-				       &c->max_parts_per_user);
-	case KEY_MAX_FDS:
-		return shlogfs_opt_u32(arg, 0, 1u << 30, &o->max_fds);
-	case KEY_FD_RESERVE:
-		return shlogfs_opt_u32(arg, 0, 1u << 30, &o->fd_reserve);
-	case KEY_MAX_PARTITIONS:
-		return shlogfs_opt_u32(arg, 0, UINT32_MAX, &o->max_partitions);
 	}
+	for (size_t k = 0; k < sizeof shlogfs_optnums / sizeof shlogfs_optnums[0];
+	     k++)
+		if (shlogfs_optnums[k].key == key)
+			return shlogfs_opt_num(c, arg, &shlogfs_optnums[k]);
 	return 1;
 }
 
@@ -412,8 +388,7 @@ static void shlogfs_detach_done(int wfd)
 
 	if (chdir("/") < 0)
 		shlogfs_log(LOG_WARNING, "chdir /: %s", strerror(errno));
-	openlog("shlogfs", LOG_PID, LOG_DAEMON);
-	shlogfs_to_syslog = 1;
+	shlogfs_log_to_syslog();
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -488,7 +463,7 @@ static void shlogfs_shutdown_begin(void)
 /* Open the store with a clear message for each way it fails. */
 static int shlogfs_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
 {
-	c->so.log = shlogfs_engine_log;
+	c->so.log = shlogfs_log_engine;
 	c->so.set_aside = 1;   /* a damaged topic is refused (EUCLEAN), the rest served */
 	c->so.log_arg = fs;
 	int rc = shlog_store_open(fs->datadir, &c->so, &fs->store);
@@ -530,6 +505,171 @@ static int shlogfs_serve(struct fuse_session *se,
 	return rc < 0 ? -1 : 0;
 }
 
+/* ==== main ============================================================ */
+
+/* The operations table: each entry point finds its node's kind (ll.h). */
+static const struct fuse_lowlevel_ops shlogfs_ops = {
+	.init = shlogfs_ll_init,
+	.lookup = shlogfs_ll_lookup,
+	.forget = shlogfs_ll_forget,
+	.forget_multi = shlogfs_ll_forget_multi,
+	.getattr = shlogfs_ll_getattr,
+	.setattr = shlogfs_ll_setattr,
+	.mknod = shlogfs_ll_mknod,
+	.mkdir = shlogfs_ll_mkdir,
+	.unlink = shlogfs_ll_unlink,
+	.rmdir = shlogfs_ll_rmdir,
+	.symlink = shlogfs_ll_symlink,
+	.rename = shlogfs_ll_rename,
+	.link = shlogfs_ll_link,
+	.open = shlogfs_ll_open,
+	.read = shlogfs_ll_read,
+	.write = shlogfs_ll_write,
+	.flush = shlogfs_ll_flush,
+	.release = shlogfs_ll_release,
+	.fsync = shlogfs_ll_fsync,
+	.opendir = shlogfs_ll_opendir,
+	.readdir = shlogfs_ll_readdir,
+	.releasedir = shlogfs_ll_releasedir,
+	.fsyncdir = shlogfs_ll_fsyncdir,
+	.statfs = shlogfs_ll_statfs,
+	.create = shlogfs_ll_create,
+	.fallocate = shlogfs_ll_fallocate,
+	/* getxattr/listxattr left out: libfuse answers ENOSYS once and the
+	 * kernel stops asking for security.capability on every write. */
+};
+
+/* Parse the command line; @p done: exit now, with the status returned. */
+static int shlogfs_cmdline(struct fuse_args *args, struct shlogfs_cli *cli,
+			   struct fuse_cmdline_opts *copts, const char *prog,
+			   int *done)
+{
+	*done = 1;
+	if (fuse_opt_parse(args, cli, shlogfs_opt_table, shlogfs_opt_proc) == -1)
+		return 1;
+	if (cli->show_help || cli->show_version) {
+		if (cli->show_help)
+			shlogfs_usage(prog);
+		else
+			printf("shlogfs version %s\nFUSE library version %s\n",
+			       SHLOG_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (fuse_parse_cmdline(args, copts) != 0)
+		return 1;
+	if (!cli->datadir || !copts->mountpoint) {
+		fprintf(stderr, "shlogfs: missing DATADIR or MOUNTPOINT "
+			"(usage: shlogfs [options] DATADIR MOUNTPOINT; see -h)\n");
+		return 1;
+	}
+	if (copts->debug)
+		shlogfs_log_debug();
+	*done = 0;
+	return 1;
+}
+
+/* Set up the daemon's state from the options; 0, or -1 (the data dir). */
+static int shlogfs_state_init(struct shlogfs *fs, const struct shlogfs_cli *cli,
+			      struct fuse_args *args)
+{
+	fs->partitions = cli->partitions;
+	fs->writeback = cli->writeback;
+	fs->max_topics_per_user = cli->max_topics_per_user;
+	fs->max_parts_per_user = cli->max_parts_per_user;
+	fs->datadir = shlogfs_resolve_datadir(cli->datadir);
+	if (!fs->datadir || shlogfs_add_mount_opts(args, cli, fs->datadir))
+		return -1;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->mk_lock, NULL);
+	shlogfs_budget_init(&fs->budget, cli->max_held, cli->max_held_per_user);
+	shlogfs_nodes_init(fs, &shlogfs_kind_root);
+	LIST_INIT(&fs->handles);
+	LIST_INIT(&fs->snaps);
+	shlogfs_shutdown_prepare();
+	shlogfs_malloc_setup();
+	return 0;
+}
+
+/* Undo shlogfs_state_init() (what of it was done). */
+static void shlogfs_state_free(struct shlogfs *fs)
+{
+	shlogfs_shutdown_begin();
+	shlogfs_budget_free(&fs->budget);
+	free(fs->datadir);
+}
+
+/* Mounted: detach, serve until unmount, unmount; 0 or 1. */
+static int shlogfs_mounted(struct shlogfs *fs,
+			   const struct fuse_cmdline_opts *copts, int wfd)
+{
+	int ret;
+
+	if (!copts->foreground)
+		shlogfs_detach_done(wfd);
+	shlogfs_log(LOG_INFO, "serving %s on %s", fs->datadir,
+		    copts->mountpoint);
+	ret = shlogfs_serve(fs->se, copts) ? 1 : 0;
+	shlogfs_shutdown_begin();
+	fuse_session_unmount(fs->se);
+	return ret;
+}
+
+/* Stop serving and close the store; @p ret, or 1 if the close failed. */
+static int shlogfs_store_shut(struct shlogfs *fs, int sigs, int ret)
+{
+	struct fuse_session *se = fs->se;
+
+	__atomic_store_n(&fs->se, NULL, __ATOMIC_RELEASE); /* no more notifications */
+	shlogfs_ctl_stop();
+	shlogfs_handles_close_all(fs);
+	shlogfs_snaps_free(fs);
+	/* the signal handlers stay until the store is closed: a SIGTERM now
+	 * (systemd sends one after umount) must not kill the final flush */
+	if (shlog_store_close(fs->store) < 0) {
+		shlogfs_log(LOG_ERR, "closing %s failed", fs->datadir);
+		ret = 1;
+	}
+	if (sigs)
+		fuse_remove_signal_handlers(se);
+	shlogfs_nodes_free(fs);
+	return ret;
+}
+
+/* With the store open: the control socket, signals, mount, serve; the status. */
+static int shlogfs_run_store(struct shlogfs *fs,
+			     const struct fuse_cmdline_opts *copts, int wfd)
+{
+	int ret = 1, sigs = 0;
+
+	shlogfs_ctl_start(fs);   /* holding the store's lock: shlogctl sync (ctl.c) */
+	if (fuse_set_signal_handlers(fs->se) == 0) {
+		sigs = 1;
+		if (fuse_session_mount(fs->se, copts->mountpoint) == 0)
+			ret = shlogfs_mounted(fs, copts, wfd);
+	}
+	return shlogfs_store_shut(fs, sigs, ret);
+}
+
+/* Detach, make the session, open the store and run; the exit status. */
+static int shlogfs_run(struct fuse_args *args, struct shlogfs *fs,
+		       struct shlogfs_cli *cli,
+		       const struct fuse_cmdline_opts *copts)
+{
+	struct fuse_session *se;
+	int ret = 1, wfd = -1;
+
+	if (!copts->foreground && shlogfs_detach_start(&wfd))
+		return 1;
+	se = fuse_session_new(args, &shlogfs_ops, sizeof shlogfs_ops, fs);
+	if (!se)
+		return 1;
+	fs->se = se;
+	if (shlogfs_store_open(fs, cli) == 0)
+		ret = shlogfs_run_store(fs, copts, wfd);
+	fuse_session_destroy(se);
+	return ret;
+}
+
 /* Parse, open, mount, serve, undo. */
 int main(int argc, char *argv[])
 {
@@ -543,93 +683,17 @@ int main(int argc, char *argv[])
 		.max_parts_per_user = 4096,
 	};
 	struct shlogfs fs = { 0 };
-	struct fuse_session *se;
-	int ret = 1, wfd = -1, sigs = 0;
+	int ret, done;
 
-	fuse_set_log_func(shlogfs_fuse_log);
+	fuse_set_log_func(shlogfs_log_fuse);
 	shlog_options_init(&cli.so);
-	if (fuse_opt_parse(&args, &cli, shlogfs_opt_table,
-			   shlogfs_opt_proc) == -1)
-		goto out_args;
-	if (cli.show_help || cli.show_version) {
-		if (cli.show_help)
-			shlogfs_usage(argv[0]);
-		else
-			printf("shlogfs version %s\nFUSE library version %s\n",
-			       SHLOG_VERSION, fuse_pkgversion());
-		ret = 0;
-		goto out_args;
+	ret = shlogfs_cmdline(&args, &cli, &copts, argv[0], &done);
+	if (!done) {
+		if (shlogfs_state_init(&fs, &cli, &args) == 0)
+			ret = shlogfs_run(&args, &fs, &cli, &copts);
+		shlogfs_state_free(&fs);
 	}
-	if (fuse_parse_cmdline(&args, &copts) != 0)
-		goto out_cmd;
-	if (!cli.datadir || !copts.mountpoint) {
-		fprintf(stderr, "shlogfs: missing DATADIR or MOUNTPOINT "
-			"(usage: shlogfs [options] DATADIR MOUNTPOINT; see -h)\n");
-		goto out_cmd;
-	}
-	if (copts.debug)
-		shlogfs_max_level = LOG_DEBUG;
-	fs.partitions = cli.partitions;
-	fs.writeback = cli.writeback;
-	fs.max_topics_per_user = cli.max_topics_per_user;
-	fs.max_parts_per_user = cli.max_parts_per_user;
-	fs.datadir = shlogfs_resolve_datadir(cli.datadir);
-	if (!fs.datadir)
-		goto out_cmd;
-	if (shlogfs_add_mount_opts(&args, &cli, fs.datadir))
-		goto out_dir;
-	pthread_mutex_init(&fs.lock, NULL);
-	pthread_mutex_init(&fs.mk_lock, NULL);
-	shlogfs_budget_init(&fs.budget, cli.max_held, cli.max_held_per_user);
-	shlogfs_nodes_init(&fs);
-	LIST_INIT(&fs.handles);
-	LIST_INIT(&fs.snaps);
-	shlogfs_shutdown_prepare();
-	shlogfs_malloc_setup();
-	if (!copts.foreground && shlogfs_detach_start(&wfd))
-		goto out_dir;
-	se = fuse_session_new(&args, &shlogfs_ops, sizeof shlogfs_ops, &fs);
-	if (!se)
-		goto out_dir;
-	fs.se = se;
-	if (shlogfs_store_open(&fs, &cli))
-		goto out_session;
-	shlogfs_ctl_start(&fs);   /* holding the store's lock: shlogctl sync (ctl.c) */
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out_store;
-	sigs = 1;
-	if (fuse_session_mount(se, copts.mountpoint) != 0)
-		goto out_store;
-	if (!copts.foreground)
-		shlogfs_detach_done(wfd);
-	shlogfs_log(LOG_INFO, "serving %s on %s", fs.datadir,
-		    copts.mountpoint);
-	ret = shlogfs_serve(se, &copts) ? 1 : 0;
-	shlogfs_shutdown_begin();
-	fuse_session_unmount(se);
-out_store:
-	__atomic_store_n(&fs.se, NULL, __ATOMIC_RELEASE); /* no more notifications */
-	shlogfs_ctl_stop();
-	shlogfs_handles_close_all(&fs);
-	shlogfs_snaps_free(&fs);
-	/* the signal handlers stay until the store is closed: a SIGTERM now
-	 * (systemd sends one after umount) must not kill the final flush */
-	if (shlog_store_close(fs.store) < 0) {
-		shlogfs_log(LOG_ERR, "closing %s failed", fs.datadir);
-		ret = 1;
-	}
-	if (sigs)
-		fuse_remove_signal_handlers(se);
-	shlogfs_nodes_free(&fs);
-out_session:
-	fuse_session_destroy(se);
-out_dir:
-	shlogfs_shutdown_begin();
-	shlogfs_budget_free(&fs.budget);
-	free(fs.datadir);
-out_cmd:
 	free(copts.mountpoint);
-out_args:
 	free(cli.datadir);
 	fuse_opt_free_args(&args);
 	return ret;

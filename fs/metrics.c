@@ -6,27 +6,9 @@
  *               textfile collector or any scraper that can read a file
  *   /.status    a short summary for people
  *
- * Both are snapshots taken at open and served with direct_io.  Each
- * reader sees only the partitions whose log it may read (root: all),
- * and only root sees the data dir's path.  A snapshot is shared by every
- * open with the same credentials within SHLOGFS_SNAP_SHARE_NS of its
- * making, and charged once to its opener's memory budget (budget.c):
- * many open handles cost one text, not one each.  A stat reports the
- * size of the text an open would read at that moment: the caller's
- * young snapshot, made by the stat if there is none, and kept for the
- * open that usually follows (tar stats, then opens and reads the size
- * it found).  So a stat flood makes one text a second per credentials,
- * not one per stat.  Unprivileged readers share a text for a second
- * (so they may see numbers up to a second old); root's opens always
- * make a new one.  Their names
- * start with a dot, which no topic name can (shlog_topic_name_check), so
- * they never collide with a topic.  They are found by name only, like
- * at/<N>: a listing of the root shows topics and nothing else, so
- * `ls -A`, `tar -C MNT .` and `rsync MNT/` see only topics.
- *
- * The daemon's operation table (dir.c) sends getattr, setattr and open
- * here first; everything that is not one of these two files goes on to
- * attr.c and file.c unchanged.
+ * Each reader sees only the partitions whose log it may read (root:
+ * all), and only root sees the data dir's path.  This file makes the
+ * texts; k_rootfile.c serves them (shared snapshots, stat, open).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shlogfs.h"
+#include "metrics.h"
+#include "budget.h"
+#include "cred.h"
+#include "text.h"
 
 /* ==== collecting ====================================================== */
 
@@ -381,14 +366,15 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 	return rc;
 }
 
-/* The text of /.metrics (@p root: the reader is root). */
+/* The text of /.metrics (the budget's figures for root only). */
 static int shlogfs_metrics_text(struct shlogfs *fs,
-				const struct shlogfs_mset *m, int root,
+				const struct shlogfs_mset *m,
+				const struct shlogfs_cred *c,
 				struct shlogfs_buf *b)
 {
 	int rc = shlogfs_metrics_store(b, m);
 
-	if (rc == 0 && root)
+	if (rc == 0 && c->uid == 0)
 		rc = shlogfs_metrics_budget(fs, b);
 
 	for (size_t i = 0; rc == 0 && i < sizeof shlogfs_metrics /
@@ -521,396 +507,36 @@ static int shlogfs_status_text(struct shlogfs *fs,
 	return rc;
 }
 
-/* ==== the files ======================================================= */
+/* ==== the texts ======================================================= */
 
-/* Generate the text of /.metrics or /.status into @p out (emptied). */
-int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
-			   const struct shlogfs_cred *c,
-			   struct shlogfs_buf *out)
+/* The text @p fmt makes of the partitions @p c may read, into @p out. */
+static int shlogfs_root_text(struct shlogfs *fs, const struct shlogfs_cred *c,
+			     struct shlogfs_buf *out,
+			     int (*fmt)(struct shlogfs *fs,
+					const struct shlogfs_mset *m,
+					const struct shlogfs_cred *c,
+					struct shlogfs_buf *b))
 {
 	struct shlogfs_mset m = { 0 };
 	int rc = shlogfs_mset_fill(fs, &m, c);
 
 	out->len = 0;
 	if (rc == 0)
-		rc = kind == SHLOGFS_METRICS ? shlogfs_metrics_text(fs, &m,
-								      c->uid == 0, out)
-					     : shlogfs_status_text(fs, &m, c, out);
+		rc = fmt(fs, &m, c, out);
 	shlogfs_mset_free(&m);
 	return rc;
 }
 
-/* ==== shared snapshots ================================================ */
-
-/* Opens within this long of a snapshot's making share it. */
-#define SHLOGFS_SNAP_SHARE_NS 1000000000LL
-/* A text refused by the budget is not tried again for this long. */
-#define SHLOGFS_SNAP_REFUSED_NS 5000000000LL
-
-/* How long a snapshot made at @p born may be shared. */
-static int shlogfs_snap_young(const struct shlogfs_snap *sn, int64_t now)
+/* The text of /.metrics as @p c may see it. */
+int shlogfs_metrics_make(struct shlogfs *fs, const struct shlogfs_cred *c,
+			 struct shlogfs_buf *out)
 {
-	return now - sn->born_ns < (sn->refused ? SHLOGFS_SNAP_REFUSED_NS
-						: SHLOGFS_SNAP_SHARE_NS);
+	return shlogfs_root_text(fs, c, out, shlogfs_metrics_text);
 }
 
-/* CLOCK_MONOTONIC in ns. */
-static int64_t shlogfs_mono_ns(void)
+/* The text of /.status as @p c may see it. */
+int shlogfs_status_make(struct shlogfs *fs, const struct shlogfs_cred *c,
+			struct shlogfs_buf *out)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* 64-bit FNV-1a of everything that decides what @p c may see. */
-static uint64_t shlogfs_cred_hash(const struct shlogfs_cred *c)
-{
-	uint64_t h = 14695981039346656037ULL;
-	uint32_t v[3] = { c->uid, c->gid, (uint32_t)c->ngroups };
-	const unsigned char *p = (const unsigned char *)v;
-
-	for (size_t i = 0; i < sizeof v; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	p = (const unsigned char *)c->groups;
-	for (size_t i = 0; i < (size_t)c->ngroups * sizeof c->groups[0]; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
-}
-
-/* Bytes a snapshot costs its opener's budget. */
-static uint64_t shlogfs_snap_bytes(const struct shlogfs_snap *sn)
-{
-	return sizeof *sn + sn->text.cap;
-}
-
-/*
- * The newest young snapshot of @p kind for exactly these credentials
- * (fs->lock); @p any: root's private ones too (a stat while one is open
- * reports its size).
- */
-static struct shlogfs_snap *shlogfs_snap_find(struct shlogfs *fs,
-					      enum shlogfs_kind kind,
-					      uid_t uid, uint64_t hash,
-					      int64_t now, int any)
-{
-	struct shlogfs_snap *sn;
-
-	LIST_FOREACH(sn, &fs->snaps, link)
-		if (sn->kind == kind && sn->uid == uid && sn->cred_hash == hash &&
-		    (any || !sn->private) && shlogfs_snap_young(sn, now))
-			return sn;
-	return NULL;
-}
-
-/* Free a snapshot no handle uses, and give back its charge. */
-static void shlogfs_snap_free(struct shlogfs *fs, struct shlogfs_snap *sn)
-{
-	if (!sn->refused)
-		shlogfs_budget_give(fs, sn->uid, shlogfs_snap_bytes(sn));
-	shlogfs_buf_free(&sn->text);
-	free(sn);
-}
-
-/* Unlink the snapshots no handle uses that are too old to share (fs->lock). */
-static void shlogfs_snap_sweep(struct shlogfs *fs, int64_t now,
-			       struct shlogfs_snap **dead)
-{
-	struct shlogfs_snap *sn, *next;
-
-	LIST_FOREACH_SAFE(sn, &fs->snaps, link, next) {
-		if (sn->refs || (!sn->private && shlogfs_snap_young(sn, now)))
-			continue;
-		LIST_REMOVE(sn, link);
-		LIST_NEXT(sn, link) = *dead; /* a private chain from here on */
-		*dead = sn;
-	}
-}
-
-/* Free a chain made by shlogfs_snap_sweep() (outside fs->lock). */
-static void shlogfs_snap_free_chain(struct shlogfs *fs, struct shlogfs_snap *sn)
-{
-	while (sn) {
-		struct shlogfs_snap *next = LIST_NEXT(sn, link);
-		shlogfs_snap_free(fs, sn);
-		sn = next;
-	}
-}
-
-/* Make a snapshot for @p c, charged to its budget; -ENOBUFS past it. */
-static int shlogfs_snap_make(struct shlogfs *fs, enum shlogfs_kind kind,
-			     const struct shlogfs_cred *c, uint64_t hash,
-			     int64_t now, struct shlogfs_snap **out)
-{
-	struct shlogfs_snap *sn = calloc(1, sizeof *sn);
-	int rc;
-
-	if (!sn)
-		return -ENOMEM;
-	sn->kind = kind;
-	sn->uid = c->uid;
-	sn->cred_hash = hash;
-	sn->born_ns = now;
-	__atomic_add_fetch(&fs->snaps_made, 1, __ATOMIC_RELAXED);
-	rc = shlogfs_root_file_make(fs, kind, c, &sn->text);
-	if (rc == 0)
-		rc = shlogfs_budget_take(fs, c->uid, shlogfs_snap_bytes(sn),
-			kind == SHLOGFS_METRICS ? "snapshot of /.metrics"
-						: "snapshot of /.status");
-	if (rc == -ENOBUFS) {
-		/* remembered: a flood of stats or opens does not make it again */
-		shlogfs_buf_free(&sn->text);
-		sn->refused = 1;
-		rc = 0;
-	}
-	if (rc) {
-		shlogfs_buf_free(&sn->text);
-		free(sn);
-		return rc;
-	}
-	*out = sn;
-	return 0;
-}
-
-/*
- * The snapshot @p c gets now (open, stat): a young one made for the same
- * credentials, or a new one; -ENOBUFS when the text is past the caller's
- * budget (remembered for SHLOGFS_SNAP_REFUSED_NS, so a flood does not
- * make it again).  A reference is taken (give it back with
- * shlogfs_snap_put()); @p ref_kept: for an open handle, else for a stat,
- * which may also use a private one.  @p fresh: a new text only for this
- * reference, freed when it is put (root's opens: a loop of them must not
- * pile texts up for a second).
- * However many opens and stats an unprivileged user makes, at most one
- * text per credentials and second is made for them (they may read
- * numbers up to a second old); root's opens always get a new text.
- */
-static int shlogfs_snap_get(struct shlogfs *fs, enum shlogfs_kind kind,
-			    const struct shlogfs_cred *c, int ref_kept,
-			    int fresh, struct shlogfs_snap **out)
-{
-	uint64_t hash = shlogfs_cred_hash(c);
-	int64_t now = shlogfs_mono_ns();
-	struct shlogfs_snap *sn, *dead = NULL, *mine;
-	int rc, refused;
-
-	pthread_mutex_lock(&fs->lock);
-	shlogfs_snap_sweep(fs, now, &dead);
-	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now, !ref_kept);
-	refused = sn && sn->refused; /* a marker may be swept once unlocked */
-	if (sn)
-		sn->refs += !refused;
-	pthread_mutex_unlock(&fs->lock);
-	shlogfs_snap_free_chain(fs, dead);
-	if (refused)
-		return -ENOBUFS;
-	if (sn) {
-		*out = sn;
-		return 0;
-	}
-	if ((rc = shlogfs_snap_make(fs, kind, c, hash, now, &mine)))
-		return rc;
-	pthread_mutex_lock(&fs->lock);
-	/* another thread may have made one meanwhile: share the first */
-	sn = fresh ? NULL : shlogfs_snap_find(fs, kind, c->uid, hash, now, 0);
-	if (!sn) {
-		sn = mine;
-		mine = NULL;
-		sn->private = fresh;
-		LIST_INSERT_HEAD(&fs->snaps, sn, link);
-	}
-	refused = sn->refused;
-	sn->refs += !refused;
-	pthread_mutex_unlock(&fs->lock);
-	if (mine)
-		shlogfs_snap_free(fs, mine);
-	if (refused)
-		return -ENOBUFS;
-	*out = sn;
-	return 0;
-}
-
-/* A handle is done with @p sn; it stays for sharing while young. */
-void shlogfs_snap_put(struct shlogfs *fs, struct shlogfs_snap *sn)
-{
-	struct shlogfs_snap *dead = NULL;
-
-	pthread_mutex_lock(&fs->lock);
-	sn->refs--;
-	shlogfs_snap_sweep(fs, shlogfs_mono_ns(), &dead);
-	pthread_mutex_unlock(&fs->lock);
-	shlogfs_snap_free_chain(fs, dead);
-}
-
-/* Free every snapshot (at exit, after the handles). */
-void shlogfs_snaps_free(struct shlogfs *fs)
-{
-	struct shlogfs_snap *dead = NULL;
-
-	pthread_mutex_lock(&fs->lock);
-	shlogfs_snap_sweep(fs, INT64_MAX, &dead);
-	pthread_mutex_unlock(&fs->lock);
-	shlogfs_snap_free_chain(fs, dead);
-}
-
-/* Size of the text an open by the caller of @p req would read now. */
-static uint64_t shlogfs_snap_size(struct shlogfs *fs, enum shlogfs_kind kind,
-				  fuse_req_t req)
-{
-	struct shlogfs_cred c;
-	struct shlogfs_snap *sn;
-	uint64_t size;
-
-	shlogfs_cred_get(req, &c);
-	if (shlogfs_snap_get(fs, kind, &c, 0, 0, &sn))
-		return 0; /* no text for this caller now (ENOBUFS): empty */
-	size = sn->text.len;
-	shlogfs_snap_put(fs, sn);
-	return size;
-}
-
-/* ==== stat, open ====================================================== */
-
-/* stat of a root file: the data dir's owner and times, mode 0444 of it. */
-static int shlogfs_root_file_stat(struct shlogfs *fs, struct shlogfs_node *n,
-				  fuse_req_t req, struct stat *st)
-{
-	uint64_t size;
-
-	int rc = shlog_dir_stat(fs->store, NULL, -1, st);
-
-	if (rc)
-		return rc;
-	st->st_mode = S_IFREG | (st->st_mode & 0444);
-	st->st_nlink = 1;
-	st->st_ino = shlogfs_node_ino(fs, n);
-	st->st_dev = 0;
-	st->st_blksize = 4096;
-	size = shlogfs_snap_size(fs, n->kind, req);
-	st->st_size = (off_t)size;
-	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	return 0;
-}
-
-/* Attributes of any node: the root files here, the rest in attr.c. */
-int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
-		     fuse_req_t req, struct stat *st)
-{
-	if (shlogfs_kind_is_root_file(n->kind)) {
-		memset(st, 0, sizeof *st);
-		return shlogfs_root_file_stat(fs, n, req, st);
-	}
-	return shlogfs_node_stat_req(fs, n, req, st);
-}
-
-/* getattr: root files here, the rest in attr.c. */
-void shlogfs_op_getattr_any(fuse_req_t req, fuse_ino_t ino,
-			    struct fuse_file_info *fi)
-{
-	struct shlogfs *fs = shlogfs_of(req);
-	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
-	struct stat st;
-	int rc;
-
-	if (!shlogfs_kind_is_root_file(n->kind)) {
-		shlogfs_op_getattr(req, ino, fi);
-		return;
-	}
-	if ((rc = shlogfs_stat_any(fs, n, req, &st)))
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, 0.0);
-}
-
-/* setattr: root files are read-only (times alone are accepted, for tar). */
-void shlogfs_op_setattr_any(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-			    int to_set, struct fuse_file_info *fi)
-{
-	struct shlogfs *fs = shlogfs_of(req);
-	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
-	struct stat st;
-	int rc;
-
-	if (!shlogfs_kind_is_root_file(n->kind)) {
-		shlogfs_op_setattr(req, ino, attr, to_set, fi);
-		return;
-	}
-	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MODE |
-		      FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
-		rc = -EPERM;
-	else
-		rc = shlogfs_stat_any(fs, n, req, &st);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, 0.0);
-}
-
-/*
- * A read-only handle on a shared snapshot.  Its buf points at the
- * snapshot's text (read as any snapshot, file.c) without owning it;
- * shlogfs_handle_drop() gives the snapshot back.
- */
-static int shlogfs_root_file_handle(struct shlogfs *fs, struct shlogfs_node *n,
-				    const struct shlogfs_cred *c, int flags,
-				    struct shlogfs_handle **out)
-{
-	struct shlogfs_handle *h = calloc(1, sizeof *h);
-	int rc;
-
-	if (!h)
-		return -ENOMEM;
-	if ((rc = shlogfs_budget_take(fs, c->uid, sizeof *h, "open"))) {
-		free(h);
-		return rc;
-	}
-	h->held = sizeof *h;
-	/* root's opens: always the numbers of now, never shared */
-	if ((rc = shlogfs_snap_get(fs, n->kind, c, 1, c->uid == 0, &h->rsnap))) {
-		shlogfs_budget_give(fs, c->uid, h->held);
-		free(h);
-		return rc;
-	}
-	h->kind = n->kind;
-	h->node = n;
-	h->flags = flags;
-	h->uid = c->uid;
-	h->buf.p = h->rsnap->text.p;
-	h->buf.len = h->rsnap->text.len;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_init(&h->ra_lock, NULL);
-	pthread_mutex_lock(&fs->lock);
-	LIST_INSERT_HEAD(&fs->handles, h, link);
-	pthread_mutex_unlock(&fs->lock);
-	*out = h;
-	return 0;
-}
-
-/* open: a snapshot of a root file; the rest goes to file.c. */
-void shlogfs_op_open_any(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_file_info *fi)
-{
-	struct shlogfs *fs = shlogfs_of(req);
-	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
-	struct shlogfs_handle *h;
-	struct shlogfs_cred c;
-	int rc;
-
-	if (!shlogfs_kind_is_root_file(n->kind)) {
-		shlogfs_op_open(req, ino, fi);
-		return;
-	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	shlogfs_cred_get(req, &c);
-	if ((rc = shlogfs_root_file_handle(fs, n, &c, fi->flags, &h))) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		shlogfs_handle_drop(fs, h);
+	return shlogfs_root_text(fs, c, out, shlogfs_status_text);
 }

@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shlogfs.h"
+#include "node.h"
 
-/* Order nodes by kind, partition, topic and leaf name. */
+/* Order nodes by kind (its table's address), partition, topic and leaf name. */
 static int shlogfs_node_cmp(const struct shlogfs_node *a,
 			    const struct shlogfs_node *b)
 {
 	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
+		return (uintptr_t)a->kind < (uintptr_t)b->kind ? -1 : 1;
 	if (a->part != b->part)
 		return a->part < b->part ? -1 : 1;
 	int c = strcmp(a->topic, b->topic);
@@ -52,7 +52,11 @@ static int shlogfs_node_same_name(const struct shlogfs_node *a,
 	       memcmp(a->name, b->name, a->nlen) == 0;
 }
 
-RB_GENERATE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
+/* The trees' functions are this file's only (libbsd's RB_GENERATE_STATIC
+ * spells its attribute __unused, which glibc does not define). */
+#define SHLOGFS_RB_STATIC static __attribute__((unused))
+RB_GENERATE_INTERNAL(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp,
+		     SHLOGFS_RB_STATIC)
 
 /* Order nodes by inode number. */
 static int shlogfs_node_ino_cmp(const struct shlogfs_node *a,
@@ -61,29 +65,35 @@ static int shlogfs_node_ino_cmp(const struct shlogfs_node *a,
 	return a->ino < b->ino ? -1 : a->ino > b->ino;
 }
 
-RB_GENERATE(shlogfs_ino_tree, shlogfs_node, by_ino, shlogfs_node_ino_cmp)
+RB_GENERATE_INTERNAL(shlogfs_ino_tree, shlogfs_node, by_ino,
+		     shlogfs_node_ino_cmp, SHLOGFS_RB_STATIC)
 
 /*
  * What an inode number the daemon never gave (or already freed) finds:
  * a removed file, so every operation on it fails with ENOENT.  The
  * kernel sends only numbers it holds; this keeps a bug from a crash.
  */
+static const struct shlogfs_kind shlogfs_kind_none = {
+	.name = "(none)",
+	.type = S_IFREG,
+	.generated = 1,
+};
 static struct shlogfs_node shlogfs_node_none = {
-	.kind = SHLOGFS_ANCHOR,
+	.kind = &shlogfs_kind_none,
 	.topic = (char *)"",
 	.name = (char *)"",
 	.linked = 0,
 };
 
-/* Set up the empty table and the root node. */
-void shlogfs_nodes_init(struct shlogfs *fs)
+/* Set up the empty table and the root node (of kind @p root). */
+void shlogfs_nodes_init(struct shlogfs *fs, const struct shlogfs_kind *root)
 {
 	RB_INIT(&fs->nodes);
 	RB_INIT(&fs->inos);
 	fs->next_ino = FUSE_ROOT_ID + 1;
 	LIST_INIT(&fs->unlinked);
 	memset(&fs->root, 0, sizeof fs->root);
-	fs->root.kind = SHLOGFS_ROOT;
+	fs->root.kind = root;
 	fs->root.topic = (char *)"";
 	fs->root.name = (char *)"";
 	fs->root.ino = FUSE_ROOT_ID;
@@ -91,10 +101,11 @@ void shlogfs_nodes_init(struct shlogfs *fs)
 	fs->root.linked = 1;
 }
 
-/* Free one node's memory. */
+/* Free one node's memory (and its kind's state of it). */
 static void shlogfs_node_destroy(struct shlogfs_node *n)
 {
-	shlogfs_wb_free(n->wb);
+	if (n->kind->forget)
+		n->kind->forget(n);
 	free(n->topic);
 	free(n->name);
 	free(n);
@@ -155,7 +166,8 @@ fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n)
 }
 
 /* Fill a search key on the stack (no allocation). */
-static void shlogfs_node_key(struct shlogfs_node *k, enum shlogfs_kind kind,
+static void shlogfs_node_key(struct shlogfs_node *k,
+			     const struct shlogfs_kind *kind,
 			     const char *topic, uint32_t part,
 			     const char *name)
 {
@@ -181,6 +193,7 @@ static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
 	n->name = strdup(key->name);
 	n->nlen = key->nlen;
 	n->gen = key->gen;
+	n->parent = key->parent;
 	n->nlookup = 1;
 	n->linked = 1;
 	if (!n->topic || !n->name) {
@@ -209,17 +222,18 @@ static struct shlogfs_node *shlogfs_node_newest(struct shlogfs *fs,
 
 /* Lookup/mkdir/create: find or make a node and count one lookup. */
 struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
-					 enum shlogfs_kind kind,
-					 const char *topic, uint32_t part,
-					 const char *name)
+					 const struct shlogfs_name *nm,
+					 fuse_ino_t parent)
 {
+	int fresh = fs->wb_on && nm->kind->generated;
 	struct shlogfs_node key, *n;
 
-	if (kind == SHLOGFS_ROOT)
+	if (nm->kind == fs->root.kind)
 		return &fs->root;
-	shlogfs_node_key(&key, kind, topic, part, name);
+	shlogfs_node_key(&key, nm->kind, nm->topic, nm->part, nm->leaf);
+	key.parent = parent;
 	pthread_mutex_lock(&fs->lock);
-	if (fs->wb_on && shlogfs_kind_is_generated(kind))
+	if (fresh)
 		n = shlogfs_node_newest(fs, &key);
 	else
 		n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
@@ -228,7 +242,7 @@ struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 		pthread_mutex_unlock(&fs->lock);
 		return n;
 	}
-	if (fs->wb_on && shlogfs_kind_is_generated(kind))
+	if (fresh)
 		key.gen = ++fs->gen;
 	n = shlogfs_node_new(fs, &key);
 	pthread_mutex_unlock(&fs->lock);
@@ -250,6 +264,7 @@ struct shlogfs_node *shlogfs_node_settle(struct shlogfs *fs,
 		return n;
 	}
 	shlogfs_node_key(&key, n->kind, n->topic, n->part, n->name);
+	key.parent = n->parent;
 	key.gen = ++fs->gen;
 	m = shlogfs_node_new(fs, &key);
 	pthread_mutex_unlock(&fs->lock);
@@ -270,15 +285,13 @@ void shlogfs_node_sent(struct shlogfs *fs, struct shlogfs_node *n,
 }
 
 /* readdir: the inode number of a name already known, else 0. */
-fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
-			     const char *topic, uint32_t part,
-			     const char *name)
+fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, const struct shlogfs_name *nm)
 {
 	struct shlogfs_node key, *n;
 
-	if (kind == SHLOGFS_ROOT)
+	if (nm->kind == fs->root.kind)
 		return FUSE_ROOT_ID;
-	shlogfs_node_key(&key, kind, topic, part, name);
+	shlogfs_node_key(&key, nm->kind, nm->topic, nm->part, nm->leaf);
 	pthread_mutex_lock(&fs->lock);
 	n = RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
 	pthread_mutex_unlock(&fs->lock);
@@ -331,16 +344,35 @@ void shlogfs_node_unlink_node(struct shlogfs *fs, struct shlogfs_node *n)
 }
 
 /* rm keys/<key>: the next create of that name gets a new node. */
-void shlogfs_node_unlink_key(struct shlogfs *fs, const char *topic,
-			     uint32_t part, const char *name)
+void shlogfs_node_unlink_name(struct shlogfs *fs, const struct shlogfs_name *nm)
 {
 	struct shlogfs_node key, *n;
 
-	shlogfs_node_key(&key, SHLOGFS_KEY, topic, part, name);
+	shlogfs_node_key(&key, nm->kind, nm->topic, nm->part, nm->leaf);
 	pthread_mutex_lock(&fs->lock);
 	/* every generation of the name (several with -o writeback) */
 	while ((n = RB_NFIND(shlogfs_node_tree, &fs->nodes, &key)) &&
 	       shlogfs_node_same_name(n, &key))
 		shlogfs_node_unlink(fs, n);
 	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Take a reference on the partition a node belongs to. */
+int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
+		      shlog_part **out)
+{
+	return shlog_part_get(fs->store, n->topic, n->part, out);
+}
+
+/* Snapshot size of a node while a handle holds one (1); 0 if none. */
+int shlogfs_node_snap_size(struct shlogfs *fs, struct shlogfs_node *n,
+			   uint64_t *size)
+{
+	int have;
+
+	pthread_mutex_lock(&fs->lock);
+	have = n->nsnap > 0;
+	*size = n->snap_len;
+	pthread_mutex_unlock(&fs->lock);
+	return have;
 }

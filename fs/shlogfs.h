@@ -1,5 +1,6 @@
 /*
- * shlogfs.h — internal declarations of the shlogfs FUSE daemon.
+ * shlogfs.h — the daemon's core types: its state, a node, an open file,
+ * and the table of operations every node kind has.
  *
  * The daemon exposes a shlog store (core/shlog.h) as a tree:
  *
@@ -11,12 +12,19 @@
  *   /<topic>/<p>/keys/<key>       latest value of a key
  *   /.metrics, /.status           Prometheus metrics, a summary
  *
- * Files: main.c (command line, set-up, logs), node.c (inode table),
- * text.c (generated text, time parsing, buffers), attr.c (stat,
- * getattr, setattr), dir.c (names), file.c (open, read, write, close),
- * metrics.c (the two root files), wb.c (-o writeback: partition logs
- * behind the kernel's page cache), budget.c (the memory handles hold
- * for their users).
+ * Each kind of node (the root, a topic, a partition log, ...) is one
+ * `struct shlogfs_kind`, defined in its family's k_*.c file; the FUSE
+ * entry points (attr.c, dir.c, file.c) call through the node's table and
+ * never ask which kind it is.  The layers, who may call whom (downwards
+ * only), are in docs/DESIGN.md ("The daemon"):
+ *
+ *   main.c                          options, set-up, the FUSE ops table
+ *   attr.c dir.c file.c             FUSE entry points
+ *   k_root.c k_topic.c k_part.c k_log.c k_status.c k_view.c k_keys.c
+ *   k_rootfile.c                    node kinds (kinds.h)
+ *   stat.c read.c handle.c own.c wb.c metrics.c list.c ctl.c
+ *   node.c cred.c budget.c          shared services
+ *   text.c frame.c log.c            leaves (no daemon state)
  */
 #ifndef SHLOGFS_H
 #define SHLOGFS_H
@@ -37,29 +45,117 @@
 /** Longest file name the mount accepts. */
 #define SHLOGFS_NAME_MAX 255
 
-/** What an inode is. */
-enum shlogfs_kind {
-	SHLOGFS_ROOT,
-	SHLOGFS_TOPIC,     /**< <topic>/ */
-	SHLOGFS_TLOG,      /**< <topic>/log */
-	SHLOGFS_PART,      /**< <topic>/<p>/ */
-	SHLOGFS_LOG,       /**< <topic>/<p>/log */
-	SHLOGFS_ANCHOR,    /**< <topic>/<p>/anchor */
-	SHLOGFS_INDEX,     /**< <topic>/<p>/index */
-	SHLOGFS_STATS,     /**< <topic>/<p>/stats */
-	SHLOGFS_ATDIR,     /**< <topic>/<p>/at/ */
-	SHLOGFS_AT,        /**< <topic>/<p>/at/<N> */
-	SHLOGFS_SINCEDIR,  /**< <topic>/<p>/since/ */
-	SHLOGFS_SINCE,     /**< <topic>/<p>/since/<time> */
-	SHLOGFS_KEYSDIR,   /**< <topic>/<p>/keys/ */
-	SHLOGFS_KEY,       /**< <topic>/<p>/keys/<key> */
-	SHLOGFS_METRICS,   /**< /.metrics */
-	SHLOGFS_STATUS,    /**< /.status */
+struct shlogfs;
+struct shlogfs_node;
+struct shlogfs_handle;
+struct shlogfs_cred;
+struct shlogfs_dir;
+struct shlogfs_wb;
+struct shlogfs_wb_fix;
+struct shlogfs_snap;
+
+/** A growable byte buffer (text.h). */
+struct shlogfs_buf {
+	char *p;
+	size_t len, cap;
 };
 
-/** Names of the root files (a topic name never starts with a dot). */
-#define SHLOGFS_METRICS_NAME ".metrics"
-#define SHLOGFS_STATUS_NAME ".status"
+/** The directory in the data dir whose owner, mode and times a node shows. */
+enum shlogfs_owner {
+	SHLOGFS_OWNER_ROOT,   /**< the data dir (the mount root's record) */
+	SHLOGFS_OWNER_TOPIC,  /**< the node's topic */
+	SHLOGFS_OWNER_PART,   /**< the node's partition */
+};
+
+/** What a name in a directory resolves to (lookup, mkdir). */
+struct shlogfs_name {
+	const struct shlogfs_kind *kind;
+	const char *topic;
+	uint32_t part;
+	const char *leaf;     /**< at/<N>, since/<time>, keys/<key>; else NULL */
+};
+
+/**
+ * A kind of node: its shape and its operations.  One table per kind, in
+ * its family's file (kinds.h).  A NULL operation has the default its
+ * comment gives.  Every operation is called on a live node (the entry
+ * point checked shlogfs_node_live() first).
+ */
+struct shlogfs_kind {
+	const char *name;      /**< its fixed name in its parent; NULL: named by the user */
+	mode_t type;           /**< S_IFDIR or S_IFREG */
+	mode_t perm;           /**< permission bits it takes from its directory's mode */
+	enum shlogfs_owner owner; /**< whose directory gives owner, mode, times */
+	int leaf;              /**< named by its leaf (looked up every time) */
+	int generated;         /**< a file whose size the daemon changes behind the
+				*   kernel's back (everything but a partition log):
+				*   with -o writeback a new size, a new inode */
+	int keep_blocks;       /**< st_blocks is its directory's (the mount root) */
+	blksize_t blksize;     /**< st_blksize; 0: 1 MiB */
+	const char *held;      /**< what release commits ("line"), for its log line */
+	const void *priv;      /**< the family's own description of the kind */
+
+	/* ---- attributes (stat.c fills the rest) ---- */
+	/** Size, times and links; NULL: none (a directory: 4096 bytes, 2 links). */
+	int (*attr)(struct shlogfs *fs, struct shlogfs_node *n, fuse_req_t req,
+		    struct stat *st);
+	/** setattr mode; NULL: -EPERM. */
+	int (*chmod)(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode);
+	/** setattr owner; NULL: -EPERM. */
+	int (*chown)(struct shlogfs *fs, struct shlogfs_node *n, uid_t uid,
+		     gid_t gid);
+	/** setattr size (@p h: the open file, or NULL); NULL: -EISDIR or -EPERM. */
+	int (*truncate)(struct shlogfs *fs, struct shlogfs_node *n,
+			fuse_req_t req, uint64_t size, struct shlogfs_handle *h);
+
+	/* ---- a directory's names ---- */
+	/** What @p name in @p d is; NULL: -ENOTDIR. */
+	int (*resolve)(struct shlogfs *fs, struct shlogfs_node *d,
+		       const char *name, struct shlogfs_name *out);
+	/** Fill a listing (after "." and ".."); NULL: -ENOTDIR. */
+	int (*list)(struct shlogfs *fs, struct shlogfs_node *d,
+		    struct shlogfs_dir *out);
+	/** Inode number of a listed name if known, else 0; NULL: 0. */
+	fuse_ino_t (*peek)(struct shlogfs *fs, struct shlogfs_node *d,
+			   const char *name);
+	/** mkdir @p name in @p d, the new directory in @p made; NULL: -EPERM. */
+	int (*mkdir)(struct shlogfs *fs, fuse_req_t req, struct shlogfs_node *d,
+		     const char *name, mode_t mode, struct shlogfs_name *made);
+	/** rmdir @p name in @p d; NULL: -ENOTDIR for "log", else -EPERM. */
+	int (*rmdir)(struct shlogfs *fs, fuse_req_t req, struct shlogfs_node *d,
+		     const char *name);
+	/** unlink @p name in @p d; NULL: -EPERM. */
+	int (*unlink)(struct shlogfs *fs, struct shlogfs_node *d,
+		      const char *name);
+	/** create @p name in @p d and open it: @p e and @p fi filled, one
+	 *  lookup of e->ino counted; NULL: -EEXIST if it exists, else -EPERM. */
+	int (*create)(struct shlogfs *fs, fuse_req_t req, struct shlogfs_node *d,
+		      const char *name, struct fuse_file_info *fi,
+		      struct fuse_entry_param *e);
+
+	/* ---- open files ---- */
+	/** Set up @p h (direct_io/keep_cache in @p fi); NULL: -EISDIR. */
+	int (*open)(struct shlogfs *fs, struct shlogfs_node *n,
+		    struct shlogfs_handle *h, const struct shlogfs_cred *c,
+		    struct fuse_file_info *fi);
+	/** Reply to a read of @p size bytes at @p off. */
+	void (*read)(fuse_req_t req, struct shlogfs_handle *h, size_t size,
+		     uint64_t off);
+	/** A write; bytes taken or -errno (@p fix: see wb.h); NULL: -EBADF. */
+	ssize_t (*write)(struct shlogfs *fs, struct shlogfs_handle *h,
+			 const char *buf, size_t size, uint64_t off, int fflags,
+			 struct shlogfs_wb_fix *fix);
+	/** Every close of a descriptor; NULL: 0. */
+	int (*flush)(struct shlogfs_handle *h);
+	/** fsync; NULL: 0. */
+	int (*fsync)(struct shlogfs_handle *h);
+	/** The last close: commit what the handle holds back; NULL: 0. */
+	int (*release)(struct shlogfs *fs, struct shlogfs_handle *h);
+	/** Where a view (at/, since/) of node @p n starts now. */
+	int (*base)(struct shlogfs *fs, struct shlogfs_node *n, uint64_t *base);
+	/** Free the kind's state of a node (its last forget); NULL: none. */
+	void (*forget)(struct shlogfs_node *n);
+};
 
 /**
  * One inode.  Its number comes from a counter (the root is
@@ -70,82 +166,58 @@ struct shlogfs_node {
 	RB_ENTRY(shlogfs_node) by_key; /**< in shlogfs.nodes while linked */
 	RB_ENTRY(shlogfs_node) by_ino; /**< in shlogfs.inos until freed */
 	uint64_t ino;      /**< inode number */
+	uint64_t parent;   /**< inode number of the directory it was made in */
 	LIST_ENTRY(shlogfs_node) gone; /**< in shlogfs.unlinked after that */
-	enum shlogfs_kind kind;
+	const struct shlogfs_kind *kind;
 	uint32_t part;
 	char *topic;       /**< "" for the root */
-	char *name;        /**< leaf name of AT, SINCE and KEY; "" otherwise */
+	char *name;        /**< leaf name of a leaf kind; "" otherwise */
 	size_t nlen;
 	uint64_t nlookup;  /**< lookups the kernel holds */
 	int linked;        /**< 0 once its name was removed (rmdir, rm) */
 	uint32_t nsnap;    /**< open handles holding a snapshot (fs->lock) */
 	uint64_t snap_len; /**< size of the newest snapshot (fs->lock) */
-	uint64_t text_key[4]; /**< INDEX: the state text_len was made from (fs->lock) */
-	uint64_t text_len; /**< INDEX: size of its last text (fs->lock) */
+	uint64_t text_key[4]; /**< index: the state text_len was made from (fs->lock) */
+	uint64_t text_len; /**< index: size of its last text (fs->lock) */
 	int text_keyed;    /**< text_key and text_len are set (fs->lock) */
-	uint32_t rr;       /**< TLOG: round robin of keyless lines (atomic) */
+	uint32_t rr;       /**< <topic>/log: round robin of keyless lines (atomic) */
 	uint64_t gen;      /**< -o writeback: tells apart nodes of one name */
 	uint64_t sent_size; /**< -o writeback: the size the kernel was given (fs->lock) */
 	int sent;          /**< sent_size is set */
-	struct shlogfs_wb *wb; /**< LOG with -o writeback: its byte stream (wb.c) */
+	struct shlogfs_wb *wb; /**< partition log with -o writeback: its byte stream (wb.c) */
 };
 
+/* The two trees of nodes (their functions are node.c's own). */
 RB_HEAD(shlogfs_node_tree, shlogfs_node);
-RB_PROTOTYPE(shlogfs_node_tree, shlogfs_node, by_key, shlogfs_node_cmp)
 RB_HEAD(shlogfs_ino_tree, shlogfs_node);
-RB_PROTOTYPE(shlogfs_ino_tree, shlogfs_node, by_ino, shlogfs_node_ino_cmp)
 
-/** A growable byte buffer. */
-struct shlogfs_buf {
-	char *p;
-	size_t len, cap;
-};
-
-/**
- * A snapshot of /.metrics or /.status for one set of credentials,
- * shared by the handles opened with them within a second (metrics.c).
- */
-struct shlogfs_snap {
-	LIST_ENTRY(shlogfs_snap) link; /**< in shlogfs.snaps */
-	enum shlogfs_kind kind;
-	uint32_t refs;             /**< handles using it (fs->lock); 0: kept
-				    *   for sharing until it is too old */
-	int64_t born_ns;           /**< CLOCK_MONOTONIC when made */
-	uid_t uid;                 /**< charged to (budget.c) */
-	uint64_t cred_hash;        /**< of the whole credentials */
-	int refused;               /**< no text: past the budget (kept a while) */
-	int private;               /**< root's open: never shared, freed at release */
-	struct shlogfs_buf text;
-};
-
-/** An open file. */
+/** An open file (handle.c); the fields its kind uses. */
 struct shlogfs_handle {
 	LIST_ENTRY(shlogfs_handle) link; /**< in shlogfs.handles */
-	enum shlogfs_kind kind;
 	struct shlogfs_node *node;
 	int flags;                 /**< open flags */
 	int snap;                  /**< buf is a snapshot counted in node */
-	shlog_part *part;          /**< LOG, AT, SINCE, KEY */
-	shlog_part **parts;        /**< TLOG: every partition at open */
+	shlog_part *part;          /**< partition log, views, status, key */
+	shlog_part **parts;        /**< <topic>/log: every partition at open */
 	uint32_t nparts;
-	uint64_t *ext;             /**< TLOG read: start,end per partition */
-	struct shlogfs_buf *batch; /**< TLOG write: lines per partition */
-	uint64_t base;             /**< AT, SINCE: log offset of the view's byte 0 */
+	uint64_t *ext;             /**< <topic>/log read: start,end per partition */
+	struct shlogfs_buf *batch; /**< <topic>/log write: lines per partition */
+	uint64_t base;             /**< views: log offset of the view's byte 0 */
 	pthread_mutex_t lock;      /**< guards buf, dirty, dropping, batch */
 	struct shlogfs_buf buf;    /**< unfinished line, key value or text */
 	pthread_mutex_t ra_lock;   /**< guards ra, ra_off */
 	struct shlogfs_buf ra;     /**< read-ahead of a bulk reader */
 	uint64_t ra_off;           /**< log offset of ra's first byte */
-	int based;                 /**< AT, SINCE: base fixed (a read returned bytes; ra_lock) */
-	char *key;                 /**< KEY: key name */
+	int based;                 /**< views: base fixed (a read returned bytes; ra_lock) */
+	char *key;                 /**< keys/<key>: key name */
 	size_t klen;
-	int dirty;                 /**< KEY: written, not yet appended */
-	int dropping;              /**< LOG/TLOG: discarding the rest of a refused line */
-	int wb_writer;             /**< LOG with -o writeback: counted in node->wb */
+	int dirty;                 /**< keys/<key>: written, not yet appended */
+	int dropping;              /**< logs: discarding the rest of a refused line */
+	int wb_writer;             /**< partition log with -o writeback: counted in node->wb */
 	uid_t uid;                 /**< opener: whose budget the handle uses */
 	uint64_t held;             /**< bytes charged to the budget (lock) */
 	uint64_t ra_held;          /**< of ra, charged to the budget (ra_lock) */
-	struct shlogfs_snap *rsnap; /**< METRICS, STATUS: the shared text */
+	struct shlogfs_snap *rsnap; /**< root files: the shared text (k_rootfile.c) */
 };
 
 /**
@@ -194,106 +266,6 @@ struct shlogfs {
 	uint64_t snaps_made;       /**< root-file texts made (atomic) */
 };
 
-/* ---- main.c ---------------------------------------------------------- */
-
-/** Log a line to stderr (foreground) or syslog (daemon). */
-void shlogfs_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* ---- ctl.c (shlogctl sync: the control socket DATADIR/.ctl) ----------- */
-
-/** After the store is open: make DATADIR/.ctl and start the thread that answers it. */
-void shlogfs_ctl_start(struct shlogfs *fs);
-/** Stop that thread and remove DATADIR/.ctl (before the store is closed). */
-void shlogfs_ctl_stop(void);
-
-/* ---- budget.c (memory held for users) ------------------------------ */
-
-/** Set the caps (bytes) of the budget. */
-void shlogfs_budget_init(struct shlogfs_budget *b, uint64_t cap,
-			 uint64_t per_user);
-/** Free the budget's table. */
-void shlogfs_budget_free(struct shlogfs_budget *b);
-/** Charge @p n bytes to @p uid; -ENOBUFS (logged) past a cap, nothing charged. */
-int shlogfs_budget_take(struct shlogfs *fs, uid_t uid, uint64_t n,
-			const char *what);
-/** Charge bytes already held (never refused; a failed table grow: not counted). */
-void shlogfs_budget_force(struct shlogfs *fs, uid_t uid, uint64_t n);
-/** Give back @p n bytes charged to @p uid. */
-void shlogfs_budget_give(struct shlogfs *fs, uid_t uid, uint64_t n);
-/** Make @p *held (charged to @p uid) @p want: take or give the difference. */
-int shlogfs_budget_set(struct shlogfs *fs, uid_t uid, uint64_t *held,
-		       uint64_t want, const char *what);
-/** Bytes held by non-root users, for root, and takes refused (metrics). */
-void shlogfs_budget_figures(struct shlogfs *fs, uint64_t *users,
-			    uint64_t *root, uint64_t *refused);
-
-/* ---- node.c ---------------------------------------------------------- */
-
-/** Set up the node table with its root. */
-void shlogfs_nodes_init(struct shlogfs *fs);
-/** Free every node (at exit). */
-void shlogfs_nodes_free(struct shlogfs *fs);
-/** The node of inode @p ino. */
-struct shlogfs_node *shlogfs_node_of(struct shlogfs *fs, fuse_ino_t ino);
-/** Inode number of @p n. */
-fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n);
-/** Find or make the node for a name, counting one lookup; NULL: ENOMEM. */
-struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
-					 enum shlogfs_kind kind,
-					 const char *topic, uint32_t part,
-					 const char *name);
-/** Inode number of an existing node for a name, or 0 (readdir). */
-fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, enum shlogfs_kind kind,
-			     const char *topic, uint32_t part,
-			     const char *name);
-/** -o writeback: @p n, or a new node of its name if the kernel has its size wrong. */
-struct shlogfs_node *shlogfs_node_settle(struct shlogfs *fs,
-					 struct shlogfs_node *n, uint64_t size);
-/** -o writeback: record the size a lookup reply gave the kernel. */
-void shlogfs_node_sent(struct shlogfs *fs, struct shlogfs_node *n,
-		       uint64_t size);
-/** Drop @p n lookups of @p ino; frees the node at zero. */
-void shlogfs_node_forget(struct shlogfs *fs, fuse_ino_t ino, uint64_t n);
-/** Unlink every node of @p topic (after rmdir). */
-void shlogfs_node_unlink_topic(struct shlogfs *fs, const char *topic);
-/** -o writeback: the next lookup of this log gets a new node (wb.c). */
-void shlogfs_node_unlink_node(struct shlogfs *fs, struct shlogfs_node *n);
-/** Unlink the node of a key (after rm). */
-void shlogfs_node_unlink_key(struct shlogfs *fs, const char *topic,
-			     uint32_t part, const char *key);
-
-/* ---- text.c ---------------------------------------------------------- */
-
-/** Append @p len bytes to @p b; 0 or -ENOMEM. */
-int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len);
-/** Append formatted text to @p b; 0 or -ENOMEM. */
-int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/** The capacity shlogfs_buf_reserve() would give @p b for @p len bytes. */
-size_t shlogfs_buf_cap_for(const struct shlogfs_buf *b, size_t len);
-/** Make room for @p len bytes in total; 0 or -ENOMEM. */
-int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len);
-/** Free @p b's memory. */
-void shlogfs_buf_free(struct shlogfs_buf *b);
-/** Generate the text of a status file (ANCHOR, INDEX, STATS). */
-int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
-		      struct shlogfs_buf *out);
-/** Index texts made since start (/.metrics, root only). */
-uint64_t shlogfs_text_made_total(void);
-/** Parse RFC 3339 or Unix seconds into ns since the epoch; -EINVAL. */
-int shlogfs_time_parse(const char *s, int64_t *ns);
-/** Format ns since the epoch as RFC 3339 UTC with nanoseconds. */
-void shlogfs_time_format(int64_t ns, char *out, size_t size);
-/** Parse a decimal uint64 (digits only, no overflow); -EINVAL. */
-int shlogfs_u64_parse(const char *s, uint64_t *out);
-/** Key length of a line (bytes before the first TAB), 0 if keyless. */
-size_t shlogfs_line_key(const char *line, size_t len);
-/** 32-bit FNV-1a of @p len bytes. */
-uint32_t shlogfs_fnv1a(const void *p, size_t len);
-
-/* ---- shared by attr.c, dir.c, file.c ------------------------------- */
-
 /** The daemon's state from a request. */
 static inline struct shlogfs *shlogfs_of(fuse_req_t req)
 {
@@ -306,184 +278,10 @@ static inline int shlogfs_node_live(struct shlogfs_node *n)
 	return __atomic_load_n(&n->linked, __ATOMIC_RELAXED) ? 0 : -ENOENT;
 }
 
-/** Is this kind a directory? */
-static inline int shlogfs_kind_is_dir(enum shlogfs_kind k)
+/** Is @p k a directory? */
+static inline int shlogfs_kind_is_dir(const struct shlogfs_kind *k)
 {
-	return k == SHLOGFS_ROOT || k == SHLOGFS_TOPIC || k == SHLOGFS_PART ||
-	       k == SHLOGFS_ATDIR || k == SHLOGFS_SINCEDIR ||
-	       k == SHLOGFS_KEYSDIR;
+	return S_ISDIR(k->type);
 }
-
-/** Is this kind one of the root files (/.metrics, /.status)? */
-static inline int shlogfs_kind_is_root_file(enum shlogfs_kind k)
-{
-	return k == SHLOGFS_METRICS || k == SHLOGFS_STATUS;
-}
-
-/** The kind of root file called @p name, or SHLOGFS_ROOT if none is. */
-static inline enum shlogfs_kind shlogfs_root_file_kind(const char *name)
-{
-	if (strcmp(name, SHLOGFS_METRICS_NAME) == 0)
-		return SHLOGFS_METRICS;
-	if (strcmp(name, SHLOGFS_STATUS_NAME) == 0)
-		return SHLOGFS_STATUS;
-	return SHLOGFS_ROOT;
-}
-
-/* ---- attr.c ---------------------------------------------------------- */
-
-/** Supplementary groups of a caller the daemon looks at (more: ignored). */
-#define SHLOGFS_GROUPS_MAX 256
-
-/** Who made a request: the checks the daemon makes itself use it. */
-struct shlogfs_cred {
-	uid_t uid;
-	gid_t gid;
-	int ngroups;                       /**< entries of groups[] */
-	gid_t groups[SHLOGFS_GROUPS_MAX];  /**< supplementary groups */
-};
-
-/** The caller of @p req (no supplementary groups if they cannot be read). */
-void shlogfs_cred_get(fuse_req_t req, struct shlogfs_cred *c);
-/** 0 if @p c may access an object of mode and owner @p st for @p mask
- *  (R_OK, W_OK, X_OK, as the kernel's default_permissions); else -EACCES. */
-int shlogfs_access(const struct shlogfs_cred *c, const struct stat *st,
-		   int mask);
-/** 0 if @p c may search topic @p topic and open <topic>/<part>/log for
- *  @p mask (the checks a path through the topic's directories gets). */
-int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
-			const char *topic, uint32_t part, int mask);
-/** May @p c open all @p np partition logs of @p topic for @p mask?  0, or
- *  -errno with the first refused partition in @p refused (if not NULL). */
-int shlogfs_access_parts(struct shlogfs *fs, const struct shlogfs_cred *c,
-			 const char *topic, uint32_t np, int mask,
-			 uint32_t *refused);
-
-/** Fill @p st for node @p n; 0 or a negative errno. */
-int shlogfs_node_stat(struct shlogfs *fs, struct shlogfs_node *n,
-		      struct stat *st);
-/** shlogfs_node_stat() as the caller of @p req may see it (<topic>/log's
- *  size only for one who may read every partition). */
-int shlogfs_node_stat_req(struct shlogfs *fs, struct shlogfs_node *n,
-			  fuse_req_t req, struct stat *st);
-/** An index text of @p n, @p len bytes, was made from partition state
- *  @p in (a stat reuses its size while the state is the same). */
-void shlogfs_node_text_made(struct shlogfs *fs, struct shlogfs_node *n,
-			    const struct shlog_part_info *in, uint64_t len);
-/** Permission bits and type of a node, from its directory's mode. */
-mode_t shlogfs_kind_mode(enum shlogfs_kind k, mode_t dirmode);
-/** Size of keys/<key>: its value plus '\n'; -ENOENT if not live. */
-int shlogfs_key_size(struct shlogfs *fs, struct shlogfs_node *n,
-		     uint64_t *size);
-/** Attribute timeout of a node. */
-double shlogfs_timeout(const struct shlogfs *fs, const struct shlogfs_node *n);
-void shlogfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_file_info *fi);
-void shlogfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-			int to_set, struct fuse_file_info *fi);
-
-/* ---- dir.c, file.c --------------------------------------------------- */
-
-/** The operations table. */
-extern const struct fuse_lowlevel_ops shlogfs_ops;
-
-/** Resolve the partition of node @p n. */
-int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
-		      shlog_part **out);
-/** Where the view at/<N> or since/<time> of node @p n starts now (dir.c). */
-int shlogfs_view_base(struct shlogfs *fs, struct shlogfs_node *n,
-		      uint64_t *base);
-
-/* file.c, called from dir.c */
-void shlogfs_op_open(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi);
-void shlogfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		     struct fuse_file_info *fi);
-void shlogfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		      size_t size, off_t off, struct fuse_file_info *fi);
-void shlogfs_op_flush(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi);
-void shlogfs_op_release(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_file_info *fi);
-void shlogfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		      struct fuse_file_info *fi);
-void shlogfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			  off_t off, off_t len, struct fuse_file_info *fi);
-/** Open a key file for writing from create (keys/<key>). */
-int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
-		     struct fuse_file_info *fi, uid_t uid);
-/** Size the pending bytes of a LOG/KEY handle add to the file (setattr). */
-uint64_t shlogfs_handle_pending(struct shlogfs_handle *h);
-/** Truncate a KEY handle's value to @p size (setattr). */
-int shlogfs_handle_truncate(struct shlogfs *fs, struct shlogfs_handle *h,
-			    uint64_t size);
-/** Finish and free one handle (release, failed create). */
-void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h);
-/** Fill @p buf from a partition's log (holes below its start read as zeros). */
-ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size);
-/** Release every handle still open (at shutdown). */
-void shlogfs_handles_close_all(struct shlogfs *fs);
-
-/* ---- wb.c (-o writeback) --------------------------------------------- */
-
-/**
- * Is @p k a file whose size the daemon changes behind the kernel's back
- * (everything but a partition log)?  With the writeback cache the kernel
- * keeps a regular file's size once it has the inode, so a lookup of one
- * whose size changed since gets a new inode (node.c).
- */
-static inline int shlogfs_kind_is_generated(enum shlogfs_kind k)
-{
-	return !shlogfs_kind_is_dir(k) && k != SHLOGFS_LOG;
-}
-
-/** Open of a partition log for writing with -o writeback; 0 or -errno. */
-int shlogfs_wb_open(struct shlogfs *fs, struct shlogfs_handle *h);
-/** Release of such a handle: the last one finishes an unfinished line. */
-void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h);
-/** Stored bytes to put back into the kernel's copy after a refusal. */
-struct shlogfs_wb_fix {
-	uint64_t off;
-	size_t len;
-	char *buf;     /**< NULL: nothing to put back */
-};
-/** A write request (page writeback) to a partition log; @p fix: what
- *  shlogfs_wb_fix_apply() must put back once the reply is sent. */
-ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
-			 const char *buf, size_t size, uint64_t off,
-			 struct shlogfs_wb_fix *fix);
-/** After the reply to a write: put back what @p fix holds, and free it. */
-void shlogfs_wb_fix_apply(struct shlogfs *fs, fuse_ino_t ino,
-			  struct shlogfs_wb_fix *fix);
-/** Read a partition log, its unfinished last line included. */
-ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,
-			size_t size);
-/** Bytes of the unfinished last line a node's stream holds. */
-uint64_t shlogfs_wb_pending(struct shlogfs_node *n);
-/** Free a node's writeback state. */
-void shlogfs_wb_free(struct shlogfs_wb *wb);
-
-/* ---- metrics.c ------------------------------------------------------- */
-
-/** Generate the text of /.metrics or /.status as @p c may see it
- *  (@p out emptied first). */
-int shlogfs_root_file_make(struct shlogfs *fs, enum shlogfs_kind kind,
-			   const struct shlogfs_cred *c,
-			   struct shlogfs_buf *out);
-/** shlogfs_node_stat() that also knows the root files. */
-int shlogfs_stat_any(struct shlogfs *fs, struct shlogfs_node *n,
-		     fuse_req_t req, struct stat *st);
-/** Free every root-file snapshot (at exit, after the handles). */
-void shlogfs_snaps_free(struct shlogfs *fs);
-/** Drop a root-file handle's reference on its snapshot (file.c). */
-void shlogfs_snap_put(struct shlogfs *fs, struct shlogfs_snap *sn);
-/* The operations table's getattr, setattr and open: the root files are
- * served in metrics.c, everything else goes on to attr.c and file.c. */
-void shlogfs_op_getattr_any(fuse_req_t req, fuse_ino_t ino,
-			    struct fuse_file_info *fi);
-void shlogfs_op_setattr_any(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-			    int to_set, struct fuse_file_info *fi);
-void shlogfs_op_open_any(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_file_info *fi);
 
 #endif /* SHLOGFS_H */

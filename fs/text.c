@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "shlogfs.h"
+#include "text.h"
 
 /* ==== buffers ========================================================= */
 
@@ -254,8 +254,8 @@ uint32_t shlogfs_fnv1a(const void *p, size_t len)
 /* ==== status files ==================================================== */
 
 /* anchor: what the last anchor promises. */
-static int shlogfs_text_anchor(const struct shlog_part_info *in,
-			       struct shlogfs_buf *b)
+static int shlogfs_text_anchor_of(const struct shlog_part_info *in,
+				  struct shlogfs_buf *b)
 {
 	char t[64];
 
@@ -274,8 +274,8 @@ static int shlogfs_text_anchor(const struct shlog_part_info *in,
 }
 
 /* stats: every counter of shlog_part_info. */
-static int shlogfs_text_stats(const struct shlog_part_info *in,
-			      struct shlogfs_buf *b)
+static int shlogfs_text_stats_of(const struct shlog_part_info *in,
+				 struct shlogfs_buf *b)
 {
 	return shlogfs_buf_printf(b,
 		"start_seq %" PRIu64 "\nstart_off %" PRIu64 "\n"
@@ -316,31 +316,45 @@ static int shlogfs_text_index_entry(const struct shlog_index_entry *e,
 /* Index texts made (shlogfs_index_texts_total in /.metrics). */
 static uint64_t shlogfs_texts_made;
 
-/* How many index texts shlogfs_text_make() has made. */
+/* How many index texts shlogfs_text_index() has made. */
 uint64_t shlogfs_text_made_total(void)
 {
 	return __atomic_load_n(&shlogfs_texts_made, __ATOMIC_RELAXED);
 }
 
-/* Generate a status file into @p out (emptied first). */
-int shlogfs_text_make(shlog_part *p, enum shlogfs_kind kind,
-		      struct shlogfs_buf *out)
+/* The text of <p>/index: one line per entry. */
+int shlogfs_text_index(shlog_part *p, struct shlogfs_buf *out)
 {
-	struct shlog_part_info in;
 	int rc;
 
 	out->len = 0;
-	if (kind == SHLOGFS_INDEX) {
-		__atomic_add_fetch(&shlogfs_texts_made, 1, __ATOMIC_RELAXED);
-		rc = shlog_part_index_foreach(p, shlogfs_text_index_entry, out);
-		if (rc < 0)
-			return rc;
-		return rc > 0 ? -ENOMEM : 0;
-	}
-	rc = shlog_part_info(p, &in);
+	__atomic_add_fetch(&shlogfs_texts_made, 1, __ATOMIC_RELAXED);
+	rc = shlog_part_index_foreach(p, shlogfs_text_index_entry, out);
 	if (rc < 0)
 		return rc;
-	if (kind == SHLOGFS_ANCHOR)
-		return shlogfs_text_anchor(&in, out);
-	return shlogfs_text_stats(&in, out);
+	return rc > 0 ? -ENOMEM : 0;
+}
+
+/* The text of a status file made from shlog_part_info by @p fmt. */
+static int shlogfs_text_info(shlog_part *p, struct shlogfs_buf *out,
+			     int (*fmt)(const struct shlog_part_info *,
+					struct shlogfs_buf *))
+{
+	struct shlog_part_info in;
+	int rc = shlog_part_info(p, &in);
+
+	out->len = 0;
+	return rc < 0 ? rc : fmt(&in, out);
+}
+
+/* The text of <p>/anchor. */
+int shlogfs_text_anchor(shlog_part *p, struct shlogfs_buf *out)
+{
+	return shlogfs_text_info(p, out, shlogfs_text_anchor_of);
+}
+
+/* The text of <p>/stats. */
+int shlogfs_text_stats(shlog_part *p, struct shlogfs_buf *out)
+{
+	return shlogfs_text_info(p, out, shlogfs_text_stats_of);
 }

@@ -40,15 +40,20 @@
  *
  * Writers must open with O_APPEND.  Writes through <topic>/log and
  * keys/<key> would move the engine's end behind the kernel's back, so
- * they are refused in this mode (file.c, dir.c).
+ * they are refused in this mode (k_log.c, k_keys.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
 
-#include "shlogfs.h"
+#include "wb.h"
+#include "budget.h"
 #include "frame.h"
+#include "log.h"
+#include "node.h"
+#include "read.h"
+#include "text.h"
 
 /* Longest wait of a write request for the bytes before it. */
 #define SHLOGFS_WB_GAP_MS 10000
@@ -70,9 +75,11 @@ struct shlogfs_wb {
 
 /* ==== state =========================================================== */
 
-/* Free a node's stream state. */
-void shlogfs_wb_free(struct shlogfs_wb *wb)
+/* Free a node's stream state (the log kind's forget operation). */
+void shlogfs_wb_free(struct shlogfs_node *n)
 {
+	struct shlogfs_wb *wb = n->wb;
+
 	if (!wb)
 		return;
 	shlogfs_budget_give(wb->fs, wb->held_uid, wb->held);
@@ -130,6 +137,14 @@ uint64_t shlogfs_wb_pending(struct shlogfs_node *n)
 
 /* ==== open and the last close ========================================= */
 
+/* Writes that would bypass a partition log's stream are refused (logged). */
+int shlogfs_wb_refused(struct shlogfs_node *n, const char *what)
+{
+	shlogfs_log(LOG_NOTICE, "%s: writes to %s are refused with -o writeback "
+		    "(write to <topic>/<p>/log)", n->topic, what);
+	return -EPERM;
+}
+
 /* Count a writer, after any seal in progress. */
 int shlogfs_wb_open(struct shlogfs *fs, struct shlogfs_handle *h)
 {
@@ -186,7 +201,7 @@ static void shlogfs_wb_notify(struct shlogfs *fs, struct shlogfs_node *n,
 		/* the kernel keeps this inode's size: a new inode for the name */
 		shlogfs_node_unlink_node(fs, n);
 		fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
-		dir = shlogfs_node_peek(fs, SHLOGFS_PART, n->topic, n->part, NULL);
+		dir = n->parent; /* its partition's directory */
 		if (dir)
 			fuse_lowlevel_notify_inval_entry(se, dir, "log", 3);
 	}

@@ -1,0 +1,93 @@
+/*
+ * cred.c — who made a request, and the permission checks the daemon
+ * makes itself.
+ *
+ * With allow_other the kernel checks every path (default_permissions),
+ * but some operations reach objects the path does not name: <topic>/log
+ * reads and writes every partition, rmdir of a topic deletes them all,
+ * /.metrics and /.status describe them.  The daemon checks those itself,
+ * here, with the rules the kernel applies to a path.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "cred.h"
+
+/* The caller of @p req; supplementary groups from /proc (none if unreadable). */
+void shlogfs_cred_get(fuse_req_t req, struct shlogfs_cred *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->ngroups = 0;
+	if (c->uid == 0)
+		return; /* root passes every check: no need to look */
+	n = fuse_req_getgroups(req, SHLOGFS_GROUPS_MAX, c->groups);
+	/* more groups than fit: the first ones only (less access, never more) */
+	c->ngroups = n < 0 ? 0 : n > SHLOGFS_GROUPS_MAX ? SHLOGFS_GROUPS_MAX : n;
+}
+
+/* Is @p gid the caller's group or one of its supplementary groups? */
+static int shlogfs_cred_in_group(const struct shlogfs_cred *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return 1;
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* May @p c access @p st for @p mask?  The owner, group, other classes. */
+static int shlogfs_access(const struct shlogfs_cred *c, const struct stat *st,
+			  int mask)
+{
+	mode_t bits;
+
+	if (c->uid == 0) /* as the kernel: root may do all but execute none */
+		return !(mask & X_OK) || S_ISDIR(st->st_mode) ||
+		       (st->st_mode & 0111) ? 0 : -EACCES;
+	if (c->uid == st->st_uid)
+		bits = (st->st_mode >> 6) & 7;
+	else if (shlogfs_cred_in_group(c, st->st_gid))
+		bits = (st->st_mode >> 3) & 7;
+	else
+		bits = st->st_mode & 7;
+	return ((mode_t)mask & ~bits & 7) ? -EACCES : 0;
+}
+
+/* May @p c reach <topic>/<part>/log and open it for @p mask? */
+int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
+			const char *topic, uint32_t part, int mask)
+{
+	struct stat st;
+	int rc;
+
+	if (c->uid == 0)
+		return 0;
+	if ((rc = shlog_dir_stat(fs->store, topic, -1, &st)) ||
+	    (rc = shlogfs_access(c, &st, X_OK)) ||
+	    (rc = shlog_dir_stat(fs->store, topic, part, &st)) ||
+	    (rc = shlogfs_access(c, &st, X_OK)))
+		return rc;
+	/* the log's bits are its directory's, less execute (kind_mode) */
+	return shlogfs_access(c, &st, mask & (R_OK | W_OK));
+}
+
+/* May @p c open every one of the @p np partition logs of @p topic for @p mask? */
+int shlogfs_access_parts(struct shlogfs *fs, const struct shlogfs_cred *c,
+			 const char *topic, uint32_t np, int mask,
+			 uint32_t *refused)
+{
+	for (uint32_t i = 0; i < np; i++) {
+		int rc = shlogfs_access_part(fs, c, topic, i, mask);
+		if (rc) {
+			if (refused)
+				*refused = i;
+			return rc;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,138 @@
+/*
+ * k_topic.c — the kind of a topic's directory, <topic>/: its log (the
+ * sharded entry point) and its partitions, numbered from 0.  mkdir of
+ * the next number adds a partition.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kinds.h"
+#include "list.h"
+#include "node.h"
+#include "own.h"
+#include "stat.h"
+
+/* The name of the topic's log among its partitions. */
+#define SHLOGFS_TLOG_NAME "log"
+
+/* resolve op: the topic's log, or one of its partitions. */
+static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
+				 const char *name, struct shlogfs_name *out)
+{
+	uint32_t nparts;
+	int rc;
+
+	*out = (struct shlogfs_name){ &shlogfs_kind_tlog, d->topic, d->part,
+				      NULL };
+	if (strcmp(name, SHLOGFS_TLOG_NAME) == 0)
+		return 0;
+	if (shlog_part_name_parse(name, &out->part))
+		return -ENOENT;
+	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
+		return rc;
+	out->kind = &shlogfs_kind_part;
+	return out->part < nparts ? 0 : -ENOENT;
+}
+
+/* list op: log, then the partitions. */
+static int shlogfs_topic_list(struct shlogfs *fs, struct shlogfs_node *d,
+			      struct shlogfs_dir *out)
+{
+	uint32_t nparts;
+	char num[16];
+	int rc;
+
+	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)) ||
+	    (rc = shlogfs_dir_add(out, SHLOGFS_TLOG_NAME,
+				  strlen(SHLOGFS_TLOG_NAME), S_IFREG)))
+		return rc;
+	for (uint32_t i = 0; i < nparts; i++) {
+		int len = snprintf(num, sizeof num, "%u", i);
+		if ((rc = shlogfs_dir_add(out, num, (size_t)len, S_IFDIR)))
+			return rc;
+	}
+	return 0;
+}
+
+/* peek op: the inode number of the log or a partition, if known. */
+static fuse_ino_t shlogfs_topic_peek(struct shlogfs *fs, struct shlogfs_node *d,
+				     const char *name)
+{
+	struct shlogfs_name nm = { &shlogfs_kind_tlog, d->topic, d->part, NULL };
+
+	if (strcmp(name, SHLOGFS_TLOG_NAME) != 0) {
+		nm.kind = &shlogfs_kind_part;
+		if (shlog_part_name_parse(name, &nm.part))
+			return 0;
+	}
+	return shlogfs_node_peek(fs, &nm);
+}
+
+/* attr op: two links and one per partition. */
+static int shlogfs_topic_attr(struct shlogfs *fs, struct shlogfs_node *n,
+			      fuse_req_t req, struct stat *st)
+{
+	uint32_t nparts;
+	int rc = shlog_topic_nparts(fs->store, n->topic, &nparts);
+
+	(void)req;
+	if (rc == 0)
+		st->st_nlink = 2 + nparts;
+	return rc;
+}
+
+/* mkdir TOPIC/N: add partition N, which must be the next number. */
+static int shlogfs_topic_mkdir_part(struct shlogfs *fs, fuse_req_t req,
+				    struct shlogfs_node *d, const char *name,
+				    mode_t mode, uint32_t *out)
+{
+	uint32_t want, nparts;
+	int rc;
+
+	if (strcmp(name, SHLOGFS_TLOG_NAME) == 0)
+		return -EEXIST;
+	if (shlog_part_name_parse(name, &want))
+		return -EINVAL;
+	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
+		return rc;
+	if (want < nparts)
+		return -EEXIST;
+	if (want > nparts)
+		return -EINVAL;
+	if ((rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 0, 1)) ||
+	    (rc = shlog_topic_add_part(fs->store, d->topic, out)))
+		return rc;
+	if (*out != want)
+		return -EEXIST; /* another mkdir won the race */
+	shlogfs_dir_adopt(fs, req, d->topic, want, mode);
+	return 0;
+}
+
+/* mkdir op: a partition (under mk_lock: the per-user limits). */
+static int shlogfs_topic_mkdir(struct shlogfs *fs, fuse_req_t req,
+			       struct shlogfs_node *d, const char *name,
+			       mode_t mode, struct shlogfs_name *made)
+{
+	int rc;
+
+	*made = (struct shlogfs_name){ &shlogfs_kind_part, d->topic, 0, NULL };
+	pthread_mutex_lock(&fs->mk_lock);
+	rc = shlogfs_topic_mkdir_part(fs, req, d, name, mode, &made->part);
+	pthread_mutex_unlock(&fs->mk_lock);
+	return rc;
+}
+
+const struct shlogfs_kind shlogfs_kind_topic = {
+	.type = S_IFDIR,
+	.perm = 07777,
+	.owner = SHLOGFS_OWNER_TOPIC,
+	.attr = shlogfs_topic_attr,
+	.chmod = shlogfs_chmod_dir,
+	.chown = shlogfs_chown_dir,
+	.resolve = shlogfs_topic_resolve,
+	.list = shlogfs_topic_list,
+	.peek = shlogfs_topic_peek,
+	.mkdir = shlogfs_topic_mkdir,
+};

@@ -1,0 +1,37 @@
+/*
+ * kinds.h — every node kind's table (struct shlogfs_kind, shlogfs.h),
+ * each defined in its family's file.  A directory's kind names its
+ * children's tables in its resolve operation; main.c gives the root's
+ * to the node table.  The leaf kinds (at/<N>, since/<time>,
+ * keys/<key>) are their directory's own: only its file names them.
+ */
+#ifndef SHLOGFS_KINDS_H
+#define SHLOGFS_KINDS_H
+
+#include "shlogfs.h"
+
+/* k_root.c */
+extern const struct shlogfs_kind shlogfs_kind_root;      /**< / */
+/* k_rootfile.c */
+extern const struct shlogfs_kind shlogfs_kind_metrics;   /**< /.metrics */
+extern const struct shlogfs_kind shlogfs_kind_status;    /**< /.status */
+/** Free every root-file snapshot (at exit, after the handles). */
+void shlogfs_snaps_free(struct shlogfs *fs);
+/* k_topic.c */
+extern const struct shlogfs_kind shlogfs_kind_topic;     /**< <topic>/ */
+/* k_part.c */
+extern const struct shlogfs_kind shlogfs_kind_part;      /**< <topic>/<p>/ */
+/* k_log.c */
+extern const struct shlogfs_kind shlogfs_kind_tlog;      /**< <topic>/log */
+extern const struct shlogfs_kind shlogfs_kind_log;       /**< <topic>/<p>/log */
+/* k_status.c */
+extern const struct shlogfs_kind shlogfs_kind_anchor;    /**< <topic>/<p>/anchor */
+extern const struct shlogfs_kind shlogfs_kind_index;     /**< <topic>/<p>/index */
+extern const struct shlogfs_kind shlogfs_kind_stats;     /**< <topic>/<p>/stats */
+/* k_view.c */
+extern const struct shlogfs_kind shlogfs_kind_atdir;     /**< <topic>/<p>/at/ */
+extern const struct shlogfs_kind shlogfs_kind_sincedir;  /**< <topic>/<p>/since/ */
+/* k_keys.c */
+extern const struct shlogfs_kind shlogfs_kind_keysdir;   /**< <topic>/<p>/keys/ */
+
+#endif /* SHLOGFS_KINDS_H */
