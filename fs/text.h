@@ -1,0 +1,45 @@
+/*
+ * text.h — buffers, generated text and small parsers (text.c).  No
+ * daemon state: the framer's fuzz target links text.c alone.
+ */
+#ifndef SHLOGFS_TEXT_H
+#define SHLOGFS_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shlogfs.h"
+
+/** Append @p len bytes to @p b; 0 or -ENOMEM. */
+int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len);
+/** Append formatted text to @p b; 0 or -ENOMEM. */
+int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** The capacity shlogfs_buf_reserve() would give @p b for @p len bytes. */
+size_t shlogfs_buf_cap_for(const struct shlogfs_buf *b, size_t len);
+/** Make room for @p len bytes in total; 0 or -ENOMEM. */
+int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len);
+/** Free @p b's memory. */
+void shlogfs_buf_free(struct shlogfs_buf *b);
+
+/** Text of <p>/anchor into @p out (emptied first). */
+int shlogfs_text_anchor(shlog_part *p, struct shlogfs_buf *out);
+/** Text of <p>/index into @p out (emptied first). */
+int shlogfs_text_index(shlog_part *p, struct shlogfs_buf *out);
+/** Text of <p>/stats into @p out (emptied first). */
+int shlogfs_text_stats(shlog_part *p, struct shlogfs_buf *out);
+/** Index texts made since start (/.metrics, root only). */
+uint64_t shlogfs_text_made_total(void);
+
+/** Parse RFC 3339 or Unix seconds into ns since the epoch; -EINVAL. */
+int shlogfs_time_parse(const char *s, int64_t *ns);
+/** Format ns since the epoch as RFC 3339 UTC with nanoseconds. */
+void shlogfs_time_format(int64_t ns, char *out, size_t size);
+/** Parse a decimal uint64 (digits only, no overflow); -EINVAL. */
+int shlogfs_u64_parse(const char *s, uint64_t *out);
+/** Key length of a line (bytes before the first TAB), 0 if keyless. */
+size_t shlogfs_line_key(const char *line, size_t len);
+/** 32-bit FNV-1a of @p len bytes. */
+uint32_t shlogfs_fnv1a(const void *p, size_t len);
+
+#endif /* SHLOGFS_TEXT_H */
