@@ -577,6 +577,17 @@ static int store_unload(shlog_store *s, int clean)
 	return rc;
 }
 
+/* Release what shlog_store_open() set up: the data dir and its lock, the fd budget, the store. */
+static void store_free(shlog_store *s)
+{
+	sl_lock_close(s->dfd, s->lock_fd);
+	sl_res_destroy(s);
+	pthread_rwlock_destroy(&s->mu);
+	pthread_mutex_destroy(&s->root_mu);
+	free(s->aside);
+	free(s);
+}
+
 int shlog_store_open(const char *dir, const struct shlog_options *o, shlog_store **out)
 {
 	shlog_store *s;
@@ -633,12 +644,7 @@ fail_sched:
 	store_unload(s, 0);
 	sl_sched_destroy(s);
 fail:
-	sl_lock_close(s->dfd, s->lock_fd);
-	sl_res_destroy(s);
-	pthread_rwlock_destroy(&s->mu);
-	pthread_mutex_destroy(&s->root_mu);
-	free(s->aside);
-	free(s);
+	store_free(s);
 	return rc;
 }
 
@@ -653,12 +659,7 @@ int shlog_store_close(shlog_store *s)
 	rc = store_unload(s, !s->o.read_only);
 	pthread_rwlock_unlock(&s->mu);
 	sl_sched_destroy(s);
-	sl_lock_close(s->dfd, s->lock_fd);
-	sl_res_destroy(s);
-	pthread_rwlock_destroy(&s->mu);
-	pthread_mutex_destroy(&s->root_mu);
-	free(s->aside);
-	free(s);
+	store_free(s);
 	return rc;
 }
 
