@@ -228,7 +228,7 @@ size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq);
 int sl_seg_read_span(shlog_part *p, struct shlog_seg *g, const struct shlog_index_entry *e, char *buf);
 ssize_t sl_seg_read(shlog_part *p, uint64_t off, uint64_t limit, void *buf, size_t len);
 int sl_seg_seek_seq(shlog_part *p, uint64_t seq, uint64_t *off);  /* committed messages */
-int sl_seg_list(int dfd, uint64_t **out, size_t *n);
+int sl_seg_list(int dfd, uint64_t **out, size_t *n, uint64_t **orphans, size_t *norphans);
 void sl_seg_close(struct shlog_seg *g);
 void sl_seg_close_all(shlog_part *p);
 

@@ -143,6 +143,23 @@ static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
 	}
 }
 
+/*
+ * The same deletion interrupted after the .log went: an .idx below the
+ * first .log is what is left of a segment retention deleted.  Remove it
+ * (a read-only open leaves it; nothing reads it either way).
+ */
+static void drop_orphan_idx(shlog_part *p, const uint64_t *orphans, size_t n)
+{
+	char name[SHLOG_SEG_NAME_CAP];
+
+	for (size_t i = 0; i < n && !p->s->o.read_only; i++) {
+		sl_name_segment(name, sizeof(name), orphans[i], SL_SEG_IDX);
+		sl_logf(p->s, SHLOG_NOTICE, "%s: finishing the deletion of segment %s (interrupted retention: "
+			"its .log was gone)", p->name, name);
+		sl_io.unlinkat(p->dfd, name, 0);
+	}
+}
+
 /* Open every listed segment's files and read their sizes and first entries. */
 static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 {
@@ -750,17 +767,21 @@ int sl_part_recover(shlog_part *p, int create)
 {
 	struct rstate st = { .p = p };
 	int64_t t0 = sl_now_mono();
-	uint64_t *seqs = NULL;
+	uint64_t *seqs = NULL, *orphans = NULL;
+	size_t norphans = 0;
 	int rc;
 
 	rc = open_dir_and_anchor(&st);
 	if (rc == 0)
-		rc = sl_seg_list(p->dfd, &seqs, &st.n);
+		rc = sl_seg_list(p->dfd, &seqs, &st.n, &orphans, &norphans);
+	if (rc == 0)
+		drop_orphan_idx(p, orphans, norphans);
 	if (rc == 0)
 		rc = st.n == 0 ? recover_none(&st) : recover_segments(&st, seqs);
 	if (rc == 0)
 		rc = recover_finish(&st, create);
 	free(seqs);
+	free(orphans);
 	free(st.r);
 	p->st.recovery_us = (uint64_t)(sl_now_mono() - t0) / 1000;
 	if (rc < 0 && rc != -EUCLEAN)

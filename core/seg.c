@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_i.h"
 #include "crc_i.h"
 #include "engine_i.h"
 #include "io_i.h"
@@ -326,46 +327,80 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Base sequence numbers being collected by sl_seg_list(). */
+/* Base sequence numbers of one kind of segment file, being collected. */
 struct seqlist {
 	uint64_t *v;
 	size_t n, cap;
 };
 
-/* Collect one segment log's base (sl_io_dir_foreach callback). */
-static int seq_collect(const char *name, unsigned char d_type, void *arg)
-{
-	struct seqlist *l = arg;
-	uint64_t seq;
+/* The .log and .idx files of a partition directory (sl_seg_list). */
+struct seqlists {
+	struct seqlist log, idx;
+};
 
-	(void)d_type;
-	if (sl_name_parse_segment(name, &seq) != SL_SEG_LOG)
-		return 0;
-	if (l->n == l->cap) {
-		uint64_t *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 8) * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-	}
+/* Add @seq to @l: 0 or -ENOMEM. */
+static int seq_add(struct seqlist *l, uint64_t seq)
+{
+	uint64_t *nv = sl_array_room(l->v, &l->cap, l->n, sizeof(*l->v));
+
+	if (!nv)
+		return -ENOMEM;
+	l->v = nv;
 	l->v[l->n++] = seq;
 	return 0;
 }
 
-/* The sorted base sequence numbers of the .log files in partition dir @dfd. */
-int sl_seg_list(int dfd, uint64_t **out, size_t *n)
+/* Collect one segment file's base (sl_io_dir_foreach callback). */
+static int seq_collect(const char *name, unsigned char d_type, void *arg)
 {
-	struct seqlist l = { 0 };
+	struct seqlists *l = arg;
+	uint64_t seq;
+	int f = sl_name_parse_segment(name, &seq);
+
+	(void)d_type;
+	return f == SL_SEG_LOG ? seq_add(&l->log, seq) : f == SL_SEG_IDX ? seq_add(&l->idx, seq) : 0;
+}
+
+/* How many of the sorted @idx lie below every .log (the left-overs of an interrupted retention). */
+static size_t orphans_below(const struct seqlists *l)
+{
+	size_t k = 0;
+
+	while (l->log.n > 0 && k < l->idx.n && l->idx.v[k] < l->log.v[0])
+		k++;
+	return k;
+}
+
+/*
+ * The sorted base sequence numbers of the .log files in partition dir
+ * @dfd; with @orphans, those of the .idx files below the first .log too
+ * (retention deletes the .log first: a crash between leaves such an .idx).
+ */
+int sl_seg_list(int dfd, uint64_t **out, size_t *n, uint64_t **orphans, size_t *norphans)
+{
+	struct seqlists l = { 0 };
 	int rc = sl_io_dir_foreach(dfd, seq_collect, &l);
 
 	*n = 0;
+	if (orphans)
+		*norphans = 0;
 	if (rc < 0) {
-		free(l.v);
+		free(l.log.v);
+		free(l.idx.v);
 		return rc;
 	}
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
-	*out = l.v;
-	*n = l.n;
+	if (l.log.n > 1)
+		qsort(l.log.v, l.log.n, sizeof(*l.log.v), cmp_u64);
+	if (l.idx.n > 1)
+		qsort(l.idx.v, l.idx.n, sizeof(*l.idx.v), cmp_u64);
+	*out = l.log.v;
+	*n = l.log.n;
+	if (orphans) {
+		*orphans = l.idx.v;
+		*norphans = orphans_below(&l);
+	} else {
+		free(l.idx.v);
+	}
 	return 0;
 }
 

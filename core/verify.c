@@ -479,7 +479,7 @@ static int vwalk_run(struct vwalk *w)
 	int rc = vanchor(w);
 
 	if (rc == 0)
-		rc = sl_seg_list(w->dfd, &seqs, &n);
+		rc = sl_seg_list(w->dfd, &seqs, &n, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	w->prefix_ok = 1;

@@ -369,6 +369,63 @@ static void test_wrap(void **state)
 	th_close(s, p);
 }
 
+/* Path of segment @base's file @ext in partition 0 of topic "s". */
+static void seg_path(const struct fx *f, uint64_t base, const char *ext, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/s/0/%020" PRIu64 ".%s", f->dir, base, ext);
+}
+
+/*
+ * Retention deletes the oldest segment's .log, then its .idx: a crash
+ * between the two leaves an .idx below the first .log, which the next
+ * writable open removes (a read-only open leaves it), keeping the log.
+ */
+static void test_wrap_orphan_idx(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o, ro;
+	struct shlog_part_info in, in2;
+	char path[512];
+	shlog_store *s;
+	shlog_part *p;
+	FILE *fp;
+
+	th_opts(&o);
+	o.segment_bytes = 1000;
+	o.max_segments = 2;
+	o.retention = SHLOG_RETAIN_WRAP;
+	o.flush_interval_ms = 10000;
+	th_open_part(f->dir, &o, "s", 1, &s, &p);
+	seg_fill(p, 0, 100, 5);
+	assert_int_equal(shlog_part_info(p, &in), 0);
+	assert_in_range(in.start_seq, 10, 99);       /* retention deleted segments */
+	th_close(s, p);
+	/* what the interrupted delete of the segment before the first left */
+	seg_path(f, in.start_seq - 5, "idx", path, sizeof(path));
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite("0123456789abcdef0123456789abcdef", 1, 32, fp), 32);
+	assert_int_equal(fclose(fp), 0);
+	ro = o;
+	ro.read_only = 1;
+	assert_int_equal(th_reopen_part(f->dir, &ro, "s", 0, &s, &p), 0);
+	th_close(s, p);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(th_reopen_part(f->dir, &o, "s", 0, &s, &p), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(shlog_part_info(p, &in2), 0);
+	assert_int_equal(in2.start_seq, in.start_seq);
+	assert_int_equal(in2.end_seq, 100);
+	assert_int_equal(in2.recovered_bytes_dropped, 0);
+	for (uint64_t k = in2.start_seq; k < 100; k++) {
+		uint64_t off;
+		assert_int_equal(shlog_part_seek_seq(p, k, &off), 0);
+		check_msg_at(p, off, (unsigned)k);
+	}
+	th_close(s, p);
+}
+
 /* Wrap forgets keys whose latest message was deleted. */
 static void test_wrap_keys(void **state)
 {
@@ -466,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrap, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_keys, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_orphan_idx, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_halt, fx_setup, fx_teardown),
 	};
 
