@@ -109,6 +109,9 @@ static inline void th_fx_nop(void *fx)
 		return 0;                                                 \
 	}
 
+/** A test table's entry for test @p FN with the file's TH_FX fixture. */
+#define TH_TEST(FN) cmocka_unit_test_setup_teardown(FN, fx_setup, fx_teardown)
+
 /* ---- files ---------------------------------------------------------- */
 
 /** CRC32C (Castagnoli) of @p len bytes. */

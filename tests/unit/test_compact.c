@@ -543,15 +543,15 @@ static void test_compact_exchange_race(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_compact_no_chown, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_compact_planted_names, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_mkdtemp_name_taken, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_mkdtemp_swapped, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_compact_eio_once, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_compact_exchange_race, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_compact_crash_every_call, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_compact_torn_every_write, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_compact_powercut_every_call, fx_setup, fx_teardown),
+		TH_TEST(test_compact_no_chown),
+		TH_TEST(test_compact_planted_names),
+		TH_TEST(test_mkdtemp_name_taken),
+		TH_TEST(test_mkdtemp_swapped),
+		TH_TEST(test_compact_eio_once),
+		TH_TEST(test_compact_exchange_race),
+		TH_TEST(test_compact_crash_every_call),
+		TH_TEST(test_compact_torn_every_write),
+		TH_TEST(test_compact_powercut_every_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -262,8 +262,8 @@ static void test_threads_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_threads_single, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_threads_lines, fx_setup, fx_teardown),
+		TH_TEST(test_threads_single),
+		TH_TEST(test_threads_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

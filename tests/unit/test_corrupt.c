@@ -1014,16 +1014,16 @@ static void test_forged_time_across_segments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_forged_offset_wrap, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_count, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_time, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_span_len, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_anchor_ahead, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_snapshot, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_replay_point, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_empty_tail_time, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_time_across_segments, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_files, fx_setup, fx_teardown),
+		TH_TEST(test_forged_offset_wrap),
+		TH_TEST(test_forged_count),
+		TH_TEST(test_forged_time),
+		TH_TEST(test_forged_span_len),
+		TH_TEST(test_forged_anchor_ahead),
+		TH_TEST(test_forged_snapshot),
+		TH_TEST(test_forged_replay_point),
+		TH_TEST(test_forged_empty_tail_time),
+		TH_TEST(test_forged_time_across_segments),
+		TH_TEST(test_corrupt_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -428,16 +428,16 @@ static void test_eio_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_crash_every_call, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_torn_every_write, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_powercut_every_call, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_powercut_keys, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_powercut_anchor_first, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_enospc, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_short_writes, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_eio_once, fx_setup, fx_teardown),
+		TH_TEST(test_crash_every_call),
+		TH_TEST(test_torn_every_write),
+		TH_TEST(test_powercut_every_call),
+		TH_TEST(test_powercut_keys),
+		TH_TEST(test_powercut_anchor_first),
+		TH_TEST(test_enospc),
+		TH_TEST(test_short_writes),
+		TH_TEST(test_eio_once),
 		/* last: it exercises key snapshots, the youngest engine code */
-		cmocka_unit_test_setup_teardown(test_crash_keys_snapshot, fx_setup, fx_teardown),
+		TH_TEST(test_crash_keys_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -442,11 +442,11 @@ static void test_parked_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_scale, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_segments_on_demand, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_enfile_when_pinned, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_limits, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_parked_state, fx_setup, fx_teardown),
+		TH_TEST(test_scale),
+		TH_TEST(test_segments_on_demand),
+		TH_TEST(test_enfile_when_pinned),
+		TH_TEST(test_limits),
+		TH_TEST(test_parked_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

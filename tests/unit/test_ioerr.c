@@ -597,12 +597,12 @@ static void test_ioerr_close_sticky(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ioerr_roll_sticky, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_ioerr_close_sticky, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_ioerr_keys, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_ioerr_always, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_ioerr_wrap, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_ioerr_long, fx_setup, fx_teardown),
+		TH_TEST(test_ioerr_roll_sticky),
+		TH_TEST(test_ioerr_close_sticky),
+		TH_TEST(test_ioerr_keys),
+		TH_TEST(test_ioerr_always),
+		TH_TEST(test_ioerr_wrap),
+		TH_TEST(test_ioerr_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

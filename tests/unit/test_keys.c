@@ -406,13 +406,13 @@ static void test_many_keys_crash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_latest_and_tombstone, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_keyless, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_foreach_order, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_keys_crash, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_many_keys, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_many_keys_crash, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_format, fx_setup, fx_teardown),
+		TH_TEST(test_latest_and_tombstone),
+		TH_TEST(test_keyless),
+		TH_TEST(test_foreach_order),
+		TH_TEST(test_keys_crash),
+		TH_TEST(test_many_keys),
+		TH_TEST(test_many_keys_crash),
+		TH_TEST(test_snapshot_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

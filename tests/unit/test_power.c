@@ -320,14 +320,14 @@ static void test_power_keys_snapshot(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_power_rolls, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_keys_reopen, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_always, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_blocks, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_blocks_keys, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_wrap, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_keys_wrap, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_keys_snapshot, fx_setup, fx_teardown),
+		TH_TEST(test_power_rolls),
+		TH_TEST(test_power_keys_reopen),
+		TH_TEST(test_power_always),
+		TH_TEST(test_power_blocks),
+		TH_TEST(test_power_blocks_keys),
+		TH_TEST(test_power_wrap),
+		TH_TEST(test_power_keys_wrap),
+		TH_TEST(test_power_keys_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

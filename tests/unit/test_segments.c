@@ -516,15 +516,15 @@ static void test_halt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_index_spans, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_index_stride, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_index_big_spans, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_seek_time, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_roll, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_keys, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_orphan_idx, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_halt, fx_setup, fx_teardown),
+		TH_TEST(test_index_spans),
+		TH_TEST(test_index_stride),
+		TH_TEST(test_index_big_spans),
+		TH_TEST(test_seek_time),
+		TH_TEST(test_roll),
+		TH_TEST(test_wrap),
+		TH_TEST(test_wrap_keys),
+		TH_TEST(test_wrap_orphan_idx),
+		TH_TEST(test_halt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
