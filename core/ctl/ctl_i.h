@@ -1,8 +1,9 @@
 /*
  * ctl_i.h — what the files of shlogctl share (core/ctl/).
  *
- *   main.c     the command line: global options, dispatch, usage
- *   out.c      messages to stderr, the progress bar, JSON strings
+ *   main.c     the command line: global options, dispatch
+ *   out.c      the usage text, messages to stderr, the progress bar,
+ *              JSON strings
  *   open.c     opening the store or the data dir, naming partitions,
  *              the partitions a verify or repair covers
  *   info.c dump.c verify.c repair.c compact.c export.c import.c sync.c
@@ -24,16 +25,16 @@
 #define CTL_EXIT_DAMAGED 1
 #define CTL_EXIT_USAGE 2
 
+/* ---- out.c: usage, messages, progress, JSON ---------------------- */
+
 /** The program's name in messages. */
 extern const char *const ctl_prog;
-
-/* ---- out.c: messages, progress, JSON ---------------------------- */
 
 /** Print "shlogctl: ..." to stderr. */
 void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Complain about the command line; returns CTL_EXIT_USAGE. */
 int ctl_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/** The whole usage text (main.c). */
+/** The whole usage text, for -h. */
 void ctl_usage(FILE *f);
 /** Engine log lines (shlog_options.log): notices and worse, to stderr. */
 void ctl_engine_log(int level, const char *msg, void *arg);

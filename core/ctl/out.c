@@ -1,7 +1,8 @@
 /*
- * out.c — how shlogctl talks to people: "shlogctl: ..." messages and
- * usage errors on stderr, the engine's log lines, a progress bar (only
- * when stderr is a terminal) and JSON strings for --json output.
+ * out.c — how shlogctl talks to people: its name and usage text,
+ * "shlogctl: ..." messages and usage errors on stderr, the engine's log
+ * lines, a progress bar (only when stderr is a terminal) and JSON strings
+ * for --json output.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,8 +14,39 @@
 #define NS_PER_SEC 1000000000LL
 
 /* ================================================================ */
-/* Messages                                                          */
+/* Usage and messages                                                */
 /* ================================================================ */
+
+/* The name every message starts with. */
+const char *const ctl_prog = "shlogctl";
+
+/* The whole usage text, for -h. */
+void ctl_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s [-h] [-V] COMMAND DATADIR [args]\n"
+		"\n"
+		"read-only (safe while shlogfs has DATADIR mounted):\n"
+		"  info    DATADIR [--json]                       topics, partitions, segments, offsets, keys, sizes\n"
+		"  dump    DATADIR TOPIC PART [--json] [--from-seq N] [--to-seq N]\n"
+		"                  [--key K] [--since TIME] [--until TIME]   messages with seq, offset and time\n"
+		"  verify  DATADIR [TOPIC [PART]] [-q]            check every span and index entry;\n"
+		"                                                 exit 0 clean, 1 damaged, 2 error\n"
+		"  export  DATADIR TOPIC PART [FILE|-]            the log as plain text lines\n"
+		"write (need DATADIR not mounted):\n"
+		"  repair  DATADIR [TOPIC [PART]]                 cut damaged logs at the first bad span,\n"
+		"                                                 backing up what is cut in DATADIR/.repair-TIME-RANDOM/\n"
+		"  compact DATADIR TOPIC PART [--segment-bytes N] keep the latest message per key (tombstones\n"
+		"                                                 dropped) and every keyless message\n"
+		"  import  DATADIR TOPIC PART [FILE|-] [--segment-bytes N]  append lines (creates the topic)\n"
+		"daemon:\n"
+		"  sync    DATADIR [--timeout SEC]                ask the running shlogfs to make everything durable\n"
+		"\n"
+		"TIME: Unix seconds (1700000000.5), UTC date and time (2026-11-22T10:00:00Z, 2026-11-22),\n"
+		"      or relative to now (-30s, -15m, -2h, -1d).  See docs/SHLOGCTL.md.\n",
+		ctl_prog);
+}
+
 
 /* "shlogctl: <message><tail>" on stderr. */
 static void vsay(const char *tail, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
