@@ -90,21 +90,17 @@ void shlog_part_put(shlog_part *p)
 /* Durability                                                        */
 /* ================================================================ */
 
-/* Interval policy: make everything committed so far durable; pinned. */
-static void sync_run_pinned(shlog_part *p)
+/*
+ * fdatasync what is committed now, with busy set and p->mu dropped for
+ * the sync: then durable_seq moves up to it, or a failure is fatal (the
+ * caller calls sl_writer_sync_failed() without p->mu).  p->mu held.
+ */
+static int sync_pass(shlog_part *p)
 {
-	uint64_t c;
+	uint64_t c = p->committed_seq;
 	int rc;
 
-	pthread_mutex_lock(&p->mu);
-	if (p->deleted || p->fatal || p->durable_seq >= p->committed_seq || p->busy) {
-		if (!p->deleted && !p->fatal && p->durable_seq < p->end_seq)
-			sl_sched_arm_sync(p);
-		pthread_mutex_unlock(&p->mu);
-		return;
-	}
 	p->busy = 1;
-	c = p->committed_seq;
 	pthread_mutex_unlock(&p->mu);
 	rc = sl_writer_sync(p);
 	pthread_mutex_lock(&p->mu);
@@ -114,6 +110,22 @@ static void sync_run_pinned(shlog_part *p)
 		p->fatal = -EIO;
 	else if (c > p->durable_seq)
 		p->durable_seq = c;
+	return rc;
+}
+
+/* Interval policy: make everything committed so far durable; pinned. */
+static void sync_run_pinned(shlog_part *p)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->deleted || p->fatal || p->durable_seq >= p->committed_seq || p->busy) {
+		if (!p->deleted && !p->fatal && p->durable_seq < p->end_seq)
+			sl_sched_arm_sync(p);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	rc = sync_pass(p);
 	if (p->durable_seq < p->end_seq && !p->fatal)
 		sl_sched_arm_sync(p);
 	pthread_cond_broadcast(&p->done);
@@ -176,19 +188,8 @@ static void flush_next(shlog_part *p)
 /* Sync-only pass: nothing buffered, but a caller waits for durability; p->mu held. */
 static void flush_sync_only(shlog_part *p)
 {
-	uint64_t c = p->committed_seq;
-	int rc;
+	int rc = sync_pass(p);
 
-	p->busy = 1;
-	pthread_mutex_unlock(&p->mu);
-	rc = sl_writer_sync(p);
-	pthread_mutex_lock(&p->mu);
-	p->busy = 0;
-	p->st.fsyncs++;
-	if (rc < 0)
-		p->fatal = -EIO;
-	else if (c > p->durable_seq)
-		p->durable_seq = c;
 	pthread_cond_broadcast(&p->done);
 	if (rc < 0) {
 		pthread_mutex_unlock(&p->mu);

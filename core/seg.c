@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,64 +77,53 @@ out:
 	return rc;
 }
 
-/* The segment holding log offset @off (>= start_off); seglock held. */
-struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off)
+/*
+ * The last of @n records (@size bytes apart from @v) whose u64 field at
+ * byte @field is <= @x, by binary search (the fields ascend; 0 if none
+ * is): which segment or index entry holds an offset or a message.
+ */
+static size_t last_at_or_below(const void *v, size_t n, size_t size, size_t field, uint64_t x)
 {
-	size_t lo = 0, hi = p->nsegs;
+	size_t lo = 0, hi = n;
 
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (p->segs[mid].base_off <= off)
+		uint64_t k;
+		memcpy(&k, (const char *)v + mid * size + field, sizeof(k));
+		if (k <= x)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return &p->segs[lo];
+	return lo;
+}
+
+/* The segment holding log offset @off (>= start_off); seglock held. */
+struct shlog_seg *sl_seg_by_off(shlog_part *p, uint64_t off)
+{
+	return &p->segs[last_at_or_below(p->segs, p->nsegs, sizeof(*p->segs),
+					 offsetof(struct shlog_seg, base_off), off)];
 }
 
 /* The segment holding message @seq (>= start_seq); seglock held. */
 struct shlog_seg *sl_seg_by_seq(shlog_part *p, uint64_t seq)
 {
-	size_t lo = 0, hi = p->nsegs;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->segs[mid].base_seq <= seq)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return &p->segs[lo];
+	return &p->segs[last_at_or_below(p->segs, p->nsegs, sizeof(*p->segs),
+					 offsetof(struct shlog_seg, base_seq), seq)];
 }
 
 /* Index of the entry whose span holds @off; entries loaded. */
 size_t sl_seg_ent_by_off(const struct shlog_seg *g, uint64_t off)
 {
-	size_t lo = 0, hi = g->nents;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->ents[mid].off <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	return last_at_or_below(g->ents, g->nents, sizeof(*g->ents),
+				offsetof(struct shlog_index_entry, off), off);
 }
 
 /* Index of the entry whose span holds message @seq; entries loaded. */
 size_t sl_seg_ent_by_seq(const struct shlog_seg *g, uint64_t seq)
 {
-	size_t lo = 0, hi = g->nents;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->ents[mid].seq <= seq)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	return last_at_or_below(g->ents, g->nents, sizeof(*g->ents),
+				offsetof(struct shlog_index_entry, seq), seq);
 }
 
 /* Read a whole span into buf (en->len bytes) and check it (sl_check_span); seglock held. */
