@@ -298,6 +298,38 @@ uint32_t th_crc32c(const void *buf, size_t len)
 	return crc ^ 0xffffffffu;
 }
 
+/* Little-endian load of @p n bytes. */
+static uint64_t load_le(const void *b, int n)
+{
+	const unsigned char *c = b;
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | c[i];
+	return v;
+}
+
+/* A 64-bit field. */
+uint64_t th_le64(const void *b)
+{
+	return load_le(b, 8);
+}
+
+/* A 32-bit field. */
+uint32_t th_le32(const void *b)
+{
+	return (uint32_t)load_le(b, 4);
+}
+
+/* Little-endian store. */
+void th_put_le(void *b, uint64_t v, int n)
+{
+	unsigned char *c = b;
+
+	for (int i = 0; i < n; i++, v >>= 8)
+		c[i] = (unsigned char)v;
+}
+
 /* DIR/TOPIC/PART/NAME. */
 void th_path(char *out, size_t size, const char *dir, const char *topic,
 	     uint32_t part, const char *name)

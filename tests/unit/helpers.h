@@ -116,6 +116,12 @@ static inline void th_fx_nop(void *fx)
 
 /** CRC32C (Castagnoli) of @p len bytes. */
 uint32_t th_crc32c(const void *buf, size_t len);
+/** The little-endian 64-bit number at @p b (a field of an on-disk file). */
+uint64_t th_le64(const void *b);
+/** The little-endian 32-bit number at @p b. */
+uint32_t th_le32(const void *b);
+/** Store @p v little-endian in @p n (1..8) bytes at @p b. */
+void th_put_le(void *b, uint64_t v, int n);
 /** Path of a partition's file: DIR/TOPIC/PART/NAME. */
 void th_path(char *out, size_t size, const char *dir, const char *topic,
 	     uint32_t part, const char *name);

@@ -107,16 +107,6 @@ static void cr_write(const char *base, struct cr_store *cs)
 	assert_int_equal(th_close(s, p), 0);
 }
 
-/* Little-endian 64-bit load. */
-static uint64_t le64(const char *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | (unsigned char)b[i];
-	return v;
-}
-
 /* Read the partition's files and the span boundaries of each log. */
 static void cr_load(struct cr_store *cs)
 {
@@ -157,9 +147,9 @@ static void cr_load(struct cr_store *cs)
 		f->nspan = ix->size / 40;
 		f->span = calloc(f->nspan + 1, sizeof(*f->span));
 		assert_non_null(f->span);
-		base = le64(ix->data + 8);
+		base = th_le64(ix->data + 8);
 		for (size_t k = 0; k < f->nspan; k++)
-			f->span[k] = le64(ix->data + k * 40 + 8) - base;
+			f->span[k] = th_le64(ix->data + k * 40 + 8) - base;
 		f->span[f->nspan] = f->size;
 		assert_true(f->nspan >= 2);
 	}
@@ -522,22 +512,6 @@ static void fg_write(const char *dir, unsigned blocks)
 	assert_int_equal(th_close(s, p), 0);
 }
 
-/* Little-endian helpers over raw file bytes. */
-static uint64_t fg_get64(const unsigned char *b)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
-/* Store @v little-endian in @n bytes at @b. */
-static void fg_put(unsigned char *b, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		b[i] = (unsigned char)v;
-}
-
 /* The entry fields a forge may change (offsets into an entry). */
 enum { FG_SEQ = 0, FG_OFF = 8, FG_TIME = 16, FG_LEN = 24, FG_COUNT = 28, FG_CRC = 32 };
 
@@ -551,8 +525,8 @@ static void fg_entry_set_in(const char *dir, uint64_t base, size_t k, int field,
 	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, base, "idx");
 	assert_int_equal(th_file_read(path, &idx, &len), 0);
 	assert_true((k + 1) * 40 <= len);
-	fg_put((unsigned char *)idx + k * 40 + field, v, n);
-	fg_put((unsigned char *)idx + k * 40 + 36, th_crc32c(idx + k * 40, 36), 4);
+	th_put_le(idx + k * 40 + field, v, n);
+	th_put_le(idx + k * 40 + 36, th_crc32c(idx + k * 40, 36), 4);
 	assert_int_equal(th_file_patch(path, 0, idx, len), 0);
 	free(idx);
 }
@@ -574,7 +548,7 @@ static uint64_t fg_entry_get_in(const char *dir, uint64_t base, size_t k, int fi
 	th_seg_path(path, sizeof(path), dir, FG_TOPIC, 0, base, "idx");
 	assert_int_equal(th_file_read(path, &idx, &len), 0);
 	assert_true((k + 1) * 40 <= len);
-	v = fg_get64((unsigned char *)idx + k * 40 + field);
+	v = th_le64(idx + k * 40 + field);
 	if (n < 8)
 		v &= (1ull << (8 * n)) - 1;
 	free(idx);
@@ -798,7 +772,7 @@ static void test_forged_span_len(void **state)
 /* Find the anchor slot with the highest generation; its offset in the file. */
 static size_t fg_anchor_slot(const unsigned char *a)
 {
-	return fg_get64(a + 512 + 8) > fg_get64(a + 8) ? 512 : 0;
+	return th_le64(a + 512 + 8) > th_le64(a + 8) ? 512 : 0;
 }
 
 /* Set field @field (8 bytes) of the newest anchor slot; recompute its CRC. */
@@ -811,8 +785,8 @@ static void fg_anchor_set(const char *dir, int field, uint64_t v)
 	assert_int_equal(th_file_read(path, &a, &len), 0);
 	assert_int_equal(len, 1024);
 	slot = fg_anchor_slot((unsigned char *)a);
-	fg_put((unsigned char *)a + slot + field, v, 8);
-	fg_put((unsigned char *)a + slot + 508, th_crc32c(a + slot, 508), 4);
+	th_put_le(a + slot + field, v, 8);
+	th_put_le(a + slot + 508, th_crc32c(a + slot, 508), 4);
 	assert_int_equal(th_file_patch(path, 0, a, len), 0);
 	free(a);
 }
@@ -889,22 +863,22 @@ static void test_forged_snapshot(void **state)
 			assert_int_equal(shlog_key_lookup(p, key, kl, &ref), 0);
 		else
 			ref.len = 40;        /* runs past the snapshot's point */
-		fg_put(img + pos, ref.seq, 8);
-		fg_put(img + pos + 8, ref.off, 8);
-		fg_put(img + pos + 16, (uint64_t)ref.time_ns, 8);
-		fg_put(img + pos + 24, ref.len, 4);
-		fg_put(img + pos + 28, kl, 2);
+		th_put_le(img + pos, ref.seq, 8);
+		th_put_le(img + pos + 8, ref.off, 8);
+		th_put_le(img + pos + 16, (uint64_t)ref.time_ns, 8);
+		th_put_le(img + pos + 24, ref.len, 4);
+		th_put_le(img + pos + 28, kl, 2);
 		memcpy(img + pos + 32, key, kl);
 		pos += 32 + kl;
 	}
 	assert_int_equal(th_close(s, p), 0);
-	fg_put(img, 0x4b4c4853u, 4);
-	fg_put(img + 4, 1, 2);
-	fg_put(img + 8, in.end_seq, 8);
-	fg_put(img + 16, in.end_off, 8);
-	fg_put(img + 24, 6, 8);
-	fg_put(img + 36, th_crc32c(img, 36), 4);
-	fg_put(img + pos, th_crc32c(img + 40, pos - 40), 4);
+	th_put_le(img, 0x4b4c4853u, 4);
+	th_put_le(img + 4, 1, 2);
+	th_put_le(img + 8, in.end_seq, 8);
+	th_put_le(img + 16, in.end_off, 8);
+	th_put_le(img + 24, 6, 8);
+	th_put_le(img + 36, th_crc32c(img, 36), 4);
+	th_put_le(img + pos, th_crc32c(img + 40, pos - 40), 4);
 	th_path(path, sizeof(path), dir, FG_TOPIC, 0, "keys");
 	{
 		FILE *fk = fopen(path, "wx");

@@ -59,23 +59,6 @@ static void rec_init(struct fx *f)
 
 TH_FX_HOOKS(struct fx, 60, rec_init, th_fx_nop)
 
-/* Little-endian loads. */
-static uint64_t le64(const unsigned char *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-/* Little-endian 32-bit load. */
-static uint32_t le32(const unsigned char *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	       (uint32_t)b[3] << 24;
-}
-
 /* Decoded anchor slot. */
 struct slot {
 	int valid;
@@ -93,13 +76,13 @@ static void read_anchor(const char *path, struct slot sl[2])
 	assert_int_equal(len, SHLOG_ANCHOR_FILE_SIZE);
 	for (int i = 0; i < 2; i++) {
 		const unsigned char *b = (unsigned char *)buf + i * 512;
-		sl[i].valid = le32(b) == SHLOG_ANCHOR_MAGIC &&
+		sl[i].valid = th_le32(b) == SHLOG_ANCHOR_MAGIC &&
 			      (b[4] | b[5] << 8) == SHLOG_ANCHOR_VERSION &&
-			      le32(b + 508) == th_crc32c(b, 508);
+			      th_le32(b + 508) == th_crc32c(b, 508);
 		sl[i].flags = (uint16_t)(b[6] | b[7] << 8);
-		sl[i].gen = le64(b + 8);
-		sl[i].cseq = le64(b + 16);
-		sl[i].coff = le64(b + 24);
+		sl[i].gen = th_le64(b + 8);
+		sl[i].cseq = th_le64(b + 16);
+		sl[i].coff = th_le64(b + 24);
 	}
 	free(buf);
 }
@@ -177,13 +160,13 @@ static void test_format_example(void **state)
 	assert_int_equal(th_file_read(path, &buf, &len), 0);
 	assert_int_equal(len, SHLOG_IDX_ENTRY_SIZE);
 	e = (unsigned char *)buf;
-	assert_int_equal(le64(e), 0);
-	assert_int_equal(le64(e + 8), 0);
-	assert_true(le64(e + 16) > 1600000000000000000ull);
-	assert_int_equal(le32(e + 24), 9);
-	assert_int_equal(le32(e + 28), 3);
-	assert_int_equal(le32(e + 32), th_crc32c("a\tx\nb\na\t\n", 9));
-	assert_int_equal(le32(e + 36), th_crc32c(e, 36));
+	assert_int_equal(th_le64(e), 0);
+	assert_int_equal(th_le64(e + 8), 0);
+	assert_true(th_le64(e + 16) > 1600000000000000000ull);
+	assert_int_equal(th_le32(e + 24), 9);
+	assert_int_equal(th_le32(e + 28), 3);
+	assert_int_equal(th_le32(e + 32), th_crc32c("a\tx\nb\na\t\n", 9));
+	assert_int_equal(th_le32(e + 36), th_crc32c(e, 36));
 	free(buf);
 	th_path(path, sizeof(path), f->dir, "ex", 0, "anchor");
 	read_anchor(path, sl);
