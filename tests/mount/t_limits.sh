@@ -75,6 +75,17 @@ rss_ok()
 	[ "$1" -lt "$2" ]
 }
 rss_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$MT_PID/status"; }
+
+# hold_start "$@", with the daemon's RSS in kB before in r0 and after in
+# r1, and hold.py's report (printed) in uok and uerr.
+hold_rss()
+{
+	r0=$(rss_kb)
+	hold_start "$@"
+	r1=$(rss_kb)
+	cat "$T/hold.$1"
+	read -r _ uok uerr <"$T/hold.$1"
+}
 held() { awk '$1 == "shlogfs_held_bytes" { print $2 }' "$MNT/.metrics"; }
 
 tl_say "the unfinished-line budget: a user's share, then the store-wide cap"
@@ -128,12 +139,8 @@ tl_say "RSS under 100 handles each holding a 256 KiB unfinished line"
 mt_start -o allow_other,max_held_per_user=4M,max_message=1M
 mkdir "$M/r"
 chmod 777 "$M/r" "$M/r/0"
-r0=$(rss_kb)
-hold_start "$U" line 100 262144 "$M/r/0/log"
-r1=$(rss_kb)
-cat "$T/hold.$U"
+hold_rss "$U" line 100 262144 "$M/r/0/log"
 echo "rss: $r0 kB before, $r1 kB with the handles (+$((r1 - r0)) kB)"
-read -r _ uok uerr <"$T/hold.$U"
 [ "$uok" -ge 10 ] || mt_fail "only $uok lines held: the attack did not run"
 rss_ok $((r1 - r0)) 12288 || mt_fail "RSS grew by $((r1 - r0)) kB (share 4 MiB)"
 hold_stop
@@ -144,12 +151,8 @@ chmod 755 "$M/r/0"
 [ "$(stat -c %s "$M/r/0/log")" -ge 2000000 ] || mt_fail "log too small"
 tl_wait_until 100 grep -qx 'buffered_msgs 0' "$M/r/0/stats" || mt_fail "r/0 still buffers"
 tl_as "$U" cat "$M/r/0/log" >/dev/null   # the engine's read path, warmed up
-r0=$(rss_kb)
-hold_start "$U" read 100 0 "$M/r/0/log"
-r1=$(rss_kb)
-cat "$T/hold.$U"
+hold_rss "$U" read 100 0 "$M/r/0/log"
 echo "rss: $r0 kB before, $r1 kB with 100 readers (+$((r1 - r0)) kB); held $(held) bytes, $(awk '/^Threads:/ { print $2 }' "/proc/$MT_PID/status") threads"
-read -r _ uok uerr <"$T/hold.$U"
 [ "$uok" = 100 ] || mt_fail "$uok of 100 reads succeeded: $uerr"
 rss_ok $((r1 - r0)) 12288 || { hold_stop; mt_fail "RSS grew by $((r1 - r0)) kB (share 4 MiB)"; }
 hold_stop
@@ -163,12 +166,8 @@ chmod 755 "$M/m"
 for p in $(seq 0 199); do chmod 755 "$M/m/$p"; done
 size=$(wc -c <"$M/.metrics")
 [ "$size" -ge 500000 ] || mt_fail ".metrics is only $size bytes: the attack is too small"
-r0=$(rss_kb)
-hold_start "$U" read 100 0 "$M/.metrics"
-r1=$(rss_kb)
-cat "$T/hold.$U"
+hold_rss "$U" read 100 0 "$M/.metrics"
 echo "rss: $r0 kB before, $r1 kB with 100 handles of a $size-byte text (+$((r1 - r0)) kB)"
-read -r _ uok uerr <"$T/hold.$U"
 [ "$uok" = 100 ] || mt_fail "$uok of 100 handles opened: $uerr"
 rss_ok $((r1 - r0)) $((size * 10 / 1024)) ||
 	{ hold_stop; mt_fail "RSS grew by $((r1 - r0)) kB for 100 handles of $size bytes"; }
