@@ -386,57 +386,80 @@ static int snapshot_load(shlog_part *p, struct shlog_keys_hdr *h)
 	return rc;
 }
 
-/* Replay messages [seq, committed) from offset off into the table. */
-static int keys_replay(shlog_part *p, uint64_t seq, uint64_t off, uint64_t *keyed)
+/* A replay's position and its span buffer. */
+struct replay {
+	uint64_t from;                /* the first message to replay */
+	uint64_t keyed;               /* keyed messages replayed */
+	char *buf;
+	size_t cap;
+};
+
+/* Replay the messages of span @e from r->from on, with the span's block time; seglock held. */
+static int replay_span(shlog_part *p, struct shlog_seg *g, const struct shlog_index_entry *e, struct replay *r)
 {
-	size_t chunk = (size_t)p->s->o.max_message + 1 + (1u << 20);
-	char *buf = malloc(chunk);
-	size_t have = 0;
+	uint64_t seq = e->seq;
+	size_t pos = 0;
+	int rc;
+
+	if (r->cap < e->len) {
+		char *n = realloc(r->buf, e->len);
+		if (!n)
+			return -ENOMEM;
+		r->buf = n;
+		r->cap = e->len;
+	}
+	rc = sl_seg_read_span(p, g, e, r->buf);   /* checked: every message ends in a '\n' */
+	while (rc == 0 && pos < e->len) {
+		const char *nl = memchr(r->buf + pos, '\n', e->len - pos);
+		uint32_t mlen = (uint32_t)(nl - (r->buf + pos)), klen;
+		if (seq >= r->from && sl_msg_key(r->buf + pos, mlen, &klen)) {
+			sl_keys_apply(p, r->buf + pos, mlen, seq, e->off + pos, e->time_ns);
+			r->keyed++;
+		}
+		pos += mlen + 1;
+		seq++;
+	}
+	return rc;
+}
+
+/* Replay every span from message r->from to the committed end; pinned, seglock held. */
+static int replay_spans(shlog_part *p, struct replay *r)
+{
+	int rc = 0;
+
+	for (struct shlog_seg *g = sl_seg_by_seq(p, r->from); rc == 0 && g < p->segs + p->nsegs; g++) {
+		rc = sl_seg_load_ents(p, g);
+		if (rc < 0 || g->nents == 0)
+			continue;
+		for (size_t i = g->base_seq <= r->from ? sl_seg_ent_by_seq(g, r->from) : 0;
+		     rc == 0 && i < g->nents; i++)
+			rc = replay_span(p, g, &g->ents[i], r);
+	}
+	return rc;
+}
+
+/*
+ * Replay messages [seq, committed) into the table, each with its block
+ * time (its index entry's), span by span: the spans are checked as any
+ * read checks them.  *keyed gets how many had a key.
+ */
+static int keys_replay(shlog_part *p, uint64_t seq, uint64_t *keyed)
+{
+	struct replay r = { .from = seq };
 	int rc = 0;
 
 	*keyed = 0;
-	if (!buf)
-		return -ENOMEM;
-	while (off < p->committed_off) {
-		size_t pos = 0;
-		char *nl;
-		if (off + have < p->committed_off && have < chunk) {
-			ssize_t r = sl_seg_read(p, off + have, p->committed_off, buf + have, chunk - have);
-			if (r <= 0) {
-				rc = r < 0 ? (int)r : -EIO;
-				break;
-			}
-			have += (size_t)r;
-		}
-		while ((nl = memchr(buf + pos, '\n', have - pos)) != NULL) {
-			uint32_t mlen = (uint32_t)(nl - (buf + pos)), klen;
-			if (sl_msg_key(buf + pos, mlen, &klen)) {
-				sl_keys_apply(p, buf + pos, mlen, seq, off + pos, 0);
-				(*keyed)++;
-			}
-			pos += mlen + 1;
-			seq++;
-		}
-		if (pos == 0 && have == chunk && chunk <= SHLOG_MESSAGE_LIMIT) {
-			/* a message longer than today's max_message, written under a larger one */
-			char *n = realloc(buf, chunk * 2);
-			if (!n) {
-				rc = -ENOMEM;
-				break;
-			}
-			buf = n;
-			chunk *= 2;
-			continue;
-		}
-		if (pos == 0 && (have == chunk || off + have >= p->committed_off)) {
-			rc = -EUCLEAN;   /* no '\n' where one must be: cannot happen after recovery */
-			break;
-		}
-		memmove(buf, buf + pos, have - pos);
-		have -= pos;
-		off += pos;
-	}
-	free(buf);
+	if (seq >= p->committed_seq || p->nsegs == 0)
+		return 0;
+	rc = sl_res_pin(p);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&p->seglock);
+	rc = replay_spans(p, &r);
+	pthread_rwlock_unlock(&p->seglock);
+	sl_res_unpin(p);
+	free(r.buf);
+	*keyed = r.keyed;
 	return rc;
 }
 
@@ -461,52 +484,66 @@ static int replay_point_ok(shlog_part *p, uint64_t seq, uint64_t off)
  * log), then the messages after it.  @a is the anchor (NULL if none).
  * Called before the partition is shared; no locks needed.
  */
-int sl_keys_load(shlog_part *p, const struct shlog_anchor *a)
+/* Load the snapshot if it is valid for this log: 0 with @h, else (logged, table empty) -ENOENT or an error. */
+static int snapshot_take(shlog_part *p, struct shlog_keys_hdr *h)
 {
-	struct shlog_keys_hdr h;
-	uint64_t rseq, roff, keyed;
 	const char *why = NULL;
-	int rc = snapshot_load(p, &h);
-	int a_ok = a && replay_point_ok(p, a->keys_seq, a->keys_off);
+	int rc = snapshot_load(p, h);
 
-	if (rc == 0 && (sl_check_keys_fit(&h, p->start_seq, p->start_off, p->committed_seq, p->committed_off,
-					     &why) < 0 || !replay_point_ok(p, h.seq, h.off))) {
+	if (rc == 0 && (sl_check_keys_fit(h, p->start_seq, p->start_off, p->committed_seq, p->committed_off,
+					  &why) < 0 || !replay_point_ok(p, h->seq, h->off))) {
 		sl_logf(p->s, SHLOG_WARNING, "%s: key snapshot at message %llu does not fit the log (%s); "
-			   "rebuilding keys", p->name, (unsigned long long)h.seq,
-			   why ? why : "its offset is not that message's");
+			"rebuilding keys", p->name, (unsigned long long)h->seq,
+			why ? why : "its offset is not that message's");
 		sl_keys_free(p);
 		rc = -EUCLEAN;
 	} else if (rc < 0 && rc != -ENOENT) {
 		sl_logf(p->s, SHLOG_WARNING, "%s: key snapshot unreadable (%s); rebuilding keys from the log",
-			   p->name, shlog_strerror(rc));
+			p->name, shlog_strerror(rc));
 	}
-	if (rc < 0) {
-		h.seq = p->start_seq;
-		h.off = p->start_off;
-		p->keys_snap_seq = 0;
-	} else {
-		p->keys_snap_seq = h.seq;
+	return rc;
+}
+
+/*
+ * Where replay starts: after the snapshot (@snap 0, point @h), or the
+ * log's start; moved to the anchor's replay point @a where that is safe.
+ */
+static void replay_start(shlog_part *p, const struct shlog_anchor *a, int snap, const struct shlog_keys_hdr *h,
+			 uint64_t *rseq, uint64_t *roff)
+{
+	int a_ok = a && replay_point_ok(p, a->keys_seq, a->keys_off), back, skip, none;
+
+	*rseq = snap == 0 ? h->seq : p->start_seq;
+	*roff = snap == 0 ? h->off : p->start_off;
+	if (!a_ok)
+		return;
+	/* a newer snapshot than the anchor knew: replay from the anchor */
+	back = snap == 0 && a->keys_snap_seq <= h->seq && a->keys_seq < *rseq && a->keys_seq >= p->start_seq;
+	/* keyless messages since the snapshot: skip them */
+	skip = snap == 0 && a->keys_snap_seq == h->seq && a->keys_seq > *rseq && a->keys_seq <= p->committed_seq;
+	/* never a snapshot, and nothing keyed before keys_seq */
+	none = snap == -ENOENT && a->keys_snap_seq == 0 && a->keys_seq >= p->start_seq &&
+	       a->keys_seq <= p->committed_seq;
+	if (back || skip || none) {
+		*rseq = a->keys_seq;
+		*roff = a->keys_off;
 	}
-	rseq = h.seq;
-	roff = h.off;
-	if (a_ok && rc == 0 && a->keys_snap_seq <= h.seq && a->keys_seq < rseq && a->keys_seq >= p->start_seq) {
-		rseq = a->keys_seq;       /* newer snapshot than the anchor knew: replay from the anchor */
-		roff = a->keys_off;
-	} else if (a_ok && rc == 0 && a->keys_snap_seq == h.seq && a->keys_seq > rseq &&
-		   a->keys_seq <= p->committed_seq) {
-		rseq = a->keys_seq;       /* keyless messages since the snapshot: skip them */
-		roff = a->keys_off;
-	} else if (a_ok && rc == -ENOENT && a->keys_snap_seq == 0 && a->keys_seq >= p->start_seq &&
-		   a->keys_seq <= p->committed_seq) {
-		rseq = a->keys_seq;       /* never a snapshot; nothing keyed before keys_seq */
-		roff = a->keys_off;
-	}
-	rc = keys_replay(p, rseq, roff, &keyed);
+}
+
+int sl_keys_load(shlog_part *p, const struct shlog_anchor *a)
+{
+	struct shlog_keys_hdr h;
+	uint64_t rseq, roff, keyed;
+	int snap = snapshot_take(p, &h), rc;
+
+	p->keys_snap_seq = snap == 0 ? h.seq : 0;
+	replay_start(p, a, snap, &h, &rseq, &roff);
+	rc = keys_replay(p, rseq, &keyed);
 	if (rc < 0) {
 		sl_logf(p->s, SHLOG_ERR, "%s: cannot rebuild key bookmarks from messages %llu..%llu: %s "
-			   "(damaged log; see above); refusing to open (the repair option cuts the log there)",
-			   p->name, (unsigned long long)rseq, (unsigned long long)p->committed_seq,
-			   shlog_strerror(rc));
+			"(damaged log; see above); refusing to open (the repair option cuts the log there)",
+			p->name, (unsigned long long)rseq, (unsigned long long)p->committed_seq,
+			shlog_strerror(rc));
 		return -EUCLEAN;
 	}
 	p->keys_seq = keyed ? rseq : p->committed_seq;

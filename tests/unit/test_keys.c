@@ -100,6 +100,43 @@ static void test_latest_and_tombstone(void **state)
 	th_close(s, p);
 }
 
+/*
+ * A bookmark's time_ns is its message's block time (shlog.h), after a
+ * reopen too, when the bookmarks are rebuilt by replaying the log
+ * (before, replay set it to 0).
+ */
+static void test_time_after_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	struct shlog_keyref a0, b0, a1, b1;
+	shlog_store *s;
+	shlog_part *p;
+
+	th_opts(&o);
+	th_open_part(f->dir, &o, "k", 1, &s, &p);
+	put(p, "a", "1");
+	th_append(p, "no key here");
+	assert_int_equal(shlog_part_flush(p), 0);
+	usleep(2000);                        /* the next block gets a later time */
+	put(p, "b", "2");
+	assert_int_equal(shlog_part_flush(p), 0);
+	assert_int_equal(shlog_key_lookup(p, "a", 1, &a0), 0);
+	assert_int_equal(shlog_key_lookup(p, "b", 1, &b0), 0);
+	assert_true(a0.time_ns > 0);
+	assert_true(b0.time_ns > a0.time_ns);
+	th_close(s, p);
+
+	assert_int_equal(th_reopen_part(f->dir, &o, "k", 0, &s, &p), 0);
+	assert_int_equal(shlog_key_lookup(p, "a", 1, &a1), 0);
+	assert_int_equal(shlog_key_lookup(p, "b", 1, &b1), 0);
+	assert_int_equal(a1.seq, a0.seq);
+	assert_int_equal(b1.seq, b0.seq);
+	assert_int_equal(a1.time_ns, a0.time_ns);
+	assert_int_equal(b1.time_ns, b0.time_ns);
+	th_close(s, p);
+}
+
 /* Keyless messages: no TAB, empty key, key over 255 bytes. */
 static void test_keyless(void **state)
 {
@@ -311,23 +348,6 @@ static void test_many_keys(void **state)
 	th_close(s, p);
 }
 
-/* Little-endian loads for the snapshot check. */
-static uint64_t ld64(const unsigned char *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-/* Little-endian 32-bit load. */
-static uint32_t ld32(const unsigned char *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	       (uint32_t)b[3] << 24;
-}
-
 /* The keys file follows FORMAT.md: header, sorted records, trailer. */
 static void test_snapshot_format(void **state)
 {
@@ -350,23 +370,23 @@ static void test_snapshot_format(void **state)
 	b = (const unsigned char *)raw;
 	/* header: 40 bytes (FORMAT.md "Key snapshot") */
 	assert_true(len >= 44);
-	assert_int_equal(ld32(b), 0x4B4C4853u);
+	assert_int_equal(th_le32(b), 0x4B4C4853u);
 	assert_int_equal(b[4] | b[5] << 8, 1);
-	assert_int_equal(ld32(b + 36), th_crc32c(b, 36));
-	seq = ld64(b + 8);
-	count = ld64(b + 24);
+	assert_int_equal(th_le32(b + 36), th_crc32c(b, 36));
+	seq = th_le64(b + 8);
+	count = th_le64(b + 24);
 	assert_true(seq > 0);
 	assert_true(count >= 1 && count <= nkeys);
 	/* records: 32 fixed bytes, then the key */
 	for (uint64_t i = 0; i < count; i++) {
 		const unsigned char *r = b + pos;
 		assert_true(pos + 32 <= len - 4);
-		uint32_t mlen = ld32(r + 24);
+		uint32_t mlen = th_le32(r + 24);
 		uint16_t klen = (uint16_t)(r[28] | r[29] << 8);
 		assert_int_equal(klen, 8);
 		assert_true(pos + 32 + klen <= len - 4);
 		assert_memory_equal(r + 32, "key", 3);
-		assert_true(ld64(r) < seq);
+		assert_true(th_le64(r) < seq);
 		assert_true(mlen > klen);
 		/* records come in any order, but no key twice */
 		if (prev && prevlen == klen)
@@ -376,7 +396,7 @@ static void test_snapshot_format(void **state)
 		pos += 32 + klen;
 	}
 	assert_int_equal(pos + 4, len);
-	assert_int_equal(ld32(b + pos), th_crc32c(b + 40, pos - 40));
+	assert_int_equal(th_le32(b + pos), th_crc32c(b + 40, pos - 40));
 	free(raw);
 }
 
@@ -407,6 +427,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TH_TEST(test_latest_and_tombstone),
+		TH_TEST(test_time_after_reopen),
 		TH_TEST(test_keyless),
 		TH_TEST(test_foreach_order),
 		TH_TEST(test_keys_crash),
