@@ -696,7 +696,7 @@ static int seek_time_committed(shlog_part *p, int64_t t, uint64_t *seq, uint64_t
 
 int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq, uint64_t *off)
 {
-	int rc = sl_res_pin(p);
+	int rc = sl_res_pin(p), future;
 
 	if (rc < 0)
 		return rc;
@@ -706,9 +706,10 @@ int shlog_part_seek_time(shlog_part *p, int64_t time_ns, uint64_t *seq, uint64_t
 	sl_res_unpin(p);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	future = time_ns > sl_now_real();   /* read once: seq and off must be the same point */
 	pthread_mutex_lock(&p->mu);
-	*seq = time_ns > sl_now_real() ? p->end_seq : p->committed_seq;
-	*off = time_ns > sl_now_real() ? p->end_off : p->committed_off;
+	*seq = future ? p->end_seq : p->committed_seq;
+	*off = future ? p->end_off : p->committed_off;
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
