@@ -163,7 +163,8 @@ static void shlogfs_snap_free_chain(struct shlogfs *fs, struct shlogfs_snap *sn)
 }
 
 /* Make a snapshot for @p c, charged to its budget; -ENOBUFS past it. */
-static int shlogfs_snap_make(struct shlogfs *fs, const struct shlogfs_kind *kind,
+static int shlogfs_snap_make(struct shlogfs *fs,
+			     const struct shlogfs_kind *kind,
 			     const struct shlogfs_cred *c, uint64_t hash,
 			     int64_t now, struct shlogfs_snap **out)
 {
@@ -209,7 +210,8 @@ static int shlogfs_snap_make(struct shlogfs *fs, const struct shlogfs_kind *kind
  * text per credentials and second is made for them (they may read
  * numbers up to a second old); root's opens always get a new text.
  */
-static int shlogfs_snap_get(struct shlogfs *fs, const struct shlogfs_kind *kind,
+static int shlogfs_snap_get(struct shlogfs *fs,
+			    const struct shlogfs_kind *kind,
 			    const struct shlogfs_cred *c, int ref_kept,
 			    int fresh, struct shlogfs_snap **out)
 {
@@ -278,8 +280,8 @@ void shlogfs_snaps_free(struct shlogfs *fs)
 }
 
 /* Size of the text an open by the caller of @p req would read now. */
-static uint64_t shlogfs_snap_size(struct shlogfs *fs, const struct shlogfs_kind *kind,
-				  fuse_req_t req)
+static uint64_t shlogfs_snap_size(struct shlogfs *fs,
+				  const struct shlogfs_kind *kind, fuse_req_t req)
 {
 	struct shlogfs_cred c;
 	struct shlogfs_snap *sn;

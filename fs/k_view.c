@@ -201,7 +201,8 @@ static const struct shlogfs_view shlogfs_view_since = {
 
 const struct shlogfs_kind shlogfs_kind_atdir =
 	SHLOGFS_VIEWDIR_KIND("at", &shlogfs_view_at);
-static const struct shlogfs_kind shlogfs_kind_at = SHLOGFS_VIEW_KIND(&shlogfs_view_at);
+static const struct shlogfs_kind shlogfs_kind_at =
+	SHLOGFS_VIEW_KIND(&shlogfs_view_at);
 const struct shlogfs_kind shlogfs_kind_sincedir =
 	SHLOGFS_VIEWDIR_KIND("since", &shlogfs_view_since);
 static const struct shlogfs_kind shlogfs_kind_since =

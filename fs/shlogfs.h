@@ -15,15 +15,16 @@
  * Each kind of node (the root, a topic, a partition log, ...) is one
  * `struct shlogfs_kind`, defined in its family's k_*.c file; the FUSE
  * entry points (attr.c, dir.c, file.c) call through the node's table and
- * never ask which kind it is.  The layers, who may call whom (downwards
- * only), are in docs/DESIGN.md ("The daemon"):
+ * never ask which kind it is.  The layers, who may call whom (a file
+ * calls its own layer and those below; fs/layers, checked by the unit
+ * test layers-fs; docs/DESIGN.md "The daemon"):
  *
  *   main.c                          options, set-up, the FUSE ops table
- *   attr.c dir.c file.c             FUSE entry points
- *   k_root.c k_topic.c k_part.c k_log.c k_status.c k_view.c k_keys.c
- *   k_rootfile.c                    node kinds (kinds.h)
- *   stat.c read.c handle.c own.c wb.c metrics.c list.c ctl.c
- *   node.c cred.c budget.c          shared services
+ *   attr.c dir.c file.c             FUSE entry points (ll.h)
+ *   k_root.c > k_topic.c > k_part.c > k_log.c k_status.c k_view.c
+ *     k_keys.c k_rootfile.c         node kinds, by depth (kinds.h)
+ *   stat.c read.c handle.c own.c wb.c metrics.c ctl.c   services
+ *   node.c cred.c budget.c list.c   tables
  *   text.c frame.c log.c            leaves (no daemon state)
  */
 #ifndef SHLOGFS_H
