@@ -1,7 +1,9 @@
 /*
- * engine_i.h — the engine's internal structures, shared by store.c,
- * sched.c, part.c, seg.c, recover.c and keys.c.  See docs/DESIGN.md for
- * the threads and locks; the lock order is
+ * engine_i.h — the engine's internal structures (store, topic,
+ * partition, segment, key table, scheduler) and the functions its modules
+ * offer one another, in layer order at the end (writer.c's are in
+ * writer_i.h).  See docs/DESIGN.md for the map of the modules, the
+ * threads and the locks; the lock order is
  *     store.mu  >  part.mu  >  sched.mu,   part.seglock  >  part.keymu
  * (a thread holding one on the right never waits for one on its left).
  */

@@ -134,10 +134,8 @@ static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
 			return;
 		sl_logf(p->s, SHLOG_NOTICE, "%s: finishing the deletion of segment %s (interrupted retention)",
 			   p->name, lname);
-		if (!p->s->o.read_only) {
-			sl_io.unlinkat(p->dfd, lname, 0);
-			sl_io.unlinkat(p->dfd, iname, 0);
-		}
+		if (!p->s->o.read_only)
+			sl_writer_seg_unlink(p->dfd, seqs[0]);
 		memmove(seqs, seqs + 1, (*n - 1) * sizeof(*seqs));
 		(*n)--;
 	}
@@ -269,11 +267,8 @@ static void seg_forget_first(struct rstate *st)
 	p->st.recovered_bytes_dropped += st->r[0].log_size;
 	sl_io.close(p->segs[0].log_fd);
 	sl_io.close(p->segs[0].idx_fd);
-	if (!p->s->o.read_only) {
-		sl_io.unlinkat(p->dfd, name, 0);
-		sl_name_segment(name, sizeof(name), p->segs[0].base_seq, SL_SEG_IDX);
-		sl_io.unlinkat(p->dfd, name, 0);
-	}
+	if (!p->s->o.read_only)
+		sl_writer_seg_unlink(p->dfd, p->segs[0].base_seq);
 	memmove(p->segs, p->segs + 1, (st->n - 1) * sizeof(*p->segs));
 	memmove(st->r, st->r + 1, (st->n - 1) * sizeof(*st->r));
 	st->n--;
@@ -497,17 +492,12 @@ static int cut_tail(struct rstate *st)
 		rc = -errno;
 	while (rc == 0 && p->nsegs > st->si + 1) {
 		struct shlog_seg *x = &p->segs[p->nsegs - 1];
-		char name[32];
 		p->st.recovered_bytes_dropped += st->r[p->nsegs - 1].log_size;
 		p->st.recovered_msgs_dropped += count_lines(x->log_fd, 0, st->r[p->nsegs - 1].log_size);
 		sl_io.close(x->log_fd);
 		sl_io.close(x->idx_fd);
-		if (!ro) {
-			sl_name_segment(name, sizeof(name), x->base_seq, SL_SEG_LOG);
-			sl_io.unlinkat(p->dfd, name, 0);
-			sl_name_segment(name, sizeof(name), x->base_seq, SL_SEG_IDX);
-			sl_io.unlinkat(p->dfd, name, 0);
-		}
+		if (!ro)
+			sl_writer_seg_unlink(p->dfd, x->base_seq);
 		p->nsegs--;
 	}
 	/* no fdatasync here: durable_seq stays what the anchor proved (see

@@ -289,6 +289,17 @@ int sl_writer_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 	return dir_sync_failed;
 }
 
+void sl_writer_seg_unlink(int dfd, uint64_t seq)
+{
+	char name[SHLOG_SEG_NAME_CAP];
+
+	/* the .log first: a .idx without its .log is ignored, and removed by the next open */
+	sl_name_segment(name, sizeof(name), seq, SL_SEG_LOG);
+	sl_io.unlinkat(dfd, name, 0);
+	sl_name_segment(name, sizeof(name), seq, SL_SEG_IDX);
+	sl_io.unlinkat(dfd, name, 0);
+}
+
 /* Retention deleted the log below the start: forget the bookmarks there, snapshot if replay lost its start. */
 static void keys_after_retention(shlog_part *p)
 {
@@ -302,7 +313,7 @@ static void keys_after_retention(shlog_part *p)
 /* Wrap retention: delete the oldest segment (never the tail); 1 if the directory sync failed. */
 static int seg_drop_oldest(shlog_part *p)
 {
-	char lname[32], iname[32];
+	char lname[SHLOG_SEG_NAME_CAP];
 	struct shlog_seg old;
 	int dir_synced;
 
@@ -319,10 +330,7 @@ static int seg_drop_oldest(shlog_part *p)
 		sl_res_uncharge(p, SHLOG_RES_SEG_FDS, 1);
 	sl_seg_close(&old);
 	sl_name_segment(lname, sizeof(lname), old.base_seq, SL_SEG_LOG);
-	sl_name_segment(iname, sizeof(iname), old.base_seq, SL_SEG_IDX);
-	/* the .log first: a .idx without its .log is ignored at open */
-	sl_io.unlinkat(p->dfd, lname, 0);
-	sl_io.unlinkat(p->dfd, iname, 0);
+	sl_writer_seg_unlink(p->dfd, old.base_seq);
 	dir_synced = sl_fsync_dir(p->dfd) == 0;
 	if (!dir_synced)
 		sl_logf(p->s, SHLOG_ERR, "%s: fsync of the directory after deleting segment %s failed: %s",

@@ -39,6 +39,8 @@ int sl_writer_put(int log_fd, int idx_fd, uint64_t nents, uint64_t pos, const st
 		  const char *buf, size_t len);
 /* Open (creating with @flags) segment @seq's .log and .idx in @dfd; 0 or -errno (nothing left open). */
 int sl_writer_seg_files(int dfd, uint64_t seq, int flags, int *log_fd, int *idx_fd);
+/* Unlink segment @seq's .log, then its .idx, in @dfd (what is not there is not an error). */
+void sl_writer_seg_unlink(int dfd, uint64_t seq);
 /* Encode anchor @a into its slot (a->gen % 2) of the anchor file @fd; 0 or -errno. */
 int sl_writer_slot_put(int fd, const struct shlog_anchor *a);
 
