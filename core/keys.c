@@ -390,8 +390,7 @@ static int snapshot_load(shlog_part *p, struct shlog_keys_hdr *h)
 struct replay {
 	uint64_t from;                /* the first message to replay */
 	uint64_t keyed;               /* keyed messages replayed */
-	char *buf;
-	size_t cap;
+	struct shlog_buf span;        /* the span being replayed */
 };
 
 /* Replay the messages of span @e from r->from on, with the span's block time; seglock held. */
@@ -401,19 +400,18 @@ static int replay_span(shlog_part *p, struct shlog_seg *g, const struct shlog_in
 	size_t pos = 0;
 	int rc;
 
-	if (r->cap < e->len) {
-		char *n = realloc(r->buf, e->len);
-		if (!n)
-			return -ENOMEM;
-		r->buf = n;
-		r->cap = e->len;
-	}
-	rc = sl_seg_read_span(p, g, e, r->buf);   /* checked: every message ends in a '\n' */
+	const char *buf;
+
+	r->span.len = 0;
+	if (sl_buf_reserve(&r->span, e->len) < 0)
+		return -ENOMEM;
+	buf = r->span.data;
+	rc = sl_seg_read_span(p, g, e, r->span.data);   /* checked: every message ends in a '\n' */
 	while (rc == 0 && pos < e->len) {
-		const char *nl = memchr(r->buf + pos, '\n', e->len - pos);
-		uint32_t mlen = (uint32_t)(nl - (r->buf + pos)), klen;
-		if (seq >= r->from && sl_msg_key(r->buf + pos, mlen, &klen)) {
-			sl_keys_apply(p, r->buf + pos, mlen, seq, e->off + pos, e->time_ns);
+		const char *nl = memchr(buf + pos, '\n', e->len - pos);
+		uint32_t mlen = (uint32_t)(nl - (buf + pos)), klen;
+		if (seq >= r->from && sl_msg_key(buf + pos, mlen, &klen)) {
+			sl_keys_apply(p, buf + pos, mlen, seq, e->off + pos, e->time_ns);
 			r->keyed++;
 		}
 		pos += mlen + 1;
@@ -458,7 +456,7 @@ static int keys_replay(shlog_part *p, uint64_t seq, uint64_t *keyed)
 	rc = replay_spans(p, &r);
 	pthread_rwlock_unlock(&p->seglock);
 	sl_res_unpin(p);
-	free(r.buf);
+	free(r.span.data);
 	*keyed = r.keyed;
 	return rc;
 }

@@ -42,8 +42,7 @@ struct vwalk {
 	int base_unknown;          /* the first segment's start cannot be told: open refuses */
 	int refused;               /* open refuses what is being reported (never a tail) */
 	uint64_t done, total;         /* progress: log bytes checked, of all */
-	char *buf;
-	size_t cap;
+	struct shlog_buf span;     /* the span being checked */
 };
 
 /* ---------------------------------------------------------------- */
@@ -152,16 +151,12 @@ static int vspan(struct vwalk *w, const char *name, int lfd, uint64_t lsize, uin
 				"the file (%llu bytes): %s", (unsigned long long)e->seq,
 				(unsigned long long)(e->seq + e->count - 1), e->len, (unsigned long long)e->off,
 				(unsigned long long)lsize, why);
-	if (w->cap < e->len) {
-		char *nb = realloc(w->buf, e->len);
-		if (!nb)
-			return -ENOMEM;
-		w->buf = nb;
-		w->cap = e->len;
-	}
-	if (sl_io_pread_full(lfd, w->buf, e->len, (off_t)at) < 0)
+	w->span.len = 0;
+	if (sl_buf_reserve(&w->span, e->len) < 0)
+		return -ENOMEM;
+	if (sl_io_pread_full(lfd, w->span.data, e->len, (off_t)at) < 0)
 		return vproblem(w, name, at, e->seq, "cannot read %u bytes: %s", e->len, strerror(errno ? errno : EIO));
-	if (sl_check_span(e, w->buf, &why) < 0)
+	if (sl_check_span(e, w->span.data, &why) < 0)
 		return vproblem(w, name, at, e->seq, "bytes %llu..%llu (messages %llu..%llu) fail their checksum "
 				"or message count: %s",
 				(unsigned long long)at, (unsigned long long)(at + e->len - 1),
@@ -509,7 +504,7 @@ int shlog_part_verify(const char *dir, const char *topic, uint32_t part,
 		return w.dfd;
 	rc = vwalk_run(&w);
 	sl_io.close(w.dfd);
-	free(w.buf);
+	free(w.span.data);
 	if (st)
 		*st = w.st;
 	return rc;
