@@ -104,50 +104,81 @@ static int rename_cname(int tdfd, const struct cname *c, const char *part)
 	return sl_io.renameat(tdfd, c->name, tdfd, part) < 0 ? -errno : 0;
 }
 
-/* Settle partition @num from its entries @v[0..n): see the table at the top. */
-static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num, struct cname *v, size_t n)
-{
-	char part[SHLOG_PART_NAME_CAP];
-	const struct cname *nw = NULL, *old = NULL;
-	size_t news = 0, olds = 0;
-	int rc = 0;
+/* The candidates of one partition: its real .new and .old directories (the last of each, and how many). */
+struct cpick {
+	const struct cname *nw, *old;
+	size_t news, olds;
+};
 
-	sl_name_part(part, sizeof(part), num);
+/* Mark which of @v[0..n) are real directories and count the .new and .old ones. */
+static void pick_candidates(int tdfd, struct cname *v, size_t n, struct cpick *c)
+{
+	*c = (struct cpick){ 0 };
 	for (size_t i = 0; i < n; i++) {
 		v[i].dir = kind_at(tdfd, v[i].name) == 1;
 		if (!v[i].dir)
 			continue;
 		if (v[i].old)
-			old = &v[i], olds++;
+			c->old = &v[i], c->olds++;
 		else
-			nw = &v[i], news++;
+			c->nw = &v[i], c->news++;
 	}
+}
+
+/*
+ * Decide partition @num (named @part) from its candidates (the table at
+ * the top): rename the one that becomes the partition, leaving in @c the
+ * one kept (the rest is removed by the caller).  0, -EUCLEAN when it
+ * cannot tell, or the rename's -errno.
+ */
+static int settle_decide(shlog_store *s, int tdfd, const char *topic, uint32_t num, const char *part,
+			 struct cpick *c)
+{
 	if (kind_at(tdfd, part)) {
 		sl_logf(s, SHLOG_NOTICE, "%s/%u: removing what an interrupted compaction left beside the partition",
-			   topic, num);
-		nw = old = NULL;
-	} else if (news > 1 || (news == 0 && olds > 1)) {
-		sl_logf(s, SHLOG_ERR, "%s/%u: partition missing beside %zu compaction copies; not guessing which "
-			   "is right (move one to %u by hand)", topic, num, news + olds, num);
-		return -EUCLEAN;
-	} else if (nw) {
-		sl_logf(s, SHLOG_NOTICE, "%s/%u: finishing an interrupted compaction (swapping the new copy in)",
-			   topic, num);
-		rc = rename_cname(tdfd, nw, part);
-		old = NULL;
-	} else if (old) {
-		sl_logf(s, SHLOG_WARNING, "%s/%u: partition missing beside a compaction's old copy; restoring it",
-			   topic, num);
-		rc = rename_cname(tdfd, old, part);
+			topic, num);
+		c->nw = c->old = NULL;
+		return 0;
 	}
+	if (c->news > 1 || (c->news == 0 && c->olds > 1)) {
+		sl_logf(s, SHLOG_ERR, "%s/%u: partition missing beside %zu compaction copies; not guessing which "
+			"is right (move one to %u by hand)", topic, num, c->news + c->olds, num);
+		return -EUCLEAN;
+	}
+	if (c->nw) {
+		sl_logf(s, SHLOG_NOTICE, "%s/%u: finishing an interrupted compaction (swapping the new copy in)",
+			topic, num);
+		c->old = NULL;
+		return rename_cname(tdfd, c->nw, part);
+	}
+	if (c->old) {
+		sl_logf(s, SHLOG_WARNING, "%s/%u: partition missing beside a compaction's old copy; restoring it",
+			topic, num);
+		return rename_cname(tdfd, c->old, part);
+	}
+	return 0;
+}
+
+/* Settle partition @num from its entries @v[0..n): see the table at the top. */
+static int settle_one(shlog_store *s, int tdfd, const char *topic, uint32_t num, struct cname *v, size_t n)
+{
+	char part[SHLOG_PART_NAME_CAP];
+	struct cpick c;
+	int rc;
+
+	sl_name_part(part, sizeof(part), num);
+	pick_candidates(tdfd, v, n, &c);
+	rc = settle_decide(s, tdfd, topic, num, part, &c);
+	if (rc == -EUCLEAN)
+		return rc;
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (&v[i] != nw && &v[i] != old)
+		if (&v[i] != c.nw && &v[i] != c.old)
 			rc = remove_cname(s, tdfd, topic, &v[i]);
 	if (rc == 0)
 		rc = sl_fsync_dir(tdfd);
 	if (rc < 0)
 		sl_logf(s, SHLOG_ERR, "%s/%u: cannot settle an interrupted compaction: %s", topic, num,
-			   strerror(-rc));
+			strerror(-rc));
 	return rc;
 }
 
