@@ -477,11 +477,6 @@ static int replay_point_ok(shlog_part *p, uint64_t seq, uint64_t off)
 	return sl_seg_seek_seq(p, seq, &at) == 0 && at == off;
 }
 
-/*
- * Build the key state at open: the snapshot (if it is valid for this
- * log), then the messages after it.  @a is the anchor (NULL if none).
- * Called before the partition is shared; no locks needed.
- */
 /* Load the snapshot if it is valid for this log: 0 with @h, else (logged, table empty) -ENOENT or an error. */
 static int snapshot_take(shlog_part *p, struct shlog_keys_hdr *h)
 {
@@ -528,6 +523,11 @@ static void replay_start(shlog_part *p, const struct shlog_anchor *a, int snap, 
 	}
 }
 
+/*
+ * Build the key state at open: the snapshot (if it is valid for this
+ * log), then the messages after it.  @a is the anchor (NULL if none).
+ * Called before the partition is shared; no locks needed.
+ */
 int sl_keys_load(shlog_part *p, const struct shlog_anchor *a)
 {
 	struct shlog_keys_hdr h;

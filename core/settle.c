@@ -190,6 +190,7 @@ static int cname_cmp(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
+/* Settle every interrupted compaction in topic directory @tdfd (engine_i.h), partition by partition. */
 int sl_compact_settle(shlog_store *s, int tdfd, const char *topic)
 {
 	struct cnames l = { 0 };

@@ -20,6 +20,7 @@
 /* Framing: blocks into spans and index entries                      */
 /* ================================================================ */
 
+/* The framing rule (step C): a span ends before every stride-th message and before it passes the byte cap. */
 int sl_writer_span_ends(uint32_t stride, uint64_t seq, size_t span_len, size_t len)
 {
 	return span_len > 0 && (seq % stride == 0 || span_len + len > SHLOG_SPAN_MAX_BYTES);
@@ -104,6 +105,7 @@ int sl_writer_plan(struct flush_scratch *x, uint32_t stride, const char *buf, si
 /* Files: a block's writes, a segment's files, an anchor slot        */
 /* ================================================================ */
 
+/* Write a planned block: entries first, then bytes; both files cut back on failure. */
 int sl_writer_put(int log_fd, int idx_fd, uint64_t nents, uint64_t pos, const struct flush_scratch *x,
 		  const char *buf, size_t len)
 {
@@ -119,6 +121,7 @@ int sl_writer_put(int log_fd, int idx_fd, uint64_t nents, uint64_t pos, const st
 	return rc;
 }
 
+/* Open or create a segment's .log and .idx (flags say how: O_TRUNC for a roll, O_EXCL for a copy). */
 int sl_writer_seg_files(int dfd, uint64_t seq, int flags, int *log_fd, int *idx_fd)
 {
 	char name[32];
@@ -137,6 +140,7 @@ int sl_writer_seg_files(int dfd, uint64_t seq, int flags, int *log_fd, int *idx_
 	return 0;
 }
 
+/* Encode and write one anchor slot (the one its generation selects). */
 int sl_writer_slot_put(int fd, const struct shlog_anchor *a)
 {
 	unsigned char slot[SHLOG_ANCHOR_SLOT_SIZE];
@@ -184,6 +188,7 @@ static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
 	return 0;
 }
 
+/* Write an anchor for the partition's committed state (close, recovery, a failed sync). */
 int sl_writer_anchor(shlog_part *p, int clean)
 {
 	uint64_t cseq, coff, dur;
@@ -198,6 +203,7 @@ int sl_writer_anchor(shlog_part *p, int clean)
 	return anchor_write(p, cseq, coff, t, dur, clean);
 }
 
+/* fdatasync the tail segment's two files, timing it for the fsync histogram. */
 int sl_writer_sync(shlog_part *p)
 {
 	int64_t t0 = sl_now_mono();
@@ -257,6 +263,7 @@ static int seg_table_append(shlog_part *p, const struct shlog_seg *g)
 	return n ? 0 : -ENOMEM;
 }
 
+/* Create an empty tail segment (roll, or an empty partition at open); 1 if its directory sync failed. */
 int sl_writer_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 {
 	struct shlog_seg g = { .base_seq = seq, .base_off = off, .end_seq = seq, .end_off = off,
@@ -289,6 +296,7 @@ int sl_writer_seg_create(shlog_part *p, uint64_t seq, uint64_t off)
 	return dir_sync_failed;
 }
 
+/* Delete a segment's two files, the .log first. */
 void sl_writer_seg_unlink(int dfd, uint64_t seq)
 {
 	char name[SHLOG_SEG_NAME_CAP];
@@ -468,6 +476,7 @@ static int roll_if_full(shlog_part *p, const struct sl_block *b)
 	return 0;
 }
 
+/* Commit one block in the order of docs/DESIGN.md (see writer_i.h). */
 int sl_writer_commit(shlog_part *p, struct flush_scratch *x, const struct sl_block *b)
 {
 	uint64_t seq_end = b->seq0 + b->count, off_end = b->off0 + b->len, durable = b->durable;
