@@ -295,15 +295,19 @@ static void test_option_ranges(void **state)
 
 	(void)state;
 	assert_int_equal(shlog_option_range("stride", &lo, &hi), 0);
-	assert_true(lo == 1 && hi == 1000000);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 1000000);
 	assert_int_equal(shlog_option_range("flush_threads", &lo, &hi), 0);
-	assert_true(lo == 1 && hi == 64);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 64);
 	assert_int_equal(shlog_option_range("max_message", &lo, &hi), 0);
-	assert_true(lo == 1 && hi == 256u << 20);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 256u << 20);
 	assert_int_equal(shlog_option_range("flush_interval_ms", &lo, &hi), 0);
-	assert_true(lo == 1 && hi == 3600000);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 3600000);
 	assert_int_equal(shlog_option_range("segment_bytes", &lo, &hi), 0);
-	assert_true(lo == 1);
+	assert_int_equal(lo, 1);
 	assert_int_equal(shlog_option_range("read_only", &lo, &hi), -ENOENT);
 	assert_int_equal(shlog_option_range("nosuch", &lo, &hi), -ENOENT);
 	assert_int_equal(shlog_option_range(NULL, &lo, &hi), -ENOENT);
