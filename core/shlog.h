@@ -241,7 +241,7 @@ SHLOG_API int shlog_dir_chmod(shlog_store *s, const char *topic, int64_t part,
 SHLOG_API int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part,
 		    uid_t uid, gid_t gid);
 
-/** Take a reference on a partition; release it with shlog_part_put(). */
+/** Take a reference on a partition; release it with shlog_part_put().  -ENOENT, -EUCLEAN if its topic is set aside. */
 SHLOG_API int shlog_part_get(shlog_store *s, const char *topic, uint32_t part,
 		   shlog_part **out);
 /** Release a reference taken by shlog_part_get(). */

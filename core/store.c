@@ -1038,11 +1038,13 @@ int shlog_dir_chown(shlog_store *s, const char *topic, int64_t part, uid_t uid, 
 int shlog_part_get(shlog_store *s, const char *topic, uint32_t part, shlog_part **out)
 {
 	struct shlog_topic *t;
-	int rc = -ENOENT;
+	int rc;
 
 	pthread_rwlock_rdlock(&s->mu);
-	t = topic_find(s, topic);
-	if (t && part < t->nparts && t->parts[part]) {
+	rc = topic_get(s, topic, &t);
+	if (rc == 0 && !(part < t->nparts && t->parts[part]))
+		rc = -ENOENT;
+	if (rc == 0) {
 		atomic_fetch_add(&t->parts[part]->refs, 1);
 		*out = t->parts[part];
 		rc = 0;
