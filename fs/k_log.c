@@ -342,7 +342,7 @@ static int shlogfs_log_release(struct shlogfs *fs, struct shlogfs_handle *h)
 static int shlogfs_tlog_route(struct shlogfs_handle *h, const char *line,
 			      size_t len)
 {
-	size_t klen = shlogfs_line_key(line, len - 1);
+	size_t klen = shlog_msg_key(line, len - 1);
 	uint32_t i = klen ? shlogfs_fnv1a(line, klen) % h->nparts
 			  : __atomic_fetch_add(&h->node->rr, 1, __ATOMIC_RELAXED) %
 			    h->nparts;

@@ -17,7 +17,6 @@
 #include "node.h"
 #include "read.h"
 #include "stat.h"
-#include "text.h"
 
 
 /* The leaf kinds of this family (defined at the end). */
@@ -48,7 +47,7 @@ static int shlogfs_at_base(struct shlogfs *fs, struct shlogfs_node *where,
 	shlog_part *p;
 	int rc;
 
-	if (shlogfs_u64_parse(name, &seq) || (name[0] == '0' && name[1]))
+	if (shlog_u64_parse(name, &seq) || (name[0] == '0' && name[1]))
 		return -ENOENT; /* one spelling per number: no leading zeros */
 	if ((rc = shlogfs_node_part(fs, where, &p)))
 		return rc;
@@ -74,7 +73,7 @@ static int shlogfs_since_base(struct shlogfs *fs, struct shlogfs_node *where,
 	shlog_part *p;
 	int rc;
 
-	if (shlogfs_time_parse(name, &ns))
+	if (shlog_time_parse(name, &ns))
 		return -ENOENT;
 	if ((rc = shlogfs_node_part(fs, where, &p)))
 		return rc;

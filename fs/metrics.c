@@ -389,36 +389,19 @@ static int shlogfs_metrics_text(struct shlogfs *fs,
 
 /* ==== /.status ======================================================== */
 
-/* Human size: bytes with a k/M/G/T suffix (powers of 1024). */
-static void shlogfs_human(uint64_t v, char *out, size_t size)
-{
-	static const char suf[] = "kMGT";
-	double d = (double)v;
-	int i = -1;
-
-	if (v < 1024) {
-		snprintf(out, size, "%" PRIu64, v);
-		return;
-	}
-	while (d >= 1024 && i < 3) {
-		d /= 1024;
-		i++;
-	}
-	snprintf(out, size, "%.1f%c", d, suf[i]);
-}
-
 /* One partition's line of /.status. */
 static int shlogfs_status_part(struct shlogfs_buf *b,
 			       const struct shlogfs_mpart *e)
 {
 	const struct shlog_part_info *in = &e->in;
-	char name[SHLOG_TOPIC_MAX + 16], size[32], when[64] = "-";
+	char name[SHLOG_TOPIC_MAX + 16], size[32], when[SHLOG_TIME_TEXT_MAX] = "-";
 	int rc;
 
 	snprintf(name, sizeof name, "%s/%" PRIu32, e->topic, e->part);
-	shlogfs_human(in->end_off - in->start_off, size, sizeof size);
+	shlog_size_format(in->end_off - in->start_off, SHLOG_SIZE_SHORT, size,
+			  sizeof size);
 	if (in->last_flush_ns > 0)
-		shlogfs_time_format(in->last_flush_ns, when, sizeof when);
+		shlog_time_format(in->last_flush_ns, when, sizeof when);
 	rc = shlogfs_buf_printf(b,
 		"%-24s %12" PRIu64 " %8s %9" PRIu32 " %6" PRIu32 " %8" PRIu64
 		" %-30s %s\n", name, in->end_seq - in->start_seq, size,
@@ -478,7 +461,7 @@ static int shlogfs_status_text(struct shlogfs *fs,
 		buffered += in->buffered_msgs;
 		bad += in->error != 0;
 	}
-	shlogfs_human(bytes, sz, sizeof sz);
+	shlog_size_format(bytes, SHLOG_SIZE_SHORT, sz, sizeof sz);
 	rc = shlogfs_buf_printf(b,
 		"shlogfs %s, data dir %s\n"
 		"options: partitions=%" PRIu32 " stride=%" PRIu32

@@ -1,18 +1,18 @@
 /*
- * text.c — generated text and small parsers for shlogfs.
+ * text.c — buffers and generated text for shlogfs.  The grammars the
+ * daemon shares with shlogctl (times, sizes, numbers, the key of a
+ * message) are the library's (shlog.h, "text").
  *
  * The status files are "name value" lines (awk-friendly, like
  * /proc/vmstat); the index has one line per sparse-index entry:
  *
  *   <seq> <off> <time RFC 3339> <len> <count> <crc32c, 8 hex digits>
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "text.h"
 
@@ -88,155 +88,7 @@ void shlogfs_buf_free(struct shlogfs_buf *b)
 	b->len = b->cap = 0;
 }
 
-/* ==== time ============================================================ */
-
-/* RFC 3339 in UTC with nanoseconds: 2026-11-22T01:02:03.000000000Z. */
-void shlogfs_time_format(int64_t ns, char *out, size_t size)
-{
-	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
-	if (frac < 0) {
-		frac += 1000000000;
-		sec--;
-	}
-	time_t t = (time_t)sec;
-	struct tm tm;
-	char date[32];
-
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm)) {
-		snprintf(out, size, "%" PRId64, ns);
-		return;
-	}
-	snprintf(out, size, "%s.%09" PRId64 "Z", date, frac);
-}
-
-/* Parse up to 9 fraction digits after a '.' into ns; advance @p s. */
-static int shlogfs_time_frac(const char **s, int64_t *ns)
-{
-	const char *p = *s;
-	int64_t v = 0, scale = 100000000;
-
-	*ns = 0;
-	if (*p != '.')
-		return 0;
-	p++;
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		v += (*p - '0') * scale;
-		scale /= 10;
-	}
-	*ns = v;
-	*s = p;
-	return 0;
-}
-
-/* Parse exactly @p n digits at *s into @p out. */
-static int shlogfs_digits(const char **s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*s)[i]))
-			return -EINVAL;
-		v = v * 10 + ((*s)[i] - '0');
-	}
-	*s += n;
-	*out = v;
-	return 0;
-}
-
-/* Parse "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" into ns. */
-static int shlogfs_time_rfc3339(const char *s, int64_t *ns)
-{
-	struct tm tm = { 0 };
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-	int64_t frac;
-
-	if (shlogfs_digits(&s, 4, &y) || *s++ != '-' ||
-	    shlogfs_digits(&s, 2, &mo) || *s++ != '-' ||
-	    shlogfs_digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' '))
-		return -EINVAL;
-	s++;
-	if (shlogfs_digits(&s, 2, &h) || *s++ != ':' ||
-	    shlogfs_digits(&s, 2, &mi) || *s++ != ':' ||
-	    shlogfs_digits(&s, 2, &sec) || shlogfs_time_frac(&s, &frac))
-		return -EINVAL;
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		sign = *s++ == '-' ? -1 : 1;
-		if (shlogfs_digits(&s, 2, &oh) || *s++ != ':' ||
-		    shlogfs_digits(&s, 2, &om))
-			return -EINVAL;
-	} else {
-		return -EINVAL;
-	}
-	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60 || oh > 23 || om > 59)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	int64_t t = (int64_t)timegm(&tm);
-	t -= (int64_t)sign * (oh * 3600 + om * 60);
-	if (t < INT64_MIN / 1000000000 + 1 || t > INT64_MAX / 1000000000 - 1)
-		return -EINVAL;
-	*ns = t * 1000000000 + frac;
-	return 0;
-}
-
-/* since/<time>: RFC 3339, or Unix seconds with an optional fraction. */
-int shlogfs_time_parse(const char *s, int64_t *ns)
-{
-	const char *p = s;
-	int64_t sec = 0, frac;
-
-	if (strchr(s, 'T') || strchr(s, 't') || strchr(s, ':'))
-		return shlogfs_time_rfc3339(s, ns);
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (sec > (INT64_MAX / 1000000000 - 9) / 10)
-			return -EINVAL;
-		sec = sec * 10 + (*p - '0');
-	}
-	if (shlogfs_time_frac(&p, &frac) || *p)
-		return -EINVAL;
-	*ns = sec * 1000000000 + frac;
-	return 0;
-}
-
-/* ==== numbers and keys ================================================ */
-
-/* Decimal uint64: digits only, no sign, no overflow. */
-int shlogfs_u64_parse(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		unsigned d = (unsigned)(*s - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* The key of a line as the engine sees it: 1..SHLOG_KEY_MAX bytes before a TAB. */
-size_t shlogfs_line_key(const char *line, size_t len)
-{
-	size_t max = len < SHLOG_KEY_MAX + 1 ? len : SHLOG_KEY_MAX + 1;
-	const char *tab = memchr(line, '\t', max);
-	return tab ? (size_t)(tab - line) : 0;
-}
+/* ==== keys ============================================================ */
 
 /* FNV-1a, 32 bits: routes keyed lines of <topic>/log to partitions. */
 uint32_t shlogfs_fnv1a(const void *p, size_t len)
@@ -257,9 +109,9 @@ uint32_t shlogfs_fnv1a(const void *p, size_t len)
 static int shlogfs_text_anchor_of(const struct shlog_part_info *in,
 				  struct shlogfs_buf *b)
 {
-	char t[64];
+	char t[SHLOG_TIME_TEXT_MAX];
 
-	shlogfs_time_format(in->last_flush_ns, t, sizeof t);
+	shlog_time_format(in->last_flush_ns, t, sizeof t);
 	return shlogfs_buf_printf(b,
 		"generation %" PRIu64 "\n"
 		"committed_seq %" PRIu64 "\n"
@@ -305,9 +157,9 @@ static int shlogfs_text_stats_of(const struct shlog_part_info *in,
 static int shlogfs_text_index_entry(const struct shlog_index_entry *e,
 				    void *arg)
 {
-	char t[64];
+	char t[SHLOG_TIME_TEXT_MAX];
 
-	shlogfs_time_format(e->time_ns, t, sizeof t);
+	shlog_time_format(e->time_ns, t, sizeof t);
 	return shlogfs_buf_printf(arg,
 		"%" PRIu64 " %" PRIu64 " %s %" PRIu32 " %" PRIu32 " %08" PRIx32 "\n",
 		e->seq, e->off, t, e->len, e->count, e->crc) ? 1 : 0;

@@ -1,6 +1,7 @@
 /*
- * text.h — buffers, generated text and small parsers (text.c).  No
- * daemon state: the framer's fuzz target links text.c alone.
+ * text.h — buffers, generated text and the hash of a key (text.c).  No
+ * daemon state: the framer's fuzz target links text.c alone.  Times,
+ * sizes, numbers and keys are parsed by the library (shlog.h, "text").
  */
 #ifndef SHLOGFS_TEXT_H
 #define SHLOGFS_TEXT_H
@@ -31,14 +32,6 @@ int shlogfs_text_stats(shlog_part *p, struct shlogfs_buf *out);
 /** Index texts made since start (/.metrics, root only). */
 uint64_t shlogfs_text_made_total(void);
 
-/** Parse RFC 3339 or Unix seconds into ns since the epoch; -EINVAL. */
-int shlogfs_time_parse(const char *s, int64_t *ns);
-/** Format ns since the epoch as RFC 3339 UTC with nanoseconds. */
-void shlogfs_time_format(int64_t ns, char *out, size_t size);
-/** Parse a decimal uint64 (digits only, no overflow); -EINVAL. */
-int shlogfs_u64_parse(const char *s, uint64_t *out);
-/** Key length of a line (bytes before the first TAB), 0 if keyless. */
-size_t shlogfs_line_key(const char *line, size_t len);
 /** 32-bit FNV-1a of @p len bytes. */
 uint32_t shlogfs_fnv1a(const void *p, size_t len);
 
