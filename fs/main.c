@@ -25,8 +25,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <libutil.h>
-
 #include "shlogfs.h"
 #include "budget.h"
 #include "ctl.h"
@@ -141,7 +139,7 @@ static void shlogfs_usage(const char *prog)
 "                           within it, a quarter is for topics (ENOSPC past it)\n"
 "    -o fd_reserve=N        fds left for the rest, 0 = 64 or 1/8 of the limit (0)\n"
 "    -o ro                  mount read-only; the data dir is not written\n"
-"    SIZE takes a suffix: k, M, G (powers of 1024)\n\n",
+"    SIZE takes a suffix: k, M, G, T (powers of 1024)\n\n",
 	       prog);
 	printf("FUSE options:\n");
 	fuse_cmdline_help();
@@ -155,7 +153,7 @@ static int shlogfs_opt_u32(const char *arg, uint32_t min, uint32_t max,
 	const char *v = strchr(arg, '=') + 1;
 	uint64_t n;
 
-	if (shlogfs_u64_parse(v, &n) || n < min || n > max) {
+	if (shlog_u64_parse(v, &n) || n < min || n > max) {
 		fprintf(stderr, "shlogfs: bad value in -o %s (a number from "
 			"%u to %u)\n", arg, min, max);
 		return -1;
@@ -164,17 +162,16 @@ static int shlogfs_opt_u32(const char *arg, uint32_t min, uint32_t max,
 	return 0;
 }
 
-/* Parse a size with a k/M/G suffix from "name=value"; 0 or -1. */
+/* Parse a size (shlog_size_parse: k/M/G/T suffix) from "name=value"; 0 or -1. */
 static int shlogfs_opt_size(const char *arg, uint64_t min, uint64_t max,
 			    uint64_t *out)
 {
 	const char *v = strchr(arg, '=') + 1;
 	uint64_t n;
 
-	if (!*v || *v == '-' || expand_number(v, &n) != 0 || n < min ||
-	    n > max) {
+	if (shlog_size_parse(v, &n) || n < min || n > max) {
 		fprintf(stderr, "shlogfs: bad size in -o %s (from %llu to "
-			"%llu bytes; suffixes k, M, G)\n", arg,
+			"%llu bytes; suffixes k, M, G, T)\n", arg,
 			(unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
@@ -194,31 +191,44 @@ static int shlogfs_opt_choice(const char *arg, const char *const *words)
 	return -1;
 }
 
-/** A numeric option: where its value goes and its range. */
+/**
+ * A numeric option: where its value goes and its range.  A field of
+ * struct shlog_options takes the library's range (shlog_option_range), so
+ * a value the mount accepts is one the engine accepts; the daemon's own
+ * options (partitions, max_held*, max_*_per_user) carry theirs here.
+ */
 struct shlogfs_optnum {
 	int key;
 	enum { SHLOGFS_U32, SHLOGFS_SIZE, SHLOGFS_SIZE32 } type;
 	size_t off;                /**< of the value in struct shlogfs_cli */
-	uint64_t min, max;
+	const char *field;         /**< its field of struct shlog_options, or NULL */
+	uint64_t min, max;         /**< the daemon's own range; with @c field,
+				        min alone: a stricter floor (0: none) */
 };
 
+/* One of the daemon's own numeric options, in [lo, hi]. */
 #define SHLOGFS_NUM(k, t, field, lo, hi) \
-	{ k, t, offsetof(struct shlogfs_cli, field), lo, hi }
+	{ k, t, offsetof(struct shlogfs_cli, field), NULL, lo, hi }
+/* A numeric field of struct shlog_options, in the library's range. */
+#define SHLOGFS_SO(k, t, f) \
+	{ k, t, offsetof(struct shlogfs_cli, so.f), #f, 0, 0 }
+/* The same, with a minimum of the daemon's above the library's. */
+#define SHLOGFS_SO_FLOOR(k, t, f, lo) \
+	{ k, t, offsetof(struct shlogfs_cli, so.f), #f, lo, 0 }
 
 /* The numeric options and their ranges. */
 static const struct shlogfs_optnum shlogfs_optnums[] = {
-	SHLOGFS_NUM(KEY_STRIDE, SHLOGFS_U32, so.stride, 1, 1u << 30),
-	SHLOGFS_NUM(KEY_FLUSH_MS, SHLOGFS_U32, so.flush_interval_ms, 1, 3600000),
-	SHLOGFS_NUM(KEY_MAX_BUFFER, SHLOGFS_U32, so.max_buffer, 1, 1u << 30),
-	SHLOGFS_NUM(KEY_MAX_BUFFER_BYTES, SHLOGFS_SIZE, so.max_buffer_bytes, 1,
-		    UINT64_MAX >> 2),
-	SHLOGFS_NUM(KEY_MAX_MESSAGE, SHLOGFS_SIZE32, so.max_message, 1,
-		    UINT32_MAX - 1),
-	SHLOGFS_NUM(KEY_SEGMENT_SIZE, SHLOGFS_SIZE, so.segment_bytes, 4096,
-		    UINT64_MAX >> 2),
-	SHLOGFS_NUM(KEY_MAX_SEGMENTS, SHLOGFS_U32, so.max_segments, 0, UINT32_MAX),
-	SHLOGFS_NUM(KEY_SYNC_MS, SHLOGFS_U32, so.sync_interval_ms, 1, 3600000),
-	SHLOGFS_NUM(KEY_FLUSH_THREADS, SHLOGFS_U32, so.flush_threads, 1, 256),
+	SHLOGFS_SO(KEY_STRIDE, SHLOGFS_U32, stride),
+	SHLOGFS_SO(KEY_FLUSH_MS, SHLOGFS_U32, flush_interval_ms),
+	SHLOGFS_SO(KEY_MAX_BUFFER, SHLOGFS_U32, max_buffer),
+	SHLOGFS_SO(KEY_MAX_BUFFER_BYTES, SHLOGFS_SIZE, max_buffer_bytes),
+	SHLOGFS_SO(KEY_MAX_MESSAGE, SHLOGFS_SIZE32, max_message),
+	/* the daemon's floor: a segment smaller than a page is a mistake on a
+	 * command line (the library itself accepts 1 byte) */
+	SHLOGFS_SO_FLOOR(KEY_SEGMENT_SIZE, SHLOGFS_SIZE, segment_bytes, 4096),
+	SHLOGFS_SO(KEY_MAX_SEGMENTS, SHLOGFS_U32, max_segments),
+	SHLOGFS_SO(KEY_SYNC_MS, SHLOGFS_U32, sync_interval_ms),
+	SHLOGFS_SO(KEY_FLUSH_THREADS, SHLOGFS_U32, flush_threads),
 	SHLOGFS_NUM(KEY_PARTITIONS, SHLOGFS_U32, partitions, 1, 65536),
 	SHLOGFS_NUM(KEY_MAX_HELD, SHLOGFS_SIZE, max_held, 4096, UINT64_MAX >> 2),
 	SHLOGFS_NUM(KEY_MAX_HELD_PER_USER, SHLOGFS_SIZE, max_held_per_user, 4096,
@@ -227,25 +237,43 @@ static const struct shlogfs_optnum shlogfs_optnums[] = {
 		    UINT32_MAX),
 	SHLOGFS_NUM(KEY_MAX_PARTS_PER_USER, SHLOGFS_U32, max_parts_per_user, 0,
 		    UINT32_MAX),
-	SHLOGFS_NUM(KEY_MAX_FDS, SHLOGFS_U32, so.max_fds, 0, 1u << 30),
-	SHLOGFS_NUM(KEY_FD_RESERVE, SHLOGFS_U32, so.fd_reserve, 0, 1u << 30),
-	SHLOGFS_NUM(KEY_MAX_PARTITIONS, SHLOGFS_U32, so.max_partitions, 0,
-		    UINT32_MAX),
+	SHLOGFS_SO(KEY_MAX_FDS, SHLOGFS_U32, max_fds),
+	SHLOGFS_SO(KEY_FD_RESERVE, SHLOGFS_U32, fd_reserve),
+	SHLOGFS_SO(KEY_MAX_PARTITIONS, SHLOGFS_U32, max_partitions),
 };
+
+/* The range of numeric option @p d (a 32-bit one's within 32 bits); 0 or -1. */
+static int shlogfs_optnum_range(const struct shlogfs_optnum *d, uint64_t *min,
+				uint64_t *max)
+{
+	*min = d->min;
+	*max = d->max;
+	if (d->field && shlog_option_range(d->field, min, max)) {
+		fprintf(stderr, "shlogfs: the library has no option %s\n",
+			d->field);
+		return -1;
+	}
+	if (*min < d->min)
+		*min = d->min;
+	if (d->type != SHLOGFS_SIZE && *max > UINT32_MAX)
+		*max = UINT32_MAX;
+	return 0;
+}
 
 /* Parse numeric option @p d from "name=value" into @p c; 0 or -1. */
 static int shlogfs_opt_num(struct shlogfs_cli *c, const char *arg,
 			   const struct shlogfs_optnum *d)
 {
 	void *field = (char *)c + d->off;
-	uint64_t n;
+	uint64_t n, min, max;
 
+	if (shlogfs_optnum_range(d, &min, &max))
+		return -1;
 	if (d->type == SHLOGFS_SIZE)
-		return shlogfs_opt_size(arg, d->min, d->max, field);
+		return shlogfs_opt_size(arg, min, max, field);
 	if (d->type == SHLOGFS_U32)
-		return shlogfs_opt_u32(arg, (uint32_t)d->min, (uint32_t)d->max,
-				       field);
-	if (shlogfs_opt_size(arg, d->min, d->max, &n))
+		return shlogfs_opt_u32(arg, (uint32_t)min, (uint32_t)max, field);
+	if (shlogfs_opt_size(arg, min, max, &n))
 		return -1;
 	*(uint32_t *)field = (uint32_t)n;
 	return 0;

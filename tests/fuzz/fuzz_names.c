@@ -5,19 +5,21 @@
  * Input: a selector byte, then text.  The selector picks what the text
  * goes to, each checked against a reference or a round trip:
  *   0 shlog_topic_name_check()     1 shlog_part_name_parse()
- *   2 shlogfs_time_parse() (since/<time>) and shlogfs_time_format()
- *   3 shlogfs_u64_parse() (at/<N>) 4 a SIZE option (-o max_message=...)
+ *   2 shlog_time_parse() (since/<time>) and shlog_time_format()
+ *   3 shlog_u64_parse() (at/<N>) 4 a SIZE option (-o max_message=...)
  *   5 a number option (-o stride=...)
  *   6, 7 a whole command line: the text's NUL-separated words as argv,
  *     through fuse_opt_parse() with the daemon's option table and
  *     callback, then fuse_parse_cmdline(), as main() does.
- * Every input also goes through shlogfs_line_key() as raw bytes.
+ * Every input also goes through shlog_msg_key() as raw bytes (the key
+ * that routes a line of <topic>/log).
  *
  * The option code is static in fs/main.c, so this file includes it with
  * its main() renamed (never called), and is linked with the daemon's
  * other files.
  */
 #include <inttypes.h>
+#include <time.h>
 
 int shlogfs_daemon_main(int argc, char *argv[]);
 #define main shlogfs_daemon_main
@@ -57,6 +59,64 @@ static int fuzz_decimal(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* Digits and at most one k/M/G/T (either case, powers of 1024), no
+ * overflow, nothing else (no sign, blank, octal or hex): the value, or -1. */
+static int fuzz_size(const char *s, uint64_t *v)
+{
+	static const char units[] = "kKmMgGtT";
+	size_t n = strspn(s, "0123456789");
+	const char *u = s[n] ? strchr(units, s[n]) : NULL;
+	int shift = u ? 10 * (int)((u - units) / 2 + 1) : 0;
+	char *digits;
+	int rc;
+
+	if (n == 0 || (s[n] && (!u || s[n + 1])))
+		return -1;
+	digits = strndup(s, n);
+	FUZZ_CHECK(digits);
+	rc = fuzz_decimal(digits, v);
+	free(digits);
+	if (rc || (shift && *v > UINT64_MAX >> shift))
+		return -1;
+	*v <<= shift;
+	return 0;
+}
+
+/* "-N" and one of s, m, h, d: the seconds it goes back, or -1. */
+static int64_t fuzz_relative(const char *s)
+{
+	static const char units[] = "smhd";
+	static const int64_t sec[] = { 1, 60, 3600, 86400 };
+	size_t n;
+	const char *u;
+	uint64_t v;
+	char *digits;
+	int rc;
+
+	if (s[0] != '-')
+		return -1;
+	n = strspn(s + 1, "0123456789");
+	u = s[1 + n] ? strchr(units, s[1 + n]) : NULL;
+	if (n == 0 || !u || s[2 + n])
+		return -1;
+	digits = strndup(s + 1, n);
+	FUZZ_CHECK(digits);
+	rc = fuzz_decimal(digits, &v);
+	free(digits);
+	if (rc || v > (uint64_t)INT64_MAX / 1000000000 / sec[u - units])
+		return -1;
+	return (int64_t)v * sec[u - units];
+}
+
+/* CLOCK_REALTIME in ns. */
+static int64_t fuzz_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* ==== the checks ===================================================== */
 
 /* Silence libfuse's messages (bad options are the point here). */
@@ -87,16 +147,27 @@ static void fuzz_part(const char *s)
 /* since/<time>: what parses formats back to the same instant. */
 static void fuzz_time(const char *s)
 {
-	int64_t ns, again;
-	char out[64];
+	int64_t ns, again, before = fuzz_now();
+	int rc = shlog_time_parse(s, &ns);
+	int64_t after = fuzz_now(), back = fuzz_relative(s);
+	char out[SHLOG_TIME_TEXT_MAX];
 
-	if (shlogfs_time_parse(s, &ns) < 0)
+	/* "-N<unit>" means N units before now, and is all that starts with
+	 * '-'; it parses unless it goes back past 1677 */
+	if (back >= 0 && back <= 9000000000)
+		FUZZ_CHECK(rc == 0);
+	if (back >= 0 && rc == 0)
+		FUZZ_CHECK(ns >= before - back * 1000000000 &&
+			   ns <= after - back * 1000000000);
+	if (s[0] == '-')
+		FUZZ_CHECK(back >= 0 || rc < 0);
+	if (rc < 0)
 		return;
-	shlogfs_time_format(ns, out, sizeof out);
-	FUZZ_CHECK(shlogfs_time_parse(out, &again) == 0 && again == ns);
-	/* RFC 3339 in, the same year out (give or take the UTC offset):
+	shlog_time_format(ns, out, sizeof out);
+	FUZZ_CHECK(shlog_time_parse(out, &again) == 0 && again == ns);
+	/* a date in, the same year out (give or take the UTC offset):
 	 * catches an overflow even where no sanitizer watches */
-	if (strpbrk(s, "Tt:")) {
+	if (s[0] != '-' && strlen(s) >= 5 && s[4] == '-') {
 		int yin = atoi((char[5]){ s[0], s[1], s[2], s[3], 0 });
 		int yout = atoi(out);
 		FUZZ_CHECK(yout >= yin - 1 && yout <= yin + 1);
@@ -109,7 +180,7 @@ static void fuzz_u64(const char *s)
 	uint64_t v, ref;
 	int ok = fuzz_decimal(s, &ref) == 0;
 
-	FUZZ_CHECK((shlogfs_u64_parse(s, &v) == 0) == ok);
+	FUZZ_CHECK((shlog_u64_parse(s, &v) == 0) == ok);
 	if (ok)
 		FUZZ_CHECK(v == ref);
 }
@@ -122,18 +193,24 @@ static void fuzz_opt_values(const char *s)
 	};
 	size_t n = strlen(s);
 	char *arg = malloc(n + 16);
-	uint64_t v;
+	uint64_t v, ref;
 	uint32_t u;
+	int ok;
 
 	FUZZ_CHECK(arg);
 	snprintf(arg, n + 16, "opt=%s", s);
 	for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
 		if (shlogfs_opt_size(arg, lim[i][0], lim[i][1], &v) == 0)
 			FUZZ_CHECK(v >= lim[i][0] && v <= lim[i][1]);
+	/* unbounded, a SIZE is exactly what the reference reads */
+	ok = fuzz_size(s, &ref) == 0;
+	FUZZ_CHECK((shlogfs_opt_size(arg, 0, UINT64_MAX, &v) == 0) == ok);
+	if (ok)
+		FUZZ_CHECK(v == ref);
 	if (shlogfs_opt_u32(arg, 1, 1u << 30, &u) == 0)
 		FUZZ_CHECK(u >= 1 && u <= 1u << 30);
 	if (shlogfs_opt_u32(arg, 0, UINT32_MAX, &u) == 0)
-		FUZZ_CHECK(shlogfs_u64_parse(s, &v) == 0 && v == u);
+		FUZZ_CHECK(shlog_u64_parse(s, &v) == 0 && v == u);
 	free(arg);
 }
 
@@ -184,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		devnull = fopen("/dev/null", "w");
 		fuse_set_log_func(fuzz_fuse_log);
 	}
-	size_t klen = shlogfs_line_key((const char *)data, size);
+	size_t klen = shlog_msg_key(data, size);
 	FUZZ_CHECK(klen <= SHLOG_KEY_MAX && klen < size);
 	if (klen)
 		FUZZ_CHECK(data[klen] == '\t' && !memchr(data, '\t', klen));
