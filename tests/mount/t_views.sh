@@ -6,7 +6,9 @@
 # before; since/<a future time> serves nothing written before that time;
 # a view's size is what read returns; a handle of a view or of
 # <topic>/log whose bytes retention deleted while it read fails with
-# ESTALE instead of reading zeros.
+# ESTALE instead of reading zeros.  since/ takes every time form of
+# shlog_time_parse(): Unix seconds, dates with or without a time and a
+# zone, and times relative to now (-90m).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -107,4 +109,36 @@ got=$(cut -d' ' -f1 <&9 | tr '\n' ' ')
 [ "$got" = "after after " ] || vfail "since/t2 opened before its time: '$got'"
 [ "$(stat -c %s "$S")" = "$(cat "$S" | wc -c)" ] || vfail "since/t2: size differs from read"
 exec 9<&-
+
+tl_say "since/ takes dates, zone-less times, UTC offsets and relative times"
+V=$MNT/w/0/since
+cat "$V/0" >"$T/all"
+[ -s "$T/all" ] || vfail "since/0 is empty"
+for t in -1h -90m -1d "$(date -u -d yesterday +%F)" \
+	"$(date -u -d '-1 hour' +%FT%H:%M)" "$(date -u -d '-1 hour' '+%F %H:%M:%S')"; do
+	cmp -s "$V/$t" "$T/all" || vfail "since/$t is not the whole log ($(wc -l <"$V/$t") lines)"
+done
+for t in "$(date -u -d tomorrow +%F)" "$(date -u -d '+1 hour' +%FT%H:%M)" -0s; do
+	[ -e "$V/$t" ] || vfail "since/$t does not exist"
+	[ -z "$(cat "$V/$t")" ] || vfail "since/$t shows lines written before it"
+done
+for t in -1x -1 1h 2026-13-01 2026-11-22T25:00 0x10 '2026-11-22T10:00+1:00'; do
+	[ ! -e "$V/$t" ] || vfail "since/$t (malformed) exists"
+done
+"$MTIO" lines "$L" rel1 2
+sleep 1
+mid=$(($(date +%s) + 2)) # rel1 is 2 s or more before mid
+while [ "$(date +%s)" -le "$((mid + 1))" ]; do sleep 0.1; done
+"$MTIO" lines "$L" rel2 2 # 2 s or more after mid
+sleep 0.2
+for t in "$mid" "$mid.0" "$(date -u -d "@$mid" +%FT%H:%M:%SZ)" \
+	"$(date -u -d "@$mid" '+%F %H:%M:%S')" "$(date -u -d "@$mid" +%Ft%H:%M:%S.000z)" \
+	"$(date -u -d "@$((mid + 19800))" +%FT%H:%M:%S+05:30)" \
+	"$(date -u -d "@$((mid - 3600))" +%FT%H:%M:%S-01:00)" \
+	"-$(($(date +%s) - mid + 1))s"; do
+	got=$(cut -d' ' -f1 "$V/$t" | tr '\n' ' ')
+	[ "$got" = "rel2 rel2 " ] || vfail "since/$t: '$got' (expected the 2 lines after it)"
+done
+echo "since/: 6 forms of the whole log, 3 of the future, 7 malformed, 8 of one instant"
+
 echo "ok: views re-resolve their start; since/ never shows earlier lines"
