@@ -49,7 +49,8 @@ void ctl_usage(FILE *f)
 
 
 /* "shlogctl: <message><tail>" on stderr. */
-static void vsay(const char *tail, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void vsay(const char *tail, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0), nonnull(2)));
 static void vsay(const char *tail, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "%s: ", ctl_prog);
