@@ -146,33 +146,22 @@ static void shlogfs_usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-/* Parse a decimal u32 in [min, max] from "name=value"; 0 or -1. */
-static int shlogfs_opt_u32(const char *arg, uint32_t min, uint32_t max,
-			   uint32_t *out)
+/*
+ * Parse the value of "name=value" in [min, max]: a SIZE (shlog_size_parse:
+ * digits, k/M/G/T) if @p size, else an N (shlog_u64_parse); 0 or -1.
+ */
+static int shlogfs_opt_number(const char *arg, int size, uint64_t min,
+			      uint64_t max, uint64_t *out)
 {
 	const char *v = strchr(arg, '=') + 1;
 	uint64_t n;
+	int rc = size ? shlog_size_parse(v, &n) : shlog_u64_parse(v, &n);
 
-	if (shlog_u64_parse(v, &n) || n < min || n > max) {
-		fprintf(stderr, "shlogfs: bad value in -o %s (a number from "
-			"%u to %u)\n", arg, min, max);
-		return -1;
-	}
-	*out = (uint32_t)n;
-	return 0;
-}
-
-/* Parse a size (shlog_size_parse: k/M/G/T suffix) from "name=value"; 0 or -1. */
-static int shlogfs_opt_size(const char *arg, uint64_t min, uint64_t max,
-			    uint64_t *out)
-{
-	const char *v = strchr(arg, '=') + 1;
-	uint64_t n;
-
-	if (shlog_size_parse(v, &n) || n < min || n > max) {
-		fprintf(stderr, "shlogfs: bad size in -o %s (from %llu to "
-			"%llu bytes; suffixes k, M, G, T)\n", arg,
-			(unsigned long long)min, (unsigned long long)max);
+	if (rc || n < min || n > max) {
+		fprintf(stderr, "shlogfs: bad %s in -o %s (from %llu to %llu%s)\n",
+			size ? "size" : "number", arg, (unsigned long long)min,
+			(unsigned long long)max,
+			size ? " bytes; suffixes k, M, G, T" : "");
 		return -1;
 	}
 	*out = n;
@@ -267,15 +256,13 @@ static int shlogfs_opt_num(struct shlogfs_cli *c, const char *arg,
 	void *field = (char *)c + d->off;
 	uint64_t n, min, max;
 
-	if (shlogfs_optnum_range(d, &min, &max))
+	if (shlogfs_optnum_range(d, &min, &max) ||
+	    shlogfs_opt_number(arg, d->type != SHLOGFS_U32, min, max, &n))
 		return -1;
 	if (d->type == SHLOGFS_SIZE)
-		return shlogfs_opt_size(arg, min, max, field);
-	if (d->type == SHLOGFS_U32)
-		return shlogfs_opt_u32(arg, (uint32_t)min, (uint32_t)max, field);
-	if (shlogfs_opt_size(arg, min, max, &n))
-		return -1;
-	*(uint32_t *)field = (uint32_t)n;
+		*(uint64_t *)field = n;
+	else
+		*(uint32_t *)field = (uint32_t)n;
 	return 0;
 }
 

@@ -190,27 +190,29 @@ static void fuzz_opt_values(const char *s)
 {
 	static const uint64_t lim[][2] = {
 		{ 1, UINT32_MAX - 1 }, { 4096, UINT64_MAX >> 2 }, { 1, 1 },
+		{ 1, 1u << 30 },
 	};
 	size_t n = strlen(s);
 	char *arg = malloc(n + 16);
 	uint64_t v, ref;
-	uint32_t u;
 	int ok;
 
 	FUZZ_CHECK(arg);
 	snprintf(arg, n + 16, "opt=%s", s);
 	for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
-		if (shlogfs_opt_size(arg, lim[i][0], lim[i][1], &v) == 0)
-			FUZZ_CHECK(v >= lim[i][0] && v <= lim[i][1]);
-	/* unbounded, a SIZE is exactly what the reference reads */
+		for (int size = 0; size < 2; size++)
+			if (shlogfs_opt_number(arg, size, lim[i][0], lim[i][1], &v) == 0)
+				FUZZ_CHECK(v >= lim[i][0] && v <= lim[i][1]);
+	/* unbounded, a SIZE is exactly what the reference reads, an N
+	 * exactly a decimal number */
 	ok = fuzz_size(s, &ref) == 0;
-	FUZZ_CHECK((shlogfs_opt_size(arg, 0, UINT64_MAX, &v) == 0) == ok);
+	FUZZ_CHECK((shlogfs_opt_number(arg, 1, 0, UINT64_MAX, &v) == 0) == ok);
 	if (ok)
 		FUZZ_CHECK(v == ref);
-	if (shlogfs_opt_u32(arg, 1, 1u << 30, &u) == 0)
-		FUZZ_CHECK(u >= 1 && u <= 1u << 30);
-	if (shlogfs_opt_u32(arg, 0, UINT32_MAX, &u) == 0)
-		FUZZ_CHECK(shlog_u64_parse(s, &v) == 0 && v == u);
+	ok = fuzz_decimal(s, &ref) == 0;
+	FUZZ_CHECK((shlogfs_opt_number(arg, 0, 0, UINT64_MAX, &v) == 0) == ok);
+	if (ok)
+		FUZZ_CHECK(v == ref);
 	free(arg);
 }
 
