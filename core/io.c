@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io_i.h"
@@ -44,13 +45,18 @@ const struct sl_io sl_io_default = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
 struct sl_io sl_io = { SHLOG_IO_CALLS(SHLOG_IO_INIT) };
 #undef SHLOG_IO_INIT
 
-/* Read exactly len bytes at off; a short file is -EIO. */
-int sl_io_pread_full(int fd, void *buf, size_t len, off_t off)
+/*
+ * Move exactly @len bytes at @off: out of @wbuf by pwrite if @wr, else
+ * into @rbuf by pread, retrying short transfers and EINTR; a transfer of
+ * nothing (a read past EOF) is -EIO.
+ */
+static int xfer_full(int fd, int wr, void *rbuf, const void *wbuf, size_t len, off_t off)
 {
-	char *p = buf;
+	size_t done = 0;
 
-	while (len > 0) {
-		ssize_t n = sl_io.pread(fd, p, len, off);
+	while (done < len) {
+		ssize_t n = wr ? sl_io.pwrite(fd, (const char *)wbuf + done, len - done, off + (off_t)done)
+			       : sl_io.pread(fd, (char *)rbuf + done, len - done, off + (off_t)done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -58,32 +64,21 @@ int sl_io_pread_full(int fd, void *buf, size_t len, off_t off)
 		}
 		if (n == 0)
 			return -EIO;
-		p += n;
-		off += n;
-		len -= (size_t)n;
+		done += (size_t)n;
 	}
 	return 0;
+}
+
+/* Read exactly len bytes at off; a short file is -EIO. */
+int sl_io_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	return xfer_full(fd, 0, buf, NULL, len, off);
 }
 
 /* Write exactly len bytes at off, retrying short writes. */
 int sl_io_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = sl_io.pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return xfer_full(fd, 1, NULL, buf, len, off);
 }
 
 /* Map what openat says about a name that is there but is not ours. */
