@@ -9,23 +9,29 @@
 
 #include "array_i.h"
 
-/* Room for element @n of @v (of @elem bytes each), growing it by doubling. */
-void *sl_array_room(void *v, size_t *cap, size_t n, size_t elem)
+/* Room for @want elements in @v (of @elem bytes each), growing it by doubling. */
+void *sl_array_reserve(void *v, size_t *cap, size_t want, size_t elem)
 {
-	size_t want;
+	size_t ncap;
 	void *nv;
 
-	if (n < *cap && v)
+	if (want <= *cap && v)
 		return v;
-	want = *cap ? *cap * 2 : 16;
-	if (want <= n)
-		want = n + 1;
-	if (elem == 0 || want > SIZE_MAX / 2 / elem)
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap < want)
+		ncap = want;
+	if (elem == 0 || ncap > SIZE_MAX / 2 / elem)
 		return NULL;
-	nv = realloc(v, want * elem);
+	nv = realloc(v, ncap * elem);
 	if (nv)
-		*cap = want;
+		*cap = ncap;
 	return nv;
+}
+
+/* Room for element @n of @v (one more after the @n in use). */
+void *sl_array_room(void *v, size_t *cap, size_t n, size_t elem)
+{
+	return sl_array_reserve(v, cap, n + 1, elem);
 }
 
 /* Keep a copy of index entry @e (shlog_part_index_foreach callback). */

@@ -24,6 +24,13 @@
  */
 void *sl_array_room(void *v, size_t *cap, size_t n, size_t elem);
 
+/*
+ * Room for @want elements in @v: as sl_array_room() (which is this with
+ * @want = @n + 1), for a caller that adds several at once; the room is
+ * doubled, or raised to @want if doubling is not enough.
+ */
+void *sl_array_reserve(void *v, size_t *cap, size_t want, size_t elem);
+
 /* A partition's index entries, copied out: shlog_part_index_foreach(p, sl_entries_add, &l). */
 struct sl_entries {
 	struct shlog_index_entry *v;

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "array_i.h"
 #include "engine_i.h"
 #include "io_i.h"
 #include "names_i.h"
@@ -63,17 +64,15 @@ static int compact_name(const char *name, struct cname *c)
 static int collect_cname(const char *name, unsigned char d_type, void *arg)
 {
 	struct cnames *l = arg;
-	struct cname c;
+	struct cname c, *nv;
 
 	(void)d_type;
 	if (!compact_name(name, &c))
 		return 0;
-	if (l->n == l->cap) {
-		struct cname *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 8) * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-	}
+	nv = sl_array_room(l->v, &l->cap, l->n, sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	l->v = nv;
 	l->v[l->n++] = c;
 	return 0;
 }
