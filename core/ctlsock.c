@@ -65,12 +65,13 @@ static int ctl_bind(int dfd)
 {
 	struct sockaddr_un sa;
 	socklen_t len = ctl_addr(dfd, &sa);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
+	int fd = sl_io.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
 
 	if (fd < 0)
 		return -errno;
 	/* the bound name takes the socket inode's mode (less the umask) */
-	if (sl_io.fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 8) < 0)
+	if (sl_io.fchmod(fd, 0600) < 0 || sl_io.bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    sl_io.listen(fd, 8) < 0)
 		rc = -errno;
 	if (rc < 0) {
 		sl_io.close(fd);
@@ -122,7 +123,7 @@ int shlog_ctl_peer_ok(int fd, uid_t owner, pid_t *pid)
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+	if (sl_io.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return -errno;
 	if (pid)
 		*pid = cr.pid;
@@ -151,16 +152,16 @@ static int ctl_connect(int dfd, unsigned timeout_s)
 	struct timeval tv = { .tv_sec = timeout_s };
 	struct sockaddr_un sa;
 	socklen_t len = ctl_addr(dfd, &sa);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
+	int fd = sl_io.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, len) < 0)
+	if (sl_io.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    sl_io.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    sl_io.connect(fd, (struct sockaddr *)&sa, len) < 0)
 		rc = errno == ECONNREFUSED || errno == ENOENT ? -ESRCH : -errno;
 	if (rc < 0) {
-		close(fd);
+		sl_io.close(fd);
 		return rc;
 	}
 	return fd;
@@ -171,10 +172,10 @@ static int ctl_exchange(int fd, const char *req, char *reply, size_t cap)
 {
 	size_t n = 0, len = strlen(req);
 
-	if (write(fd, req, len) != (ssize_t)len)
+	if (sl_io.write(fd, req, len) != (ssize_t)len)
 		return errno == EAGAIN ? -ETIMEDOUT : -EIO;
 	while (n + 1 < cap) {
-		ssize_t r = read(fd, reply + n, cap - 1 - n);
+		ssize_t r = sl_io.read(fd, reply + n, cap - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -212,7 +213,7 @@ int shlog_ctl_request(const char *dir, const char *req, char *reply, size_t cap,
 	if (rc == 0)
 		rc = ctl_exchange(fd, req, reply, cap);
 	if (fd >= 0)
-		close(fd);
+		sl_io.close(fd);
 	sl_io.close(dfd);
 	return rc;
 }

@@ -3,9 +3,11 @@
  * on the data directory goes through sl_io, a table of function
  * pointers that tests replace to inject short writes, EIO, ENOSPC or a
  * "crash" (every later call fails) at any call, in the manner of SQLite's
- * os_unix.c syscall table.  The table is spelled out once, in
- * SHLOG_IO_CALLS below; io.c builds both the default and the live table
- * from it.
+ * os_unix.c syscall table: the files' calls, the read-ahead hint
+ * (posix_fadvise) and the control socket's calls (socket, bind, listen,
+ * connect, the socket options, read and write on it).  The table is
+ * spelled out once, in SHLOG_IO_CALLS below; io.c builds both the
+ * default and the live table from it.
  *
  * Opening anything in the data dir goes through sl_io_open(): relative
  * to a directory fd, never following a symlink, never blocking on a FIFO,
@@ -18,6 +20,7 @@
 #define SHLOG_IO_I_H
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -25,6 +28,8 @@
 /*
  * X(name, return type, parameter list, argument list): every call of the
  * seam that is the libc function of the same name (io.c wraps each one).
+ * posix_fadvise returns the error number itself (0 or a positive errno),
+ * as libc's does; every other call -1 with errno set.
  */
 #define SHLOG_IO_LIBC_CALLS(X)                                                   \
 	X(openat, int, (int dirfd, const char *path, int flags, mode_t mode),       \
@@ -54,7 +59,22 @@
 	X(flock, int, (int fd, int op), (fd, op))                                    \
 	X(fdopendir, DIR *, (int fd), (fd))                                          \
 	X(readdir, struct dirent *, (DIR *d), (d))                                   \
-	X(closedir, int, (DIR *d), (d))
+	X(closedir, int, (DIR *d), (d))                                              \
+	X(posix_fadvise, int, (int fd, off_t off, off_t len, int advice),           \
+	  (fd, off, len, advice))                                                    \
+	X(read, ssize_t, (int fd, void *buf, size_t len), (fd, buf, len))            \
+	X(write, ssize_t, (int fd, const void *buf, size_t len), (fd, buf, len))     \
+	X(socket, int, (int domain, int type, int proto), (domain, type, proto))     \
+	X(bind, int, (int fd, const struct sockaddr *sa, socklen_t len),            \
+	  (fd, sa, len))                                                             \
+	X(listen, int, (int fd, int backlog), (fd, backlog))                         \
+	X(connect, int, (int fd, const struct sockaddr *sa, socklen_t len),         \
+	  (fd, sa, len))                                                             \
+	X(getsockopt, int, (int fd, int level, int name, void *val, socklen_t *len),\
+	  (fd, level, name, val, len))                                               \
+	X(setsockopt, int, (int fd, int level, int name, const void *val,           \
+			    socklen_t len),                                          \
+	  (fd, level, name, val, len))
 
 /*
  * Every call of the seam: the libc ones, and boot_id, 16 bytes naming this

@@ -226,7 +226,7 @@ static void seg_readahead(shlog_part *p, struct shlog_seg *g, uint64_t end)
 	if (!atomic_compare_exchange_strong(&p->ra_mark, &mark, end + SHLOG_READAHEAD_BYTES))
 		return;
 	if (sl_res_seg_open(p, g) == 0)
-		posix_fadvise(g->log_fd, (off_t)(end - g->base_off), SHLOG_READAHEAD_BYTES, POSIX_FADV_WILLNEED);
+		sl_io.posix_fadvise(g->log_fd, (off_t)(end - g->base_off), SHLOG_READAHEAD_BYTES, POSIX_FADV_WILLNEED);
 }
 
 /* Read committed bytes [off, limit) into buf, checking spans; -ENODATA below start. */
