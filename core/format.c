@@ -49,6 +49,42 @@
 #include "format_i.h"
 
 /* ---------------------------------------------------------------- */
+/* The frame every record shares                                     */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The records differ only in their fields, one line each in the encoders
+ * and decoders below, in the order of the layouts above: those lines are
+ * the format's data, not logic spelled out twice.
+ */
+
+/* Start a @size-byte record: zeros, then its magic (u32 at 0) and version (u16 at 4). */
+static void frame_start(unsigned char *out, size_t size, uint32_t magic, uint16_t version)
+{
+	memset(out, 0, size);
+	le32enc(out + 0, magic);
+	le16enc(out + 4, version);
+}
+
+/* Seal a @size-byte record: its last 4 bytes get the CRC32C of all before them. */
+static void frame_seal(unsigned char *out, size_t size)
+{
+	le32enc(out + size - 4, sl_crc32c(out, size - 4));
+}
+
+/* Whether a @size-byte record's last 4 bytes hold the CRC32C of all before them. */
+static int frame_crc_ok(const unsigned char *in, size_t size)
+{
+	return le32dec(in + size - 4) == sl_crc32c(in, size - 4);
+}
+
+/* Whether a @size-byte record has @magic, @version and its CRC32C. */
+static int frame_ok(const unsigned char *in, size_t size, uint32_t magic, uint16_t version)
+{
+	return le32dec(in) == magic && le16dec(in + 4) == version && frame_crc_ok(in, size);
+}
+
+/* ---------------------------------------------------------------- */
 /* Index entries                                                     */
 /* ---------------------------------------------------------------- */
 
@@ -61,7 +97,7 @@ void sl_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHLOG_
 	le32enc(out + 24, e->len);
 	le32enc(out + 28, e->count);
 	le32enc(out + 32, e->crc);
-	le32enc(out + 36, sl_crc32c(out, 36));
+	frame_seal(out, SHLOG_IDX_ENTRY_SIZE);
 }
 
 static int bad(const char **why, const char *what);
@@ -70,7 +106,7 @@ static int bad(const char **why, const char *what);
 int sl_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_index_entry *e,
 		       const char **why)
 {
-	if (le32dec(in + 36) != sl_crc32c(in, 36))
+	if (!frame_crc_ok(in, SHLOG_IDX_ENTRY_SIZE))
 		return bad(why, "index entry fails its checksum (crc_entry)");
 	e->seq = le64dec(in + 0);
 	e->off = le64dec(in + 8);
@@ -88,9 +124,7 @@ int sl_entry_decode(const unsigned char in[SHLOG_IDX_ENTRY_SIZE], struct shlog_i
 /* Serialise one anchor slot (512 bytes, zero-padded, CRC at the end). */
 void sl_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_ANCHOR_SLOT_SIZE])
 {
-	memset(out, 0, SHLOG_ANCHOR_SLOT_SIZE);
-	le32enc(out + 0, SHLOG_ANCHOR_MAGIC);
-	le16enc(out + 4, SHLOG_ANCHOR_VERSION);
+	frame_start(out, SHLOG_ANCHOR_SLOT_SIZE, SHLOG_ANCHOR_MAGIC, SHLOG_ANCHOR_VERSION);
 	le16enc(out + 6, a->flags);
 	le64enc(out + 8, a->gen);
 	le64enc(out + 16, a->committed_seq);
@@ -103,17 +137,13 @@ void sl_anchor_encode(const struct shlog_anchor *a, unsigned char out[SHLOG_ANCH
 	le64enc(out + 72, a->nkeys);
 	le64enc(out + 80, a->durable_seq);
 	memcpy(out + 88, a->boot_id, 16);
-	le32enc(out + SHLOG_ANCHOR_SLOT_SIZE - 4,
-		sl_crc32c(out, SHLOG_ANCHOR_SLOT_SIZE - 4));
+	frame_seal(out, SHLOG_ANCHOR_SLOT_SIZE);
 }
 
 /* Parse one anchor slot; -EUCLEAN unless magic, version and CRC hold. */
 int sl_anchor_decode(const unsigned char in[SHLOG_ANCHOR_SLOT_SIZE], struct shlog_anchor *a)
 {
-	if (le32dec(in) != SHLOG_ANCHOR_MAGIC ||
-	    le16dec(in + 4) != SHLOG_ANCHOR_VERSION ||
-	    le32dec(in + SHLOG_ANCHOR_SLOT_SIZE - 4) !=
-		    sl_crc32c(in, SHLOG_ANCHOR_SLOT_SIZE - 4))
+	if (!frame_ok(in, SHLOG_ANCHOR_SLOT_SIZE, SHLOG_ANCHOR_MAGIC, SHLOG_ANCHOR_VERSION))
 		return -EUCLEAN;
 	a->flags = le16dec(in + 6);
 	a->gen = le64dec(in + 8);
@@ -156,20 +186,18 @@ int sl_anchor_pick(const unsigned char *file, size_t len, struct shlog_anchor *a
 /* Serialise a key snapshot header. */
 void sl_keys_hdr_encode(const struct shlog_keys_hdr *h, unsigned char out[SHLOG_KEYS_HDR_SIZE])
 {
-	memset(out, 0, SHLOG_KEYS_HDR_SIZE);
-	le32enc(out + 0, SHLOG_KEYS_MAGIC);
-	le16enc(out + 4, SHLOG_KEYS_VERSION);
+	frame_start(out, SHLOG_KEYS_HDR_SIZE, SHLOG_KEYS_MAGIC, SHLOG_KEYS_VERSION);
 	le64enc(out + 8, h->seq);
 	le64enc(out + 16, h->off);
 	le64enc(out + 24, h->count);
-	le32enc(out + 36, sl_crc32c(out, 36));
+	frame_seal(out, SHLOG_KEYS_HDR_SIZE);
 }
 
 /* Parse a key snapshot header; -EUCLEAN if it is not one. */
 int sl_keys_hdr_decode(const unsigned char in[SHLOG_KEYS_HDR_SIZE], struct shlog_keys_hdr *h)
 {
-	if (le32dec(in) != SHLOG_KEYS_MAGIC || le16dec(in + 4) != SHLOG_KEYS_VERSION ||
-	    le32dec(in + 36) != sl_crc32c(in, 36) || le16dec(in + 6) != 0 || le32dec(in + 32) != 0)
+	if (!frame_ok(in, SHLOG_KEYS_HDR_SIZE, SHLOG_KEYS_MAGIC, SHLOG_KEYS_VERSION) ||
+	    le16dec(in + 6) != 0 || le32dec(in + 32) != 0)
 		return -EUCLEAN;
 	h->seq = le64dec(in + 8);
 	h->off = le64dec(in + 16);
