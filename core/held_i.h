@@ -12,6 +12,13 @@
  * __data.__owner for every mutex type (it is what its own consistency
  * checks use), so "held by me" is one compare with gettid().  These
  * are internal invariants of the engine, never checks of input.
+ *
+ * Not checked: the read-write locks (pthread_rwlock_t: a partition's
+ * seglock, the store's mu).  glibc keeps only a count of an rwlock's
+ * readers, not who they are, so "this thread holds it (for reading or
+ * writing)" cannot be asked; a function that needs one says so in its
+ * comment only.  Nor is a lock order checked: a precondition says who
+ * holds a mutex at a function's entry, nothing about the others.
  */
 #ifndef SL_HELD_I_H
 #define SL_HELD_I_H

@@ -25,6 +25,7 @@
 
 #include "crc_i.h"
 #include "engine_i.h"
+#include "held_i.h"
 #include "io_i.h"
 
 /* ================================================================ */
@@ -108,6 +109,7 @@ static int key_cmp(const void *a, const void *b)
 /* All live keys, in table order (caller frees the array); keymu held. */
 static struct shlog_key **keys_all(shlog_part *p)
 {
+	SL_HELD(&p->keymu);
 	struct shlog_key **v = malloc((p->nkeys ? p->nkeys : 1) * sizeof(*v));
 	size_t n = 0;
 
@@ -122,6 +124,7 @@ static struct shlog_key **keys_all(shlog_part *p)
 /* All live keys in byte order (caller frees the array); keymu held. */
 static struct shlog_key **keys_sorted(shlog_part *p)
 {
+	SL_HELD(&p->keymu);
 	struct shlog_key **v = keys_all(p);
 
 	if (v)
@@ -142,6 +145,7 @@ int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen)
 /* Find a key's node; keymu held. */
 static struct shlog_key *key_find(shlog_part *p, const void *key, uint32_t klen)
 {
+	SL_HELD(&p->keymu);
 	if (p->keys.cap == 0)
 		return NULL;
 	return p->keys.slots[key_slot(&p->keys, key, klen, key_hash(key, klen))];
@@ -151,6 +155,7 @@ static struct shlog_key *key_find(shlog_part *p, const void *key, uint32_t klen)
 static int key_set(shlog_part *p, const void *key, uint32_t klen, const struct shlog_keyref *ref,
 		   int tombstone)
 {
+	SL_HELD(&p->keymu);
 	struct shlog_keytab *t = &p->keys;
 	uint64_t h = key_hash(key, klen);
 	struct shlog_key *k;
@@ -187,6 +192,7 @@ static int key_set(shlog_part *p, const void *key, uint32_t klen, const struct s
 /* Step B for one message: bookmark it if it has a key; keymu held. */
 void sl_keys_apply(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, uint64_t off, int64_t t)
 {
+	SL_HELD(&p->keymu);
 	struct shlog_keyref ref;
 	uint32_t klen;
 
@@ -248,6 +254,7 @@ int sl_keys_checkpoint_due(shlog_part *p, uint64_t off_end)
 /* Serialise the table into a snapshot image covering messages < seq; keymu held. */
 static unsigned char *snapshot_build(shlog_part *p, uint64_t seq, uint64_t off, size_t *len)
 {
+	SL_HELD(&p->keymu);
 	struct shlog_keys_hdr h = { .seq = seq, .off = off, .count = p->nkeys };
 	struct shlog_key **v = keys_all(p);   /* any order: sorting costs more than it gives */
 	size_t size = SHLOG_KEYS_HDR_SIZE + 4, pos = SHLOG_KEYS_HDR_SIZE;
@@ -353,8 +360,11 @@ static int snapshot_rec(const struct shlog_keyref *ref, const unsigned char *key
 static int snapshot_parse(shlog_part *p, const unsigned char *img, size_t len, struct shlog_keys_hdr *h)
 {
 	const char *why = "a key appears twice";
-	int rc = sl_keys_image_walk(img, len, h, snapshot_rec, p, &why);
+	int rc;
 
+	pthread_mutex_lock(&p->keymu);        /* key_set's precondition, though nobody else has p yet */
+	rc = sl_keys_image_walk(img, len, h, snapshot_rec, p, &why);
+	pthread_mutex_unlock(&p->keymu);
 	if (rc == -EUCLEAN)
 		sl_logf(p->s, SHLOG_WARNING, "%s: %s: %s", p->name, SHLOG_KEYS_NAME, why);
 	return rc;
@@ -407,6 +417,7 @@ static int replay_span(shlog_part *p, struct shlog_seg *g, const struct shlog_in
 		return -ENOMEM;
 	buf = r->span.data;
 	rc = sl_seg_read_span(p, g, e, r->span.data);   /* checked: every message ends in a '\n' */
+	pthread_mutex_lock(&p->keymu);        /* sl_keys_apply's precondition (seglock > keymu) */
 	while (rc == 0 && pos < e->len) {
 		const char *nl = memchr(buf + pos, '\n', e->len - pos);
 		uint32_t mlen = (uint32_t)(nl - (buf + pos)), klen;
@@ -417,6 +428,7 @@ static int replay_span(shlog_part *p, struct shlog_seg *g, const struct shlog_in
 		pos += mlen + 1;
 		seq++;
 	}
+	pthread_mutex_unlock(&p->keymu);
 	return rc;
 }
 
@@ -526,7 +538,8 @@ static void replay_start(shlog_part *p, const struct shlog_anchor *a, int snap, 
 /*
  * Build the key state at open: the snapshot (if it is valid for this
  * log), then the messages after it.  @a is the anchor (NULL if none).
- * Called before the partition is shared; no locks needed.
+ * Called before the partition is shared: keymu is taken only because the
+ * table's functions check that it is held.
  */
 int sl_keys_load(shlog_part *p, const struct shlog_anchor *a)
 {

@@ -19,6 +19,7 @@
 
 #include "crc_i.h"
 #include "engine_i.h"
+#include "held_i.h"
 #include "io_i.h"
 #include "writer_i.h"
 
@@ -97,6 +98,7 @@ void shlog_part_put(shlog_part *p)
  */
 static int sync_pass(shlog_part *p)
 {
+	SL_HELD(&p->mu);
 	uint64_t c = p->committed_seq;
 	int rc;
 
@@ -167,6 +169,7 @@ static void count_flush(shlog_part *p, int reason)
 /* After a flush or sync: queue the next one if something waits; p->mu held. */
 static void flush_next(shlog_part *p)
 {
+	SL_HELD(&p->mu);
 	const struct shlog_options *o = &p->s->o;
 	int64_t deadline;
 
@@ -188,6 +191,7 @@ static void flush_next(shlog_part *p)
 /* Sync-only pass: nothing buffered, but a caller waits for durability; p->mu held. */
 static void flush_sync_only(shlog_part *p)
 {
+	SL_HELD(&p->mu);
 	int rc = sync_pass(p);
 
 	pthread_cond_broadcast(&p->done);
@@ -205,6 +209,7 @@ static void flush_sync_only(shlog_part *p)
  */
 static int flush_take(shlog_part *p, struct sl_block *b)
 {
+	SL_HELD(&p->mu);
 	if (p->busy || p->deleted || p->fatal)
 		return 1;
 	if (p->f_count == 0) {
@@ -234,6 +239,7 @@ static int flush_take(shlog_part *p, struct sl_block *b)
 /* The block @b is committed (@rc 0, or 1: its sync failed): advance the positions; p->mu held. */
 static void flush_committed(shlog_part *p, const struct sl_block *b, int rc, int reason)
 {
+	SL_HELD(&p->mu);
 	p->committed_seq += p->f_count;
 	p->committed_off += p->flushing.len;
 	p->last_time_ns = b->t;
@@ -255,6 +261,7 @@ static void flush_committed(shlog_part *p, const struct sl_block *b, int rc, int
 /* The block failed with @rc (nothing committed): keep it, fail appends, retry later; p->mu held. */
 static void flush_failed(shlog_part *p, int rc)
 {
+	SL_HELD(&p->mu);
 	if (p->err == 0)
 		sl_logf(p->s, SHLOG_ERR, "%s: flush of %u messages failed: %s; retrying every %u ms",
 			p->name, p->f_count, strerror(-rc), SHLOG_RETRY_MS);
@@ -349,6 +356,7 @@ void sl_part_flush_run(shlog_part *p, int reason)
 /* Wait until @count messages of @len bytes fit the buffer; p->mu held. */
 static int wait_room(shlog_part *p, uint32_t count, size_t len, int flags)
 {
+	SL_HELD(&p->mu);
 	const struct shlog_options *o = &p->s->o;
 
 	for (;;) {
@@ -374,6 +382,7 @@ static int wait_room(shlog_part *p, uint32_t count, size_t len, int flags)
 /* Halt retention: refuse what would take the log past its byte limit; p->mu held. */
 static int halt_check(shlog_part *p, size_t len)
 {
+	SL_HELD(&p->mu);
 	const struct shlog_options *o = &p->s->o;
 	uint64_t cap;
 
@@ -386,6 +395,7 @@ static int halt_check(shlog_part *p, size_t len)
 /* Wait until @what (committed or durable) reaches @target; p->mu held. */
 static int wait_for(shlog_part *p, uint64_t target, int durable)
 {
+	SL_HELD(&p->mu);
 	uint64_t a0 = p->attempts;
 
 	p->forced++;
@@ -408,6 +418,7 @@ static int wait_for(shlog_part *p, uint64_t target, int durable)
 static int append_locked(shlog_part *p, const void *data, size_t len, int add_nl,
 			 uint32_t count, int flags, uint64_t *first)
 {
+	SL_HELD(&p->mu);
 	const struct shlog_options *o = &p->s->o;
 	size_t total = len + (add_nl ? 1 : 0);
 	uint64_t seq;
@@ -583,6 +594,7 @@ int sl_part_close(shlog_part *p)
 /* Copy buffered bytes at @off (>= committed_off) into buf; p->mu held. */
 static size_t copy_buffered(shlog_part *p, uint64_t off, char *buf, size_t len)
 {
+	SL_HELD(&p->mu);
 	uint64_t rel = off - p->committed_off;
 	size_t n = 0;
 
@@ -634,6 +646,7 @@ ssize_t shlog_part_read(shlog_part *p, uint64_t off, void *buf, size_t len)
 /* Offset of message @seq among the buffered messages; p->mu held. */
 static uint64_t buffered_seek(shlog_part *p, uint64_t seq)
 {
+	SL_HELD(&p->mu);
 	uint64_t off = p->committed_off, k = seq - p->committed_seq;
 	struct shlog_buf *bufs[2] = { &p->flushing, &p->active };
 

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 
 #include "engine_i.h"
+#include "held_i.h"
 #include "io_i.h"
 
 /* ================================================================ */
@@ -275,6 +276,7 @@ static int part_reopen(shlog_part *p, uint32_t *n)
 /* Put an unpinned resident partition at the LRU tail; res.mu held. */
 static void lru_add(struct shlog_res *r, shlog_part *p)
 {
+	SL_HELD(&r->mu);
 	if (!p->in_lru) {
 		TAILQ_INSERT_TAIL(&r->lru, p, lru);
 		p->in_lru = 1;
@@ -284,6 +286,7 @@ static void lru_add(struct shlog_res *r, shlog_part *p)
 /* Take a partition off the LRU list; res.mu held. */
 static void lru_del(struct shlog_res *r, shlog_part *p)
 {
+	SL_HELD(&r->mu);
 	if (p->in_lru) {
 		TAILQ_REMOVE(&r->lru, p, lru);
 		p->in_lru = 0;
@@ -310,6 +313,7 @@ static void idle_buffers_free(shlog_part *p)
 /* Close every fd of unpinned resident partition @p; res.mu held. */
 static void park_locked(struct shlog_res *r, shlog_part *p)
 {
+	SL_HELD(&r->mu);
 	lru_del(r, p);
 	files_close(p);
 	r->used -= p->nfds;
@@ -351,6 +355,7 @@ static shlog_part *victim(struct shlog_res *r)
 /* Log an ENFILE refusal, at most once a second; res.mu held. */
 static void refuse(shlog_store *s, const char *who)
 {
+	SL_HELD(&s->res.mu);
 	struct shlog_res *r = &s->res;
 	int64_t now = sl_now_mono();
 
@@ -366,6 +371,7 @@ static void refuse(shlog_store *s, const char *who)
 /* Park idle partitions until @n more fds fit; wait a little, then -ENFILE.  res.mu held. */
 static int room_locked(shlog_store *s, uint32_t n, const char *who)
 {
+	SL_HELD(&s->res.mu);
 	struct shlog_res *r = &s->res;
 	int64_t deadline = sl_now_mono() + (int64_t)SHLOG_RES_WAIT_MS * 1000000;
 
@@ -393,6 +399,7 @@ static int room_locked(shlog_store *s, uint32_t n, const char *who)
 /* Park idle partitions while the budget is exceeded (never waits); res.mu held. */
 static void shrink_locked(struct shlog_res *r)
 {
+	SL_HELD(&r->mu);
 	shlog_part *v;
 
 	while (r->used > r->budget && (v = victim(r)) != NULL)
@@ -435,6 +442,7 @@ void sl_res_loaded(shlog_store *s, uint32_t ntopics)
 /* Close an idle partition's older segments but the SHLOG_RES_OLDER_KEEP opened last; res.mu held. */
 static void older_trim_locked(struct shlog_res *r, shlog_part *p)
 {
+	SL_HELD(&r->mu);
 	while (p->older_open > SHLOG_RES_OLDER_KEEP) {
 		struct shlog_seg *old = NULL;
 		for (size_t i = 0; i + 1 < p->nsegs; i++) {
@@ -513,6 +521,7 @@ void sl_res_forget(shlog_part *p)
 /* Reopen a parked partition (room made, res.mu held): reserve, open without the lock, settle. */
 static int unpark_locked(shlog_part *p)
 {
+	SL_HELD(&p->s->res.mu);
 	struct shlog_res *r = &p->s->res;
 	uint32_t n = 0;
 	int rc;

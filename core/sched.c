@@ -17,10 +17,12 @@
 #include <time.h>
 
 #include "engine_i.h"
+#include "held_i.h"
 
 /* Put p on a queue, taking a reference; sched.mu held. */
 static void enqueue_runq(struct shlog_sched *q, shlog_part *p, int reason)
 {
+	SL_HELD(&q->mu);
 	if (p->in_runq) {
 		if (reason < p->kick_reason)
 			p->kick_reason = reason;
@@ -36,6 +38,7 @@ static void enqueue_runq(struct shlog_sched *q, shlog_part *p, int reason)
 /* Queue p for a flush now. */
 void sl_sched_kick(shlog_part *p, int reason)
 {
+	SL_HELD(&p->mu);
 	struct shlog_sched *q = &p->s->sched;
 
 	pthread_mutex_lock(&q->mu);
@@ -47,6 +50,7 @@ void sl_sched_kick(shlog_part *p, int reason)
 /* Insert p into the timer queue in deadline order (usually at the tail). */
 void sl_sched_arm(shlog_part *p, int64_t deadline)
 {
+	SL_HELD(&p->mu);
 	struct shlog_sched *q = &p->s->sched;
 	shlog_part *it;
 
@@ -75,6 +79,7 @@ void sl_sched_arm(shlog_part *p, int64_t deadline)
 /* Schedule an fdatasync of p sync_interval_ms from now, unless one is due. */
 void sl_sched_arm_sync(shlog_part *p)
 {
+	SL_HELD(&p->mu);
 	struct shlog_sched *q = &p->s->sched;
 
 	pthread_mutex_lock(&q->mu);
@@ -126,6 +131,7 @@ static struct timespec ts_of(int64_t ns)
 /* Run the first partition of the run queue (flush), without sched.mu; q->mu held. */
 static void run_flush(struct shlog_sched *q, shlog_part *p)
 {
+	SL_HELD(&q->mu);
 	int reason = p->kick_reason;
 
 	TAILQ_REMOVE(&q->runq, p, runq);
@@ -139,6 +145,7 @@ static void run_flush(struct shlog_sched *q, shlog_part *p)
 /* A latency deadline passed: move @p from the timer queue to the run queue; q->mu held. */
 static void timer_fire(struct shlog_sched *q, shlog_part *p)
 {
+	SL_HELD(&q->mu);
 	TAILQ_REMOVE(&q->timerq, p, timerq);
 	p->in_timerq = 0;
 	if (p->in_runq) {
@@ -153,6 +160,7 @@ static void timer_fire(struct shlog_sched *q, shlog_part *p)
 /* Run the first partition of the sync queue (interval policy), without sched.mu; q->mu held. */
 static void run_sync(struct shlog_sched *q, shlog_part *p)
 {
+	SL_HELD(&q->mu);
 	TAILQ_REMOVE(&q->syncq, p, syncq);
 	p->in_syncq = 0;
 	pthread_mutex_unlock(&q->mu);
@@ -164,6 +172,7 @@ static void run_sync(struct shlog_sched *q, shlog_part *p)
 /* Sleep until @next (INT64_MAX: until woken); q->mu held. */
 static void wait_until(struct shlog_sched *q, int64_t next)
 {
+	SL_HELD(&q->mu);
 	if (next == INT64_MAX) {
 		pthread_cond_wait(&q->cv, &q->mu);
 	} else {
@@ -178,6 +187,7 @@ static void wait_until(struct shlog_sched *q, int64_t next)
  */
 static void worker_step(struct shlog_sched *q)
 {
+	SL_HELD(&q->mu);
 	shlog_part *p = TAILQ_FIRST(&q->runq), *sp;
 	int64_t now = sl_now_mono(), next = INT64_MAX;
 

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "engine_i.h"
+#include "held_i.h"
 #include "io_i.h"
 #include "admin_i.h"
 #include "lock_i.h"
@@ -929,6 +930,7 @@ static void meta_unlock(shlog_store *s, struct shlog_topic *t)
 
 /* The record of a topic (@part < 0) or partition; meta_mu held. */
 static struct shlog_perm *meta_perm(struct shlog_topic *t, int64_t part)
+	SL_HELD(&t->meta_mu);
 {
 	return part < 0 ? &t->meta.topic : &t->meta.parts[part];
 }

@@ -14,6 +14,7 @@
 
 #include "crc_i.h"
 #include "io_i.h"
+#include "held_i.h"
 #include "writer_i.h"
 
 /* ================================================================ */
@@ -186,6 +187,7 @@ static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
 	}
 	p->anchor_gen = a.gen;
 	return 0;
+	SL_NOT_HELD(&p->mu);
 }
 
 /* Write an anchor for the partition's committed state (close, recovery, a failed sync). */
@@ -227,6 +229,7 @@ int sl_writer_sync(shlog_part *p)
  * succeeds proves nothing about them.  So the failure is sticky: the
  * partition refuses appends and syncs from now on (p->fatal), and the
  * anchor records it (best effort) so that the next open rewrites and
+	SL_NOT_HELD(&p->mu);
  * syncs everything after durable_seq before trusting it.  Every failed
  * sync of the partition's files comes here.
  */
@@ -467,6 +470,7 @@ static void block_keys(shlog_part *p, struct flush_scratch *x, const struct sl_b
 }
 
 /* Roll first if block @b would take the tail past segment_bytes: 0, 1 (a sync failed) or -errno. */
+	SL_NOT_HELD(&p->mu);
 static int roll_if_full(shlog_part *p, const struct sl_block *b)
 {
 	struct shlog_seg *g = &p->segs[p->nsegs - 1];
