@@ -930,8 +930,8 @@ static void meta_unlock(shlog_store *s, struct shlog_topic *t)
 
 /* The record of a topic (@part < 0) or partition; meta_mu held. */
 static struct shlog_perm *meta_perm(struct shlog_topic *t, int64_t part)
-	SL_HELD(&t->meta_mu);
 {
+	SL_HELD(&t->meta_mu);
 	return part < 0 ? &t->meta.topic : &t->meta.parts[part];
 }
 

@@ -187,12 +187,12 @@ static int anchor_write(shlog_part *p, uint64_t cseq, uint64_t coff, int64_t t,
 	}
 	p->anchor_gen = a.gen;
 	return 0;
-	SL_NOT_HELD(&p->mu);
 }
 
 /* Write an anchor for the partition's committed state (close, recovery, a failed sync). */
 int sl_writer_anchor(shlog_part *p, int clean)
 {
+	SL_NOT_HELD(&p->mu);
 	uint64_t cseq, coff, dur;
 	int64_t t;
 
@@ -229,12 +229,12 @@ int sl_writer_sync(shlog_part *p)
  * succeeds proves nothing about them.  So the failure is sticky: the
  * partition refuses appends and syncs from now on (p->fatal), and the
  * anchor records it (best effort) so that the next open rewrites and
-	SL_NOT_HELD(&p->mu);
  * syncs everything after durable_seq before trusting it.  Every failed
  * sync of the partition's files comes here.
  */
 void sl_writer_sync_failed(shlog_part *p)
 {
+	SL_NOT_HELD(&p->mu);
 	pthread_mutex_lock(&p->mu);
 	p->sync_failed = 1;
 	p->fatal = -EIO;
@@ -470,7 +470,6 @@ static void block_keys(shlog_part *p, struct flush_scratch *x, const struct sl_b
 }
 
 /* Roll first if block @b would take the tail past segment_bytes: 0, 1 (a sync failed) or -errno. */
-	SL_NOT_HELD(&p->mu);
 static int roll_if_full(shlog_part *p, const struct sl_block *b)
 {
 	struct shlog_seg *g = &p->segs[p->nsegs - 1];
@@ -483,6 +482,7 @@ static int roll_if_full(shlog_part *p, const struct sl_block *b)
 /* Commit one block in the order of docs/DESIGN.md (see writer_i.h). */
 int sl_writer_commit(shlog_part *p, struct flush_scratch *x, const struct sl_block *b)
 {
+	SL_NOT_HELD(&p->mu);
 	uint64_t seq_end = b->seq0 + b->count, off_end = b->off0 + b->len, durable = b->durable;
 	struct shlog_seg *g;
 	int rc, sync_bad;
