@@ -706,10 +706,10 @@ static int topic_build(shlog_store *s, struct shlog_topic *t, uint32_t nparts)
 	struct shlog_perm perm = { SHLOG_VIRT_DIR_MODE, geteuid(), getegid() };
 	int rc = sl_meta_init(&t->meta, &perm, nparts);
 
-	t->parts = calloc(nparts, sizeof(*t->parts));
-	if (rc == 0 && !t->parts)
-		rc = -ENOMEM;
-	t->nparts = nparts;
+	t->parts = rc == 0 ? calloc(nparts, sizeof(*t->parts)) : NULL;
+	if (!t->parts)
+		return rc < 0 ? rc : -ENOMEM;
+	t->nparts = nparts;        /* only now: it counts t->parts' slots */
 	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
 		rc = part_mkdir(t->dfd, i);
 		if (rc == 0)
