@@ -44,7 +44,6 @@
 
 #include "engine_i.h"
 #include "io_i.h"
-#include "admin_i.h"
 #include "writer_i.h"
 #include "lock_i.h"
 

@@ -33,7 +33,6 @@
 #include "engine_i.h"
 #include "held_i.h"
 #include "io_i.h"
-#include "admin_i.h"
 #include "lock_i.h"
 
 RB_GENERATE(sl_topictree, shlog_topic, link, sl_topic_cmp)

@@ -6,7 +6,7 @@
  *
  * Backups.  Everything is relative to directory fds: the backup root is a
  * fresh DATADIR/.repair-<UTC time>-<16 random hex> made exclusively and
- * checked (sl_admin_mkdtemp), the topic and partition directories in
+ * checked (sl_mkdtemp), the topic and partition directories in
  * it are ours (0700), every file is created O_CREAT|O_EXCL and never
  * through a symlink, and sources are opened with sl_io_open (a FIFO or
  * symlink planted in a partition is refused, not waited on or followed).
@@ -22,10 +22,10 @@
 #include <sys/stat.h>
 
 #include "ctl_i.h"
-#include "admin_i.h"
 #include "io_i.h"
 #include "lock_i.h"
 #include "names_i.h"
+#include "util_i.h"
 
 /* ================================================================ */
 /* Backups                                                           */
@@ -119,7 +119,7 @@ static int backup_root(struct backup *b)
 		return 0;
 	if ((rc = sl_name_repair_prefix(prefix, sizeof(prefix), b->stamp)) < 0)
 		return rc;
-	b->bfd = sl_admin_mkdtemp(b->dfd, prefix, "", b->name, sizeof(b->name));
+	b->bfd = sl_mkdtemp(b->dfd, prefix, "", b->name, sizeof(b->name));
 	return b->bfd < 0 ? b->bfd : 0;
 }
 

@@ -21,7 +21,8 @@
 
 #include "helpers.h"
 #include "io_i.h"
-#include "admin_i.h"
+#include "names_i.h"
+#include "util_i.h"
 
 #define NMSG 120
 #define NKEYS 9
@@ -407,7 +408,7 @@ static int planting_mkdirat(int dfd, const char *name, mode_t mode)
 	return rc;
 }
 
-/* Make a root-owned 0755 victim dir, then sl_admin_mkdtemp() in f->dir with
+/* Make a root-owned 0755 victim dir, then sl_mkdtemp() in f->dir with
  * a symlink to it planted at the first name (@p how); the data dir fd in @p dfd. */
 static int mkdtemp_planted(struct fx *f, int how, char *victim, size_t vcap, int *dfd,
 			   char *name, size_t ncap)
@@ -423,7 +424,7 @@ static int mkdtemp_planted(struct fx *f, int how, char *victim, size_t vcap, int
 	plant_target = victim;
 	plant_calls = 0;
 	sl_io.mkdirat = planting_mkdirat;
-	fd = sl_admin_mkdtemp(*dfd, ".t-", ".new", name, ncap);
+	fd = sl_mkdtemp(*dfd, ".t-", ".new", name, ncap);
 	sl_io = sl_io_default;
 	return fd;
 }
@@ -439,7 +440,7 @@ static void test_mkdtemp_name_taken(void **state)
 	fd = mkdtemp_planted(f, PLANT_BEFORE, victim, sizeof(victim), &dfd, name, sizeof(name));
 	assert_true(fd >= 0);
 	assert_int_equal(plant_calls, 2);   /* the planted name was refused, a second one drawn */
-	assert_int_equal(strlen(name), 3 + SHLOG_ADMIN_RAND_HEX + 4);
+	assert_int_equal(strlen(name), 3 + SHLOG_TMP_HEX + 4);
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 	assert_int_equal(lstat(path, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
