@@ -55,7 +55,7 @@ static size_t key_slot(const struct shlog_keytab *t, const void *key, uint32_t k
 	}
 }
 
-/* Double the table (or make the first one). */
+/* Double the table (or make the first one): a rehash into new slots, so not sl_array_room. */
 static int keytab_grow(struct shlog_keytab *t)
 {
 	size_t ncap = t->cap ? t->cap * 2 : 64;

@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_i.h"
 #include "crc_i.h"
-#include "io_i.h"
 #include "held_i.h"
+#include "io_i.h"
 #include "writer_i.h"
 
 /* ================================================================ */
@@ -30,14 +31,11 @@ int sl_writer_span_ends(uint32_t stride, uint64_t seq, size_t span_len, size_t l
 /* Append an encoded entry to the scratch (grows as needed). */
 static int scratch_add_entry(struct flush_scratch *x, const struct shlog_index_entry *e)
 {
-	if (x->nents == x->cap_ents) {
-		size_t cap = x->cap_ents ? x->cap_ents * 2 : 16;
-		unsigned char *n = realloc(x->ents, cap * SHLOG_IDX_ENTRY_SIZE);
-		if (!n)
-			return -ENOMEM;
-		x->ents = n;
-		x->cap_ents = cap;
-	}
+	unsigned char *n = sl_array_room(x->ents, &x->cap_ents, x->nents, SHLOG_IDX_ENTRY_SIZE);
+
+	if (!n)
+		return -ENOMEM;
+	x->ents = n;
 	sl_entry_encode(e, x->ents + x->nents++ * SHLOG_IDX_ENTRY_SIZE);
 	return 0;
 }
@@ -45,14 +43,11 @@ static int scratch_add_entry(struct flush_scratch *x, const struct shlog_index_e
 /* Remember a keyed message for step B. */
 static int scratch_add_keyed(struct flush_scratch *x, uint32_t pos, uint32_t len, uint64_t seq)
 {
-	if (x->nkeyed == x->cap_keyed) {
-		size_t cap = x->cap_keyed ? x->cap_keyed * 2 : 64;
-		struct keyed *n = realloc(x->keyed, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		x->keyed = n;
-		x->cap_keyed = cap;
-	}
+	struct keyed *n = sl_array_room(x->keyed, &x->cap_keyed, x->nkeyed, sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	x->keyed = n;
 	x->keyed[x->nkeyed++] = (struct keyed){ pos, len, seq };
 	return 0;
 }
@@ -247,7 +242,7 @@ void sl_writer_sync_failed(shlog_part *p)
 /* Segments: create, delete the oldest, roll                         */
 /* ================================================================ */
 
-/* Add segment @g to the end of the table (the new tail); -ENOMEM. */
+/* Add segment @g to the end of the table (the new tail; one a roll, so grown by one); -ENOMEM. */
 static int seg_table_append(shlog_part *p, const struct shlog_seg *g)
 {
 	struct shlog_seg *n;
@@ -415,14 +410,8 @@ static int seg_roll(shlog_part *p, uint64_t seq0, uint64_t off0)
 /* Make room in the tail's loaded entries for @more; on no memory drop them (reloaded lazily). */
 static void ents_reserve(struct shlog_seg *g, size_t more)
 {
-	size_t cap = g->ents_cap ? g->ents_cap : 64;
-	struct shlog_index_entry *n;
+	struct shlog_index_entry *n = sl_array_reserve(g->ents, &g->ents_cap, g->nents + more, sizeof(*n));
 
-	if (g->nents + more <= g->ents_cap)
-		return;
-	while (cap < g->nents + more)
-		cap *= 2;
-	n = realloc(g->ents, cap * sizeof(*n));
 	if (!n) {
 		free(g->ents);
 		g->ents = NULL;
@@ -430,7 +419,6 @@ static void ents_reserve(struct shlog_seg *g, size_t more)
 		return;
 	}
 	g->ents = n;
-	g->ents_cap = cap;
 }
 
 /* Publish the block's entries in the tail segment (readers see them). */
