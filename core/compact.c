@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "array_i.h"
 #include "engine_i.h"
 #include "io_i.h"
 #include "writer_i.h"
@@ -183,27 +184,6 @@ static int cw_anchor(struct cwriter *w, uint64_t start_seq, uint64_t start_off, 
 /* Reading the old partition                                         */
 /* ================================================================ */
 
-/* The old partition's index, copied out. */
-struct centries {
-	struct shlog_index_entry *v;
-	size_t n, cap;
-};
-
-/* Collect one index entry (shlog_part_index_foreach callback). */
-static int collect_entry(const struct shlog_index_entry *e, void *arg)
-{
-	struct centries *c = arg;
-
-	if (c->n == c->cap) {
-		struct shlog_index_entry *nv = realloc(c->v, (c->cap = c->cap ? c->cap * 2 : 256) * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		c->v = nv;
-	}
-	c->v[c->n++] = *e;
-	return 0;
-}
-
 /* Read a whole span of the old log into @b. */
 static int read_span(shlog_part *p, const struct shlog_index_entry *e, struct shlog_buf *b)
 {
@@ -240,7 +220,7 @@ static int keep_msg(shlog_part *p, const char *msg, uint32_t len, uint64_t seq, 
 /* The whole compaction job. */
 struct cjob {
 	shlog_part *p;
-	struct centries ents;
+	struct sl_entries ents;
 	struct shlog_compact_result *r;
 	shlog_progress_fn progress;
 	void *arg;
@@ -295,7 +275,7 @@ static int build(struct cjob *j, int ndfd, uint64_t seg_max, uint32_t stride)
 	int rc = shlog_part_info(j->p, &in);
 
 	if (rc == 0)
-		rc = shlog_part_index_foreach(j->p, collect_entry, &j->ents);
+		rc = shlog_part_index_foreach(j->p, sl_entries_add, &j->ents);
 	if (rc < 0)
 		return rc;
 	j->r->msgs_in = in.committed_seq - in.start_seq;
