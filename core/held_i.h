@@ -8,6 +8,10 @@
  * violation stops the process with an assertion naming the function;
  * in release builds the macros compile to nothing.
  *
+ * The daemon (fs/) uses it too: it is the one header of core besides
+ * shlog.h that fs/ includes, since it calls nothing of the engine (all
+ * of it is static inline, on glibc alone).
+ *
  * How: glibc records the kernel thread id of a mutex's owner in
  * __data.__owner for every mutex type (it is what its own consistency
  * checks use), so "held by me" is one compare with the thread's id

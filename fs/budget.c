@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "held_i.h"
 #include "budget.h"
 #include "log.h"
 
@@ -63,6 +64,7 @@ static struct shlogfs_held *shlogfs_budget_user(struct shlogfs_budget *b,
 /* One refusal line a second at most (b->mu held): a user cannot flood the log. */
 static int shlogfs_budget_may_log(struct shlogfs_budget *b)
 {
+	SL_HELD(&b->mu);
 	time_t now = time(NULL);
 
 	if (now == b->logged_at)

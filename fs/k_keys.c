@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "held_i.h"
 #include "kinds.h"
 #include "handle.h"
 #include "list.h"
@@ -178,6 +179,7 @@ static int shlogfs_key_load(struct shlogfs_handle *h)
 /* Append a written value (under h->lock); nothing if not written. */
 static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 {
+	SL_HELD(&h->lock);
 	size_t vlen = h->buf.len;
 	int rc;
 
@@ -241,6 +243,7 @@ static int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
 static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 			       const char *buf, size_t size, uint64_t off)
 {
+	SL_HELD(&h->lock);
 	if (off + size > fs->max_message)
 		return -EFBIG;
 	int rc = shlogfs_handle_grow(fs, h, (size_t)(off + size), "key write");

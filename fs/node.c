@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "held_i.h"
 #include "node.h"
 
 /* Order nodes by kind (its table's address), partition, topic and leaf name. */
@@ -131,6 +132,7 @@ void shlogfs_nodes_free(struct shlogfs *fs)
 /* Move a node from the name table to the unlinked list (fs->lock held). */
 static void shlogfs_node_unlink(struct shlogfs *fs, struct shlogfs_node *n)
 {
+	SL_HELD(&fs->lock);
 	RB_REMOVE(shlogfs_node_tree, &fs->nodes, n);
 	LIST_INSERT_HEAD(&fs->unlinked, n, gone);
 	__atomic_store_n(&n->linked, 0, __ATOMIC_RELAXED);
@@ -140,6 +142,7 @@ static void shlogfs_node_unlink(struct shlogfs *fs, struct shlogfs_node *n)
 static struct shlogfs_node *shlogfs_node_find_ino(struct shlogfs *fs,
 						  fuse_ino_t ino)
 {
+	SL_HELD(&fs->lock);
 	struct shlogfs_node key = { .ino = ino };
 
 	return RB_FIND(shlogfs_ino_tree, &fs->inos, &key);
@@ -183,6 +186,7 @@ static void shlogfs_node_key(struct shlogfs_node *k,
 static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
 					     const struct shlogfs_node *key)
 {
+	SL_HELD(&fs->lock);
 	struct shlogfs_node *n = calloc(1, sizeof *n);
 
 	if (!n)
@@ -210,6 +214,7 @@ static struct shlogfs_node *shlogfs_node_new(struct shlogfs *fs,
 static struct shlogfs_node *shlogfs_node_newest(struct shlogfs *fs,
 						struct shlogfs_node *key)
 {
+	SL_HELD(&fs->lock);
 	struct shlogfs_node *n;
 
 	key->gen = UINT64_MAX;

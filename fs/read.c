@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "held_i.h"
 #include "read.h"
 #include "budget.h"
 #include "text.h"
@@ -93,6 +94,7 @@ static ssize_t shlogfs_snap_fill(struct shlogfs_handle *h, uint64_t off,
  * older than the handle's first byte (ra_lock held). */
 static int shlogfs_view_start(struct shlogfs *fs, struct shlogfs_handle *h)
 {
+	SL_HELD(&h->ra_lock);
 	if (h->based || !h->node->kind->base)
 		return 0;
 	return h->node->kind->base(fs, h->node, &h->base);
@@ -105,6 +107,7 @@ static int shlogfs_view_start(struct shlogfs *fs, struct shlogfs_handle *h)
  */
 static void shlogfs_ra_charge(struct shlogfs *fs, struct shlogfs_handle *h)
 {
+	SL_HELD(&h->ra_lock);
 	if (shlogfs_budget_set(fs, h->uid, &h->ra_held, h->ra.cap,
 			       "read-ahead") == 0)
 		return;
@@ -120,6 +123,7 @@ static void shlogfs_ra_charge(struct shlogfs *fs, struct shlogfs_handle *h)
 static ssize_t shlogfs_ra_fill(struct shlogfs_handle *h, uint64_t off,
 			       size_t size, int holes)
 {
+	SL_HELD(&h->ra_lock);
 	struct shlog_part_info in;
 	size_t want = size;
 	ssize_t r;

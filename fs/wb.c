@@ -47,6 +47,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "held_i.h"
 #include "wb.h"
 #include "budget.h"
 #include "frame.h"
@@ -280,6 +281,7 @@ static int shlogfs_wb_same(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
 static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
 			   uint64_t *eng, uint64_t *end)
 {
+	SL_HELD(&wb->mu);
 	struct timespec dl;
 	int rc = 0;
 
@@ -362,6 +364,7 @@ static int shlogfs_wb_put(struct shlogfs *fs, shlog_part *p,
 static int shlogfs_wb_copy(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
 			   uint64_t off, char *buf, size_t len)
 {
+	SL_HELD(&wb->mu);
 	size_t done = 0;
 
 	while (done < len && off + done < eng) {
