@@ -143,14 +143,20 @@ static void drop_half_deleted(shlog_part *p, uint64_t *seqs, size_t *n)
 
 /*
  * The same deletion interrupted after the .log went: an .idx below the
- * first .log is what is left of a segment retention deleted.  Remove it
- * (a read-only open leaves it; nothing reads it either way).
+ * first .log, and below the segment the anchor says holds the log's end
+ * (retention never deletes that one), is what is left of a segment
+ * retention deleted.  Remove it (a read-only open leaves it; nothing
+ * reads it either way).  Any other lone .idx is damage, not a
+ * left-over: it stays for recovery, verify and repair to judge.
  */
-static void drop_orphan_idx(shlog_part *p, const uint64_t *orphans, size_t n)
+static void drop_orphan_idx(struct rstate *st, const uint64_t *orphans, size_t n)
 {
+	shlog_part *p = st->p;
 	char name[SHLOG_SEG_NAME_CAP];
 
 	for (size_t i = 0; i < n && !p->s->o.read_only; i++) {
+		if (!st->have_a || orphans[i] >= st->a.seg_base_seq)
+			continue;
 		sl_name_segment(name, sizeof(name), orphans[i], SL_SEG_IDX);
 		sl_logf(p->s, SHLOG_NOTICE, "%s: finishing the deletion of segment %s (interrupted retention: "
 			"its .log was gone)", p->name, name);
@@ -697,6 +703,24 @@ static void report_loss(struct rstate *st)
 }
 
 /* Steps 1–3 over the segment files @seqs[0..st->n): find where the valid log ends and cut the rest. */
+/*
+ * The end recovery settled on must lie in the segments there are: an end
+ * before the first segment's start (an anchor or index naming messages no
+ * segment holds) is damage, refused like any other (-EUCLEAN, logged).
+ */
+static int check_end_in_segments(struct rstate *st)
+{
+	shlog_part *p = st->p;
+
+	if (st->seq >= p->segs[0].base_seq && st->off >= p->segs[0].base_off)
+		return 0;
+	sl_logf(p->s, SHLOG_ERR, "%s: the log would end at message %llu, before its first segment "
+		"(message %llu): refusing to open (verify, then repair)", p->name,
+		(unsigned long long)st->seq, (unsigned long long)p->segs[0].base_seq);
+	return -EUCLEAN;
+}
+
+/* Recover from the listed segments: open, check, find the end, cut, fill the table. */
 static int recover_segments(struct rstate *st, uint64_t *seqs)
 {
 	shlog_part *p = st->p;
@@ -714,6 +738,8 @@ static int recover_segments(struct rstate *st, uint64_t *seqs)
 		rc = rewrite_unsynced(st);
 	if (rc == 0)
 		rc = cut_tail(st);
+	if (rc == 0)
+		rc = check_end_in_segments(st);
 	if (rc == 0)
 		seg_table_fill(st);
 	return rc;
@@ -765,7 +791,7 @@ int sl_part_recover(shlog_part *p, int create)
 	if (rc == 0)
 		rc = sl_seg_list(p->dfd, &seqs, &st.n, &orphans, &norphans);
 	if (rc == 0)
-		drop_orphan_idx(p, orphans, norphans);
+		drop_orphan_idx(&st, orphans, norphans);
 	if (rc == 0)
 		rc = st.n == 0 ? recover_none(&st) : recover_segments(&st, seqs);
 	if (rc == 0)
