@@ -702,7 +702,6 @@ static void report_loss(struct rstate *st)
 			   (unsigned long long)(st->a.committed_seq - st->seq), (unsigned long long)st->seq);
 }
 
-/* Steps 1–3 over the segment files @seqs[0..st->n): find where the valid log ends and cut the rest. */
 /*
  * The end recovery settled on must lie in the segments there are: an end
  * before the first segment's start (an anchor or index naming messages no
@@ -720,7 +719,7 @@ static int check_end_in_segments(struct rstate *st)
 	return -EUCLEAN;
 }
 
-/* Recover from the listed segments: open, check, find the end, cut, fill the table. */
+/* Steps 1–3 over the segment files @seqs[0..st->n): find where the valid log ends and cut the rest. */
 static int recover_segments(struct rstate *st, uint64_t *seqs)
 {
 	shlog_part *p = st->p;
