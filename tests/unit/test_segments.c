@@ -30,6 +30,16 @@ static size_t seg_msg(char *buf, unsigned i)
 	return 99;
 }
 
+/* Quiet options with 10-message segments (of 100-byte lines), at most two kept by @p retention, flushed only when told. */
+static void small_seg_opts(struct shlog_options *o, enum shlog_retention retention)
+{
+	th_opts(o);
+	o->segment_bytes = 1000;
+	o->max_segments = 2;
+	o->retention = retention;
+	o->flush_interval_ms = 10000;
+}
+
 /* Append messages [from, to) in blocks of @p block, flushing each. */
 static void seg_fill(shlog_part *p, unsigned from, unsigned to, unsigned block)
 {
@@ -337,11 +347,7 @@ static void test_wrap(void **state)
 	uint64_t off;
 	char buf[16];
 
-	th_opts(&o);
-	o.segment_bytes = 1000;
-	o.max_segments = 2;
-	o.retention = SHLOG_RETAIN_WRAP;
-	o.flush_interval_ms = 10000;
+	small_seg_opts(&o, SHLOG_RETAIN_WRAP);
 	th_open_part(f->dir, &o, "s", 1, &s, &p);
 	seg_fill(p, 0, 100, 5);
 	for (int round = 0; round < 2; round++) {
@@ -390,11 +396,7 @@ static void test_wrap_orphan_idx(void **state)
 	shlog_part *p;
 	FILE *fp;
 
-	th_opts(&o);
-	o.segment_bytes = 1000;
-	o.max_segments = 2;
-	o.retention = SHLOG_RETAIN_WRAP;
-	o.flush_interval_ms = 10000;
+	small_seg_opts(&o, SHLOG_RETAIN_WRAP);
 	th_open_part(f->dir, &o, "s", 1, &s, &p);
 	seg_fill(p, 0, 100, 5);
 	assert_int_equal(shlog_part_info(p, &in), 0);
@@ -437,11 +439,7 @@ static void test_wrap_keys(void **state)
 	shlog_part *p;
 	int rc;
 
-	th_opts(&o);
-	o.segment_bytes = 1000;
-	o.max_segments = 2;
-	o.retention = SHLOG_RETAIN_WRAP;
-	o.flush_interval_ms = 10000;
+	small_seg_opts(&o, SHLOG_RETAIN_WRAP);
 	th_open_part(f->dir, &o, "s", 1, &s, &p);
 	th_append(p, "old\tvalue");
 	th_append(p, "kept\tfirst");
@@ -477,11 +475,7 @@ static void test_halt(void **state)
 	unsigned i, acked = 0;
 	int rc = 0;
 
-	th_opts(&o);
-	o.segment_bytes = 1000;
-	o.max_segments = 2;
-	o.retention = SHLOG_RETAIN_HALT;
-	o.flush_interval_ms = 10000;
+	small_seg_opts(&o, SHLOG_RETAIN_HALT);
 	th_open_part(f->dir, &o, "s", 1, &s, &p);
 	for (i = 0; i < 100; i++) {
 		size_t l = seg_msg(m, i);
