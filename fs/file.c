@@ -10,6 +10,7 @@
 #include "cred.h"
 #include "handle.h"
 #include "node.h"
+#include "pcache.h"
 #include "wb.h"
 
 /* open: a handle per open file, set up by its node's kind. */
@@ -33,6 +34,8 @@ void shlogfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	rc = n->kind->open ? n->kind->open(fs, n, h, &c, fi) : -EISDIR;
 	if (rc == 0)
+		rc = shlogfs_pc_open(fs, h, fi);
+	if (rc == 0)
 		rc = shlogfs_handle_grow(fs, h, h->buf.cap, "open");
 	if (rc) {
 		shlogfs_handle_drop(fs, h);
@@ -44,14 +47,16 @@ void shlogfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		shlogfs_handle_drop(fs, h);
 }
 
-/* read: any offset; a short read means the end of the file. */
+/* read: any offset; a short read means the end of the file.  A read for
+ * the kernel's page cache gets exact bytes or EIO (pcache.c). */
 void shlogfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct shlogfs_handle *h = shlogfs_fh(fi);
 
 	(void)ino;
-	h->node->kind->read(req, h, size, (uint64_t)off);
+	if (!shlogfs_pc_reply(req, h, fi, (uint64_t)off, size))
+		h->node->kind->read(req, h, size, (uint64_t)off);
 }
 
 /* write: lines to a log, or a key's value. */

@@ -16,6 +16,7 @@
 #include "handle.h"
 #include "budget.h"
 #include "log.h"
+#include "pcache.h"
 #include "text.h"
 
 /* A new handle on @p n for @p uid, registered for shutdown. */
@@ -122,6 +123,7 @@ void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 	pthread_mutex_lock(&h->ra_lock);
 	pthread_mutex_unlock(&h->ra_lock);
 	shlogfs_handle_finish(fs, h);
+	shlogfs_pc_close(fs, h);
 	pthread_mutex_lock(&fs->lock);
 	LIST_REMOVE(h, link);
 	if (h->snap)

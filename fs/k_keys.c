@@ -19,6 +19,7 @@
 #include "list.h"
 #include "log.h"
 #include "node.h"
+#include "pcache.h"
 #include "read.h"
 #include "stat.h"
 #include "text.h"
@@ -123,6 +124,7 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 			       const char *name)
 {
 	struct shlogfs_name nm = { &shlogfs_kind_key, d->topic, d->part, name };
+	struct shlogfs_name log = { &shlogfs_kind_log, d->topic, d->part, NULL };
 	struct shlog_keyref ref;
 	size_t len = strlen(name);
 	shlog_part *p;
@@ -139,8 +141,10 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 	if ((rc = shlogfs_node_part(fs, d, &p)))
 		return rc;
 	rc = shlog_key_lookup(p, name, len, &ref);
-	if (rc == 0)
+	if (rc == 0 && (rc = shlogfs_pc_feed_begin(fs, &log)) == 0) {
 		rc = shlogfs_key_append(p, name, len, "", 0, 0);
+		shlogfs_pc_feed_end(fs, &log);
+	}
 	shlog_part_put(p);
 	if (rc == 0)
 		shlogfs_node_unlink_name(fs, &nm);
@@ -444,6 +448,7 @@ static const struct shlogfs_kind shlogfs_kind_key = {
 	.leaf = 1,
 	.generated = 1,
 	.held = "key value",
+	.feeds = &shlogfs_kind_log,
 	.attr = shlogfs_key_attr,
 	.chmod = shlogfs_chmod_ignore,
 	.truncate = shlogfs_key_truncate,

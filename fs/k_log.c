@@ -39,6 +39,7 @@
 #include "handle.h"
 #include "log.h"
 #include "node.h"
+#include "pcache.h"
 #include "read.h"
 #include "stat.h"
 #include "text.h"
@@ -247,9 +248,11 @@ static int shlogfs_log_attr(struct shlogfs *fs, struct shlogfs_node *n,
 	(void)req;
 	if ((rc = shlogfs_node_part(fs, n, &p)))
 		return rc;
+	shlogfs_pc_attr_begin(fs, n);
 	if ((rc = shlog_part_info(p, &in)) == 0)
 		shlogfs_stat_size(st, in.end_off + shlogfs_wb_pending(n),
 				  in.last_flush_ns);
+	shlogfs_pc_attr_end(fs, n, rc ? 0 : (uint64_t)st->st_size);
 	shlog_part_put(p);
 	return rc;
 }
@@ -623,6 +626,8 @@ const struct shlogfs_kind shlogfs_kind_log = {
 	.owner = SHLOGFS_OWNER_PART,
 	.held = "line",
 	.priv = &shlogfs_lines_log,
+	.pcache = SHLOGFS_PC_LOG,
+	.feeds = &shlogfs_kind_log,
 	.attr = shlogfs_log_attr,
 	.chmod = shlogfs_chmod_ignore,
 	.chown = shlogfs_chown_dir,
@@ -643,6 +648,9 @@ const struct shlogfs_kind shlogfs_kind_tlog = {
 	.generated = 1,
 	.held = "line",
 	.priv = &shlogfs_lines_tlog,
+	.pcache = SHLOGFS_PC_NEVER,
+	.feeds = &shlogfs_kind_log,
+	.feeds_all = 1,
 	.attr = shlogfs_tlog_attr,
 	.chmod = shlogfs_chmod_ignore,
 	.chown = shlogfs_chown_dir,

@@ -191,6 +191,7 @@ static const struct shlogfs_view shlogfs_view_since = {
 		.leaf = 1,                                                 \
 		.generated = 1,                                            \
 		.priv = desc,                                              \
+		.pcache = SHLOGFS_PC_NEVER,                                \
 		.attr = shlogfs_view_attr,                                 \
 		.chmod = shlogfs_chmod_ignore,                             \
 		.open = shlogfs_view_open,                                 \

@@ -33,6 +33,7 @@
 #include "ll.h"
 #include "log.h"
 #include "node.h"
+#include "pcache.h"
 #include "text.h"
 
 /* ==== options ========================================================= */
@@ -636,6 +637,7 @@ static int shlogfs_store_shut(struct shlogfs *fs, int sigs, int ret)
 
 	__atomic_store_n(&fs->se, NULL, __ATOMIC_RELEASE); /* no more notifications */
 	shlogfs_ctl_stop();
+	shlogfs_pc_stop();
 	shlogfs_handles_close_all(fs);
 	shlogfs_snaps_free(fs);
 	/* the signal handlers stay until the store is closed: a SIGTERM now
@@ -657,6 +659,10 @@ static int shlogfs_run_store(struct shlogfs *fs,
 	int ret = 1, sigs = 0;
 
 	shlogfs_ctl_start(fs);   /* holding the store's lock: shlogctl sync (ctl.c) */
+	if (shlogfs_pc_start(fs)) { /* drops the kernel's stale pages (pcache.c) */
+		shlogfs_log(LOG_ERR, "cannot start the page-cache notifier");
+		return shlogfs_store_shut(fs, 0, 1);
+	}
 	if (fuse_set_signal_handlers(fs->se) == 0) {
 		sigs = 1;
 		if (fuse_session_mount(fs->se, copts->mountpoint) == 0)

@@ -357,6 +357,17 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 		{ "shlogfs_index_texts_total", "counter",
 		  "Texts of partitions' index files made (at open; at stat "
 		  "only after the partition changed).", shlogfs_text_made_total() },
+		{ "shlogfs_page_reads_total", "counter",
+		  "Reads the kernel sent for its page cache (private mmap, "
+		  "sendfile, splice) that were served.",
+		  __atomic_load_n(&fs->pc_served, __ATOMIC_RELAXED) },
+		{ "shlogfs_page_reads_refused_total", "counter",
+		  "Such reads refused with EIO (a log that can grow, a view, "
+		  "<topic>/log).", __atomic_load_n(&fs->pc_refused, __ATOMIC_RELAXED) },
+		{ "shlogfs_page_drops_total", "counter",
+		  "Times the kernel was told to drop its cached pages of a log "
+		  "before a writer of <topic>/log or keys/ was let in.",
+		  __atomic_load_n(&fs->pc_drops, __ATOMIC_RELAXED) },
 	};
 	for (size_t i = 0; rc == 0 && i < sizeof(f) / sizeof(f[0]); i++) {
 		rc = shlogfs_family(b, f[i].name, f[i].type, f[i].help);

@@ -289,6 +289,23 @@ void shlogfs_node_sent(struct shlogfs *fs, struct shlogfs_node *n,
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* The node of inode number @p ino (fs->lock held), or NULL (pcache.c). */
+struct shlogfs_node *shlogfs_node_find(struct shlogfs *fs, fuse_ino_t ino)
+{
+	return shlogfs_node_find_ino(fs, ino);
+}
+
+/* The linked node of a name (fs->lock held), or NULL (pcache.c). */
+struct shlogfs_node *shlogfs_node_find_name(struct shlogfs *fs,
+					    const struct shlogfs_name *nm)
+{
+	SL_HELD(&fs->lock);
+	struct shlogfs_node key;
+
+	shlogfs_node_key(&key, nm->kind, nm->topic, nm->part, nm->leaf);
+	return RB_FIND(shlogfs_node_tree, &fs->nodes, &key);
+}
+
 /* readdir: the inode number of a name already known, else 0. */
 fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, const struct shlogfs_name *nm)
 {

@@ -19,6 +19,11 @@ fuse_ino_t shlogfs_node_ino(struct shlogfs *fs, struct shlogfs_node *n);
 struct shlogfs_node *shlogfs_node_intern(struct shlogfs *fs,
 					 const struct shlogfs_name *nm,
 					 fuse_ino_t parent);
+/** The node of an inode number (fs->lock held), or NULL. */
+struct shlogfs_node *shlogfs_node_find(struct shlogfs *fs, fuse_ino_t ino);
+/** The linked node of a name (fs->lock held), or NULL. */
+struct shlogfs_node *shlogfs_node_find_name(struct shlogfs *fs,
+					    const struct shlogfs_name *nm);
 /** Inode number of an existing node for a name, or 0 (readdir). */
 fuse_ino_t shlogfs_node_peek(struct shlogfs *fs, const struct shlogfs_name *nm);
 /** -o writeback: @p n, or a new node of its name if the kernel has its size wrong. */

@@ -8,7 +8,9 @@
  * write's end, an unfinished last line (held in its handle) included,
  * so a page read at the log's end is short inside that size and the
  * kernel keeps the zero-filled rest of the page as data; a larger size
- * from getattr is also set before old pages are dropped.  The warm
+ * from getattr is also set before old pages are dropped.  (Private
+ * mmap, sendfile and splice still read the page cache: the page reads
+ * the kernel sends for them are answered by pcache.c.)  The warm
  * path: a sequential reader is served from its handle's read-ahead,
  * filled by large engine reads (each span's CRC checked once per fill),
  * so a 4 KiB read costs one round trip and a copy from memory.
@@ -153,9 +155,19 @@ static ssize_t shlogfs_ra_fill(struct shlogfs_handle *h, uint64_t off,
 void shlogfs_read_ahead(fuse_req_t req, struct shlogfs_handle *h,
 			uint64_t off, size_t size, int holes)
 {
+	shlogfs_read_ahead_if(req, h, off, size, holes, NULL);
+}
+
+/* The same, the reply first agreed by @p check with the bytes found
+ * (page reads, pcache.c): it may turn them into an error. */
+void shlogfs_read_ahead_if(fuse_req_t req, struct shlogfs_handle *h,
+			   uint64_t off, size_t size, int holes,
+			   shlogfs_read_check_fn check)
+{
 	struct shlogfs *fs = shlogfs_of(req);
 	ssize_t r = 0;
 	uint64_t at = 0;
+	size_t n = 0;
 
 	pthread_mutex_lock(&h->ra_lock);
 	if ((r = shlogfs_view_start(fs, h)) == 0) {
@@ -163,13 +175,17 @@ void shlogfs_read_ahead(fuse_req_t req, struct shlogfs_handle *h,
 		if (at < h->ra_off || at + size > h->ra_off + h->ra.len)
 			r = shlogfs_ra_fill(h, at, size, holes);
 	}
+	if (r >= 0) {
+		n = at < h->ra_off + h->ra.len ?
+		    (size_t)(h->ra_off + h->ra.len - at) : 0;
+		if (n > size)
+			n = size;
+		if (check)
+			r = check(fs, h, off, size, n);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, (int)-r);
 	} else {
-		size_t n = at < h->ra_off + h->ra.len ?
-			   (size_t)(h->ra_off + h->ra.len - at) : 0;
-		if (n > size)
-			n = size;
 		if (n)
 			h->based = 1;
 		fuse_reply_buf(req, n ? h->ra.p + (at - h->ra_off) : NULL, n);

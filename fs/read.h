@@ -27,5 +27,14 @@ void shlogfs_read_snap(fuse_req_t req, struct shlogfs_handle *h, size_t size,
  *  its kind's base op says where it starts; @p holes: as shlogfs_fill). */
 void shlogfs_read_ahead(fuse_req_t req, struct shlogfs_handle *h,
 			uint64_t off, size_t size, int holes);
+/** What may turn a read's @p got of @p size bytes at @p off into an
+ *  error (its -errno), called with the handle's ra_lock held; else 0. */
+typedef int (*shlogfs_read_check_fn)(struct shlogfs *fs,
+				     struct shlogfs_handle *h, uint64_t off,
+				     size_t size, size_t got);
+/** shlogfs_read_ahead(), the reply first agreed by @p check. */
+void shlogfs_read_ahead_if(fuse_req_t req, struct shlogfs_handle *h,
+			   uint64_t off, size_t size, int holes,
+			   shlogfs_read_check_fn check);
 
 #endif /* SHLOGFS_READ_H */

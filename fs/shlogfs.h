@@ -77,6 +77,16 @@ struct shlogfs_name {
 };
 
 /**
+ * What the kernel may get for the reads it sends to fill its page cache
+ * (private mmap, sendfile, splice: pcache.c).
+ */
+enum shlogfs_pcache {
+	SHLOGFS_PC_ANY = 0, /**< not a log: served as any read */
+	SHLOGFS_PC_LOG,     /**< a partition log: exact bytes or EIO */
+	SHLOGFS_PC_NEVER,   /**< <topic>/log, at/, since/: EIO */
+};
+
+/**
  * A kind of node: its shape and its operations.  One table per kind, in
  * its family's file (kinds.h).  A NULL operation has the default its
  * comment gives.  Every operation is called on a live node (the entry
@@ -95,6 +105,11 @@ struct shlogfs_kind {
 	blksize_t blksize;     /**< st_blksize; 0: 1 MiB */
 	const char *held;      /**< what release commits ("line"), for its log line */
 	const void *priv;      /**< the family's own description of the kind */
+	enum shlogfs_pcache pcache; /**< what its page reads may get (pcache.c) */
+	const struct shlogfs_kind *feeds; /**< the partition log its writers
+				*   append to (pcache.c); NULL: none */
+	int feeds_all;         /**< to every partition of the topic its handle
+				*   opened (<topic>/log), not its own one */
 
 	/* ---- attributes (stat.c fills the rest) ---- */
 	/** Size, times and links; NULL: none (a directory: 4096 bytes, 2 links). */
@@ -186,6 +201,14 @@ struct shlogfs_node {
 	uint64_t sent_size; /**< -o writeback: the size the kernel was given (fs->lock) */
 	int sent;          /**< sent_size is set */
 	struct shlogfs_wb *wb; /**< partition log with -o writeback: its byte stream (wb.c) */
+	int pc_cached;     /**< partition log: the kernel may cache pages of it
+			    *   (pcache.c; fs->lock) */
+	uint64_t pc_gen;   /**< page reads begun so far (fs->lock) */
+	uint32_t pc_attrs; /**< partition log: sizes being found (fs->lock) */
+	int pc_told_set;   /**< pc_told is set (fs->lock) */
+	uint64_t pc_told;  /**< the least size a size reply since the last
+			    *   bump of the kernel's attribute version told
+			    *   (pcache.c; fs->lock) */
 };
 
 /* The two trees of nodes (their functions are node.c's own). */
@@ -219,6 +242,8 @@ struct shlogfs_handle {
 	uint64_t held;             /**< bytes charged to the budget (lock) */
 	uint64_t ra_held;          /**< of ra, charged to the budget (ra_lock) */
 	struct shlogfs_snap *rsnap; /**< root files: the shared text (k_rootfile.c) */
+	uint32_t pc_first;         /**< writers: partitions pc_first.. counted */
+	uint32_t pc_n;             /**< in shlogfs.pc_busy (pcache.c); 0: none */
 };
 
 /**
@@ -241,6 +266,9 @@ struct shlogfs_budget {
 	} *users;                  /**< users holding bytes now */
 	size_t nusers, cap_users;
 };
+
+/** Slots of the writer counts by partition (pcache.c): a power of 2. */
+#define SHLOGFS_PC_SLOTS 1024
 
 /** The daemon's state (the session's userdata). */
 struct shlogfs {
@@ -265,6 +293,11 @@ struct shlogfs {
 	pthread_mutex_t mk_lock;   /**< one mkdir at a time (per-user limits) */
 	LIST_HEAD(, shlogfs_snap) snaps; /**< root-file snapshots (fs->lock) */
 	uint64_t snaps_made;       /**< root-file texts made (atomic) */
+	uint32_t pc_busy[SHLOGFS_PC_SLOTS]; /**< open writers by partition
+				*   (hashed; pcache.c; fs->lock) */
+	uint64_t pc_served;        /**< page reads served (atomic; pcache.c) */
+	uint64_t pc_refused;       /**< page reads refused with EIO (atomic) */
+	uint64_t pc_drops;         /**< cached pages dropped for a writer (atomic) */
 };
 
 /** The daemon's state from a request. */

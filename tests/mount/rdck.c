@@ -9,9 +9,11 @@
  *       follow FILE like tail -f (polling every 10 ms) until STOPFILE
  *       exists and the end is reached, writing every byte it got to OUT.  MODE read: pread of 64 KiB;
  *       mmap: fstat, then MAP_PRIVATE of the new bytes up to that size
- *       (a page past the kernel's own size faults: counted, tried again);
- *       sendfile: sendfile(2) to OUT; splice: splice(2) through a pipe.
- *       Prints "MODE: CALLS calls, BYTES bytes" at the end.
+ *       (a page past the kernel's own size, or one the daemon refused,
+ *       faults: counted, tried again); sendfile: sendfile(2) to OUT;
+ *       splice: splice(2) through a pipe (EIO, a page read the daemon
+ *       refused: counted, tried again).
+ *       Prints "MODE: CALLS calls, BYTES bytes, F faults, R refused".
  *   rdck copy MODE FILE OUT
  *       one copy of the whole file as MODE (read, mmap, sendfile, splice).
  *
@@ -38,8 +40,17 @@ static int rdck_fail(const char *call)
 	return 1;
 }
 
-/* Faults on mapped pages past the kernel's size of the file (mmap mode). */
+/* Faults on mapped pages past the kernel's size of the file, or on pages
+ * the daemon refused (mmap mode). */
 static long rdck_faults;
+
+/* Calls that failed with EIO: the daemon refused a page read (sendfile,
+ * splice; tried again). */
+static long rdck_refused;
+
+/* follow: EIO from sendfile/splice means "not now" (a page read the
+ * daemon refused while the log can grow); copy: it is an error. */
+static int rdck_again_on_eio;
 
 /* Write all of @p p to @p fd; 0 or -1. */
 static int rdck_write_all(int fd, const char *p, size_t n)
@@ -105,11 +116,21 @@ static ssize_t rdck_step(const char *mode, int fd, int out, off_t pos,
 		ssize_t n = pread(fd, buf, RDCK_CHUNK, pos);
 		return n > 0 && rdck_write_all(out, buf, (size_t)n) ? -1 : n;
 	}
-	if (strcmp(mode, "sendfile") == 0)
-		return sendfile(out, fd, &pos, RDCK_CHUNK);
+	if (strcmp(mode, "sendfile") == 0) {
+		ssize_t n = sendfile(out, fd, &pos, RDCK_CHUNK);
+		if (n < 0 && errno == EIO && rdck_again_on_eio) {
+			rdck_refused++;
+			return -2;
+		}
+		return n;
+	}
 	if (strcmp(mode, "splice") == 0) {
 		loff_t o = pos;
 		ssize_t n = splice(fd, &o, pipefd[1], NULL, RDCK_CHUNK, 0);
+		if (n < 0 && errno == EIO && rdck_again_on_eio) {
+			rdck_refused++;
+			return -2;
+		}
 		for (ssize_t left = n; left > 0;) {
 			ssize_t k = splice(pipefd[0], NULL, out, NULL,
 					   (size_t)left, 0);
@@ -165,8 +186,8 @@ static int rdck_run(const char *mode, const char *file, const char *outf,
 			break;
 		usleep(10000);
 	}
-	printf("%s: %ld calls, %lld bytes, %ld faults past the kernel's size\n",
-	       mode, calls, (long long)pos, rdck_faults);
+	printf("%s: %ld calls, %lld bytes, %ld faults, %ld refused\n",
+	       mode, calls, (long long)pos, rdck_faults, rdck_refused);
 	free(buf);
 	return close(out) < 0 ? rdck_fail("close") : 0;
 }
@@ -175,8 +196,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "shared") == 0)
 		return rdck_shared(argv[2]);
-	if (argc == 6 && strcmp(argv[1], "follow") == 0)
+	if (argc == 6 && strcmp(argv[1], "follow") == 0) {
+		rdck_again_on_eio = 1;
 		return rdck_run(argv[2], argv[3], argv[4], argv[5]);
+	}
 	if (argc == 5 && strcmp(argv[1], "copy") == 0)
 		return rdck_run(argv[2], argv[3], argv[4], NULL);
 	fprintf(stderr, "usage: rdck shared FILE | follow MODE FILE OUT STOPFILE"
