@@ -56,9 +56,9 @@ topic_state()
 	local t=$1 p k
 	for p in $(ls "$M/$t"); do
 		echo "log $p $(sha256sum <"$M/$t/$p/log")"
-		for k in $(ls "$M/$t/$p/keys"); do
-			echo "key $p $k $(cat "$M/$t/$p/keys/$k")"
-		done
+		# each listed key and its value ("key:value"), one grep for all
+		ls "$M/$t/$p/keys" | (cd "$M/$t/$p/keys" && xargs -r grep -H '') |
+			sed "s/^/key $p /"
 	done
 	(cd "$DATADIR/$t" && find . -type f | sort | xargs sha256sum)
 }
@@ -227,6 +227,9 @@ mt_expect_err 'not allowed' tl_as "$U" "$SHLOGCTL" delete "$M" mx
 mt_expect_err "no topic 'nosuch'" "$SHLOGCTL" delete "$M" nosuch
 mt_expect_err 'not a topic name' "$SHLOGCTL" delete "$M" ../x
 mt_expect_err 'not the mount point of a shlogfs' "$SHLOGCTL" delete "$T" mx
+mkdir "$T/fake" && : >"$T/fake/.delete"    # a .delete on another file system is never written
+mt_expect_err 'not the mount point of a shlogfs' "$SHLOGCTL" delete "$T/fake" mx
+[ ! -s "$T/fake/.delete" ] || mt_fail "shlogctl delete wrote into $T/fake/.delete"
 st=0; "$SHLOGCTL" delete "$M" ../x 2>/dev/null || st=$?
 [ "$st" = 2 ] || mt_fail "shlogctl delete of a bad name exited $st, want 2"
 mt_expect_ok "$SHLOGCTL" delete "$M" mx
