@@ -2,6 +2,15 @@
  * k_part.c — the kind of a partition's directory, <topic>/<p>/: a fixed
  * set of names, each of its own kind (a new one is one more line in
  * shlogfs_part_names).
+ *
+ * A listing shows only `log`: what a backup should hold (tar, cp -a,
+ * rsync -a, find | cpio and rm -r see the partition's messages once and
+ * walk into nothing derived).  anchor, index, stats, at/, since/ and
+ * keys/ are reachable by name (lookup, stat, open, a listing of keys/
+ * itself) exactly like the listed name.  Nothing here can be removed:
+ * rmdir of at/, since/ or keys/ is EPERM (fixed directories, whatever
+ * they hold), of a file ENOTDIR.  So the link count is 2: no listed
+ * subdirectory.
  */
 #include <errno.h>
 #include <string.h>
@@ -11,9 +20,11 @@
 #include "list.h"
 #include "stat.h"
 
-/* The names inside a partition directory, in listing order. */
+/* The names inside a partition directory; the first SHLOGFS_NPART_LISTED
+ * are listed, the rest are found by name only. */
 static const struct shlogfs_kind *const shlogfs_part_names[] = {
 	&shlogfs_kind_log,
+	/* by name only: derived from the log, never part of a backup */
 	&shlogfs_kind_anchor,
 	&shlogfs_kind_index,
 	&shlogfs_kind_stats,
@@ -24,6 +35,8 @@ static const struct shlogfs_kind *const shlogfs_part_names[] = {
 
 #define SHLOGFS_NPART_NAMES \
 	(sizeof shlogfs_part_names / sizeof shlogfs_part_names[0])
+/* How many of shlogfs_part_names a listing shows: only the log. */
+#define SHLOGFS_NPART_LISTED 1
 
 /* resolve op: one of the fixed names. */
 static int shlogfs_part_resolve(struct shlogfs *fs, struct shlogfs_node *d,
@@ -40,7 +53,7 @@ static int shlogfs_part_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	return -ENOENT;
 }
 
-/* list op: the fixed names. */
+/* list op: the listed names (the log). */
 static int shlogfs_part_list(struct shlogfs *fs, struct shlogfs_node *d,
 			     struct shlogfs_dir *out)
 {
@@ -48,7 +61,7 @@ static int shlogfs_part_list(struct shlogfs *fs, struct shlogfs_node *d,
 
 	(void)fs;
 	(void)d;
-	for (size_t i = 0; i < SHLOGFS_NPART_NAMES; i++) {
+	for (size_t i = 0; i < SHLOGFS_NPART_LISTED; i++) {
 		const struct shlogfs_kind *k = shlogfs_part_names[i];
 		if ((rc = shlogfs_dir_add(out, k->name, strlen(k->name),
 					  k->type)))
@@ -67,25 +80,28 @@ static int shlogfs_part_mkdir(struct shlogfs *fs, fuse_req_t req,
 	return shlogfs_part_resolve(fs, d, name, made) == 0 ? -EEXIST : -EPERM;
 }
 
-/* attr op: ".", "..", at/, since/ and keys/ link to it. */
-static int shlogfs_part_attr(struct shlogfs *fs, struct shlogfs_node *n,
-			     fuse_req_t req, struct stat *st)
+/* rmdir op: nothing here can go; EPERM for a fixed directory (at/,
+ * since/, keys/: ENOTEMPTY would be false for an empty keys/), ENOTDIR
+ * for a file, ENOENT for no such name. */
+static int shlogfs_part_rmdir(struct shlogfs *fs, fuse_req_t req,
+			      struct shlogfs_node *d, const char *name)
 {
-	(void)fs;
-	(void)n;
+	struct shlogfs_name nm;
+
 	(void)req;
-	st->st_nlink = 5;
-	return 0;
+	if (shlogfs_part_resolve(fs, d, name, &nm))
+		return -ENOENT;
+	return shlogfs_kind_is_dir(nm.kind) ? -EPERM : -ENOTDIR;
 }
 
 const struct shlogfs_kind shlogfs_kind_part = {
 	.type = S_IFDIR,
 	.perm = 07777,
 	.owner = SHLOGFS_OWNER_PART,
-	.attr = shlogfs_part_attr,
 	.chmod = shlogfs_chmod_dir,
 	.chown = shlogfs_chown_dir,
 	.resolve = shlogfs_part_resolve,
 	.list = shlogfs_part_list,
 	.mkdir = shlogfs_part_mkdir,
+	.rmdir = shlogfs_part_rmdir,
 };

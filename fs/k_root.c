@@ -1,22 +1,19 @@
 /*
  * k_root.c — the kind of the mount root: its names are the topics and
- * the two root files (found by name only: a listing of the root shows
- * topics and nothing else, so `ls -A`, `tar -C MNT .` and `rsync MNT/`
- * see only topics).  mkdir makes a topic, rmdir deletes one with all its
- * data; only root or a user who owns the topic and every one of its
- * partitions may delete it (EPERM).
+ * the root files /.metrics, /.status and /.delete (found by name only: a
+ * listing of the root shows topics and nothing else, so `ls -A`,
+ * `tar -C MNT .` and `rsync MNT/` see only topics).  The link count is
+ * 2 plus the topics listed.  mkdir makes a topic; rmdir of one is
+ * ENOTEMPTY (it always holds partitions) and deletes nothing, so no tool
+ * that walks the tree can delete a topic: a deliberate write of its name
+ * to /.delete does (k_delete.c).
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
 
 #include "kinds.h"
-#include "cred.h"
 #include "list.h"
-#include "log.h"
 #include "node.h"
 #include "own.h"
 #include "stat.h"
@@ -25,6 +22,7 @@
 static const struct shlogfs_kind *const shlogfs_root_files[] = {
 	&shlogfs_kind_metrics,
 	&shlogfs_kind_status,
+	&shlogfs_kind_delete,
 };
 
 /* The root file called @p name, or NULL if none is. */
@@ -100,7 +98,7 @@ static int shlogfs_root_mkdir_topic(struct shlogfs *fs, fuse_req_t req,
 	int rc = shlog_topic_name_check(name);
 
 	if (shlogfs_root_file(name))
-		return -EEXIST; /* .metrics, .status */
+		return -EEXIST; /* .metrics, .status, .delete */
 	if (rc == 0)
 		rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 1,
 					 fs->partitions);
@@ -129,69 +127,51 @@ static int shlogfs_root_mkdir(struct shlogfs *fs, fuse_req_t req,
 	return rc;
 }
 
-/* May @p c delete @p topic: root, or the owner of it and all its partitions. */
-static int shlogfs_rmdir_allowed(struct shlogfs *fs,
-				 const struct shlogfs_cred *c,
-				 const char *topic)
-{
-	struct stat st;
-	uint32_t np;
-	int rc;
-
-	if (c->uid == 0)
-		return 0;
-	if ((rc = shlog_dir_stat(fs->store, topic, -1, &st)) ||
-	    (rc = shlog_topic_nparts(fs->store, topic, &np)))
-		return rc;
-	for (int64_t i = -1; i < (int64_t)np; i++) {
-		if (i >= 0 && (rc = shlog_dir_stat(fs->store, topic, i, &st)))
-			return rc;
-		if (st.st_uid == c->uid)
-			continue;
-		char what[32] = "the topic";
-		if (i >= 0)
-			snprintf(what, sizeof what, "partition %" PRId64, i);
-		shlogfs_log(LOG_NOTICE, "rmdir %s by uid %u refused (EPERM): "
-			    "%s belongs to uid %u", topic, (unsigned)c->uid,
-			    what, (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	return 0;
-}
-
-/* Delete a topic if the caller may (under mk_lock: no partition comes meanwhile). */
-static int shlogfs_rmdir_topic(struct shlogfs *fs, fuse_req_t req,
-			       const char *name)
-{
-	struct shlogfs_cred c;
-	int rc;
-
-	shlogfs_cred_get(req, &c);
-	pthread_mutex_lock(&fs->mk_lock);
-	rc = shlogfs_rmdir_allowed(fs, &c, name);
-	if (rc == 0)
-		rc = shlog_topic_delete(fs->store, name);
-	pthread_mutex_unlock(&fs->mk_lock);
-	return rc;
-}
-
-/* rmdir op: delete the topic and all its data, even if not empty. */
+/* rmdir op: a topic always holds partitions (ENOTEMPTY, nothing deleted:
+ * topics are deleted through /.delete, k_delete.c); a root file is not
+ * a directory. */
 static int shlogfs_root_rmdir(struct shlogfs *fs, fuse_req_t req,
 			      struct shlogfs_node *d, const char *name)
 {
-	int rc;
+	struct shlogfs_name nm;
+	int rc = shlogfs_root_resolve(fs, d, name, &nm);
 
-	(void)d;
-	if (shlogfs_root_file(name))
-		return -ENOTDIR; /* .metrics, .status */
-	if (shlog_topic_name_check(name))
-		return -ENOENT;
-	rc = shlogfs_rmdir_topic(fs, req, name);
-	if (rc == 0) {
-		shlogfs_node_unlink_topic(fs, name);
-		shlogfs_log(LOG_NOTICE, "topic %s deleted", name);
-	}
-	return rc;
+	(void)req;
+	if (rc)
+		return rc;
+	return shlogfs_kind_is_dir(nm.kind) ? -ENOTEMPTY : -ENOTDIR;
+}
+
+/* shlog_topic_foreach callback: count a topic. */
+static int shlogfs_root_count_topic(const char *topic, void *arg)
+{
+	(void)topic;
+	++*(nlink_t *)arg;
+	return 0;
+}
+
+/* shlog_store_aside_foreach callback: count a set-aside topic too. */
+static int shlogfs_root_count_aside(const char *topic, int64_t part, int err,
+				    const char *why, void *arg)
+{
+	(void)part;
+	(void)err;
+	(void)why;
+	return shlogfs_root_count_topic(topic, arg);
+}
+
+/* attr op: two links and one per topic (what a listing shows). */
+static int shlogfs_root_attr(struct shlogfs *fs, struct shlogfs_node *n,
+			     fuse_req_t req, struct stat *st)
+{
+	nlink_t links = 2;
+
+	(void)n;
+	(void)req;
+	shlog_topic_foreach(fs->store, shlogfs_root_count_topic, &links);
+	shlog_store_aside_foreach(fs->store, shlogfs_root_count_aside, &links);
+	st->st_nlink = links;
+	return 0;
 }
 
 const struct shlogfs_kind shlogfs_kind_root = {
@@ -200,6 +180,7 @@ const struct shlogfs_kind shlogfs_kind_root = {
 	.perm = 07777,
 	.owner = SHLOGFS_OWNER_ROOT,
 	.keep_blocks = 1,
+	.attr = shlogfs_root_attr,
 	.chmod = shlogfs_chmod_dir,
 	.chown = shlogfs_chown_dir,
 	.resolve = shlogfs_root_resolve,

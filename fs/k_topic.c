@@ -2,6 +2,13 @@
  * k_topic.c — the kind of a topic's directory, <topic>/: its log (the
  * sharded entry point) and its partitions, numbered from 0.  mkdir of
  * the next number adds a partition.
+ *
+ * A listing shows the partitions only: `log` holds every partition's
+ * messages again, so it is found by name (lookup, open) but never
+ * listed, and a backup or a walk of the topic meets each message once.
+ * The link count is 2 plus the partitions (the subdirectories listed).
+ * rmdir of a partition is ENOTEMPTY (it always holds its log) and
+ * deletes nothing; a topic is deleted through /.delete (k_delete.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +43,7 @@ static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	return out->part < nparts ? 0 : -ENOENT;
 }
 
-/* list op: log, then the partitions. */
+/* list op: the partitions (the topic's log by name only). */
 static int shlogfs_topic_list(struct shlogfs *fs, struct shlogfs_node *d,
 			      struct shlogfs_dir *out)
 {
@@ -44,9 +51,7 @@ static int shlogfs_topic_list(struct shlogfs *fs, struct shlogfs_node *d,
 	char num[16];
 	int rc;
 
-	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)) ||
-	    (rc = shlogfs_dir_add(out, SHLOGFS_TLOG_NAME,
-				  strlen(SHLOGFS_TLOG_NAME), S_IFREG)))
+	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
 	for (uint32_t i = 0; i < nparts; i++) {
 		int len = snprintf(num, sizeof num, "%u", i);
@@ -56,21 +61,18 @@ static int shlogfs_topic_list(struct shlogfs *fs, struct shlogfs_node *d,
 	return 0;
 }
 
-/* peek op: the inode number of the log or a partition, if known. */
+/* peek op: the inode number of a listed partition, if known. */
 static fuse_ino_t shlogfs_topic_peek(struct shlogfs *fs, struct shlogfs_node *d,
 				     const char *name)
 {
-	struct shlogfs_name nm = { &shlogfs_kind_tlog, d->topic, d->part, NULL };
+	struct shlogfs_name nm = { &shlogfs_kind_part, d->topic, 0, NULL };
 
-	if (strcmp(name, SHLOGFS_TLOG_NAME) != 0) {
-		nm.kind = &shlogfs_kind_part;
-		if (shlog_part_name_parse(name, &nm.part))
-			return 0;
-	}
+	if (shlog_part_name_parse(name, &nm.part))
+		return 0;
 	return shlogfs_node_peek(fs, &nm);
 }
 
-/* attr op: two links and one per partition. */
+/* attr op: two links and one per partition (what a listing shows). */
 static int shlogfs_topic_attr(struct shlogfs *fs, struct shlogfs_node *n,
 			      fuse_req_t req, struct stat *st)
 {
@@ -124,6 +126,20 @@ static int shlogfs_topic_mkdir(struct shlogfs *fs, fuse_req_t req,
 	return rc;
 }
 
+/* rmdir op: a partition always holds its log (ENOTEMPTY, nothing
+ * deleted); the topic's log is a file (ENOTDIR). */
+static int shlogfs_topic_rmdir(struct shlogfs *fs, fuse_req_t req,
+			       struct shlogfs_node *d, const char *name)
+{
+	struct shlogfs_name nm;
+	int rc = shlogfs_topic_resolve(fs, d, name, &nm);
+
+	(void)req;
+	if (rc)
+		return rc;
+	return shlogfs_kind_is_dir(nm.kind) ? -ENOTEMPTY : -ENOTDIR;
+}
+
 const struct shlogfs_kind shlogfs_kind_topic = {
 	.type = S_IFDIR,
 	.perm = 07777,
@@ -135,4 +151,5 @@ const struct shlogfs_kind shlogfs_kind_topic = {
 	.list = shlogfs_topic_list,
 	.peek = shlogfs_topic_peek,
 	.mkdir = shlogfs_topic_mkdir,
+	.rmdir = shlogfs_topic_rmdir,
 };

@@ -17,6 +17,8 @@ extern const struct shlogfs_kind shlogfs_kind_metrics;   /**< /.metrics */
 extern const struct shlogfs_kind shlogfs_kind_status;    /**< /.status */
 /** Free every root-file snapshot (at exit, after the handles). */
 void shlogfs_snaps_free(struct shlogfs *fs);
+/* k_delete.c */
+extern const struct shlogfs_kind shlogfs_kind_delete;    /**< /.delete */
 /* k_topic.c */
 extern const struct shlogfs_kind shlogfs_kind_topic;     /**< <topic>/ */
 /* k_part.c */

@@ -11,6 +11,10 @@
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
  *   /.metrics, /.status           Prometheus metrics, a summary
+ *   /.delete                      write "TOPIC\n" to delete a topic
+ *
+ * A listing shows only topics, partitions and partition logs (what a
+ * backup holds); every other name is found by name only.
  *
  * Each kind of node (the root, a topic, a partition log, ...) is one
  * `struct shlogfs_kind`, defined in its family's k_*.c file; the FUSE
@@ -22,7 +26,7 @@
  *   main.c                          options, set-up, the FUSE ops table
  *   attr.c dir.c file.c             FUSE entry points (ll.h)
  *   k_root.c > k_topic.c > k_part.c > k_log.c k_status.c k_view.c
- *     k_keys.c k_rootfile.c         node kinds, by depth (kinds.h)
+ *     k_keys.c k_rootfile.c k_delete.c  node kinds, by depth (kinds.h)
  *   stat.c read.c handle.c own.c wb.c metrics.c ctl.c   services
  *   node.c cred.c budget.c list.c   tables
  *   text.c frame.c log.c            leaves (no daemon state)

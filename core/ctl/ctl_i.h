@@ -7,6 +7,7 @@
  *   open.c     opening the store or the data dir, naming partitions,
  *              the partitions a verify or repair covers
  *   info.c dump.c verify.c repair.c compact.c export.c import.c sync.c
+ *   delete.c
  *              one command each (verify.c also checks for repair)
  *
  * Exit status of every command: 0 success (verify: clean), CTL_EXIT_DAMAGED
@@ -118,5 +119,7 @@ int ctl_cmd_compact(const char *dir, int argc, char **argv);
 int ctl_cmd_export(const char *dir, int argc, char **argv);
 int ctl_cmd_import(const char *dir, int argc, char **argv);
 int ctl_cmd_sync(const char *dir, int argc, char **argv);
+/** delete: @p dir is the MOUNTPOINT of a running shlogfs. */
+int ctl_cmd_delete(const char *dir, int argc, char **argv);
 
 #endif

@@ -8,7 +8,9 @@
  * engine's read_only option: no lock, nothing written, so they work while
  * shlogfs has the directory mounted.  Write commands (repair, compact,
  * import) take the lock and refuse with a clear message while it is held.
- * `sync` asks a running shlogfs to make everything durable.  The commands
+ * `sync` asks a running shlogfs to make everything durable; `delete`
+ * (whose first argument is the MOUNTPOINT, not a data dir) asks it to
+ * delete a topic through MOUNTPOINT/.delete.  The commands
  * and their output are described in docs/SHLOGCTL.md; ctl_i.h maps the
  * files of this directory.
  *
@@ -30,7 +32,7 @@ struct command {
 static const struct command commands[] = {
 	{ "info", ctl_cmd_info },       { "dump", ctl_cmd_dump },       { "verify", ctl_cmd_verify },
 	{ "repair", ctl_cmd_repair },   { "compact", ctl_cmd_compact }, { "export", ctl_cmd_export },
-	{ "import", ctl_cmd_import },   { "sync", ctl_cmd_sync },
+	{ "import", ctl_cmd_import },   { "sync", ctl_cmd_sync },       { "delete", ctl_cmd_delete },
 };
 
 /* The global options before COMMAND: -1 to go on (*i past them), else the exit status. */

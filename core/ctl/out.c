@@ -41,6 +41,9 @@ void ctl_usage(FILE *f)
 		"  import  DATADIR TOPIC PART [FILE|-] [--segment-bytes N]  append lines (creates the topic)\n"
 		"daemon:\n"
 		"  sync    DATADIR [--timeout SEC]                ask the running shlogfs to make everything durable\n"
+		"  delete  MOUNTPOINT TOPIC                       delete a topic and all its data through the mounted\n"
+		"                                                 shlogfs (MOUNTPOINT/.delete; root or the owner of the\n"
+		"                                                 topic and every one of its partitions)\n"
 		"\n"
 		"TIME: Unix seconds (1700000000.5), UTC date and time (2026-11-22T10:00:00Z, 2026-11-22),\n"
 		"      or relative to now (-30s, -15m, -2h, -1d).  See docs/SHLOGCTL.md.\n",

@@ -247,5 +247,15 @@ mt_check_lines()
 	printf '%s\n' "$out" | sort
 }
 
+# Delete the topics "$@" of the mount at MNT: one write of "NAME\n" to
+# MNT/.delete each (rmdir of a topic is ENOTEMPTY); 1 at the first refused.
+mt_delete()
+{
+	local n
+	for n in "$@"; do
+		printf '%s\n' "$n" >"$MNT/.delete" || return 1
+	done
+}
+
 # Make sure the test users TL_USER and TL_USER2 exist (tl_user), or fail.
 mt_user() { tl_user || exit 1; }

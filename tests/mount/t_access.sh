@@ -1,7 +1,7 @@
 #!/bin/bash
 # What the daemon checks itself (issue 10, section 3), as two unprivileged
 # users under -o allow_other: <topic>/log needs every partition's
-# permission, deleting a topic needs owning it and all its partitions,
+# permission, deleting a topic (/.delete) needs owning it and all its partitions,
 # /.metrics and /.status show each reader only what it may read, a
 # partition made in a setgid topic takes its group and setgid bit, and
 # the per-user limits on topics and partitions.
@@ -53,31 +53,34 @@ mt_expect_ok tl_as "$U" sh -c "echo via-topic >>'$M/t/log'"
 [ "$(cat "$M/t/0/log" "$M/t/1/log" | grep -c via-topic)" = 1 ] ||
 	mt_fail "the allowed append is not stored once"
 
-tl_say "rmdir of another user's topic in a 0777 root: EPERM, nothing deleted"
+# deleting: one write of "NAME\n" to /.delete as user $1 (rmdir is ENOTEMPTY)
+del_as() { tl_as "$1" bash -c "echo '$2' >'$M/.delete'"; }
+
+tl_say "deleting another user's topic in a 0777 root: EPERM, nothing deleted"
 mkdir "$M/vt"
 echo "v data" >>"$M/vt/0/log"
 chown "$V" "$M/vt" "$M/vt/0" "$M/vt/1"
 chmod 700 "$M/vt"
-mt_expect_err "$EPERM" tl_as "$U" rmdir "$M/vt"
+mt_expect_err "$EPERM" del_as "$U" vt
 [ "$(cat "$M/vt/0/log")" = "v data" ] || mt_fail "vt lost its data"
-grep -q "rmdir vt by uid $uid refused (EPERM): the topic belongs to uid $vid" "$MT_ERR" ||
-	mt_fail "no log line for the refused rmdir"
+grep -q "deletion of topic vt by uid $uid refused (EPERM): the topic belongs to uid $vid" "$MT_ERR" ||
+	mt_fail "no log line for the refused deletion"
 
-tl_say "rmdir of her own topic holding another user's partition: EPERM"
+tl_say "deleting her own topic holding another user's partition: EPERM"
 tl_as "$U" mkdir "$M/ut"
 tl_as "$U" chmod 777 "$M/ut"
 tl_as "$V" mkdir -m 700 "$M/ut/2"
 [ "$(stat -c %u "$M/ut/2")" = "$vid" ] || mt_fail "ut/2 owner $(stat -c %u "$M/ut/2")"
 echo "v part" | tl_as "$V" tee -a "$M/ut/2/log" >/dev/null
-mt_expect_err "$EPERM" tl_as "$U" rmdir "$M/ut"
+mt_expect_err "$EPERM" del_as "$U" ut
 [ "$(cat "$M/ut/2/log")" = "v part" ] || mt_fail "ut/2 lost its data"
-mt_expect_err "$EPERM" tl_as "$V" rmdir "$M/ut"   # V owns ut/2, not ut
+mt_expect_err "$EPERM" del_as "$V" ut   # V owns ut/2, not ut
 tl_say "her own topic, all hers: deleted; root may delete any"
 tl_as "$U" mkdir "$M/u2"
 echo "mine" | tl_as "$U" tee -a "$M/u2/0/log" >/dev/null
-mt_expect_ok tl_as "$U" rmdir "$M/u2"
+mt_expect_ok del_as "$U" u2
 [ ! -e "$M/u2" ] || mt_fail "u2 still there"
-mt_expect_ok rmdir "$M/ut"
+mt_expect_ok mt_delete ut
 
 tl_say "/.metrics and /.status show each reader what it may read"
 chmod 700 "$M/t/1"
@@ -126,6 +129,6 @@ grep -q "uid $uid owns 5 partitions: 1 more are refused (EDQUOT" "$MT_ERR" ||
 	mt_fail "no log line for the partition limit"
 mt_expect_ok tl_as "$V" mkdir "$M/v1"     # counted per owner
 for i in 1 2 3; do mt_expect_ok mkdir "$M/r$i"; done
-mt_expect_ok tl_as "$U" rmdir "$M/q2"
+mt_expect_ok del_as "$U" q2
 mt_expect_ok tl_as "$U" mkdir "$M/q3"
 mt_stop

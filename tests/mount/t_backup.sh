@@ -1,6 +1,7 @@
 #!/bin/bash
 # Backups: tar of a topic through the mount gives log files identical to
-# what was written; tar of the data dir while the daemon runs and writers
+# what was written, and nothing else (the status files, views, keys and
+# <topic>/log are not listed, so not archived: t_walk.sh checks sizes); tar of the data dir while the daemon runs and writers
 # append restores into a data dir that mounts and holds a prefix of each
 # writer's lines with nothing torn.
 set -euo pipefail
@@ -22,8 +23,12 @@ mkdir "$T/x"
 tar -C "$T/x" -xf "$T/b.tar"
 mt_same "$T/x/chat/0/log" "$T/exp0"
 mt_same "$T/x/chat/1/log" "$T/exp1"
+[ "$(tar -tf "$T/b.tar" | tr '\n' ' ')" = "chat/ chat/0/ chat/0/log chat/1/ chat/1/log " ] ||
+	mt_fail "the archive holds more than the partition logs: $(tar -tf "$T/b.tar" | tr '\n' ' ')"
+tar -C "$MNT" -cf "$T/s.tar" chat/0/anchor chat/0/index chat/0/stats
+tar -C "$T/x" -xf "$T/s.tar"
 for f in anchor index stats; do
-	[ -s "$T/x/chat/0/$f" ] || mt_fail "tar archived an empty chat/0/$f"
+	[ -s "$T/x/chat/0/$f" ] || mt_fail "tar archived an empty chat/0/$f (named)"
 done
 
 tl_say "restore the archive into the mount (cat >> a new topic)"

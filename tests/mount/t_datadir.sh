@@ -40,7 +40,7 @@ tl_say "a topic with the longest name (249 bytes) is made and deleted"
 long=$(printf 'n%.0s' $(seq 249))
 mkdir "$MNT/$long"
 echo "long line" >>"$MNT/$long/0/log"
-rmdir "$MNT/$long" || mt_fail "a 249-byte topic cannot be deleted"
+mt_delete "$long" || mt_fail "a 249-byte topic cannot be deleted"
 [ ! -e "$MNT/$long" ] && [ ! -e "$DATADIR/$long" ] || mt_fail "the 249-byte topic is still there"
 ! ls -A "$DATADIR" | grep -q '^\.\(del\|new\)-' || mt_fail "temporaries left: $(ls -A "$DATADIR")"
 mt_stop

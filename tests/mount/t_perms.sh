@@ -42,6 +42,7 @@ tl_say "the user cannot chmod, chown or delete a root-owned topic"
 mt_expect_err "Operation not permitted" tl_as "$U" chmod 777 "$MNT/pub"
 mt_expect_err "Operation not permitted" tl_as "$U" chown "$U" "$MNT/pub"
 mt_expect_err "$EACCES|Operation not permitted" tl_as "$U" rmdir "$MNT/pub"
+mt_expect_err "Operation not permitted" tl_as "$U" bash -c "echo pub >'$MNT/.delete'"
 mt_expect_err "$EACCES|Operation not permitted" tl_as "$U" mkdir "$MNT/mine"
 [ -d "$MNT/pub" ] || mt_fail "pub deleted by the user"
 

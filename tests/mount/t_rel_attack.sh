@@ -8,7 +8,7 @@
 #   - reading what is not hers: root's 0700 topic, a 0700 partition
 #     through <topic>/log, the data dir itself, other topics in
 #     /.metrics and /.status, the data dir's path, inode numbers;
-#   - changing what is not hers: rmdir, chmod, chown, appends through
+#   - changing what is not hers: rmdir, /.delete, chmod, chown, appends through
 #     <topic>/log, links and files planted in the data dir;
 #   - starving the others: a stat flood on /.metrics, hundreds of
 #     handles of the status files, handles holding unfinished lines,
@@ -73,6 +73,10 @@ try:
     elif op == "create":
         os.close(os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     elif op == "list": os.listdir(a[0])
+    elif op == "delete":
+        fd = os.open(a[0] + "/.delete", os.O_WRONLY)
+        try: os.write(fd, a[1].encode() + b"\n")
+        finally: os.close(fd)
     else: sys.exit("unknown op " + op)
     print("ok")
 except OSError as e:
@@ -221,8 +225,10 @@ for r in $(seq 1 "$ROUNDS"); do
 	[ "${big:-0}" -lt 100000000 ] || mt_fail "inode number $big looks like an address"
 
 	tl_say "round $r: integrity"
-	attack 'EACCES|EPERM' rmdir "$M/rt"
-	attack 'EACCES|EPERM' rmdir "$M/mixed"
+	attack 'EACCES|EPERM|ENOTEMPTY' rmdir "$M/rt"
+	attack 'EACCES|EPERM|ENOTEMPTY' rmdir "$M/mixed"
+	attack 'EPERM' delete "$M" rt
+	attack 'EPERM' delete "$M" mixed
 	attack 'EPERM' chmod "$M/mixed" 777
 	attack 'EPERM' chown "$M/mixed" "$(id -u "$U")" "$(id -g "$U")"
 	attack 'EACCES' append "$M/mixed/log" "forged-through-topic-log"

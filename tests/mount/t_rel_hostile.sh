@@ -174,7 +174,7 @@ out=$("$RELCK" handles "$MNT/wbh/0/log" "$H" h) || mt_fail "writeback: relck han
 [ "$(mt_check_lines "$MNT/wbh/0/log")" = "h $H" ] || mt_fail "writeback handles: $(mt_check_lines "$MNT/wbh/0/log")"
 agree "$MNT/wbh/0"
 echo "ok: -o writeback, 32 writers x $N lines and $H handles, each line exactly once"
-rmdir "$MNT/wb1" "$MNT/wb16" "$MNT/wbh"
+mt_delete wb1 wb16 wbh
 mt_stop
 mt_start -o allow_other
 

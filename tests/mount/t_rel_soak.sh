@@ -105,7 +105,7 @@ churner()
 	local i=0
 	while before_end; do
 		mkdir "$MNT/c" && "$MTIO" lines -b 10 "$MNT/c/0/log" c 2000 &&
-			cat "$MNT/c/0/log" >/dev/null && rmdir "$MNT/c" ||
+			cat "$MNT/c/0/log" >/dev/null && mt_delete c ||
 			{ echo "churn $i" >"$T/bad.churner"; return; }
 		i=$((i + 1))
 		sleep 0.2

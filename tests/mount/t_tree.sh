@@ -1,5 +1,6 @@
 #!/bin/bash
-# The tree: topics, partitions, status files, rmdir of a topic.
+# The tree: topics, partitions, status files, deleting a topic (/.delete;
+# listings, link counts and rmdir are t_walk.sh's).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -16,9 +17,10 @@ done
 [ -f "$MNT/chat/log" ] || mt_fail "topic-level chat/log missing: $(ls "$MNT/chat")"
 mt_expect_err 'File exists' mkdir "$MNT/chat"
 
-tl_say "partition directory contents"
+tl_say "partition directory contents (log listed, the rest by name)"
+[ "$(ls "$MNT/chat/0")" = log ] || mt_fail "ls chat/0: $(ls "$MNT/chat/0")"
 for f in log anchor index stats at since keys; do
-	[ -e "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f missing: $(ls "$MNT/chat/0")"
+	[ -e "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f is not reachable by name"
 done
 for d in at since keys; do
 	[ -d "$MNT/chat/0/$d" ] || mt_fail "chat/0/$d is not a directory"
@@ -26,7 +28,6 @@ done
 for f in log anchor index stats; do
 	[ -f "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f is not a regular file"
 done
-ls "$MNT/chat/0" | sort | tr '\n' ' '; echo
 
 tl_say "mkdir the next partition; wrong numbers refused"
 mkdir "$MNT/chat/3"
@@ -65,10 +66,12 @@ mkdir "$MNT/orders" "$MNT/a.b_c-D9"
 [ "$(ls "$MNT" | tr '\n' ' ')" = "a.b_c-D9 chat orders " ] ||
 	mt_fail "ls MNT: $(ls "$MNT" | tr '\n' ' ')"
 
-tl_say "rmdir of a topic deletes it"
+tl_say "/.delete deletes a topic; rmdir does not"
 echo "to be deleted" >>"$MNT/orders/1/log"
-rmdir "$MNT/orders"
-[ ! -e "$MNT/orders" ] || mt_fail "orders still exists after rmdir"
+mt_expect_err 'Directory not empty' rmdir "$MNT/orders"
+[ "$(cat "$MNT/orders/1/log")" = "to be deleted" ] || mt_fail "rmdir changed orders"
+mt_delete orders
+[ ! -e "$MNT/orders" ] || mt_fail "orders still exists after its deletion"
 [ ! -e "$DATADIR/orders" ] || mt_fail "data dir still has orders/"
 mkdir "$MNT/orders"
 [ "$(cat "$MNT/orders/1/log" | wc -c)" = 0 ] || mt_fail "recreated topic holds old data"
@@ -77,13 +80,13 @@ tl_say "an open handle on a deleted topic fails; the recreated topic is untouche
 mkdir "$MNT/gone"
 echo "old data" >>"$MNT/gone/0/log"
 exec 3>>"$MNT/gone/0/log"
-printf 'before rmdir\n' >&3
+printf 'before the deletion\n' >&3
 timeout 30 tail -f "$MNT/gone/0/log" >/dev/null 2>&1 &
 tpid=$!
-rmdir "$MNT/gone"
+mt_delete gone
 [ ! -e "$MNT/gone" ] || mt_fail "gone still exists"
 mkdir "$MNT/gone"
-if printf 'after rmdir\n' >&3 2>"$T/w3.err"; then
+if printf 'after the deletion\n' >&3 2>"$T/w3.err"; then
 	echo "note: a write on a handle of a deleted topic returned success"
 else
 	echo "ok: write on a handle of a deleted topic: $(cat "$T/w3.err")"
@@ -94,14 +97,14 @@ wait "$tpid" 2>/dev/null || true
 [ "$(cat "$MNT/gone/0/log" | wc -c)" = 0 ] ||
 	mt_fail "recreated topic holds data: $(cat "$MNT/gone/0/log")"
 kill -0 "$MT_PID" || mt_fail "daemon died"
-rmdir "$MNT/gone"
+mt_delete gone
 
 tl_say "300 topics"
 for i in $(seq 1 300); do mkdir "$MNT/many$i"; done
 [ "$(ls "$MNT" | grep -c '^many')" = 300 ] || mt_fail "ls shows $(ls "$MNT" | grep -c '^many') of 300 topics"
 for i in $(seq 1 300); do echo "topic $i" >>"$MNT/many$i/2/log"; done
 [ "$(cat "$MNT/many177/2/log")" = "topic 177" ] || mt_fail "many177"
-for i in $(seq 1 300); do rmdir "$MNT/many$i"; done
+for i in $(seq 1 300); do mt_delete "many$i"; done
 
 tl_say "remount: topics, partitions and data survive"
 mt_stop
