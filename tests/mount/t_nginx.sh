@@ -6,6 +6,9 @@
 # and chown them to the worker user, which makes www-data the owner of the
 # partitions, and then the workers reopen them as www-data (through
 # allow_other).  Every line nginx wrote is in the logs exactly once.
+# Then the same data dir mounted without allow_other: the workers' reopen
+# is refused (EACCES, one error line per worker and log) and they keep
+# writing through their old fds, so no line is lost.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/clients.sh"
@@ -20,11 +23,16 @@ chmod 755 "$MNT"
 mkdir "$MNT/web"          # partition 0: access log, 1: error log
 ACC=$MNT/web/0/log
 ERR=$MNT/web/1/log
-
 NG=$T/ngx
 mkdir -p "$NG/www/a" "$NG/tmp"
-PORT=$(cl_free_port)
-cat >"$NG/nginx.conf" <<EOF
+NGINX_PID=
+mt_at_exit '[ -z "$NGINX_PID" ] || { kill -QUIT "$NGINX_PID" 2>/dev/null; tl_reap 100 "$NGINX_PID"; }'
+
+# Write the config for a free loopback port (in PORT) and start nginx.
+nginx_start()
+{
+	PORT=$(cl_free_port)
+	cat >"$NG/nginx.conf" <<EOF
 user www-data;
 worker_processes 2;
 daemon off;
@@ -46,15 +54,22 @@ http {
     }
 }
 EOF
-nginx -t -p "$NG" -c "$NG/nginx.conf" -e stderr >"$T/nginx-t.out" 2>&1 ||
-	{ cat "$T/nginx-t.out" >&2; mt_fail "nginx -t rejects the config"; }
-
-tl_say "nginx: master as root, 2 workers as www-data, logs in $MNT/web"
-nginx -p "$NG" -c "$NG/nginx.conf" -e stderr 2>"$T/nginx.stderr" &
-NGINX_PID=$!
-mt_at_exit "kill -QUIT $NGINX_PID 2>/dev/null; tl_reap 100 $NGINX_PID"
+	nginx -t -p "$NG" -c "$NG/nginx.conf" -e stderr >"$T/nginx-t.out" 2>&1 ||
+		{ cat "$T/nginx-t.out" >&2; mt_fail "nginx -t rejects the config"; }
+	nginx -p "$NG" -c "$NG/nginx.conf" -e stderr 2>>"$T/nginx.stderr" &
+	NGINX_PID=$!
+	tl_wait_until 100 ready || { cat "$T/nginx.stderr" >&2; mt_fail "nginx does not listen on $PORT"; }
+}
 ready() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null; }
-tl_wait_until 100 ready || { cat "$T/nginx.stderr" >&2; mt_fail "nginx does not listen on $PORT"; }
+
+# Stop nginx (SIGQUIT: graceful) and check its exit status.
+nginx_stop()
+{
+	kill -QUIT "$NGINX_PID"
+	tl_reap 100 "$NGINX_PID" || mt_fail "nginx did not stop on SIGQUIT"
+	NGINX_PID=
+	[ "$TL_STATUS" = 0 ] || { cat "$T/nginx.stderr" >&2; mt_fail "nginx exit status $TL_STATUS"; }
+}
 
 # GET N /a/PHASE-i (200) and E /missing/PHASE-i (404) one after another.
 requests()
@@ -74,55 +89,69 @@ for i in range(e):
         assert x.code == 404, x.code
 EOF
 }
-# The access lines phase $1 should have made.
-want_access()
+# Make the requests of phase $1 and add the access lines they should give
+# to $T/acc.want and the error lines to $T/err.want.
+phase()
 {
-	for i in $(seq 0 $((N - 1))); do echo "/a/$1-$i 200"; done
-	for i in $(seq 0 $((E - 1))); do echo "/missing/$1-$i 404"; done
+	requests "$1" || mt_fail "requests (phase $1)"
+	for i in $(seq 0 $((N - 1))); do echo "/a/$1-$i 200"; done >>"$T/acc.want"
+	for i in $(seq 0 $((E - 1))); do echo "/missing/$1-$i 404"; done >>"$T/acc.want"
+	for i in $(seq 0 $((E - 1))); do
+		echo "open() \"$NG/www/missing/$1-$i\" failed (2: No such file or directory)"
+	done >>"$T/err.want"
 }
-want_access one >"$T/acc.want"
-requests one || mt_fail "requests (phase one)"
-# nginx writes each access line before it answers: no wait is needed.
-cl_same_lines "$ACC" "$T/acc.want" "access log after $((N + E)) requests"
+# Check the access log (nginx writes each line before it answers: no wait
+# is needed) and the error log's open() lines; $1 says when.
+check_logs()
+{
+	cl_same_lines "$ACC" "$T/acc.want" "access log $1"
+	grep -o 'open() "[^"]*" failed ([^)]*)' "$ERR" >"$T/err.open" || true
+	cl_same_lines "$T/err.open" "$T/err.want" "error log's open() lines $1"
+}
+# Wait (10 s at most) until nginx has logged 'reopening logs' $1 times.
+reopens() { [ "$(grep -c 'reopening logs' "$ERR")" -ge "$1" ]; }
+: >"$T/acc.want"
+: >"$T/err.want"
+
+tl_say "nginx: master as root, 2 workers as www-data, logs in $MNT/web"
+nginx_start
+phase one
+check_logs "after $((N + E)) requests"
 [ "$(stat -c %U "$MNT/web/0")" = root ] || mt_fail "partition 0 is not root's before the reopen"
 
 tl_say "nginx -s reopen (SIGUSR1): the master chowns the logs to www-data, the workers reopen"
 nginx -p "$NG" -c "$NG/nginx.conf" -s reopen 2>>"$T/nginx.stderr" || mt_fail "nginx -s reopen"
-# The workers reopen after the master: wait until none holds a root-era fd.
-reopened()
-{
-	grep -q 'reopening logs' "$ERR" && [ "$(stat -c %U "$MNT/web/0")" = www-data ] &&
-		[ "$(stat -c %U "$MNT/web/1")" = www-data ]
-}
-tl_wait_until 100 reopened || mt_fail "no reopen after 10 s: web/0 owned by $(stat -c %U "$MNT/web/0"), web/1 by $(stat -c %U "$MNT/web/1")"
-sleep 0.5   # the workers get the reopen from the master after it
+# the master, then each worker, logs it
+tl_wait_until 100 reopens 3 || mt_fail "not 3 'reopening logs' lines 10 s after the reopen"
 for p in 0 1; do
+	[ "$(stat -c %U "$MNT/web/$p")" = www-data ] ||
+		mt_fail "partition $p after the reopen is $(stat -c %U "$MNT/web/$p")'s"
 	[ "$(stat -c '%U %a' "$MNT/web/$p/log")" = "www-data 644" ] ||
 		mt_fail "web/$p/log after the reopen: $(stat -c '%U %a' "$MNT/web/$p/log")"
 done
 echo "ok: the master's chown of each log made www-data the owner of partitions 0 and 1"
-want_access two >>"$T/acc.want"
-requests two || mt_fail "requests (phase two)"
-cl_same_lines "$ACC" "$T/acc.want" "access log after the reopen and $((N + E)) more requests"
-
-tl_say "the error log: one line per 404, the reopen, nothing torn or refused"
-kill -QUIT "$NGINX_PID"
-tl_reap 100 "$NGINX_PID" || mt_fail "nginx did not stop on SIGQUIT"
-[ "$TL_STATUS" = 0 ] || { cat "$T/nginx.stderr" >&2; mt_fail "nginx exit status $TL_STATUS"; }
-for ph in one two; do
-	for i in $(seq 0 $((E - 1))); do
-		echo "open() \"$NG/www/missing/$ph-$i\" failed (2: No such file or directory)"
-	done
-done >"$T/err.want"
-grep -o 'open() "[^"]*" failed ([^)]*)' "$ERR" >"$T/err.open" || true
-cl_same_lines "$T/err.open" "$T/err.want" "error log's open() lines"
+phase two
+check_logs "after the reopen and $((N + E)) more requests"
+nginx_stop
 # Every line is one of nginx's, whole: DATE TIME [LEVEL] PID#TID: TEXT.
 bad=$(grep -cvE '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} \[(error|notice|warn|info)\] [0-9]+#[0-9]+: ' "$ERR" || true)
 [ "$bad" = 0 ] || { grep -vE '^[0-9]{4}/' "$ERR" | head >&2; mt_fail "$bad lines of the error log are not nginx's"; }
-[ "$(grep -c 'reopening logs' "$ERR")" -ge 3 ] ||
-	mt_fail "the master and both workers did not each log 'reopening logs'"
-if grep -E 'failed \((13|1|30): ' "$ERR"; then
-	mt_fail "nginx was refused something on the mount (above)"
-fi
 grep -q 'exit$' "$ERR" || mt_fail "no exit line in the error log after SIGQUIT"
-echo "ok: error log: $(wc -l <"$ERR") whole lines, $((2 * E)) open() errors each once, 3+ reopens, nothing refused"
+echo "ok: error log: $(wc -l <"$ERR") whole lines; nothing refused (every open() line is a 404's)"
+
+tl_say "the same without allow_other: the workers' reopen is refused, their old fds go on"
+mt_stop
+mt_start -o partitions=2
+nginx_start
+phase three
+nginx -p "$NG" -c "$NG/nginx.conf" -s reopen 2>>"$T/nginx.stderr" || mt_fail "nginx -s reopen"
+tl_wait_until 100 reopens 6 || mt_fail "not 3 more 'reopening logs' lines 10 s after the reopen"
+# each worker, refused for each log
+for log in "$ACC" "$ERR"; do
+	for w in 1 2; do echo "open() \"$log\" failed (13: Permission denied)"; done
+done >>"$T/err.want"
+want_refused() { [ "$(grep -c 'failed (13: Permission denied)' "$ERR")" -ge 4 ]; }
+tl_wait_until 100 want_refused || mt_fail "the workers' refused reopens were not logged"
+phase four
+check_logs "after a refused reopen, $((4 * (N + E))) requests in all"
+nginx_stop
