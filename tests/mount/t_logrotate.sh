@@ -6,7 +6,9 @@
 # create in the partition fails with EPERM ("Operation not permitted") and
 # changes nothing: copy without olddir (creating log.1 there), copytruncate
 # (the copy is made, the truncate refused), the default rename + create,
-# nocreate, renamecopy.  logrotate exits 1 for each.
+# nocreate, renamecopy.  logrotate exits 1 for each.  Last, what to use
+# instead: a mount with retention=wrap keeps the newest messages, at/0
+# starts at the oldest kept one and the deleted bytes read as zeros.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/clients.sh"
@@ -83,3 +85,31 @@ mt_same "$OLD/log.1" "$T/log.before"
 refused "failed to rename $LOG to $LOG.1" create
 refused "failed to rename $LOG to $LOG.1" nocreate
 refused "failed to rename $LOG to $LOG.tmp" renamecopy "olddir $OLD"
+
+tl_say "what to use instead: retention (segment_size=4k,max_segments=3,retention=wrap)"
+mt_stop
+mt_start -o segment_size=4k,max_segments=3,retention=wrap,stride=10,max_buffer=20
+mkdir "$MNT/ret"
+RLOG=$MNT/ret/0/log
+# 500 writes of 10 lines; max_buffer=20 makes the writer wait for the
+# flusher, so blocks hold at most 20 lines and segments roll at about 4k
+python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for w in range(500):
+    os.write(fd, "".join("ret line %d\n" % i for i in range(10 * w, 10 * w + 10)).encode())' "$RLOG"
+mt_stop          # everything flushed, retention done
+mt_start
+RLOG=$MNT/ret/0/log
+stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$MNT/ret/0/stats"; }
+s=$(stat_of start_seq)
+off=$(stat_of start_off)
+segs=$(stat_of segments)
+[ "$s" -gt 0 ] && [ "$off" -gt 0 ] || mt_fail "retention deleted nothing (start_seq $s, start_off $off)"
+[ "$segs" -le 3 ] || mt_fail "$segs segments kept, max_segments=3"
+seq "$s" 4999 | sed 's/^/ret line /' >"$T/ret.want"
+cl_same_lines "$MNT/ret/0/at/0" "$T/ret.want" "at/0 after retention: the newest messages"
+[ "$(wc -c <"$RLOG")" = "$(seq 0 4999 | sed 's/^/ret line /' | wc -c)" ] ||
+	mt_fail "the log's size is not every byte ever appended"
+[ "$(head -c "$off" "$RLOG" | tr -d '\0' | wc -c)" = 0 ] || mt_fail "deleted bytes do not read as zeros"
+cmp <(tail -c +$((off + 1)) "$RLOG") "$MNT/ret/0/at/0" || mt_fail "the log past the deleted bytes is not at/0"
+echo "ok: retention kept messages $s..4999 in $segs segments; the first $off bytes read as zeros"
