@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # clients.sh — what the client-program tests share (sourced after lib.sh):
 # the real programs people point at log files (nginx, rsyslog, Python's
 # logging, tail -F, lnav, logrotate; docs/OPERATIONS.md "Programs that

@@ -60,7 +60,9 @@ python3 "$T/append.py" "$LOG" pre 100 0
 TM="tmux -L shlog-follow-$$"
 mt_at_exit "$TM kill-server 2>/dev/null"
 $TM new-session -d -s f -x 120 -y 25 "less +F '$LOG'" || mt_fail "tmux new-session"
+# Print the pane.
 screen() { $TM capture-pane -p -t f; }
+# Does the pane show the line $1?
 shows() { screen | grep -qxF "$1"; }
 tl_wait_until 100 shows "$(want pre 100 | tail -n 1)" || { screen >&2; mt_fail "less +F does not show the log"; }
 seen=0

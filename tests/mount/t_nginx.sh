@@ -60,6 +60,7 @@ EOF
 	NGINX_PID=$!
 	tl_wait_until 100 ready || { cat "$T/nginx.stderr" >&2; mt_fail "nginx does not listen on $PORT"; }
 }
+# Does something listen on PORT?
 ready() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null; }
 
 # Stop nginx (SIGQUIT: graceful) and check its exit status.
@@ -148,8 +149,9 @@ nginx -p "$NG" -c "$NG/nginx.conf" -s reopen 2>>"$T/nginx.stderr" || mt_fail "ng
 tl_wait_until 100 reopens 6 || mt_fail "not 3 more 'reopening logs' lines 10 s after the reopen"
 # each worker, refused for each log
 for log in "$ACC" "$ERR"; do
-	for w in 1 2; do echo "open() \"$log\" failed (13: Permission denied)"; done
+	for _ in 1 2; do echo "open() \"$log\" failed (13: Permission denied)"; done
 done >>"$T/err.want"
+# Did both workers log their refused reopen of both logs?
 want_refused() { [ "$(grep -c 'failed (13: Permission denied)' "$ERR")" -ge 4 ]; }
 tl_wait_until 100 want_refused || mt_fail "the workers' refused reopens were not logged"
 phase four
