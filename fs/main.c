@@ -43,6 +43,7 @@ struct shlogfs_cli {
 	char *datadir;
 	int nonopts;
 	int show_help, show_version;
+	int verbose;               /**< -v: say on stdout what was mounted */
 	int allow_other, default_permissions, writeback;
 	uint32_t partitions;
 	uint64_t max_held, max_held_per_user;
@@ -51,7 +52,7 @@ struct shlogfs_cli {
 };
 
 enum {
-	KEY_HELP, KEY_VERSION, KEY_STRIDE, KEY_FLUSH_MS, KEY_MAX_BUFFER,
+	KEY_HELP, KEY_VERSION, KEY_VERBOSE, KEY_STRIDE, KEY_FLUSH_MS, KEY_MAX_BUFFER,
 	KEY_MAX_BUFFER_BYTES, KEY_MAX_MESSAGE, KEY_SEGMENT_SIZE,
 	KEY_MAX_SEGMENTS, KEY_RETENTION, KEY_SYNC, KEY_SYNC_MS,
 	KEY_FLUSH_THREADS, KEY_PARTITIONS, KEY_ALLOW_OTHER,
@@ -67,6 +68,9 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	/* mount(8) passes its own -v to a helper in /sbin (mount.fuse.shlogfs) */
+	FUSE_OPT_KEY("-v", KEY_VERBOSE),
+	FUSE_OPT_KEY("--verbose", KEY_VERBOSE),
 	FUSE_OPT_KEY("stride=", KEY_STRIDE),
 	FUSE_OPT_KEY("flush_ms=", KEY_FLUSH_MS),
 	FUSE_OPT_KEY("max_buffer=", KEY_MAX_BUFFER),
@@ -140,6 +144,8 @@ static void shlogfs_usage(const char *prog)
 "                           within it, a quarter is for topics (ENOSPC past it)\n"
 "    -o fd_reserve=N        fds left for the rest, 0 = 64 or 1/8 of the limit (0)\n"
 "    -o ro                  mount read-only; the data dir is not written\n"
+"    -v, --verbose          once mounted, print \"DATADIR mounted on MOUNTPOINT\"\n"
+"                           (mount -v passes it to a mount.fuse.shlogfs helper)\n"
 "    SIZE takes a suffix: k, M, G, T (powers of 1024)\n\n",
 	       prog);
 	printf("FUSE options:\n");
@@ -306,6 +312,9 @@ static int shlogfs_opt_proc(void *data, const char *arg, int key,
 		return 0;
 	case KEY_VERSION:
 		c->show_version = 1;
+		return 0;
+	case KEY_VERBOSE:
+		c->verbose = 1;
 		return 0;
 	case KEY_ALLOW_OTHER:
 		c->allow_other = 1;
@@ -614,12 +623,18 @@ static void shlogfs_state_free(struct shlogfs *fs)
 	free(fs->datadir);
 }
 
-/* Mounted: detach, serve until unmount, unmount; 0 or 1. */
+/* Mounted: (-v) say so, detach, serve until unmount, unmount; 0 or 1. */
 static int shlogfs_mounted(struct shlogfs *fs,
-			   const struct fuse_cmdline_opts *copts, int wfd)
+			   const struct fuse_cmdline_opts *copts, int wfd,
+			   int verbose)
 {
 	int ret;
 
+	if (verbose) {
+		printf("shlogfs: %s mounted on %s\n", fs->datadir,
+		       copts->mountpoint);
+		fflush(stdout);
+	}
 	if (!copts->foreground)
 		shlogfs_detach_done(wfd);
 	shlogfs_log(LOG_INFO, "serving %s on %s", fs->datadir,
@@ -654,7 +669,8 @@ static int shlogfs_store_shut(struct shlogfs *fs, int sigs, int ret)
 
 /* With the store open: the control socket, signals, mount, serve; the status. */
 static int shlogfs_run_store(struct shlogfs *fs,
-			     const struct fuse_cmdline_opts *copts, int wfd)
+			     const struct fuse_cmdline_opts *copts, int wfd,
+			     int verbose)
 {
 	int ret = 1, sigs = 0;
 
@@ -666,7 +682,7 @@ static int shlogfs_run_store(struct shlogfs *fs,
 	if (fuse_set_signal_handlers(fs->se) == 0) {
 		sigs = 1;
 		if (fuse_session_mount(fs->se, copts->mountpoint) == 0)
-			ret = shlogfs_mounted(fs, copts, wfd);
+			ret = shlogfs_mounted(fs, copts, wfd, verbose);
 	}
 	return shlogfs_store_shut(fs, sigs, ret);
 }
@@ -686,7 +702,7 @@ static int shlogfs_run(struct fuse_args *args, struct shlogfs *fs,
 		return 1;
 	fs->se = se;
 	if (shlogfs_store_open(fs, cli) == 0)
-		ret = shlogfs_run_store(fs, copts, wfd);
+		ret = shlogfs_run_store(fs, copts, wfd, cli->verbose);
 	fuse_session_destroy(se);
 	return ret;
 }
