@@ -193,26 +193,11 @@ void shlogfs_pc_stop(void)
 	pcn.running = 0;
 }
 
-/* The absolute time @p ms from now, for pthread_cond_timedwait. */
-static struct timespec shlogfs_pc_deadline(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /* Have the notifier drop @p ino's pages and wait for it; 0 or -EAGAIN. */
 static int shlogfs_pc_drop_wait(fuse_ino_t ino, uint64_t gen)
 {
 	struct shlogfs_pc_job *j = calloc(1, sizeof *j);
-	struct timespec until = shlogfs_pc_deadline(SHLOGFS_PC_WAIT_MS);
+	struct timespec until = shlogfs_deadline_ms(SHLOGFS_PC_WAIT_MS);
 	int rc = 0;
 
 	if (!j)

@@ -9,6 +9,7 @@
  *   <seq> <off> <time RFC 3339> <len> <count> <crc32c, 8 hex digits>
  */
 #include <errno.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,21 @@ uint32_t shlogfs_fnv1a(const void *p, size_t len)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+/* The CLOCK_REALTIME time @p ms from now (a pthread_cond_timedwait deadline). */
+struct timespec shlogfs_deadline_ms(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
 }
 
 /* ==== status files ==================================================== */

@@ -6,6 +6,8 @@
 #ifndef SHLOGFS_TEXT_H
 #define SHLOGFS_TEXT_H
 
+#include <time.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +36,7 @@ uint64_t shlogfs_text_made_total(void);
 
 /** 32-bit FNV-1a of @p len bytes. */
 uint32_t shlogfs_fnv1a(const void *p, size_t len);
+/** The CLOCK_REALTIME time @p ms from now (a pthread_cond_timedwait deadline). */
+struct timespec shlogfs_deadline_ms(long ms);
 
 #endif /* SHLOGFS_TEXT_H */

@@ -282,16 +282,9 @@ static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
 			   uint64_t *eng, uint64_t *end)
 {
 	SL_HELD(&wb->mu);
-	struct timespec dl;
+	struct timespec dl = shlogfs_deadline_ms(SHLOGFS_WB_GAP_MS);
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += SHLOGFS_WB_GAP_MS / 1000;
-	dl.tv_nsec += (SHLOGFS_WB_GAP_MS % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
 	while (rc == 0 && off > *end && !wb->broken) {
 		int w = pthread_cond_timedwait(&wb->cv, &wb->mu, &dl);
 		rc = shlogfs_wb_end(p, wb, eng, end);
