@@ -4,7 +4,11 @@
  * a snapshot; writing it makes a new value, appended as "key<TAB>value"
  * at the first close (flush) or fsync; O_TRUNC empties it; rm appends a
  * tombstone.  A key file is made by create (the shell's `>`); a name
- * with a TAB or a newline cannot be a key's.
+ * with a TAB or a newline cannot be a key's.  An exclusive create of a
+ * new key (tar and cp extracting a file) is EPERM: a restore never
+ * turns a key file into a message.  A value is one line: a write that
+ * puts a '\n' anywhere but at the value's end is EINVAL, and that handle
+ * then stores nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -183,7 +187,7 @@ static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 	size_t vlen = h->buf.len;
 	int rc;
 
-	if (!h->dirty)
+	if (!h->dirty || h->dropping)
 		return 0;
 	if (vlen && h->buf.p[vlen - 1] == '\n')
 		vlen--;
@@ -239,6 +243,36 @@ static int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
 	return shlogfs_key_setup(fs, n, h, fi->flags);
 }
 
+/*
+ * 0 if writing @p size bytes at @p off leaves a value of one line: a
+ * '\n' only as its last byte.  Else -EINVAL, and the handle refuses
+ * every later write and commits nothing (under h->lock).
+ */
+static int shlogfs_key_one_line(struct shlogfs_handle *h, const char *buf,
+				size_t size, uint64_t off)
+{
+	uint64_t len = h->buf.len, newlen = off + size > len ? off + size : len;
+	const char *nl = memchr(buf, '\n', size);
+	int bad = h->dropping;
+
+	SL_HELD(&h->lock);
+	/* in the write: a '\n' that is not the value's last byte */
+	if (nl && off + (uint64_t)(nl - buf) + 1 != newlen)
+		bad = 1;
+	/* before it: the old last '\n', written behind */
+	if (len > 0 && h->buf.p[len - 1] == '\n' && off >= len && size > 0)
+		bad = 1;
+	if (!bad)
+		return 0;
+	if (!h->dropping)
+		shlogfs_log(LOG_NOTICE, "%s/%u/keys/%s: a value with a newline "
+			    "refused (EINVAL): a key's value is one line; nothing "
+			    "stored", h->node->topic, h->node->part, h->key);
+	h->dropping = 1;
+	h->dirty = 0;
+	return -EINVAL;
+}
+
 /* Write into the new value at any offset (under h->lock). */
 static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 			       const char *buf, size_t size, uint64_t off)
@@ -246,6 +280,8 @@ static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 	SL_HELD(&h->lock);
 	if (off + size > fs->max_message)
 		return -EFBIG;
+	if (shlogfs_key_one_line(h, buf, size, off))
+		return -EINVAL;
 	int rc = shlogfs_handle_grow(fs, h, (size_t)(off + size), "key write");
 	if (rc == 0)
 		rc = shlogfs_buf_reserve(&h->buf, off + size);
@@ -406,6 +442,12 @@ static int shlogfs_keys_create(struct shlogfs *fs, fuse_req_t req,
 			return -EEXIST;
 	} else if ((rc = shlogfs_key_name_check(name))) {
 		return rc;
+	} else if (fi->flags & O_EXCL) {
+		/* tar and cp extracting an old archive's keys/<key> */
+		shlogfs_log(LOG_NOTICE, "%s/%u/keys/%s: exclusive create refused "
+			    "(EPERM): a key is written with > or >>, not "
+			    "restored as a file", d->topic, d->part, name);
+		return -EPERM;
 	}
 	if (!(n = shlogfs_node_intern(fs, &nm, d->ino)))
 		return -ENOMEM;
@@ -445,7 +487,6 @@ static const struct shlogfs_kind shlogfs_kind_key = {
 	.generated = 1,
 	.held = "key value",
 	.attr = shlogfs_key_attr,
-	.chmod = shlogfs_chmod_ignore,
 	.truncate = shlogfs_key_truncate,
 	.open = shlogfs_key_open,
 	.read = shlogfs_read_snap,

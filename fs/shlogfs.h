@@ -54,6 +54,7 @@ struct shlogfs_dir;
 struct shlogfs_wb;
 struct shlogfs_wb_fix;
 struct shlogfs_snap;
+struct shlogfs_rent;
 
 /** A growable byte buffer (text.h). */
 struct shlogfs_buf {
@@ -105,6 +106,9 @@ struct shlogfs_kind {
 	/** setattr owner; NULL: -EPERM. */
 	int (*chown)(struct shlogfs *fs, struct shlogfs_node *n, uid_t uid,
 		     gid_t gid);
+	/** setattr times (@p mtime: the new mtime); NULL: accepted, no effect. */
+	int (*utimens)(struct shlogfs *fs, struct shlogfs_node *n,
+		       const struct timespec *mtime);
 	/** setattr size (@p h: the open file, or NULL); NULL: -EISDIR or -EPERM. */
 	int (*truncate)(struct shlogfs *fs, struct shlogfs_node *n,
 			fuse_req_t req, uint64_t size, struct shlogfs_handle *h);
@@ -128,6 +132,10 @@ struct shlogfs_kind {
 	/** unlink @p name in @p d; NULL: -EPERM. */
 	int (*unlink)(struct shlogfs *fs, struct shlogfs_node *d,
 		      const char *name);
+	/** rename @p name in @p d to @p newname in @p d; NULL: -EPERM. */
+	int (*rename)(struct shlogfs *fs, struct shlogfs_node *d,
+		      const char *name, const char *newname,
+		      unsigned int flags);
 	/** create @p name in @p d and open it: @p e and @p fi filled, one
 	 *  lookup of e->ino counted; NULL: -EEXIST if it exists, else -EPERM. */
 	int (*create)(struct shlogfs *fs, fuse_req_t req, struct shlogfs_node *d,
@@ -265,6 +273,10 @@ struct shlogfs {
 	pthread_mutex_t mk_lock;   /**< one mkdir at a time (per-user limits) */
 	LIST_HEAD(, shlogfs_snap) snaps; /**< root-file snapshots (fs->lock) */
 	uint64_t snaps_made;       /**< root-file texts made (atomic) */
+	struct shlogfs_restore {
+		pthread_mutex_t mu;
+		LIST_HEAD(, shlogfs_rent) ents;
+	} restore;                 /**< what restores left in memory (restore.c) */
 };
 
 /** The daemon's state from a request. */
