@@ -8,7 +8,10 @@
  * new key (tar and cp extracting a file) is EPERM: a restore never
  * turns a key file into a message.  A value is one line: a write that
  * puts a '\n' anywhere but at the value's end is EINVAL, and that handle
- * then stores nothing.
+ * then stores nothing.  A value equal to the key's latest is not
+ * appended again (cp -a of an old archive rewrites keys/K), and rm of a
+ * key whose latest value a restore appended is EPERM (tar unlinks
+ * keys/K before extracting it; restore.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "log.h"
 #include "node.h"
 #include "read.h"
+#include "restore.h"
 #include "stat.h"
 #include "text.h"
 #include "wb.h"
@@ -143,6 +147,13 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 	if ((rc = shlogfs_node_part(fs, d, &p)))
 		return rc;
 	rc = shlog_key_lookup(p, name, len, &ref);
+	if (rc == 0 && shlogfs_restore_span_has(fs, d->topic, d->part, ref.off)) {
+		/* tar unlinks an old archive's keys/K before extracting it */
+		shlogfs_log(LOG_NOTICE, "%s/%u: rm of keys/%s refused (EPERM): its "
+			    "value came from a restore of the log; remove it with "
+			    "echo > keys/%s", d->topic, d->part, name, name);
+		rc = -EPERM;
+	}
 	if (rc == 0)
 		rc = shlogfs_key_append(p, name, len, "", 0, 0);
 	shlog_part_put(p);
@@ -180,7 +191,31 @@ static int shlogfs_key_load(struct shlogfs_handle *h)
 	return 0;
 }
 
-/* Append a written value (under h->lock); nothing if not written. */
+/* 1 if @p val is the key's latest value already (a copy of an old
+ * archive's keys/K rewrites it: nothing new to append). */
+static int shlogfs_key_same(struct shlogfs_handle *h, const char *val,
+			    size_t vlen)
+{
+	struct shlog_keyref ref;
+	char tmp[4096];
+	uint64_t off;
+
+	if (shlog_key_lookup(h->part, h->key, h->klen, &ref) ||
+	    ref.len != ref.klen + 1 + vlen)
+		return 0;
+	off = ref.off + ref.klen + 1;
+	for (size_t at = 0; at < vlen;) {
+		size_t want = vlen - at < sizeof tmp ? vlen - at : sizeof tmp;
+		ssize_t r = shlog_part_read(h->part, off + at, tmp, want);
+		if (r <= 0 || memcmp(tmp, val + at, (size_t)r) != 0)
+			return 0;
+		at += (size_t)r;
+	}
+	return 1;
+}
+
+/* Append a written value (under h->lock); nothing if not written, or if
+ * it is the key's value already. */
 static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 {
 	SL_HELD(&h->lock);
@@ -193,7 +228,11 @@ static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 		vlen--;
 	if (memchr(h->buf.p, '\n', vlen))
 		return -EINVAL; /* a value is one line */
-	rc = shlogfs_key_append(h->part, h->key, h->klen, h->buf.p, vlen, flags);
+	if (vlen > 0 && shlogfs_key_same(h, h->buf.p, vlen))
+		rc = 0;
+	else
+		rc = shlogfs_key_append(h->part, h->key, h->klen, h->buf.p,
+					vlen, flags);
 	if (rc == 0)
 		h->dirty = 0;
 	return rc;

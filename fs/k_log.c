@@ -192,6 +192,28 @@ static ssize_t shlogfs_lines_write(struct shlogfs *fs, struct shlogfs_handle *h,
 	return rc;
 }
 
+/* A write to a log through a restore's handle: the bytes it appends
+ * are noted (a key they set is not removed by unlink, k_keys.c). */
+static ssize_t shlogfs_restore_lines_write(struct shlogfs *fs,
+					   struct shlogfs_handle *h,
+					   const char *buf, size_t size,
+					   uint64_t off, int fflags)
+{
+	uint64_t before = 0, after = 0;
+	const struct shlogfs_lines *l = shlogfs_lines_of(h->node->kind);
+	ssize_t rc;
+
+	if (!h->restore)
+		return shlogfs_lines_write(fs, h, buf, size, off, fflags);
+	if (l->end(h, &before))
+		before = 0;
+	rc = shlogfs_lines_write(fs, h, buf, size, off, fflags);
+	if (rc > 0 && l->end(h, &after) == 0)
+		shlogfs_restore_span_add(fs, h->node->topic, h->node->part,
+					 before, after);
+	return rc;
+}
+
 /* release op: the unfinished line becomes a message, with a '\n' added. */
 static int shlogfs_lines_finish(struct shlogfs_handle *h)
 {
@@ -339,7 +361,7 @@ static ssize_t shlogfs_log_write(struct shlogfs *fs, struct shlogfs_handle *h,
 {
 	if (fs->wb_on)
 		return shlogfs_wb_write(fs, h, buf, size, off, fix);
-	return shlogfs_lines_write(fs, h, buf, size, off, fflags);
+	return shlogfs_restore_lines_write(fs, h, buf, size, off, fflags);
 }
 
 /* fsync op: everything written before is durable on return. */
@@ -719,8 +741,9 @@ static ssize_t shlogfs_rname_write(struct shlogfs *fs, struct shlogfs_handle *h,
 	}
 	rc = (ssize_t)below;
 	if (below < size) {
-		rc = shlogfs_lines_write(fs, h, buf + below, size - below,
-					 off + below, fflags);
+		rc = shlogfs_restore_lines_write(fs, h, buf + below,
+						 size - below, off + below,
+						 fflags);
 		if (rc < 0)
 			return rc;
 		rc += (ssize_t)below;
@@ -740,6 +763,7 @@ static int shlogfs_rname_open(struct shlogfs *fs, struct shlogfs_node *n,
 	if (fs->wb_on)
 		return shlogfs_wb_refused(n, "a restore name");
 	fi->direct_io = 1;
+	h->restore = 1;
 	return shlogfs_node_part(fs, n, &h->part);
 }
 

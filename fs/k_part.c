@@ -201,6 +201,8 @@ static int shlogfs_part_create_log(struct shlogfs *fs, fuse_req_t req,
 	shlogfs_restore_flag_clear(fs, SHLOGFS_RF_GONE, d->topic, d->part);
 	if ((rc = shlogfs_part_open_new(fs, req, d, &nm, fi, e)))
 		shlogfs_restore_flag_set(fs, SHLOGFS_RF_GONE, d->topic, d->part);
+	else
+		shlogfs_fh(fi)->restore = 1;
 	return rc;
 }
 

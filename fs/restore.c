@@ -17,7 +17,11 @@
  *          written.  At most SHLOGFS_RESTORE_PER_PART per partition and
  *          SHLOGFS_RESTORE_PER_USER per unprivileged user;
  *   time   an mtime set by utimens on a log, shown while the log keeps
- *          the size it had then (the next append shows its own time).
+ *          the size it had then (the next append shows its own time);
+ *   span   the bytes of a log a restore appended (from the first to the
+ *          last such byte): a key whose latest message lies there is not
+ *          removed by unlink (tar unlinks an old archive's keys/K before
+ *          it extracts it, k_keys.c).
  *
  * The table is small (bounded by the partitions and the limits above)
  * and searched linearly under its own mutex, which is taken last.
@@ -36,6 +40,7 @@ enum shlogfs_rwhat {
 	SHLOGFS_R_HIDDEN = SHLOGFS_RF_HIDDEN,
 	SHLOGFS_R_NAME,
 	SHLOGFS_R_TIME,
+	SHLOGFS_R_SPAN,
 };
 
 /** One record of the table. */
@@ -49,6 +54,7 @@ struct shlogfs_rent {
 	uint64_t pos;            /**< NAME: written from 0 up to here */
 	struct timespec mtime;   /**< TIME: the time set */
 	uint64_t size;           /**< TIME: the log's size then */
+	uint64_t lo, hi;         /**< SPAN: bytes a restore appended */
 };
 
 /* Set up the (empty) table. */
@@ -327,6 +333,42 @@ void shlogfs_restore_time(struct shlogfs *fs, const char *topic,
 		shlogfs_rent_drop(fs, e); /* appended since: its own time */
 	}
 	pthread_mutex_unlock(&fs->restore.mu);
+}
+
+/* ==== spans a restore appended ======================================= */
+
+/* Note that a restore appended bytes [@p lo, @p hi) of the partition's log. */
+void shlogfs_restore_span_add(struct shlogfs *fs, const char *topic,
+			      uint32_t part, uint64_t lo, uint64_t hi)
+{
+	struct shlogfs_rent *e;
+
+	if (hi <= lo)
+		return;
+	pthread_mutex_lock(&fs->restore.mu);
+	e = shlogfs_rent_find(fs, SHLOGFS_R_SPAN, topic, part, NULL);
+	if (!e && (e = shlogfs_rent_new(fs, SHLOGFS_R_SPAN, topic, part, NULL))) {
+		e->lo = lo;
+		e->hi = hi;
+	} else if (e) {
+		e->lo = lo < e->lo ? lo : e->lo;
+		e->hi = hi > e->hi ? hi : e->hi;
+	}
+	pthread_mutex_unlock(&fs->restore.mu);
+}
+
+/* 1 if byte @p off of the partition's log was appended by a restore. */
+int shlogfs_restore_span_has(struct shlogfs *fs, const char *topic,
+			     uint32_t part, uint64_t off)
+{
+	struct shlogfs_rent *e;
+	int has;
+
+	pthread_mutex_lock(&fs->restore.mu);
+	e = shlogfs_rent_find(fs, SHLOGFS_R_SPAN, topic, part, NULL);
+	has = e && off >= e->lo && off < e->hi;
+	pthread_mutex_unlock(&fs->restore.mu);
+	return has;
 }
 
 /* Forget everything of @p topic (a topic made anew). */

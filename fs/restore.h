@@ -63,6 +63,13 @@ int shlogfs_restore_set_time(struct shlogfs *fs, const char *topic,
 void shlogfs_restore_time(struct shlogfs *fs, const char *topic,
 			  uint32_t part, struct stat *st);
 
+/** Note that a restore appended bytes [@p lo, @p hi) of the partition's log. */
+void shlogfs_restore_span_add(struct shlogfs *fs, const char *topic,
+			      uint32_t part, uint64_t lo, uint64_t hi);
+/** 1 if byte @p off of the partition's log was appended by a restore. */
+int shlogfs_restore_span_has(struct shlogfs *fs, const char *topic,
+			     uint32_t part, uint64_t off);
+
 /** Forget everything of @p topic (a topic or partition made anew). */
 void shlogfs_restore_forget(struct shlogfs *fs, const char *topic);
 
