@@ -1,8 +1,8 @@
 /*
  * dir.c — the FUSE entry points of names: lookup, forget, readdir,
- * mkdir, rmdir, unlink, create and the refusals, and of the session
- * (init, statfs).  Each asks the directory's kind (its resolve, list,
- * mkdir, rmdir, unlink, create operations) and replies.
+ * mkdir, rmdir, unlink, create, rename and the refusals, and of the
+ * session (init, statfs).  Each asks the directory's kind (its resolve,
+ * list, mkdir, rmdir, unlink, create, rename operations) and replies.
  *
  * Names that only change through this mount (topics, partitions, the
  * fixed files) are cached by the kernel for a second; at/<N>,

@@ -5,9 +5,9 @@
  * SHLOGFS_MKDIR_AHEAD past the next) adds the ones between too, hidden
  * until mkdir of their own number (a restore makes partitions in the
  * order of its archive: cp -a in the source's directory order, rsync
- * in name order, 10 before 2).  A partition made by mkdir has no `log`
- * until one is created (cp -a opens it with O_EXCL); restore.c keeps
- * both facts.
+ * in name order, 10 before 2).  With -o partitions=0 a partition made
+ * by mkdir has no `log` until one is created (cp -a opens it with
+ * O_EXCL); restore.c keeps both facts.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -105,12 +105,22 @@ static int shlogfs_topic_attr(struct shlogfs *fs, struct shlogfs_node *n,
 	return rc;
 }
 
-/* mkdir TOPIC/N of a hidden partition N: it shows now, without a log. */
+/* -o partitions=0: partition @p part made by mkdir has no log until
+ * created (cp -a opens it with O_EXCL); else it has one. */
+static int shlogfs_topic_no_log(struct shlogfs *fs, struct shlogfs_node *d,
+				uint32_t part)
+{
+	if (fs->partitions != 0)
+		return 0;
+	return shlogfs_restore_flag_set(fs, SHLOGFS_RF_GONE, d->topic, part);
+}
+
+/* mkdir TOPIC/N of a hidden partition N: it shows now. */
 static int shlogfs_topic_unhide(struct shlogfs *fs, fuse_req_t req,
 				struct shlogfs_node *d, uint32_t part,
 				mode_t mode)
 {
-	int rc = shlogfs_restore_flag_set(fs, SHLOGFS_RF_GONE, d->topic, part);
+	int rc = shlogfs_topic_no_log(fs, d, part);
 
 	if (rc)
 		return rc;
@@ -119,7 +129,7 @@ static int shlogfs_topic_unhide(struct shlogfs *fs, fuse_req_t req,
 	return 0;
 }
 
-/* Add partitions up to @p want: those below it hidden, each without a log. */
+/* Add partitions up to @p want, those below it hidden. */
 static int shlogfs_topic_add_to(struct shlogfs *fs, fuse_req_t req,
 				struct shlogfs_node *d, uint32_t nparts,
 				uint32_t want, mode_t mode)
@@ -132,7 +142,7 @@ static int shlogfs_topic_add_to(struct shlogfs *fs, fuse_req_t req,
 			break;
 		if (got != i)
 			return -EEXIST; /* another mkdir won the race */
-		rc = shlogfs_restore_flag_set(fs, SHLOGFS_RF_GONE, d->topic, i);
+		rc = shlogfs_topic_no_log(fs, d, i);
 		if (rc == 0 && i < want)
 			rc = shlogfs_restore_flag_set(fs, SHLOGFS_RF_HIDDEN,
 						      d->topic, i);

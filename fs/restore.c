@@ -3,7 +3,7 @@
  * memory, one record per fact (shlogfs(8), "RESTORE"):
  *
  *   gone   a partition whose empty log was unlinked (tar unlinks a file
- *          before it extracts it), or one made by mkdir of its number:
+ *          before it extracts it), or (-o partitions=0) one made by mkdir:
  *          its `log` is not there until created; a restarted daemon
  *          shows the empty log again;
  *   hidden a partition made ahead of its number's mkdir (mkdir TOPIC/3

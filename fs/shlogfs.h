@@ -10,6 +10,7 @@
  *   /<topic>/<p>/at/<N>           the log from message N on
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
+ *   /<topic>/<p>/<other>          a restore name (k_log.c, restore.c)
  *   /.metrics, /.status           Prometheus metrics, a summary
  *
  * Each kind of node (the root, a topic, a partition log, ...) is one
