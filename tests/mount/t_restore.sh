@@ -165,7 +165,29 @@ head -n 2 "$T/rs.err"
 cmp "$T/bk2/pub/1/log" "$MNT/pub/1/log" || mt_fail "the differing backup changed pub/1/log"
 grep -q 'its bytes differ from the log' "$MT_ERR" ||
 	mt_fail "no log line for the differing write: $(tail -n 3 "$MT_ERR")"
-[ -z "$(ls -A "$MNT/pub/1" | grep '^\.')" ] || mt_fail "rsync left a temporary name"
+# rsync removed its temporary name: 8 restore names fit in pub/1 again
+# (a partition holds at most 8), the 9th is EDQUOT
+got=$(python3 - "$MNT/pub/1" <<'EOF'
+import errno, os, sys
+out = []
+for i in range(9):
+    try:
+        os.close(os.open(os.path.join(sys.argv[1], ".t%d" % i),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        out.append("ok")
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+for i in range(9):
+    try:
+        os.unlink(os.path.join(sys.argv[1], ".t%d" % i))
+    except OSError:
+        pass
+print(" ".join(out))
+EOF
+)
+[ "$got" = "ok ok ok ok ok ok ok ok EDQUOT" ] ||
+	mt_fail "restore names in pub/1 after the failed rsync: $got"
+cmp "$T/bk2/pub/1/log" "$MNT/pub/1/log" || mt_fail "restore names changed pub/1/log"
 tl_say "an older backup (a prefix of the log) fails at rename, changes nothing"
 st=0
 rsync -a "$BK/" "$MNT/" 2>"$T/rs.err" || st=$?
