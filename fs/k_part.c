@@ -46,19 +46,11 @@ static const struct shlogfs_kind *const shlogfs_part_names[] = {
 #define SHLOGFS_NPART_NAMES \
 	(sizeof shlogfs_part_names / sizeof shlogfs_part_names[0])
 
-/* The partition's log size; 0 on an error (none is there to lose). */
+/* The partition's log size (0 on an error: nothing there to lose). */
 static uint64_t shlogfs_part_log_size(struct shlogfs *fs,
 				      const struct shlogfs_node *d)
 {
-	struct shlog_part_info in = { 0 };
-	shlog_part *p;
-
-	if (shlog_part_get(fs->store, d->topic, d->part, &p) == 0) {
-		if (shlog_part_info(p, &in))
-			in.end_off = 0;
-		shlog_part_put(p);
-	}
-	return in.end_off;
+	return shlogfs_restore_part_size(fs, d->topic, d->part);
 }
 
 /* 1 if the partition's log was unlinked (or never made) and nothing made

@@ -172,7 +172,7 @@ void shlogfs_restore_flag_clear(struct shlogfs *fs, enum shlogfs_rflag f,
 }
 
 /* The log size of partition (@p topic, @p part); 0 on an error. */
-static uint64_t shlogfs_restore_part_size(struct shlogfs *fs,
+uint64_t shlogfs_restore_part_size(struct shlogfs *fs,
 					  const char *topic, uint32_t part)
 {
 	struct shlog_part_info in = { 0 };

@@ -34,6 +34,9 @@ int shlogfs_restore_flag_set(struct shlogfs *fs, enum shlogfs_rflag f,
 void shlogfs_restore_flag_clear(struct shlogfs *fs, enum shlogfs_rflag f,
 				const char *topic, uint32_t part);
 
+/** The log size of partition (@p topic, @p part); 0 on an error. */
+uint64_t shlogfs_restore_part_size(struct shlogfs *fs, const char *topic,
+				   uint32_t part);
 /** 1 if the partition has flag @p f and its log is still empty (a
  *  message clears the flag). */
 int shlogfs_restore_flag_empty(struct shlogfs *fs, enum shlogfs_rflag f,
