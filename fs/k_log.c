@@ -32,7 +32,10 @@
  * onto its partition's log holding no bytes of its own: a write below
  * the log's end must equal the log's bytes there (else EPERM, nothing
  * appended), a write at the end appends lines as a write to the log
- * does, and a write past what it was written up to is refused.  utimens
+ * does, and a write past what it was written up to is refused.  A
+ * restore's handle (a restore name, or a log made again after its
+ * unlink) closed inside a line drops that line: an interrupted restore
+ * leaves whole lines, and run again it continues.  utimens
  * of a partition log (or of a restore name) sets the mtime the log
  * shows while its size stays (restore.c).
  */
@@ -44,6 +47,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "held_i.h"
 #include "kinds.h"
 #include "cred.h"
 #include "frame.h"
@@ -214,7 +218,26 @@ static ssize_t shlogfs_restore_lines_write(struct shlogfs *fs,
 	return rc;
 }
 
-/* release op: the unfinished line becomes a message, with a '\n' added. */
+/*
+ * A restore's handle closed inside a line (an interrupted rsync or tar):
+ * the line's bytes are dropped, not made a message, so the log ends at
+ * the last whole line and the restore run again continues there (under
+ * h->lock).
+ */
+static void shlogfs_restore_drop_tail(struct shlogfs_handle *h)
+{
+	SL_HELD(&h->lock);
+	if (h->buf.len == 0)
+		return;
+	shlogfs_log(LOG_NOTICE, "%s/%u/%s: a restore ended inside a line: its "
+		    "%zu bytes are dropped (run the restore again)",
+		    h->node->topic, h->node->part,
+		    h->node->name[0] ? h->node->name : "log", h->buf.len);
+	h->buf.len = 0;
+}
+
+/* release op: the unfinished line becomes a message, with a '\n' added
+ * (a restore's handle: dropped). */
 static int shlogfs_lines_finish(struct shlogfs_handle *h)
 {
 	const struct shlogfs_lines *l = shlogfs_lines_of(h->node->kind);
@@ -223,6 +246,8 @@ static int shlogfs_lines_finish(struct shlogfs_handle *h)
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
+	if (h->restore)
+		shlogfs_restore_drop_tail(h);
 	rc = shlogfs_frame_finish(&f);
 	if (rc == 0 && l->send)
 		rc = l->send(h, 0);

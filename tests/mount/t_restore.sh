@@ -188,6 +188,23 @@ EOF
 [ "$got" = "ok ok ok ok ok ok ok ok EDQUOT" ] ||
 	mt_fail "restore names in pub/1 after the failed rsync: $got"
 cmp "$T/bk2/pub/1/log" "$MNT/pub/1/log" || mt_fail "restore names changed pub/1/log"
+tl_say "an interrupted restore keeps its whole lines, drops a torn one; run again it continues"
+python3 - "$MNT/pub/2" "$T/bk2/pub/2/log" <<'EOF'
+import os, sys
+d, src = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read() + b"k1\tafter 1\nk2\ttorn, no newl"
+fd = os.open(os.path.join(d, ".r1"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+os.write(fd, data)      # then "killed": closed, never renamed
+os.close(fd)
+EOF
+{ cat "$T/bk2/pub/2/log"; printf 'k1\tafter 1\n'; } >"$T/want2"
+cmp "$T/want2" "$MNT/pub/2/log" || mt_fail "an interrupted restore left more than its whole lines"
+grep -q 'a restore ended inside a line: its 16 bytes are dropped' "$MT_ERR" ||
+	mt_fail "no log line for the torn line: $(tail -n 3 "$MT_ERR")"
+cp -a "$T/bk2" "$T/bk4"
+printf 'k1\tafter 1\nk2\ttorn, no newline\n' >>"$T/bk4/pub/2/log"
+silent "rsync -a (after the interruption)" rsync -a "$T/bk4/" "$MNT/"
+cmp "$T/bk4/pub/2/log" "$MNT/pub/2/log" || mt_fail "the rerun did not continue the log"
 tl_say "an older backup (a prefix of the log) fails at rename, changes nothing"
 st=0
 rsync -a "$BK/" "$MNT/" 2>"$T/rs.err" || st=$?
