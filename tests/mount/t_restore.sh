@@ -281,6 +281,9 @@ chmod 644 "$L"
 chown "$U" "$L"
 [ "$(stat -c %U "$MNT/pub/0")" = "$U" ] || mt_fail "chown of a log did not change its partition"
 mt_expect_err 'Operation not permitted' tl_as "$U" chown root "$L"
+mt_expect_ok tl_as "$U" chgrp "$U" "$L"      # the owner, to a group she is in
+[ "$(stat -c %G "$MNT/pub/0")" = "$U" ] || mt_fail "chgrp of a log did not change its partition"
+mt_expect_err 'Operation not permitted' tl_as "$U" chgrp root "$L"
 for f in "$L" "$MNT/pub/0" "$MNT/pub" "$K/k1" "$MNT/pub/0/stats" "$MNT/pub/0/keys" \
 	 "$MNT/pub/0/at" "$MNT/pub/log"; do
 	o=$(stat -c %u:%g "$f")
