@@ -8,10 +8,10 @@
  * new key (tar and cp extracting a file) is EPERM: a restore never
  * turns a key file into a message.  A value is one line: a write that
  * puts a '\n' anywhere but at the value's end is EINVAL, and that handle
- * then stores nothing.  A value equal to the key's latest is not
- * appended again (cp -a of an old archive rewrites keys/K), and rm of a
- * key whose latest value a restore appended is EPERM (tar unlinks
- * keys/K before extracting it; restore.c).
+ * then stores nothing.  A key whose latest value a restore appended
+ * (restore.c) is not rewritten with that same value (cp -a of an old
+ * archive rewrites keys/K after the log), and rm of it is EPERM (tar
+ * unlinks keys/K before extracting it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -191,8 +191,8 @@ static int shlogfs_key_load(struct shlogfs_handle *h)
 	return 0;
 }
 
-/* 1 if @p val is the key's latest value already (a copy of an old
- * archive's keys/K rewrites it: nothing new to append). */
+/* 1 if @p val is the key's latest value already (asked only of a key a
+ * restore set: cp -a of an old archive rewrites keys/K after the log). */
 static int shlogfs_key_same(struct shlogfs_handle *h, const char *val,
 			    size_t vlen)
 {
@@ -228,7 +228,7 @@ static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 		vlen--;
 	if (memchr(h->buf.p, '\n', vlen))
 		return -EINVAL; /* a value is one line */
-	if (vlen > 0 && shlogfs_key_same(h, h->buf.p, vlen))
+	if (vlen > 0 && h->restore && shlogfs_key_same(h, h->buf.p, vlen))
 		rc = 0;
 	else
 		rc = shlogfs_key_append(h->part, h->key, h->klen, h->buf.p,
@@ -249,6 +249,16 @@ static int shlogfs_key_commit_locked(struct shlogfs_handle *h)
 	return rc;
 }
 
+/* 1 if the latest value of @p n's key was appended by a restore. */
+static int shlogfs_key_restored(struct shlogfs *fs, struct shlogfs_node *n,
+				shlog_part *p)
+{
+	struct shlog_keyref ref;
+
+	return shlog_key_lookup(p, n->name, n->nlen, &ref) == 0 &&
+	       shlogfs_restore_span_has(fs, n->topic, n->part, ref.off);
+}
+
 /* Set up a key handle: partition, key name, current value. */
 static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
 			     struct shlogfs_handle *h, int flags)
@@ -261,6 +271,7 @@ static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
 	if (!h->key)
 		return -ENOMEM;
 	h->klen = n->nlen;
+	h->restore = shlogfs_key_restored(fs, n, h->part);
 	/* O_TRUNC empties the new value; only a write makes it a message
 	 * (shells close a dup of the file before echo writes to it) */
 	if (!(flags & O_TRUNC) && (rc = shlogfs_key_load(h)))

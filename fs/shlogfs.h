@@ -225,7 +225,8 @@ struct shlogfs_handle {
 	int dropping;              /**< logs: discarding the rest of a refused line */
 	int wb_writer;             /**< partition log with -o writeback: counted in node->wb */
 	int restore;               /**< a restore's handle (a log made again, a
-				    *   restore name): its appends are noted (restore.c) */
+				    *   restore name): its appends are noted; a
+				    *   key's: its value at open a restore's (restore.c) */
 	uid_t uid;                 /**< opener: whose budget the handle uses */
 	uint64_t held;             /**< bytes charged to the budget (lock) */
 	uint64_t ra_held;          /**< of ra, charged to the budget (ra_lock) */
