@@ -1,8 +1,8 @@
 /*
  * dir.c — the FUSE entry points of names: lookup, forget, readdir,
- * mkdir, rmdir, unlink, create and the refusals, and of the session
- * (init, statfs).  Each asks the directory's kind (its resolve, list,
- * mkdir, rmdir, unlink, create operations) and replies.
+ * mkdir, rmdir, unlink, create, rename and the refusals, and of the
+ * session (init, statfs).  Each asks the directory's kind (its resolve,
+ * list, mkdir, rmdir, unlink, create, rename operations) and replies.
  *
  * Names that only change through this mount (topics, partitions, the
  * fixed files) are cached by the kernel for a second; at/<N>,
@@ -359,15 +359,23 @@ void shlogfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	shlogfs_refuse(req, newname);
 }
 
-/* rename: refused (topics, partitions and logs keep their names). */
+/* rename: what the directory's kind renames within itself (a restore
+ * name over a partition's log); anything else is refused. */
 void shlogfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
 {
-	(void)parent;
-	(void)newparent;
-	(void)flags;
-	shlogfs_refuse(req, shlogfs_name_check(name) ? name : newname);
+	struct shlogfs *fs = shlogfs_of(req);
+	struct shlogfs_node *d;
+	int rc = shlogfs_name_check(name);
+
+	if (rc == 0)
+		rc = shlogfs_dir_of(fs, newparent, newname, &d);
+	if (rc == 0 && (parent != newparent || !d->kind->rename))
+		rc = -EPERM;
+	if (rc == 0)
+		rc = d->kind->rename(fs, d, name, newname, flags);
+	fuse_reply_err(req, -rc);
 }
 
 /* ==== session ========================================================= */

@@ -18,7 +18,6 @@ void shlogfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct shlogfs *fs = shlogfs_of(req);
 	struct shlogfs_node *n = shlogfs_node_of(fs, ino);
-	struct shlogfs_handle *h;
 	struct shlogfs_cred c;
 	int rc;
 
@@ -27,24 +26,12 @@ void shlogfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	shlogfs_cred_get(req, &c);
-	h = shlogfs_handle_new(fs, n, fi->flags, c.uid);
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	rc = n->kind->open ? n->kind->open(fs, n, h, &c, fi) : -EISDIR;
-	if (rc == 0)
-		rc = shlogfs_pc_open(fs, h, fi);
-	if (rc == 0)
-		rc = shlogfs_handle_grow(fs, h, h->buf.cap, "open");
-	if (rc) {
-		shlogfs_handle_drop(fs, h);
+	if ((rc = shlogfs_handle_open(fs, n, &c, fi))) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
-		shlogfs_handle_drop(fs, h);
+		shlogfs_handle_drop(fs, shlogfs_fh(fi));
 }
 
 /* read: any offset; a short read means the end of the file.  A read for

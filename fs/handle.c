@@ -15,6 +15,7 @@
 
 #include "handle.h"
 #include "budget.h"
+#include "cred.h"
 #include "log.h"
 #include "pcache.h"
 #include "text.h"
@@ -37,6 +38,29 @@ struct shlogfs_handle *shlogfs_handle_new(struct shlogfs *fs,
 	LIST_INSERT_HEAD(&fs->handles, h, link);
 	pthread_mutex_unlock(&fs->lock);
 	return h;
+}
+
+/* Open @p n for @p uid: a handle set up by its kind's open, charged to
+ * the budget, in fi->fh; 0 or -errno (nothing left behind). */
+int shlogfs_handle_open(struct shlogfs *fs, struct shlogfs_node *n,
+			const struct shlogfs_cred *c, struct fuse_file_info *fi)
+{
+	struct shlogfs_handle *h = shlogfs_handle_new(fs, n, fi->flags, c->uid);
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	rc = n->kind->open ? n->kind->open(fs, n, h, c, fi) : -EISDIR;
+	if (rc == 0)
+		rc = shlogfs_pc_open(fs, h, fi);
+	if (rc == 0)
+		rc = shlogfs_handle_grow(fs, h, h->buf.cap, "open");
+	if (rc) {
+		shlogfs_handle_drop(fs, h);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
 }
 
 /* Publish the size of @p h's snapshot as its node's size. */

@@ -17,6 +17,9 @@ static inline struct shlogfs_handle *shlogfs_fh(struct fuse_file_info *fi)
 struct shlogfs_handle *shlogfs_handle_new(struct shlogfs *fs,
 					  struct shlogfs_node *n, int flags,
 					  uid_t uid);
+/** Open @p n: a handle set up by its kind, charged, in fi->fh; 0 or -errno. */
+int shlogfs_handle_open(struct shlogfs *fs, struct shlogfs_node *n,
+			const struct shlogfs_cred *c, struct fuse_file_info *fi);
 /** Publish the size of @p h's snapshot (its buffer) as its node's size. */
 void shlogfs_handle_snap(struct shlogfs *fs, struct shlogfs_handle *h,
 			 uint64_t len);

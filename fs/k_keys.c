@@ -4,7 +4,14 @@
  * a snapshot; writing it makes a new value, appended as "key<TAB>value"
  * at the first close (flush) or fsync; O_TRUNC empties it; rm appends a
  * tombstone.  A key file is made by create (the shell's `>`); a name
- * with a TAB or a newline cannot be a key's.
+ * with a TAB or a newline cannot be a key's.  An exclusive create of a
+ * new key (tar and cp extracting a file) is EPERM: a restore never
+ * turns a key file into a message.  A value is one line: a write that
+ * puts a '\n' anywhere but at the value's end is EINVAL, and that handle
+ * then stores nothing.  A key whose latest value a restore appended
+ * (restore.c) is not rewritten with that same value (cp -a of an old
+ * archive rewrites keys/K after the log), and rm of it is EPERM (tar
+ * unlinks keys/K before extracting it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +28,7 @@
 #include "node.h"
 #include "pcache.h"
 #include "read.h"
+#include "restore.h"
 #include "stat.h"
 #include "text.h"
 #include "wb.h"
@@ -141,6 +149,13 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 	if ((rc = shlogfs_node_part(fs, d, &p)))
 		return rc;
 	rc = shlog_key_lookup(p, name, len, &ref);
+	if (rc == 0 && shlogfs_restore_span_has(fs, d->topic, d->part, ref.off)) {
+		/* tar unlinks an old archive's keys/K before extracting it */
+		shlogfs_log(LOG_NOTICE, "%s/%u: rm of keys/%s refused (EPERM): its "
+			    "value came from a restore of the log; remove it with "
+			    "echo > keys/%s", d->topic, d->part, name, name);
+		rc = -EPERM;
+	}
 	if (rc == 0 && (rc = shlogfs_pc_feed_begin(fs, &log)) == 0) {
 		rc = shlogfs_key_append(p, name, len, "", 0, 0);
 		shlogfs_pc_feed_end(fs, &log);
@@ -180,20 +195,48 @@ static int shlogfs_key_load(struct shlogfs_handle *h)
 	return 0;
 }
 
-/* Append a written value (under h->lock); nothing if not written. */
+/* 1 if @p val is the key's latest value already (asked only of a key a
+ * restore set: cp -a of an old archive rewrites keys/K after the log). */
+static int shlogfs_key_same(struct shlogfs_handle *h, const char *val,
+			    size_t vlen)
+{
+	struct shlog_keyref ref;
+	char tmp[4096];
+	uint64_t off;
+
+	if (shlog_key_lookup(h->part, h->key, h->klen, &ref) ||
+	    ref.len != ref.klen + 1 + vlen)
+		return 0;
+	off = ref.off + ref.klen + 1;
+	for (size_t at = 0; at < vlen;) {
+		size_t want = vlen - at < sizeof tmp ? vlen - at : sizeof tmp;
+		ssize_t r = shlog_part_read(h->part, off + at, tmp, want);
+		if (r <= 0 || memcmp(tmp, val + at, (size_t)r) != 0)
+			return 0;
+		at += (size_t)r;
+	}
+	return 1;
+}
+
+/* Append a written value (under h->lock); nothing if not written, or if
+ * it is the key's value already. */
 static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 {
 	SL_HELD(&h->lock);
 	size_t vlen = h->buf.len;
 	int rc;
 
-	if (!h->dirty)
+	if (!h->dirty || h->dropping)
 		return 0;
 	if (vlen && h->buf.p[vlen - 1] == '\n')
 		vlen--;
 	if (memchr(h->buf.p, '\n', vlen))
 		return -EINVAL; /* a value is one line */
-	rc = shlogfs_key_append(h->part, h->key, h->klen, h->buf.p, vlen, flags);
+	if (vlen > 0 && h->restore && shlogfs_key_same(h, h->buf.p, vlen))
+		rc = 0;
+	else
+		rc = shlogfs_key_append(h->part, h->key, h->klen, h->buf.p,
+					vlen, flags);
 	if (rc == 0)
 		h->dirty = 0;
 	return rc;
@@ -210,6 +253,16 @@ static int shlogfs_key_commit_locked(struct shlogfs_handle *h)
 	return rc;
 }
 
+/* 1 if the latest value of @p n's key was appended by a restore. */
+static int shlogfs_key_restored(struct shlogfs *fs, struct shlogfs_node *n,
+				shlog_part *p)
+{
+	struct shlog_keyref ref;
+
+	return shlog_key_lookup(p, n->name, n->nlen, &ref) == 0 &&
+	       shlogfs_restore_span_has(fs, n->topic, n->part, ref.off);
+}
+
 /* Set up a key handle: partition, key name, current value. */
 static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
 			     struct shlogfs_handle *h, int flags)
@@ -222,6 +275,7 @@ static int shlogfs_key_setup(struct shlogfs *fs, struct shlogfs_node *n,
 	if (!h->key)
 		return -ENOMEM;
 	h->klen = n->nlen;
+	h->restore = shlogfs_key_restored(fs, n, h->part);
 	/* O_TRUNC empties the new value; only a write makes it a message
 	 * (shells close a dup of the file before echo writes to it) */
 	if (!(flags & O_TRUNC) && (rc = shlogfs_key_load(h)))
@@ -243,6 +297,36 @@ static int shlogfs_key_open(struct shlogfs *fs, struct shlogfs_node *n,
 	return shlogfs_key_setup(fs, n, h, fi->flags);
 }
 
+/*
+ * 0 if writing @p size bytes at @p off leaves a value of one line: a
+ * '\n' only as its last byte.  Else -EINVAL, and the handle refuses
+ * every later write and commits nothing (under h->lock).
+ */
+static int shlogfs_key_one_line(struct shlogfs_handle *h, const char *buf,
+				size_t size, uint64_t off)
+{
+	uint64_t len = h->buf.len, newlen = off + size > len ? off + size : len;
+	const char *nl = memchr(buf, '\n', size);
+	int bad = h->dropping;
+
+	SL_HELD(&h->lock);
+	/* in the write: a '\n' that is not the value's last byte */
+	if (nl && off + (uint64_t)(nl - buf) + 1 != newlen)
+		bad = 1;
+	/* before it: the old last '\n', written behind */
+	if (len > 0 && h->buf.p[len - 1] == '\n' && off >= len && size > 0)
+		bad = 1;
+	if (!bad)
+		return 0;
+	if (!h->dropping)
+		shlogfs_log(LOG_NOTICE, "%s/%u/keys/%s: a value with a newline "
+			    "refused (EINVAL): a key's value is one line; nothing "
+			    "stored", h->node->topic, h->node->part, h->key);
+	h->dropping = 1;
+	h->dirty = 0;
+	return -EINVAL;
+}
+
 /* Write into the new value at any offset (under h->lock). */
 static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 			       const char *buf, size_t size, uint64_t off)
@@ -250,6 +334,8 @@ static ssize_t shlogfs_key_put(struct shlogfs *fs, struct shlogfs_handle *h,
 	SL_HELD(&h->lock);
 	if (off + size > fs->max_message)
 		return -EFBIG;
+	if (shlogfs_key_one_line(h, buf, size, off))
+		return -EINVAL;
 	int rc = shlogfs_handle_grow(fs, h, (size_t)(off + size), "key write");
 	if (rc == 0)
 		rc = shlogfs_buf_reserve(&h->buf, off + size);
@@ -410,6 +496,12 @@ static int shlogfs_keys_create(struct shlogfs *fs, fuse_req_t req,
 			return -EEXIST;
 	} else if ((rc = shlogfs_key_name_check(name))) {
 		return rc;
+	} else if (fi->flags & O_EXCL) {
+		/* tar and cp extracting an old archive's keys/<key> */
+		shlogfs_log(LOG_NOTICE, "%s/%u/keys/%s: exclusive create refused "
+			    "(EPERM): a key is written with > or >>, not "
+			    "restored as a file", d->topic, d->part, name);
+		return -EPERM;
 	}
 	if (!(n = shlogfs_node_intern(fs, &nm, d->ino)))
 		return -ENOMEM;
@@ -450,7 +542,6 @@ static const struct shlogfs_kind shlogfs_kind_key = {
 	.held = "key value",
 	.feeds = &shlogfs_kind_log,
 	.attr = shlogfs_key_attr,
-	.chmod = shlogfs_chmod_ignore,
 	.truncate = shlogfs_key_truncate,
 	.open = shlogfs_key_open,
 	.read = shlogfs_read_snap,

@@ -24,6 +24,20 @@
  * tells the size of every partition: only a caller who may read them all
  * is told it, anyone else sees 0 (its attribute timeout of 0 keeps the
  * kernel from showing one caller's size to the next).
+ *
+ * <topic>/log takes appends only (O_APPEND): a copy of an old archive
+ * that holds it (cp -a writes at offset 0) must not route its bytes
+ * into the partitions again.  A restore name (a new name made in a
+ * partition directory: rsync's temporary file; restore.c) is a handle
+ * onto its partition's log holding no bytes of its own: a write below
+ * the log's end must equal the log's bytes there (else EPERM, nothing
+ * appended), a write at the end appends lines as a write to the log
+ * does, and a write past what it was written up to is refused.  A
+ * restore's handle (a restore name, or a log made again after its
+ * unlink) closed inside a line drops that line: an interrupted restore
+ * leaves whole lines, and run again it continues.  utimens
+ * of a partition log (or of a restore name) sets the mtime the log
+ * shows while its size stays (restore.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +47,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "held_i.h"
 #include "kinds.h"
 #include "cred.h"
 #include "frame.h"
@@ -41,6 +56,7 @@
 #include "node.h"
 #include "pcache.h"
 #include "read.h"
+#include "restore.h"
 #include "stat.h"
 #include "text.h"
 #include "wb.h"
@@ -127,6 +143,15 @@ static size_t shlogfs_line_need(const struct shlogfs_handle *h,
 	return need > max_message + 1 ? h->buf.len : need;
 }
 
+/* A write to <topic>/log without O_APPEND: refused (and logged). */
+static int shlogfs_tlog_refuse(struct shlogfs_handle *h)
+{
+	shlogfs_log(LOG_NOTICE, "%s/log: a write without O_APPEND refused "
+		    "(EPERM): the topic's log takes appends only",
+		    h->node->topic);
+	return -EPERM;
+}
+
 /* Is a write at @p off allowed: O_APPEND (at open and now) or at the end? */
 static int shlogfs_append_ok(struct shlogfs_handle *h, int wflags,
 			     uint64_t off)
@@ -136,6 +161,8 @@ static int shlogfs_append_ok(struct shlogfs_handle *h, int wflags,
 
 	if ((h->flags & O_APPEND) && (wflags & O_APPEND))
 		return 0;
+	if (h->node->kind == &shlogfs_kind_tlog)
+		return shlogfs_tlog_refuse(h);
 	if ((rc = shlogfs_lines_of(h->node->kind)->end(h, &end)))
 		return rc;
 	return off == end + h->buf.len ? 0 : -EPERM;
@@ -170,7 +197,48 @@ static ssize_t shlogfs_lines_write(struct shlogfs *fs, struct shlogfs_handle *h,
 	return rc;
 }
 
-/* release op: the unfinished line becomes a message, with a '\n' added. */
+/* A write to a log through a restore's handle: the bytes it appends
+ * are noted (a key they set is not removed by unlink, k_keys.c). */
+static ssize_t shlogfs_restore_lines_write(struct shlogfs *fs,
+					   struct shlogfs_handle *h,
+					   const char *buf, size_t size,
+					   uint64_t off, int fflags)
+{
+	uint64_t before = 0, after = 0;
+	const struct shlogfs_lines *l = shlogfs_lines_of(h->node->kind);
+	ssize_t rc;
+
+	if (!h->restore)
+		return shlogfs_lines_write(fs, h, buf, size, off, fflags);
+	if (l->end(h, &before))
+		before = 0;
+	rc = shlogfs_lines_write(fs, h, buf, size, off, fflags);
+	if (rc > 0 && l->end(h, &after) == 0)
+		shlogfs_restore_span_add(fs, h->node->topic, h->node->part,
+					 before, after);
+	return rc;
+}
+
+/*
+ * A restore's handle closed inside a line (an interrupted rsync or tar):
+ * the line's bytes are dropped, not made a message, so the log ends at
+ * the last whole line and the restore run again continues there (under
+ * h->lock).
+ */
+static void shlogfs_restore_drop_tail(struct shlogfs_handle *h)
+{
+	SL_HELD(&h->lock);
+	if (h->buf.len == 0)
+		return;
+	shlogfs_log(LOG_NOTICE, "%s/%u/%s: a restore ended inside a line: its "
+		    "%zu bytes are dropped (run the restore again)",
+		    h->node->topic, h->node->part,
+		    h->node->name[0] ? h->node->name : "log", h->buf.len);
+	h->buf.len = 0;
+}
+
+/* release op: the unfinished line becomes a message, with a '\n' added
+ * (a restore's handle: dropped). */
 static int shlogfs_lines_finish(struct shlogfs_handle *h)
 {
 	const struct shlogfs_lines *l = shlogfs_lines_of(h->node->kind);
@@ -179,6 +247,8 @@ static int shlogfs_lines_finish(struct shlogfs_handle *h)
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
+	if (h->restore)
+		shlogfs_restore_drop_tail(h);
 	rc = shlogfs_frame_finish(&f);
 	if (rc == 0 && l->send)
 		rc = l->send(h, 0);
@@ -319,7 +389,7 @@ static ssize_t shlogfs_log_write(struct shlogfs *fs, struct shlogfs_handle *h,
 {
 	if (fs->wb_on)
 		return shlogfs_wb_write(fs, h, buf, size, off, fix);
-	return shlogfs_lines_write(fs, h, buf, size, off, fflags);
+	return shlogfs_restore_lines_write(fs, h, buf, size, off, fflags);
 }
 
 /* fsync op: everything written before is durable on return. */
@@ -610,6 +680,175 @@ static int shlogfs_tlog_release(struct shlogfs *fs, struct shlogfs_handle *h)
 	return shlogfs_lines_finish(h);
 }
 
+/* ==== times of a partition log ======================================= */
+
+/* Set the mtime partition @p p of @p topic shows while its size stays. */
+static int shlogfs_part_utimens(struct shlogfs *fs, const char *topic,
+				uint32_t part, shlog_part *p,
+				const struct timespec *mtime)
+{
+	struct shlog_part_info in;
+	int rc = shlog_part_info(p, &in);
+
+	if (rc == 0)
+		rc = shlogfs_restore_set_time(fs, topic, part, mtime, in.end_off);
+	return rc;
+}
+
+/* utimens op of a partition log and a restore name: the log's mtime. */
+static int shlogfs_log_utimens(struct shlogfs *fs, struct shlogfs_node *n,
+			       const struct timespec *mtime)
+{
+	shlog_part *p;
+	int rc = shlogfs_node_part(fs, n, &p);
+
+	if (rc)
+		return rc;
+	rc = shlogfs_part_utimens(fs, n->topic, n->part, p, mtime);
+	shlog_part_put(p);
+	return rc;
+}
+
+/* ==== restore names: <topic>/<p>/<new name> =========================== */
+
+/* 0 if the log holds @p buf at @p off, else -EPERM (or the read's error). */
+static int shlogfs_rname_same(shlog_part *p, const char *buf, size_t size,
+			      uint64_t off)
+{
+	char tmp[16384];
+
+	while (size) {
+		size_t want = size < sizeof tmp ? size : sizeof tmp;
+		ssize_t r = shlog_part_read(p, off, tmp, want);
+		if (r <= 0)
+			return r == 0 || r == -ENODATA ? -EPERM : (int)r;
+		if (memcmp(tmp, buf, (size_t)r) != 0)
+			return -EPERM;
+		buf += r;
+		off += (uint64_t)r;
+		size -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Log a refused restore write of @p h at @p off and say why. */
+static void shlogfs_rname_refused(struct shlogfs_handle *h, uint64_t off,
+				  uint64_t end, const char *why)
+{
+	shlogfs_log(LOG_NOTICE, "%s/%u/%s: restore write at byte %llu refused "
+		    "(EPERM, the log has %llu bytes): %s; nothing appended",
+		    h->node->topic, h->node->part, h->node->name,
+		    (unsigned long long)off, (unsigned long long)end, why);
+}
+
+/* write op: compare below the log's end, append at it. */
+static ssize_t shlogfs_rname_write(struct shlogfs *fs, struct shlogfs_handle *h,
+				   const char *buf, size_t size, uint64_t off,
+				   int fflags, struct shlogfs_wb_fix *fix)
+{
+	struct shlogfs_node *n = h->node;
+	uint64_t end, pos = shlogfs_restore_name_pos(fs, n->topic, n->part,
+						     n->name);
+	size_t below = 0;
+	ssize_t rc;
+
+	(void)fix;
+	if ((rc = shlogfs_log_end(h, &end)))
+		return rc;
+	if (off > pos) {
+		shlogfs_rname_refused(h, off, end, "it would leave a hole");
+		return -EPERM;
+	}
+	if (off < end) {
+		below = end - off < size ? (size_t)(end - off) : size;
+		if ((rc = shlogfs_rname_same(h->part, buf, below, off))) {
+			shlogfs_rname_refused(h, off, end, "its bytes differ "
+					      "from the log's");
+			return rc;
+		}
+	}
+	rc = (ssize_t)below;
+	if (below < size) {
+		rc = shlogfs_restore_lines_write(fs, h, buf + below,
+						 size - below, off + below,
+						 fflags);
+		if (rc < 0)
+			return rc;
+		rc += (ssize_t)below;
+	}
+	shlogfs_restore_name_reach(fs, n->topic, n->part, n->name,
+				   off + (uint64_t)rc);
+	return rc;
+}
+
+/* open op: a handle onto the partition's log (-o writeback: refused). */
+static int shlogfs_rname_open(struct shlogfs *fs, struct shlogfs_node *n,
+			      struct shlogfs_handle *h,
+			      const struct shlogfs_cred *c,
+			      struct fuse_file_info *fi)
+{
+	(void)c;
+	if (fs->wb_on)
+		return shlogfs_wb_refused(n, "a restore name");
+	fi->direct_io = 1;
+	h->restore = 1;
+	return shlogfs_node_part(fs, n, &h->part);
+}
+
+/* Bytes of the log a restore name was written (or checked) up to. */
+static uint64_t shlogfs_rname_pos(struct shlogfs *fs, struct shlogfs_node *n)
+{
+	return shlogfs_restore_name_pos(fs, n->topic, n->part, n->name);
+}
+
+/* Fill a read of a restore name from the partition's log. */
+static ssize_t shlogfs_rname_fill(struct shlogfs_handle *h, uint64_t off,
+				  char *buf, size_t size)
+{
+	return shlogfs_part_fill(h->part, off, buf, size);
+}
+
+/* read op: the log's bytes, up to where the name was written. */
+static void shlogfs_rname_read(fuse_req_t req, struct shlogfs_handle *h,
+			       size_t size, uint64_t off)
+{
+	uint64_t pos = shlogfs_rname_pos(shlogfs_of(req), h->node);
+
+	if (off >= pos)
+		size = 0;
+	else if (size > pos - off)
+		size = (size_t)(pos - off);
+	shlogfs_reply_fill(req, h, size, off, shlogfs_rname_fill);
+}
+
+/* release op: an unfinished last line, with a '\n' added, as a log's. */
+static int shlogfs_rname_release(struct shlogfs *fs, struct shlogfs_handle *h)
+{
+	(void)fs;
+	return shlogfs_lines_finish(h);
+}
+
+/* attr op: the bytes it was written up to. */
+static int shlogfs_rname_attr(struct shlogfs *fs, struct shlogfs_node *n,
+			      fuse_req_t req, struct stat *st)
+{
+	(void)req;
+	if (shlogfs_restore_name_has(fs, n->topic, n->part, n->name))
+		return -ENOENT;
+	shlogfs_stat_size(st, shlogfs_rname_pos(fs, n), 0);
+	return 0;
+}
+
+/* truncate op: only to the size it has (rsync's last ftruncate). */
+static int shlogfs_rname_truncate(struct shlogfs *fs, struct shlogfs_node *n,
+				  fuse_req_t req, uint64_t size,
+				  struct shlogfs_handle *h)
+{
+	(void)req;
+	(void)h;
+	return size == shlogfs_rname_pos(fs, n) ? 0 : -EPERM;
+}
+
 /* ==== the kinds ======================================================= */
 
 static const struct shlogfs_lines shlogfs_lines_log = {
@@ -629,8 +868,9 @@ const struct shlogfs_kind shlogfs_kind_log = {
 	.pcache = SHLOGFS_PC_LOG,
 	.feeds = &shlogfs_kind_log,
 	.attr = shlogfs_log_attr,
-	.chmod = shlogfs_chmod_ignore,
+	.chmod = shlogfs_chmod_file,
 	.chown = shlogfs_chown_dir,
+	.utimens = shlogfs_log_utimens,
 	.truncate = shlogfs_lines_truncate,
 	.open = shlogfs_log_open,
 	.read = shlogfs_log_read,
@@ -652,7 +892,7 @@ const struct shlogfs_kind shlogfs_kind_tlog = {
 	.feeds = &shlogfs_kind_log,
 	.feeds_all = 1,
 	.attr = shlogfs_tlog_attr,
-	.chmod = shlogfs_chmod_ignore,
+	.chmod = shlogfs_chmod_file,
 	.chown = shlogfs_chown_dir,
 	.truncate = shlogfs_lines_truncate,
 	.open = shlogfs_tlog_open,
@@ -660,4 +900,26 @@ const struct shlogfs_kind shlogfs_kind_tlog = {
 	.write = shlogfs_tlog_write,
 	.fsync = shlogfs_tlog_fsync,
 	.release = shlogfs_tlog_release,
+};
+
+const struct shlogfs_kind shlogfs_kind_rname = {
+	.type = S_IFREG,
+	.perm = 0666,
+	.owner = SHLOGFS_OWNER_PART,
+	.leaf = 1,
+	.generated = 1,
+	.held = "line",
+	.priv = &shlogfs_lines_log,
+	.pcache = SHLOGFS_PC_NEVER,
+	.feeds = &shlogfs_kind_log,
+	.attr = shlogfs_rname_attr,
+	.chmod = shlogfs_chmod_file,
+	.chown = shlogfs_chown_dir,
+	.utimens = shlogfs_log_utimens,
+	.truncate = shlogfs_rname_truncate,
+	.open = shlogfs_rname_open,
+	.read = shlogfs_rname_read,
+	.write = shlogfs_rname_write,
+	.fsync = shlogfs_log_fsync,
+	.release = shlogfs_rname_release,
 };

@@ -16,6 +16,7 @@
 #include "list.h"
 #include "node.h"
 #include "own.h"
+#include "restore.h"
 #include "stat.h"
 
 /* The files at the root beside the topics. */
@@ -91,24 +92,37 @@ static fuse_ino_t shlogfs_root_peek(struct shlogfs *fs, struct shlogfs_node *d,
 	return shlogfs_node_peek(fs, &nm);
 }
 
-/* mkdir TOPIC: a topic with the partitions option's partitions. */
+/* -o partitions=0: the new topic's one partition hidden, without a log,
+ * until mkdir TOPIC/0 (cp -a makes it). */
+static int shlogfs_root_hide_first(struct shlogfs *fs, const char *topic)
+{
+	int rc = shlogfs_restore_flag_set(fs, SHLOGFS_RF_GONE, topic, 0);
+
+	return rc ? rc : shlogfs_restore_flag_set(fs, SHLOGFS_RF_HIDDEN, topic, 0);
+}
+
+/* mkdir TOPIC: a topic with the partitions option's partitions (with
+ * partitions=0 one, hidden: the topic looks empty). */
 static int shlogfs_root_mkdir_topic(struct shlogfs *fs, fuse_req_t req,
 				    const char *name, mode_t mode)
 {
+	uint32_t np = fs->partitions ? fs->partitions : 1;
 	int rc = shlog_topic_name_check(name);
 
 	if (shlogfs_root_file(name))
 		return -EEXIST; /* .metrics, .status, .delete */
 	if (rc == 0)
-		rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 1,
-					 fs->partitions);
+		rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 1, np);
 	if (rc == 0)
-		rc = shlog_topic_create(fs->store, name, fs->partitions);
+		rc = shlog_topic_create(fs->store, name, np);
 	if (rc)
 		return rc;
+	shlogfs_restore_forget(fs, name); /* of a topic of that name before */
 	shlogfs_dir_adopt(fs, req, name, -1, mode);
-	for (uint32_t i = 0; i < fs->partitions; i++)
+	for (uint32_t i = 0; i < np; i++)
 		shlogfs_dir_adopt(fs, req, name, i, mode);
+	if (fs->partitions == 0)
+		return shlogfs_root_hide_first(fs, name);
 	return 0;
 }
 

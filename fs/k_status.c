@@ -181,7 +181,6 @@ static const struct shlogfs_status shlogfs_status_stats = {
 		.generated = 1,                                            \
 		.priv = desc,                                              \
 		.attr = shlogfs_status_attr,                               \
-		.chmod = shlogfs_chmod_ignore,                             \
 		.open = shlogfs_status_open,                               \
 		.read = shlogfs_read_snap,                                 \
 	}

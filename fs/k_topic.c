@@ -1,7 +1,13 @@
 /*
  * k_topic.c — the kind of a topic's directory, <topic>/: its log (the
  * sharded entry point) and its partitions, numbered from 0.  mkdir of
- * the next number adds a partition.
+ * the next number adds a partition; mkdir of a higher one (at most
+ * SHLOGFS_MKDIR_AHEAD past the next) adds the ones between too, hidden
+ * until mkdir of their own number (a restore makes partitions in the
+ * order of its archive: cp -a in the source's directory order, rsync
+ * in name order, 10 before 2).  With -o partitions=0 a partition made
+ * by mkdir has no `log` until one is created (cp -a opens it with
+ * O_EXCL); restore.c keeps both facts.
  *
  * A listing shows the partitions only: `log` holds every partition's
  * messages again, so it is found by name (lookup, open) but never
@@ -14,15 +20,28 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #include "kinds.h"
 #include "list.h"
+#include "log.h"
 #include "node.h"
 #include "own.h"
+#include "restore.h"
 #include "stat.h"
 
 /* The name of the topic's log among its partitions. */
 #define SHLOGFS_TLOG_NAME "log"
+
+/* How far past the next number a mkdir may make partitions. */
+#define SHLOGFS_MKDIR_AHEAD 1024
+
+/* 1 if partition @p part of @p d is hidden (made ahead, still empty). */
+static int shlogfs_topic_hidden(struct shlogfs *fs, struct shlogfs_node *d,
+				uint32_t part)
+{
+	return shlogfs_restore_flag_empty(fs, SHLOGFS_RF_HIDDEN, d->topic, part);
+}
 
 /* resolve op: the topic's log, or one of its partitions. */
 static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
@@ -40,7 +59,8 @@ static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
 	out->kind = &shlogfs_kind_part;
-	return out->part < nparts ? 0 : -ENOENT;
+	return out->part < nparts && !shlogfs_topic_hidden(fs, d, out->part) ?
+	       0 : -ENOENT;
 }
 
 /* list op: the partitions (the topic's log by name only). */
@@ -54,6 +74,8 @@ static int shlogfs_topic_list(struct shlogfs *fs, struct shlogfs_node *d,
 	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
 	for (uint32_t i = 0; i < nparts; i++) {
+		if (shlogfs_topic_hidden(fs, d, i))
+			continue;
 		int len = snprintf(num, sizeof num, "%u", i);
 		if ((rc = shlogfs_dir_add(out, num, (size_t)len, S_IFDIR)))
 			return rc;
@@ -80,12 +102,61 @@ static int shlogfs_topic_attr(struct shlogfs *fs, struct shlogfs_node *n,
 	int rc = shlog_topic_nparts(fs->store, n->topic, &nparts);
 
 	(void)req;
-	if (rc == 0)
-		st->st_nlink = 2 + nparts;
+	if (rc)
+		return rc;
+	st->st_nlink = 2;
+	for (uint32_t i = 0; i < nparts; i++)
+		st->st_nlink += !shlogfs_topic_hidden(fs, n, i);
+	return 0;
+}
+
+/* -o partitions=0: partition @p part made by mkdir has no log until
+ * created (cp -a opens it with O_EXCL); else it has one. */
+static int shlogfs_topic_no_log(struct shlogfs *fs, struct shlogfs_node *d,
+				uint32_t part)
+{
+	if (fs->partitions != 0)
+		return 0;
+	return shlogfs_restore_flag_set(fs, SHLOGFS_RF_GONE, d->topic, part);
+}
+
+/* mkdir TOPIC/N of a hidden partition N: it shows now. */
+static int shlogfs_topic_unhide(struct shlogfs *fs, fuse_req_t req,
+				struct shlogfs_node *d, uint32_t part,
+				mode_t mode)
+{
+	int rc = shlogfs_topic_no_log(fs, d, part);
+
+	if (rc)
+		return rc;
+	shlogfs_restore_flag_clear(fs, SHLOGFS_RF_HIDDEN, d->topic, part);
+	shlogfs_dir_adopt(fs, req, d->topic, part, mode);
+	return 0;
+}
+
+/* Add partitions up to @p want, those below it hidden. */
+static int shlogfs_topic_add_to(struct shlogfs *fs, fuse_req_t req,
+				struct shlogfs_node *d, uint32_t nparts,
+				uint32_t want, mode_t mode)
+{
+	uint32_t got;
+	int rc = 0;
+
+	for (uint32_t i = nparts; rc == 0 && i <= want; i++) {
+		if ((rc = shlog_topic_add_part(fs->store, d->topic, &got)))
+			break;
+		if (got != i)
+			return -EEXIST; /* another mkdir won the race */
+		rc = shlogfs_topic_no_log(fs, d, i);
+		if (rc == 0 && i < want)
+			rc = shlogfs_restore_flag_set(fs, SHLOGFS_RF_HIDDEN,
+						      d->topic, i);
+		shlogfs_dir_adopt(fs, req, d->topic, i, mode);
+	}
 	return rc;
 }
 
-/* mkdir TOPIC/N: add partition N, which must be the next number. */
+/* mkdir TOPIC/N: show hidden partition N, or add partitions up to N. */
 static int shlogfs_topic_mkdir_part(struct shlogfs *fs, fuse_req_t req,
 				    struct shlogfs_node *d, const char *name,
 				    mode_t mode, uint32_t *out)
@@ -99,17 +170,20 @@ static int shlogfs_topic_mkdir_part(struct shlogfs *fs, fuse_req_t req,
 		return -EINVAL;
 	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
+	*out = want;
 	if (want < nparts)
-		return -EEXIST;
-	if (want > nparts)
+		return shlogfs_topic_hidden(fs, d, want) ?
+		       shlogfs_topic_unhide(fs, req, d, want, mode) : -EEXIST;
+	if (want - nparts > SHLOGFS_MKDIR_AHEAD) {
+		shlogfs_log(LOG_NOTICE, "mkdir %s/%u refused (EINVAL): the topic "
+			    "has %u partitions, and a mkdir makes at most %u more",
+			    d->topic, want, nparts, SHLOGFS_MKDIR_AHEAD + 1);
 		return -EINVAL;
-	if ((rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 0, 1)) ||
-	    (rc = shlog_topic_add_part(fs->store, d->topic, out)))
+	}
+	if ((rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 0,
+				      want - nparts + 1)))
 		return rc;
-	if (*out != want)
-		return -EEXIST; /* another mkdir won the race */
-	shlogfs_dir_adopt(fs, req, d->topic, want, mode);
-	return 0;
+	return shlogfs_topic_add_to(fs, req, d, nparts, want, mode);
 }
 
 /* mkdir op: a partition (under mk_lock: the per-user limits). */

@@ -193,7 +193,6 @@ static const struct shlogfs_view shlogfs_view_since = {
 		.priv = desc,                                              \
 		.pcache = SHLOGFS_PC_NEVER,                                \
 		.attr = shlogfs_view_attr,                                 \
-		.chmod = shlogfs_chmod_ignore,                             \
 		.open = shlogfs_view_open,                                 \
 		.read = shlogfs_view_read,                                 \
 		.base = shlogfs_view_base,                                 \

@@ -26,6 +26,7 @@ extern const struct shlogfs_kind shlogfs_kind_part;      /**< <topic>/<p>/ */
 /* k_log.c */
 extern const struct shlogfs_kind shlogfs_kind_tlog;      /**< <topic>/log */
 extern const struct shlogfs_kind shlogfs_kind_log;       /**< <topic>/<p>/log */
+extern const struct shlogfs_kind shlogfs_kind_rname;     /**< <topic>/<p>/<restore name> */
 /* k_status.c */
 extern const struct shlogfs_kind shlogfs_kind_anchor;    /**< <topic>/<p>/anchor */
 extern const struct shlogfs_kind shlogfs_kind_index;     /**< <topic>/<p>/index */

@@ -32,6 +32,7 @@
 #include "kinds.h"
 #include "ll.h"
 #include "log.h"
+#include "restore.h"
 #include "node.h"
 #include "pcache.h"
 #include "text.h"
@@ -113,7 +114,8 @@ static void shlogfs_usage(const char *prog)
 "Mounts the shlog data directory DATADIR (created if missing) on MOUNTPOINT.\n"
 "Unmount with: fusermount3 -u MOUNTPOINT\n\n"
 "shlogfs options (-o name=value):\n"
-"    -o partitions=N        partitions of a topic made by mkdir (1)\n"
+"    -o partitions=N        partitions of a topic made by mkdir (1); 0: none\n"
+"                           until mkdir TOPIC/N (restore with cp -a)\n"
 "    -o stride=N            messages per index entry and flush trigger (1000)\n"
 "    -o flush_ms=N          longest wait of a message for its flush (20)\n"
 "    -o max_buffer=N        buffered messages per partition before writers wait (5000)\n"
@@ -225,7 +227,7 @@ static const struct shlogfs_optnum shlogfs_optnums[] = {
 	SHLOGFS_SO(KEY_MAX_SEGMENTS, SHLOGFS_U32, max_segments),
 	SHLOGFS_SO(KEY_SYNC_MS, SHLOGFS_U32, sync_interval_ms),
 	SHLOGFS_SO(KEY_FLUSH_THREADS, SHLOGFS_U32, flush_threads),
-	SHLOGFS_NUM(KEY_PARTITIONS, SHLOGFS_U32, partitions, 1, 65536),
+	SHLOGFS_NUM(KEY_PARTITIONS, SHLOGFS_U32, partitions, 0, 65536),
 	SHLOGFS_NUM(KEY_MAX_HELD, SHLOGFS_SIZE, max_held, 4096, UINT64_MAX >> 2),
 	SHLOGFS_NUM(KEY_MAX_HELD_PER_USER, SHLOGFS_SIZE, max_held_per_user, 4096,
 		    UINT64_MAX >> 2),
@@ -610,6 +612,7 @@ static int shlogfs_state_init(struct shlogfs *fs, const struct shlogfs_cli *cli,
 	shlogfs_nodes_init(fs, &shlogfs_kind_root);
 	LIST_INIT(&fs->handles);
 	LIST_INIT(&fs->snaps);
+	shlogfs_restore_init(fs);
 	shlogfs_shutdown_prepare();
 	shlogfs_malloc_setup();
 	return 0;
@@ -620,6 +623,7 @@ static void shlogfs_state_free(struct shlogfs *fs)
 {
 	shlogfs_shutdown_begin();
 	shlogfs_budget_free(&fs->budget);
+	shlogfs_restore_free(fs);
 	free(fs->datadir);
 }
 

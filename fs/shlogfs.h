@@ -10,6 +10,7 @@
  *   /<topic>/<p>/at/<N>           the log from message N on
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
+ *   /<topic>/<p>/<other>          a restore name (k_log.c, restore.c)
  *   /.metrics, /.status           Prometheus metrics, a summary
  *   /.delete                      write "TOPIC\n" to delete a topic
  *
@@ -58,6 +59,7 @@ struct shlogfs_dir;
 struct shlogfs_wb;
 struct shlogfs_wb_fix;
 struct shlogfs_snap;
+struct shlogfs_rent;
 
 /** A growable byte buffer (text.h). */
 struct shlogfs_buf {
@@ -124,6 +126,9 @@ struct shlogfs_kind {
 	/** setattr owner; NULL: -EPERM. */
 	int (*chown)(struct shlogfs *fs, struct shlogfs_node *n, uid_t uid,
 		     gid_t gid);
+	/** setattr times (@p mtime: the new mtime); NULL: accepted, no effect. */
+	int (*utimens)(struct shlogfs *fs, struct shlogfs_node *n,
+		       const struct timespec *mtime);
 	/** setattr size (@p h: the open file, or NULL); NULL: -EISDIR or -EPERM. */
 	int (*truncate)(struct shlogfs *fs, struct shlogfs_node *n,
 			fuse_req_t req, uint64_t size, struct shlogfs_handle *h);
@@ -147,6 +152,10 @@ struct shlogfs_kind {
 	/** unlink @p name in @p d; NULL: -EPERM. */
 	int (*unlink)(struct shlogfs *fs, struct shlogfs_node *d,
 		      const char *name);
+	/** rename @p name in @p d to @p newname in @p d; NULL: -EPERM. */
+	int (*rename)(struct shlogfs *fs, struct shlogfs_node *d,
+		      const char *name, const char *newname,
+		      unsigned int flags);
 	/** create @p name in @p d and open it: @p e and @p fi filled, one
 	 *  lookup of e->ino counted; NULL: -EEXIST if it exists, else -EPERM. */
 	int (*create)(struct shlogfs *fs, fuse_req_t req, struct shlogfs_node *d,
@@ -242,6 +251,9 @@ struct shlogfs_handle {
 	int dirty;                 /**< keys/<key>: written, not yet appended */
 	int dropping;              /**< logs: discarding the rest of a refused line */
 	int wb_writer;             /**< partition log with -o writeback: counted in node->wb */
+	int restore;               /**< a restore's handle (a log made again, a
+				    *   restore name): its appends are noted; a
+				    *   key's: its value at open a restore's (restore.c) */
 	uid_t uid;                 /**< opener: whose budget the handle uses */
 	uint64_t held;             /**< bytes charged to the budget (lock) */
 	uint64_t ra_held;          /**< of ra, charged to the budget (ra_lock) */
@@ -302,6 +314,10 @@ struct shlogfs {
 	uint64_t pc_served;        /**< page reads served (atomic; pcache.c) */
 	uint64_t pc_refused;       /**< page reads refused with EIO (atomic) */
 	uint64_t pc_drops;         /**< cached pages dropped for a writer (atomic) */
+	struct shlogfs_restore {
+		pthread_mutex_t mu;
+		LIST_HEAD(, shlogfs_rent) ents;
+	} restore;                 /**< what restores left in memory (restore.c) */
 };
 
 /** The daemon's state from a request. */

@@ -6,9 +6,12 @@
  * shlog_dir_stat) and takes its permission bits from that directory's
  * mode, masked by its kind (logs and keys `dirmode & 0666`, status and
  * at/since files `dirmode & 0444`, directories their own).  Its kind's
- * attr operation adds size, times and links.  chmod of a file is
- * accepted and ignored (tar and rsync restore modes); chown of a log
- * changes its directory (nginx chowns its log files).  Attribute
+ * attr operation adds size, times and links; a partition log shows
+ * an mtime utimens set while its size stays (restore.c).  chmod of a
+ * log sets its directory's read and write bits (chown its owner: nginx
+ * chowns its log files); setattr that changes nothing succeeds on
+ * every kind, any other change of a kind without the operation is EPERM
+ * (attr.c).  Attribute
  * timeouts are 0: sizes change with every append and `tail -f` polls
  * with fstat, and a chown of a log changes its directory.  With -o
  * writeback a partition log's size is the kernel's own (it ignores
@@ -21,6 +24,7 @@
 
 #include "stat.h"
 #include "node.h"
+#include "restore.h"
 
 /* Attribute timeouts in seconds. */
 #define SHLOGFS_DIR_TIMEOUT 0.0
@@ -64,6 +68,8 @@ static int shlogfs_node_stat_as(struct shlogfs *fs, struct shlogfs_node *n,
 	st->st_dev = 0;
 	if (k->attr && (rc = k->attr(fs, n, req, st)))
 		return rc;
+	if (k->utimens && k->owner == SHLOGFS_OWNER_PART)
+		shlogfs_restore_time(fs, n->topic, n->part, st);
 	if (shlogfs_kind_is_dir(k))
 		st->st_size = 4096;
 	return 0;
@@ -117,14 +123,20 @@ int shlogfs_chmod_dir(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode)
 	return shlog_dir_chmod(fs->store, topic, part, mode & 07777);
 }
 
-/* chmod of a file: accepted and ignored (its bits are its directory's). */
-int shlogfs_chmod_ignore(struct shlogfs *fs, struct shlogfs_node *n,
-			 mode_t mode)
+/* chmod of a log: its kind's bits of the directory's mode change, the
+ * rest stay (a log 0640 in a partition 0751 makes it 0751 & ~0666 | 0640). */
+int shlogfs_chmod_file(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode)
 {
-	(void)fs;
-	(void)n;
-	(void)mode;
-	return 0;
+	int64_t part;
+	const char *topic = shlogfs_owner_dir(n, &part);
+	mode_t keep = n->kind->perm;
+	struct stat st;
+	int rc = shlog_dir_stat(fs->store, topic, part, &st);
+
+	if (rc)
+		return rc;
+	return shlog_dir_chmod(fs->store, topic, part,
+			       ((st.st_mode & ~keep) | (mode & keep)) & 07777);
 }
 
 /* chown: passed to the directory the node shows. */

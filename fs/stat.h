@@ -23,9 +23,9 @@ double shlogfs_timeout(const struct shlogfs *fs, const struct shlogfs_node *n);
 void shlogfs_stat_size(struct stat *st, uint64_t size, int64_t mtime_ns);
 /** chmod op: the mode of the node's own directory in the data dir. */
 int shlogfs_chmod_dir(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode);
-/** chmod op of a file: accepted and ignored (tar and rsync restore modes). */
-int shlogfs_chmod_ignore(struct shlogfs *fs, struct shlogfs_node *n,
-			 mode_t mode);
+/** chmod op of a log: its read and write bits (its kind's perm) go to
+ *  its directory's mode; the directory's other bits stay. */
+int shlogfs_chmod_file(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode);
 /** chown op: the owner of the directory the node shows (kind's owner). */
 int shlogfs_chown_dir(struct shlogfs *fs, struct shlogfs_node *n, uid_t uid,
 		      gid_t gid);

@@ -35,7 +35,7 @@ tl_say "bad arguments fail before daemonizing"
 expect_refused
 expect_refused "$DATADIR"
 expect_refused "$DATADIR" "$T/no-such-dir"
-expect_refused "$DATADIR" "$MNT" -o partitions=0
+expect_refused "$DATADIR" "$MNT" -o partitions=65537   # issue 12: 0 is allowed now (topics start empty)
 expect_refused "$DATADIR" "$MNT" -o sync=sometimes
 expect_refused "$DATADIR" "$MNT" -o no_such_option
 echo x >"$T/afile"

@@ -230,7 +230,12 @@ op 'EPERM|ENOTSUP|EOPNOTSUPP|EXDEV' "rename log to log2" rename "$L" "$MNT/t/0/l
 op 'EPERM|ENOTSUP|EOPNOTSUPP' "link log to hard" link "$L" "$MNT/t/0/hard"
 op 'EPERM|ENOTSUP|EOPNOTSUPP' "symlink in a partition" symlink log "$MNT/t/0/soft"
 op 'EPERM|ENOTSUP|EOPNOTSUPP' "mknod (fifo) in a partition" mknod "$MNT/t/0/fifo"
-op 'EPERM|ENOTSUP|EOPNOTSUPP|EACCES|ENOSYS|EINVAL' "create a file in a partition" creat "$MNT/t/0/new"
+# issue 12: an exclusive create in a partition is a restore name (rsync's
+# temporary file), a handle onto the log that cannot change it
+op ok "exclusive create in a partition (a restore name)" creat "$MNT/t/0/new"
+op EPERM "write other bytes at 0 through the restore name" pwrite "$MNT/t/0/new" 0 garbage
+op EPERM "rename the restore name over log (it covers none of it)" rename "$MNT/t/0/new" "$L"
+op ok "rm the restore name" unlink "$MNT/t/0/new"
 op 'EPERM|ENOTSUP|EOPNOTSUPP|EACCES|ENOSYS|EINVAL' "create a file at the root" creat "$MNT/new"
 op 'EPERM|EACCES|EROFS|EBADF' "open anchor for writing" open-w "$MNT/t/0/anchor"
 op 'EPERM|EACCES|EROFS|EBADF' "open index for writing" open-w "$MNT/t/0/index"
@@ -265,7 +270,7 @@ op EINVAL "mkdir topic caf\\xe9 (Latin-1, not UTF-8)" mkdir "$MNT/caf"$'\xe9'
 op EINVAL "mkdir topic with valid UTF-8 (é)" mkdir "$MNT/caf"$'\xc3\xa9'
 op 'EINVAL|ENOENT|EPERM' "mkdir partition t/abc" mkdir "$MNT/t/abc"
 op 'EINVAL|ENOENT|EPERM' "mkdir partition t/01 (leading zero)" mkdir "$MNT/t/01"
-op 'EINVAL|ENOENT|EPERM' "mkdir partition t/5 (not the next number)" mkdir "$MNT/t/5"
+op 'EINVAL|ENOENT|EPERM' "mkdir partition t/5000 (too far past the next number)" mkdir "$MNT/t/5000"
 op 'EINVAL|ENOENT|EPERM' "mkdir partition t/-1" mkdir "$MNT/t/-1"
 op 'EINVAL|ENOENT' "stat at/abc" stat "$MNT/t/0/at/abc"
 op 'EINVAL|ENOENT' "stat since/yesterday" stat "$MNT/t/0/since/yesterday"

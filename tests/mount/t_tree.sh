@@ -29,17 +29,23 @@ for f in log anchor index stats; do
 	[ -f "$MNT/chat/0/$f" ] || mt_fail "chat/0/$f is not a regular file"
 done
 
-tl_say "mkdir the next partition; wrong numbers refused"
+tl_say "mkdir the next partition; a higher one makes those between, hidden; wrong numbers refused"
 mkdir "$MNT/chat/3"
 [ -d "$MNT/chat/3" ] || mt_fail "chat/3 not created"
 mt_expect_err 'File exists' mkdir "$MNT/chat/3"
-mt_expect_err '.' mkdir "$MNT/chat/5"
-[ ! -e "$MNT/chat/5" ] || mt_fail "chat/5 created (not the next number)"
+# issue 12: a restore makes partitions in its archive's order (rsync: 10
+# before 2), so mkdir chat/5 makes 4 too, hidden until mkdir chat/4
+mkdir "$MNT/chat/5" || mt_fail "mkdir chat/5 (two past the last) failed"
+[ -d "$MNT/chat/5" ] || mt_fail "chat/5 not created"
+[ ! -e "$MNT/chat/4" ] || mt_fail "chat/4 shows before its mkdir"
+mkdir "$MNT/chat/4" || mt_fail "mkdir chat/4 (hidden) failed"
+mt_expect_err 'File exists' mkdir "$MNT/chat/4"
+mt_expect_err 'Invalid argument' mkdir "$MNT/chat/5000"
 mt_expect_err 'Invalid argument' mkdir "$MNT/chat/04"
 mt_expect_err 'Invalid argument' mkdir "$MNT/chat/x"
 mt_expect_err 'Invalid argument' mkdir "$MNT/chat/-1"
-[ "$(ls "$MNT/chat" | grep -c '^[0-9]')" = 4 ] ||
-	mt_fail "expected 4 partitions: $(ls "$MNT/chat")"
+[ "$(ls "$MNT/chat" | grep -c '^[0-9]')" = 6 ] ||
+	mt_fail "expected 6 partitions: $(ls "$MNT/chat")"
 
 tl_say "status files: st_size matches what read returns"
 echo "hello	world" >>"$MNT/chat/0/log"
