@@ -23,6 +23,7 @@
  *    succeeds when it was written up to the log's end, and drops the
  *    name; unlink drops it.  Any other create or rename here is EPERM.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -212,7 +213,24 @@ static int shlogfs_part_create_log(struct shlogfs *fs, fuse_req_t req,
 	return rc;
 }
 
-/* create of a new name: O_EXCL makes a restore name, anything else EPERM. */
+/* Is @p name a restore's temporary name for the log: rsync's ".log.XXXXXX"
+ * (six letters or digits)?  Other tools' names (logrotate's log.1, an
+ * editor's swap file) are not: their creates stay EPERM. */
+static int shlogfs_part_rname_ok(const char *name)
+{
+	static const char pre[] = "." SHLOGFS_LOG_NAME ".";
+	size_t n = strlen(pre);
+
+	if (strncmp(name, pre, n) != 0 || strlen(name) != n + 6)
+		return 0;
+	for (size_t i = n; name[i]; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return 0;
+	return 1;
+}
+
+/* create of a new name: an exclusive create of a restore's temporary
+ * name makes a restore name, anything else EPERM. */
 static int shlogfs_part_create_rname(struct shlogfs *fs, fuse_req_t req,
 				     struct shlogfs_node *d, const char *name,
 				     struct fuse_file_info *fi,
@@ -222,10 +240,12 @@ static int shlogfs_part_create_rname(struct shlogfs *fs, fuse_req_t req,
 	uid_t uid = fuse_req_ctx(req)->uid;
 	int rc;
 
-	if (!(fi->flags & O_EXCL) || fs->wb_on) {
+	if (!(fi->flags & O_EXCL) || !shlogfs_part_rname_ok(name) ||
+	    fs->wb_on) {
 		shlogfs_log(LOG_NOTICE, "%s/%u/%s: create refused (EPERM): a "
 			    "partition holds its log; only an exclusive create "
-			    "(a restore's temporary file)%s makes a new name",
+			    "of .log.XXXXXX (rsync's temporary file)%s makes a "
+			    "new name",
 			    d->topic, d->part, name,
 			    fs->wb_on ? ", without -o writeback," : "");
 		return -EPERM;

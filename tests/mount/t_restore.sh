@@ -172,14 +172,14 @@ import errno, os, sys
 out = []
 for i in range(9):
     try:
-        os.close(os.open(os.path.join(sys.argv[1], ".t%d" % i),
+        os.close(os.open(os.path.join(sys.argv[1], ".log.tmp00%d" % i),
                          os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         out.append("ok")
     except OSError as e:
         out.append(errno.errorcode[e.errno])
 for i in range(9):
     try:
-        os.unlink(os.path.join(sys.argv[1], ".t%d" % i))
+        os.unlink(os.path.join(sys.argv[1], ".log.tmp00%d" % i))
     except OSError:
         pass
 print(" ".join(out))
@@ -188,12 +188,22 @@ EOF
 [ "$got" = "ok ok ok ok ok ok ok ok EDQUOT" ] ||
 	mt_fail "restore names in pub/1 after the failed rsync: $got"
 cmp "$T/bk2/pub/1/log" "$MNT/pub/1/log" || mt_fail "restore names changed pub/1/log"
+# only rsync's temporary name of the log is a restore name: logrotate's
+# copy (log.1) and other exclusive creates are refused, nothing made
+for n in log.1 .log.swp .x.AbCdEf; do
+	got=$(python3 -c 'import errno, os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL)); print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$MNT/pub/1/$n")
+	[ "$got" = EPERM ] || mt_fail "exclusive create of pub/1/$n: $got, not EPERM"
+done
 tl_say "an interrupted restore keeps its whole lines, drops a torn one; run again it continues"
 python3 - "$MNT/pub/2" "$T/bk2/pub/2/log" <<'EOF'
 import os, sys
 d, src = sys.argv[1], sys.argv[2]
 data = open(src, "rb").read() + b"k1\tafter 1\nk2\ttorn, no newl"
-fd = os.open(os.path.join(d, ".r1"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+fd = os.open(os.path.join(d, ".log.rest01"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 os.write(fd, data)      # then "killed": closed, never renamed
 os.close(fd)
 EOF
