@@ -248,6 +248,7 @@ struct shlogfs_handle {
 	struct shlogfs_snap *rsnap; /**< root files: the shared text (k_rootfile.c) */
 	uint32_t pc_first;         /**< writers: partitions pc_first.. counted */
 	uint32_t pc_n;             /**< in shlogfs.pc_busy (pcache.c); 0: none */
+	pid_t closer;              /**< flush: the thread whose close() is served (file.c) */
 };
 
 /**
