@@ -10,6 +10,7 @@
  *   /<topic>/<p>/at/<N>           the log from message N on
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
+ *   /<topic>/<p>/cursors/<name>   a durable cursor: the log from its position
  *   /.metrics, /.status           Prometheus metrics, a summary
  *   /.delete                      write "TOPIC\n" to delete a topic
  *
@@ -26,7 +27,7 @@
  *   main.c                          options, set-up, the FUSE ops table
  *   attr.c dir.c file.c             FUSE entry points (ll.h)
  *   k_root.c > k_topic.c > k_part.c > k_log.c k_status.c k_view.c
- *     k_keys.c k_rootfile.c k_delete.c  node kinds, by depth (kinds.h)
+ *     k_keys.c k_cursor.c k_rootfile.c k_delete.c  node kinds, by depth (kinds.h)
  *   stat.c read.c handle.c own.c wb.c metrics.c ctl.c   services
  *   node.c cred.c budget.c list.c   tables
  *   text.c frame.c log.c            leaves (no daemon state)
@@ -228,7 +229,8 @@ struct shlogfs_handle {
 	shlog_part *part;          /**< partition log, views, status, key */
 	shlog_part **parts;        /**< <topic>/log: every partition at open */
 	uint32_t nparts;
-	uint64_t *ext;             /**< <topic>/log read: start,end per partition */
+	uint64_t *ext;             /**< <topic>/log read: start,end per partition;
+				    *   cursors/<name> read: its position (k_cursor.c) */
 	struct shlogfs_buf *batch; /**< <topic>/log write: lines per partition */
 	uint64_t base;             /**< views: log offset of the view's byte 0 */
 	pthread_mutex_t lock;      /**< guards buf, dirty, dropping, batch */
