@@ -37,6 +37,7 @@
 /* The file                                                          */
 /* ================================================================ */
 
+/* Read and check @dfd's cursors file through the validator (verify and compaction use it too). */
 int sl_cursors_read(int dfd, struct sl_cursor **out, uint32_t *n, uint64_t *gen, const char **why)
 {
 	unsigned char *file = NULL;
@@ -215,6 +216,7 @@ static int cur_enter(shlog_part *p, const char *name, int write)
 	return rc;
 }
 
+/* The committed position of one cursor. */
 int shlog_cursor_get(shlog_part *p, const char *name, uint64_t *seq)
 {
 	int found, rc = cur_enter(p, name, 0);
@@ -259,6 +261,7 @@ static int cur_set_locked(shlog_part *p, const char *name, uint64_t seq, int fla
 	return cur_commit(p, c, p->ncur + !found);
 }
 
+/* Make or move a cursor, durably. */
 int shlog_cursor_set(shlog_part *p, const char *name, uint64_t seq, int flags)
 {
 	int rc = cur_enter(p, name, 1);
@@ -270,6 +273,7 @@ int shlog_cursor_set(shlog_part *p, const char *name, uint64_t seq, int flags)
 	return rc;
 }
 
+/* Delete a cursor, durably. */
 int shlog_cursor_delete(shlog_part *p, const char *name)
 {
 	int found, rc = cur_enter(p, name, 1);
@@ -291,6 +295,7 @@ int shlog_cursor_delete(shlog_part *p, const char *name)
 	return rc;
 }
 
+/* Call @fn for each cursor of a copy of the table (no lock held while it runs). */
 int shlog_cursor_foreach(shlog_part *p, int (*fn)(const char *name, uint64_t seq, void *arg), void *arg)
 {
 	int rc = cur_enter(p, NULL, 0);

@@ -100,11 +100,13 @@ static int cursor_change(const char *dir, const char *topic, uint32_t num, const
 	return rc < 0 ? CTL_EXIT_DAMAGED : 0;
 }
 
+/* Is @word one of cursor's verbs? */
 int ctl_cursor_verb(const char *word)
 {
 	return !strcmp(word, "list") || !strcmp(word, "set") || !strcmp(word, "delete");
 }
 
+/* shlogctl cursor VERB: check the arguments, run the verb. */
 int ctl_cmd_cursor(const char *dir, int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : "";

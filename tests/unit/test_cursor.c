@@ -348,6 +348,76 @@ static void test_compact_keeps(void **state)
 	th_close(s, p);
 }
 
+/* A power cut right after a commit returned keeps it; one during a commit keeps the old or the new value. */
+static void test_powercut(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+	int failed = 0;
+
+	th_opts(&o);
+	two_generations(f, &o);
+	for (uint64_t k = 1; k <= 8; k++) {
+		int rc;
+		assert_int_equal(th_reopen_part(f->dir, &o, "t", 0, &s, &p), 0);
+		assert_int_equal(cget(p, "c"), 5);
+		th_fault_install(TH_FAULT_POWERCUT);
+		th_fault_set_crash_at(k);
+		rc = shlog_cursor_set(p, "c", 7, 0);
+		/* the machine dies now: everything not synced is undone */
+		th_fault_set_crash_at(th_fault_calls() + 1);
+		th_close(s, p);
+		th_fault_restore();
+		failed += rc < 0;
+		assert_int_equal(th_reopen_part(f->dir, &o, "t", 0, &s, &p), 0);
+		if (rc == 0)
+			assert_int_equal(cget(p, "c"), 7);
+		else
+			assert_true(cget(p, "c") == 5 || cget(p, "c") == 7);
+		assert_int_equal(shlog_cursor_set(p, "c", 5, 0), 0);
+		th_close(s, p);
+	}
+	assert_true(failed >= 3);      /* the cut reached the commit */
+	assert_true(failed < 8);       /* and some commits returned before it */
+}
+
+/* fdatasync calls seen by count_fdatasync. */
+static unsigned nsyncs;
+
+/* sl_io.fdatasync that counts its calls. */
+static int count_fdatasync(int fd)
+{
+	nsyncs++;
+	return sl_io_default.fdatasync(fd);
+}
+
+/* Every change is fdatasynced before it returns (the power-cut model counts a close as a sync, so this is checked apart). */
+static void test_commit_syncs(void **state)
+{
+	struct fx *f = *state;
+	struct shlog_options o;
+	shlog_store *s;
+	shlog_part *p;
+
+	th_opts(&o);
+	th_open_part(f->dir, &o, "t", 1, &s, &p);
+	th_append_range(p, "m", 0, 4);
+	sl_io.fdatasync = count_fdatasync;
+	nsyncs = 0;
+	assert_int_equal(shlog_cursor_set(p, "c", 1, SHLOG_CURSOR_CREATE), 0);
+	assert_int_equal(nsyncs, 1);
+	assert_int_equal(shlog_cursor_set(p, "c", 3, 0), 0);
+	assert_int_equal(nsyncs, 2);
+	assert_int_equal(shlog_cursor_set(p, "c", 3, 0), 0);   /* unchanged: nothing written */
+	assert_int_equal(nsyncs, 2);
+	assert_int_equal(shlog_cursor_delete(p, "c"), 0);
+	assert_int_equal(nsyncs, 3);
+	sl_io = sl_io_default;
+	th_close(s, p);
+}
+
 /* Test table. */
 int main(void)
 {
@@ -359,6 +429,8 @@ int main(void)
 		TH_TEST(test_truncated),
 		TH_TEST(test_torn_commit),
 		TH_TEST(test_eio),
+		TH_TEST(test_powercut),
+		TH_TEST(test_commit_syncs),
 		TH_TEST(test_past_end),
 		TH_TEST(test_compact_keeps),
 	};
