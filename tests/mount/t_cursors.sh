@@ -148,3 +148,35 @@ mt_stop
 mt_start -o allow_other
 [ "$(ls "$P/cursors")" = e ] || mt_fail "after shlogctl: $(ls "$P/cursors")"
 [ "$(rd e 9 peek)" = "$(line 60)" ] || mt_fail "e set by shlogctl"
+
+tl_say "retention: a cursor below the first kept message reads from it, its lag counts from there"
+mt_stop
+mt_start -o allow_other,segment_size=64k,max_segments=3,retention=wrap,stride=100
+mkdir "$MNT/w"
+W=$MNT/w/0
+P=$W
+: >"$W/cursors/r"
+"$MTIO" lines -b 50 "$W/log" w1 20000
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY); os.fsync(fd)' "$W/log"   # every block written: retention done
+cp "$MNT/.metrics" "$T/m3"
+start=$(sed -n 's/^shlog_start_seq{topic="w",partition="0"} //p' "$T/m3")
+[ -n "$start" ] && [ "$start" -gt 0 ] || mt_fail "no retention happened (start_seq '$start')"
+wmetric() { sed -n "s/^$1{topic=\"w\",partition=\"0\",cursor=\"r\"} //p" "$T/m3"; }
+[ "$(wmetric shlog_cursor_position)" = 0 ] || mt_fail "r's position: $(wmetric shlog_cursor_position)"
+[ "$(wmetric shlog_cursor_lag_messages)" = $((20000 - start)) ] ||
+	mt_fail "r's lag $(wmetric shlog_cursor_lag_messages), not 20000 - $start"
+pmetric() { sed -n "s/^$1{topic=\"w\",partition=\"0\"} //p" "$T/m3"; }
+[ "$(wmetric shlog_cursor_lag_bytes)" = $(($(pmetric shlog_end_offset_bytes) - $(pmetric shlog_start_offset_bytes))) ] ||
+	mt_fail "r's lag bytes $(wmetric shlog_cursor_lag_bytes), the kept log $(pmetric shlog_start_offset_bytes)..$(pmetric shlog_end_offset_bytes)"
+[ "$(rd r 4096 peek | head -n 1)" = "$(head -n 1 "$W/at/0")" ] ||
+	mt_fail "r reads '$(rd r 4096 peek | head -n 1)', the first kept message is '$(head -n 1 "$W/at/0")'"
+rd r 4096 >/dev/null
+[ "$(wmetric shlog_cursor_lag_messages)" -gt 0 ] || mt_fail "lag before the read"
+cp "$MNT/.metrics" "$T/m3"
+got=$(wmetric shlog_cursor_position)
+[ "$got" -gt "$start" ] || mt_fail "after a read from the first kept message the position is $got (start $start)"
+
+tl_say "deleting a topic deletes its cursors"
+echo w >"$MNT/.delete"
+mkdir "$MNT/w"
+[ -z "$(ls "$MNT/w/0/cursors")" ] || mt_fail "a new topic w has cursors: $(ls "$MNT/w/0/cursors")"
