@@ -363,7 +363,7 @@ static int shlogfs_cursor_apply(struct shlogfs_handle *h, int all)
 	char *nl;
 	int rc = 0;
 
-	while (rc == 0 && (nl = memchr(h->buf.p, '\n', h->buf.len))) {
+	while (rc == 0 && h->buf.len && (nl = memchr(h->buf.p, '\n', h->buf.len))) {
 		size_t n = (size_t)(nl - h->buf.p) + 1;
 		rc = shlogfs_cursor_set_line(h, h->buf.p, n);
 		memmove(h->buf.p, h->buf.p + n, h->buf.len - n);
