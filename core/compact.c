@@ -267,6 +267,43 @@ static int walk(struct cjob *j, struct cwriter *w)
 	return rc;
 }
 
+/* A table of cursors being collected (shlog_cursor_foreach). */
+struct ccursors {
+	struct sl_cursor v[SHLOG_CURSORS_MAX];
+	uint32_t n;
+};
+
+/* shlog_cursor_foreach callback: collect one cursor. */
+static int cc_add(const char *name, uint64_t seq, void *arg)
+{
+	struct ccursors *cc = arg;
+
+	if (cc->n >= SHLOG_CURSORS_MAX)
+		return -ENOSPC;
+	strcpy(cc->v[cc->n].name, name);
+	cc->v[cc->n++].seq = seq;
+	return 0;
+}
+
+/*
+ * Carry the cursors over to the copy in @ndfd, values unchanged: the
+ * kept messages are renumbered to end where the log ended, so message N
+ * of the old log is at N or later in the new one, and a cursor at N
+ * delivers again at most what compaction moved past it, never skips.
+ */
+static int cw_cursors(shlog_part *p, int ndfd)
+{
+	struct ccursors *cc = calloc(1, sizeof(*cc));
+	unsigned char *img = malloc(SHLOG_CURSOR_SLOT_SIZE);
+	int rc = cc && img ? shlog_cursor_foreach(p, cc_add, cc) : -ENOMEM;
+
+	if (rc == 0 && cc->n)
+		rc = sl_writer_cursors_put(ndfd, 1, img, sl_cursors_encode(cc->v, cc->n, 1, img));
+	free(cc);
+	free(img);
+	return rc;
+}
+
 /* Build the compacted copy of @j->p in directory @ndfd. */
 static int build(struct cjob *j, int ndfd, uint64_t seg_max, uint32_t stride)
 {
@@ -302,6 +339,8 @@ static int build(struct cjob *j, int ndfd, uint64_t seg_max, uint32_t stride)
 	if (rc == 0)
 		rc = cw_anchor(&w, j->r->start_seq, j->r->start_off, in.nkeys,
 			       in.last_flush_ns > w.last_time ? in.last_flush_ns : w.last_time);
+	if (rc == 0)
+		rc = cw_cursors(j->p, ndfd);
 	if (rc == 0)
 		rc = sl_fsync_dir(ndfd);
 	return rc;

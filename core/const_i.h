@@ -41,6 +41,12 @@
 #define SHLOG_KEYS_VERSION          1u
 #define SHLOG_KEYS_HDR_SIZE         40u
 #define SHLOG_KEYS_REC_SIZE         32u         /* fixed part of a key record */
+#define SHLOG_CURSOR_MAGIC          0x434c4853u /* "SHLC": a partition's cursors file */
+#define SHLOG_CURSOR_VERSION        1u
+#define SHLOG_CURSOR_HDR_SIZE       32u         /* a slot's header */
+#define SHLOG_CURSOR_REC_SIZE       80u         /* one cursor: u64 seq, u8 nlen, 7 zero, 64 name bytes */
+#define SHLOG_CURSOR_SLOT_SIZE      (128u << 10) /* two slots, at 0 and 128 KiB; holds 1024 records */
+#define SHLOG_CURSOR_FILE_MAX       (2u * SHLOG_CURSOR_SLOT_SIZE)
 
 /* ---- the data dir is the daemon's (docs/FORMAT.md "The data directory") ---- */
 #define SHLOG_DIR_MODE              0700        /* every directory shlog makes */

@@ -154,6 +154,13 @@ struct shlog_part {
 	uint64_t keys_delta;              /* keyed messages since keys_seq */
 	int keys_force;                   /* retention passed keys_seq: checkpoint now */
 
+	/* --- durable cursors (cursor.c): curmu, taken before mu and res.mu --- */
+	pthread_mutex_t curmu;
+	int cur_loaded;                   /* the cursors file was read */
+	uint64_t cur_gen;                 /* generation of its newest slot (0: none) */
+	uint32_t ncur;
+	struct sl_cursor *cur;            /* sorted by name */
+
 	/* --- residency (resident.c): fdmu opens older segments, the rest res.mu --- */
 	pthread_mutex_t fdmu;
 	int res_state;                    /* SHLOG_RES_PARKED / OPENING / RESIDENT */
@@ -246,6 +253,11 @@ int sl_keys_foreach(shlog_part *p,
 		    int (*fn)(const void *key, size_t klen, const struct shlog_keyref *ref, void *arg),
 		    void *arg);
 int sl_msg_key(const char *msg, uint32_t len, uint32_t *klen);
+
+/* ---- cursor.c: durable cursors ---- */
+/* Read and check @dfd's cursors file: its cursors (malloc'd) and generation; -ENOENT, -EUCLEAN + *why. */
+int sl_cursors_read(int dfd, struct sl_cursor **out, uint32_t *n, uint64_t *gen, const char **why);
+void sl_cursors_free(shlog_part *p);
 
 /* ---- part.c: a partition at run time ---- */
 shlog_part *sl_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num);

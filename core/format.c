@@ -37,6 +37,20 @@
  *   then count records (0 u64 seq  8 u64 off  16 i64 time_ns  24 u32 len
  *   28 u16 klen  30 u16 zero  32 klen key bytes) and a u32 CRC32C of
  *   all record bytes.
+ *
+ * Cursors file, two slots of 128 KiB at 0 and 131072 (slot = generation % 2):
+ *
+ *     0 u32 magic "SHLC"  4 u16 version 1  6 u16 zero  8 u64 generation
+ *    16 u32 count (<= 1024)  20 u32 zero  24 u64 zero
+ *    32 count records of 80 bytes: 0 u64 seq  8 u8 nlen (1..64)  9..15 zero
+ *       16 64 bytes: the name, zero-padded
+ *    32+80*count  u32 CRC32C of bytes 0 .. 32+80*count-1; the slot's rest is not read
+ *
+ *   Valid when magic, version, zero fields and CRC hold, generation >= 1
+ *   and its parity is the slot's, and every record's name passes
+ *   shlog_cursor_name_check() with zeros after it, its seq is at most
+ *   2^63 - 1, and names are strictly ascending (byte order).  The valid
+ *   slot with the highest generation is the file's content.
  */
 #include <errno.h>
 #include <string.h>
@@ -391,5 +405,133 @@ int sl_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64
 	if (h->seq < start_seq || h->seq > committed_seq || h->off < start_off || h->off > committed_off ||
 	    h->off - start_off < h->seq - start_seq || committed_off - h->off < committed_seq - h->seq)
 		return bad(why, "key snapshot's point is not inside the log");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Cursors                                                           */
+/* ---------------------------------------------------------------- */
+
+/* Serialise @n cursors with generation @gen: header, records, CRC. */
+size_t sl_cursors_encode(const struct sl_cursor *c, uint32_t n, uint64_t gen, unsigned char *out)
+{
+	size_t len = SHLOG_CURSOR_HDR_SIZE + (size_t)n * SHLOG_CURSOR_REC_SIZE + 4;
+
+	frame_start(out, len, SHLOG_CURSOR_MAGIC, SHLOG_CURSOR_VERSION);
+	le64enc(out + 8, gen);
+	le32enc(out + 16, n);
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned char *r = out + SHLOG_CURSOR_HDR_SIZE + (size_t)i * SHLOG_CURSOR_REC_SIZE;
+		size_t nlen = strlen(c[i].name);
+		le64enc(r, c[i].seq);
+		r[8] = (unsigned char)nlen;
+		memcpy(r + 16, c[i].name, nlen);
+	}
+	frame_seal(out, len);
+	return len;
+}
+
+/* Whether @n bytes at @b are all zero. */
+static int all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* Decode and check one cursor record; @prev (or NULL) is the one before it. */
+static int cursor_rec_decode(const unsigned char *r, const struct sl_cursor *prev, struct sl_cursor *c,
+			     const char **why)
+{
+	size_t nlen = r[8];
+
+	if (nlen < 1 || nlen > SHLOG_CURSOR_NAME_MAX || !all_zero(r + 9, 7) ||
+	    !all_zero(r + 16 + nlen, SHLOG_CURSOR_NAME_MAX - nlen))
+		return bad(why, "cursor record: bad name length or non-zero padding");
+	memcpy(c->name, r + 16, nlen);
+	c->name[nlen] = '\0';
+	c->seq = le64dec(r);
+	if (shlog_cursor_name_check(c->name))
+		return bad(why, "cursor record: not a cursor name");
+	if (c->seq > SHLOG_POS_MAX)
+		return bad(why, "cursor record: sequence number out of range");
+	if (prev && strcmp(prev->name, c->name) >= 0)
+		return bad(why, "cursor records: names not strictly ascending");
+	return 0;
+}
+
+/* Decode and check the slot at @in (@len bytes of it in the file). */
+static int cursor_slot_decode(const unsigned char *in, size_t len, struct sl_cursor *out, uint32_t *n,
+			      uint64_t *gen, const char **why)
+{
+	uint32_t count;
+	size_t size;
+
+	if (len < SHLOG_CURSOR_HDR_SIZE + 4)
+		return bad(why, "cursors slot: shorter than a header");
+	count = le32dec(in + 16);
+	if (count > SHLOG_CURSORS_MAX)
+		return bad(why, "cursors slot: more than 1024 records");
+	size = SHLOG_CURSOR_HDR_SIZE + (size_t)count * SHLOG_CURSOR_REC_SIZE + 4;
+	if (size > len)
+		return bad(why, "cursors slot: its records pass the end of the file");
+	if (!frame_ok(in, size, SHLOG_CURSOR_MAGIC, SHLOG_CURSOR_VERSION))
+		return bad(why, "cursors slot: bad magic, version or checksum");
+	if (le16dec(in + 6) || le32dec(in + 20) || le64dec(in + 24))
+		return bad(why, "cursors slot: reserved fields are not zero");
+	*gen = le64dec(in + 8);
+	if (*gen == 0)
+		return bad(why, "cursors slot: generation 0");
+	for (uint32_t i = 0; i < count; i++) {
+		int rc = cursor_rec_decode(in + SHLOG_CURSOR_HDR_SIZE + (size_t)i * SHLOG_CURSOR_REC_SIZE,
+					   i ? &out[i - 1] : NULL, &out[i], why);
+		if (rc)
+			return rc;
+	}
+	*n = count;
+	return 0;
+}
+
+/* Bytes of slot @i in a file of @len bytes. */
+static size_t cursor_slot_have(size_t len, int i)
+{
+	size_t at = (size_t)i * SHLOG_CURSOR_SLOT_SIZE;
+	size_t have = len > at ? len - at : 0;
+
+	return have > SHLOG_CURSOR_SLOT_SIZE ? SHLOG_CURSOR_SLOT_SIZE : have;
+}
+
+/* The newest valid slot of a cursors file (the winner is decoded again into @out). */
+int sl_cursors_pick(const unsigned char *file, size_t len, struct sl_cursor *out, uint32_t *n,
+		    uint64_t *gen, const char **why)
+{
+	uint64_t g[2] = { 0, 0 };
+	uint32_t cnt;
+	int best = -1;
+	const char *w = "cursors file: no valid slot";
+
+	if (len > SHLOG_CURSOR_FILE_MAX)
+		return bad(why, "cursors file: longer than two slots");
+	for (int i = 0; i < 2; i++) {
+		if (cursor_slot_decode(file + (size_t)i * SHLOG_CURSOR_SLOT_SIZE, cursor_slot_have(len, i),
+				       out, &cnt, &g[i], &w))
+			continue;
+		if (g[i] % 2 != (uint64_t)i)
+			w = "cursors slot: its generation belongs to the other slot";
+		else if (best < 0 || g[i] > g[best])
+			best = i;
+	}
+	if (best < 0)
+		return bad(why, w);
+	return cursor_slot_decode(file + (size_t)best * SHLOG_CURSOR_SLOT_SIZE, cursor_slot_have(len, best),
+				  out, n, gen, why);
+}
+
+/* A cursor must not be past the log's end (the next message to deliver is at most end_seq). */
+int sl_check_cursor_fit(const struct sl_cursor *c, uint64_t end_seq, const char **why)
+{
+	if (c->seq > end_seq)
+		return bad(why, "cursor is past the end of the log");
 	return 0;
 }

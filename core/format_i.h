@@ -28,6 +28,12 @@ struct shlog_keys_hdr {
 	uint64_t seq, off, count;
 };
 
+/** One durable cursor (cursors file record, decoded). */
+struct sl_cursor {
+	uint64_t seq;                           /* the next message to deliver */
+	char name[SHLOG_CURSOR_NAME_MAX + 1];   /* NUL-terminated */
+};
+
 /* Index entries */
 void sl_entry_encode(const struct shlog_index_entry *e, unsigned char out[SHLOG_IDX_ENTRY_SIZE]);
 /* 0 if the entry's own CRC and field rules hold, else -EUCLEAN and *why (if not NULL). */
@@ -81,6 +87,22 @@ int sl_check_anchor_segs(const struct shlog_anchor *a, uint64_t last_base_seq, c
 /* A snapshot header against the log it is for: [start, committed] as seq and offset. */
 int sl_check_keys_fit(const struct shlog_keys_hdr *h, uint64_t start_seq, uint64_t start_off,
 			 uint64_t committed_seq, uint64_t committed_off, const char **why);
+/*
+ * Cursors (the `cursors` file, two slots).  Encode @n cursors (in
+ * strictly ascending name order) with generation @gen into @out (room
+ * for SHLOG_CURSOR_SLOT_SIZE); returns the bytes used.
+ */
+size_t sl_cursors_encode(const struct sl_cursor *c, uint32_t n, uint64_t gen, unsigned char *out);
+/*
+ * The newest valid slot of a cursors file's @len bytes: its cursors into
+ * @out (room for SHLOG_CURSORS_MAX), their count and generation; -EUCLEAN
+ * with *why if no slot is valid (or the file is too long).
+ */
+int sl_cursors_pick(const unsigned char *file, size_t len, struct sl_cursor *out, uint32_t *n,
+		    uint64_t *gen, const char **why);
+/* A cursor against its partition's log: not past @end_seq. */
+int sl_check_cursor_fit(const struct sl_cursor *c, uint64_t end_seq, const char **why);
+
 /* Number of '\n' bytes in buf. */
 uint64_t sl_count_newlines(const void *buf, size_t len);
 

@@ -38,6 +38,14 @@ int shlog_topic_name_check(const char *name)
 	return 0;
 }
 
+/* A cursor's name: a topic name's characters, 1..SHLOG_CURSOR_NAME_MAX of them, no leading '.'. */
+int shlog_cursor_name_check(const char *name)
+{
+	if (!name || strnlen(name, SHLOG_CURSOR_NAME_MAX + 1) > SHLOG_CURSOR_NAME_MAX)
+		return -EINVAL;
+	return shlog_topic_name_check(name);
+}
+
 int shlog_part_name_parse(const char *name, uint32_t *out)
 {
 	uint64_t v = 0;
@@ -273,6 +281,8 @@ static enum sl_name_kind part_kind(const char *name)
 		return SL_NAME_KEYS;
 	if (!strcmp(name, SHLOG_KEYS_TMP_NAME))
 		return SL_NAME_KEYS_TMP;
+	if (!strcmp(name, SHLOG_CURSORS_NAME))
+		return SL_NAME_CURSORS;
 	return SL_NAME_OTHER;
 }
 

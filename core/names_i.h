@@ -11,6 +11,7 @@
  *   sl_name_part()           a partition directory "N"
  *   shlog_part_name_parse()  (shlog.h) ... and back
  *   shlog_topic_name_check() (shlog.h) may a topic have this name?
+ *   shlog_cursor_name_check() (shlog.h) may a cursor have this name?
  *   sl_name_temp()           "<prefix><16 random hex><suffix>", a fresh temporary
  *   sl_name_compact_prefix() ".compact-N-" (a compaction's copy, + hex + ".new")
  *   sl_name_compact_old()    its ".old" twin
@@ -48,6 +49,7 @@
 #define SHLOG_ANCHOR_NAME           "anchor"
 #define SHLOG_KEYS_NAME             "keys"
 #define SHLOG_KEYS_TMP_NAME         "keys.tmp"
+#define SHLOG_CURSORS_NAME          "cursors"   /* the partition's durable cursors (cursor.c) */
 
 /* ---- temporaries ---- */
 #define SHLOG_TMP_HEX               16          /* random hex digits of a temporary name */
@@ -88,6 +90,7 @@ enum sl_name_kind {
 	SL_NAME_ANCHOR,        /* partition dir: anchor */
 	SL_NAME_KEYS,          /* partition dir: keys */
 	SL_NAME_KEYS_TMP,      /* partition dir: keys.tmp, a key snapshot being written */
+	SL_NAME_CURSORS,       /* partition dir: cursors, the durable cursors */
 };
 
 /* "<base, 20 digits>.log" or ".idx" into @buf: 0 or -ENAMETOOLONG. */

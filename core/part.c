@@ -50,6 +50,7 @@ shlog_part *sl_part_new(shlog_store *s, struct shlog_topic *t, uint32_t num)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&p->entmu, NULL);
 	pthread_mutex_init(&p->keymu, NULL);
+	pthread_mutex_init(&p->curmu, NULL);
 	sl_res_part_init(p);
 	return p;
 }
@@ -60,6 +61,7 @@ void sl_part_free(shlog_part *p)
 	sl_res_forget(p);
 	sl_seg_close_all(p);
 	sl_keys_free(p);
+	sl_cursors_free(p);
 	free(p->active.data);
 	free(p->flushing.data);
 	free(p->scratch.ents);
@@ -74,6 +76,7 @@ void sl_part_free(shlog_part *p)
 	pthread_rwlock_destroy(&p->seglock);
 	pthread_mutex_destroy(&p->entmu);
 	pthread_mutex_destroy(&p->keymu);
+	pthread_mutex_destroy(&p->curmu);
 	pthread_mutex_destroy(&p->fdmu);
 	free(p);
 }

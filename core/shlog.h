@@ -320,6 +320,53 @@ SHLOG_API int shlog_key_foreach(shlog_part *p,
 				const struct shlog_keyref *ref, void *arg),
 		      void *arg);
 
+/* ---- durable cursors ------------------------------------------------ */
+/*
+ * A cursor is a named position in one partition: the sequence number of
+ * the next message its consumer should get.  Every change is durable
+ * when the call returns (fdatasync of the partition's `cursors` file,
+ * docs/FORMAT.md).  A cursor below the first retained message reads from
+ * that message; a past-the-end one found at load (the log lost unsynced
+ * messages in a power loss) is moved back to the end.
+ */
+
+/** Longest cursor name, and cursors a partition may hold. */
+#define SHLOG_CURSOR_NAME_MAX 64
+#define SHLOG_CURSORS_MAX 1024
+
+/** shlog_cursor_set() flags. */
+#define SHLOG_CURSOR_CREATE 0x1  /**< make the cursor if it does not exist */
+#define SHLOG_CURSOR_EXCL   0x2  /**< with CREATE: -EEXIST if it exists */
+
+/** 0 if @p name can be a cursor's: [A-Za-z0-9._-]{1,64}, not starting with '.'; else -EINVAL. */
+SHLOG_API int shlog_cursor_name_check(const char *name);
+
+/** The committed position of cursor @p name of @p p.  -EINVAL (name), -ENOENT. */
+SHLOG_API int shlog_cursor_get(shlog_part *p, const char *name, uint64_t *seq);
+
+/**
+ * Commit cursor @p name at @p seq (0 .. the partition's end_seq) and
+ * make it durable before returning.
+ * @return 0, -EINVAL (name), -ERANGE (past the end), -ENOENT (no such
+ *         cursor without SHLOG_CURSOR_CREATE; the partition deleted),
+ *         -EEXIST (SHLOG_CURSOR_EXCL), -ENOSPC (SHLOG_CURSORS_MAX
+ *         cursors), -EROFS (read-only store), -EIO or another -errno
+ *         (the previous value stays)
+ */
+SHLOG_API int shlog_cursor_set(shlog_part *p, const char *name, uint64_t seq, int flags);
+
+/** Delete cursor @p name durably.  -EINVAL, -ENOENT, -EROFS, -EIO. */
+SHLOG_API int shlog_cursor_delete(shlog_part *p, const char *name);
+
+/**
+ * Call @p fn for each cursor of @p p, in name order, until it returns
+ * non-zero (that value is returned).  @p fn gets a copy: it may call
+ * any function of @p p, cursors included.
+ */
+SHLOG_API int shlog_cursor_foreach(shlog_part *p,
+			 int (*fn)(const char *name, uint64_t seq, void *arg),
+			 void *arg);
+
 /* ---- admin (shlogctl) ---- */
 /*
  * These work on a data directory by path, outside a running store: they

@@ -390,6 +390,37 @@ static int vkeys(struct vwalk *w)
 }
 
 /* ---------------------------------------------------------------- */
+/* Cursors                                                            */
+/* ---------------------------------------------------------------- */
+
+/* Check the cursors file: no valid slot is damage (open drops them), one past the log's end a warning. */
+static int vcursors(struct vwalk *w)
+{
+	struct sl_cursor *c = NULL;
+	const char *why = "";
+	uint32_t n = 0;
+	uint64_t gen;
+	int rc = sl_cursors_read(w->dfd, &c, &n, &gen, &why);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return vproblem(w, SHLOG_CURSORS_NAME, 0, UINT64_MAX,
+				"%s (the next open takes it as no cursors: their readers start again)",
+				rc == -EUCLEAN ? why : shlog_strerror(rc));
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		char what[256];
+		if (sl_check_cursor_fit(&c[i], w->st.valid_seq, &why) == 0)
+			continue;
+		snprintf(what, sizeof(what), "cursor %s at %llu: %s (%llu; open moves it back to the end)",
+			 c[i].name, (unsigned long long)c[i].seq, why, (unsigned long long)w->st.valid_seq);
+		rc = vreport(w, 1, SHLOG_CURSORS_NAME, (gen % 2) * SHLOG_CURSOR_SLOT_SIZE, UINT64_MAX, what);
+	}
+	free(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
 /* Entry point                                                        */
 /* ---------------------------------------------------------------- */
 
@@ -479,6 +510,8 @@ static int vwalk_run(struct vwalk *w)
 		return rc;
 	w->prefix_ok = 1;
 	rc = n == 0 ? vno_segments(w) : vsegments(w, seqs, n);
+	if (rc == 0)
+		rc = vcursors(w);
 	free(seqs);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * writer.c — the one writer of segments and anchors: framing a block into
+ * writer.c — the one writer of segments, anchors and cursors files: framing a block into
  * spans (seed steps A–D), the block's writes, segments made and deleted
  * (roll, wrap retention), the anchor, the partition's fdatasync and the
  * commit order of a block.  The flush (part.c), recovery (recover.c) and
@@ -143,6 +143,41 @@ int sl_writer_slot_put(int fd, const struct shlog_anchor *a)
 
 	sl_anchor_encode(a, slot);
 	return sl_io_pwrite_full(fd, slot, sizeof(slot), (off_t)(a->gen % 2) * SHLOG_ANCHOR_SLOT_SIZE);
+}
+
+/* Open the cursors file of @dfd for writing; *made is 1 if this call created it. */
+static int cursors_open(int dfd, int *made)
+{
+	int fd = sl_io_open(dfd, SHLOG_CURSORS_NAME, O_WRONLY, 0, S_IFREG);
+
+	*made = 0;
+	if (fd != -ENOENT)
+		return fd;
+	fd = sl_io_open(dfd, SHLOG_CURSORS_NAME, O_WRONLY | O_CREAT | O_EXCL, SHLOG_FILE_MODE, S_IFREG);
+	*made = fd >= 0;
+	return fd;
+}
+
+/*
+ * Write cursors image @img (@len bytes, generation @gen) into its slot of
+ * @dfd's cursors file and fdatasync it; a file this call made is followed
+ * by an fsync of @dfd.  The other slot is never touched, so a torn write
+ * leaves the previous generation.  0 or -errno.
+ */
+int sl_writer_cursors_put(int dfd, uint64_t gen, const unsigned char *img, size_t len)
+{
+	int made, rc, fd = cursors_open(dfd, &made);
+
+	if (fd < 0)
+		return fd;
+	rc = sl_io_pwrite_full(fd, img, len, (off_t)(gen % 2) * SHLOG_CURSOR_SLOT_SIZE);
+	if (rc == 0 && sl_io.fdatasync(fd) < 0)
+		rc = -errno;
+	if (sl_io.close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && made)
+		rc = sl_fsync_dir(dfd);
+	return rc;
 }
 
 /* ================================================================ */

@@ -44,6 +44,13 @@ void sl_writer_seg_unlink(int dfd, uint64_t seq);
 /* Encode anchor @a into its slot (a->gen % 2) of the anchor file @fd; 0 or -errno. */
 int sl_writer_slot_put(int fd, const struct shlog_anchor *a);
 
+/*
+ * Write a cursors image (sl_cursors_encode) of generation @gen into slot
+ * gen % 2 of @dfd's cursors file (created if missing), fdatasynced; the
+ * directory fsynced if the file is new.  0 or -errno.
+ */
+int sl_writer_cursors_put(int dfd, uint64_t gen, const unsigned char *img, size_t len);
+
 /* ---- partition level ---- */
 
 /* A block to commit: @count whole messages in @buf, the first @seq0 at @off0, block time @t. */

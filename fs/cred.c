@@ -9,6 +9,10 @@
  * here, with the rules the kernel applies to a path.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cred.h"
@@ -90,4 +94,41 @@ int shlogfs_access_parts(struct shlogfs *fs, const struct shlogfs_cred *c,
 		}
 	}
 	return 0;
+}
+
+/* The kernel's PF_EXITING task flag (include/linux/sched.h). */
+#define SHLOGFS_PF_EXITING 0x4u
+
+/*
+ * Is thread @p pid exiting (its descriptors being closed by exit, kill -9
+ * or a crash, not by close())?  Field 9 of /proc/<pid>/stat, the task's
+ * flags; a thread that cannot be looked at counts as exiting.
+ */
+int shlogfs_pid_exiting(pid_t pid)
+{
+	char path[32], buf[512], *p;
+	unsigned long flags = 0;
+	ssize_t n;
+	int fd, field;
+
+	if (pid <= 0)
+		return 1;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	if (!(p = strrchr(buf, ')')))
+		return 1;
+	/* after "pid (comm)": state is field 3, flags field 9 */
+	for (field = 2, p++; *p && field < 9; p++)
+		if (*p == ' ')
+			field++;
+	if (field != 9)
+		return 1;
+	flags = strtoul(p, NULL, 10);
+	return (flags & SHLOGFS_PF_EXITING) != 0;
 }

@@ -30,4 +30,8 @@ int shlogfs_access_parts(struct shlogfs *fs, const struct shlogfs_cred *c,
 			 const char *topic, uint32_t np, int mask,
 			 uint32_t *refused);
 
+/** Is thread @p pid exiting (exit, a signal, a crash)?  1 also when it
+ *  cannot be looked at. */
+int shlogfs_pid_exiting(pid_t pid);
+
 #endif /* SHLOGFS_CRED_H */

@@ -76,8 +76,10 @@ void shlogfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi)
 {
 	struct shlogfs_handle *h = shlogfs_fh(fi);
-	int rc = h->node->kind->flush ? h->node->kind->flush(h) : 0;
+	int rc;
 
+	h->closer = fuse_req_ctx(req)->pid;
+	rc = h->node->kind->flush ? h->node->kind->flush(h) : 0;
 	(void)ino;
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }

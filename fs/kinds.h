@@ -36,5 +36,7 @@ extern const struct shlogfs_kind shlogfs_kind_atdir;     /**< <topic>/<p>/at/ */
 extern const struct shlogfs_kind shlogfs_kind_sincedir;  /**< <topic>/<p>/since/ */
 /* k_keys.c */
 extern const struct shlogfs_kind shlogfs_kind_keysdir;   /**< <topic>/<p>/keys/ */
+/* k_cursor.c */
+extern const struct shlogfs_kind shlogfs_kind_cursorsdir; /**< <topic>/<p>/cursors/ */
 
 #endif /* SHLOGFS_KINDS_H */

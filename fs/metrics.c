@@ -34,13 +34,57 @@ struct shlogfs_mpart {
 	struct shlog_part_latency lat;
 };
 
+/* One durable cursor of a partition in the set. */
+struct shlogfs_mcur {
+	size_t part;                    /* index in shlogfs_mset.v */
+	char name[SHLOG_CURSOR_NAME_MAX + 1];
+	uint64_t seq;                   /* committed position */
+	uint64_t lag_msgs, lag_bytes;   /* from where it reads to the end */
+};
+
 /* Every partition of the store, in topic and partition order. */
 struct shlogfs_mset {
 	struct shlogfs_buf names;       /* topic names, each ending in '\0' */
 	size_t ntopics;
 	struct shlogfs_mpart *v;
 	size_t n, cap;
+	struct shlogfs_mcur *cur;       /* their cursors, partition by partition */
+	size_t ncur, capcur;
 };
+
+/* What a cursor of the partition being added needs (shlog_cursor_foreach). */
+struct shlogfs_mcur_ctx {
+	struct shlogfs_mset *m;
+	shlog_part *p;
+	const struct shlog_part_info *in;
+};
+
+/* shlog_cursor_foreach callback: one cursor's position and lag. */
+static int shlogfs_mset_cursor(const char *name, uint64_t seq, void *arg)
+{
+	struct shlogfs_mcur_ctx *x = arg;
+	struct shlogfs_mset *m = x->m;
+	uint64_t from = seq > x->in->start_seq ? seq : x->in->start_seq, off;
+	struct shlogfs_mcur *c;
+
+	if (m->ncur == m->capcur) {
+		size_t cap = m->capcur ? m->capcur * 2 : 16;
+		struct shlogfs_mcur *v = realloc(m->cur, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		m->cur = v;
+		m->capcur = cap;
+	}
+	if (shlog_part_seek_seq(x->p, from, &off))
+		off = x->in->start_off; /* retention moved the start meanwhile */
+	c = &m->cur[m->ncur++];
+	c->part = m->n;
+	strcpy(c->name, name);
+	c->seq = seq;
+	c->lag_msgs = x->in->end_seq > from ? x->in->end_seq - from : 0;
+	c->lag_bytes = x->in->end_off > off ? x->in->end_off - off : 0;
+	return 0;
+}
 
 /* shlog_topic_foreach callback: remember a topic's name. */
 static int shlogfs_mset_topic(const char *topic, void *arg)
@@ -74,8 +118,18 @@ static int shlogfs_mset_part(struct shlogfs *fs, struct shlogfs_mset *m,
 	e->topic = topic;
 	e->part = num;
 	if (shlog_part_info(p, &e->in) == 0 &&
-	    shlog_part_latency(p, &e->lat) == 0)
+	    shlog_part_latency(p, &e->lat) == 0) {
+		struct shlogfs_mcur_ctx x = { m, p, &e->in };
+		size_t before = m->ncur;
+		int rc = shlog_cursor_foreach(p, shlogfs_mset_cursor, &x);
+		if (rc == -ENOMEM) {
+			shlog_part_put(p);
+			return rc;
+		}
+		if (rc)
+			m->ncur = before; /* cursors unreadable: the partition without them */
 		m->n++;
+	}
 	shlog_part_put(p);
 	return 0;
 }
@@ -119,6 +173,7 @@ static void shlogfs_mset_free(struct shlogfs_mset *m)
 {
 	shlogfs_buf_free(&m->names);
 	free(m->v);
+	free(m->cur);
 }
 
 /* ==== /.metrics ======================================================= */
@@ -314,6 +369,36 @@ static int shlogfs_metrics_latency(struct shlogfs_buf *b,
 	return rc;
 }
 
+/* The cursor families: position and lag of every cursor, in messages and bytes. */
+static int shlogfs_metrics_cursors(struct shlogfs_buf *b,
+				   const struct shlogfs_mset *m)
+{
+	static const struct { const char *name, *help; } f[] = {
+		{ "shlog_cursor_position",
+		  "Committed position of a durable cursor: the next message it reads." },
+		{ "shlog_cursor_lag_messages",
+		  "Messages from a cursor's position to the end of the log." },
+		{ "shlog_cursor_lag_bytes",
+		  "Log bytes from a cursor's position to the end of the log." },
+	};
+	int rc = 0;
+
+	for (size_t k = 0; rc == 0 && k < 3; k++) {
+		rc = shlogfs_family(b, f[k].name, "gauge", f[k].help);
+		for (size_t i = 0; rc == 0 && i < m->ncur; i++) {
+			const struct shlogfs_mcur *c = &m->cur[i];
+			uint64_t v = k == 0 ? c->seq : k == 1 ? c->lag_msgs : c->lag_bytes;
+			if ((rc = shlogfs_buf_printf(b, "%s", f[k].name)) ||
+			    (rc = shlogfs_labels(b, &m->v[c->part])))
+				break;
+			/* cursor names are [A-Za-z0-9._-]: nothing to escape */
+			rc = shlogfs_buf_printf(b, ",cursor=\"%s\"} %" PRIu64 "\n",
+						c->name, v);
+		}
+	}
+	return rc;
+}
+
 /* Store-wide families: version, topics, partitions. */
 static int shlogfs_metrics_store(struct shlogfs_buf *b,
 				 const struct shlogfs_mset *m)
@@ -395,6 +480,8 @@ static int shlogfs_metrics_text(struct shlogfs *fs,
 		rc = shlogfs_metrics_flushes(b, m);
 	if (rc == 0)
 		rc = shlogfs_metrics_latency(b, m);
+	if (rc == 0)
+		rc = shlogfs_metrics_cursors(b, m);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
  *   /<topic>/<p>/<other>          a restore name (k_log.c, restore.c)
+ *   /<topic>/<p>/cursors/<name>   a durable cursor: the log from its position
  *   /.metrics, /.status           Prometheus metrics, a summary
  *   /.delete                      write "TOPIC\n" to delete a topic
  *
@@ -27,7 +28,7 @@
  *   main.c                          options, set-up, the FUSE ops table
  *   attr.c dir.c file.c             FUSE entry points (ll.h)
  *   k_root.c > k_topic.c > k_part.c > k_log.c k_status.c k_view.c
- *     k_keys.c k_rootfile.c k_delete.c  node kinds, by depth (kinds.h)
+ *     k_keys.c k_cursor.c k_rootfile.c k_delete.c  node kinds, by depth (kinds.h)
  *   stat.c read.c handle.c own.c wb.c metrics.c ctl.c   services
  *   node.c cred.c budget.c list.c   tables
  *   text.c frame.c log.c            leaves (no daemon state)
@@ -237,7 +238,8 @@ struct shlogfs_handle {
 	shlog_part *part;          /**< partition log, views, status, key */
 	shlog_part **parts;        /**< <topic>/log: every partition at open */
 	uint32_t nparts;
-	uint64_t *ext;             /**< <topic>/log read: start,end per partition */
+	uint64_t *ext;             /**< <topic>/log read: start,end per partition;
+				    *   cursors/<name> read: its position (k_cursor.c) */
 	struct shlogfs_buf *batch; /**< <topic>/log write: lines per partition */
 	uint64_t base;             /**< views: log offset of the view's byte 0 */
 	pthread_mutex_t lock;      /**< guards buf, dirty, dropping, batch */
@@ -260,6 +262,7 @@ struct shlogfs_handle {
 	struct shlogfs_snap *rsnap; /**< root files: the shared text (k_rootfile.c) */
 	uint32_t pc_first;         /**< writers: partitions pc_first.. counted */
 	uint32_t pc_n;             /**< in shlogfs.pc_busy (pcache.c); 0: none */
+	pid_t closer;              /**< flush: the thread whose close() is served (file.c) */
 };
 
 /**

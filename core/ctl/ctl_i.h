@@ -7,7 +7,7 @@
  *   open.c     opening the store or the data dir, naming partitions,
  *              the partitions a verify or repair covers
  *   info.c dump.c verify.c repair.c compact.c export.c import.c sync.c
- *   delete.c
+ *   delete.c cursor.c
  *              one command each (verify.c also checks for repair)
  *
  * Exit status of every command: 0 success (verify: clean), CTL_EXIT_DAMAGED
@@ -119,6 +119,10 @@ int ctl_cmd_compact(const char *dir, int argc, char **argv);
 int ctl_cmd_export(const char *dir, int argc, char **argv);
 int ctl_cmd_import(const char *dir, int argc, char **argv);
 int ctl_cmd_sync(const char *dir, int argc, char **argv);
+/** cursor: argv[1] is its verb (list, set, delete). */
+int ctl_cmd_cursor(const char *dir, int argc, char **argv);
+/** Is @p word a verb of cursor (main.c takes it before DATADIR too)? */
+int ctl_cursor_verb(const char *word);
 /** delete: @p dir is the MOUNTPOINT of a running shlogfs. */
 int ctl_cmd_delete(const char *dir, int argc, char **argv);
 

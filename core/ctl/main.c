@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "info", ctl_cmd_info },       { "dump", ctl_cmd_dump },       { "verify", ctl_cmd_verify },
 	{ "repair", ctl_cmd_repair },   { "compact", ctl_cmd_compact }, { "export", ctl_cmd_export },
 	{ "import", ctl_cmd_import },   { "sync", ctl_cmd_sync },       { "delete", ctl_cmd_delete },
+	{ "cursor", ctl_cmd_cursor },
 };
 
 /* The global options before COMMAND: -1 to go on (*i past them), else the exit status. */
@@ -74,6 +75,11 @@ int main(int argc, char **argv)
 		return ctl_usage_err("missing COMMAND");
 	if (!(cmd = command_find(argv[i])))
 		return ctl_usage_err("unknown command '%s'", argv[i]);
+	if (cmd->fn == ctl_cmd_cursor && i + 2 < argc && ctl_cursor_verb(argv[i + 1])) {
+		char *verb = argv[i + 1];  /* "cursor list DATADIR ...": the verb follows DATADIR */
+		argv[i + 1] = argv[i + 2];
+		argv[i + 2] = verb;
+	}
 	if (i + 1 >= argc || argv[i + 1][0] == '-') {
 		if (i + 1 < argc && (!strcmp(argv[i + 1], "-h") || !strcmp(argv[i + 1], "--help")))
 			return ctl_usage(stdout), 0;
