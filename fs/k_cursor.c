@@ -570,7 +570,6 @@ static const struct shlogfs_kind shlogfs_kind_cursor = {
 	.held = "cursor position",
 	.pcache = SHLOGFS_PC_NEVER,
 	.attr = shlogfs_cursor_attr,
-	.chmod = shlogfs_chmod_ignore,
 	.truncate = shlogfs_cursor_truncate,
 	.open = shlogfs_cursor_open,
 	.read = shlogfs_cursor_read,
