@@ -230,12 +230,14 @@ op 'EPERM|ENOTSUP|EOPNOTSUPP|EXDEV' "rename log to log2" rename "$L" "$MNT/t/0/l
 op 'EPERM|ENOTSUP|EOPNOTSUPP' "link log to hard" link "$L" "$MNT/t/0/hard"
 op 'EPERM|ENOTSUP|EOPNOTSUPP' "symlink in a partition" symlink log "$MNT/t/0/soft"
 op 'EPERM|ENOTSUP|EOPNOTSUPP' "mknod (fifo) in a partition" mknod "$MNT/t/0/fifo"
-# issue 12: an exclusive create in a partition is a restore name (rsync's
-# temporary file), a handle onto the log that cannot change it
-op ok "exclusive create in a partition (a restore name)" creat "$MNT/t/0/new"
-op EPERM "write other bytes at 0 through the restore name" pwrite "$MNT/t/0/new" 0 garbage
-op EPERM "rename the restore name over log (it covers none of it)" rename "$MNT/t/0/new" "$L"
-op ok "rm the restore name" unlink "$MNT/t/0/new"
+# issue 12: an exclusive create of rsync's temporary name of the log is a
+# restore name, a handle onto the log that cannot change it; any other
+# new name in a partition is refused
+op EPERM "exclusive create of another name in a partition" creat "$MNT/t/0/new"
+op ok "exclusive create in a partition (a restore name)" creat "$MNT/t/0/.log.Ab12Cd"
+op EPERM "write other bytes at 0 through the restore name" pwrite "$MNT/t/0/.log.Ab12Cd" 0 garbage
+op EPERM "rename the restore name over log (it covers none of it)" rename "$MNT/t/0/.log.Ab12Cd" "$L"
+op ok "rm the restore name" unlink "$MNT/t/0/.log.Ab12Cd"
 op 'EPERM|ENOTSUP|EOPNOTSUPP|EACCES|ENOSYS|EINVAL' "create a file at the root" creat "$MNT/new"
 op 'EPERM|EACCES|EROFS|EBADF' "open anchor for writing" open-w "$MNT/t/0/anchor"
 op 'EPERM|EACCES|EROFS|EBADF' "open index for writing" open-w "$MNT/t/0/index"
