@@ -15,6 +15,7 @@
 
 #include "handle.h"
 #include "budget.h"
+#include "follow.h"
 #include "log.h"
 #include "pcache.h"
 #include "text.h"
@@ -123,6 +124,7 @@ void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 	pthread_mutex_lock(&h->ra_lock);
 	pthread_mutex_unlock(&h->ra_lock);
 	shlogfs_handle_finish(fs, h);
+	shlogfs_fw_close(h);
 	shlogfs_pc_close(fs, h);
 	pthread_mutex_lock(&fs->lock);
 	LIST_REMOVE(h, link);

@@ -35,6 +35,7 @@
 
 #include "kinds.h"
 #include "cred.h"
+#include "follow.h"
 #include "frame.h"
 #include "handle.h"
 #include "log.h"
@@ -213,7 +214,7 @@ static int shlogfs_log_emit(void *arg, const char *lines, size_t len)
 {
 	struct shlogfs_sink *s = arg;
 
-	return shlog_part_append_lines(s->h->part, lines, len, s->flags, NULL);
+	return shlogfs_fw_after(s->h->part, shlog_part_append_lines(s->h->part, lines, len, s->flags, NULL));
 }
 
 /* LOG: append the complete lines of one request; bytes taken or -errno. */
@@ -370,8 +371,8 @@ static int shlogfs_tlog_send(struct shlogfs_handle *h, int flags)
 		struct shlogfs_buf *b = &h->batch[i];
 		if (b->len == 0)
 			continue;
-		int r = shlog_part_append_lines(h->parts[i], b->p, b->len,
-						flags, NULL);
+		int r = shlogfs_fw_after(h->parts[i], shlog_part_append_lines(
+				h->parts[i], b->p, b->len, flags, NULL));
 		shlogfs_buf_free(b); /* held only for the request (budget) */
 		if (r < 0 && rc == 0)
 			rc = r;
@@ -636,6 +637,7 @@ const struct shlogfs_kind shlogfs_kind_log = {
 	.read = shlogfs_log_read,
 	.write = shlogfs_log_write,
 	.fsync = shlogfs_log_fsync,
+	.poll = shlogfs_fw_poll_log,
 	.release = shlogfs_log_release,
 	.forget = shlogfs_wb_free,
 };

@@ -31,6 +31,7 @@ static const struct shlogfs_kind *const shlogfs_part_names[] = {
 	&shlogfs_kind_atdir,
 	&shlogfs_kind_sincedir,
 	&shlogfs_kind_keysdir,
+	&shlogfs_kind_follow,
 };
 
 #define SHLOGFS_NPART_NAMES \

@@ -35,6 +35,8 @@ static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 				      NULL };
 	if (strcmp(name, SHLOGFS_TLOG_NAME) == 0)
 		return 0;
+	if (strcmp(name, "follow") == 0 && (out->kind = &shlogfs_kind_tfollow))
+		return 0;
 	if (shlog_part_name_parse(name, &out->part))
 		return -ENOENT;
 	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))

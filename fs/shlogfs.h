@@ -10,6 +10,7 @@
  *   /<topic>/<p>/at/<N>           the log from message N on
  *   /<topic>/<p>/since/<time>     the log from a time on
  *   /<topic>/<p>/keys/<key>       latest value of a key
+ *   /<topic>/<p>/follow, /<topic>/follow  the log(s), waiting at the end
  *   /.metrics, /.status           Prometheus metrics, a summary
  *   /.delete                      write "TOPIC\n" to delete a topic
  *
@@ -58,6 +59,7 @@ struct shlogfs_dir;
 struct shlogfs_wb;
 struct shlogfs_wb_fix;
 struct shlogfs_snap;
+struct shlogfs_fw;
 
 /** A growable byte buffer (text.h). */
 struct shlogfs_buf {
@@ -173,6 +175,9 @@ struct shlogfs_kind {
 	int (*release)(struct shlogfs *fs, struct shlogfs_handle *h);
 	/** Where a view (at/, since/) of node @p n starts now. */
 	int (*base)(struct shlogfs *fs, struct shlogfs_node *n, uint64_t *base);
+	/** poll (follow.h); NULL: always readable and writable. */
+	void (*poll)(fuse_req_t req, struct shlogfs_handle *h,
+		     struct fuse_pollhandle *ph);
 	/** Free the kind's state of a node (its last forget); NULL: none. */
 	void (*forget)(struct shlogfs_node *n);
 };
@@ -248,6 +253,9 @@ struct shlogfs_handle {
 	struct shlogfs_snap *rsnap; /**< root files: the shared text (k_rootfile.c) */
 	uint32_t pc_first;         /**< writers: partitions pc_first.. counted */
 	uint32_t pc_n;             /**< in shlogfs.pc_busy (pcache.c); 0: none */
+	struct shlogfs_fw *fw;     /**< follow files, polled logs (follow.c) */
+	uint64_t rd_at;            /**< offset of its last read request (atomic) */
+	int rd_flags;              /**< file flags of its last read request (atomic) */
 };
 
 /**
