@@ -573,12 +573,3 @@ void shlogfs_fw_close(struct shlogfs_handle *h)
 	free(fw);
 	h->fw = NULL;
 }
-
-/* Waiting reads now and reads refused past a cap since the mount. */
-void shlogfs_fw_figures(uint64_t *waiting, uint64_t *refused)
-{
-	pthread_mutex_lock(&reg.mu);
-	*waiting = reg.waiting;
-	*refused = reg.refused;
-	pthread_mutex_unlock(&reg.mu);
-}

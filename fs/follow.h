@@ -28,7 +28,5 @@ void shlogfs_fw_poll_log(fuse_req_t req, struct shlogfs_handle *h,
 int shlogfs_fw_after(shlog_part *p, int rc);
 /** Drop @p h's follower (its poll handle; a waiting read only at exit). */
 void shlogfs_fw_close(struct shlogfs_handle *h);
-/** Waiting reads now and reads refused past a cap (metrics). */
-void shlogfs_fw_figures(uint64_t *waiting, uint64_t *refused);
 
 #endif /* SHLOGFS_FOLLOW_H */

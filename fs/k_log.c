@@ -214,7 +214,8 @@ static int shlogfs_log_emit(void *arg, const char *lines, size_t len)
 {
 	struct shlogfs_sink *s = arg;
 
-	return shlogfs_fw_after(s->h->part, shlog_part_append_lines(s->h->part, lines, len, s->flags, NULL));
+	return shlogfs_fw_after(s->h->part, shlog_part_append_lines(s->h->part,
+				lines, len, s->flags, NULL));
 }
 
 /* LOG: append the complete lines of one request; bytes taken or -errno. */

@@ -305,7 +305,8 @@ static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
 /* frame.c emit: complete lines of the stream to the engine. */
 static int shlogfs_wb_emit(void *arg, const char *lines, size_t len)
 {
-	return shlogfs_fw_after(arg, shlog_part_append_lines(arg, lines, len, 0, NULL));
+	return shlogfs_fw_after(arg, shlog_part_append_lines(arg, lines, len,
+							     0, NULL));
 }
 
 /*
