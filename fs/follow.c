@@ -42,6 +42,9 @@
 #include "log.h"
 #include "read.h"
 
+/* Fills of one read that may find nothing though the end moved. */
+#define SHLOGFS_FW_TRIES 8
+
 /* Buckets of the registry (a power of 2). */
 #define SHLOGFS_FW_BUCKETS 256
 
@@ -205,7 +208,7 @@ static void shlogfs_fw_skipped(struct shlogfs_fw *fw, uint32_t i,
 {
 	shlogfs_log(LOG_NOTICE, "%s/%u: retention deleted %llu bytes a "
 		    "follower had not read; it goes on at the first kept message",
-		    fw->h->node->topic, fw->log || fw->n > 1 ? i : fw->h->node->part,
+		    fw->h->node->topic, fw->n > 1 ? i : fw->h->node->part,
 		    (unsigned long long)(start - fw->pos[i]));
 }
 
@@ -347,25 +350,38 @@ static enum shlogfs_fw_did shlogfs_fw_reply(struct shlogfs_fw *fw,
 	return SHLOGFS_FW_REPLIED;
 }
 
-/* Answer @p req with @p fw's whole messages (fw->mu held), or keep it
- * waiting (@p wait) until an append brings some. */
+/*
+ * Answer @p req with @p fw's whole messages (fw->mu held), or keep it
+ * waiting (@p wait) until an append brings some.  A reply is kept
+ * shorter than the request: the kernel splits a large read(2) into
+ * requests and sends the next one only after a full reply, which would
+ * then wait here while the bytes already given wait in the kernel.
+ */
 static enum shlogfs_fw_did shlogfs_fw_serve(struct shlogfs_fw *fw,
 					    fuse_req_t req, size_t size,
 					    int wait)
 {
+	size_t room = size > 1 ? size - 1 : size;
 	char *buf = malloc(size ? size : 1);
 	ssize_t r;
-	int rc;
+	int rc, tries = 0;
 
 	if (!buf)
 		return shlogfs_fw_reply(fw, req, NULL, -ENOMEM);
-	while ((r = size ? shlogfs_fw_fill(fw, buf, size) : 0) == 0 && size) {
+	while ((r = room ? shlogfs_fw_fill(fw, buf, room) : 0) == 0 && room) {
 		if (!wait || (rc = shlogfs_fw_park(fw, req, size)) == 0) {
 			free(buf);
 			return wait ? SHLOGFS_FW_KEPT : SHLOGFS_FW_EMPTY;
 		}
 		if (rc < 0)
 			return shlogfs_fw_reply(fw, req, buf, rc);
+		if (++tries == SHLOGFS_FW_TRIES) {
+			/* the engine says bytes are there but gives none */
+			shlogfs_log(LOG_ERR, "%s/%u: follow: no bytes below "
+				    "the partition's end; read failed with EIO",
+				    fw->h->node->topic, fw->h->node->part);
+			return shlogfs_fw_reply(fw, req, buf, -EIO);
+		}
 	}
 	return shlogfs_fw_reply(fw, req, buf, r);
 }

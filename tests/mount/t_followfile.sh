@@ -3,7 +3,8 @@
 # log(s) from the first kept message and then wait at the end instead of
 # returning 0 (fs/follow.c, fs/k_follow.c).  A blocked `cat follow` shows
 # an appended line; a signal ends it (TERM and KILL) and the daemon goes
-# on; O_NONBLOCK gets EAGAIN at the end; lseek and pread get ESPIPE;
+# on; O_NONBLOCK gets EAGAIN at the end; lseek and pread get ESPIPE; a
+# 4 MiB read(2) returns a 1 MiB message without waiting for more;
 # poll/epoll on follow and on a partition log wake on an append; 300
 # followers all get every line; the topic stream of 4 partitions gets
 # every line of every partition once, whole, in each partition's order,
@@ -125,6 +126,29 @@ t = append_later("epoll-line\n")
 r = ep.poll(5); t.join()
 if not r or os.read(fd, 65536) != b"epoll-line\n":
     fail("epoll of follow did not wake: %r" % r)
+# a read(2) of 4 MiB is sent as requests of up to 1 MiB (into a
+# page-aligned buffer: exactly 1 MiB), the next only after a full reply:
+# a message of exactly one request must not leave the read waiting for
+# the next append
+import fcntl, mmap, signal
+fb = os.open(part + "/follow", os.O_RDONLY | os.O_NONBLOCK)
+read_all(fb)
+fcntl.fcntl(fb, fcntl.F_SETFL, 0)
+big = b"b" * ((1 << 20) - 1) + b"\n"
+with open(part + "/log", "ab") as f:
+    f.write(big)
+def stuck(signum, frame):
+    fail("a 4 MiB read of follow waited with a 1 MiB message to give")
+signal.signal(signal.SIGALRM, stuck)
+signal.alarm(10)
+buf = mmap.mmap(-1, 4 << 20)
+got = b""
+while len(got) < len(big):
+    n = os.readv(fb, [buf])
+    got += buf[:n]
+signal.alarm(0)
+if got != big:
+    fail("the 1 MiB message read back as %d bytes" % len(got))
 # poll on a partition log, read to its end first
 lf = os.open(part + "/log", os.O_RDONLY)
 while os.read(lf, 65536):
