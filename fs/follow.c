@@ -273,10 +273,12 @@ static ssize_t shlogfs_fw_fill(struct shlogfs_fw *fw, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
-/* Has @p fw bytes past its position (reg.mu held)?  An error: yes (a
- * read reports it). */
+/* Has @p fw bytes past its position (reg.mu held)?  An error or its
+ * topic deleted: yes (a read reports it). */
 static int shlogfs_fw_ready(struct shlogfs_fw *fw)
 {
+	if (shlogfs_node_live(fw->h->node))
+		return 1;
 	for (uint32_t i = 0; i < fw->n; i++) {
 		struct shlog_part_info in;
 		uint64_t at = fw->log ? __atomic_load_n(&fw->h->rd_at,
@@ -368,6 +370,8 @@ static enum shlogfs_fw_did shlogfs_fw_serve(struct shlogfs_fw *fw,
 
 	if (!buf)
 		return shlogfs_fw_reply(fw, req, NULL, -ENOMEM);
+	if ((rc = shlogfs_node_live(fw->h->node))) /* its topic was deleted */
+		return shlogfs_fw_reply(fw, req, buf, rc);
 	while ((r = room ? shlogfs_fw_fill(fw, buf, room) : 0) == 0 && room) {
 		if (!wait || (rc = shlogfs_fw_park(fw, req, size)) == 0) {
 			free(buf);
@@ -429,35 +433,68 @@ static void shlogfs_fw_notify(struct shlogfs_fw *fw)
 	__atomic_sub_fetch(&reg.pending, 1, __ATOMIC_RELEASE);
 }
 
+/* Notify @p l's follower and take its waiting read into @p woken
+ * (reg.mu held). */
+static void shlogfs_fw_wake_link(struct shlogfs_fw_link *l,
+				 struct shlogfs_fw **woken)
+{
+	struct shlogfs_fw *fw = l->fw;
+
+	shlogfs_fw_notify(fw);
+	if (!fw->req)
+		return;
+	fw->wsize = fw->size;
+	fw->wreq = shlogfs_fw_detach(fw);
+	fw->next = *woken;
+	*woken = fw;
+}
+
+/* Answer the waiting reads taken into @p woken (no lock held); a waiting
+ * read keeps its handle open, so each follower lives until answered. */
+static void shlogfs_fw_answer_all(struct shlogfs_fw *woken)
+{
+	struct shlogfs_fw *fw, *next;
+
+	for (fw = woken; fw; fw = next) {
+		next = fw->next;
+		shlogfs_fw_answer(fw, fw->wreq, fw->wsize);
+	}
+}
+
 /* After an append to @p p (every append site of the daemon calls it):
  * answer its followers' waiting reads, notify their polls. */
 int shlogfs_fw_after(shlog_part *p, int rc)
 {
 	struct shlogfs_fw_link *l;
-	struct shlogfs_fw *woken = NULL, *fw, *next;
+	struct shlogfs_fw *woken = NULL;
 
 	if (rc != 0 || !__atomic_load_n(&reg.pending, __ATOMIC_ACQUIRE))
 		return rc;
 	pthread_mutex_lock(&reg.mu);
-	LIST_FOREACH(l, &reg.b[shlogfs_fw_bucket(p)], link) {
-		if (l->p != p)
-			continue;
-		fw = l->fw;
-		shlogfs_fw_notify(fw);
-		if (!fw->req)
-			continue;
-		fw->wsize = fw->size;
-		fw->wreq = shlogfs_fw_detach(fw);
-		fw->next = woken;
-		woken = fw;
-	}
+	LIST_FOREACH(l, &reg.b[shlogfs_fw_bucket(p)], link)
+		if (l->p == p)
+			shlogfs_fw_wake_link(l, &woken);
 	pthread_mutex_unlock(&reg.mu);
-	/* a waiting read keeps its handle open: fw lives until answered */
-	for (fw = woken; fw; fw = next) {
-		next = fw->next;
-		shlogfs_fw_answer(fw, fw->wreq, fw->wsize);
-	}
+	shlogfs_fw_answer_all(woken);
 	return rc;
+}
+
+/* After topic @p topic was deleted (and its nodes unlinked): its
+ * followers' waiting reads get ENOENT, their polls are notified. */
+void shlogfs_fw_topic_gone(const char *topic)
+{
+	struct shlogfs_fw_link *l;
+	struct shlogfs_fw *woken = NULL;
+
+	if (!__atomic_load_n(&reg.pending, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&reg.mu);
+	for (unsigned b = 0; b < SHLOGFS_FW_BUCKETS; b++)
+		LIST_FOREACH(l, &reg.b[b], link)
+			if (strcmp(l->fw->h->node->topic, topic) == 0)
+				shlogfs_fw_wake_link(l, &woken);
+	pthread_mutex_unlock(&reg.mu);
+	shlogfs_fw_answer_all(woken);
 }
 
 /* ==== poll ============================================================ */

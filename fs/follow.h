@@ -26,6 +26,9 @@ void shlogfs_fw_poll_log(fuse_req_t req, struct shlogfs_handle *h,
 /** After an append to @p p: wake its waiting reads and polls if @p rc
  *  is 0 (it succeeded); returns @p rc. */
 int shlogfs_fw_after(shlog_part *p, int rc);
+/** After topic @p topic was deleted: its followers' waiting reads end
+ *  (ENOENT), their polls are notified. */
+void shlogfs_fw_topic_gone(const char *topic);
 /** Drop @p h's follower (its poll handle; a waiting read only at exit). */
 void shlogfs_fw_close(struct shlogfs_handle *h);
 

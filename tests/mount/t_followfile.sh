@@ -10,7 +10,8 @@
 # every line of every partition once, whole, in each partition's order,
 # while stdio-buffered awk writers (lines cut across write() calls) and
 # mtio writers append; the cap on waiting reads of one user (ENOBUFS and
-# a log line); the names are not listed.
+# a log line); deleting a topic ends its followers' reads (ENOENT); the
+# names are not listed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -222,6 +223,25 @@ want=$(for p in 0 1 2 3; do echo "k$p $N"; echo "m$p $N"; done | sort)
 	mt_fail "partition follower's counts"
 cmp "$T/ps" "$MNT/s/2/log" || mt_fail "partition follower's copy differs"
 echo "ok: $((8 * N)) lines, each once and whole, in order per partition"
+
+tl_say "deleting the topic ends its followers' waiting reads (ENOENT)"
+mkdir "$MNT/gone"
+echo g >>"$MNT/gone/1/log"
+cat "$MNT/gone/follow" >"$T/g1" 2>"$T/g1.err" &
+g1=$!
+cat "$MNT/gone/1/follow" >"$T/g2" 2>"$T/g2.err" &
+g2=$!
+tl_wait_until 50 has_lines "$T/g1" 1 && tl_wait_until 50 has_lines "$T/g2" 1 ||
+	mt_fail "the followers of gone did not start"
+sleep 0.3
+mt_delete gone || mt_fail "/.delete of gone refused"
+for pid in $g1 $g2; do
+	tl_reap 50 "$pid" || mt_fail "a follower of a deleted topic still waits"
+	[ "$TL_STATUS" != 0 ] || mt_fail "a follower of a deleted topic exited 0"
+done
+grep -q 'No such file or directory' "$T/g1.err" &&
+	grep -q 'No such file or directory' "$T/g2.err" || mt_fail "followers of a deleted topic: $(cat "$T/g1.err" "$T/g2.err")"
+echo "ok: both followers of the deleted topic ended with ENOENT"
 
 tl_say "the cap on waiting reads of one user (max_follow_per_user=3)"
 chmod 755 "$MNT/a"
