@@ -272,3 +272,19 @@ for pid in "${up[@]:1}"; do tl_reap 50 "$pid" || mt_fail "U's follower stuck"; d
 echo "ok: the 4th waiting read of U refused, root's and a later one served"
 
 mt_stop
+
+tl_say "-o writeback: a line reaches a blocked follower when its writer closes"
+mt_start -o writeback
+W=$MNT/a/2
+cat "$W/follow" >"$T/w1" &
+w1=$!
+before=$(nlines "$W/log")
+tl_wait_until 50 has_lines "$T/w1" "$before" || mt_fail "the follower did not start"
+echo "through the page cache" >>"$W/log"
+tl_wait_until 50 has_lines "$T/w1" $((before + 1)) ||
+	mt_fail "a writeback line did not reach the blocked follower"
+tail -n 1 "$T/w1" | grep -qx "through the page cache" || mt_fail "wrong line: $(tail -n 1 "$T/w1")"
+kill "$w1"
+tl_reap 50 "$w1" || mt_fail "the writeback follower stuck"
+echo "ok: a writeback line woke the follower"
+mt_stop
