@@ -5,8 +5,8 @@
  *
  * A listing shows only `log`: what a backup should hold (tar, cp -a,
  * rsync -a, find | cpio and rm -r see the partition's messages once and
- * walk into nothing derived).  anchor, index, stats, at/, since/ and
- * keys/ are reachable by name (lookup, stat, open, a listing of keys/
+ * walk into nothing derived).  anchor, index, stats, at/, since/,
+ * keys/ and follow are reachable by name (lookup, stat, open, a listing of keys/
  * itself) exactly like the listed name.  Nothing here can be removed:
  * rmdir of at/, since/ or keys/ is EPERM (fixed directories, whatever
  * they hold), of a file ENOTDIR.  So the link count is 2: no listed
