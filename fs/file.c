@@ -1,10 +1,11 @@
 /*
  * file.c — the FUSE entry points of open files: open, read, write,
- * flush, release, fsync, fallocate.  open makes a handle (handle.c) and
+ * flush, release, fsync, poll, fallocate.  open makes a handle (handle.c) and
  * lets the node's kind set it up; the others call through the kind of
  * the handle's node.
  */
 #include <errno.h>
+#include <poll.h>
 
 #include "ll.h"
 #include "cred.h"
@@ -42,6 +43,8 @@ void shlogfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct shlogfs_handle *h = shlogfs_fh(fi);
 
 	(void)ino;
+	__atomic_store_n(&h->rd_at, (uint64_t)off, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->rd_flags, fi->flags, __ATOMIC_RELAXED);
 	if (!shlogfs_pc_reply(req, h, fi, (uint64_t)off, size))
 		h->node->kind->read(req, h, size, (uint64_t)off);
 }
@@ -103,6 +106,23 @@ void shlogfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)ino;
 	(void)datasync;
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+/* poll: through the kind (follow files, logs: follow.c); any other file
+ * is always ready, as on a local file system. */
+void shlogfs_ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct fuse_pollhandle *ph)
+{
+	struct shlogfs_handle *h = shlogfs_fh(fi);
+
+	(void)ino;
+	if (h->node->kind->poll) {
+		h->node->kind->poll(req, h, ph);
+		return;
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
 }
 
 /* fallocate: logs only grow by appending (EPERM, like other refusals). */

@@ -16,6 +16,7 @@
 #include "handle.h"
 #include "budget.h"
 #include "cred.h"
+#include "follow.h"
 #include "log.h"
 #include "pcache.h"
 #include "text.h"
@@ -147,6 +148,7 @@ void shlogfs_handle_drop(struct shlogfs *fs, struct shlogfs_handle *h)
 	pthread_mutex_lock(&h->ra_lock);
 	pthread_mutex_unlock(&h->ra_lock);
 	shlogfs_handle_finish(fs, h);
+	shlogfs_fw_close(h);
 	shlogfs_pc_close(fs, h);
 	pthread_mutex_lock(&fs->lock);
 	LIST_REMOVE(h, link);

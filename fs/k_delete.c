@@ -34,6 +34,7 @@
 #include <syslog.h>
 
 #include "kinds.h"
+#include "follow.h"
 #include "log.h"
 #include "node.h"
 
@@ -82,6 +83,8 @@ static int shlogfs_delete_topic(struct shlogfs *fs, uid_t uid,
 	pthread_mutex_unlock(&fs->mk_lock);
 	if (rc == 0)
 		shlogfs_node_unlink_topic(fs, topic);
+	if (rc == 0)
+		shlogfs_fw_topic_gone(topic);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 
 #include "held_i.h"
 #include "kinds.h"
+#include "follow.h"
 #include "handle.h"
 #include "list.h"
 #include "log.h"
@@ -122,7 +123,8 @@ static int shlogfs_key_append(shlog_part *p, const char *key, size_t klen,
 	if ((rc = shlogfs_buf_add(&msg, key, klen)) == 0 &&
 	    (rc = shlogfs_buf_add(&msg, "\t", 1)) == 0 &&
 	    (rc = shlogfs_buf_add(&msg, val, vlen)) == 0)
-		rc = shlog_part_append(p, msg.p, msg.len, flags, NULL);
+		rc = shlogfs_fw_after(p, shlog_part_append(p, msg.p, msg.len,
+							   flags, NULL));
 	shlogfs_buf_free(&msg);
 	return rc;
 }

@@ -50,6 +50,7 @@
 #include "held_i.h"
 #include "kinds.h"
 #include "cred.h"
+#include "follow.h"
 #include "frame.h"
 #include "handle.h"
 #include "log.h"
@@ -283,7 +284,8 @@ static int shlogfs_log_emit(void *arg, const char *lines, size_t len)
 {
 	struct shlogfs_sink *s = arg;
 
-	return shlog_part_append_lines(s->h->part, lines, len, s->flags, NULL);
+	return shlogfs_fw_after(s->h->part, shlog_part_append_lines(s->h->part,
+				lines, len, s->flags, NULL));
 }
 
 /* LOG: append the complete lines of one request; bytes taken or -errno. */
@@ -440,8 +442,8 @@ static int shlogfs_tlog_send(struct shlogfs_handle *h, int flags)
 		struct shlogfs_buf *b = &h->batch[i];
 		if (b->len == 0)
 			continue;
-		int r = shlog_part_append_lines(h->parts[i], b->p, b->len,
-						flags, NULL);
+		int r = shlogfs_fw_after(h->parts[i], shlog_part_append_lines(
+				h->parts[i], b->p, b->len, flags, NULL));
 		shlogfs_buf_free(b); /* held only for the request (budget) */
 		if (r < 0 && rc == 0)
 			rc = r;
@@ -876,6 +878,7 @@ const struct shlogfs_kind shlogfs_kind_log = {
 	.read = shlogfs_log_read,
 	.write = shlogfs_log_write,
 	.fsync = shlogfs_log_fsync,
+	.poll = shlogfs_fw_poll_log,
 	.release = shlogfs_log_release,
 	.forget = shlogfs_wb_free,
 };

@@ -1,6 +1,7 @@
 /*
  * k_topic.c — the kind of a topic's directory, <topic>/: its log (the
- * sharded entry point) and its partitions, numbered from 0.  mkdir of
+ * sharded entry point), its follow stream (k_follow.c) and its
+ * partitions, numbered from 0.  mkdir of
  * the next number adds a partition; mkdir of a higher one (at most
  * SHLOGFS_MKDIR_AHEAD past the next) adds the ones between too, hidden
  * until mkdir of their own number (a restore makes partitions in the
@@ -9,9 +10,9 @@
  * by mkdir has no `log` until one is created (cp -a opens it with
  * O_EXCL); restore.c keeps both facts.
  *
- * A listing shows the partitions only: `log` holds every partition's
- * messages again, so it is found by name (lookup, open) but never
- * listed, and a backup or a walk of the topic meets each message once.
+ * A listing shows the partitions only: `log` and `follow` hold every
+ * partition's messages again, so they are found by name (lookup, open)
+ * but never listed, and a backup or a walk of the topic meets each message once.
  * The link count is 2 plus the partitions (the subdirectories listed).
  * rmdir of a partition is ENOTEMPTY (it always holds its log) and
  * deletes nothing; a topic is deleted through /.delete (k_delete.c).
@@ -43,7 +44,7 @@ static int shlogfs_topic_hidden(struct shlogfs *fs, struct shlogfs_node *d,
 	return shlogfs_restore_flag_empty(fs, SHLOGFS_RF_HIDDEN, d->topic, part);
 }
 
-/* resolve op: the topic's log, or one of its partitions. */
+/* resolve op: the topic's log, its follow stream, or one of its partitions. */
 static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 				 const char *name, struct shlogfs_name *out)
 {
@@ -54,6 +55,10 @@ static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 				      NULL };
 	if (strcmp(name, SHLOGFS_TLOG_NAME) == 0)
 		return 0;
+	if (strcmp(name, "follow") == 0) {
+		out->kind = &shlogfs_kind_tfollow;
+		return 0;
+	}
 	if (shlog_part_name_parse(name, &out->part))
 		return -ENOENT;
 	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))

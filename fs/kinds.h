@@ -27,6 +27,9 @@ extern const struct shlogfs_kind shlogfs_kind_part;      /**< <topic>/<p>/ */
 extern const struct shlogfs_kind shlogfs_kind_tlog;      /**< <topic>/log */
 extern const struct shlogfs_kind shlogfs_kind_log;       /**< <topic>/<p>/log */
 extern const struct shlogfs_kind shlogfs_kind_rname;     /**< <topic>/<p>/<restore name> */
+/* k_follow.c */
+extern const struct shlogfs_kind shlogfs_kind_follow;    /**< <topic>/<p>/follow */
+extern const struct shlogfs_kind shlogfs_kind_tfollow;   /**< <topic>/follow */
 /* k_status.c */
 extern const struct shlogfs_kind shlogfs_kind_anchor;    /**< <topic>/<p>/anchor */
 extern const struct shlogfs_kind shlogfs_kind_index;     /**< <topic>/<p>/index */

@@ -27,6 +27,7 @@
 
 #include "shlogfs.h"
 #include "budget.h"
+#include "follow.h"
 #include "ctl.h"
 #include "handle.h"
 #include "kinds.h"
@@ -49,6 +50,7 @@ struct shlogfs_cli {
 	uint32_t partitions;
 	uint64_t max_held, max_held_per_user;
 	uint32_t max_topics_per_user, max_parts_per_user;
+	uint32_t max_follow, max_follow_per_user;
 	struct shlog_options so;
 };
 
@@ -60,6 +62,7 @@ enum {
 	KEY_DEFAULT_PERMISSIONS, KEY_RO, KEY_MAX_HELD, KEY_MAX_HELD_PER_USER,
 	KEY_MAX_TOPICS_PER_USER, KEY_MAX_PARTS_PER_USER,
 	KEY_MAX_FDS, KEY_FD_RESERVE, KEY_MAX_PARTITIONS,
+	KEY_MAX_FOLLOW, KEY_MAX_FOLLOW_PER_USER,
 };
 
 #define SHLOGFS_OPT(t, field, v) { t, offsetof(struct shlogfs_cli, field), v }
@@ -91,6 +94,8 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("max_fds=", KEY_MAX_FDS),
 	FUSE_OPT_KEY("fd_reserve=", KEY_FD_RESERVE),
 	FUSE_OPT_KEY("max_partitions=", KEY_MAX_PARTITIONS),
+	FUSE_OPT_KEY("max_follow=", KEY_MAX_FOLLOW),
+	FUSE_OPT_KEY("max_follow_per_user=", KEY_MAX_FOLLOW_PER_USER),
 	SHLOGFS_OPT("repair", so.repair, 1),
 	SHLOGFS_OPT("writeback", writeback, 1),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -139,6 +144,10 @@ static void shlogfs_usage(const char *prog)
 "    -o max_topics_per_user=N  topics one user may own, 0 = no limit (1024)\n"
 "    -o max_parts_per_user=N   partitions one user may own, 0 = no limit (4096);\n"
 "                           past either: EDQUOT at mkdir (root is exempt)\n"
+"    -o max_follow=N        reads waiting in follow files, all users but root,\n"
+"                           0 = no limit (8192)\n"
+"    -o max_follow_per_user=N  the same for one user (1024); past either:\n"
+"                           ENOBUFS at the read\n"
 "    -o max_partitions=N    partitions the store may hold (100000); past it\n"
 "                           ENOSPC at mkdir\n"
 "    -o max_fds=N           fds the engine keeps open, 0 = RLIMIT_NOFILE less\n"
@@ -235,6 +244,9 @@ static const struct shlogfs_optnum shlogfs_optnums[] = {
 		    UINT32_MAX),
 	SHLOGFS_NUM(KEY_MAX_PARTS_PER_USER, SHLOGFS_U32, max_parts_per_user, 0,
 		    UINT32_MAX),
+	SHLOGFS_NUM(KEY_MAX_FOLLOW, SHLOGFS_U32, max_follow, 0, UINT32_MAX),
+	SHLOGFS_NUM(KEY_MAX_FOLLOW_PER_USER, SHLOGFS_U32, max_follow_per_user,
+		    0, UINT32_MAX),
 	SHLOGFS_SO(KEY_MAX_FDS, SHLOGFS_U32, max_fds),
 	SHLOGFS_SO(KEY_FD_RESERVE, SHLOGFS_U32, fd_reserve),
 	SHLOGFS_SO(KEY_MAX_PARTITIONS, SHLOGFS_U32, max_partitions),
@@ -562,6 +574,7 @@ static const struct fuse_lowlevel_ops shlogfs_ops = {
 	.statfs = shlogfs_ll_statfs,
 	.create = shlogfs_ll_create,
 	.fallocate = shlogfs_ll_fallocate,
+	.poll = shlogfs_ll_poll,
 	/* getxattr/listxattr left out: libfuse answers ENOSYS once and the
 	 * kernel stops asking for security.capability on every write. */
 };
@@ -603,6 +616,7 @@ static int shlogfs_state_init(struct shlogfs *fs, const struct shlogfs_cli *cli,
 	fs->writeback = cli->writeback;
 	fs->max_topics_per_user = cli->max_topics_per_user;
 	fs->max_parts_per_user = cli->max_parts_per_user;
+	shlogfs_fw_init(cli->max_follow, cli->max_follow_per_user);
 	fs->datadir = shlogfs_resolve_datadir(cli->datadir);
 	if (!fs->datadir || shlogfs_add_mount_opts(args, cli, fs->datadir))
 		return -1;
@@ -722,6 +736,8 @@ int main(int argc, char *argv[])
 		.max_held_per_user = 16u << 20,
 		.max_topics_per_user = 1024,
 		.max_parts_per_user = 4096,
+		.max_follow = 8192,
+		.max_follow_per_user = 1024,
 	};
 	struct shlogfs fs = { 0 };
 	int ret, done;

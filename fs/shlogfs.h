@@ -12,6 +12,7 @@
  *   /<topic>/<p>/keys/<key>       latest value of a key
  *   /<topic>/<p>/<other>          a restore name (k_log.c, restore.c)
  *   /<topic>/<p>/cursors/<name>   a durable cursor: the log from its position
+ *   /<topic>/<p>/follow, /<topic>/follow  the log(s), waiting at the end
  *   /.metrics, /.status           Prometheus metrics, a summary
  *   /.delete                      write "TOPIC\n" to delete a topic
  *
@@ -61,6 +62,7 @@ struct shlogfs_wb;
 struct shlogfs_wb_fix;
 struct shlogfs_snap;
 struct shlogfs_rent;
+struct shlogfs_fw;
 
 /** A growable byte buffer (text.h). */
 struct shlogfs_buf {
@@ -183,6 +185,9 @@ struct shlogfs_kind {
 	int (*release)(struct shlogfs *fs, struct shlogfs_handle *h);
 	/** Where a view (at/, since/) of node @p n starts now. */
 	int (*base)(struct shlogfs *fs, struct shlogfs_node *n, uint64_t *base);
+	/** poll (follow.h); NULL: always readable and writable. */
+	void (*poll)(fuse_req_t req, struct shlogfs_handle *h,
+		     struct fuse_pollhandle *ph);
 	/** Free the kind's state of a node (its last forget); NULL: none. */
 	void (*forget)(struct shlogfs_node *n);
 };
@@ -263,6 +268,9 @@ struct shlogfs_handle {
 	uint32_t pc_first;         /**< writers: partitions pc_first.. counted */
 	uint32_t pc_n;             /**< in shlogfs.pc_busy (pcache.c); 0: none */
 	pid_t closer;              /**< flush: the thread whose close() is served (file.c) */
+	struct shlogfs_fw *fw;     /**< follow files, polled logs (follow.c) */
+	uint64_t rd_at;            /**< offset of its last read request (atomic) */
+	int rd_flags;              /**< file flags of its last read request (atomic) */
 };
 
 /**

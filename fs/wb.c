@@ -50,6 +50,7 @@
 #include "held_i.h"
 #include "wb.h"
 #include "budget.h"
+#include "follow.h"
 #include "frame.h"
 #include "log.h"
 #include "node.h"
@@ -173,8 +174,8 @@ static int shlogfs_wb_seal(struct shlogfs_handle *h, struct shlogfs_wb *wb,
 		rc = shlogfs_buf_add(&wb->pend, "\n", 1);
 	if (rc)
 		return rc;
-	rc = shlog_part_append_lines(h->part, wb->pend.p, wb->pend.len, 0,
-				     NULL);
+	rc = shlogfs_fw_after(h->part, shlog_part_append_lines(h->part,
+				wb->pend.p, wb->pend.len, 0, NULL));
 	if (rc) {
 		wb->pend.len--;
 		return rc;
@@ -297,7 +298,8 @@ static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
 /* frame.c emit: complete lines of the stream to the engine. */
 static int shlogfs_wb_emit(void *arg, const char *lines, size_t len)
 {
-	return shlog_part_append_lines(arg, lines, len, 0, NULL);
+	return shlogfs_fw_after(arg, shlog_part_append_lines(arg, lines, len,
+							     0, NULL));
 }
 
 /*

@@ -1,0 +1,628 @@
+/*
+ * follow.c — followers: reads of follow files that wait at the end
+ * instead of returning 0, and poll() of follow files and partition logs
+ * that wakes when a message is appended.
+ *
+ * A follower is an open handle and the partitions it follows (one for
+ * <topic>/<p>/follow and a polled <p>/log, every partition at open for
+ * <topic>/follow), with a position in each.  A read of a follow file is
+ * served with whole messages from those positions (a message longer
+ * than the read is cut, and the next reads give its rest before any
+ * other partition's bytes).  When none has a byte past its position the
+ * read is not answered: its request waits in the follower, no thread
+ * does, and the thread whose append made new bytes (every append of the
+ * daemon ends in shlogfs_fw_after()) answers it.  A waiting read ends on
+ * a signal (the kernel's interrupt: EINTR); a read with O_NONBLOCK gets
+ * EAGAIN instead of waiting.  Waiting reads are capped for every user
+ * but root (-o max_follow, max_follow_per_user): past a cap the read
+ * gets ENOBUFS and a log line.  A poll is answered at once (POLLIN if a
+ * read would return bytes now); when it is not ready its poll handle is
+ * kept and notified at the next append to one of the partitions.
+ *
+ * The registry: every follower's partitions, hashed by partition, in
+ * one table under one lock (reg.mu); a follower's waiting request and
+ * poll handle are guarded by it.  Its positions are guarded by its own
+ * mutex (fw->mu), taken before reg.mu, and before the request's lock
+ * (libfuse's, taken by fuse_req_interrupt_func and around the interrupt
+ * callback, which takes reg.mu).  The engine's end only moves by whole
+ * messages, so the bytes before it are always whole messages.  A waiting
+ * request keeps its handle open (the kernel releases a file only after
+ * its reads are answered), so only the reply may end a handle's life:
+ * nothing touches the follower after it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "follow.h"
+#include "log.h"
+#include "read.h"
+
+/* Fills of one read that may find nothing though the end moved. */
+#define SHLOGFS_FW_TRIES 8
+
+/* Buckets of the registry (a power of 2). */
+#define SHLOGFS_FW_BUCKETS 256
+
+/* One followed partition of a follower, in its registry bucket. */
+struct shlogfs_fw_link {
+	LIST_ENTRY(shlogfs_fw_link) link;
+	shlog_part *p;
+	struct shlogfs_fw *fw;
+};
+
+/* A follower (one per handle that follows or was polled). */
+struct shlogfs_fw {
+	pthread_mutex_t mu;         /* guards pos, mid, rr */
+	struct shlogfs_handle *h;
+	shlog_part **parts;         /* the handle's */
+	uint32_t n;
+	int log;                    /* a polled log: its position is h->rd_at */
+	uint64_t *pos;              /* next byte to give, per partition */
+	int64_t mid;                /* partition a reply cut a message of, or -1 */
+	uint32_t rr;                /* partition the next fill starts at */
+	fuse_req_t req;             /* its waiting read (reg.mu) */
+	size_t size;                /* of that read */
+	struct fuse_pollhandle *ph; /* its kept poll handle (reg.mu) */
+	struct shlogfs_fw *next;    /* in a waker's list, with: */
+	fuse_req_t wreq;            /* the read it took, */
+	size_t wsize;               /* of this size */
+	struct shlogfs_fw_link links[];
+};
+
+/* The waiting reads of one user. */
+struct shlogfs_fw_user {
+	uid_t uid;
+	uint32_t n;
+};
+
+/* The registry (the daemon serves one store). */
+static struct {
+	pthread_mutex_t mu;
+	LIST_HEAD(, shlogfs_fw_link) b[SHLOGFS_FW_BUCKETS];
+	uint32_t pending;           /* waiting reads and kept poll handles (atomic) */
+	uint32_t waiting;           /* waiting reads, root's too */
+	uint32_t waiting_users;     /* of them, not root's */
+	struct shlogfs_fw_user *users;
+	size_t nusers, cap_users;
+	uint32_t max_all, max_user; /* caps on waiting_users, one user's */
+	uint64_t refused;
+	time_t logged_at;
+} reg = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.max_all = 8192,
+	.max_user = 1024,
+};
+
+/* Set the caps (main.c, from -o max_follow, max_follow_per_user). */
+void shlogfs_fw_init(uint32_t max_all, uint32_t max_user)
+{
+	reg.max_all = max_all;
+	reg.max_user = max_user;
+}
+
+/* The bucket of partition @p p. */
+static unsigned shlogfs_fw_bucket(const shlog_part *p)
+{
+	uintptr_t x = (uintptr_t)p;
+
+	return (unsigned)((x >> 4) ^ (x >> 12)) & (SHLOGFS_FW_BUCKETS - 1);
+}
+
+/* ==== the caps ======================================================== */
+
+/* The entry of @p uid (reg.mu held), made if @p make; NULL: none. */
+static struct shlogfs_fw_user *shlogfs_fw_user(uid_t uid, int make)
+{
+	for (size_t i = 0; i < reg.nusers; i++)
+		if (reg.users[i].uid == uid)
+			return &reg.users[i];
+	if (!make)
+		return NULL;
+	if (reg.nusers == reg.cap_users) {
+		size_t cap = reg.cap_users ? 2 * reg.cap_users : 16;
+		void *v = realloc(reg.users, cap * sizeof *reg.users);
+		if (!v)
+			return NULL;
+		reg.users = v;
+		reg.cap_users = cap;
+	}
+	reg.users[reg.nusers] = (struct shlogfs_fw_user){ uid, 0 };
+	return &reg.users[reg.nusers++];
+}
+
+/* Log a refusal, once a second at most (reg.mu held). */
+static void shlogfs_fw_refused(uid_t uid, const char *which)
+{
+	time_t now = time(NULL);
+
+	reg.refused++;
+	if (now == reg.logged_at)
+		return;
+	reg.logged_at = now;
+	shlogfs_log(LOG_WARNING, "follow: a waiting read of uid %u refused "
+		    "with ENOBUFS: %s (%u of all users, %u per user)",
+		    (unsigned)uid, which, reg.max_all, reg.max_user);
+}
+
+/* Count a waiting read of @p uid (reg.mu held); -ENOBUFS past a cap. */
+static int shlogfs_fw_charge(uid_t uid)
+{
+	struct shlogfs_fw_user *u;
+
+	if (uid == 0) {
+		reg.waiting++;
+		return 0;
+	}
+	if (reg.max_all && reg.waiting_users >= reg.max_all) {
+		shlogfs_fw_refused(uid, "max_follow reached");
+		return -ENOBUFS;
+	}
+	if (!(u = shlogfs_fw_user(uid, 1)))
+		return -ENOMEM;
+	if (reg.max_user && u->n >= reg.max_user) {
+		shlogfs_fw_refused(uid, "max_follow_per_user reached");
+		return -ENOBUFS;
+	}
+	u->n++;
+	reg.waiting_users++;
+	reg.waiting++;
+	return 0;
+}
+
+/* Give back a waiting read of @p uid (reg.mu held). */
+static void shlogfs_fw_uncharge(uid_t uid)
+{
+	struct shlogfs_fw_user *u;
+
+	reg.waiting--;
+	if (uid == 0 || !(u = shlogfs_fw_user(uid, 0)))
+		return;
+	reg.waiting_users--;
+	if (--u->n == 0)
+		*u = reg.users[--reg.nusers];
+}
+
+/* Take the waiting read of @p fw (reg.mu held); NULL: none. */
+static fuse_req_t shlogfs_fw_detach(struct shlogfs_fw *fw)
+{
+	fuse_req_t req = fw->req;
+
+	if (req) {
+		fw->req = NULL;
+		shlogfs_fw_uncharge(fw->h->uid);
+		__atomic_sub_fetch(&reg.pending, 1, __ATOMIC_RELEASE);
+	}
+	return req;
+}
+
+/* ==== filling a reply ================================================= */
+
+/* Log that retention deleted bytes a follower had not read. */
+static void shlogfs_fw_skipped(struct shlogfs_fw *fw, uint32_t i,
+			       uint64_t start)
+{
+	shlogfs_log(LOG_NOTICE, "%s/%u: retention deleted %llu bytes a "
+		    "follower had not read; it goes on at the first kept message",
+		    fw->h->node->topic, fw->n > 1 ? i : fw->h->node->part,
+		    (unsigned long long)(start - fw->pos[i]));
+}
+
+/*
+ * Put partition @p i's bytes past its position into @p buf (@p room
+ * bytes): its whole messages that fit, or, if @p alone (nothing else in
+ * the reply) or it is the one cut, as much as fits; bytes put or -errno.
+ */
+static ssize_t shlogfs_fw_take(struct shlogfs_fw *fw, uint32_t i, char *buf,
+			       size_t room, int alone)
+{
+	struct shlog_part_info in;
+	int rc = shlog_part_info(fw->parts[i], &in);
+	int cut = fw->mid == (int64_t)i;
+
+	if (rc)
+		return rc;
+	if (fw->pos[i] < in.start_off) {
+		shlogfs_fw_skipped(fw, i, in.start_off);
+		fw->pos[i] = in.start_off;
+		if (cut)
+			fw->mid = -1;
+		cut = 0;
+	}
+	uint64_t avail = in.end_off > fw->pos[i] ? in.end_off - fw->pos[i] : 0;
+	size_t want = avail < room ? (size_t)avail : room;
+	if (want == 0)
+		return 0;
+	ssize_t r = shlogfs_fill(fw->parts[i], fw->pos[i], buf, want, 0);
+	if (r <= 0)
+		return r == -ESTALE ? 0 : r; /* retention raced: the next fill */
+	const char *nl = memrchr(buf, '\n', (size_t)r);
+	size_t n = nl ? (size_t)(nl - buf) + 1 : (size_t)r;
+	if (!nl && !alone && !cut)
+		return 0;
+	fw->mid = nl ? -1 : (int64_t)i;
+	fw->pos[i] += n;
+	return (ssize_t)n;
+}
+
+/* Fill @p buf with whole messages of @p fw's partitions, each in turn
+ * (fw->mu held); bytes put (0: none past any position) or -errno. */
+static ssize_t shlogfs_fw_fill(struct shlogfs_fw *fw, char *buf, size_t size)
+{
+	uint32_t start = fw->mid >= 0 ? (uint32_t)fw->mid : fw->rr;
+	size_t got = 0;
+
+	for (uint32_t k = 0; k < fw->n && got < size; k++) {
+		uint32_t i = (start + k) % fw->n;
+		ssize_t r = shlogfs_fw_take(fw, i, buf + got, size - got,
+					    got == 0);
+		if (r < 0) {
+			if (got)
+				break;
+			return r;
+		}
+		got += (size_t)r;
+		if (fw->mid >= 0)
+			break;
+	}
+	fw->rr = (start + 1) % fw->n;
+	return (ssize_t)got;
+}
+
+/* Has @p fw bytes past its position (reg.mu held)?  An error or its
+ * topic deleted: yes (a read reports it). */
+static int shlogfs_fw_ready(struct shlogfs_fw *fw)
+{
+	if (shlogfs_node_live(fw->h->node))
+		return 1;
+	for (uint32_t i = 0; i < fw->n; i++) {
+		struct shlog_part_info in;
+		uint64_t at = fw->log ? __atomic_load_n(&fw->h->rd_at,
+					__ATOMIC_RELAXED) : fw->pos[i];
+		if (shlog_part_info(fw->parts[i], &in) || in.end_off > at ||
+		    (!fw->log && at < in.start_off))
+			return 1;
+	}
+	return 0;
+}
+
+/* ==== waiting reads =================================================== */
+
+/* The kernel's interrupt of a waiting read (a signal): EINTR, unless an
+ * append answered it first.  Called under the request's lock. */
+static void shlogfs_fw_intr(fuse_req_t req, void *data)
+{
+	struct shlogfs_fw *fw = data;
+	int mine;
+
+	pthread_mutex_lock(&reg.mu);
+	mine = fw->req == req;
+	if (mine)
+		shlogfs_fw_detach(fw);
+	pthread_mutex_unlock(&reg.mu);
+	if (mine)
+		fuse_reply_err(req, EINTR);
+}
+
+/* Make @p req @p fw's waiting read (fw->mu held): 0 kept, 1 bytes came
+ * meanwhile (fill again), -errno (the read's reply). */
+static int shlogfs_fw_park(struct shlogfs_fw *fw, fuse_req_t req, size_t size)
+{
+	int rc;
+
+	pthread_mutex_lock(&reg.mu);
+	if (shlogfs_fw_ready(fw))
+		rc = 1;
+	else if (fw->req)
+		rc = -EBUSY; /* the kernel sends one read of a file at a time */
+	else if ((rc = shlogfs_fw_charge(fw->h->uid)) == 0) {
+		fw->req = req;
+		fw->size = size;
+		__atomic_add_fetch(&reg.pending, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&reg.mu);
+	if (rc == 0) /* interrupted already: the callback answers at once */
+		fuse_req_interrupt_func(req, shlogfs_fw_intr, fw);
+	return rc;
+}
+
+/* What shlogfs_fw_serve() did. */
+enum shlogfs_fw_did {
+	SHLOGFS_FW_REPLIED, /**< answered; fw->mu released */
+	SHLOGFS_FW_KEPT,    /**< the read waits; fw->mu held */
+	SHLOGFS_FW_EMPTY,   /**< nothing to give, nothing done; fw->mu held */
+};
+
+/* Reply to @p req (fw->mu held, released before the reply: it may end
+ * the handle) with @p r bytes of @p buf or the error -@p r. */
+static enum shlogfs_fw_did shlogfs_fw_reply(struct shlogfs_fw *fw,
+					    fuse_req_t req, char *buf,
+					    ssize_t r)
+{
+	pthread_mutex_unlock(&fw->mu);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+	return SHLOGFS_FW_REPLIED;
+}
+
+/*
+ * Answer @p req with @p fw's whole messages (fw->mu held), or keep it
+ * waiting (@p wait) until an append brings some.  A reply is kept
+ * shorter than the request: the kernel splits a large read(2) into
+ * requests and sends the next one only after a full reply, which would
+ * then wait here while the bytes already given wait in the kernel.
+ */
+static enum shlogfs_fw_did shlogfs_fw_serve(struct shlogfs_fw *fw,
+					    fuse_req_t req, size_t size,
+					    int wait)
+{
+	size_t room = size > 1 ? size - 1 : size;
+	char *buf = malloc(size ? size : 1);
+	ssize_t r;
+	int rc, tries = 0;
+
+	if (!buf)
+		return shlogfs_fw_reply(fw, req, NULL, -ENOMEM);
+	if ((rc = shlogfs_node_live(fw->h->node))) /* its topic was deleted */
+		return shlogfs_fw_reply(fw, req, buf, rc);
+	while ((r = room ? shlogfs_fw_fill(fw, buf, room) : 0) == 0 && room) {
+		if (!wait || (rc = shlogfs_fw_park(fw, req, size)) == 0) {
+			free(buf);
+			return wait ? SHLOGFS_FW_KEPT : SHLOGFS_FW_EMPTY;
+		}
+		if (rc < 0)
+			return shlogfs_fw_reply(fw, req, buf, rc);
+		if (++tries == SHLOGFS_FW_TRIES) {
+			/* the engine says bytes are there but gives none */
+			shlogfs_log(LOG_ERR, "%s/%u: follow: no bytes below "
+				    "the partition's end; read failed with EIO",
+				    fw->h->node->topic, fw->h->node->part);
+			return shlogfs_fw_reply(fw, req, buf, -EIO);
+		}
+	}
+	return shlogfs_fw_reply(fw, req, buf, r);
+}
+
+/* read op of a follow file (not seekable: @p off is the stream's own
+ * position, which the follower keeps itself). */
+void shlogfs_fw_read(fuse_req_t req, struct shlogfs_handle *h, size_t size,
+		     uint64_t off)
+{
+	struct shlogfs_fw *fw = h->fw;
+	int wait = !(__atomic_load_n(&h->rd_flags, __ATOMIC_RELAXED) &
+		     O_NONBLOCK);
+	enum shlogfs_fw_did did;
+
+	(void)off;
+	pthread_mutex_lock(&fw->mu);
+	did = shlogfs_fw_serve(fw, req, size, wait);
+	if (did != SHLOGFS_FW_REPLIED)
+		pthread_mutex_unlock(&fw->mu);
+	if (did == SHLOGFS_FW_EMPTY)
+		fuse_reply_err(req, EAGAIN);
+}
+
+/* Answer the waiting read an append took from @p fw (no lock held). */
+static void shlogfs_fw_answer(struct shlogfs_fw *fw, fuse_req_t req,
+			      size_t size)
+{
+	pthread_mutex_lock(&fw->mu);
+	/* no interrupt callback from here on (it waits for one running) */
+	fuse_req_interrupt_func(req, NULL, NULL);
+	if (shlogfs_fw_serve(fw, req, size, 1) != SHLOGFS_FW_REPLIED)
+		pthread_mutex_unlock(&fw->mu);
+}
+
+/* ==== wake-up ========================================================= */
+
+/* Notify and drop @p fw's kept poll handle, if any (reg.mu held). */
+static void shlogfs_fw_notify(struct shlogfs_fw *fw)
+{
+	if (!fw->ph)
+		return;
+	fuse_lowlevel_notify_poll(fw->ph);
+	fuse_pollhandle_destroy(fw->ph);
+	fw->ph = NULL;
+	__atomic_sub_fetch(&reg.pending, 1, __ATOMIC_RELEASE);
+}
+
+/* Notify @p l's follower and take its waiting read into @p woken
+ * (reg.mu held). */
+static void shlogfs_fw_wake_link(struct shlogfs_fw_link *l,
+				 struct shlogfs_fw **woken)
+{
+	struct shlogfs_fw *fw = l->fw;
+
+	shlogfs_fw_notify(fw);
+	if (!fw->req)
+		return;
+	fw->wsize = fw->size;
+	fw->wreq = shlogfs_fw_detach(fw);
+	fw->next = *woken;
+	*woken = fw;
+}
+
+/* Answer the waiting reads taken into @p woken (no lock held); a waiting
+ * read keeps its handle open, so each follower lives until answered. */
+static void shlogfs_fw_answer_all(struct shlogfs_fw *woken)
+{
+	struct shlogfs_fw *fw, *next;
+
+	for (fw = woken; fw; fw = next) {
+		next = fw->next;
+		shlogfs_fw_answer(fw, fw->wreq, fw->wsize);
+	}
+}
+
+/* After an append to @p p (every append site of the daemon calls it):
+ * answer its followers' waiting reads, notify their polls. */
+int shlogfs_fw_after(shlog_part *p, int rc)
+{
+	struct shlogfs_fw_link *l;
+	struct shlogfs_fw *woken = NULL;
+
+	if (rc != 0 || !__atomic_load_n(&reg.pending, __ATOMIC_ACQUIRE))
+		return rc;
+	pthread_mutex_lock(&reg.mu);
+	LIST_FOREACH(l, &reg.b[shlogfs_fw_bucket(p)], link)
+		if (l->p == p)
+			shlogfs_fw_wake_link(l, &woken);
+	pthread_mutex_unlock(&reg.mu);
+	shlogfs_fw_answer_all(woken);
+	return rc;
+}
+
+/* After topic @p topic was deleted (and its nodes unlinked): its
+ * followers' waiting reads get ENOENT, their polls are notified. */
+void shlogfs_fw_topic_gone(const char *topic)
+{
+	struct shlogfs_fw_link *l;
+	struct shlogfs_fw *woken = NULL;
+
+	if (!__atomic_load_n(&reg.pending, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&reg.mu);
+	for (unsigned b = 0; b < SHLOGFS_FW_BUCKETS; b++)
+		LIST_FOREACH(l, &reg.b[b], link)
+			if (strcmp(l->fw->h->node->topic, topic) == 0)
+				shlogfs_fw_wake_link(l, &woken);
+	pthread_mutex_unlock(&reg.mu);
+	shlogfs_fw_answer_all(woken);
+}
+
+/* ==== poll ============================================================ */
+
+/* Answer a poll of @p fw: POLLIN if ready, else keep @p ph (if any) to
+ * notify at the next append; @p more: the bits always set. */
+static void shlogfs_fw_poll_answer(fuse_req_t req, struct shlogfs_fw *fw,
+				   struct fuse_pollhandle *ph, unsigned more)
+{
+	int ready;
+
+	pthread_mutex_lock(&fw->mu);
+	pthread_mutex_lock(&reg.mu);
+	ready = shlogfs_fw_ready(fw);
+	if (!ready && ph) {
+		if (fw->ph)
+			fuse_pollhandle_destroy(fw->ph);
+		else
+			__atomic_add_fetch(&reg.pending, 1, __ATOMIC_RELEASE);
+		fw->ph = ph;
+		ph = NULL;
+	}
+	pthread_mutex_unlock(&reg.mu);
+	pthread_mutex_unlock(&fw->mu);
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, more | (ready ? POLLIN | POLLRDNORM : 0));
+}
+
+/* poll op of a follow file. */
+void shlogfs_fw_poll(fuse_req_t req, struct shlogfs_handle *h,
+		     struct fuse_pollhandle *ph)
+{
+	shlogfs_fw_poll_answer(req, h->fw, ph, 0);
+}
+
+/* A follower of its log for a polled partition-log handle, made at its
+ * first poll; NULL: ENOMEM. */
+static struct shlogfs_fw *shlogfs_fw_of_log(struct shlogfs_handle *h)
+{
+	static pthread_mutex_t made = PTHREAD_MUTEX_INITIALIZER;
+	struct shlogfs_fw *fw;
+
+	pthread_mutex_lock(&made);
+	if (!h->fw && shlogfs_fw_open(h, &h->part, 1) == 0)
+		h->fw->log = 1;
+	fw = h->fw;
+	pthread_mutex_unlock(&made);
+	return fw;
+}
+
+/* poll op of a partition log: writable always, readable past the offset
+ * of its last read. */
+void shlogfs_fw_poll_log(fuse_req_t req, struct shlogfs_handle *h,
+			 struct fuse_pollhandle *ph)
+{
+	struct shlogfs_fw *fw = shlogfs_fw_of_log(h);
+
+	if (!fw) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	shlogfs_fw_poll_answer(req, fw, ph, POLLOUT | POLLWRNORM);
+}
+
+/* ==== followers ======================================================= */
+
+/* Make @p h follow its @p np partitions @p parts from their first kept
+ * messages, registered under each. */
+int shlogfs_fw_open(struct shlogfs_handle *h, shlog_part **parts,
+		    uint32_t np)
+{
+	struct shlogfs_fw *fw = calloc(1, sizeof *fw + np * sizeof *fw->links);
+
+	if (!fw || !(fw->pos = calloc(np ? np : 1, sizeof *fw->pos))) {
+		free(fw);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&fw->mu, NULL);
+	fw->h = h;
+	fw->parts = parts;
+	fw->n = np;
+	fw->mid = -1;
+	for (uint32_t i = 0; i < np; i++) {
+		struct shlog_part_info in;
+		if (shlog_part_info(parts[i], &in) == 0)
+			fw->pos[i] = in.start_off;
+	}
+	pthread_mutex_lock(&reg.mu);
+	for (uint32_t i = 0; i < np; i++) {
+		fw->links[i] = (struct shlogfs_fw_link){ .p = parts[i], .fw = fw };
+		LIST_INSERT_HEAD(&reg.b[shlogfs_fw_bucket(parts[i])],
+				 &fw->links[i], link);
+	}
+	pthread_mutex_unlock(&reg.mu);
+	h->fw = fw;
+	return 0;
+}
+
+/* Drop @p h's follower (handle.c, at its release): its poll handle; a
+ * read still waiting (only at exit, the session gone) gets EIO. */
+void shlogfs_fw_close(struct shlogfs_handle *h)
+{
+	struct shlogfs_fw *fw = h->fw;
+	fuse_req_t req;
+
+	if (!fw)
+		return;
+	pthread_mutex_lock(&fw->mu); /* wait for a reader or waker in it */
+	pthread_mutex_unlock(&fw->mu);
+	pthread_mutex_lock(&reg.mu);
+	for (uint32_t i = 0; i < fw->n; i++)
+		LIST_REMOVE(&fw->links[i], link);
+	if (fw->ph) {
+		fuse_pollhandle_destroy(fw->ph);
+		fw->ph = NULL;
+		__atomic_sub_fetch(&reg.pending, 1, __ATOMIC_RELEASE);
+	}
+	req = shlogfs_fw_detach(fw);
+	pthread_mutex_unlock(&reg.mu);
+	if (req) {
+		fuse_req_interrupt_func(req, NULL, NULL);
+		fuse_reply_err(req, EIO);
+	}
+	pthread_mutex_destroy(&fw->mu);
+	free(fw->pos);
+	free(fw);
+	h->fw = NULL;
+}
