@@ -20,7 +20,6 @@
 #include "list.h"
 #include "log.h"
 #include "node.h"
-#include "pcache.h"
 #include "stat.h"
 
 /* Entry timeout of names that only change through this mount. */
@@ -314,10 +313,7 @@ void shlogfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if ((rc = shlogfs_pc_open(fs, shlogfs_fh(fi), fi)) ||
-	    fuse_reply_create(req, &e, fi) != 0) {
-		if (rc)
-			fuse_reply_err(req, -rc);
+	if (fuse_reply_create(req, &e, fi) != 0) {
 		shlogfs_handle_drop(fs, shlogfs_fh(fi));
 		shlogfs_node_forget(fs, e.ino, 1);
 	}

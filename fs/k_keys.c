@@ -23,6 +23,7 @@
 #include "held_i.h"
 #include "kinds.h"
 #include "follow.h"
+#include "cred.h"
 #include "handle.h"
 #include "list.h"
 #include "log.h"
@@ -458,29 +459,15 @@ static int shlogfs_key_stat_new(struct shlogfs *fs, struct shlogfs_node *n,
 	return rc;
 }
 
-/* Open a new key handle on @p n into @p fi (create). */
+/* Open a new key handle on @p n into @p fi (create): as any open. */
 static int shlogfs_key_create_open(struct shlogfs *fs, struct shlogfs_node *n,
-				   struct fuse_file_info *fi, uid_t uid)
+				   struct fuse_file_info *fi,
+				   const struct shlogfs_cred *c)
 {
-	struct shlogfs_handle *h;
-	int rc;
-
 	fi->fh = 0;
 	if (fs->wb_on)
 		return shlogfs_wb_refused(n, "keys/<key>");
-	h = shlogfs_handle_new(fs, n, fi->flags, uid);
-	if (!h)
-		return -ENOMEM;
-	rc = shlogfs_key_setup(fs, n, h, fi->flags);
-	if (rc == 0)
-		rc = shlogfs_handle_grow(fs, h, h->buf.cap, "open");
-	if (rc) {
-		shlogfs_handle_drop(fs, h);
-		return rc;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	return 0;
+	return shlogfs_handle_open(fs, n, c, fi);
 }
 
 /* create op: open keys/<key> for a new value (O_EXCL: only a new key). */
@@ -491,6 +478,7 @@ static int shlogfs_keys_create(struct shlogfs *fs, fuse_req_t req,
 {
 	struct shlogfs_name nm;
 	struct shlogfs_node *n;
+	struct shlogfs_cred c;
 	int rc;
 
 	if (shlogfs_keys_resolve(fs, d, name, &nm) == 0) {
@@ -508,7 +496,8 @@ static int shlogfs_keys_create(struct shlogfs *fs, fuse_req_t req,
 	if (!(n = shlogfs_node_intern(fs, &nm, d->ino)))
 		return -ENOMEM;
 	memset(e, 0, sizeof *e);
-	if ((rc = shlogfs_key_create_open(fs, n, fi, fuse_req_ctx(req)->uid)) == 0 &&
+	shlogfs_cred_get(req, &c);
+	if ((rc = shlogfs_key_create_open(fs, n, fi, &c)) == 0 &&
 	    (rc = shlogfs_node_stat(fs, n, &e->attr)) == -ENOENT)
 		rc = shlogfs_key_stat_new(fs, n, &e->attr);
 	if (rc) {
