@@ -277,7 +277,7 @@ static int shlogfs_pc_drop_fed(struct shlogfs *fs, struct shlogfs_handle *h)
 	return rc;
 }
 
-/* Count @p h as a writer of the partitions its kind feeds (fs->lock). */
+/* Count @p h as a writer of the partitions its kind feeds. */
 static void shlogfs_pc_writer(struct shlogfs *fs, struct shlogfs_handle *h)
 {
 	const struct shlogfs_kind *k = h->node->kind;
