@@ -41,6 +41,7 @@
 #include "follow.h"
 #include "log.h"
 #include "read.h"
+#include "text.h"
 
 /* Fills of one read that may find nothing though the end moved. */
 #define SHLOGFS_FW_TRIES 8
@@ -123,14 +124,11 @@ static struct shlogfs_fw_user *shlogfs_fw_user(uid_t uid, int make)
 			return &reg.users[i];
 	if (!make)
 		return NULL;
-	if (reg.nusers == reg.cap_users) {
-		size_t cap = reg.cap_users ? 2 * reg.cap_users : 16;
-		void *v = realloc(reg.users, cap * sizeof *reg.users);
-		if (!v)
-			return NULL;
-		reg.users = v;
-		reg.cap_users = cap;
-	}
+	void *v = shlogfs_array_room(reg.users, &reg.cap_users, reg.nusers,
+				     sizeof *reg.users);
+	if (!v)
+		return NULL;
+	reg.users = v;
 	reg.users[reg.nusers] = (struct shlogfs_fw_user){ uid, 0 };
 	return &reg.users[reg.nusers++];
 }

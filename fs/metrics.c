@@ -67,14 +67,11 @@ static int shlogfs_mset_cursor(const char *name, uint64_t seq, void *arg)
 	uint64_t from = seq > x->in->start_seq ? seq : x->in->start_seq, off;
 	struct shlogfs_mcur *c;
 
-	if (m->ncur == m->capcur) {
-		size_t cap = m->capcur ? m->capcur * 2 : 16;
-		struct shlogfs_mcur *v = realloc(m->cur, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		m->cur = v;
-		m->capcur = cap;
-	}
+	struct shlogfs_mcur *v = shlogfs_array_room(m->cur, &m->capcur, m->ncur,
+						    sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	m->cur = v;
 	if (shlog_part_seek_seq(x->p, from, &off))
 		off = x->in->start_off; /* retention moved the start meanwhile */
 	c = &m->cur[m->ncur++];
@@ -104,14 +101,11 @@ static int shlogfs_mset_part(struct shlogfs *fs, struct shlogfs_mset *m,
 	struct shlogfs_mpart *e;
 	shlog_part *p;
 
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct shlogfs_mpart *v = realloc(m->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		m->v = v;
-		m->cap = cap;
-	}
+	struct shlogfs_mpart *v = shlogfs_array_room(m->v, &m->cap, m->n,
+						     sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	m->v = v;
 	if (shlog_part_get(fs->store, topic, num, &p))
 		return 0; /* deleted meanwhile (rmdir): not listed */
 	e = &m->v[m->n];

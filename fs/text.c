@@ -9,6 +9,7 @@
  *   <seq> <off> <time RFC 3339> <len> <count> <crc32c, 8 hex digits>
  */
 #include <errno.h>
+#include <stdint.h>
 #include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,6 +103,23 @@ uint32_t shlogfs_fnv1a(const void *p, size_t len)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+/* Room for one more element of @p elem bytes in array @p v of @p n
+ * (capacity *@p cap, doubled from 16): the array, or NULL (unchanged). */
+void *shlogfs_array_room(void *v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap && v)
+		return v;
+	ncap = *cap ? *cap * 2 : 16;
+	if (elem == 0 || ncap > SIZE_MAX / 2 / elem)
+		return NULL;
+	if ((nv = realloc(v, ncap * elem)))
+		*cap = ncap;
+	return nv;
 }
 
 /* The CLOCK_REALTIME time @p ms from now (a pthread_cond_timedwait deadline). */

@@ -36,6 +36,9 @@ uint64_t shlogfs_text_made_total(void);
 
 /** 32-bit FNV-1a of @p len bytes. */
 uint32_t shlogfs_fnv1a(const void *p, size_t len);
+/** Room for one more element of @p elem bytes in array @p v of @p n
+ *  (capacity *@p cap, doubled from 16): the array, or NULL (unchanged). */
+void *shlogfs_array_room(void *v, size_t *cap, size_t n, size_t elem);
 /** The CLOCK_REALTIME time @p ms from now (a pthread_cond_timedwait deadline). */
 struct timespec shlogfs_deadline_ms(long ms);
 
