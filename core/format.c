@@ -326,6 +326,22 @@ int sl_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, 
 	return 0;
 }
 
+/* Segments follow each other: one ends at the message the next is named after. */
+int sl_check_seg_next(uint64_t end_seq, uint64_t next_base_seq, const char **why)
+{
+	return end_seq == next_base_seq ? 0 : bad(why, "segment does not end where the next one starts (messages "
+						  "missing or repeated between them)");
+}
+
+/* A segment before the tail is indexed to its last byte (only the tail may hold an unindexed torn block). */
+int sl_check_seg_covered(const struct shlog_index_entry *last, uint64_t base_off, uint64_t log_size,
+			 const char **why)
+{
+	if (last->off < base_off || last->off + last->len - base_off != log_size)
+		return bad(why, "bytes of a segment before the tail are not covered by its index (missing or cut data)");
+	return 0;
+}
+
 #if defined(__SSE2__)
 /* Newlines in 16-byte blocks, 255 blocks at a time per byte lane. */
 static uint64_t newlines_sse2(const unsigned char *p, size_t nblocks)

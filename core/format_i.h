@@ -78,6 +78,11 @@ int sl_check_entry_next(const struct shlog_index_entry *prev, const struct shlog
 /* An entry against its segment: its span lies in the .log of @log_size bytes from @base_off. */
 int sl_check_entry_bounds(const struct shlog_index_entry *e, uint64_t base_off, uint64_t log_size,
 			     const char **why);
+/* A segment ends where the next starts: its indexed messages end at @next_base_seq (the next one's name). */
+int sl_check_seg_next(uint64_t end_seq, uint64_t next_base_seq, const char **why);
+/* A segment that is not the tail: its last entry @last ends its .log of @log_size bytes from @base_off. */
+int sl_check_seg_covered(const struct shlog_index_entry *last, uint64_t base_off, uint64_t log_size,
+			 const char **why);
 /* A span's e->len bytes against its entry: CRC, newline count, last byte. */
 int sl_check_span(const struct shlog_index_entry *e, const void *bytes, const char **why);
 /* An anchor slot's fields against each other (done by sl_anchor_decode). */

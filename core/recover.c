@@ -232,7 +232,22 @@ static int base_off_guess(struct rstate *st, size_t i, uint64_t *off)
 	return i == 0 && st->p->segs[0].base_seq == 0 ? 0 : -EUCLEAN;
 }
 
-/* Is segment i (not the tail) whole: first and last entries valid, ending where i+1 starts? */
+/*
+ * Is the link into segment i (its first entry following the last one of
+ * i-1) past the anchor's committed point, in the tail: there recovery's
+ * roll forward judges it and cuts what does not follow, as verify reports
+ * (a warning, not damage)?  Every other link is checked before recovery.
+ */
+static int link_past_anchor(const struct rstate *st, size_t i)
+{
+	return i + 1 == st->n && st->have_a && st->a.committed_seq <= st->p->segs[i].base_seq;
+}
+
+/*
+ * Is segment i (not the tail) whole: first and last entries valid, ending
+ * where i+1 starts (sl_check_seg_next, sl_check_seg_covered), and i+1's
+ * first entry following i's last (unless link_past_anchor)?
+ */
 static int seg_whole(struct rstate *st, size_t i)
 {
 	struct shlog_seg *g = &st->p->segs[i], *next = &st->p->segs[i + 1];
@@ -250,10 +265,11 @@ static int seg_whole(struct rstate *st, size_t i)
 		note_bad(st, i, n ? n - 1 : 0, "last index entry missing or damaged");
 		return 0;
 	}
-	if (e.seq + e.count != next->base_seq || e.off + e.len - g->base_off != st->r[i].log_size ||
-	    (st->r[i + 1].first_ok && (ent_read(st, i + 1, 0, &nf) < 0 || sl_check_entry_next(&e, &nf, &why) < 0))) {
-		note_bad(st, i, n - 1, "segment does not end where the next one starts (missing or cut data, "
-			 "or the next one's first entry does not follow)");
+	if (sl_check_seg_next(e.seq + e.count, next->base_seq, &why) < 0 ||
+	    sl_check_seg_covered(&e, g->base_off, st->r[i].log_size, &why) < 0 ||
+	    (!link_past_anchor(st, i + 1) && st->r[i + 1].first_ok &&
+	     (ent_read_why(st, i + 1, 0, &nf, &why) < 0 || sl_check_entry_next(&e, &nf, &why) < 0))) {
+		note_bad(st, i, n - 1, why);
 		return 0;
 	}
 	if (!st->r[i + 1].first_ok)
@@ -346,6 +362,14 @@ static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shl
 	return sl_check_entry_next(&prev, e, why) == 0;
 }
 
+/* The last index entry of the segment before si; -EUCLEAN if there is none or it is unreadable. */
+static int prev_seg_last(struct rstate *st, struct shlog_index_entry *e)
+{
+	uint64_t last = st->r[st->si - 1].idx_size / SHLOG_IDX_ENTRY_SIZE;
+
+	return last == 0 ? -EUCLEAN : ent_read(st, st->si - 1, last - 1, e);
+}
+
 /* Set the expected position to the end of entry k-1 of segment si (or its start). */
 static int position_after(struct rstate *st, uint64_t k)
 {
@@ -354,6 +378,14 @@ static int position_after(struct rstate *st, uint64_t k)
 
 	st->k = k;
 	st->have_last = 0;
+	if (k == 0 && st->si > 0 && prev_seg_last(st, &e) == 0 && e.seq + e.count == g->base_seq) {
+		/* a later segment starts where the one before ends; its first entry must follow that one */
+		st->seq = g->base_seq;
+		st->off = g->base_off = e.off + e.len;
+		st->last = e;
+		st->have_last = 1;
+		return 0;
+	}
 	if (k == 0) {
 		st->seq = g->base_seq;
 		return base_off_guess(st, st->si, &st->off) < 0 ? -EUCLEAN : (g->base_off = st->off, 0);
@@ -692,7 +724,7 @@ static void report_loss(struct rstate *st)
 	if (st->seq < st->a.durable_seq)
 		sl_logf(p->s, SHLOG_WARNING,
 			   "%s: damaged tail at %s: %llu messages (%llu..%llu) that were synced to disk are gone; "
-			   "the disk lost synced data or the files were changed; kept messages 0..%llu",
+			   "the disk lost synced data or the files were changed; the log now ends before message %llu",
 			   p->name, st->bad[0] ? st->bad : "end of index",
 			   (unsigned long long)(st->a.durable_seq - st->seq), (unsigned long long)st->seq,
 			   (unsigned long long)(st->a.durable_seq - 1), (unsigned long long)st->seq);

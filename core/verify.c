@@ -199,15 +199,15 @@ struct vseg {
 	int first_unknown;
 };
 
-/* Report a gap: segment @g does not start where the previous one ended. */
-static int vgap(struct vwalk *w, const struct vseg *g, struct vpos *pos)
+/* Report a gap: segment @g does not start where the previous one ended (rule @why). */
+static int vgap(struct vwalk *w, const struct vseg *g, struct vpos *pos, const char *why)
 {
 	int rc;
 
 	pos->have_last = 0;
 	w->refused = 1;    /* open refuses a gap between segments */
-	rc = vproblem(w, g->lname, 0, g->base, "segment starts at message %llu but the previous one ends at %llu",
-		      (unsigned long long)g->base, (unsigned long long)pos->seq);
+	rc = vproblem(w, g->lname, 0, g->base, "segment starts at message %llu but the previous one ends at %llu: %s",
+		      (unsigned long long)g->base, (unsigned long long)pos->seq, why);
 	w->refused = 0;
 	return rc;
 }
@@ -322,14 +322,15 @@ static int vseg_tail(struct vwalk *w, const struct vseg *g, const struct vpos *p
 static int vsegment(struct vwalk *w, uint64_t base, struct vpos *pos)
 {
 	struct vseg g = { .base = base, .base_off = pos->off };
+	const char *why;
 	int rc = 0;
 
 	sl_name_segment(g.lname, sizeof(g.lname), base, SL_SEG_LOG);
 	sl_name_segment(g.iname, sizeof(g.iname), base, SL_SEG_IDX);
 	w->st.segments++;
 	g.first_unknown = w->st.segments == 1 && w->in_tail && !pos->known_off && base != 0;
-	if (pos->known_off && base != pos->seq)  /* (after a broken entry the end is unknown) */
-		rc = vgap(w, &g, pos);
+	if (pos->known_off && sl_check_seg_next(pos->seq, base, &why) < 0)  /* (after a broken entry the end is unknown) */
+		rc = vgap(w, &g, pos, why);
 	pos->seq = base;
 	if (vseg_open(w, &g, &rc))
 		return rc;

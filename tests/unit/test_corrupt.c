@@ -984,6 +984,34 @@ static void test_forged_time_across_segments(void **state)
 	fg_segment_bytes = 0;
 }
 
+/*
+ * The same forge with the anchor's committed point at the second
+ * segment's start (F12, found by fuzz_open): the link into the tail is
+ * past the anchor, so it is a torn tail.  Open cut it before it refused
+ * the whole partition, while verify called it a warning; now both agree:
+ * verify warns, open keeps the first segment and cuts the rest.
+ */
+static void test_forged_time_into_tail(void **state)
+{
+	uint64_t at = 2 * FG_PER, off;
+	char dir[300];
+
+	fg_dir(*state, "tailtime2", dir, sizeof(dir));
+	fg_segment_bytes = 300;
+	fg_write(dir, 4);
+	off = fg_entry_get_in(dir, at, 0, FG_OFF, 8);
+	fg_entry_set_in(dir, at, 0, FG_TIME, fg_entry_get(dir, 1, FG_TIME, 8) - 1, 8);
+	fg_anchor_set(dir, 48, 0);             /* keys_seq, keys_off: before the new committed point */
+	fg_anchor_set(dir, 56, 0);
+	fg_anchor_set(dir, 16, at);            /* committed_seq, committed_off, seg_base_seq, durable_seq */
+	fg_anchor_set(dir, 24, off);
+	fg_anchor_set(dir, 32, at);
+	fg_anchor_set(dir, 80, at);
+	fg_verify(dir, "time goes back", 1);
+	fg_open_keeps(dir, 2 * FG_PER);
+	fg_segment_bytes = 0;
+}
+
 /* Test table. */
 int main(void)
 {
@@ -997,6 +1025,7 @@ int main(void)
 		TH_TEST(test_forged_replay_point),
 		TH_TEST(test_forged_empty_tail_time),
 		TH_TEST(test_forged_time_across_segments),
+		TH_TEST(test_forged_time_into_tail),
 		TH_TEST(test_corrupt_files),
 	};
 
