@@ -9,7 +9,8 @@
 
 #include "shlogfs.h"
 
-/** Log a line to stderr (foreground) or syslog (daemon). */
+/** Log a line to stderr (foreground) or syslog (daemon); warnings and
+ *  notices at most 20 a minute per call site (log.c). */
 void shlogfs_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /** From now on, log to syslog (after detaching). */

@@ -97,3 +97,14 @@ tl_say "rmdir of a partition or a non-empty thing is refused; data intact"
 mt_expect_err '.' rmdir "$MNT/t/0"
 mt_expect_err '.' rmdir "$MNT/t/0/keys"
 mt_same "$L" "$T/expect"
+
+tl_say "a refusal repeated 300 times logs at most 20 lines a minute (a user cannot flood syslog)"
+before=$(grep -c 'unlink refused (EPERM)' "$MT_ERR" || true)
+for i in $(seq 300); do rm -f "$L" 2>/dev/null || true; done
+after=$(grep -c 'unlink refused (EPERM)' "$MT_ERR" || true)
+logged=$((after - before))
+[ "$logged" -ge 1 ] || mt_fail "the refused unlinks logged nothing"
+[ "$after" -le 20 ] || mt_fail "300 refused unlinks logged $after lines (at most 20 a minute per call site)"
+mt_same "$L" "$T/expect"
+echo "ok: 300 refused unlinks logged $logged lines"
+kill -0 "$MT_PID" || mt_fail "daemon died"
