@@ -399,6 +399,15 @@ static int position_after(struct rstate *st, uint64_t k)
 	return 0;
 }
 
+/* Does entry @e end at or before message @seq (the starting point it was found for)? */
+static int ent_ends_by(const struct shlog_index_entry *e, uint64_t seq, const char **why)
+{
+	if (e->seq + e->count <= seq)
+		return 1;
+	*why = "index entry runs past the anchor's point it was found for (the index is not in order)";
+	return 0;
+}
+
 /*
  * Start at message @seq (the anchor's committed or durable point).  With
  * @step_back, check the span that ends there and step back while it
@@ -418,12 +427,14 @@ static int start_at(struct rstate *st, uint64_t seq, int step_back)
 	if (!st->r[st->si].first_ok && base_off_guess(st, st->si, &p->segs[st->si].base_off) < 0)
 		return -EUCLEAN;
 	/* without step_back (the spans before a durable point are not read) the entry must still
-	 * follow its predecessor and lie in its segment's file */
+	 * follow its predecessor, end at or before @seq (the search ran on entries not yet
+	 * validated: garbage is not sorted) and lie in its segment's file */
 	for (k = ents_before(st, st->si, seq); k > 0; k--) {
 		struct shlog_index_entry e;
 		const char *why;
 		char what[128];
 		if (ent_read_why(st, st->si, k - 1, &e, &why) == 0 && ent_follows(st, st->si, k - 1, &e, &why) &&
+		    ent_ends_by(&e, seq, &why) &&
 		    (step_back ? span_ok(st, st->si, &e, &why)
 			       : sl_check_entry_bounds(&e, p->segs[st->si].base_off, st->r[st->si].log_size,
 							  &why) == 0))
