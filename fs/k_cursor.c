@@ -1,7 +1,8 @@
 /*
- * k_cursor.c — the kinds of cursors/ and cursors/<name>: a partition's
- * durable cursors (core: shlog_cursor_*, kept in the partition's
- * `cursors` file, fdatasynced at every change).
+ * k_cursor.c — the kinds of cursors/ and cursors/<name>, stream/ and
+ * stream/<name>: a partition's durable cursors (core: shlog_cursor_*,
+ * kept in the partition's `cursors` file, fdatasynced at every change),
+ * read to the end or followed.
  *
  * The rules (docs/shlogfs.8, "CURSORS"):
  *  - cursors/ is found by name in the partition directory, never listed
@@ -31,6 +32,16 @@
  * A cursor's size (stat) is its lag in bytes: the log from its committed
  * position to the end.  The reader's page reads are refused (pcache
  * NEVER: its bytes at an offset change with the position).
+ *
+ * stream/<name> (docs/shlogfs.8, "Cursor streams") is the same cursor
+ * read like follow: the same handle (a reader, counted in the one-reader
+ * rule, committed by the same fsync, flush and release ops), whose reads
+ * a follower serves (follow.c) from the committed position on, waiting at
+ * the end.  Its hooks count the messages each reply gives, and a read
+ * that finds nothing new (about to wait, or EAGAIN) first commits the
+ * position it has reached: the reader asked for more, the promise of a
+ * close.  stream/ is found by name and lists nothing (like at/); its
+ * files are read-only streams of size 0, opened by who may read the log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +53,7 @@
 
 #include "held_i.h"
 #include "cred.h"
+#include "follow.h"
 #include "handle.h"
 #include "kinds.h"
 #include "list.h"
@@ -51,13 +63,14 @@
 #include "stat.h"
 #include "text.h"
 
-/* The kind of cursors/<name> (defined at the end). */
+/* The kinds of cursors/<name> and stream/<name> (defined at the end). */
 static const struct shlogfs_kind shlogfs_kind_cursor;
+static const struct shlogfs_kind shlogfs_kind_stream;
 
 /* A reader's position, in h->ext (four numbers). */
 enum {
 	CUR_BASE_SEQ,   /* message at file offset 0 (h->base is its log offset) */
-	CUR_HI,         /* bytes given from offset 0 on without a gap */
+	CUR_HI,         /* bytes given from offset 0 on without a gap (cursors/) */
 	CUR_MSGS,       /* whole messages in them */
 	CUR_SAVED,      /* the position last committed */
 	CUR_READER,     /* 1: registered as the cursor's reader */
@@ -148,9 +161,20 @@ static int shlogfs_cursor_where(shlog_part *p, const char *name,
 	return rc;
 }
 
-/* ==== cursors/ ======================================================== */
+/* Messages (newlines) in @p n bytes @p b. */
+static uint64_t shlogfs_cursor_lines(const char *b, size_t n)
+{
+	const char *end = b + n;
+	uint64_t lines = 0;
 
-/* resolve op: an existing cursor. */
+	for (; b < end && (b = memchr(b, '\n', (size_t)(end - b))); b++)
+		lines++;
+	return lines;
+}
+
+/* ==== cursors/ and stream/ ============================================ */
+
+/* resolve op: an existing cursor, as the directory's kind of file (priv). */
 static int shlogfs_cursors_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 				   const char *name, struct shlogfs_name *out)
 {
@@ -158,8 +182,7 @@ static int shlogfs_cursors_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	shlog_part *p;
 	int rc;
 
-	*out = (struct shlogfs_name){ &shlogfs_kind_cursor, d->topic, d->part,
-				      name };
+	*out = (struct shlogfs_name){ d->kind->priv, d->topic, d->part, name };
 	if (shlog_cursor_name_check(name))
 		return -ENOENT;
 	if ((rc = shlogfs_node_part(fs, d, &p)))
@@ -199,11 +222,13 @@ static fuse_ino_t shlogfs_cursors_peek(struct shlogfs *fs,
 	return shlogfs_node_peek(fs, &nm);
 }
 
-/* unlink op: rm cursors/<name> deletes the cursor. */
+/* unlink op: rm cursors/<name> deletes the cursor; a stream of it
+ * waiting in a read ends (ENOENT). */
 static int shlogfs_cursors_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 				  const char *name)
 {
 	struct shlogfs_name nm = { &shlogfs_kind_cursor, d->topic, d->part, name };
+	struct shlogfs_name sm = { &shlogfs_kind_stream, d->topic, d->part, name };
 	shlog_part *p;
 	int rc;
 
@@ -213,8 +238,11 @@ static int shlogfs_cursors_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 		return rc;
 	rc = shlog_cursor_delete(p, name);
 	shlog_part_put(p);
-	if (rc == 0)
+	if (rc == 0) {
 		shlogfs_node_unlink_name(fs, &nm);
+		shlogfs_node_unlink_name(fs, &sm);
+		shlogfs_fw_topic_changed(d->topic);
+	}
 	return rc;
 }
 
@@ -274,9 +302,8 @@ static int shlogfs_cursor_account(struct shlogfs *fs, struct shlogfs_handle *h,
 	if (off > c[CUR_HI] || end <= c[CUR_HI])
 		return 0;
 	b = h->ra.p + (h->base + off - h->ra_off);
-	for (uint64_t i = c[CUR_HI] - off; i < got; i++)
-		if (b[i] == '\n')
-			c[CUR_MSGS]++;
+	c[CUR_MSGS] += shlogfs_cursor_lines(b + (c[CUR_HI] - off),
+					    (size_t)(end - c[CUR_HI]));
 	c[CUR_HI] = end;
 	return 0;
 }
@@ -337,6 +364,54 @@ static int shlogfs_cursor_open(struct shlogfs *fs, struct shlogfs_node *n,
 	fi->direct_io = 1;
 	return shlogfs_cursor_setup(fs, n, h, fi->flags);
 }
+
+/* ==== a cursor's stream ============================================== */
+
+/* Follower hook: a reply gives @p n bytes @p buf; count their messages. */
+static void shlogfs_stream_gave(struct shlogfs_handle *h, const char *buf,
+				size_t n)
+{
+	pthread_mutex_lock(&h->ra_lock);
+	h->ext[CUR_MSGS] += shlogfs_cursor_lines(buf, n);
+	pthread_mutex_unlock(&h->ra_lock);
+}
+
+/* Follower hook: retention deleted what the reader had not read; it goes
+ * on at message @p seq (log offset @p off). */
+static void shlogfs_stream_skipped(struct shlogfs_handle *h, uint64_t seq,
+				   uint64_t off)
+{
+	pthread_mutex_lock(&h->ra_lock);
+	h->ext[CUR_BASE_SEQ] = seq;
+	h->ext[CUR_MSGS] = 0;
+	h->base = off;
+	pthread_mutex_unlock(&h->ra_lock);
+}
+
+/* What a cursor's stream is told by its follower: a read that finds
+ * nothing new commits what was given (the reader asked for more). */
+static const struct shlogfs_fw_hooks shlogfs_stream_hooks = {
+	.gave = shlogfs_stream_gave,
+	.skipped = shlogfs_stream_skipped,
+	.empty = shlogfs_cursor_commit,
+};
+
+/* open op of stream/<name>: the cursor's reader (one at a time, with
+ * cursors/<name>), followed from its committed position. */
+static int shlogfs_stream_open(struct shlogfs *fs, struct shlogfs_node *n,
+			       struct shlogfs_handle *h,
+			       const struct shlogfs_cred *c,
+			       struct fuse_file_info *fi)
+{
+	int rc = shlogfs_access_part(fs, c, n->topic, n->part, R_OK);
+
+	if (rc || (rc = shlogfs_follow_flags(fi)) ||
+	    (rc = shlogfs_cursor_setup(fs, n, h, fi->flags)))
+		return rc;
+	return shlogfs_fw_open_cursor(h, &shlogfs_stream_hooks);
+}
+
+/* ==== writing a position ============================================== */
 
 /* Set the position from one written line @p s of @p len bytes. */
 static int shlogfs_cursor_set_line(struct shlogfs_handle *h, const char *s,
@@ -553,6 +628,7 @@ const struct shlogfs_kind shlogfs_kind_cursorsdir = {
 	.type = S_IFDIR,
 	.perm = 0777,
 	.owner = SHLOGFS_OWNER_PART,
+	.priv = &shlogfs_kind_cursor,
 	.attr = shlogfs_cursors_attr,
 	.resolve = shlogfs_cursors_resolve,
 	.list = shlogfs_cursors_list,
@@ -574,6 +650,34 @@ static const struct shlogfs_kind shlogfs_kind_cursor = {
 	.open = shlogfs_cursor_open,
 	.read = shlogfs_cursor_read,
 	.write = shlogfs_cursor_write,
+	.flush = shlogfs_cursor_flush,
+	.fsync = shlogfs_cursor_fsync,
+	.release = shlogfs_cursor_release,
+};
+
+const struct shlogfs_kind shlogfs_kind_streamdir = {
+	.name = "stream",
+	.type = S_IFDIR,
+	.perm = 0555,
+	.owner = SHLOGFS_OWNER_PART,
+	.priv = &shlogfs_kind_stream,
+	.resolve = shlogfs_cursors_resolve,
+	.list = shlogfs_dir_none,
+};
+
+/* stream/<name>: a cursor's handle read like follow (the same commits). */
+static const struct shlogfs_kind shlogfs_kind_stream = {
+	.type = S_IFREG,
+	.perm = 0444,
+	.owner = SHLOGFS_OWNER_PART,
+	.leaf = 1,
+	.generated = 1,
+	.held = "cursor position",
+	.pcache = SHLOGFS_PC_NEVER,
+	.attr = shlogfs_follow_attr,
+	.open = shlogfs_stream_open,
+	.read = shlogfs_fw_read,
+	.poll = shlogfs_fw_poll,
 	.flush = shlogfs_cursor_flush,
 	.fsync = shlogfs_cursor_fsync,
 	.release = shlogfs_cursor_release,
