@@ -12,8 +12,9 @@
 # fsync commits; rm of the cursor ends a waiting read (ENOENT); kill -9
 # of the daemon while a reader waits skips nothing; a user who may not
 # read the partition gets EACCES; 120 concurrent streams, and the
-# waiting-read and follower gauges of /.metrics; and <topic>/follow
-# takes partitions made after its open (those its opener may read).
+# waiting-read and follower gauges of /.metrics; a waiting stream read
+# counts against max_follow_per_user; and <topic>/follow takes
+# partitions made after its open (those its opener may read).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -312,4 +313,14 @@ grep -q "g/follow: partition 2, added after the open by uid $(id -u "$U"), is no
 	mt_fail "no log line for the partition the user may not read"
 echo "ok: partitions 1, 3, 4 followed after the open; 2 only by root"
 
+tl_say "a waiting stream read counts against max_follow_per_user"
+mt_stop
+mt_start -o allow_other,max_follow_per_user=1
+(exec setpriv --reuid="$U" --regid="$U" --init-groups --inh-caps=-all \
+	cat "$S/e") >/dev/null &
+ue=$!
+wait_waiting 1 "the user's stream of e did not wait"
+mt_expect_err 'No buffer space available' tl_as "$U" cat "$P/follow"
+kill "$ue"
+tl_reap 50 "$ue" || mt_fail "the user's stream stuck"
 mt_stop
