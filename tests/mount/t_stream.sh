@@ -47,6 +47,11 @@ gauge() { sed -n "s/^$1 //p" "$MNT/.metrics"; }
 waiting_is() { [ "$(gauge shlogfs_follow_waiting_reads)" = "$1" ]; }
 # Committed position of cursor $1 of partition $2 (default 0) of t.
 pos() { sed -n "s/^shlog_cursor_position{topic=\"t\",partition=\"${2:-0}\",cursor=\"$1\"} //p" "$MNT/.metrics"; }
+# Can cursor $1 of t/0 be opened for reading (its last reader released)?
+can_open() { python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_RDONLY))' "$P/cursors/$1" 2>/dev/null; }
+# Wait (5 s) until the kernel released cursor $1's last reader (a release
+# follows the close of a killed process asynchronously).
+released() { tl_wait_until 50 can_open "$1" || mt_fail "cursor $1 stays busy"; }
 # Wait (5 s) until $1 reads wait, or fail with $2.
 wait_waiting() { tl_wait_until 50 waiting_is "$1" || mt_fail "$2 (waiting reads: $(gauge shlogfs_follow_waiting_reads), not $1)"; }
 
@@ -82,6 +87,7 @@ mt_expect_err 'busy' cat "$P/cursors/c"
 mt_expect_err 'busy' cat "$S/c"
 kill "$s1"
 tl_reap 50 "$s1" || mt_fail "the stream reader did not end on SIGTERM"
+released c
 [ "$(pos c)" = 13 ] || mt_fail "position $(pos c) after SIGTERM, not 13"
 [ -z "$(cat "$P/cursors/c")" ] || mt_fail "cursors/c gives again what the stream gave"
 add 13 14
@@ -107,6 +113,7 @@ tl_wait_until 50 has_lines "$T/g" 5 || mt_fail "the pipeline did not get 5 lines
 wait_waiting 1 "the pipeline's cat did not wait"
 kill -INT -- -"$g"
 tl_reap 50 "$g" || mt_fail "SIGINT did not end the pipeline"
+released c
 [ "$(cat "$T/g")" = "$(lines 15 19)" ] || mt_fail "the pipeline got: $(cat "$T/g")"
 [ "$(pos c)" = 20 ] || mt_fail "position $(pos c) after SIGINT, not 20"
 add 20 21
@@ -120,6 +127,7 @@ tl_wait_until 50 has_lines "$T/k" 8 || mt_fail "the reader did not get 8 lines"
 wait_waiting 1 "the reader did not wait"
 kill -9 "$k"
 tl_reap 50 "$k" || mt_fail "kill -9 did not end the reader"
+released c
 [ "$(cat "$T/k")" = "$(lines 22 29)" ] || mt_fail "the killed reader got: $(cat "$T/k")"
 add 30 31
 [ "$(cat "$P/cursors/c")" = "$(lines 30 31)" ] ||
@@ -209,6 +217,7 @@ EOF
 rc=0
 python3 "$T/poll.py" "$P" "$S/c" 2>&1 || rc=$?
 [ "$rc" = 137 ] || mt_fail "the poll and EAGAIN checks: exit $rc"
+released c
 [ "$(cat "$P/cursors/c")" = "$(line 40)" ] || mt_fail "after EAGAIN, poll and fsync: $(cat "$P/cursors/c")"
 echo "ok: EAGAIN, poll, select, ESPIPE, a signal, fsync"
 
@@ -277,7 +286,8 @@ bad=$(grep -c '^shlog_cursor_position{topic="t",partition="1",cursor="s[0-9]*"} 
 kill "${pids[@]}"
 for pid in "${pids[@]}"; do tl_reap 100 "$pid" || mt_fail "stream $pid stuck"; done
 tl_wait_until 50 waiting_is 0 || mt_fail "waiting reads left: $(gauge shlogfs_follow_waiting_reads)"
-[ "$(gauge shlogfs_followers)" = 0 ] || mt_fail "followers left: $(gauge shlogfs_followers)"
+followers_gone() { [ "$(gauge shlogfs_followers)" = 0 ]; }
+tl_wait_until 50 followers_gone || mt_fail "followers left: $(gauge shlogfs_followers)"
 echo "ok: $N streams, each a copy, each committed while it waited"
 
 tl_say "<topic>/follow takes partitions made after its open, those its reader may read"
