@@ -18,7 +18,8 @@
  *    without close) commits nothing (the flush's thread has PF_EXITING,
  *    cred.c).  What was read and not committed is read again after a
  *    crash of the reader or the daemon (at least once, nothing skipped).
- *  - One reader at a time per cursor: a second open for reading gets
+ *  - One reader at a time per cursor (cursors/<name> and stream/<name>
+ *    together): a second open for reading gets
  *    EBUSY until the first is closed.  O_RDWR is EINVAL.
  *  - Writing a message number (decimal, one line) sets the committed
  *    position at once (the write fails with ERANGE past the end, EINVAL
@@ -67,7 +68,7 @@
 static const struct shlogfs_kind shlogfs_kind_cursor;
 static const struct shlogfs_kind shlogfs_kind_stream;
 
-/* A reader's position, in h->ext (four numbers). */
+/* A reader's position, in h->ext (CUR_N numbers). */
 enum {
 	CUR_BASE_SEQ,   /* message at file offset 0 (h->base is its log offset) */
 	CUR_HI,         /* bytes given from offset 0 on without a gap (cursors/) */

@@ -10,8 +10,9 @@
 # across cursors/NAME and stream/NAME; cursors/NAME still ends; EAGAIN
 # (which commits too), poll, select, ESPIPE, a signal ends a read;
 # fsync commits; rm of the cursor ends a waiting read (ENOENT); kill -9
-# of the daemon while a reader waits skips nothing; a user who may not
-# read the partition gets EACCES; 120 concurrent streams, and the
+# of the daemon while a reader waits skips nothing; retention deleting
+# what an open stream had not read moves it and its position to the
+# first kept message; a user who may not read the partition gets EACCES; 120 concurrent streams, and the
 # waiting-read and follower gauges of /.metrics; a waiting stream read
 # counts against max_follow_per_user; and <topic>/follow takes
 # partitions made after its open (those its opener may read).
@@ -333,4 +334,43 @@ wait_waiting 1 "the user's stream of e did not wait"
 mt_expect_err 'No buffer space available' tl_as "$U" cat "$P/follow"
 kill "$ue"
 tl_reap 50 "$ue" || mt_fail "the user's stream stuck"
+
+tl_say "retention deletes what an open stream had not read: it goes on at the first kept message, its position too"
+mt_stop
+mt_start -o allow_other,segment_size=64k,max_segments=3,retention=wrap,stride=100
+mkdir "$MNT/w"
+W=$MNT/w/0
+: >"$W/cursors/r"
+"$MTIO" lines "$W/log" w0 10
+python3 - "$W" "$MTIO" >"$T/wr" <<'EOF' || mt_fail "the stream across retention"
+import os, subprocess, sys
+part, mtio = sys.argv[1], sys.argv[2]
+fd = os.open(part + "/stream/r", os.O_RDONLY | os.O_NONBLOCK)
+first = os.read(fd, 65536)
+if first.count(b"\n") != 10:
+    sys.exit("the first read: %d lines" % first.count(b"\n"))
+subprocess.run([mtio, "lines", "-b", "50", part + "/log", "w1", "20000"], check=True)
+os.fsync(os.open(part + "/log", os.O_WRONLY))   # every block written: retention done
+out = b""
+while True:
+    try:
+        b = os.read(fd, 65536)
+    except BlockingIOError:
+        break                                    # at the end: committed
+    out += b
+sys.stdout.buffer.write(out)
+sys.stdout.flush()
+os._exit(0)                                      # no close: nothing more committed
+EOF
+cp "$MNT/.metrics" "$T/m4"
+wm() { sed -n "s/^$1{topic=\"w\",partition=\"0\"${2:-}} //p" "$T/m4"; }
+[ "$(wm shlog_start_seq)" -gt 10 ] || mt_fail "no retention happened (start_seq $(wm shlog_start_seq))"
+[ "$(head -n 1 "$T/wr")" = "$(head -n 1 "$W/at/0")" ] ||
+	mt_fail "after the skip the stream gave '$(head -n 1 "$T/wr")', the first kept message is '$(head -n 1 "$W/at/0")'"
+cmp -s "$T/wr" "$W/at/0" || mt_fail "the stream after the skip is not the kept log"
+[ "$(wm shlog_cursor_position ',cursor="r"')" = "$(wm shlog_end_seq)" ] ||
+	mt_fail "r's position $(wm shlog_cursor_position ',cursor="r"') after the skip, the end $(wm shlog_end_seq)"
+grep -q "w/0: retention deleted [0-9]* bytes a follower had not read" "$MT_ERR" ||
+	mt_fail "no log line for the skip"
+[ -z "$(cat "$W/cursors/r")" ] || mt_fail "cursors/r gives messages the stream had"
 mt_stop
