@@ -33,8 +33,10 @@
  * poll handle are guarded by it.  Its positions are guarded by its own
  * mutex (fw->mu), taken before reg.mu, and before the request's lock
  * (libfuse's, taken by fuse_req_interrupt_func and around the interrupt
- * callback, which takes reg.mu), and before a cursor's ra_lock (its
- * hooks).  The engine's end only moves by whole
+ * callback, which takes reg.mu), and before a cursor stream's ra_lock
+ * (its hooks; a kept read's commit holds ra_lock after fw->mu is let
+ * go, and the handle's release waits for it).  The engine's end only
+ * moves by whole
  * messages, so the bytes before it are always whole messages.  A waiting
  * request keeps its handle open (the kernel releases a file only after
  * its reads are answered), so only the reply may end a handle's life:
@@ -447,6 +449,21 @@ enum shlogfs_fw_did {
 	SHLOGFS_FW_EMPTY,   /**< nothing to give, nothing done; fw->mu held */
 };
 
+/* After shlogfs_fw_serve() did @p did: let fw->mu go, then commit a
+ * kept read of a cursor's stream (its wait_commit: the handle lives
+ * until it returns; nothing here touches fw after). */
+static void shlogfs_fw_served(struct shlogfs_fw *fw, enum shlogfs_fw_did did)
+{
+	const struct shlogfs_fw_hooks *hooks = fw->hooks;
+	struct shlogfs_handle *h = fw->h;
+
+	if (did == SHLOGFS_FW_REPLIED)
+		return;
+	pthread_mutex_unlock(&fw->mu);
+	if (did == SHLOGFS_FW_KEPT && hooks)
+		hooks->wait_commit(h);
+}
+
 /* Reply to @p req (fw->mu held, released before the reply: it may end
  * the handle) with @p r bytes of @p buf or the error -@p r. */
 static enum shlogfs_fw_did shlogfs_fw_reply(struct shlogfs_fw *fw,
@@ -464,7 +481,9 @@ static enum shlogfs_fw_did shlogfs_fw_reply(struct shlogfs_fw *fw,
 
 /*
  * Answer @p req with @p fw's whole messages (fw->mu held), or keep it
- * waiting (@p wait) until an append brings some.  A reply is kept
+ * waiting (@p wait) until an append brings some (a cursor's stream: then
+ * the caller calls its wait_commit hook once it let fw->mu go; the
+ * handle lives until then).  A reply is kept
  * shorter than the request: the kernel splits a large read(2) into
  * requests and sends the next one only after a full reply, which would
  * then wait here while the bytes already given wait in the kernel.
@@ -484,13 +503,18 @@ static enum shlogfs_fw_did shlogfs_fw_serve(struct shlogfs_fw *fw,
 		return shlogfs_fw_reply(fw, req, buf, rc);
 	while ((rc = shlogfs_fw_grow(fw)) == 0 &&
 	       (r = room ? shlogfs_fw_fill(fw, buf, room) : 0) == 0 && room) {
-		/* the reader asked for more and there is none: a cursor commits */
-		if (fw->hooks && (rc = fw->hooks->empty(fw->h)))
+		/* the reader asked for more and there is none: a cursor
+		 * commits, at an EAGAIN now, a wait while it waits */
+		if (fw->hooks && !wait && (rc = fw->hooks->empty(fw->h)))
 			return shlogfs_fw_reply(fw, req, buf, rc);
+		if (fw->hooks && wait)
+			fw->hooks->wait_begin(fw->h);
 		if (!wait || (rc = shlogfs_fw_park(fw, req, size)) == 0) {
 			free(buf);
 			return wait ? SHLOGFS_FW_KEPT : SHLOGFS_FW_EMPTY;
 		}
+		if (fw->hooks)
+			fw->hooks->wait_commit(fw->h); /* not kept: now */
 		if (rc < 0)
 			return shlogfs_fw_reply(fw, req, buf, rc);
 		if (++tries == SHLOGFS_FW_TRIES) {
@@ -519,8 +543,7 @@ void shlogfs_fw_read(fuse_req_t req, struct shlogfs_handle *h, size_t size,
 	(void)off;
 	pthread_mutex_lock(&fw->mu);
 	did = shlogfs_fw_serve(fw, req, size, wait);
-	if (did != SHLOGFS_FW_REPLIED)
-		pthread_mutex_unlock(&fw->mu);
+	shlogfs_fw_served(fw, did);
 	if (did == SHLOGFS_FW_EMPTY)
 		fuse_reply_err(req, EAGAIN);
 }
@@ -532,8 +555,7 @@ static void shlogfs_fw_answer(struct shlogfs_fw *fw, fuse_req_t req,
 	pthread_mutex_lock(&fw->mu);
 	/* no interrupt callback from here on (it waits for one running) */
 	fuse_req_interrupt_func(req, NULL, NULL);
-	if (shlogfs_fw_serve(fw, req, size, 1) != SHLOGFS_FW_REPLIED)
-		pthread_mutex_unlock(&fw->mu);
+	shlogfs_fw_served(fw, shlogfs_fw_serve(fw, req, size, 1));
 }
 
 /* ==== wake-up ========================================================= */

@@ -10,17 +10,24 @@
 
 /** Set the caps on waiting reads: all users but root, and one user. */
 void shlogfs_fw_init(uint32_t max_all, uint32_t max_user);
-/** What a cursor's stream (k_cursor.c) is told by its follower; each is
- *  called with the follower's lock held, before its reply. */
+/** What a cursor's stream (k_cursor.c) is told by its follower; all but
+ *  wait_commit are called with the follower's lock held. */
 struct shlogfs_fw_hooks {
-	/** A reply gives @p n bytes @p buf of the log. */
+	/** A reply gives @p n bytes @p buf of the log (it must not wait
+	 *  for a commit: a waker calls it). */
 	void (*gave)(struct shlogfs_handle *h, const char *buf, size_t n);
 	/** Retention deleted what it had not read: it goes on at message
 	 *  @p seq, log offset @p off. */
 	void (*skipped)(struct shlogfs_handle *h, uint64_t seq, uint64_t off);
-	/** A read finds nothing new (it is about to wait or get EAGAIN):
-	 *  0, or -errno for the read's reply. */
+	/** A read finds nothing new and gets EAGAIN: 0, or -errno for its
+	 *  reply. */
 	int (*empty)(struct shlogfs_handle *h);
+	/** A read finds nothing new and is about to wait (nothing can answer
+	 *  it yet): keep what makes the handle outlive wait_commit. */
+	void (*wait_begin)(struct shlogfs_handle *h);
+	/** After wait_begin, once the follower's lock is let go (the read
+	 *  may be answered meanwhile), or at once if it was not kept. */
+	void (*wait_commit)(struct shlogfs_handle *h);
 };
 
 /** Make @p h follow @p np partitions @p parts (the handle's own) from

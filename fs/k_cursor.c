@@ -70,11 +70,12 @@ static const struct shlogfs_kind shlogfs_kind_stream;
 
 /* A reader's position, in h->ext (CUR_N numbers). */
 enum {
-	CUR_BASE_SEQ,   /* message at file offset 0 (h->base is its log offset) */
+	CUR_POS,        /* the next message: what a commit sets (atomic;
+			 * h->base is the log offset of where it started) */
 	CUR_HI,         /* bytes given from offset 0 on without a gap (cursors/) */
-	CUR_MSGS,       /* whole messages in them */
-	CUR_SAVED,      /* the position last committed */
+	CUR_SAVED,      /* the position last committed (ra_lock) */
 	CUR_READER,     /* 1: registered as the cursor's reader */
+	CUR_WAIT,       /* stream/: the position a waiting read commits (ra_lock) */
 	CUR_N
 };
 
@@ -266,24 +267,40 @@ static int shlogfs_cursors_attr(struct shlogfs *fs, struct shlogfs_node *n,
 
 /* ==== a cursor's handle =============================================== */
 
-/* Commit a reader's position if it moved (ra_lock taken here). */
-static int shlogfs_cursor_commit(struct shlogfs_handle *h)
+/* Commit position @p pos of a reader if it moved (ra_lock held). */
+static int shlogfs_cursor_commit_at(struct shlogfs_handle *h, uint64_t pos)
 {
-	uint64_t *c = h->ext, pos;
+	SL_HELD(&h->ra_lock);
+	uint64_t *c = h->ext;
 	int rc = 0;
 
-	if ((h->flags & O_ACCMODE) != O_RDONLY || !c || !c[CUR_READER])
-		return 0;
-	pthread_mutex_lock(&h->ra_lock);
-	pos = c[CUR_BASE_SEQ] + c[CUR_MSGS];
 	if (pos != c[CUR_SAVED] &&
 	    (rc = shlog_cursor_set(h->part, h->key, pos, 0)) == 0)
 		c[CUR_SAVED] = pos;
-	pthread_mutex_unlock(&h->ra_lock);
 	if (rc)
 		shlogfs_log(LOG_WARNING, "%s/%u: cursor %s: commit at %llu failed: %s",
 			    h->node->topic, h->node->part, h->key,
 			    (unsigned long long)pos, shlog_strerror(rc));
+	return rc;
+}
+
+/* Is @p h a reader registered as its cursor's (only those commit)? */
+static int shlogfs_cursor_reading(const struct shlogfs_handle *h)
+{
+	return (h->flags & O_ACCMODE) == O_RDONLY && h->ext && h->ext[CUR_READER];
+}
+
+/* Commit a reader's position if it moved (ra_lock taken here). */
+static int shlogfs_cursor_commit(struct shlogfs_handle *h)
+{
+	int rc;
+
+	if (!shlogfs_cursor_reading(h))
+		return 0;
+	pthread_mutex_lock(&h->ra_lock);
+	rc = shlogfs_cursor_commit_at(h, __atomic_load_n(&h->ext[CUR_POS],
+							 __ATOMIC_RELAXED));
+	pthread_mutex_unlock(&h->ra_lock);
 	return rc;
 }
 
@@ -303,8 +320,10 @@ static int shlogfs_cursor_account(struct shlogfs *fs, struct shlogfs_handle *h,
 	if (off > c[CUR_HI] || end <= c[CUR_HI])
 		return 0;
 	b = h->ra.p + (h->base + off - h->ra_off);
-	c[CUR_MSGS] += shlogfs_cursor_lines(b + (c[CUR_HI] - off),
-					    (size_t)(end - c[CUR_HI]));
+	__atomic_add_fetch(&c[CUR_POS],
+			   shlogfs_cursor_lines(b + (c[CUR_HI] - off),
+						(size_t)(end - c[CUR_HI])),
+			   __ATOMIC_RELAXED);
 	c[CUR_HI] = end;
 	return 0;
 }
@@ -327,7 +346,7 @@ static int shlogfs_cursor_open_read(struct shlogfs_handle *h)
 	if ((rc = shlogfs_cursor_where(h->part, h->key, &seq, &h->base)))
 		return rc;
 	/* a cursor below the first retained message is moved only by a read */
-	h->ext[CUR_BASE_SEQ] = h->ext[CUR_SAVED] = seq;
+	h->ext[CUR_POS] = h->ext[CUR_SAVED] = seq;
 	h->ra_off = h->base;
 	if ((rc = shlogfs_reader_take(h)) == 0)
 		h->ext[CUR_READER] = 1;
@@ -368,13 +387,13 @@ static int shlogfs_cursor_open(struct shlogfs *fs, struct shlogfs_node *n,
 
 /* ==== a cursor's stream ============================================== */
 
-/* Follower hook: a reply gives @p n bytes @p buf; count their messages. */
+/* Follower hook: a reply gives @p n bytes @p buf; count their messages
+ * (no lock: a waker must not wait for a commit). */
 static void shlogfs_stream_gave(struct shlogfs_handle *h, const char *buf,
 				size_t n)
 {
-	pthread_mutex_lock(&h->ra_lock);
-	h->ext[CUR_MSGS] += shlogfs_cursor_lines(buf, n);
-	pthread_mutex_unlock(&h->ra_lock);
+	__atomic_add_fetch(&h->ext[CUR_POS], shlogfs_cursor_lines(buf, n),
+			   __ATOMIC_RELAXED);
 }
 
 /* Follower hook: retention deleted what the reader had not read; it goes
@@ -382,19 +401,38 @@ static void shlogfs_stream_gave(struct shlogfs_handle *h, const char *buf,
 static void shlogfs_stream_skipped(struct shlogfs_handle *h, uint64_t seq,
 				   uint64_t off)
 {
+	(void)off;
+	__atomic_store_n(&h->ext[CUR_POS], seq, __ATOMIC_RELAXED);
+}
+
+/* Follower hook: a read was kept waiting (the follower's lock held, so
+ * nothing answered it yet): hold ra_lock, which the handle's release
+ * waits for, and note the position the read has reached. */
+static void shlogfs_stream_wait_begin(struct shlogfs_handle *h)
+{
 	pthread_mutex_lock(&h->ra_lock);
-	h->ext[CUR_BASE_SEQ] = seq;
-	h->ext[CUR_MSGS] = 0;
-	h->base = off;
+	h->ext[CUR_WAIT] = __atomic_load_n(&h->ext[CUR_POS], __ATOMIC_RELAXED);
+}
+
+/* Follower hook: commit what wait_begin noted and let ra_lock go (the
+ * read may have been answered meanwhile: h is not touched after). */
+static void shlogfs_stream_wait_commit(struct shlogfs_handle *h)
+{
+	SL_HELD(&h->ra_lock);
+	if (shlogfs_cursor_reading(h))
+		shlogfs_cursor_commit_at(h, h->ext[CUR_WAIT]); /* logged */
 	pthread_mutex_unlock(&h->ra_lock);
 }
 
 /* What a cursor's stream is told by its follower: a read that finds
- * nothing new commits what was given (the reader asked for more). */
+ * nothing new commits what was given (the reader asked for more): at
+ * its EAGAIN, or while it waits. */
 static const struct shlogfs_fw_hooks shlogfs_stream_hooks = {
 	.gave = shlogfs_stream_gave,
 	.skipped = shlogfs_stream_skipped,
 	.empty = shlogfs_cursor_commit,
+	.wait_begin = shlogfs_stream_wait_begin,
+	.wait_commit = shlogfs_stream_wait_commit,
 };
 
 /* open op of stream/<name>: the cursor's reader (one at a time, with
