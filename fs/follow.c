@@ -4,8 +4,9 @@
  * that wakes when a message is appended.
  *
  * A follower is an open handle and the partitions it follows (one for
- * <topic>/<p>/follow and a polled <p>/log, every partition at open for
- * <topic>/follow), with a position in each.  A read of a follow file is
+ * <topic>/<p>/follow, <p>/stream/<name> and a polled <p>/log; every
+ * partition for <topic>/follow, those added after its open too), with a
+ * position in each.  A read of a follow file is
  * served with whole messages from those positions (a message longer
  * than the read is cut, and the next reads give its rest before any
  * other partition's bytes).  When none has a byte past its position the
@@ -19,12 +20,23 @@
  * read would return bytes now); when it is not ready its poll handle is
  * kept and notified at the next append to one of the partitions.
  *
+ * A cursor's stream (k_cursor.c) starts at the cursor's position and is
+ * told through its hooks what each reply gave and when a read finds
+ * nothing new, so it can count and commit its position.  A topic's
+ * stream looks for partitions added to its topic (mkdir) whenever the
+ * registry's generation moved (shlogfs_fw_topic_changed() bumps it and
+ * wakes the topic's waiting reads), and follows those its opener may
+ * read from their first kept messages.
+ *
  * The registry: every follower's partitions, hashed by partition, in
  * one table under one lock (reg.mu); a follower's waiting request and
  * poll handle are guarded by it.  Its positions are guarded by its own
  * mutex (fw->mu), taken before reg.mu, and before the request's lock
  * (libfuse's, taken by fuse_req_interrupt_func and around the interrupt
- * callback, which takes reg.mu).  The engine's end only moves by whole
+ * callback, which takes reg.mu), and before a cursor stream's ra_lock
+ * (its hooks; a kept read's commit holds ra_lock after fw->mu is let
+ * go, and the handle's release waits for it).  The engine's end only
+ * moves by whole
  * messages, so the bytes before it are always whole messages.  A waiting
  * request keeps its handle open (the kernel releases a file only after
  * its reads are answered), so only the reply may end a handle's life:
@@ -39,6 +51,7 @@
 #include <time.h>
 
 #include "follow.h"
+#include "cred.h"
 #include "log.h"
 #include "read.h"
 #include "text.h"
@@ -58,21 +71,26 @@ struct shlogfs_fw_link {
 
 /* A follower (one per handle that follows or was polled). */
 struct shlogfs_fw {
-	pthread_mutex_t mu;         /* guards pos, mid, rr */
+	pthread_mutex_t mu;         /* guards pos, mid, rr, parts, n, seen, gen */
 	struct shlogfs_handle *h;
 	shlog_part **parts;         /* the handle's */
-	uint32_t n;
+	uint32_t n;                 /* (changed under reg.mu too) */
 	int log;                    /* a polled log: its position is h->rd_at */
 	uint64_t *pos;              /* next byte to give, per partition */
 	int64_t mid;                /* partition a reply cut a message of, or -1 */
 	uint32_t rr;                /* partition the next fill starts at */
+	const struct shlogfs_fw_hooks *hooks; /* a cursor's stream; else NULL */
+	struct shlogfs *fs;         /* a topic's stream: it takes partitions */
+	struct shlogfs_cred *cred;  /* added later that its opener may read; */
+	uint32_t seen;              /* the topic's partitions looked at, */
+	uint64_t gen;               /* when reg.gen was this */
 	fuse_req_t req;             /* its waiting read (reg.mu) */
 	size_t size;                /* of that read */
 	struct fuse_pollhandle *ph; /* its kept poll handle (reg.mu) */
 	struct shlogfs_fw *next;    /* in a waker's list, with: */
 	fuse_req_t wreq;            /* the read it took, */
 	size_t wsize;               /* of this size */
-	struct shlogfs_fw_link links[];
+	struct shlogfs_fw_link *links; /* one per partition (reg.mu) */
 };
 
 /* The waiting reads of one user. */
@@ -86,6 +104,8 @@ static struct {
 	pthread_mutex_t mu;
 	LIST_HEAD(, shlogfs_fw_link) b[SHLOGFS_FW_BUCKETS];
 	uint32_t pending;           /* waiting reads and kept poll handles (atomic) */
+	uint64_t gen;               /* topics changed so far (atomic) */
+	uint32_t followers;         /* followers open */
 	uint32_t waiting;           /* waiting reads, root's too */
 	uint32_t waiting_users;     /* of them, not root's */
 	struct shlogfs_fw_user *users;
@@ -200,14 +220,18 @@ static fuse_req_t shlogfs_fw_detach(struct shlogfs_fw *fw)
 
 /* ==== filling a reply ================================================= */
 
-/* Log that retention deleted bytes a follower had not read. */
+/* Retention deleted bytes of partition @p i (now as @p in) that @p fw
+ * had not read: log it, go on at the first kept message. */
 static void shlogfs_fw_skipped(struct shlogfs_fw *fw, uint32_t i,
-			       uint64_t start)
+			       const struct shlog_part_info *in)
 {
 	shlogfs_log(LOG_NOTICE, "%s/%u: retention deleted %llu bytes a "
 		    "follower had not read; it goes on at the first kept message",
-		    fw->h->node->topic, fw->n > 1 ? i : fw->h->node->part,
-		    (unsigned long long)(start - fw->pos[i]));
+		    fw->h->node->topic, fw->fs ? i : fw->h->node->part,
+		    (unsigned long long)(in->start_off - fw->pos[i]));
+	fw->pos[i] = in->start_off;
+	if (fw->hooks)
+		fw->hooks->skipped(fw->h, in->start_seq, in->start_off);
 }
 
 /*
@@ -225,8 +249,7 @@ static ssize_t shlogfs_fw_take(struct shlogfs_fw *fw, uint32_t i, char *buf,
 	if (rc)
 		return rc;
 	if (fw->pos[i] < in.start_off) {
-		shlogfs_fw_skipped(fw, i, in.start_off);
-		fw->pos[i] = in.start_off;
+		shlogfs_fw_skipped(fw, i, &in);
 		if (cut)
 			fw->mid = -1;
 		cut = 0;
@@ -271,11 +294,13 @@ static ssize_t shlogfs_fw_fill(struct shlogfs_fw *fw, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
-/* Has @p fw bytes past its position (reg.mu held)?  An error or its
- * topic deleted: yes (a read reports it). */
+/* Has @p fw bytes past its position (fw->mu and reg.mu held)?  An
+ * error, its topic deleted or changed (a topic's stream looks again):
+ * yes (a read reports it). */
 static int shlogfs_fw_ready(struct shlogfs_fw *fw)
 {
-	if (shlogfs_node_live(fw->h->node))
+	if (shlogfs_node_live(fw->h->node) ||
+	    (fw->fs && fw->gen != __atomic_load_n(&reg.gen, __ATOMIC_ACQUIRE)))
 		return 1;
 	for (uint32_t i = 0; i < fw->n; i++) {
 		struct shlog_part_info in;
@@ -286,6 +311,95 @@ static int shlogfs_fw_ready(struct shlogfs_fw *fw)
 			return 1;
 	}
 	return 0;
+}
+
+/* ==== the registry's links ============================================ */
+
+/* Link @p fw's partitions into the registry (reg.mu held). */
+static void shlogfs_fw_link(struct shlogfs_fw *fw)
+{
+	for (uint32_t i = 0; i < fw->n; i++) {
+		fw->links[i] = (struct shlogfs_fw_link){ .p = fw->parts[i],
+							 .fw = fw };
+		LIST_INSERT_HEAD(&reg.b[shlogfs_fw_bucket(fw->parts[i])],
+				 &fw->links[i], link);
+	}
+}
+
+/* Take @p fw's partitions out of the registry (reg.mu held). */
+static void shlogfs_fw_unlink(struct shlogfs_fw *fw)
+{
+	for (uint32_t i = 0; i < fw->n; i++)
+		LIST_REMOVE(&fw->links[i], link);
+}
+
+/* ==== a topic's stream: partitions added after its open =============== */
+
+/* Follow @p p too (a new partition of the topic) from its first kept
+ * message (fw->mu held); the handle holds its reference from here on. */
+static int shlogfs_fw_add(struct shlogfs_fw *fw, shlog_part *p)
+{
+	struct shlogfs_handle *h = fw->h;
+	struct shlogfs_fw_link *links, *old = fw->links;
+	struct shlog_part_info in;
+	uint32_t n = fw->n + 1;
+	shlog_part **parts;
+	uint64_t *pos;
+
+	if (!(parts = realloc(h->parts, n * sizeof *parts)))
+		return -ENOMEM;
+	h->parts = fw->parts = parts;
+	if (!(pos = realloc(fw->pos, n * sizeof *pos)))
+		return -ENOMEM;
+	fw->pos = pos;
+	if (!(links = calloc(n, sizeof *links)))
+		return -ENOMEM;
+	parts[fw->n] = p;
+	h->nparts = n;
+	pos[fw->n] = shlog_part_info(p, &in) == 0 ? in.start_off : 0;
+	pthread_mutex_lock(&reg.mu);
+	shlogfs_fw_unlink(fw);
+	fw->links = links;
+	fw->n = n;
+	shlogfs_fw_link(fw);
+	pthread_mutex_unlock(&reg.mu);
+	free(old);
+	return 0;
+}
+
+/* A topic's stream: take the partitions added to its topic since it
+ * last looked that its opener may read (fw->mu held).  0 or -errno. */
+static int shlogfs_fw_grow(struct shlogfs_fw *fw)
+{
+	uint64_t gen = __atomic_load_n(&reg.gen, __ATOMIC_ACQUIRE);
+	const char *topic = fw->h->node->topic;
+	uint32_t np;
+	int rc = 0;
+
+	if (!fw->fs || gen == fw->gen)
+		return 0;
+	fw->gen = gen;
+	if (shlog_topic_nparts(fw->fs->store, topic, &np))
+		return 0; /* deleted: its node tells the read */
+	for (; rc == 0 && fw->seen < np; fw->seen++) {
+		shlog_part *p;
+		if (shlogfs_access_part(fw->fs, fw->cred, topic, fw->seen, R_OK)) {
+			shlogfs_log(LOG_NOTICE, "%s/follow: partition %u, added "
+				    "after the open by uid %u, is not readable "
+				    "by it: not followed", topic, fw->seen,
+				    (unsigned)fw->cred->uid);
+			continue;
+		}
+		if ((rc = shlog_part_get(fw->fs->store, topic, fw->seen, &p)))
+			break;
+		if ((rc = shlogfs_fw_add(fw, p))) {
+			shlog_part_put(p);
+			break;
+		}
+	}
+	if (rc)
+		fw->gen = gen - 1; /* look again at the next read */
+	return rc;
 }
 
 /* ==== waiting reads =================================================== */
@@ -335,6 +449,21 @@ enum shlogfs_fw_did {
 	SHLOGFS_FW_EMPTY,   /**< nothing to give, nothing done; fw->mu held */
 };
 
+/* After shlogfs_fw_serve() did @p did: let fw->mu go, then commit a
+ * kept read of a cursor's stream (its wait_commit: the handle lives
+ * until it returns; nothing here touches fw after). */
+static void shlogfs_fw_served(struct shlogfs_fw *fw, enum shlogfs_fw_did did)
+{
+	const struct shlogfs_fw_hooks *hooks = fw->hooks;
+	struct shlogfs_handle *h = fw->h;
+
+	if (did == SHLOGFS_FW_REPLIED)
+		return;
+	pthread_mutex_unlock(&fw->mu);
+	if (did == SHLOGFS_FW_KEPT && hooks)
+		hooks->wait_commit(h);
+}
+
 /* Reply to @p req (fw->mu held, released before the reply: it may end
  * the handle) with @p r bytes of @p buf or the error -@p r. */
 static enum shlogfs_fw_did shlogfs_fw_reply(struct shlogfs_fw *fw,
@@ -352,7 +481,9 @@ static enum shlogfs_fw_did shlogfs_fw_reply(struct shlogfs_fw *fw,
 
 /*
  * Answer @p req with @p fw's whole messages (fw->mu held), or keep it
- * waiting (@p wait) until an append brings some.  A reply is kept
+ * waiting (@p wait) until an append brings some (a cursor's stream: then
+ * the caller calls its wait_commit hook once it let fw->mu go; the
+ * handle lives until then).  A reply is kept
  * shorter than the request: the kernel splits a large read(2) into
  * requests and sends the next one only after a full reply, which would
  * then wait here while the bytes already given wait in the kernel.
@@ -363,18 +494,27 @@ static enum shlogfs_fw_did shlogfs_fw_serve(struct shlogfs_fw *fw,
 {
 	size_t room = size > 1 ? size - 1 : size;
 	char *buf = malloc(size ? size : 1);
-	ssize_t r;
+	ssize_t r = 0;
 	int rc, tries = 0;
 
 	if (!buf)
 		return shlogfs_fw_reply(fw, req, NULL, -ENOMEM);
 	if ((rc = shlogfs_node_live(fw->h->node))) /* its topic was deleted */
 		return shlogfs_fw_reply(fw, req, buf, rc);
-	while ((r = room ? shlogfs_fw_fill(fw, buf, room) : 0) == 0 && room) {
+	while ((rc = shlogfs_fw_grow(fw)) == 0 &&
+	       (r = room ? shlogfs_fw_fill(fw, buf, room) : 0) == 0 && room) {
+		/* the reader asked for more and there is none: a cursor
+		 * commits, at an EAGAIN now, a wait while it waits */
+		if (fw->hooks && !wait && (rc = fw->hooks->empty(fw->h)))
+			return shlogfs_fw_reply(fw, req, buf, rc);
+		if (fw->hooks && wait)
+			fw->hooks->wait_begin(fw->h);
 		if (!wait || (rc = shlogfs_fw_park(fw, req, size)) == 0) {
 			free(buf);
 			return wait ? SHLOGFS_FW_KEPT : SHLOGFS_FW_EMPTY;
 		}
+		if (fw->hooks)
+			fw->hooks->wait_commit(fw->h); /* not kept: now */
 		if (rc < 0)
 			return shlogfs_fw_reply(fw, req, buf, rc);
 		if (++tries == SHLOGFS_FW_TRIES) {
@@ -385,7 +525,9 @@ static enum shlogfs_fw_did shlogfs_fw_serve(struct shlogfs_fw *fw,
 			return shlogfs_fw_reply(fw, req, buf, -EIO);
 		}
 	}
-	return shlogfs_fw_reply(fw, req, buf, r);
+	if (rc == 0 && r > 0 && fw->hooks)
+		fw->hooks->gave(fw->h, buf, (size_t)r);
+	return shlogfs_fw_reply(fw, req, buf, rc ? rc : r);
 }
 
 /* read op of a follow file (not seekable: @p off is the stream's own
@@ -401,8 +543,7 @@ void shlogfs_fw_read(fuse_req_t req, struct shlogfs_handle *h, size_t size,
 	(void)off;
 	pthread_mutex_lock(&fw->mu);
 	did = shlogfs_fw_serve(fw, req, size, wait);
-	if (did != SHLOGFS_FW_REPLIED)
-		pthread_mutex_unlock(&fw->mu);
+	shlogfs_fw_served(fw, did);
 	if (did == SHLOGFS_FW_EMPTY)
 		fuse_reply_err(req, EAGAIN);
 }
@@ -414,8 +555,7 @@ static void shlogfs_fw_answer(struct shlogfs_fw *fw, fuse_req_t req,
 	pthread_mutex_lock(&fw->mu);
 	/* no interrupt callback from here on (it waits for one running) */
 	fuse_req_interrupt_func(req, NULL, NULL);
-	if (shlogfs_fw_serve(fw, req, size, 1) != SHLOGFS_FW_REPLIED)
-		pthread_mutex_unlock(&fw->mu);
+	shlogfs_fw_served(fw, shlogfs_fw_serve(fw, req, size, 1));
 }
 
 /* ==== wake-up ========================================================= */
@@ -477,13 +617,17 @@ int shlogfs_fw_after(shlog_part *p, int rc)
 	return rc;
 }
 
-/* After topic @p topic was deleted (and its nodes unlinked): its
- * followers' waiting reads get ENOENT, their polls are notified. */
-void shlogfs_fw_topic_gone(const char *topic)
+/* After topic @p topic changed (deleted, a partition added, a cursor
+ * removed; the nodes of removed names unlinked): its followers' waiting
+ * reads are served again (a removed one's get ENOENT, a topic's stream
+ * takes the new partitions), their polls are notified. */
+void shlogfs_fw_topic_changed(const char *topic)
 {
 	struct shlogfs_fw_link *l;
 	struct shlogfs_fw *woken = NULL;
 
+	/* before reg.mu: a read that parks after it sees it (fw_ready) */
+	__atomic_add_fetch(&reg.gen, 1, __ATOMIC_RELEASE);
 	if (!__atomic_load_n(&reg.pending, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&reg.mu);
@@ -502,11 +646,12 @@ void shlogfs_fw_topic_gone(const char *topic)
 static void shlogfs_fw_poll_answer(fuse_req_t req, struct shlogfs_fw *fw,
 				   struct fuse_pollhandle *ph, unsigned more)
 {
-	int ready;
+	int ready, grown;
 
 	pthread_mutex_lock(&fw->mu);
+	grown = shlogfs_fw_grow(fw);
 	pthread_mutex_lock(&reg.mu);
-	ready = shlogfs_fw_ready(fw);
+	ready = grown || shlogfs_fw_ready(fw); /* an error: a read reports it */
 	if (!ready && ph) {
 		if (fw->ph)
 			fuse_pollhandle_destroy(fw->ph);
@@ -562,16 +707,19 @@ void shlogfs_fw_poll_log(fuse_req_t req, struct shlogfs_handle *h,
 
 /* ==== followers ======================================================= */
 
-/* Make @p h follow its @p np partitions @p parts from their first kept
- * messages, registered under each. */
-int shlogfs_fw_open(struct shlogfs_handle *h, shlog_part **parts,
-		    uint32_t np)
+/* A follower of @p h's @p np partitions @p parts from their first kept
+ * messages, not registered yet; NULL: ENOMEM. */
+static struct shlogfs_fw *shlogfs_fw_new(struct shlogfs_handle *h,
+					 shlog_part **parts, uint32_t np)
 {
-	struct shlogfs_fw *fw = calloc(1, sizeof *fw + np * sizeof *fw->links);
+	struct shlogfs_fw *fw = calloc(1, sizeof *fw);
 
-	if (!fw || !(fw->pos = calloc(np ? np : 1, sizeof *fw->pos))) {
+	if (!fw || !(fw->pos = calloc(np ? np : 1, sizeof *fw->pos)) ||
+	    !(fw->links = calloc(np ? np : 1, sizeof *fw->links))) {
+		if (fw)
+			free(fw->pos);
 		free(fw);
-		return -ENOMEM;
+		return NULL;
 	}
 	pthread_mutex_init(&fw->mu, NULL);
 	fw->h = h;
@@ -583,15 +731,85 @@ int shlogfs_fw_open(struct shlogfs_handle *h, shlog_part **parts,
 		if (shlog_part_info(parts[i], &in) == 0)
 			fw->pos[i] = in.start_off;
 	}
+	return fw;
+}
+
+/* Free a follower (no longer registered). */
+static void shlogfs_fw_free(struct shlogfs_fw *fw)
+{
+	pthread_mutex_destroy(&fw->mu);
+	free(fw->cred);
+	free(fw->links);
+	free(fw->pos);
+	free(fw);
+}
+
+/* Register @p fw under each of its partitions as @p h's follower. */
+static int shlogfs_fw_start(struct shlogfs_handle *h, struct shlogfs_fw *fw)
+{
 	pthread_mutex_lock(&reg.mu);
-	for (uint32_t i = 0; i < np; i++) {
-		fw->links[i] = (struct shlogfs_fw_link){ .p = parts[i], .fw = fw };
-		LIST_INSERT_HEAD(&reg.b[shlogfs_fw_bucket(parts[i])],
-				 &fw->links[i], link);
-	}
+	shlogfs_fw_link(fw);
+	reg.followers++;
 	pthread_mutex_unlock(&reg.mu);
 	h->fw = fw;
 	return 0;
+}
+
+/* Make @p h follow its @p np partitions @p parts from their first kept
+ * messages (a partition's follow file, a polled log). */
+int shlogfs_fw_open(struct shlogfs_handle *h, shlog_part **parts,
+		    uint32_t np)
+{
+	struct shlogfs_fw *fw = shlogfs_fw_new(h, parts, np);
+
+	return fw ? shlogfs_fw_start(h, fw) : -ENOMEM;
+}
+
+/* Make @p h (a cursor's stream) follow its partition from log offset
+ * h->base, telling @p hooks what it gives. */
+int shlogfs_fw_open_cursor(struct shlogfs_handle *h,
+			   const struct shlogfs_fw_hooks *hooks)
+{
+	struct shlogfs_fw *fw = shlogfs_fw_new(h, &h->part, 1);
+
+	if (!fw)
+		return -ENOMEM;
+	fw->pos[0] = h->base;
+	fw->hooks = hooks;
+	return shlogfs_fw_start(h, fw);
+}
+
+/* Make @p h (<topic>/follow, opened by @p c) follow its partitions
+ * h->parts and those added later that @p c may read. */
+int shlogfs_fw_open_topic(struct shlogfs *fs, struct shlogfs_handle *h,
+			  const struct shlogfs_cred *c)
+{
+	struct shlogfs_fw *fw = shlogfs_fw_new(h, h->parts, h->nparts);
+
+	if (!fw || !(fw->cred = malloc(sizeof *fw->cred))) {
+		if (fw)
+			shlogfs_fw_free(fw);
+		return -ENOMEM;
+	}
+	*fw->cred = *c;
+	fw->fs = fs;
+	fw->seen = h->nparts;
+	/* a partition may have come since the open counted them: look at
+	 * the first read or poll */
+	fw->gen = __atomic_load_n(&reg.gen, __ATOMIC_ACQUIRE) - 1;
+	return shlogfs_fw_start(h, fw);
+}
+
+/* The figures of /.metrics: followers open, reads waiting now, waiting
+ * reads refused by the caps since the mount. */
+void shlogfs_fw_figures(uint64_t *followers, uint64_t *waiting,
+			uint64_t *refused)
+{
+	pthread_mutex_lock(&reg.mu);
+	*followers = reg.followers;
+	*waiting = reg.waiting;
+	*refused = reg.refused;
+	pthread_mutex_unlock(&reg.mu);
 }
 
 /* Drop @p h's follower (handle.c, at its release): its poll handle; a
@@ -606,8 +824,8 @@ void shlogfs_fw_close(struct shlogfs_handle *h)
 	pthread_mutex_lock(&fw->mu); /* wait for a reader or waker in it */
 	pthread_mutex_unlock(&fw->mu);
 	pthread_mutex_lock(&reg.mu);
-	for (uint32_t i = 0; i < fw->n; i++)
-		LIST_REMOVE(&fw->links[i], link);
+	shlogfs_fw_unlink(fw);
+	reg.followers--;
 	if (fw->ph) {
 		fuse_pollhandle_destroy(fw->ph);
 		fw->ph = NULL;
@@ -619,8 +837,6 @@ void shlogfs_fw_close(struct shlogfs_handle *h)
 		fuse_req_interrupt_func(req, NULL, NULL);
 		fuse_reply_err(req, EIO);
 	}
-	pthread_mutex_destroy(&fw->mu);
-	free(fw->pos);
-	free(fw);
+	shlogfs_fw_free(fw);
 	h->fw = NULL;
 }

@@ -1,7 +1,8 @@
 /*
- * k_cursor.c — the kinds of cursors/ and cursors/<name>: a partition's
- * durable cursors (core: shlog_cursor_*, kept in the partition's
- * `cursors` file, fdatasynced at every change).
+ * k_cursor.c — the kinds of cursors/ and cursors/<name>, stream/ and
+ * stream/<name>: a partition's durable cursors (core: shlog_cursor_*,
+ * kept in the partition's `cursors` file, fdatasynced at every change),
+ * read to the end or followed.
  *
  * The rules (docs/shlogfs.8, "CURSORS"):
  *  - cursors/ is found by name in the partition directory, never listed
@@ -17,7 +18,8 @@
  *    without close) commits nothing (the flush's thread has PF_EXITING,
  *    cred.c).  What was read and not committed is read again after a
  *    crash of the reader or the daemon (at least once, nothing skipped).
- *  - One reader at a time per cursor: a second open for reading gets
+ *  - One reader at a time per cursor (cursors/<name> and stream/<name>
+ *    together): a second open for reading gets
  *    EBUSY until the first is closed.  O_RDWR is EINVAL.
  *  - Writing a message number (decimal, one line) sets the committed
  *    position at once (the write fails with ERANGE past the end, EINVAL
@@ -31,6 +33,16 @@
  * A cursor's size (stat) is its lag in bytes: the log from its committed
  * position to the end.  The reader's page reads are refused (pcache
  * NEVER: its bytes at an offset change with the position).
+ *
+ * stream/<name> (docs/shlogfs.8, "Cursor streams") is the same cursor
+ * read like follow: the same handle (a reader, counted in the one-reader
+ * rule, committed by the same fsync, flush and release ops), whose reads
+ * a follower serves (follow.c) from the committed position on, waiting at
+ * the end.  Its hooks count the messages each reply gives, and a read
+ * that finds nothing new (about to wait, or EAGAIN) first commits the
+ * position it has reached: the reader asked for more, the promise of a
+ * close.  stream/ is found by name and lists nothing (like at/); its
+ * files are read-only streams of size 0, opened by who may read the log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +54,7 @@
 
 #include "held_i.h"
 #include "cred.h"
+#include "follow.h"
 #include "handle.h"
 #include "kinds.h"
 #include "list.h"
@@ -51,16 +64,18 @@
 #include "stat.h"
 #include "text.h"
 
-/* The kind of cursors/<name> (defined at the end). */
+/* The kinds of cursors/<name> and stream/<name> (defined at the end). */
 static const struct shlogfs_kind shlogfs_kind_cursor;
+static const struct shlogfs_kind shlogfs_kind_stream;
 
-/* A reader's position, in h->ext (four numbers). */
+/* A reader's position, in h->ext (CUR_N numbers). */
 enum {
-	CUR_BASE_SEQ,   /* message at file offset 0 (h->base is its log offset) */
-	CUR_HI,         /* bytes given from offset 0 on without a gap */
-	CUR_MSGS,       /* whole messages in them */
-	CUR_SAVED,      /* the position last committed */
+	CUR_POS,        /* the next message: what a commit sets (atomic;
+			 * h->base is the log offset of where it started) */
+	CUR_HI,         /* bytes given from offset 0 on without a gap (cursors/) */
+	CUR_SAVED,      /* the position last committed (ra_lock) */
 	CUR_READER,     /* 1: registered as the cursor's reader */
+	CUR_WAIT,       /* stream/: the position a waiting read commits (ra_lock) */
 	CUR_N
 };
 
@@ -148,9 +163,20 @@ static int shlogfs_cursor_where(shlog_part *p, const char *name,
 	return rc;
 }
 
-/* ==== cursors/ ======================================================== */
+/* Messages (newlines) in @p n bytes @p b. */
+static uint64_t shlogfs_cursor_lines(const char *b, size_t n)
+{
+	const char *end = b + n;
+	uint64_t lines = 0;
 
-/* resolve op: an existing cursor. */
+	for (; b < end && (b = memchr(b, '\n', (size_t)(end - b))); b++)
+		lines++;
+	return lines;
+}
+
+/* ==== cursors/ and stream/ ============================================ */
+
+/* resolve op: an existing cursor, as the directory's kind of file (priv). */
 static int shlogfs_cursors_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 				   const char *name, struct shlogfs_name *out)
 {
@@ -158,8 +184,7 @@ static int shlogfs_cursors_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	shlog_part *p;
 	int rc;
 
-	*out = (struct shlogfs_name){ &shlogfs_kind_cursor, d->topic, d->part,
-				      name };
+	*out = (struct shlogfs_name){ d->kind->priv, d->topic, d->part, name };
 	if (shlog_cursor_name_check(name))
 		return -ENOENT;
 	if ((rc = shlogfs_node_part(fs, d, &p)))
@@ -199,11 +224,13 @@ static fuse_ino_t shlogfs_cursors_peek(struct shlogfs *fs,
 	return shlogfs_node_peek(fs, &nm);
 }
 
-/* unlink op: rm cursors/<name> deletes the cursor. */
+/* unlink op: rm cursors/<name> deletes the cursor; a stream of it
+ * waiting in a read ends (ENOENT). */
 static int shlogfs_cursors_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 				  const char *name)
 {
 	struct shlogfs_name nm = { &shlogfs_kind_cursor, d->topic, d->part, name };
+	struct shlogfs_name sm = { &shlogfs_kind_stream, d->topic, d->part, name };
 	shlog_part *p;
 	int rc;
 
@@ -213,8 +240,11 @@ static int shlogfs_cursors_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 		return rc;
 	rc = shlog_cursor_delete(p, name);
 	shlog_part_put(p);
-	if (rc == 0)
+	if (rc == 0) {
 		shlogfs_node_unlink_name(fs, &nm);
+		shlogfs_node_unlink_name(fs, &sm);
+		shlogfs_fw_topic_changed(d->topic);
+	}
 	return rc;
 }
 
@@ -237,24 +267,40 @@ static int shlogfs_cursors_attr(struct shlogfs *fs, struct shlogfs_node *n,
 
 /* ==== a cursor's handle =============================================== */
 
-/* Commit a reader's position if it moved (ra_lock taken here). */
-static int shlogfs_cursor_commit(struct shlogfs_handle *h)
+/* Commit position @p pos of a reader if it moved (ra_lock held). */
+static int shlogfs_cursor_commit_at(struct shlogfs_handle *h, uint64_t pos)
 {
-	uint64_t *c = h->ext, pos;
+	SL_HELD(&h->ra_lock);
+	uint64_t *c = h->ext;
 	int rc = 0;
 
-	if ((h->flags & O_ACCMODE) != O_RDONLY || !c || !c[CUR_READER])
-		return 0;
-	pthread_mutex_lock(&h->ra_lock);
-	pos = c[CUR_BASE_SEQ] + c[CUR_MSGS];
 	if (pos != c[CUR_SAVED] &&
 	    (rc = shlog_cursor_set(h->part, h->key, pos, 0)) == 0)
 		c[CUR_SAVED] = pos;
-	pthread_mutex_unlock(&h->ra_lock);
 	if (rc)
 		shlogfs_log(LOG_WARNING, "%s/%u: cursor %s: commit at %llu failed: %s",
 			    h->node->topic, h->node->part, h->key,
 			    (unsigned long long)pos, shlog_strerror(rc));
+	return rc;
+}
+
+/* Is @p h a reader registered as its cursor's (only those commit)? */
+static int shlogfs_cursor_reading(const struct shlogfs_handle *h)
+{
+	return (h->flags & O_ACCMODE) == O_RDONLY && h->ext && h->ext[CUR_READER];
+}
+
+/* Commit a reader's position if it moved (ra_lock taken here). */
+static int shlogfs_cursor_commit(struct shlogfs_handle *h)
+{
+	int rc;
+
+	if (!shlogfs_cursor_reading(h))
+		return 0;
+	pthread_mutex_lock(&h->ra_lock);
+	rc = shlogfs_cursor_commit_at(h, __atomic_load_n(&h->ext[CUR_POS],
+							 __ATOMIC_RELAXED));
+	pthread_mutex_unlock(&h->ra_lock);
 	return rc;
 }
 
@@ -274,9 +320,10 @@ static int shlogfs_cursor_account(struct shlogfs *fs, struct shlogfs_handle *h,
 	if (off > c[CUR_HI] || end <= c[CUR_HI])
 		return 0;
 	b = h->ra.p + (h->base + off - h->ra_off);
-	for (uint64_t i = c[CUR_HI] - off; i < got; i++)
-		if (b[i] == '\n')
-			c[CUR_MSGS]++;
+	__atomic_add_fetch(&c[CUR_POS],
+			   shlogfs_cursor_lines(b + (c[CUR_HI] - off),
+						(size_t)(end - c[CUR_HI])),
+			   __ATOMIC_RELAXED);
 	c[CUR_HI] = end;
 	return 0;
 }
@@ -299,7 +346,7 @@ static int shlogfs_cursor_open_read(struct shlogfs_handle *h)
 	if ((rc = shlogfs_cursor_where(h->part, h->key, &seq, &h->base)))
 		return rc;
 	/* a cursor below the first retained message is moved only by a read */
-	h->ext[CUR_BASE_SEQ] = h->ext[CUR_SAVED] = seq;
+	h->ext[CUR_POS] = h->ext[CUR_SAVED] = seq;
 	h->ra_off = h->base;
 	if ((rc = shlogfs_reader_take(h)) == 0)
 		h->ext[CUR_READER] = 1;
@@ -337,6 +384,73 @@ static int shlogfs_cursor_open(struct shlogfs *fs, struct shlogfs_node *n,
 	fi->direct_io = 1;
 	return shlogfs_cursor_setup(fs, n, h, fi->flags);
 }
+
+/* ==== a cursor's stream ============================================== */
+
+/* Follower hook: a reply gives @p n bytes @p buf; count their messages
+ * (no lock: a waker must not wait for a commit). */
+static void shlogfs_stream_gave(struct shlogfs_handle *h, const char *buf,
+				size_t n)
+{
+	__atomic_add_fetch(&h->ext[CUR_POS], shlogfs_cursor_lines(buf, n),
+			   __ATOMIC_RELAXED);
+}
+
+/* Follower hook: retention deleted what the reader had not read; it goes
+ * on at message @p seq (log offset @p off). */
+static void shlogfs_stream_skipped(struct shlogfs_handle *h, uint64_t seq,
+				   uint64_t off)
+{
+	(void)off;
+	__atomic_store_n(&h->ext[CUR_POS], seq, __ATOMIC_RELAXED);
+}
+
+/* Follower hook: a read was kept waiting (the follower's lock held, so
+ * nothing answered it yet): hold ra_lock, which the handle's release
+ * waits for, and note the position the read has reached. */
+static void shlogfs_stream_wait_begin(struct shlogfs_handle *h)
+{
+	pthread_mutex_lock(&h->ra_lock);
+	h->ext[CUR_WAIT] = __atomic_load_n(&h->ext[CUR_POS], __ATOMIC_RELAXED);
+}
+
+/* Follower hook: commit what wait_begin noted and let ra_lock go (the
+ * read may have been answered meanwhile: h is not touched after). */
+static void shlogfs_stream_wait_commit(struct shlogfs_handle *h)
+{
+	SL_HELD(&h->ra_lock);
+	if (shlogfs_cursor_reading(h))
+		shlogfs_cursor_commit_at(h, h->ext[CUR_WAIT]); /* logged */
+	pthread_mutex_unlock(&h->ra_lock);
+}
+
+/* What a cursor's stream is told by its follower: a read that finds
+ * nothing new commits what was given (the reader asked for more): at
+ * its EAGAIN, or while it waits. */
+static const struct shlogfs_fw_hooks shlogfs_stream_hooks = {
+	.gave = shlogfs_stream_gave,
+	.skipped = shlogfs_stream_skipped,
+	.empty = shlogfs_cursor_commit,
+	.wait_begin = shlogfs_stream_wait_begin,
+	.wait_commit = shlogfs_stream_wait_commit,
+};
+
+/* open op of stream/<name>: the cursor's reader (one at a time, with
+ * cursors/<name>), followed from its committed position. */
+static int shlogfs_stream_open(struct shlogfs *fs, struct shlogfs_node *n,
+			       struct shlogfs_handle *h,
+			       const struct shlogfs_cred *c,
+			       struct fuse_file_info *fi)
+{
+	int rc = shlogfs_access_part(fs, c, n->topic, n->part, R_OK);
+
+	if (rc || (rc = shlogfs_follow_flags(fi)) ||
+	    (rc = shlogfs_cursor_setup(fs, n, h, fi->flags)))
+		return rc;
+	return shlogfs_fw_open_cursor(h, &shlogfs_stream_hooks);
+}
+
+/* ==== writing a position ============================================== */
 
 /* Set the position from one written line @p s of @p len bytes. */
 static int shlogfs_cursor_set_line(struct shlogfs_handle *h, const char *s,
@@ -553,6 +667,7 @@ const struct shlogfs_kind shlogfs_kind_cursorsdir = {
 	.type = S_IFDIR,
 	.perm = 0777,
 	.owner = SHLOGFS_OWNER_PART,
+	.priv = &shlogfs_kind_cursor,
 	.attr = shlogfs_cursors_attr,
 	.resolve = shlogfs_cursors_resolve,
 	.list = shlogfs_cursors_list,
@@ -574,6 +689,34 @@ static const struct shlogfs_kind shlogfs_kind_cursor = {
 	.open = shlogfs_cursor_open,
 	.read = shlogfs_cursor_read,
 	.write = shlogfs_cursor_write,
+	.flush = shlogfs_cursor_flush,
+	.fsync = shlogfs_cursor_fsync,
+	.release = shlogfs_cursor_release,
+};
+
+const struct shlogfs_kind shlogfs_kind_streamdir = {
+	.name = "stream",
+	.type = S_IFDIR,
+	.perm = 0555,
+	.owner = SHLOGFS_OWNER_PART,
+	.priv = &shlogfs_kind_stream,
+	.resolve = shlogfs_cursors_resolve,
+	.list = shlogfs_dir_none,
+};
+
+/* stream/<name>: a cursor's handle read like follow (the same commits). */
+static const struct shlogfs_kind shlogfs_kind_stream = {
+	.type = S_IFREG,
+	.perm = 0444,
+	.owner = SHLOGFS_OWNER_PART,
+	.leaf = 1,
+	.generated = 1,
+	.held = "cursor position",
+	.pcache = SHLOGFS_PC_NEVER,
+	.attr = shlogfs_follow_attr,
+	.open = shlogfs_stream_open,
+	.read = shlogfs_fw_read,
+	.poll = shlogfs_fw_poll,
 	.flush = shlogfs_cursor_flush,
 	.fsync = shlogfs_cursor_fsync,
 	.release = shlogfs_cursor_release,

@@ -84,7 +84,7 @@ static int shlogfs_delete_topic(struct shlogfs *fs, uid_t uid,
 	if (rc == 0)
 		shlogfs_node_unlink_topic(fs, topic);
 	if (rc == 0)
-		shlogfs_fw_topic_gone(topic);
+		shlogfs_fw_topic_changed(topic);
 	return rc;
 }
 

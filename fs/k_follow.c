@@ -9,7 +9,9 @@
  * streams until a signal.  Each reply holds whole messages (a message
  * longer than the read is given in pieces, nothing else in between);
  * the topic's stream takes each partition's messages in their order,
- * the partitions in turn.  The files are streams, not seekable (lseek
+ * the partitions in turn, and follows the partitions added after its
+ * open too (those its opener may read).  A cursor's stream,
+ * <p>/stream/<name>, is a cursor file read like follow (k_cursor.c).  The files are streams, not seekable (lseek
  * and pread: ESPIPE), size 0, read-only, found by name and not listed;
  * <topic>/follow needs read access to every partition, as <topic>/log.
  * Their page reads (mmap, sendfile) get EIO (pcache.c).
@@ -28,9 +30,10 @@
 #include "node.h"
 #include "stat.h"
 
-/* attr op: size 0 (a stream), the times of its directory. */
-static int shlogfs_follow_attr(struct shlogfs *fs, struct shlogfs_node *n,
-			       fuse_req_t req, struct stat *st)
+/* attr op: size 0 (a stream), the times of its directory (and of a
+ * cursor's stream, k_cursor.c). */
+int shlogfs_follow_attr(struct shlogfs *fs, struct shlogfs_node *n,
+			fuse_req_t req, struct stat *st)
 {
 	(void)fs;
 	(void)n;
@@ -39,8 +42,9 @@ static int shlogfs_follow_attr(struct shlogfs *fs, struct shlogfs_node *n,
 	return 0;
 }
 
-/* Open flags a follow file takes: read-only, a stream read by the daemon. */
-static int shlogfs_follow_flags(struct fuse_file_info *fi)
+/* Open flags a follow file (and a cursor's stream) takes: read-only, a
+ * stream read by the daemon. */
+int shlogfs_follow_flags(struct fuse_file_info *fi)
 {
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
@@ -64,7 +68,8 @@ static int shlogfs_follow_open(struct shlogfs *fs, struct shlogfs_node *n,
 	return shlogfs_fw_open(h, &h->part, 1);
 }
 
-/* open op of <topic>/follow: every partition, each readable by @p c. */
+/* open op of <topic>/follow: every partition, each readable by @p c, and
+ * those added later that @p c may read (follow.c). */
 static int shlogfs_tfollow_open(struct shlogfs *fs, struct shlogfs_node *n,
 				struct shlogfs_handle *h,
 				const struct shlogfs_cred *c,
@@ -89,7 +94,7 @@ static int shlogfs_tfollow_open(struct shlogfs *fs, struct shlogfs_node *n,
 		if ((rc = shlog_part_get(fs->store, n->topic, h->nparts,
 					 &h->parts[h->nparts])))
 			return rc;
-	return shlogfs_fw_open(h, h->parts, h->nparts);
+	return shlogfs_fw_open_topic(fs, h, c);
 }
 
 const struct shlogfs_kind shlogfs_kind_follow = {

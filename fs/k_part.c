@@ -6,7 +6,7 @@
  * A listing shows only `log`: what a backup should hold (tar, cp -a,
  * rsync -a, find | cpio and rm -r see the partition's messages once and
  * walk into nothing derived).  anchor, index, stats, at/, since/,
- * keys/, cursors/ and follow are reachable by name (lookup, stat, open, a listing of keys/
+ * keys/, cursors/, stream/ and follow are reachable by name (lookup, stat, open, a listing of keys/
  * itself) exactly like the listed name.  Nothing here can be removed:
  * rmdir of at/, since/ or keys/ is EPERM (fixed directories, whatever
  * they hold), of a file ENOTDIR.  So the link count is 2: no listed
@@ -55,6 +55,7 @@ static const struct shlogfs_kind *const shlogfs_part_names[] = {
 	&shlogfs_kind_sincedir,
 	&shlogfs_kind_keysdir,
 	&shlogfs_kind_cursorsdir,
+	&shlogfs_kind_streamdir,
 	&shlogfs_kind_follow,
 };
 

@@ -24,6 +24,7 @@
 #include <syslog.h>
 
 #include "kinds.h"
+#include "follow.h"
 #include "list.h"
 #include "log.h"
 #include "node.h"
@@ -188,7 +189,9 @@ static int shlogfs_topic_mkdir_part(struct shlogfs *fs, fuse_req_t req,
 	if ((rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 0,
 				      want - nparts + 1)))
 		return rc;
-	return shlogfs_topic_add_to(fs, req, d, nparts, want, mode);
+	rc = shlogfs_topic_add_to(fs, req, d, nparts, want, mode);
+	shlogfs_fw_topic_changed(d->topic); /* its stream takes the new ones */
+	return rc;
 }
 
 /* mkdir op: a partition (under mk_lock: the per-user limits). */

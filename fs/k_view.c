@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "kinds.h"
+#include "list.h"
 #include "node.h"
 #include "read.h"
 #include "stat.h"
@@ -102,16 +103,6 @@ static int shlogfs_viewdir_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	return v->base(fs, d, name, &base);
 }
 
-/* list op: nothing listed (lookup-only). */
-static int shlogfs_viewdir_list(struct shlogfs *fs, struct shlogfs_node *d,
-				struct shlogfs_dir *out)
-{
-	(void)fs;
-	(void)d;
-	(void)out;
-	return 0;
-}
-
 /* ==== the views ======================================================= */
 
 /* attr op: an open snapshot's size, else the log from the view's start. */
@@ -180,7 +171,7 @@ static const struct shlogfs_view shlogfs_view_since = {
 		.owner = SHLOGFS_OWNER_PART,                               \
 		.priv = desc,                                              \
 		.resolve = shlogfs_viewdir_resolve,                        \
-		.list = shlogfs_viewdir_list,                              \
+		.list = shlogfs_dir_none,                                  \
 	}
 
 #define SHLOGFS_VIEW_KIND(desc)                                        \

@@ -30,6 +30,11 @@ extern const struct shlogfs_kind shlogfs_kind_rname;     /**< <topic>/<p>/<resto
 /* k_follow.c */
 extern const struct shlogfs_kind shlogfs_kind_follow;    /**< <topic>/<p>/follow */
 extern const struct shlogfs_kind shlogfs_kind_tfollow;   /**< <topic>/follow */
+/** attr op of a stream: size 0, its directory's times. */
+int shlogfs_follow_attr(struct shlogfs *fs, struct shlogfs_node *n,
+			fuse_req_t req, struct stat *st);
+/** A stream's open flags: read-only (else -EACCES), direct_io, not seekable. */
+int shlogfs_follow_flags(struct fuse_file_info *fi);
 /* k_status.c */
 extern const struct shlogfs_kind shlogfs_kind_anchor;    /**< <topic>/<p>/anchor */
 extern const struct shlogfs_kind shlogfs_kind_index;     /**< <topic>/<p>/index */
@@ -41,5 +46,6 @@ extern const struct shlogfs_kind shlogfs_kind_sincedir;  /**< <topic>/<p>/since/
 extern const struct shlogfs_kind shlogfs_kind_keysdir;   /**< <topic>/<p>/keys/ */
 /* k_cursor.c */
 extern const struct shlogfs_kind shlogfs_kind_cursorsdir; /**< <topic>/<p>/cursors/ */
+extern const struct shlogfs_kind shlogfs_kind_streamdir;  /**< <topic>/<p>/stream/ */
 
 #endif /* SHLOGFS_KINDS_H */

@@ -40,6 +40,16 @@ int shlogfs_dir_add(struct shlogfs_dir *d, const char *name, size_t len,
 	return 0;
 }
 
+/* list op of a lookup-only directory (at/, since/, stream/): nothing. */
+int shlogfs_dir_none(struct shlogfs *fs, struct shlogfs_node *d,
+		     struct shlogfs_dir *out)
+{
+	(void)fs;
+	(void)d;
+	(void)out;
+	return 0;
+}
+
 /* Free a listing. */
 void shlogfs_dir_free(struct shlogfs_dir *d)
 {

@@ -19,6 +19,9 @@ struct shlogfs_dir {
 /** Add one name to a listing; 0 or -ENOMEM. */
 int shlogfs_dir_add(struct shlogfs_dir *d, const char *name, size_t len,
 		    mode_t type);
+/** list op of a lookup-only directory: nothing listed. */
+int shlogfs_dir_none(struct shlogfs *fs, struct shlogfs_node *d,
+		     struct shlogfs_dir *out);
 /** Free a listing. */
 void shlogfs_dir_free(struct shlogfs_dir *d);
 

@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "budget.h"
 #include "cred.h"
+#include "follow.h"
 #include "text.h"
 
 /* ==== collecting ====================================================== */
@@ -415,13 +416,15 @@ static int shlogfs_metrics_store(struct shlogfs_buf *b,
 	return rc;
 }
 
-/* The daemon's memory budget (budget.c): root's readers only. */
+/* The daemon's memory budget (budget.c) and its followers (follow.c):
+ * root's readers only. */
 static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 {
-	uint64_t users, root, refused;
+	uint64_t users, root, refused, followers, waiting, fw_refused;
 	int rc = 0;
 
 	shlogfs_budget_figures(fs, &users, &root, &refused);
+	shlogfs_fw_figures(&followers, &waiting, &fw_refused);
 	const struct { const char *name, *type, *help; uint64_t v; } f[] = {
 		{ "shlogfs_held_bytes", "gauge",
 		  "Bytes open handles hold for unprivileged users (unfinished "
@@ -447,6 +450,15 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 		  "Times the kernel was told to drop its cached pages of a log "
 		  "before a writer of <topic>/log or keys/ was let in.",
 		  __atomic_load_n(&fs->pc_drops, __ATOMIC_RELAXED) },
+		{ "shlogfs_followers", "gauge",
+		  "Followers open: follow files, cursor streams and partition "
+		  "logs that were polled.", followers },
+		{ "shlogfs_follow_waiting_reads", "gauge",
+		  "Reads of follow files and cursor streams waiting now for a "
+		  "message.", waiting },
+		{ "shlogfs_follow_refused_total", "counter",
+		  "Waiting reads refused with ENOBUFS by max_follow or "
+		  "max_follow_per_user.", fw_refused },
 	};
 	for (size_t i = 0; rc == 0 && i < sizeof(f) / sizeof(f[0]); i++) {
 		rc = shlogfs_family(b, f[i].name, f[i].type, f[i].help);

@@ -12,6 +12,7 @@
  *   /<topic>/<p>/keys/<key>       latest value of a key
  *   /<topic>/<p>/<other>          a restore name (k_log.c, restore.c)
  *   /<topic>/<p>/cursors/<name>   a durable cursor: the log from its position
+ *   /<topic>/<p>/stream/<name>    the same cursor, waiting at the end
  *   /<topic>/<p>/follow, /<topic>/follow  the log(s), waiting at the end
  *   /.metrics, /.status           Prometheus metrics, a summary
  *   /.delete                      write "TOPIC\n" to delete a topic
