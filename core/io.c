@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "io_i.h"
+#include "shlog.h"
 
 /* The kernel's boot id (a UUID) as 16 bytes. */
 static int sys_boot_id(unsigned char out[16])
@@ -160,4 +161,24 @@ int sl_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type,
 		rc = -errno;
 	sl_io.closedir(d);
 	return rc;
+}
+
+/* ---- the same, for programs beside the engine (shlog.h) ---- */
+
+/* shlog_file_open: sl_io_open for a caller outside the library. */
+int shlog_file_open(int dfd, const char *name, int flags, mode_t mode, mode_t type)
+{
+	return sl_io_open(dfd, name, flags, mode, type);
+}
+
+/* shlog_file_pread: sl_io_pread_full for a caller outside the library. */
+int shlog_file_pread(int fd, void *buf, size_t len, off_t off)
+{
+	return sl_io_pread_full(fd, buf, len, off);
+}
+
+/* shlog_file_pwrite: sl_io_pwrite_full for a caller outside the library. */
+int shlog_file_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	return sl_io_pwrite_full(fd, buf, len, off);
 }

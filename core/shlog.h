@@ -576,6 +576,31 @@ SHLOG_API void shlog_size_format(uint64_t bytes, enum shlog_size_style style,
  */
 SHLOG_API size_t shlog_msg_key(const void *msg, size_t len);
 
+/*
+ * ---- Files of the daemon's own (the Kafka backend's cache dir) ----
+ *
+ * The engine's rules for a file it did not make, for a program that
+ * keeps files of its own beside it (fs/kidx.c): one CRC, one safe open.
+ */
+
+/** CRC32C (Castagnoli) of @p len bytes at @p buf, as every shlog file uses. */
+SHLOG_API uint32_t shlog_crc32c(const void *buf, size_t len);
+
+/**
+ * Open @p name in directory @p dfd as the engine opens its own files:
+ * relative to @p dfd, O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK added to @p
+ * flags, and the result checked to be of @p type (S_IFREG or S_IFDIR).
+ * @return the fd, -ENOENT if absent, -EUCLEAN if the name is something
+ * else (symlink, FIFO, device, socket, wrong type), or another -errno.
+ */
+SHLOG_API int shlog_file_open(int dfd, const char *name, int flags, mode_t mode, mode_t type);
+
+/** Read exactly @p len bytes at @p off (short reads and EINTR retried): 0, -EIO past EOF, or -errno. */
+SHLOG_API int shlog_file_pread(int fd, void *buf, size_t len, off_t off);
+
+/** Write exactly @p len bytes at @p off (short writes and EINTR retried): 0 or -errno. */
+SHLOG_API int shlog_file_pwrite(int fd, const void *buf, size_t len, off_t off);
+
 /**
  * The values the numeric field @p name of struct shlog_options accepts
  * ("stride", "max_message", "flush_threads", ...; the field's own name).
