@@ -471,6 +471,55 @@ static void test_start_moves(void **state)
 	assert_int_equal(shlogfs_kidx_close(k), 0);
 }
 
+/* docs/FORMAT.md's example, byte for byte: slot 0 and the three entries. */
+static void test_format_example(void **state)
+{
+	struct fx *fx = *state;
+	struct shlogfs_kidx *k = open_ok(fx, 10);
+	struct shlogfs_kidx_entry e;
+	uint64_t pos = 0;
+	char *img;
+	size_t len;
+
+	for (uint64_t off = 0; off < 25; off++) {
+		if (shlogfs_kidx_due(k, off))
+			assert_int_equal(shlogfs_kidx_append(k, off, pos, 1700000000000ll + (int64_t)off), 0);
+		pos += off < 10 ? 3 : 4;
+	}
+	assert_int_equal(shlogfs_kidx_advance(k, 25, pos, 1700000000024ll), 0);
+	assert_int_equal(shlogfs_kidx_sync(k), 0);
+	assert_int_equal(th_file_read(fx->path, &img, &len), 0);
+	assert_int_equal(len, HDR + 3 * ENT);
+	assert_memory_equal(img, "SHLB\x01\x00\x00\x00", 8);
+	assert_int_equal(th_le64(img + 8), 2);
+	assert_int_equal(th_le32(img + 16), 10);
+	assert_int_equal(th_le64(img + 24), 3);
+	assert_int_equal(th_le64(img + 32), 25);
+	assert_int_equal(th_le64(img + 40), 90);
+	assert_int_equal(th_le64(img + 48), 1700000000024ull);
+	assert_int_equal(th_le64(img + 56), 0);
+	assert_memory_equal(img + 64, ident, 16);
+	assert_int_equal(th_le32(img + 124), th_crc32c(img, 124));
+	assert_int_equal(th_le64(img + 128 + 8), 1);
+	assert_int_equal(th_le64(img + 128 + 24), 0);
+	static const uint64_t want_pos[3] = { 0, 30, 70 };
+	for (int i = 0; i < 3; i++) {
+		const char *r = img + HDR + i * ENT;
+		assert_int_equal(th_le64(r), 10 * i);
+		assert_int_equal(th_le64(r + 8), want_pos[i]);
+		assert_int_equal(th_le64(r + 16), 1700000000000ull + 10 * i);
+		assert_int_equal(th_le32(r + 28), th_crc32c(r, 28));
+	}
+	free(img);
+	assert_int_equal(shlogfs_kidx_find_pos(k, 75, &e), 0);
+	assert_int_equal(e.off, 20);
+	assert_int_equal(e.pos, 70);
+	assert_int_equal(shlogfs_kidx_set_start(k, 15), 0);
+	assert_int_equal(shlogfs_kidx_find_pos(k, 69, &e), -ERANGE);
+	assert_int_equal(e.off, 20);
+	assert_int_equal(shlogfs_kidx_close(k), 0);
+}
+
 /* 10 M entries: appended, synced, reopened (every entry checked) and looked up at random. */
 static void test_scale(void **state)
 {
@@ -512,6 +561,7 @@ int main(void)
 		TH_TEST(test_forged),
 		TH_TEST(test_tmp_left),
 		TH_TEST(test_start_moves),
+		TH_TEST(test_format_example),
 		TH_TEST(test_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
