@@ -81,7 +81,7 @@ struct shlogfs_kidx {
 	int fd;                           /* the file */
 	int rdonly;
 	char name[KIDX_NAME_MAX + 1];
-	struct kidx_slot s;               /* current state; s.nent = n */
+	struct kidx_slot s;               /* current state; s.nent: entries the last slot written holds */
 	struct shlogfs_kidx_entry *ent;   /* every entry, in order */
 	uint64_t n, cap;
 	uint64_t written;                 /* entries in the file */
@@ -536,10 +536,11 @@ int shlogfs_kidx_sync(struct shlogfs_kidx *k)
 		k->dirty = 0;
 		return 0;
 	}
-	if ((rc = kidx_write_tail(k)) < 0)
+	/* After a failed write or fdatasync the kernel may have dropped those pages: write them again next time. */
+	if ((rc = kidx_write_tail(k)) < 0 || (fdatasync(k->fd) < 0 && (rc = -errno) < 0)) {
+		k->written = k->s.nent;
 		return rc;
-	if (fdatasync(k->fd) < 0)
-		return -errno;
+	}
 	s = k->s;
 	s.gen++;
 	s.nent = k->n;
