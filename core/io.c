@@ -182,3 +182,44 @@ int shlog_file_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	return sl_io_pwrite_full(fd, buf, len, off);
 }
+
+/* shlog_file_sync: fdatasync or fsync through the seam. */
+int shlog_file_sync(int fd, int data_only)
+{
+	return (data_only ? sl_io.fdatasync(fd) : sl_io.fsync(fd)) < 0 ? -errno : 0;
+}
+
+/* shlog_file_truncate: ftruncate through the seam. */
+int shlog_file_truncate(int fd, off_t len)
+{
+	return sl_io.ftruncate(fd, len) < 0 ? -errno : 0;
+}
+
+/* shlog_file_size: fstat's size through the seam. */
+int shlog_file_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (sl_io.fstat(fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* shlog_file_rename: renameat within one directory, through the seam. */
+int shlog_file_rename(int dfd, const char *from, const char *to)
+{
+	return sl_io.renameat(dfd, from, dfd, to) < 0 ? -errno : 0;
+}
+
+/* shlog_file_unlink: unlinkat through the seam (EISDIR for a directory, as Linux gives). */
+int shlog_file_unlink(int dfd, const char *name)
+{
+	return sl_io.unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+}
+
+/* shlog_file_close: close through the seam. */
+int shlog_file_close(int fd)
+{
+	return sl_io.close(fd) < 0 ? -errno : 0;
+}

@@ -601,6 +601,24 @@ SHLOG_API int shlog_file_pread(int fd, void *buf, size_t len, off_t off);
 /** Write exactly @p len bytes at @p off (short writes and EINTR retried): 0 or -errno. */
 SHLOG_API int shlog_file_pwrite(int fd, const void *buf, size_t len, off_t off);
 
+/*
+ * The other calls such a file needs, each 0 or -errno.  Like the ones
+ * above they go through the engine's I/O seam, so the engine's fault and
+ * power-loss tests (tests/unit/helpers.h, th_fault_*) reach them too.
+ */
+/** fdatasync (@p data_only) or fsync @p fd (a directory's fd: its entries). */
+SHLOG_API int shlog_file_sync(int fd, int data_only);
+/** Truncate @p fd to @p len bytes. */
+SHLOG_API int shlog_file_truncate(int fd, off_t len);
+/** The size of @p fd in @p size. */
+SHLOG_API int shlog_file_size(int fd, uint64_t *size);
+/** Rename @p from to @p to, both in directory @p dfd (replacing @p to). */
+SHLOG_API int shlog_file_rename(int dfd, const char *from, const char *to);
+/** Unlink @p name of @p dfd (never followed; -ENOENT if absent, -EISDIR for a directory). */
+SHLOG_API int shlog_file_unlink(int dfd, const char *name);
+/** Close @p fd. */
+SHLOG_API int shlog_file_close(int fd);
+
 /**
  * The values the numeric field @p name of struct shlog_options accepts
  * ("stride", "max_message", "flush_threads", ...; the field's own name).

@@ -283,17 +283,17 @@ static int kidx_write_new(int dfd, const char *name, const struct kidx_slot *s,
 		rc = shlog_file_pwrite(fd, buf, m * KIDX_ENT_SIZE, (off_t)(KIDX_HDR_SIZE + i * KIDX_ENT_SIZE));
 		i += m;
 	}
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = -errno;
-	if (rc == 0 && renameat(dfd, tmp, dfd, name) < 0)
-		rc = -errno;
-	if (rc == 0 && fsync(dfd) < 0)
-		rc = -errno;
+	if (rc == 0)
+		rc = shlog_file_sync(fd, 1);
+	if (rc == 0)
+		rc = shlog_file_rename(dfd, tmp, name);
+	if (rc == 0)
+		rc = shlog_file_sync(dfd, 0);
 out:
 	free(buf);
-	close(fd);
+	shlog_file_close(fd);
 	if (rc < 0)
-		unlinkat(dfd, tmp, 0);
+		shlog_file_unlink(dfd, tmp);
 	return rc;
 }
 
@@ -316,13 +316,12 @@ static int kidx_open_file(struct shlogfs_kidx *k, int create)
 static int kidx_read(struct shlogfs_kidx *k, const unsigned char ident[16], const char **why)
 {
 	unsigned char hdr[KIDX_HDR_SIZE];
-	uint64_t keep;
-	struct stat st;
+	uint64_t keep, size;
 	int rc;
 
-	if (fstat(k->fd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size < KIDX_HDR_SIZE)
+	if ((rc = shlog_file_size(k->fd, &size)) < 0)
+		return rc;
+	if (size < KIDX_HDR_SIZE)
 		return kidx_bad(why, "byte index: shorter than its two slots");
 	if ((rc = shlog_file_pread(k->fd, hdr, KIDX_HDR_SIZE, 0)) < 0)
 		return rc;
@@ -330,13 +329,13 @@ static int kidx_read(struct shlogfs_kidx *k, const unsigned char ident[16], cons
 		return kidx_bad(why, "byte index: no valid slot");
 	if (memcmp(k->s.ident, ident, 16) != 0)
 		return -ESTALE;
-	if ((rc = kidx_load(k, (uint64_t)st.st_size, why)) < 0)
+	if ((rc = kidx_load(k, size, why)) < 0)
 		return rc;
 	keep = KIDX_HDR_SIZE + k->n * KIDX_ENT_SIZE;
-	if ((uint64_t)st.st_size > keep) {
-		k->cut_bytes = (uint64_t)st.st_size - keep;
-		if (!k->rdonly && ftruncate(k->fd, (off_t)keep) < 0)
-			return -errno;
+	if (size > keep) {
+		k->cut_bytes = size - keep;
+		if (!k->rdonly)
+			return shlog_file_truncate(k->fd, (off_t)keep);
 	}
 	return 0;
 }
@@ -345,9 +344,9 @@ static int kidx_read(struct shlogfs_kidx *k, const unsigned char ident[16], cons
 static void kidx_free(struct shlogfs_kidx *k)
 {
 	if (k->fd >= 0)
-		close(k->fd);
+		shlog_file_close(k->fd);
 	if (k->dfd >= 0)
-		close(k->dfd);
+		shlog_file_close(k->dfd);
 	free(k->ent);
 	free(k);
 }
@@ -377,10 +376,8 @@ int shlogfs_kidx_open(int dfd, const char *name, const unsigned char ident[16], 
 		goto fail;
 	}
 	/* A temporary a crash left (never followed: unlinkat removes the name). */
-	if (!k->rdonly && unlinkat(k->dfd, tmp, 0) < 0 && errno != ENOENT && errno != EISDIR) {
-		rc = -errno;
+	if (!k->rdonly && (rc = shlog_file_unlink(k->dfd, tmp)) < 0 && rc != -ENOENT && rc != -EISDIR)
 		goto fail;
-	}
 	if ((rc = kidx_open_file(k, !k->rdonly && (flags & SHLOGFS_KIDX_CREATE))) < 0 ||
 	    (rc = kidx_read(k, ident, why)) < 0)
 		goto fail;
@@ -485,7 +482,7 @@ static int kidx_rewrite(struct shlogfs_kidx *k, uint64_t drop)
 		return rc;
 	if ((fd = shlog_file_open(k->dfd, k->name, O_RDWR, 0, S_IFREG)) < 0)
 		return fd;
-	close(k->fd);
+	shlog_file_close(k->fd);
 	k->fd = fd;
 	memmove(k->ent, k->ent + drop, s.nent * sizeof(*k->ent));
 	k->n = k->written = s.nent;
@@ -537,7 +534,7 @@ int shlogfs_kidx_sync(struct shlogfs_kidx *k)
 		return 0;
 	}
 	/* After a failed write or fdatasync the kernel may have dropped those pages: write them again next time. */
-	if ((rc = kidx_write_tail(k)) < 0 || (fdatasync(k->fd) < 0 && (rc = -errno) < 0)) {
+	if ((rc = kidx_write_tail(k)) < 0 || (rc = shlog_file_sync(k->fd, 1)) < 0) {
 		k->written = k->s.nent;
 		return rc;
 	}
@@ -545,10 +542,9 @@ int shlogfs_kidx_sync(struct shlogfs_kidx *k)
 	s.gen++;
 	s.nent = k->n;
 	kidx_slot_encode(&s, slot);
-	if ((rc = shlog_file_pwrite(k->fd, slot, KIDX_SLOT_SIZE, (off_t)((s.gen % 2) * KIDX_SLOT_SIZE))) < 0)
+	if ((rc = shlog_file_pwrite(k->fd, slot, KIDX_SLOT_SIZE, (off_t)((s.gen % 2) * KIDX_SLOT_SIZE))) < 0 ||
+	    (rc = shlog_file_sync(k->fd, 1)) < 0)
 		return rc;
-	if (fdatasync(k->fd) < 0)
-		return -errno;
 	k->s = s;
 	k->dirty = 0;
 	return 0;
