@@ -581,6 +581,43 @@ static void test_sync_order(void **state)
 	assert_int_equal(shlogfs_kidx_close(k), 0);
 }
 
+/* Seam: fdatasync failing with EIO (noted as 'X'). */
+static int failing_fdatasync(int fd)
+{
+	(void)fd;
+	if (norder < sizeof(order) - 1)
+		order[norder++] = 'X';
+	return errno = EIO, -1;
+}
+
+/*
+ * A failed fdatasync may have dropped the entries' pages: the sync fails
+ * with EIO, writes no slot, and the next sync writes the entries again.
+ */
+static void test_sync_failed(void **state)
+{
+	struct fx *fx = *state;
+	struct shlogfs_kidx *k = open_fed(fx, 10, 100);
+	struct shlogfs_kidx_info in;
+
+	feed(k, 100, 200);
+	norder = 0;
+	sl_io.pwrite = order_pwrite;
+	sl_io.fdatasync = failing_fdatasync;
+	assert_int_equal(shlogfs_kidx_sync(k), -EIO);
+	sl_io.fdatasync = order_fdatasync;
+	assert_int_equal(shlogfs_kidx_sync(k), 0);
+	sl_io = sl_io_default;
+	order[norder] = '\0';
+	assert_string_equal(order, "EXEDSD");
+	assert_int_equal(shlogfs_kidx_close(k), 0);
+	k = open_ok(fx, 10);
+	shlogfs_kidx_info(k, &in);
+	assert_int_equal(in.nent, 20);
+	assert_int_equal(in.end.off, 200);
+	assert_int_equal(shlogfs_kidx_close(k), 0);
+}
+
 /* docs/FORMAT.md's example, byte for byte: slot 0 and the three entries. */
 static void test_format_example(void **state)
 {
@@ -673,6 +710,7 @@ int main(void)
 		TH_TEST(test_start_moves),
 		TH_TEST(test_powercut),
 		TH_TEST(test_sync_order),
+		TH_TEST(test_sync_failed),
 		TH_TEST(test_format_example),
 		TH_TEST(test_scale),
 	};
