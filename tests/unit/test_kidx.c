@@ -552,12 +552,35 @@ static ssize_t order_pwrite(int fd, const void *b, size_t l, off_t o)
 	return sl_io_default.pwrite(fd, b, l, o);
 }
 
-/* Seam: fdatasync, noted. */
+static int sync_fails;   /* fdatasyncs still to fail with EIO (noted 'X') */
+
+/* Seam: fdatasync, noted; the first sync_fails of them fail. */
 static int order_fdatasync(int fd)
 {
+	int fail = sync_fails > 0;
+
 	if (norder < sizeof(order) - 1)
-		order[norder++] = 'D';
+		order[norder++] = fail ? 'X' : 'D';
+	if (fail) {
+		sync_fails--;
+		return errno = EIO, -1;
+	}
 	return sl_io_default.fdatasync(fd);
+}
+
+/* Sync @k with its calls traced, the first @fails syncs failing (EIO) at their first fdatasync. */
+static void sync_traced(struct shlogfs_kidx *k, int fails, const char *want)
+{
+	norder = 0;
+	sync_fails = fails;
+	sl_io.pwrite = order_pwrite;
+	sl_io.fdatasync = order_fdatasync;
+	for (int i = 0; i < fails; i++)
+		assert_int_equal(shlogfs_kidx_sync(k), -EIO);
+	assert_int_equal(shlogfs_kidx_sync(k), 0);
+	sl_io = sl_io_default;
+	order[norder] = '\0';
+	assert_string_equal(order, want);
 }
 
 /*
@@ -571,23 +594,8 @@ static void test_sync_order(void **state)
 	struct shlogfs_kidx *k = open_fed(fx, 10, 100);
 
 	feed(k, 100, 200);
-	norder = 0;
-	sl_io.pwrite = order_pwrite;
-	sl_io.fdatasync = order_fdatasync;
-	assert_int_equal(shlogfs_kidx_sync(k), 0);
-	sl_io = sl_io_default;
-	order[norder] = '\0';
-	assert_string_equal(order, "EDSD");
+	sync_traced(k, 0, "EDSD");
 	assert_int_equal(shlogfs_kidx_close(k), 0);
-}
-
-/* Seam: fdatasync failing with EIO (noted as 'X'). */
-static int failing_fdatasync(int fd)
-{
-	(void)fd;
-	if (norder < sizeof(order) - 1)
-		order[norder++] = 'X';
-	return errno = EIO, -1;
 }
 
 /*
@@ -601,15 +609,7 @@ static void test_sync_failed(void **state)
 	struct shlogfs_kidx_info in;
 
 	feed(k, 100, 200);
-	norder = 0;
-	sl_io.pwrite = order_pwrite;
-	sl_io.fdatasync = failing_fdatasync;
-	assert_int_equal(shlogfs_kidx_sync(k), -EIO);
-	sl_io.fdatasync = order_fdatasync;
-	assert_int_equal(shlogfs_kidx_sync(k), 0);
-	sl_io = sl_io_default;
-	order[norder] = '\0';
-	assert_string_equal(order, "EXEDSD");
+	sync_traced(k, 1, "EXEDSD");
 	assert_int_equal(shlogfs_kidx_close(k), 0);
 	k = open_ok(fx, 10);
 	shlogfs_kidx_info(k, &in);
