@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "crc_i.h"
+#include "shlog.h"
 
 #define POLY_REFLECTED 0x82F63B78u
 
@@ -87,4 +88,10 @@ uint32_t sl_crc32c_update(uint32_t crc, const void *buf, size_t len)
 uint32_t sl_crc32c(const void *buf, size_t len)
 {
 	return sl_crc32c_update(0, buf, len);
+}
+
+/* shlog_crc32c: sl_crc32c for a caller outside the library (shlog.h). */
+uint32_t shlog_crc32c(const void *buf, size_t len)
+{
+	return sl_crc32c(buf, len);
 }

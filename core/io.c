@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "io_i.h"
+#include "shlog.h"
 
 /* The kernel's boot id (a UUID) as 16 bytes. */
 static int sys_boot_id(unsigned char out[16])
@@ -160,4 +161,65 @@ int sl_io_dir_foreach(int dfd, int (*fn)(const char *name, unsigned char d_type,
 		rc = -errno;
 	sl_io.closedir(d);
 	return rc;
+}
+
+/* ---- the same, for programs beside the engine (shlog.h) ---- */
+
+/* shlog_file_open: sl_io_open for a caller outside the library. */
+int shlog_file_open(int dfd, const char *name, int flags, mode_t mode, mode_t type)
+{
+	return sl_io_open(dfd, name, flags, mode, type);
+}
+
+/* shlog_file_pread: sl_io_pread_full for a caller outside the library. */
+int shlog_file_pread(int fd, void *buf, size_t len, off_t off)
+{
+	return sl_io_pread_full(fd, buf, len, off);
+}
+
+/* shlog_file_pwrite: sl_io_pwrite_full for a caller outside the library. */
+int shlog_file_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	return sl_io_pwrite_full(fd, buf, len, off);
+}
+
+/* shlog_file_sync: fdatasync or fsync through the seam. */
+int shlog_file_sync(int fd, int data_only)
+{
+	return (data_only ? sl_io.fdatasync(fd) : sl_io.fsync(fd)) < 0 ? -errno : 0;
+}
+
+/* shlog_file_truncate: ftruncate through the seam. */
+int shlog_file_truncate(int fd, off_t len)
+{
+	return sl_io.ftruncate(fd, len) < 0 ? -errno : 0;
+}
+
+/* shlog_file_size: fstat's size through the seam. */
+int shlog_file_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (sl_io.fstat(fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* shlog_file_rename: renameat within one directory, through the seam. */
+int shlog_file_rename(int dfd, const char *from, const char *to)
+{
+	return sl_io.renameat(dfd, from, dfd, to) < 0 ? -errno : 0;
+}
+
+/* shlog_file_unlink: unlinkat through the seam (EISDIR for a directory, as Linux gives). */
+int shlog_file_unlink(int dfd, const char *name)
+{
+	return sl_io.unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+}
+
+/* shlog_file_close: close through the seam. */
+int shlog_file_close(int fd)
+{
+	return sl_io.close(fd) < 0 ? -errno : 0;
 }

@@ -576,6 +576,49 @@ SHLOG_API void shlog_size_format(uint64_t bytes, enum shlog_size_style style,
  */
 SHLOG_API size_t shlog_msg_key(const void *msg, size_t len);
 
+/*
+ * ---- Files of the daemon's own (the Kafka backend's cache dir) ----
+ *
+ * The engine's rules for a file it did not make, for a program that
+ * keeps files of its own beside it (fs/kidx.c): one CRC, one safe open.
+ */
+
+/** CRC32C (Castagnoli) of @p len bytes at @p buf, as every shlog file uses. */
+SHLOG_API uint32_t shlog_crc32c(const void *buf, size_t len);
+
+/**
+ * Open @p name in directory @p dfd as the engine opens its own files:
+ * relative to @p dfd, O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK added to @p
+ * flags, and the result checked to be of @p type (S_IFREG or S_IFDIR).
+ * @return the fd, -ENOENT if absent, -EUCLEAN if the name is something
+ * else (symlink, FIFO, device, socket, wrong type), or another -errno.
+ */
+SHLOG_API int shlog_file_open(int dfd, const char *name, int flags, mode_t mode, mode_t type);
+
+/** Read exactly @p len bytes at @p off (short reads and EINTR retried): 0, -EIO past EOF, or -errno. */
+SHLOG_API int shlog_file_pread(int fd, void *buf, size_t len, off_t off);
+
+/** Write exactly @p len bytes at @p off (short writes and EINTR retried): 0 or -errno. */
+SHLOG_API int shlog_file_pwrite(int fd, const void *buf, size_t len, off_t off);
+
+/*
+ * The other calls such a file needs, each 0 or -errno.  Like the ones
+ * above they go through the engine's I/O seam, so the engine's fault and
+ * power-loss tests (tests/unit/helpers.h, th_fault_*) reach them too.
+ */
+/** fdatasync (@p data_only) or fsync @p fd (a directory's fd: its entries). */
+SHLOG_API int shlog_file_sync(int fd, int data_only);
+/** Truncate @p fd to @p len bytes. */
+SHLOG_API int shlog_file_truncate(int fd, off_t len);
+/** The size of @p fd in @p size. */
+SHLOG_API int shlog_file_size(int fd, uint64_t *size);
+/** Rename @p from to @p to, both in directory @p dfd (replacing @p to). */
+SHLOG_API int shlog_file_rename(int dfd, const char *from, const char *to);
+/** Unlink @p name of @p dfd (never followed; -ENOENT if absent, -EISDIR for a directory). */
+SHLOG_API int shlog_file_unlink(int dfd, const char *name);
+/** Close @p fd. */
+SHLOG_API int shlog_file_close(int fd);
+
 /**
  * The values the numeric field @p name of struct shlog_options accepts
  * ("stride", "max_message", "flush_threads", ...; the field's own name).
