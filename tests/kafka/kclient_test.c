@@ -17,6 +17,8 @@
  *            TIMEOUT_MS + 1.5 s; print "eio MS", read a line on stdin,
  *            produce "back0": must be delivered
  *   msgsize TOPIC SIZE           produce SIZE bytes: must be -EMSGSIZE
+ *   queuefull TOPIC N            (queue.buffering.max.messages=N) message
+ *            N+1 must be -EAGAIN; after a wait there is room again
  *   fatal TOPIC                  (a fatal Produce error is queued) produce,
  *            wait: -EIO, the producer rebuilt; produce again: delivered
  *   badopt                       the -o options must be refused: print
@@ -315,6 +317,29 @@ static int cmd_msgsize(char **argv)
 	return 0;
 }
 
+/* queuefull TOPIC N (queue.buffering.max.messages=N): -EAGAIN, then room again */
+static int cmd_queuefull(char **argv)
+{
+	struct shlogfs_kclient_writer *w;
+	int n = atoi(argv[1]), i, rc = 0;
+	uint64_t t = 0, t2;
+
+	if (shlogfs_kclient_writer_new(kc, &w))
+		die("writer_new");
+	for (i = 0; i <= n && rc == 0; i++)
+		rc = shlogfs_kclient_produce(kc, w, topic, 0, NULL, 0, "q", 1, i < n ? &t : &t2);
+	if (rc != -EAGAIN || i != n + 1)
+		die("message %d of a queue of %d: produce returned %d (%s), not -EAGAIN", i, n, rc, strerror(-rc));
+	if ((rc = shlogfs_kclient_wait(w, t, WAIT_MS)))
+		die("wait for the queued messages: %s", strerror(-rc));
+	if ((rc = shlogfs_kclient_produce(kc, w, topic, 0, NULL, 0, "q", 1, &t)) ||
+	    (rc = shlogfs_kclient_wait(w, t, WAIT_MS)))
+		die("after the queue drained: %s", strerror(-rc));
+	shlogfs_kclient_writer_free(w);
+	printf("queuefull: -EAGAIN at message %d, then room again\n", n + 1);
+	return 0;
+}
+
 /* fatal TOPIC */
 static int cmd_fatal(char **argv)
 {
@@ -346,6 +371,7 @@ int main(int argc, char **argv)
 		{ "roundtrip", 3, cmd_roundtrip }, { "produce", 3, cmd_produce },
 		{ "keys", 2, cmd_keys }, { "outage", 2, cmd_outage },
 		{ "msgsize", 2, cmd_msgsize }, { "fatal", 1, cmd_fatal },
+		{ "queuefull", 2, cmd_queuefull },
 	};
 	char *opts[32];
 	int nopts = 0, c, rc;
@@ -374,6 +400,6 @@ int main(int argc, char **argv)
 		shlogfs_kclient_close(kc, 5000);
 		return rc;
 	}
-	fprintf(stderr, "usage: kclient_test [-o OPT]... roundtrip|produce|keys|outage|msgsize|fatal|badopt ARGS\n");
+	fprintf(stderr, "usage: kclient_test [-o OPT]... roundtrip|produce|keys|outage|msgsize|fatal|queuefull|badopt ARGS\n");
 	return 2;
 }

@@ -4,7 +4,7 @@
 # writers read back once each, in order, byte-identical (and as kcat
 # reads them); key partitioning as kcat -K's; a broker down fails the
 # wait with EIO within message.timeout.ms and up again delivers; injected
-# retriable errors still deliver once; a fatal producer error fails the
+# retriable errors still deliver once; a full queue is EAGAIN; a fatal producer error fails the
 # wait and the rebuilt producer delivers; EMSGSIZE; bad options refused
 # with librdkafka's text.
 set -euo pipefail
@@ -64,7 +64,7 @@ echo go >&8
 exec 8>&-
 wait "$pid" || kt_fail "after up: $(cat "$T/outage.err")"
 grep -q '^delivered' "$T/outage.out" || kt_fail "outage: $(cat "$T/outage.out")"
-tl_say "  $(head -n 1 "$T/outage.out") ms"
+tl_say "  $(head -n 1 "$T/outage.out") ms; $(tail -n 1 "$T/outage.out")"
 # "lost0" failed its wait but may still land (EIO: not known to be delivered),
 # and so may a "backI-0" that failed while the producer reconnected.
 kcat -C -b "$KT_ADDR" -t E -p 0 -o 0 -e -q >"$T/e" 2>/dev/null
@@ -87,6 +87,9 @@ grep -q 'fatal producer error' "$T/fatal.err" || kt_fail "the fatal error was no
 tl_say "a message over message.max.bytes: EMSGSIZE at produce"
 "${KC[@]}" -o kafka.message.max.bytes=1000 msgsize R 2000 || kt_fail "msgsize"
 
+tl_say "backpressure: a full producer queue is EAGAIN, and there is room once it drains"
+"${KC[@]}" -o kafka.queue.buffering.max.messages=10 -o kafka.linger.ms=200 queuefull R 10 || kt_fail "queuefull"
+
 tl_say "bad options: refused with librdkafka's text"
 out=$("$KCLIENT_TEST" -o kafka.no.such.property=1 badopt) || kt_fail "an unknown kafka. property was accepted"
 [[ $out == *'kafka.no.such.property: No such configuration property'* ]] || kt_fail "unknown property: '$out'"
@@ -95,7 +98,7 @@ out=$("$KCLIENT_TEST" -o kafka.acks=maybe badopt) || kt_fail "acks=maybe was acc
 for b in 'brokers=' 'brokers=a:1++b:2' 'brokers=+a:1'; do
 	out=$("$KCLIENT_TEST" -o "$b" badopt) || kt_fail "'$b' was accepted"
 done
-"$KCLIENT_TEST" -o 'brokers=a:1;b:2' -o kafka.client.id=x badopt >/dev/null &&
+"$KCLIENT_TEST" -o 'brokers=a:1;b:2' -o kafka.client.id=x badopt >/dev/null 2>&1 &&
 	kt_fail "good options were refused by badopt"
 
 tl_say "PASS"
