@@ -353,6 +353,7 @@ int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int 
 {
 	struct shlogfs_kclient *kc = w->kc;
 	struct timespec until = deadline_in(timeout_ms < 0 ? kc->msg_timeout_ms : timeout_ms);
+	rd_kafka_resp_err_t last;
 	size_t nfail;
 	int rc = 0;
 
@@ -366,11 +367,12 @@ int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int 
 		return -EIO;
 	}
 	nfail = fails_take(w, ticket);
+	last = kc->last_err;
 	pthread_mutex_unlock(&kc->mu);
 	if (nfail == 0)
 		return 0;
 	kc_log(kc, LOG_ERR, "%zu message(s) of a writer were not delivered (last error: %s)",
-	       nfail, rd_kafka_err2str(kc->last_err));
+	       nfail, rd_kafka_err2str(last));
 	return -EIO;
 }
 
@@ -490,6 +492,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 			 shlogfs_kclient_log_fn *log, void *log_arg, char *err, size_t errlen)
 {
 	struct shlogfs_kclient *kc = calloc(1, sizeof(*kc));
+	pthread_rwlockattr_t ra;
 	pthread_condattr_t ca;
 	int rc;
 
@@ -501,7 +504,10 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	kc->msg_timeout_ms = conf_int(conf, "message.timeout.ms", 300000);
 	kc->log = log ? log : log_stderr;
 	kc->log_arg = log_arg;
-	pthread_rwlock_init(&kc->rk_lock, NULL);
+	pthread_rwlockattr_init(&ra);   /* a rebuild must not starve behind produces */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&kc->rk_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&kc->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
