@@ -1,0 +1,768 @@
+/*
+ * kclient.c — the Kafka backend's client (kclient.h; docs/KAFKA.md,
+ * "The client"): configuration from mount options, a producer whose
+ * delivery reports are tracked per writer so that fsync can wait for
+ * exactly one file's lines, and a reader of one partition.
+ *
+ * Locking.  kc->rk_lock (read) is held around every use of the producer
+ * handle; the poll thread takes it for writing only to rebuild the
+ * producer after a fatal error.  kc->mu guards the writers' ticket state
+ * and the counters; kc->settled is broadcast whenever a ticket settles.
+ *
+ * Tickets.  A writer numbers its messages 1, 2, ...; the state of the
+ * unsettled window [base, next) lives in a ring (PENDING / OK / FAILED).
+ * When the lowest ticket settles, base moves past every settled ticket,
+ * and failed ones go to the writer's list of failures not yet reported,
+ * which shlogfs_kclient_wait reports (once) as -EIO.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "kclient.h"
+
+#define POLL_MS 100            /* the poll thread's rd_kafka_poll timeout */
+#define REBUILD_FLUSH_MS 5000  /* time given to purged messages' reports at a rebuild */
+#define RING_MIN 64            /* first ring size (a power of two) */
+
+enum { T_PENDING = 0, T_OK = 1, T_FAILED = 2 };
+
+struct shlogfs_kclient {
+	pthread_rwlock_t rk_lock;
+	rd_kafka_t *rk;             /* the producer; NULL while a rebuild failed */
+	rd_kafka_conf_t *conf;      /* the template every handle is built from */
+	shlogfs_kclient_log_fn *log;
+	void *log_arg;
+	pthread_t poller;
+	atomic_int stop;
+	atomic_int fatal;           /* error_cb saw a fatal error: rebuild */
+
+	pthread_mutex_t mu;
+	pthread_cond_t settled;
+	int msg_timeout_ms;         /* the configured message.timeout.ms */
+	uint64_t inflight, failed, rebuilds;
+	rd_kafka_resp_err_t last_err;   /* the last delivery error */
+};
+
+struct shlogfs_kclient_writer {
+	struct shlogfs_kclient *kc;
+	uint64_t next;              /* next ticket to hand out */
+	uint64_t base;              /* lowest unsettled ticket */
+	uint8_t *ring;              /* states of [base, next), at ticket % cap */
+	size_t cap;
+	uint64_t *fails;            /* failed tickets below base, not yet reported */
+	size_t nfail, capfail;
+	int freed;                  /* dropped by its owner: free at the last settle */
+};
+
+/* What rides with a message to its delivery report. */
+struct kmsg {
+	struct shlogfs_kclient_writer *w;
+	uint64_t ticket;
+};
+
+struct shlogfs_kclient_reader {
+	struct shlogfs_kclient *kc;
+	rd_kafka_t *rk;
+	int at_end;
+};
+
+/* ---------------------------------------------------------------- */
+/* Logging                                                           */
+/* ---------------------------------------------------------------- */
+
+/* The default sink: stderr. */
+static void log_stderr(int level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)arg;
+	fprintf(stderr, "shlogfs: kafka: %s\n", msg);
+}
+
+/* Format a log line and hand it to the client's sink. */
+__attribute__((format(printf, 3, 4)))
+static void kc_log(struct shlogfs_kclient *kc, int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	kc->log(level, line, kc->log_arg);
+}
+
+/* librdkafka's own log lines (its levels are syslog's); a reader's
+ * CONFWARN lines (the producer properties it ignores) are expected. */
+static void on_rdk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	struct shlogfs_kclient *kc = rd_kafka_opaque(rk);
+
+	if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER && strcmp(fac, "CONFWARN") == 0)
+		return;
+	if (kc)
+		kc_log(kc, level, "librdkafka %s: %s", fac, buf);
+}
+
+/* ---------------------------------------------------------------- */
+/* Configuration                                                     */
+/* ---------------------------------------------------------------- */
+
+/* Set @name=@value on @conf; -EINVAL with "@what: librdkafka's text" in @err. */
+static int conf_set(rd_kafka_conf_t *conf, const char *what, const char *name,
+		    const char *value, char *err, size_t errlen)
+{
+	char why[SHLOGFS_KCLIENT_ERRLEN];
+
+	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+		return 0;
+	snprintf(err, errlen, "%s: %s", what, why);
+	return -EINVAL;
+}
+
+/* A new configuration with the producer defaults (kclient.h). */
+int shlogfs_kclient_conf_new(rd_kafka_conf_t **out, char *err, size_t errlen)
+{
+	static const char *const defaults[][2] = {
+		{ "enable.idempotence", "true" },
+		{ "acks", "all" },
+		{ "linger.ms", SHLOGFS_KCLIENT_LINGER_MS },
+		{ "partitioner", "murmur2_random" },   /* the Java client's: keys land where Kafka's producers put them */
+	};
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int rc;
+
+	if (!conf)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		rc = conf_set(conf, "default", defaults[i][0], defaults[i][1], err, errlen);
+		if (rc) {
+			rd_kafka_conf_destroy(conf);
+			return rc;
+		}
+	}
+	*out = conf;
+	return 0;
+}
+
+/* The integer value of property @name in @conf, or @dflt. */
+static int conf_int(rd_kafka_conf_t *conf, const char *name, int dflt)
+{
+	char v[32];
+	size_t n = sizeof(v);
+
+	if (rd_kafka_conf_get(conf, name, v, &n) != RD_KAFKA_CONF_OK || atoi(v) <= 0)
+		return dflt;
+	return atoi(v);
+}
+
+/* brokers=H:P+H:P (or ';'): librdkafka's comma list in bootstrap.servers. */
+static int conf_brokers(rd_kafka_conf_t *conf, const char *list, char *err, size_t errlen)
+{
+	char *v = strdup(list);
+	size_t n = strlen(list);
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '+' || v[i] == ';')
+			v[i] = ',';
+	if (n == 0 || v[0] == ',' || v[n - 1] == ',' || strstr(v, ",,")) {
+		snprintf(err, errlen, "brokers=%s: expected HOST:PORT[+HOST:PORT...]", list);
+		free(v);
+		return -EINVAL;
+	}
+	rc = conf_set(conf, "brokers", "bootstrap.servers", v, err, errlen);
+	free(v);
+	return rc;
+}
+
+/* kafka.NAME=VALUE: passed to rd_kafka_conf_set as kcat's -X does. */
+static int conf_passthrough(rd_kafka_conf_t *conf, const char *opt, char *err, size_t errlen)
+{
+	const char *eq = strchr(opt, '=');
+	char name[256], what[sizeof(name) + 8];
+	size_t n;
+
+	if (!eq || eq == opt) {
+		snprintf(err, errlen, "kafka.%s: expected kafka.NAME=VALUE", opt);
+		return -EINVAL;
+	}
+	n = (size_t)(eq - opt);
+	if (n >= sizeof(name)) {
+		snprintf(err, errlen, "kafka.%.*s...: name too long", 32, opt);
+		return -EINVAL;
+	}
+	memcpy(name, opt, n);
+	name[n] = '\0';
+	snprintf(what, sizeof(what), "kafka.%s", name);
+	return conf_set(conf, what, name, eq + 1, err, errlen);
+}
+
+/* Apply one mount option (kclient.h). */
+int shlogfs_kclient_conf_opt(rd_kafka_conf_t *conf, const char *opt, char *err, size_t errlen)
+{
+	if (strncmp(opt, "brokers=", 8) == 0)
+		return conf_brokers(conf, opt + 8, err, errlen);
+	if (strncmp(opt, "kafka.", 6) == 0)
+		return conf_passthrough(conf, opt + 6, err, errlen);
+	return -ENOENT;
+}
+
+/* ---------------------------------------------------------------- */
+/* Writers and their tickets                                         */
+/* ---------------------------------------------------------------- */
+
+/* A new writer (kclient.h). */
+int shlogfs_kclient_writer_new(struct shlogfs_kclient *kc, struct shlogfs_kclient_writer **out)
+{
+	struct shlogfs_kclient_writer *w = calloc(1, sizeof(*w));
+
+	if (!w || !(w->ring = calloc(RING_MIN, 1)) || !(w->fails = malloc(8 * sizeof(*w->fails)))) {
+		if (w)
+			free(w->ring);
+		free(w);
+		return -ENOMEM;
+	}
+	w->kc = kc;
+	w->cap = RING_MIN;
+	w->capfail = 8;
+	w->next = w->base = 1;
+	*out = w;
+	return 0;
+}
+
+/* Free a writer's memory (kc->mu held or the writer unshared). */
+static void writer_destroy(struct shlogfs_kclient_writer *w)
+{
+	free(w->ring);
+	free(w->fails);
+	free(w);
+}
+
+/* Drop a writer (kclient.h): now, or when its last message settles. */
+void shlogfs_kclient_writer_free(struct shlogfs_kclient_writer *w)
+{
+	struct shlogfs_kclient *kc;
+	int now;
+
+	if (!w)
+		return;
+	kc = w->kc;
+	pthread_mutex_lock(&kc->mu);
+	w->freed = 1;
+	now = w->base == w->next;
+	pthread_mutex_unlock(&kc->mu);
+	if (now)
+		writer_destroy(w);
+}
+
+/* Double @w's ring, keeping each unsettled ticket at ticket % cap (mu held). */
+static int ring_grow(struct shlogfs_kclient_writer *w)
+{
+	size_t cap = w->cap * 2;
+	uint8_t *ring = calloc(cap, 1);
+
+	if (!ring)
+		return -ENOMEM;
+	for (uint64_t t = w->base; t < w->next; t++)
+		ring[t % cap] = w->ring[t % w->cap];
+	free(w->ring);
+	w->ring = ring;
+	w->cap = cap;
+	return 0;
+}
+
+/* Hand out @w's next ticket, pending (mu held). */
+static int ticket_take(struct shlogfs_kclient_writer *w, uint64_t *ticket)
+{
+	if (w->next - w->base == w->cap && ring_grow(w))
+		return -ENOMEM;
+	w->ring[w->next % w->cap] = T_PENDING;
+	*ticket = w->next++;
+	return 0;
+}
+
+/* Remember failed ticket @t for the next wait to report (mu held). */
+static void fail_note(struct shlogfs_kclient_writer *w, uint64_t t)
+{
+	if (w->nfail == w->capfail) {
+		size_t cap = w->capfail * 2;
+		uint64_t *f = realloc(w->fails, cap * sizeof(*f));
+
+		if (!f) {   /* keep the oldest failures; a later one overwrites the last */
+			w->fails[w->nfail - 1] = t;
+			return;
+		}
+		w->fails = f;
+		w->capfail = cap;
+	}
+	w->fails[w->nfail++] = t;
+}
+
+/* Settle ticket @t of @w as @state; move base; free an orphan (mu held). */
+static void ticket_settle(struct shlogfs_kclient_writer *w, uint64_t t, int state)
+{
+	w->ring[t % w->cap] = (uint8_t)state;
+	while (w->base < w->next && w->ring[w->base % w->cap] != T_PENDING) {
+		if (w->ring[w->base % w->cap] == T_FAILED)
+			fail_note(w, w->base);
+		w->base++;
+	}
+	if (w->freed && w->base == w->next)
+		writer_destroy(w);
+}
+
+/* Report (and forget) @w's failures at or below @t: their count (mu held). */
+static size_t fails_take(struct shlogfs_kclient_writer *w, uint64_t t)
+{
+	size_t n = 0;
+
+	while (n < w->nfail && w->fails[n] <= t)
+		n++;
+	memmove(w->fails, w->fails + n, (w->nfail - n) * sizeof(*w->fails));
+	w->nfail -= n;
+	return n;
+}
+
+/* The absolute CLOCK_MONOTONIC time @ms from now. */
+static struct timespec deadline_in(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* Wait for @w's tickets up to @ticket (kclient.h). */
+int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int timeout_ms)
+{
+	struct shlogfs_kclient *kc = w->kc;
+	struct timespec until = deadline_in(timeout_ms < 0 ? kc->msg_timeout_ms : timeout_ms);
+	rd_kafka_resp_err_t last;
+	size_t nfail;
+	int rc = 0;
+
+	pthread_mutex_lock(&kc->mu);
+	while (w->base <= ticket && rc == 0)
+		rc = pthread_cond_timedwait(&kc->settled, &kc->mu, &until);
+	if (w->base <= ticket) {
+		pthread_mutex_unlock(&kc->mu);
+		kc_log(kc, LOG_ERR, "a writer's messages up to #%llu were not acknowledged within %d ms",
+		       (unsigned long long)ticket, timeout_ms < 0 ? kc->msg_timeout_ms : timeout_ms);
+		return -EIO;
+	}
+	nfail = fails_take(w, ticket);
+	last = kc->last_err;
+	pthread_mutex_unlock(&kc->mu);
+	if (nfail == 0)
+		return 0;
+	kc_log(kc, LOG_ERR, "%zu message(s) of a writer were not delivered (last error: %s)",
+	       nfail, rd_kafka_err2str(last));
+	return -EIO;
+}
+
+/* ---------------------------------------------------------------- */
+/* The producer                                                      */
+/* ---------------------------------------------------------------- */
+
+/* A message's delivery report (poll thread): settle its ticket. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct shlogfs_kclient *kc = opaque;
+	struct kmsg *km = m->_private;
+
+	(void)rk;
+	pthread_mutex_lock(&kc->mu);
+	kc->inflight--;
+	if (m->err) {
+		kc->failed++;
+		kc->last_err = m->err;
+	}
+	ticket_settle(km->w, km->ticket, m->err ? T_FAILED : T_OK);
+	pthread_cond_broadcast(&kc->settled);
+	pthread_mutex_unlock(&kc->mu);
+	free(km);
+}
+
+/* librdkafka's error callback: log; a fatal error asks for a rebuild. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct shlogfs_kclient *kc = opaque;
+
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		atomic_store(&kc->fatal, 1);
+		return;   /* logged with its cause at the rebuild */
+	}
+	kc_log(kc, LOG_WARNING, "%s: %s", rd_kafka_err2name(err), reason);
+}
+
+/* A handle of @type built from the template, with the client's callbacks. */
+static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type,
+			      char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_dup(kc->conf);
+	rd_kafka_t *rk;
+
+	if (!conf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, kc);
+	rd_kafka_conf_set_log_cb(conf, on_rdk_log);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	if (type == RD_KAFKA_PRODUCER)
+		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	else if (conf_set(conf, "reader", "group.id", "shlogfs-reader", err, errlen) ||
+		 conf_set(conf, "reader", "enable.partition.eof", "true", err, errlen) ||
+		 conf_set(conf, "reader", "enable.auto.commit", "false", err, errlen) ||
+		 conf_set(conf, "reader", "auto.offset.reset", "error", err, errlen)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rk = rd_kafka_new(type, conf, err, errlen);
+	if (!rk)
+		rd_kafka_conf_destroy(conf);
+	return rk;
+}
+
+/* After a fatal error: fail what is in flight, build a new producer (poll thread). */
+static void producer_rebuild(struct shlogfs_kclient *kc)
+{
+	char why[SHLOGFS_KCLIENT_ERRLEN] = "";
+	rd_kafka_resp_err_t err;
+
+	pthread_rwlock_wrlock(&kc->rk_lock);
+	if (kc->rk) {
+		err = rd_kafka_fatal_error(kc->rk, why, sizeof(why));
+		kc_log(kc, LOG_ERR, "fatal producer error %s: %s; failing the messages in flight "
+		       "and rebuilding the producer", rd_kafka_err2name(err), why);
+		rd_kafka_purge(kc->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_flush(kc->rk, REBUILD_FLUSH_MS);
+		rd_kafka_destroy(kc->rk);
+	}
+	atomic_store(&kc->fatal, 0);
+	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, why, sizeof(why));
+	if (!kc->rk) {
+		kc_log(kc, LOG_ERR, "rebuilding the producer failed: %s (retrying)", why);
+		atomic_store(&kc->fatal, 1);
+	}
+	pthread_mutex_lock(&kc->mu);
+	kc->rebuilds++;
+	pthread_mutex_unlock(&kc->mu);
+	pthread_rwlock_unlock(&kc->rk_lock);
+}
+
+/* The poll thread: serve delivery reports and errors; rebuild after a fatal one. */
+static void *poll_main(void *arg)
+{
+	struct shlogfs_kclient *kc = arg;
+
+	while (!atomic_load(&kc->stop)) {
+		pthread_rwlock_rdlock(&kc->rk_lock);
+		if (kc->rk)
+			rd_kafka_poll(kc->rk, POLL_MS);
+		pthread_rwlock_unlock(&kc->rk_lock);
+		if (atomic_load(&kc->fatal)) {
+			producer_rebuild(kc);
+			if (!kc->rk)
+				poll(NULL, 0, POLL_MS);
+		}
+	}
+	return NULL;
+}
+
+/* Open a client (kclient.h). */
+int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
+			 shlogfs_kclient_log_fn *log, void *log_arg, char *err, size_t errlen)
+{
+	struct shlogfs_kclient *kc = calloc(1, sizeof(*kc));
+	pthread_rwlockattr_t ra;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!kc) {
+		rd_kafka_conf_destroy(conf);
+		return -ENOMEM;
+	}
+	kc->conf = conf;
+	kc->msg_timeout_ms = conf_int(conf, "message.timeout.ms", 300000);
+	kc->log = log ? log : log_stderr;
+	kc->log_arg = log_arg;
+	pthread_rwlockattr_init(&ra);   /* a rebuild must not starve behind produces */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&kc->rk_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&kc->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&kc->settled, &ca);
+	pthread_condattr_destroy(&ca);
+	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, err, errlen);
+	if (!kc->rk) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	rc = -pthread_create(&kc->poller, NULL, poll_main, kc);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the poll thread: %s", strerror(-rc));
+		rd_kafka_destroy(kc->rk);
+		goto fail;
+	}
+	*out = kc;
+	return 0;
+fail:
+	pthread_cond_destroy(&kc->settled);
+	pthread_mutex_destroy(&kc->mu);
+	pthread_rwlock_destroy(&kc->rk_lock);
+	rd_kafka_conf_destroy(conf);
+	free(kc);
+	return rc;
+}
+
+/* Close a client (kclient.h). */
+void shlogfs_kclient_close(struct shlogfs_kclient *kc, int timeout_ms)
+{
+	if (!kc)
+		return;
+	atomic_store(&kc->stop, 1);
+	pthread_join(kc->poller, NULL);
+	if (kc->rk) {
+		if (rd_kafka_flush(kc->rk, timeout_ms))
+			kc_log(kc, LOG_WARNING, "%d message(s) not delivered at close",
+			       rd_kafka_outq_len(kc->rk));
+		rd_kafka_purge(kc->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_flush(kc->rk, 0);   /* the purged messages' reports */
+		rd_kafka_destroy(kc->rk);
+	}
+	pthread_cond_destroy(&kc->settled);
+	pthread_mutex_destroy(&kc->mu);
+	pthread_rwlock_destroy(&kc->rk_lock);
+	rd_kafka_conf_destroy(kc->conf);
+	free(kc);
+}
+
+/* A produce refusal as an errno (kclient.h). */
+static int produce_errno(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+			 rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+		return -EAGAIN;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+		return -EMSGSIZE;
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+		return -ENOENT;
+	case RD_KAFKA_RESP_ERR__FATAL:
+		atomic_store(&kc->fatal, 1);
+		/* fall through */
+	default:
+		kc_log(kc, LOG_ERR, "produce to %s [%d] refused: %s", topic, (int)part,
+		       rd_kafka_err2str(err));
+		return -EIO;
+	}
+}
+
+/* Produce one message (kclient.h). */
+int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_writer *w,
+			    const char *topic, int32_t part, const void *key, size_t klen,
+			    const void *val, size_t vlen, uint64_t *ticket)
+{
+	struct kmsg *km = malloc(sizeof(*km));
+	rd_kafka_resp_err_t err;
+
+	if (!km)
+		return -ENOMEM;
+	km->w = w;
+	pthread_mutex_lock(&kc->mu);
+	if (ticket_take(w, &km->ticket)) {
+		pthread_mutex_unlock(&kc->mu);
+		free(km);
+		return -ENOMEM;
+	}
+	kc->inflight++;
+	pthread_mutex_unlock(&kc->mu);
+
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	err = kc->rk ? rd_kafka_producev(kc->rk, RD_KAFKA_V_TOPIC(topic),
+			RD_KAFKA_V_PARTITION(part < 0 ? RD_KAFKA_PARTITION_UA : part),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+			RD_KAFKA_V_OPAQUE(km), RD_KAFKA_V_END)
+		     : RD_KAFKA_RESP_ERR__FATAL;
+	pthread_rwlock_unlock(&kc->rk_lock);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		*ticket = km->ticket;
+		return 0;
+	}
+	/* Not queued: the ticket settles at once, as nothing to wait for. */
+	pthread_mutex_lock(&kc->mu);
+	kc->inflight--;
+	ticket_settle(w, km->ticket, T_OK);
+	pthread_cond_broadcast(&kc->settled);
+	pthread_mutex_unlock(&kc->mu);
+	free(km);
+	return produce_errno(kc, topic, part, err);
+}
+
+/* Counters (kclient.h). */
+void shlogfs_kclient_counts(struct shlogfs_kclient *kc, uint64_t *inflight, uint64_t *failed,
+			    uint64_t *rebuilds)
+{
+	pthread_mutex_lock(&kc->mu);
+	*inflight = kc->inflight;
+	*failed = kc->failed;
+	*rebuilds = kc->rebuilds;
+	pthread_mutex_unlock(&kc->mu);
+}
+
+/* A partition's start and end offsets through handle @rk: 0 or -EIO. */
+static int watermarks(struct shlogfs_kclient *kc, rd_kafka_t *rk, const char *topic,
+		      int32_t part, int64_t *lo, int64_t *hi, int timeout_ms)
+{
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_query_watermark_offsets(rk, topic, part, lo, hi, timeout_ms);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	kc_log(kc, LOG_WARNING, "offsets of %s [%d]: %s", topic, (int)part, rd_kafka_err2str(err));
+	return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? -ENOENT : -EIO;
+}
+
+/* Log start and end offsets (kclient.h). */
+int shlogfs_kclient_watermarks(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+			       int64_t *lo, int64_t *hi, int timeout_ms)
+{
+	int rc = -EIO;
+
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	if (kc->rk)
+		rc = watermarks(kc, kc->rk, topic, part, lo, hi, timeout_ms);
+	pthread_rwlock_unlock(&kc->rk_lock);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* The reader                                                        */
+/* ---------------------------------------------------------------- */
+
+/* Open a reader (kclient.h). */
+int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+				int64_t from, struct shlogfs_kclient_reader **out,
+				char *err, size_t errlen)
+{
+	struct shlogfs_kclient_reader *r = calloc(1, sizeof(*r));
+	rd_kafka_topic_partition_list_t *tp;
+	rd_kafka_resp_err_t e;
+	int64_t lo = -1, hi = -1;
+
+	if (!r)
+		return -ENOMEM;
+	r->kc = kc;
+	r->rk = handle_new(kc, RD_KAFKA_CONSUMER, err, errlen);
+	if (!r->rk) {
+		free(r);
+		return -EINVAL;
+	}
+	rd_kafka_poll_set_consumer(r->rk);
+	tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tp, topic, part)->offset = from;
+	e = rd_kafka_assign(r->rk, tp);
+	rd_kafka_topic_partition_list_destroy(tp);
+	if (e) {
+		snprintf(err, errlen, "assign %s [%d]: %s", topic, (int)part, rd_kafka_err2str(e));
+		shlogfs_kclient_reader_close(r);
+		return -EINVAL;
+	}
+	if (watermarks(kc, r->rk, topic, part, &lo, &hi, 5000) == 0)
+		kc_log(kc, LOG_INFO, "reading %s [%d] from offset %lld: log start %lld, end %lld",
+		       topic, (int)part, (long long)from, (long long)lo, (long long)hi);
+	*out = r;
+	return 0;
+}
+
+/* One consumed message or event to @fn: 1 to go on, 0 to stop, or -errno. */
+static int reader_take(struct shlogfs_kclient_reader *r, rd_kafka_message_t *m,
+		       shlogfs_kclient_msg_fn *fn, void *arg)
+{
+	rd_kafka_timestamp_type_t tstype;
+	struct shlogfs_kclient_msg msg;
+
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		r->at_end = 1;
+		return 0;
+	}
+	if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+	    m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+		return -ERANGE;
+	if (m->err) {
+		kc_log(r->kc, LOG_WARNING, "reading: %s", rd_kafka_message_errstr(m));
+		return -EIO;
+	}
+	r->at_end = 0;
+	msg.off = m->offset;
+	msg.ts_ms = rd_kafka_message_timestamp(m, &tstype);
+	msg.key = m->key;
+	msg.klen = m->key_len;
+	msg.val = m->payload;
+	msg.vlen = m->len;
+	return fn(&msg, arg) ? 0 : 1;
+}
+
+/* Hand arriving messages to @fn (kclient.h). */
+int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms,
+				shlogfs_kclient_msg_fn *fn, void *arg)
+{
+	struct timespec until = deadline_in(timeout_ms), now;
+	rd_kafka_message_t *m;
+	int count = 0, rc = 1;
+	long left;
+
+	while (rc == 1) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (until.tv_sec - now.tv_sec) * 1000L + (until.tv_nsec - now.tv_nsec) / 1000000L;
+		m = rd_kafka_consumer_poll(r->rk, left > 0 ? (int)left : 0);
+		if (!m)
+			break;
+		rc = reader_take(r, m, fn, arg);
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			count++;
+		rd_kafka_message_destroy(m);
+		if (left <= 0)
+			break;
+	}
+	return rc < 0 ? rc : count;
+}
+
+/* Whether the last poll reached the partition's end (kclient.h). */
+int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r)
+{
+	return r->at_end;
+}
+
+/* Close a reader (kclient.h). */
+void shlogfs_kclient_reader_close(struct shlogfs_kclient_reader *r)
+{
+	if (!r)
+		return;
+	rd_kafka_consumer_close(r->rk);
+	rd_kafka_destroy(r->rk);
+	free(r);
+}

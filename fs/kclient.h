@@ -1,0 +1,142 @@
+/*
+ * kclient.h — the Kafka backend's client (fs/kclient.c; docs/KAFKA.md,
+ * "The client"): librdkafka configuration from the mount's options, a
+ * producer with per-writer delivery tracking (fsync semantics), and a
+ * small partition reader for the indexer.
+ *
+ * No FUSE here, so it can be tested alone (tests/kafka/kclient_test.c).
+ * Built only when meson finds librdkafka.  All functions are thread-safe
+ * unless they say otherwise, and return 0 (or a count) or a negative
+ * errno.
+ */
+#ifndef SHLOGFS_KCLIENT_H
+#define SHLOGFS_KCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+/** Length of the error strings filled in by the configuration calls. */
+#define SHLOGFS_KCLIENT_ERRLEN 512
+
+/** The producer defaults (docs/KAFKA.md, "Options"); kafka.NAME overrides each. */
+#define SHLOGFS_KCLIENT_LINGER_MS "20"   /* the local engine's drain period */
+
+/** A log sink: @level is syslog's (LOG_ERR...), @msg one line without '\n'. */
+typedef void shlogfs_kclient_log_fn(int level, const char *msg, void *arg);
+
+/** An open client: one producer (rebuilt after a fatal error), its poll thread. */
+struct shlogfs_kclient;
+/** One writer's delivery tracking (a file handle's, for fsync). */
+struct shlogfs_kclient_writer;
+/** A reader of one partition from an offset (for the indexer). */
+struct shlogfs_kclient_reader;
+
+/** One consumed message, as handed to a shlogfs_kclient_msg_fn. */
+struct shlogfs_kclient_msg {
+	int64_t off;            /**< Kafka offset */
+	int64_t ts_ms;          /**< message time, ms since the epoch (-1 unknown) */
+	const void *key;        /**< NULL when the message has no key */
+	size_t klen;
+	const void *val;        /**< NULL when the message has no value */
+	size_t vlen;
+};
+
+/** Called per message by shlogfs_kclient_reader_poll; nonzero stops the poll. */
+typedef int shlogfs_kclient_msg_fn(const struct shlogfs_kclient_msg *m, void *arg);
+
+/* ---- configuration ---- */
+
+/**
+ * A new configuration holding the producer defaults (enable.idempotence,
+ * acks=all, linger.ms=SHLOGFS_KCLIENT_LINGER_MS).  -ENOMEM, or -EINVAL with
+ * @err filled if librdkafka refuses a default.
+ */
+int shlogfs_kclient_conf_new(rd_kafka_conf_t **out, char *err, size_t errlen);
+
+/**
+ * Apply one mount option to @conf: `brokers=HOST:PORT[+HOST:PORT...]`
+ * (';' works as a separator too) or `kafka.NAME=VALUE` (passed to
+ * rd_kafka_conf_set).  0; -ENOENT if @opt is neither kind (not ours);
+ * -EINVAL with @err filled (librdkafka's own text for kafka.NAME).
+ */
+int shlogfs_kclient_conf_opt(rd_kafka_conf_t *conf, const char *opt, char *err, size_t errlen);
+
+/* ---- the client and its producer ---- */
+
+/**
+ * Open a client on @conf (always consumed, also on failure): build the
+ * producer, start the poll thread.  @log (NULL: stderr) receives the
+ * client's log lines.  -EINVAL with @err filled if librdkafka refuses.
+ */
+int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
+			 shlogfs_kclient_log_fn *log, void *log_arg, char *err, size_t errlen);
+
+/** Flush what is queued (at most @timeout_ms), stop the poll thread, free. */
+void shlogfs_kclient_close(struct shlogfs_kclient *kc, int timeout_ms);
+
+/** A new writer (one per file handle that appends). -ENOMEM. */
+int shlogfs_kclient_writer_new(struct shlogfs_kclient *kc, struct shlogfs_kclient_writer **out);
+
+/** Drop a writer; its messages still in flight are delivered or fail unseen. */
+void shlogfs_kclient_writer_free(struct shlogfs_kclient_writer *w);
+
+/**
+ * Produce one message to @topic, partition @part (-1: by key, with the
+ * configured partitioner), for writer @w; @ticket receives its number in
+ * @w's order (1, 2, ...).  -EAGAIN: the producer queue is full (hold or
+ * refuse); -EMSGSIZE: over message.max.bytes; -ENOENT: unknown topic or
+ * partition; -EIO: any other refusal (logged).
+ */
+int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_writer *w,
+			    const char *topic, int32_t part, const void *key, size_t klen,
+			    const void *val, size_t vlen, uint64_t *ticket);
+
+/**
+ * Wait until every message of @w with a ticket up to @ticket is settled:
+ * 0 if all were acknowledged; -EIO if any failed (delivery error, message
+ * timeout, fatal producer error; each failure reported once), or if they
+ * are not all settled within @timeout_ms (-1: the configured
+ * message.timeout.ms, which librdkafka's idempotent producer can overrun
+ * by seconds when a leader is down; a message still pending then is
+ * reported again if it fails later).
+ */
+int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int timeout_ms);
+
+/** Counters: messages in flight, failed deliveries, producer rebuilds. */
+void shlogfs_kclient_counts(struct shlogfs_kclient *kc, uint64_t *inflight, uint64_t *failed,
+			    uint64_t *rebuilds);
+
+/** Log start and end offsets of a partition (rd_kafka_query_watermark_offsets). */
+int shlogfs_kclient_watermarks(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+			       int64_t *lo, int64_t *hi, int timeout_ms);
+
+/* ---- the reader ---- */
+
+/**
+ * A reader of @topic partition @part from offset @from (assign at the
+ * offset), with its own consumer on the client's configuration; it logs
+ * the partition's start and end offsets.  -EINVAL with @err filled.
+ */
+int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+				int64_t from, struct shlogfs_kclient_reader **out,
+				char *err, size_t errlen);
+
+/**
+ * Hand the messages that arrive within @timeout_ms to @fn in offset
+ * order, until @fn returns nonzero or the partition's end is reached
+ * (then 0 more).  The number handed over; -ERANGE if @from is out of the
+ * partition's range; -EIO on another consumer error (logged).  Not
+ * thread-safe: one thread polls a reader.
+ */
+int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms,
+				shlogfs_kclient_msg_fn *fn, void *arg);
+
+/** Whether the reader has reached the partition's end (last poll). */
+int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r);
+
+/** Close a reader. */
+void shlogfs_kclient_reader_close(struct shlogfs_kclient_reader *r);
+
+#endif /* SHLOGFS_KCLIENT_H */
