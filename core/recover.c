@@ -208,19 +208,25 @@ static int seg_open_all(struct rstate *st, const uint64_t *seqs)
 	return 0;
 }
 
+/* The last index entry of segment i-1 (i > 0); -EUCLEAN if it has none or it is unreadable. */
+static int prev_seg_last(struct rstate *st, size_t i, struct shlog_index_entry *e)
+{
+	uint64_t last = st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE;
+
+	return last == 0 ? -EUCLEAN : ent_read(st, i - 1, last - 1, e);
+}
+
 /* Offset where segment i starts, when its first entry cannot tell. */
 static int base_off_guess(struct rstate *st, size_t i, uint64_t *off)
 {
 	struct shlog_index_entry e;
-	uint64_t last;
 
 	if (st->r[i].first_ok) {
 		*off = st->p->segs[i].base_off;
 		return 0;
 	}
 	/* the previous segment's last entry says where this one starts; else the anchor */
-	last = i > 0 ? st->r[i - 1].idx_size / SHLOG_IDX_ENTRY_SIZE : 0;
-	if (last > 0 && ent_read(st, i - 1, last - 1, &e) == 0 && e.seq + e.count == st->p->segs[i].base_seq) {
+	if (i > 0 && prev_seg_last(st, i, &e) == 0 && e.seq + e.count == st->p->segs[i].base_seq) {
 		*off = e.off + e.len;
 		return 0;
 	}
@@ -362,14 +368,6 @@ static int ent_follows(struct rstate *st, size_t i, uint64_t k, const struct shl
 	return sl_check_entry_next(&prev, e, why) == 0;
 }
 
-/* The last index entry of the segment before si; -EUCLEAN if there is none or it is unreadable. */
-static int prev_seg_last(struct rstate *st, struct shlog_index_entry *e)
-{
-	uint64_t last = st->r[st->si - 1].idx_size / SHLOG_IDX_ENTRY_SIZE;
-
-	return last == 0 ? -EUCLEAN : ent_read(st, st->si - 1, last - 1, e);
-}
-
 /* Set the expected position to the end of entry k-1 of segment si (or its start). */
 static int position_after(struct rstate *st, uint64_t k)
 {
@@ -378,7 +376,7 @@ static int position_after(struct rstate *st, uint64_t k)
 
 	st->k = k;
 	st->have_last = 0;
-	if (k == 0 && st->si > 0 && prev_seg_last(st, &e) == 0 && e.seq + e.count == g->base_seq) {
+	if (k == 0 && st->si > 0 && prev_seg_last(st, st->si, &e) == 0 && e.seq + e.count == g->base_seq) {
 		/* a later segment starts where the one before ends; its first entry must follow that one */
 		st->seq = g->base_seq;
 		st->off = g->base_off = e.off + e.len;
