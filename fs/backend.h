@@ -91,6 +91,13 @@ struct shlogfs_backend {
 		      int flags, uint64_t *seq);
 	int (*append_lines)(shlogfs_bpart *p, shlogfs_bwriter *w, const void *buf, size_t len,
 			    int flags, uint64_t *first_seq);
+	/**
+	 * The partition (0 .. nparts-1) a keyed line of <topic>/log goes to:
+	 * the backend's own partitioner, so a key lands where that storage's
+	 * producers put it (local: FNV-1a; Kafka: the Java client's murmur2).
+	 * @klen > 0; keyless lines are spread by the tree.
+	 */
+	uint32_t (*key_route)(shlogfs_bstore *s, const void *key, size_t klen, uint32_t nparts);
 	/** Everything @w appended to @p before the call is durable (w NULL: everyone's). */
 	int (*part_sync)(shlogfs_bpart *p, shlogfs_bwriter *w);
 
@@ -170,6 +177,9 @@ static inline int shlogfs_part_append_lines(shlogfs_bpart *p, shlogfs_bwriter *w
 					    const void *buf, size_t len, int flags,
 					    uint64_t *first)
 { return shlogfs_be->append_lines(p, w, buf, len, flags, first); }
+static inline uint32_t shlogfs_key_route(shlogfs_bstore *s, const void *k, size_t klen,
+					 uint32_t nparts)
+{ return shlogfs_be->key_route(s, k, klen, nparts); }
 static inline int shlogfs_part_sync(shlogfs_bpart *p, shlogfs_bwriter *w)
 { return shlogfs_be->part_sync(p, w); }
 
