@@ -13,6 +13,11 @@
  *   shlog-bench-latency first [-n N] PATH
  *       N times: open PATH, read its first 4 KiB (at least one byte),
  *       close; each sample is the whole open + read.
+ *   shlog-bench-latency random [-n N] [-s S] [-b LO] PATH
+ *       Opens PATH read-only once and times N pread()s of S bytes (4 KiB
+ *       here) at offsets drawn uniformly from [LO, st_size - S] (a fixed
+ *       seed, so every run reads the same offsets of the same file); each
+ *       read must return S bytes.  LO skips what retention removed.
  *
  * Output, in microseconds: p50 p99 p99.9 min max (and the sample count).
  */
@@ -33,37 +38,6 @@
 #define LAT_TIME_LIMIT_S 600u      /* no process runs longer */
 #define LAT_FIRST_BYTES 4096u      /* read by the first-byte test */
 #define LAT_MAX_SAMPLES 10000000u
-
-/* ---- statistics ----------------------------------------------------------- */
-
-/* qsort order for the samples. */
-static int lat_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sample at quantile @p q of the sorted @p v (nearest rank). */
-static double lat_quantile(const int64_t *v, uint64_t n, double q)
-{
-	uint64_t i = (uint64_t)(q * (double)n + 0.999999);
-
-	if (i == 0)
-		i = 1;
-	if (i > n)
-		i = n;
-	return (double)v[i - 1] / 1e3;
-}
-
-/* Print p50 p99 p99.9 min max (µs) and the count of @p n samples in ns. */
-static void lat_report(int64_t *v, uint64_t n)
-{
-	qsort(v, n, sizeof(*v), lat_cmp);
-	printf("%.1f %.1f %.1f %.1f %.1f %lu\n", lat_quantile(v, n, 0.5),
-	       lat_quantile(v, n, 0.99), lat_quantile(v, n, 0.999),
-	       (double)v[0] / 1e3, (double)v[n - 1] / 1e3, (unsigned long)n);
-}
 
 /* ---- write to durable ------------------------------------------------------- */
 
@@ -220,11 +194,57 @@ static int lat_first(const char *path, uint64_t n, int64_t *v)
 	return 0;
 }
 
+/* ---- random reads ---------------------------------------------------------- */
+
+/* The next of a fixed sequence of pseudo-random numbers (xorshift64*). */
+static uint64_t lat_rand(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 0x2545f4914f6cdd1dull;
+}
+
+/* Time @p n preads of @p size bytes at random offsets of @p path from @p lo. */
+static int lat_random(const char *path, uint64_t n, uint64_t size, uint64_t lo,
+		      int64_t *v)
+{
+	char *buf = malloc(size);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t seed = 0x9e3779b97f4a7c15ull, span;
+	struct stat st;
+
+	if (!buf || fd < 0 || fstat(fd, &st) < 0) {
+		perror(path);
+		return 1;
+	}
+	if ((uint64_t)st.st_size < lo + size) {
+		fprintf(stderr, "random: %s holds %jd bytes, fewer than %ju + %ju\n",
+			path, (intmax_t)st.st_size, (uintmax_t)lo, (uintmax_t)size);
+		return 1;
+	}
+	span = (uint64_t)st.st_size - size - lo + 1;
+	for (uint64_t i = 0; i < n; i++) {
+		off_t at = (off_t)(lo + lat_rand(&seed) % span);
+		int64_t t0 = bench_now_ns();
+		ssize_t r = pread(fd, buf, size, at);
+
+		v[i] = bench_now_ns() - t0;
+		if (r != (ssize_t)size) {
+			fprintf(stderr, "random: %s at %jd: %s\n", path, (intmax_t)at,
+				r < 0 ? strerror(errno) : "short read");
+			return 1;
+		}
+	}
+	free(buf);
+	return close(fd) < 0;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
-	uint64_t n = 10000, size = 100, v;
+	uint64_t n = 10000, size = 100, lo = 0, v;
 	int opt, sync = 0, rc;
 	const char *mode;
 	int64_t *samples;
@@ -233,7 +253,7 @@ int main(int argc, char **argv)
 		goto usage;
 	mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:s:f")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:b:f")) != -1) {
 		if (opt == 'f') {
 			sync = 1;
 			continue;
@@ -242,6 +262,8 @@ int main(int argc, char **argv)
 			goto usage;
 		if (opt == 'n')
 			n = v;
+		else if (opt == 'b')
+			lo = v;
 		else
 			size = v;
 	}
@@ -258,15 +280,17 @@ int main(int argc, char **argv)
 		rc = lat_visible(argv[optind], n, size, samples);
 	else if (!strcmp(mode, "first"))
 		rc = lat_first(argv[optind], n, samples);
+	else if (!strcmp(mode, "random"))
+		rc = lat_random(argv[optind], n, size, lo, samples);
 	else
 		goto usage;
 	if (rc)
 		return 1;
-	lat_report(samples, n);
+	bench_lat_report(samples, n);
 	free(samples);
 	return 0;
 usage:
-	fprintf(stderr, "usage: shlog-bench-latency write|visible|first "
-		"[-n N] [-s S] [-f] PATH\n");
+	fprintf(stderr, "usage: shlog-bench-latency write|visible|first|random "
+		"[-n N] [-s S] [-f] [-b LO] PATH\n");
 	return 2;
 }

@@ -105,3 +105,32 @@ int bench_append_open(const char *path, size_t size, char **line)
 	bench_line_init(*line, size);
 	return fd;
 }
+
+/* qsort order for the samples. */
+static int lat_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sample at quantile @p q of the sorted @p v (nearest rank). */
+static double lat_quantile(const int64_t *v, uint64_t n, double q)
+{
+	uint64_t i = (uint64_t)(q * (double)n + 0.999999);
+
+	if (i == 0)
+		i = 1;
+	if (i > n)
+		i = n;
+	return (double)v[i - 1] / 1e3;
+}
+
+/* Called once per latency run, at its end: the quantiles on stdout. */
+void bench_lat_report(int64_t *v, uint64_t n)
+{
+	qsort(v, n, sizeof(*v), lat_cmp);
+	printf("%.1f %.1f %.1f %.1f %.1f %lu\n", lat_quantile(v, n, 0.5),
+	       lat_quantile(v, n, 0.99), lat_quantile(v, n, 0.999),
+	       (double)v[0] / 1e3, (double)v[n - 1] / 1e3, (unsigned long)n);
+}

@@ -39,6 +39,12 @@ int bench_append_open(const char *path, size_t size, char **line);
 /** Parse a count with an optional k/M/G suffix (powers of 1000 or, with "i", 1024). */
 int bench_parse_count(const char *s, uint64_t *out);
 
+/**
+ * Sort the @p n latency samples @p v (nanoseconds) and print, in
+ * microseconds, "p50 p99 p99.9 min max count" on one line of stdout.
+ */
+void bench_lat_report(int64_t *v, uint64_t n);
+
 /** Peak resident set of this process in KiB. */
 long bench_peak_rss_kib(void);
 
