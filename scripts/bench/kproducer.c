@@ -2,11 +2,14 @@
  * kproducer.c — shlog-kproducer: the direct producer the Kafka backend is
  * measured against (docs/PERFORMANCE.md, "Kafka backend (issue 14)").
  *
- *   shlog-kproducer -t TOPIC [-p PART] [-o OPT]... [FILE]
+ *   shlog-kproducer -t TOPIC [-p PART] [-o OPT]... [-N] [FILE]
  *       Produces every line of FILE (default stdin) as one message, as the
  *       mount does: the value is the line without its '\n', the key the
  *       bytes before its first TAB (shlog_msg_key; none without a TAB), to
- *       partition PART (default -1: the configured partitioner).  Waits
+ *       partition PART (default -1: the configured partitioner), through a
+ *       topic handle made once (as kcat does); with -N naming the topic in
+ *       every produce instead (RD_KAFKA_V_TOPIC, as
+ *       fs/kclient.c's shlogfs_kclient_produce does).  Waits
  *       for every delivery report, then prints "msgs/s MB/s seconds"
  *       (MB counts the lines' bytes with their '\n', 10^6 bytes; the clock
  *       runs from the first produce to the last report).
@@ -41,6 +44,13 @@
 struct kp_reports {
 	uint64_t done, failed;
 	rd_kafka_resp_err_t last_err;
+};
+
+/* Where the messages go: the topic (by handle, or by name with -N) and partition. */
+struct kp_dest {
+	const char *topic;
+	rd_kafka_topic_t *rkt;      /* NULL: name the topic in each produce (-N) */
+	int32_t part;
 };
 
 /* ---- the client --------------------------------------------------------- */
@@ -86,24 +96,29 @@ static rd_kafka_t *kp_open(char **opts, int nopt, struct kp_reports *rep)
 	return rk;
 }
 
-/* Produce @line (@len bytes, no '\n') to @topic/@part, waiting while the queue is full. */
-static int kp_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *line,
-		      size_t len)
+/* Produce @line (@len bytes, no '\n') to @d, waiting while the queue is full. */
+static int kp_produce(rd_kafka_t *rk, const struct kp_dest *d, const char *line, size_t len)
 {
 	size_t klen = shlog_msg_key(line, len);
-	rd_kafka_resp_err_t err;
+	rd_kafka_vu_t vu[] = {
+		{ .vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = d->rkt },
+		{ .vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = d->part },
+		{ .vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY },
+		{ .vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = { (void *)line, len } },
+		{ .vtype = RD_KAFKA_VTYPE_KEY, .u.mem = { (void *)line, klen } },
+	};
+	rd_kafka_error_t *e;
 
-	for (;;) {
-		err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
-					RD_KAFKA_V_KEY(klen ? line : NULL, klen),
-					RD_KAFKA_V_VALUE((void *)line, len),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
+	if (!d->rkt)
+		vu[0] = (rd_kafka_vu_t){ .vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = d->topic };
+	while ((e = rd_kafka_produceva(rk, vu, klen ? 5 : 4)) != NULL &&
+	       rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		rd_kafka_error_destroy(e);
 		rd_kafka_poll(rk, 10);
 	}
-	if (err) {
-		fprintf(stderr, "shlog-kproducer: produce: %s\n", rd_kafka_err2str(err));
+	if (e) {
+		fprintf(stderr, "shlog-kproducer: produce: %s\n", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
 		return -1;
 	}
 	return 0;
@@ -127,13 +142,13 @@ static int kp_finish(rd_kafka_t *rk, const struct kp_reports *rep, uint64_t sent
 /* ---- throughput: the lines of a file -------------------------------------- */
 
 /* Produce the complete lines of @buf[0..*have); keep the partial last one. */
-static int kp_lines(rd_kafka_t *rk, const char *topic, int32_t part, char *buf,
-		    size_t *have, uint64_t *sent, uint64_t *bytes)
+static int kp_lines(rd_kafka_t *rk, const struct kp_dest *d, char *buf, size_t *have,
+		    uint64_t *sent, uint64_t *bytes)
 {
 	char *p = buf, *end = buf + *have, *nl;
 
 	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (kp_produce(rk, topic, part, p, (size_t)(nl - p)) < 0)
+		if (kp_produce(rk, d, p, (size_t)(nl - p)) < 0)
 			return -1;
 		*bytes += (uint64_t)(nl - p) + 1;
 		p = nl + 1;
@@ -146,8 +161,8 @@ static int kp_lines(rd_kafka_t *rk, const char *topic, int32_t part, char *buf,
 }
 
 /* Produce every line of @fd; print the rate.  The exit status. */
-static int kp_file(rd_kafka_t *rk, const struct kp_reports *rep, const char *topic,
-		   int32_t part, int fd)
+static int kp_file(rd_kafka_t *rk, const struct kp_reports *rep, const struct kp_dest *d,
+		   int fd)
 {
 	char *buf = malloc(KP_BUF);
 	uint64_t sent = 0, bytes = 0;
@@ -165,7 +180,7 @@ static int kp_file(rd_kafka_t *rk, const struct kp_reports *rep, const char *top
 			return 1;
 		}
 		have += (size_t)n;
-		if (kp_lines(rk, topic, part, buf, &have, &sent, &bytes) < 0)
+		if (kp_lines(rk, d, buf, &have, &sent, &bytes) < 0)
 			return 1;
 		if (have == KP_BUF) {
 			fprintf(stderr, "shlog-kproducer: a line of over %u bytes\n", KP_BUF);
@@ -173,7 +188,7 @@ static int kp_file(rd_kafka_t *rk, const struct kp_reports *rep, const char *top
 		}
 	}
 	if (have) {   /* a last line without '\n' is still a line, as for the mount */
-		if (kp_produce(rk, topic, part, buf, have) < 0)
+		if (kp_produce(rk, d, buf, have) < 0)
 			return 1;
 		sent++;
 		bytes += have;
@@ -190,8 +205,8 @@ static int kp_file(rd_kafka_t *rk, const struct kp_reports *rep, const char *top
 /* ---- latency: one message at a time ---------------------------------------- */
 
 /* @n times: produce one line of @size bytes, wait for its report.  The exit status. */
-static int kp_sync(rd_kafka_t *rk, const struct kp_reports *rep, const char *topic,
-		   int32_t part, uint64_t n, uint64_t size)
+static int kp_sync(rd_kafka_t *rk, const struct kp_reports *rep, const struct kp_dest *d,
+		   uint64_t n, uint64_t size)
 {
 	int64_t *v = calloc(n, sizeof(*v));
 	char *line = malloc(size);
@@ -203,7 +218,7 @@ static int kp_sync(rd_kafka_t *rk, const struct kp_reports *rep, const char *top
 		bench_line_stamp(line, i, 0);
 		int64_t t0 = bench_now_ns();
 
-		if (kp_produce(rk, topic, part, line, size - 1) < 0)
+		if (kp_produce(rk, d, line, size - 1) < 0)
 			return 1;
 		while (rep->done < i + 1)
 			rd_kafka_poll(rk, 1000);
@@ -226,20 +241,21 @@ int main(int argc, char **argv)
 {
 	uint64_t n = 1000, size = 100, v;
 	struct kp_reports rep = { 0 };
-	const char *topic = NULL;
+	struct kp_dest d = { 0 };
 	char **opts = calloc((size_t)argc, sizeof(*opts));
-	int opt, nopt = 0, sync = 0, fd = 0, rc;
+	int opt, nopt = 0, sync = 0, byname = 0, fd = 0, rc;
 	long part = -1;
 	rd_kafka_t *rk;
 	char *end;
 
 	if (!opts)
 		return 1;
-	while ((opt = getopt(argc, argv, "t:p:o:Sn:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:p:o:SNn:s:")) != -1) {
 		switch (opt) {
-		case 't': topic = optarg; break;
+		case 't': d.topic = optarg; break;
 		case 'o': opts[nopt++] = optarg; break;
 		case 'S': sync = 1; break;
+		case 'N': byname = 1; break;
 		case 'p':
 			errno = 0;
 			part = strtol(optarg, &end, 10);
@@ -254,7 +270,7 @@ int main(int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (!topic || optind + (sync ? 0 : 1) < argc || !n || n > KP_MAX_SAMPLES ||
+	if (!d.topic || optind + (sync ? 0 : 1) < argc || !n || n > KP_MAX_SAMPLES ||
 	    size < BENCH_LINE_MIN || size > (1u << 20))
 		goto usage;
 	if (optind < argc && (fd = open(argv[optind], O_RDONLY | O_CLOEXEC)) < 0) {
@@ -264,13 +280,20 @@ int main(int argc, char **argv)
 	rk = kp_open(opts, nopt, &rep);
 	if (!rk)
 		return 1;
-	rc = sync ? kp_sync(rk, &rep, topic, (int32_t)part, n, size)
-		  : kp_file(rk, &rep, topic, (int32_t)part, fd);
+	d.part = (int32_t)part;
+	if (!byname && !(d.rkt = rd_kafka_topic_new(rk, d.topic, NULL))) {
+		fprintf(stderr, "shlog-kproducer: topic %s: %s\n", d.topic,
+			rd_kafka_err2str(rd_kafka_last_error()));
+		return 1;
+	}
+	rc = sync ? kp_sync(rk, &rep, &d, n, size) : kp_file(rk, &rep, &d, fd);
+	if (d.rkt)
+		rd_kafka_topic_destroy(d.rkt);
 	rd_kafka_destroy(rk);
 	free(opts);
 	return rc;
 usage:
-	fprintf(stderr, "usage: shlog-kproducer -t TOPIC [-p PART] [-o OPT]... [FILE]\n"
+	fprintf(stderr, "usage: shlog-kproducer -t TOPIC [-p PART] [-o OPT]... [-N] [FILE]\n"
 		"       shlog-kproducer -S [-n N] [-s S] -t TOPIC [-p PART] [-o OPT]...\n");
 	return 2;
 }
