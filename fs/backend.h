@@ -66,7 +66,13 @@ struct shlogfs_backend {
 	/** The control socket's listening fd (shlogctl sync), or -EOPNOTSUPP. */
 	int (*ctl_listen)(shlogfs_bstore *s);
 	void (*ctl_unlisten)(shlogfs_bstore *s, int fd);
-	/** Lines of backend state for /.status and .metrics (may be NULL). */
+	/**
+	 * The backend's own state, one line per call of @fn: with @metrics,
+	 * Prometheus lines (HELP, TYPE, samples) appended to /.metrics; else
+	 * text lines shown in /.status under "backend: NAME".  Shown to every
+	 * reader of those files: store-wide figures only (brokers, deliveries
+	 * in flight and failed), nothing naming a topic.  NULL: none.
+	 */
 	void (*state_lines)(shlogfs_bstore *s, int metrics, shlogfs_line_fn *fn, void *arg);
 
 	/* ---- topics and their directories ---- */

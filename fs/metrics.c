@@ -468,6 +468,31 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 	return rc;
 }
 
+/* What a backend's state lines go into: the text, and the first error. */
+struct shlogfs_bstate {
+	struct shlogfs_buf *b;
+	int rc;
+};
+
+/* state_lines callback: one line of the backend's state. */
+static void shlogfs_bstate_line(const char *line, void *arg)
+{
+	struct shlogfs_bstate *st = arg;
+
+	if (st->rc == 0)
+		st->rc = shlogfs_buf_printf(st->b, "%s\n", line);
+}
+
+/* The backend's own state (Kafka: brokers, deliveries), as metrics or as text. */
+static int shlogfs_backend_state(struct shlogfs *fs, int metrics, struct shlogfs_buf *b)
+{
+	struct shlogfs_bstate st = { b, 0 };
+
+	if (shlogfs_be->state_lines)
+		shlogfs_be->state_lines(fs->store, metrics, shlogfs_bstate_line, &st);
+	return st.rc;
+}
+
 /* The text of /.metrics (the budget's figures for root only). */
 static int shlogfs_metrics_text(struct shlogfs *fs,
 				const struct shlogfs_mset *m,
@@ -488,6 +513,8 @@ static int shlogfs_metrics_text(struct shlogfs *fs,
 		rc = shlogfs_metrics_latency(b, m);
 	if (rc == 0)
 		rc = shlogfs_metrics_cursors(b, m);
+	if (rc == 0)
+		rc = shlogfs_backend_state(fs, 1, b);
 	return rc;
 }
 
@@ -567,7 +594,7 @@ static int shlogfs_status_text(struct shlogfs *fs,
 	}
 	shlog_size_format(bytes, SHLOG_SIZE_SHORT, sz, sizeof sz);
 	rc = shlogfs_buf_printf(b,
-		"shlogfs %s, data dir %s\n"
+		"shlogfs %s, %s %s\n"
 		"options: partitions=%" PRIu32 " stride=%" PRIu32
 		" flush_ms=%" PRIu32 " sync=%s retention=%s max_segments=%"
 		PRIu32 "\n"
@@ -575,12 +602,20 @@ static int shlogfs_status_text(struct shlogfs *fs,
 		PRIu64 " appended since mount, %" PRIu64 " buffered\n"
 		"health: %s (%" PRIu64 " partitions with an error, %" PRIu64
 		" topics set aside)\n\n",
-		SHLOG_VERSION, c->uid == 0 ? fs->datadir : "(shown to root)",
+		SHLOG_VERSION, shlogfs_be == &shlogfs_backend_local ? "data dir" :
+		"cache dir", c->uid == 0 ? fs->datadir : "(shown to root)",
 		fs->partitions, o->stride,
 		o->flush_interval_ms, o->sync <= SHLOG_SYNC_ALWAYS ?
 		sync[o->sync] : "?", o->retention == SHLOG_RETAIN_WRAP ?
 		"wrap" : "halt", o->max_segments, m->ntopics, m->n, msgs, sz,
 		app, buffered, bad || aside ? "ERROR" : "ok", bad, aside);
+	if (rc == 0 && shlogfs_be->state_lines) {
+		rc = shlogfs_buf_printf(b, "backend: %s\n", shlogfs_be->name);
+		if (rc == 0)
+			rc = shlogfs_backend_state(fs, 0, b);
+		if (rc == 0)
+			rc = shlogfs_buf_printf(b, "\n");
+	}
 	if (rc == 0 && aside)    /* refused with EUCLEAN until fixed and remounted */
 		rc = shlogfs_aside_foreach(fs->store, shlogfs_status_aside, b);
 	if (rc == 0 && aside)
