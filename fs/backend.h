@@ -53,6 +53,10 @@ typedef void shlogfs_line_fn(const char *line, void *arg);
 /** The operations of one storage. */
 struct shlogfs_backend {
 	const char *name;                      /**< "local", "kafka" */
+	/** close() of a written file waits for its appends to be durable
+	 *  (fsync's semantics), so it reports their failures (Kafka: a
+	 *  delivery is not done until the cluster acknowledges it). */
+	int close_waits;
 
 	/* ---- the store ---- */
 	int (*store_close)(shlogfs_bstore *s);
@@ -62,7 +66,13 @@ struct shlogfs_backend {
 	/** The control socket's listening fd (shlogctl sync), or -EOPNOTSUPP. */
 	int (*ctl_listen)(shlogfs_bstore *s);
 	void (*ctl_unlisten)(shlogfs_bstore *s, int fd);
-	/** Lines of backend state for /.status and .metrics (may be NULL). */
+	/**
+	 * The backend's own state, one line per call of @fn: with @metrics,
+	 * Prometheus lines (HELP, TYPE, samples) appended to /.metrics; else
+	 * text lines shown in /.status under "backend: NAME".  Shown to every
+	 * reader of those files: store-wide figures only (brokers, deliveries
+	 * in flight and failed), nothing naming a topic.  NULL: none.
+	 */
 	void (*state_lines)(shlogfs_bstore *s, int metrics, shlogfs_line_fn *fn, void *arg);
 
 	/* ---- topics and their directories ---- */
@@ -97,7 +107,7 @@ struct shlogfs_backend {
 	 * producers put it (local: FNV-1a; Kafka: the Java client's murmur2).
 	 * @klen > 0; keyless lines are spread by the tree.
 	 */
-	uint32_t (*key_route)(shlogfs_bstore *s, const void *key, size_t klen, uint32_t nparts);
+	uint32_t (*key_route)(const void *key, size_t klen, uint32_t nparts);
 	/** Everything @w appended to @p before the call is durable (w NULL: everyone's). */
 	int (*part_sync)(shlogfs_bpart *p, shlogfs_bwriter *w);
 
@@ -177,9 +187,8 @@ static inline int shlogfs_part_append_lines(shlogfs_bpart *p, shlogfs_bwriter *w
 					    const void *buf, size_t len, int flags,
 					    uint64_t *first)
 { return shlogfs_be->append_lines(p, w, buf, len, flags, first); }
-static inline uint32_t shlogfs_key_route(shlogfs_bstore *s, const void *k, size_t klen,
-					 uint32_t nparts)
-{ return shlogfs_be->key_route(s, k, klen, nparts); }
+static inline uint32_t shlogfs_key_route(const void *k, size_t klen, uint32_t nparts)
+{ return shlogfs_be->key_route(k, klen, nparts); }
 static inline int shlogfs_part_sync(shlogfs_bpart *p, shlogfs_bwriter *w)
 { return shlogfs_be->part_sync(p, w); }
 

@@ -877,10 +877,15 @@ static int kbe_append(shlogfs_bpart *p, shlogfs_bwriter *w, const void *msg, siz
 	return rc;
 }
 
+/* The client whose partitioner key_route uses (one backend per daemon: the last opened). */
+static _Atomic(struct shlogfs_kclient *) kbe_router;
+
 /* The partition of a keyed line of <topic>/log (backend.h key_route): Kafka's partitioner. */
-static uint32_t kbe_key_route(shlogfs_bstore *s, const void *key, size_t klen, uint32_t nparts)
+static uint32_t kbe_key_route(const void *key, size_t klen, uint32_t nparts)
 {
-	return shlogfs_kclient_partition(s->kc, key, klen, nparts);
+	struct shlogfs_kclient *kc = atomic_load(&kbe_router);
+
+	return kc ? shlogfs_kclient_partition(kc, key, klen, nparts) : 0;
 }
 
 /*
@@ -1042,61 +1047,67 @@ static int kbe_aside_foreach(shlogfs_bstore *s, shlogfs_aside_fn *fn, void *arg)
 	return rc;
 }
 
-/* Lines of the backend's state (backend.h state_lines): Prometheus lines with @metrics. */
+/* One Prometheus metric of the backend: HELP, TYPE and its sample. */
+static void kbe_metric(shlogfs_line_fn *fn, void *arg, const char *name, const char *type,
+		       const char *help, unsigned long long v)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "# HELP shlogfs_kafka_%s %s", name, help);
+	fn(line, arg);
+	snprintf(line, sizeof(line), "# TYPE shlogfs_kafka_%s %s", name, type);
+	fn(line, arg);
+	snprintf(line, sizeof(line), "shlogfs_kafka_%s %llu", name, v);
+	fn(line, arg);
+}
+
+/* The backend's store-wide state (backend.h state_lines): Prometheus lines with @metrics, else text. */
 static void kbe_state_lines(shlogfs_bstore *s, int metrics, shlogfs_line_fn *fn, void *arg)
 {
-	uint64_t inflight, failed, rebuilds, idx_rebuilds = 0;
-	char line[SHLOG_TOPIC_MAX + 800];
+	uint64_t inflight, failed, rebuilds, idx_rebuilds = 0, lag = 0;
+	char line[1024];
+	size_t nparts;
 	int meta_err;
 
 	shlogfs_kclient_counts(s->kc, &inflight, &failed, &rebuilds);
 	pthread_mutex_lock(&s->mu);
 	meta_err = s->meta_err;
-	for (size_t i = 0; i < s->nparts; i++)
+	nparts = s->nparts;
+	for (size_t i = 0; i < s->nparts; i++) {
+		struct shlog_part_info in;
+
 		idx_rebuilds += s->parts[i]->rebuilds;
+		if (shlogfs_kpart_info(s->parts[i], &in) == 0)
+			lag += in.buffered_msgs;
+	}
 	pthread_mutex_unlock(&s->mu);
 	if (metrics) {
-		snprintf(line, sizeof(line), "shlogfs_kafka_brokers_up %d", meta_err ? 0 : 1);
-		fn(line, arg);
-		snprintf(line, sizeof(line), "shlogfs_kafka_inflight_messages %llu", (unsigned long long)inflight);
-		fn(line, arg);
-		snprintf(line, sizeof(line), "shlogfs_kafka_failed_deliveries_total %llu", (unsigned long long)failed);
-		fn(line, arg);
-		snprintf(line, sizeof(line), "shlogfs_kafka_producer_rebuilds_total %llu", (unsigned long long)rebuilds);
-		fn(line, arg);
-		snprintf(line, sizeof(line), "shlogfs_kafka_index_rebuilds_total %llu", (unsigned long long)idx_rebuilds);
-		fn(line, arg);
-	} else {
-		snprintf(line, sizeof(line), "kafka: brokers %s: %s", s->brokers,
-			 meta_err ? strerror(-meta_err) : "answering");
-		fn(line, arg);
-		snprintf(line, sizeof(line), "kafka: deliveries in flight %llu, failed %llu; producer rebuilds %llu; "
-			 "byte indexes rebuilt %llu", (unsigned long long)inflight, (unsigned long long)failed,
-			 (unsigned long long)rebuilds, (unsigned long long)idx_rebuilds);
-		fn(line, arg);
+		kbe_metric(fn, arg, "brokers_up", "gauge",
+			   "1 while the cluster answers metadata requests, 0 after a failed refresh", meta_err ? 0 : 1);
+		kbe_metric(fn, arg, "inflight_messages", "gauge",
+			   "Messages produced and not yet acknowledged or failed", inflight);
+		kbe_metric(fn, arg, "failed_deliveries_total", "counter",
+			   "Messages whose delivery failed (fsync or close reported EIO)", failed);
+		kbe_metric(fn, arg, "producer_rebuilds_total", "counter",
+			   "Producers rebuilt after a fatal error", rebuilds);
+		kbe_metric(fn, arg, "indexed_partitions", "gauge",
+			   "Partitions the indexer keeps a byte index of", nparts);
+		kbe_metric(fn, arg, "indexer_lag_messages", "gauge",
+			   "Offsets in the cluster not yet indexed, all partitions", lag);
+		kbe_metric(fn, arg, "index_rebuilds_total", "counter",
+			   "Byte indexes found damaged, set aside and rebuilt", idx_rebuilds);
+		return;
 	}
-	pthread_mutex_lock(&s->mu);
-	for (size_t i = 0; i < s->nparts; i++) {
-		struct shlogfs_bpart *p = s->parts[i];
-		struct shlog_part_info in;
-		int64_t lo = p->lo, hi = p->hi;
-
-		if (shlogfs_kpart_info(p, &in))
-			continue;
-		if (metrics)
-			snprintf(line, sizeof(line), "shlogfs_kafka_partition{topic=\"%s\",partition=\"%u\"} "
-				 "log_start=%lld log_end=%lld indexed_offset=%llu indexed_bytes=%llu lag=%lld",
-				 p->topic, p->part, (long long)lo, (long long)hi,
-				 (unsigned long long)in.end_seq, (unsigned long long)in.end_off,
-				 hi >= 0 && (uint64_t)hi > in.end_seq ? (long long)(hi - (int64_t)in.end_seq) : 0LL);
-		else
-			snprintf(line, sizeof(line), "kafka: %s [%u]: log start %lld, end %lld; indexed to offset "
-				 "%llu, byte %llu; indexer lag %lld", p->topic, p->part, (long long)lo,
-				 (long long)hi, (unsigned long long)in.end_seq, (unsigned long long)in.end_off,
-				 hi >= 0 && (uint64_t)hi > in.end_seq ? (long long)(hi - (int64_t)in.end_seq) : 0LL);
-		fn(line, arg);
-	}
-	pthread_mutex_unlock(&s->mu);
+	snprintf(line, sizeof(line), "brokers %s: %s", s->brokers,
+		 meta_err ? strerror(-meta_err) : "answering");
+	fn(line, arg);
+	snprintf(line, sizeof(line), "cluster %s; %zu partitions indexed, %llu offsets behind",
+		 s->env.cluster, nparts, (unsigned long long)lag);
+	fn(line, arg);
+	snprintf(line, sizeof(line), "deliveries in flight %llu, failed %llu; producer rebuilds %llu; "
+		 "byte indexes rebuilt %llu", (unsigned long long)inflight, (unsigned long long)failed,
+		 (unsigned long long)rebuilds, (unsigned long long)idx_rebuilds);
+	fn(line, arg);
 }
 
 /* Options in force (backend.h store_options). */
@@ -1148,6 +1159,9 @@ static void *kbe_indexer_main(void *arg)
 /* Free what open made (the indexer stopped, no partition open). */
 static void kbe_free(struct shlogfs_bstore *s)
 {
+	struct shlogfs_kclient *mine = s->kc;
+
+	atomic_compare_exchange_strong(&kbe_router, &mine, NULL);
 	if (s->w0)
 		kbe_writer_free(s->w0);
 	if (s->kc)
@@ -1299,6 +1313,7 @@ int shlogfs_kafka_open(const char *cachedir, struct shlogfs_kafka_conf *c, const
 		snprintf(err, errlen, "cannot start the indexer: %s", strerror(-rc));
 		goto fail;
 	}
+	atomic_store(&kbe_router, s->kc);
 	shlogfs_log(LOG_INFO, "kafka: cluster %s at %s, %zu topics", s->env.cluster, s->brokers, s->ntopics);
 	*out = s;
 	return 0;
@@ -1311,6 +1326,7 @@ fail:
 
 const struct shlogfs_backend shlogfs_backend_kafka = {
 	.name = "kafka",
+	.close_waits = 1,   /* a line is not done until the cluster acknowledges it */
 	.store_close = kbe_store_close,
 	.store_sync = kbe_store_sync,
 	.store_options = kbe_store_options,

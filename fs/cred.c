@@ -71,9 +71,9 @@ int shlogfs_access_part(struct shlogfs *fs, const struct shlogfs_cred *c,
 
 	if (c->uid == 0)
 		return 0;
-	if ((rc = shlog_dir_stat(fs->store, topic, -1, &st)) ||
+	if ((rc = shlogfs_dir_stat(fs->store, topic, -1, &st)) ||
 	    (rc = shlogfs_access(c, &st, X_OK)) ||
-	    (rc = shlog_dir_stat(fs->store, topic, part, &st)) ||
+	    (rc = shlogfs_dir_stat(fs->store, topic, part, &st)) ||
 	    (rc = shlogfs_access(c, &st, X_OK)))
 		return rc;
 	/* the log's bits are its directory's, less execute (kind_mode) */

@@ -3,7 +3,7 @@
  * lock held) the daemon listens on the control socket DATADIR/.ctl
  * (core/ctlsock.c: made exclusively, 0600, stale one removed only under
  * the lock) and one thread answers each connection: "sync\n" runs
- * shlog_store_sync() and the reply is "<result>\n" (0 or a negative
+ * shlogfs_store_sync() and the reply is "<result>\n" (0 or a negative
  * errno).  Only root and the daemon's own euid are answered (the kernel
  * names the peer: SO_PEERCRED); a client that says nothing within a few
  * seconds is dropped.  No signal and no pid file: SIGUSR1, which an older
@@ -70,7 +70,7 @@ static void ctl_serve_one(int fd)
 	if (rc == 0 && strcmp(req, "sync\n") != 0)
 		rc = -EINVAL;
 	if (rc == 0) {
-		rc = shlog_store_sync(ctl.fs->store);
+		rc = shlogfs_store_sync(ctl.fs->store);
 		shlogfs_log(rc < 0 ? LOG_ERR : LOG_INFO, "sync requested by pid %d: %s", (int)pid,
 			    rc < 0 ? shlog_strerror(rc) : "everything is durable");
 	} else {
@@ -111,9 +111,9 @@ void shlogfs_ctl_start(struct shlogfs *fs)
 {
 	signal(SIGUSR1, SIG_IGN);   /* an older shlogctl's request must not kill us */
 	ctl.fs = fs;
-	ctl.lfd = shlog_ctl_listen(fs->store);
+	ctl.lfd = shlogfs_be->ctl_listen(fs->store);
 	if (ctl.lfd < 0) {
-		if (ctl.lfd != -EROFS)
+		if (ctl.lfd != -EROFS && ctl.lfd != -EOPNOTSUPP)
 			shlogfs_log(LOG_WARNING, "'shlogctl sync' will not reach this daemon");
 		return;
 	}
@@ -131,7 +131,8 @@ void shlogfs_ctl_stop(void)
 	if (ctl.running && write(ctl.wake[1], "x", 1) == 1)
 		pthread_join(ctl.thread, NULL);
 	ctl.running = 0;
-	shlog_ctl_unlisten(ctl.fs ? ctl.fs->store : NULL, ctl.lfd);
+	if (ctl.fs)
+		shlogfs_be->ctl_unlisten(ctl.fs->store, ctl.lfd);
 	ctl.lfd = -1;
 	for (int i = 0; i < 2; i++) {
 		if (ctl.wake[i] >= 0)

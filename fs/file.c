@@ -83,6 +83,8 @@ void shlogfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 
 	h->closer = fuse_req_ctx(req)->pid;
 	rc = h->node->kind->flush ? h->node->kind->flush(h) : 0;
+	if (rc == 0 && h->writer && shlogfs_be->close_waits && h->node->kind->fsync)
+		rc = h->node->kind->fsync(h);
 	(void)ino;
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }

@@ -65,7 +65,7 @@
 /* One followed partition of a follower, in its registry bucket. */
 struct shlogfs_fw_link {
 	LIST_ENTRY(shlogfs_fw_link) link;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	struct shlogfs_fw *fw;
 };
 
@@ -73,7 +73,7 @@ struct shlogfs_fw_link {
 struct shlogfs_fw {
 	pthread_mutex_t mu;         /* guards pos, mid, rr, parts, n, seen, gen */
 	struct shlogfs_handle *h;
-	shlog_part **parts;         /* the handle's */
+	shlogfs_bpart **parts;         /* the handle's */
 	uint32_t n;                 /* (changed under reg.mu too) */
 	int log;                    /* a polled log: its position is h->rd_at */
 	uint64_t *pos;              /* next byte to give, per partition */
@@ -127,7 +127,7 @@ void shlogfs_fw_init(uint32_t max_all, uint32_t max_user)
 }
 
 /* The bucket of partition @p p. */
-static unsigned shlogfs_fw_bucket(const shlog_part *p)
+static unsigned shlogfs_fw_bucket(const shlogfs_bpart *p)
 {
 	uintptr_t x = (uintptr_t)p;
 
@@ -243,7 +243,7 @@ static ssize_t shlogfs_fw_take(struct shlogfs_fw *fw, uint32_t i, char *buf,
 			       size_t room, int alone)
 {
 	struct shlog_part_info in;
-	int rc = shlog_part_info(fw->parts[i], &in);
+	int rc = shlogfs_part_info(fw->parts[i], &in);
 	int cut = fw->mid == (int64_t)i;
 
 	if (rc)
@@ -306,7 +306,7 @@ static int shlogfs_fw_ready(struct shlogfs_fw *fw)
 		struct shlog_part_info in;
 		uint64_t at = fw->log ? __atomic_load_n(&fw->h->rd_at,
 					__ATOMIC_RELAXED) : fw->pos[i];
-		if (shlog_part_info(fw->parts[i], &in) || in.end_off > at ||
+		if (shlogfs_part_info(fw->parts[i], &in) || in.end_off > at ||
 		    (!fw->log && at < in.start_off))
 			return 1;
 	}
@@ -337,13 +337,13 @@ static void shlogfs_fw_unlink(struct shlogfs_fw *fw)
 
 /* Follow @p p too (a new partition of the topic) from its first kept
  * message (fw->mu held); the handle holds its reference from here on. */
-static int shlogfs_fw_add(struct shlogfs_fw *fw, shlog_part *p)
+static int shlogfs_fw_add(struct shlogfs_fw *fw, shlogfs_bpart *p)
 {
 	struct shlogfs_handle *h = fw->h;
 	struct shlogfs_fw_link *links, *old = fw->links;
 	struct shlog_part_info in;
 	uint32_t n = fw->n + 1;
-	shlog_part **parts;
+	shlogfs_bpart **parts;
 	uint64_t *pos;
 
 	if (!(parts = realloc(h->parts, n * sizeof *parts)))
@@ -356,7 +356,7 @@ static int shlogfs_fw_add(struct shlogfs_fw *fw, shlog_part *p)
 		return -ENOMEM;
 	parts[fw->n] = p;
 	h->nparts = n;
-	pos[fw->n] = shlog_part_info(p, &in) == 0 ? in.start_off : 0;
+	pos[fw->n] = shlogfs_part_info(p, &in) == 0 ? in.start_off : 0;
 	pthread_mutex_lock(&reg.mu);
 	shlogfs_fw_unlink(fw);
 	fw->links = links;
@@ -379,10 +379,10 @@ static int shlogfs_fw_grow(struct shlogfs_fw *fw)
 	if (!fw->fs || gen == fw->gen)
 		return 0;
 	fw->gen = gen;
-	if (shlog_topic_nparts(fw->fs->store, topic, &np))
+	if (shlogfs_topic_nparts(fw->fs->store, topic, &np))
 		return 0; /* deleted: its node tells the read */
 	for (; rc == 0 && fw->seen < np; fw->seen++) {
-		shlog_part *p;
+		shlogfs_bpart *p;
 		if (shlogfs_access_part(fw->fs, fw->cred, topic, fw->seen, R_OK)) {
 			shlogfs_log(LOG_NOTICE, "%s/follow: partition %u, added "
 				    "after the open by uid %u, is not readable "
@@ -390,10 +390,10 @@ static int shlogfs_fw_grow(struct shlogfs_fw *fw)
 				    (unsigned)fw->cred->uid);
 			continue;
 		}
-		if ((rc = shlog_part_get(fw->fs->store, topic, fw->seen, &p)))
+		if ((rc = shlogfs_part_get(fw->fs->store, topic, fw->seen, &p)))
 			break;
 		if ((rc = shlogfs_fw_add(fw, p))) {
-			shlog_part_put(p);
+			shlogfs_part_put(p);
 			break;
 		}
 	}
@@ -601,7 +601,7 @@ static void shlogfs_fw_answer_all(struct shlogfs_fw *woken)
 
 /* After an append to @p p (every append site of the daemon calls it):
  * answer its followers' waiting reads, notify their polls. */
-int shlogfs_fw_after(shlog_part *p, int rc)
+int shlogfs_fw_after(shlogfs_bpart *p, int rc)
 {
 	struct shlogfs_fw_link *l;
 	struct shlogfs_fw *woken = NULL;
@@ -710,7 +710,7 @@ void shlogfs_fw_poll_log(fuse_req_t req, struct shlogfs_handle *h,
 /* A follower of @p h's @p np partitions @p parts from their first kept
  * messages, not registered yet; NULL: ENOMEM. */
 static struct shlogfs_fw *shlogfs_fw_new(struct shlogfs_handle *h,
-					 shlog_part **parts, uint32_t np)
+					 shlogfs_bpart **parts, uint32_t np)
 {
 	struct shlogfs_fw *fw = calloc(1, sizeof *fw);
 
@@ -728,7 +728,7 @@ static struct shlogfs_fw *shlogfs_fw_new(struct shlogfs_handle *h,
 	fw->mid = -1;
 	for (uint32_t i = 0; i < np; i++) {
 		struct shlog_part_info in;
-		if (shlog_part_info(parts[i], &in) == 0)
+		if (shlogfs_part_info(parts[i], &in) == 0)
 			fw->pos[i] = in.start_off;
 	}
 	return fw;
@@ -757,7 +757,7 @@ static int shlogfs_fw_start(struct shlogfs_handle *h, struct shlogfs_fw *fw)
 
 /* Make @p h follow its @p np partitions @p parts from their first kept
  * messages (a partition's follow file, a polled log). */
-int shlogfs_fw_open(struct shlogfs_handle *h, shlog_part **parts,
+int shlogfs_fw_open(struct shlogfs_handle *h, shlogfs_bpart **parts,
 		    uint32_t np)
 {
 	struct shlogfs_fw *fw = shlogfs_fw_new(h, parts, np);

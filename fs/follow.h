@@ -32,7 +32,7 @@ struct shlogfs_fw_hooks {
 
 /** Make @p h follow @p np partitions @p parts (the handle's own) from
  *  their first kept messages; -ENOMEM. */
-int shlogfs_fw_open(struct shlogfs_handle *h, shlog_part **parts,
+int shlogfs_fw_open(struct shlogfs_handle *h, shlogfs_bpart **parts,
 		    uint32_t np);
 /** Make @p h, a cursor's stream, follow h->part from log offset h->base,
  *  telling @p hooks; -ENOMEM. */
@@ -57,7 +57,7 @@ void shlogfs_fw_poll_log(fuse_req_t req, struct shlogfs_handle *h,
 			 struct fuse_pollhandle *ph);
 /** After an append to @p p: wake its waiting reads and polls if @p rc
  *  is 0 (it succeeded); returns @p rc. */
-int shlogfs_fw_after(shlog_part *p, int rc);
+int shlogfs_fw_after(shlogfs_bpart *p, int rc);
 /** After topic @p topic changed (deleted, a partition added, a cursor
  *  removed): its followers' waiting reads are served again (those of a
  *  removed name end with ENOENT), their polls are notified. */

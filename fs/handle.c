@@ -51,7 +51,9 @@ int shlogfs_handle_open(struct shlogfs *fs, struct shlogfs_node *n,
 
 	if (!h)
 		return -ENOMEM;
-	rc = n->kind->open ? n->kind->open(fs, n, h, c, fi) : -EISDIR;
+	rc = (fi->flags & O_ACCMODE) != O_RDONLY ? shlogfs_writer_new(fs->store, &h->writer) : 0;
+	if (rc == 0)
+		rc = n->kind->open ? n->kind->open(fs, n, h, c, fi) : -EISDIR;
 	if (rc == 0)
 		rc = shlogfs_pc_open(fs, h, fi);
 	if (rc == 0)
@@ -123,12 +125,13 @@ static void shlogfs_handle_finish(struct shlogfs *fs, struct shlogfs_handle *h)
 static void shlogfs_handle_free(struct shlogfs_handle *h)
 {
 	if (h->part)
-		shlog_part_put(h->part);
+		shlogfs_part_put(h->part);
 	for (uint32_t i = 0; i < h->nparts; i++)
-		shlog_part_put(h->parts[i]);
+		shlogfs_part_put(h->parts[i]);
 	if (h->batch)
 		for (uint32_t i = 0; i < h->nparts; i++)
 			shlogfs_buf_free(&h->batch[i]);
+	shlogfs_writer_free(h->writer);
 	free(h->parts);
 	free(h->batch);
 	free(h->ext);

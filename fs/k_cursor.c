@@ -142,19 +142,19 @@ static void shlogfs_reader_drop(struct shlogfs_handle *h)
 
 /* Where cursor @p name of @p p reads from now: its seq (not below the
  * first retained message) and that message's log offset. */
-static int shlogfs_cursor_where(shlog_part *p, const char *name,
+static int shlogfs_cursor_where(shlogfs_bpart *p, const char *name,
 				uint64_t *seq, uint64_t *off)
 {
 	struct shlog_part_info in;
-	int rc = shlog_cursor_get(p, name, seq);
+	int rc = shlogfs_cursor_get(p, name, seq);
 
 	if (rc == 0)
-		rc = shlog_part_info(p, &in);
+		rc = shlogfs_part_info(p, &in);
 	if (rc)
 		return rc;
 	if (*seq < in.start_seq)
 		*seq = in.start_seq;
-	rc = shlog_part_seek_seq(p, *seq, off);
+	rc = shlogfs_part_seek_seq(p, *seq, off);
 	if (rc == -ENODATA) { /* retention moved the start meanwhile */
 		*seq = in.start_seq;
 		*off = in.start_off;
@@ -181,7 +181,7 @@ static int shlogfs_cursors_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 				   const char *name, struct shlogfs_name *out)
 {
 	uint64_t seq;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	*out = (struct shlogfs_name){ d->kind->priv, d->topic, d->part, name };
@@ -189,8 +189,8 @@ static int shlogfs_cursors_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 		return -ENOENT;
 	if ((rc = shlogfs_node_part(fs, d, &p)))
 		return rc;
-	rc = shlog_cursor_get(p, name, &seq);
-	shlog_part_put(p);
+	rc = shlogfs_cursor_get(p, name, &seq);
+	shlogfs_part_put(p);
 	return rc;
 }
 
@@ -205,13 +205,13 @@ static int shlogfs_cursors_list_one(const char *name, uint64_t seq, void *arg)
 static int shlogfs_cursors_list(struct shlogfs *fs, struct shlogfs_node *d,
 				struct shlogfs_dir *out)
 {
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc = shlogfs_node_part(fs, d, &p);
 
 	if (rc)
 		return rc;
-	rc = shlog_cursor_foreach(p, shlogfs_cursors_list_one, out);
-	shlog_part_put(p);
+	rc = shlogfs_cursor_foreach(p, shlogfs_cursors_list_one, out);
+	shlogfs_part_put(p);
 	return rc > 0 ? -ENOMEM : rc;
 }
 
@@ -231,15 +231,15 @@ static int shlogfs_cursors_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 {
 	struct shlogfs_name nm = { &shlogfs_kind_cursor, d->topic, d->part, name };
 	struct shlogfs_name sm = { &shlogfs_kind_stream, d->topic, d->part, name };
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	if (shlog_cursor_name_check(name))
 		return -ENOENT;
 	if ((rc = shlogfs_node_part(fs, d, &p)))
 		return rc;
-	rc = shlog_cursor_delete(p, name);
-	shlog_part_put(p);
+	rc = shlogfs_cursor_delete(p, name);
+	shlogfs_part_put(p);
 	if (rc == 0) {
 		shlogfs_node_unlink_name(fs, &nm);
 		shlogfs_node_unlink_name(fs, &sm);
@@ -275,7 +275,7 @@ static int shlogfs_cursor_commit_at(struct shlogfs_handle *h, uint64_t pos)
 	int rc = 0;
 
 	if (pos != c[CUR_SAVED] &&
-	    (rc = shlog_cursor_set(h->part, h->key, pos, 0)) == 0)
+	    (rc = shlogfs_cursor_set(h->part, h->key, pos, 0)) == 0)
 		c[CUR_SAVED] = pos;
 	if (rc)
 		shlogfs_log(LOG_WARNING, "%s/%u: cursor %s: commit at %llu failed: %s",
@@ -467,7 +467,7 @@ static int shlogfs_cursor_set_line(struct shlogfs_handle *h, const char *s,
 	num[len] = '\0';
 	if (shlog_u64_parse(num, &seq))
 		return -EINVAL;
-	return shlog_cursor_set(h->part, h->key, seq, 0);
+	return shlogfs_cursor_set(h->part, h->key, seq, 0);
 }
 
 /* Apply every whole line h->buf holds (h->lock held); the rest stays. */
@@ -571,17 +571,17 @@ static int shlogfs_cursor_attr(struct shlogfs *fs, struct shlogfs_node *n,
 {
 	struct shlog_part_info in;
 	uint64_t seq, off = 0;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	(void)req;
 	if ((rc = shlogfs_node_part(fs, n, &p)))
 		return rc;
 	if ((rc = shlogfs_cursor_where(p, n->name, &seq, &off)) == 0 &&
-	    (rc = shlog_part_info(p, &in)) == 0)
+	    (rc = shlogfs_part_info(p, &in)) == 0)
 		shlogfs_stat_size(st, in.end_off > off ? in.end_off - off : 0,
 				  in.last_flush_ns);
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	st->st_mode = shlogfs_cursor_bits(st->st_mode);
 	return rc;
 }
@@ -593,15 +593,15 @@ static int shlogfs_cursor_make(struct shlogfs *fs, struct shlogfs_node *d,
 			       const char *name, int excl)
 {
 	struct shlog_part_info in;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc = shlogfs_node_part(fs, d, &p);
 
 	if (rc)
 		return rc;
-	if ((rc = shlog_part_info(p, &in)) == 0)
-		rc = shlog_cursor_set(p, name, in.start_seq,
+	if ((rc = shlogfs_part_info(p, &in)) == 0)
+		rc = shlogfs_cursor_set(p, name, in.start_seq,
 				      SHLOG_CURSOR_CREATE | SHLOG_CURSOR_EXCL);
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	return rc == -EEXIST && !excl ? 0 : rc;
 }
 

@@ -49,12 +49,12 @@ static int shlogfs_delete_allowed(struct shlogfs *fs, uid_t uid,
 	uint32_t np;
 	int rc;
 
-	if ((rc = shlog_topic_nparts(fs->store, topic, &np)))
+	if ((rc = shlogfs_topic_nparts(fs->store, topic, &np)))
 		return rc;
 	if (uid == 0)
 		return 0;
 	for (int64_t i = -1; i < (int64_t)np; i++) {
-		if ((rc = shlog_dir_stat(fs->store, topic, i, &st)))
+		if ((rc = shlogfs_dir_stat(fs->store, topic, i, &st)))
 			return rc;
 		if (st.st_uid == uid)
 			continue;
@@ -79,7 +79,7 @@ static int shlogfs_delete_topic(struct shlogfs *fs, uid_t uid,
 	pthread_mutex_lock(&fs->mk_lock);
 	rc = shlogfs_delete_allowed(fs, uid, topic);
 	if (rc == 0)
-		rc = shlog_topic_delete(fs->store, topic);
+		rc = shlogfs_topic_delete(fs->store, topic);
 	pthread_mutex_unlock(&fs->mk_lock);
 	if (rc == 0)
 		shlogfs_node_unlink_topic(fs, topic);

@@ -79,7 +79,7 @@ static int shlogfs_tfollow_open(struct shlogfs *fs, struct shlogfs_node *n,
 	int rc;
 
 	if ((rc = shlogfs_follow_flags(fi)) ||
-	    (rc = shlog_topic_nparts(fs->store, n->topic, &np)))
+	    (rc = shlogfs_topic_nparts(fs->store, n->topic, &np)))
 		return rc;
 	if ((rc = shlogfs_access_parts(fs, c, n->topic, np, R_OK, &bad))) {
 		if (rc == -EACCES)
@@ -91,7 +91,7 @@ static int shlogfs_tfollow_open(struct shlogfs *fs, struct shlogfs_node *n,
 	if (!(h->parts = calloc(np ? np : 1, sizeof *h->parts)))
 		return -ENOMEM;
 	for (; h->nparts < np; h->nparts++)
-		if ((rc = shlog_part_get(fs->store, n->topic, h->nparts,
+		if ((rc = shlogfs_part_get(fs->store, n->topic, h->nparts,
 					 &h->parts[h->nparts])))
 			return rc;
 	return shlogfs_fw_open_topic(fs, h, c);

@@ -52,13 +52,13 @@ static int shlogfs_key_size(struct shlogfs *fs, struct shlogfs_node *n,
 			    const char *name, uint64_t *size)
 {
 	struct shlog_keyref ref;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc = shlogfs_node_part(fs, n, &p);
 
 	if (rc)
 		return rc;
-	rc = shlog_key_lookup(p, name, strlen(name), &ref);
-	shlog_part_put(p);
+	rc = shlogfs_key_lookup(p, name, strlen(name), &ref);
+	shlogfs_part_put(p);
 	if (rc == 0)
 		*size = (uint64_t)ref.len - ref.klen;
 	return rc;
@@ -95,13 +95,13 @@ static int shlogfs_keys_list_one(const void *key, size_t klen,
 static int shlogfs_keys_list(struct shlogfs *fs, struct shlogfs_node *d,
 			     struct shlogfs_dir *out)
 {
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc = shlogfs_node_part(fs, d, &p);
 
 	if (rc)
 		return rc;
-	rc = shlog_key_foreach(p, shlogfs_keys_list_one, out);
-	shlog_part_put(p);
+	rc = shlogfs_key_foreach(p, shlogfs_keys_list_one, out);
+	shlogfs_part_put(p);
 	return rc > 0 ? -ENOMEM : rc;
 }
 
@@ -115,8 +115,8 @@ static fuse_ino_t shlogfs_keys_peek(struct shlogfs *fs, struct shlogfs_node *d,
 }
 
 /* Append "key<TAB>@p val" to @p p (an empty value: a tombstone). */
-static int shlogfs_key_append(shlog_part *p, const char *key, size_t klen,
-			      const char *val, size_t vlen, int flags)
+static int shlogfs_key_append(shlogfs_bpart *p, shlogfs_bwriter *w, const char *key,
+			      size_t klen, const char *val, size_t vlen, int flags)
 {
 	struct shlogfs_buf msg = { 0 };
 	int rc;
@@ -124,8 +124,8 @@ static int shlogfs_key_append(shlog_part *p, const char *key, size_t klen,
 	if ((rc = shlogfs_buf_add(&msg, key, klen)) == 0 &&
 	    (rc = shlogfs_buf_add(&msg, "\t", 1)) == 0 &&
 	    (rc = shlogfs_buf_add(&msg, val, vlen)) == 0)
-		rc = shlogfs_fw_after(p, shlog_part_append(p, msg.p, msg.len,
-							   flags, NULL));
+		rc = shlogfs_fw_after(p, shlogfs_part_append(p, w, msg.p, msg.len,
+							     flags, NULL));
 	shlogfs_buf_free(&msg);
 	return rc;
 }
@@ -138,7 +138,7 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 	struct shlogfs_name log = { &shlogfs_kind_log, d->topic, d->part, NULL };
 	struct shlog_keyref ref;
 	size_t len = strlen(name);
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	if (shlogfs_key_name_check(name))
@@ -151,7 +151,7 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 	}
 	if ((rc = shlogfs_node_part(fs, d, &p)))
 		return rc;
-	rc = shlog_key_lookup(p, name, len, &ref);
+	rc = shlogfs_key_lookup(p, name, len, &ref);
 	if (rc == 0 && shlogfs_restore_span_has(fs, d->topic, d->part, ref.off)) {
 		/* tar unlinks an old archive's keys/K before extracting it */
 		shlogfs_log(LOG_NOTICE, "%s/%u: rm of keys/%s refused (EPERM): its "
@@ -160,10 +160,10 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 		rc = -EPERM;
 	}
 	if (rc == 0 && (rc = shlogfs_pc_feed_begin(fs, &log)) == 0) {
-		rc = shlogfs_key_append(p, name, len, "", 0, 0);
+		rc = shlogfs_key_append(p, NULL, name, len, "", 0, 0);
 		shlogfs_pc_feed_end(fs, &log);
 	}
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	if (rc == 0)
 		shlogfs_node_unlink_name(fs, &nm);
 	return rc;
@@ -175,7 +175,7 @@ static int shlogfs_keys_unlink(struct shlogfs *fs, struct shlogfs_node *d,
 static int shlogfs_key_load(struct shlogfs_handle *h)
 {
 	struct shlog_keyref ref;
-	int rc = shlog_key_lookup(h->part, h->key, h->klen, &ref);
+	int rc = shlogfs_key_lookup(h->part, h->key, h->klen, &ref);
 
 	h->buf.len = 0;
 	if (rc == -ENOENT)
@@ -187,7 +187,7 @@ static int shlogfs_key_load(struct shlogfs_handle *h)
 	if ((rc = shlogfs_buf_reserve(&h->buf, vlen + 1)))
 		return rc;
 	while (h->buf.len < vlen) {
-		ssize_t r = shlog_part_read(h->part, off + h->buf.len,
+		ssize_t r = shlogfs_part_read(h->part, off + h->buf.len,
 					    h->buf.p + h->buf.len,
 					    vlen - h->buf.len);
 		if (r <= 0)
@@ -207,13 +207,13 @@ static int shlogfs_key_same(struct shlogfs_handle *h, const char *val,
 	char tmp[4096];
 	uint64_t off;
 
-	if (shlog_key_lookup(h->part, h->key, h->klen, &ref) ||
+	if (shlogfs_key_lookup(h->part, h->key, h->klen, &ref) ||
 	    ref.len != ref.klen + 1 + vlen)
 		return 0;
 	off = ref.off + ref.klen + 1;
 	for (size_t at = 0; at < vlen;) {
 		size_t want = vlen - at < sizeof tmp ? vlen - at : sizeof tmp;
-		ssize_t r = shlog_part_read(h->part, off + at, tmp, want);
+		ssize_t r = shlogfs_part_read(h->part, off + at, tmp, want);
 		if (r <= 0 || memcmp(tmp, val + at, (size_t)r) != 0)
 			return 0;
 		at += (size_t)r;
@@ -238,7 +238,7 @@ static int shlogfs_key_commit(struct shlogfs_handle *h, int flags)
 	if (vlen > 0 && h->restore && shlogfs_key_same(h, h->buf.p, vlen))
 		rc = 0;
 	else
-		rc = shlogfs_key_append(h->part, h->key, h->klen, h->buf.p,
+		rc = shlogfs_key_append(h->part, h->writer, h->key, h->klen, h->buf.p,
 					vlen, flags);
 	if (rc == 0)
 		h->dirty = 0;
@@ -258,11 +258,11 @@ static int shlogfs_key_commit_locked(struct shlogfs_handle *h)
 
 /* 1 if the latest value of @p n's key was appended by a restore. */
 static int shlogfs_key_restored(struct shlogfs *fs, struct shlogfs_node *n,
-				shlog_part *p)
+				shlogfs_bpart *p)
 {
 	struct shlog_keyref ref;
 
-	return shlog_key_lookup(p, n->name, n->nlen, &ref) == 0 &&
+	return shlogfs_key_lookup(p, n->name, n->nlen, &ref) == 0 &&
 	       shlogfs_restore_span_has(fs, n->topic, n->part, ref.off);
 }
 
@@ -419,7 +419,7 @@ static int shlogfs_key_fsync(struct shlogfs_handle *h)
 {
 	int rc = shlogfs_key_commit_locked(h);
 
-	return rc ? rc : shlog_part_sync(h->part);
+	return rc ? rc : shlogfs_part_sync(h->part, h->writer);
 }
 
 /* release op: a value not committed yet is committed now. */
@@ -450,7 +450,7 @@ static int shlogfs_key_attr(struct shlogfs *fs, struct shlogfs_node *n,
 static int shlogfs_key_stat_new(struct shlogfs *fs, struct shlogfs_node *n,
 				struct stat *st)
 {
-	int rc = shlog_dir_stat(fs->store, n->topic, n->part, st);
+	int rc = shlogfs_dir_stat(fs->store, n->topic, n->part, st);
 
 	st->st_mode = shlogfs_kind_mode(&shlogfs_kind_key, st->st_mode);
 	st->st_size = 0;

@@ -6,7 +6,7 @@
  *
  * Writes to a log are lines, framed by frame.c.  Each handle keeps its
  * unfinished last line; complete lines go to the engine with one
- * shlog_part_append_lines() per write request (two when an unfinished
+ * shlogfs_part_append_lines() per write request (two when an unfinished
  * line from an earlier request is completed), so lines of two handles
  * never interleave.  The unfinished line becomes a message, with a '\n'
  * added, at release (the last close of the open file).  A line over
@@ -284,8 +284,8 @@ static int shlogfs_log_emit(void *arg, const char *lines, size_t len)
 {
 	struct shlogfs_sink *s = arg;
 
-	return shlogfs_fw_after(s->h->part, shlog_part_append_lines(s->h->part,
-				lines, len, s->flags, NULL));
+	return shlogfs_fw_after(s->h->part, shlogfs_part_append_lines(
+			s->h->part, s->h->writer, lines, len, s->flags, NULL));
 }
 
 /* LOG: append the complete lines of one request; bytes taken or -errno. */
@@ -302,7 +302,7 @@ static ssize_t shlogfs_log_put(struct shlogfs *fs, struct shlogfs_handle *h,
 static int shlogfs_log_end(struct shlogfs_handle *h, uint64_t *end)
 {
 	struct shlog_part_info in;
-	int rc = shlog_part_info(h->part, &in);
+	int rc = shlogfs_part_info(h->part, &in);
 
 	if (rc == 0)
 		*end = in.end_off;
@@ -314,18 +314,18 @@ static int shlogfs_log_attr(struct shlogfs *fs, struct shlogfs_node *n,
 			    fuse_req_t req, struct stat *st)
 {
 	struct shlog_part_info in;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	(void)req;
 	if ((rc = shlogfs_node_part(fs, n, &p)))
 		return rc;
 	shlogfs_pc_attr_begin(fs, n);
-	if ((rc = shlog_part_info(p, &in)) == 0)
+	if ((rc = shlogfs_part_info(p, &in)) == 0)
 		shlogfs_stat_size(st, in.end_off + shlogfs_wb_pending(n),
 				  in.last_flush_ns);
 	shlogfs_pc_attr_end(fs, n, rc ? 0 : (uint64_t)st->st_size);
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	return rc;
 }
 
@@ -363,7 +363,7 @@ static int shlogfs_log_open(struct shlogfs *fs, struct shlogfs_node *n,
 	if ((rc = shlogfs_node_part(fs, n, &h->part)))
 		return rc;
 	if ((fi->flags & O_TRUNC) &&
-	    ((rc = shlog_part_info(h->part, &in)) || in.end_off > 0))
+	    ((rc = shlogfs_part_info(h->part, &in)) || in.end_off > 0))
 		return rc ? rc : -EPERM;
 	if (fs->wb_on)
 		return shlogfs_open_wb_log(fs, h, fi,
@@ -397,7 +397,7 @@ static ssize_t shlogfs_log_write(struct shlogfs *fs, struct shlogfs_handle *h,
 /* fsync op: everything written before is durable on return. */
 static int shlogfs_log_fsync(struct shlogfs_handle *h)
 {
-	return shlog_part_sync(h->part);
+	return shlogfs_part_sync(h->part, h->writer);
 }
 
 /* release op: the last writer seals the stream (-o writeback), then the
@@ -412,13 +412,13 @@ static int shlogfs_log_release(struct shlogfs *fs, struct shlogfs_handle *h)
 
 /*
  * Queue one complete line (with its '\n') for its partition: keyed lines
- * by FNV-1a of the key, keyless ones round robin over all writers.
+ * by the backend's partitioner, keyless ones round robin over all writers.
  */
 static int shlogfs_tlog_route(struct shlogfs_handle *h, const char *line,
 			      size_t len)
 {
 	size_t klen = shlog_msg_key(line, len - 1);
-	uint32_t i = klen ? shlogfs_fnv1a(line, klen) % h->nparts
+	uint32_t i = klen ? shlogfs_key_route(line, klen, h->nparts)
 			  : __atomic_fetch_add(&h->node->rr, 1, __ATOMIC_RELAXED) %
 			    h->nparts;
 
@@ -442,8 +442,8 @@ static int shlogfs_tlog_send(struct shlogfs_handle *h, int flags)
 		struct shlogfs_buf *b = &h->batch[i];
 		if (b->len == 0)
 			continue;
-		int r = shlogfs_fw_after(h->parts[i], shlog_part_append_lines(
-				h->parts[i], b->p, b->len, flags, NULL));
+		int r = shlogfs_fw_after(h->parts[i], shlogfs_part_append_lines(
+				h->parts[i], h->writer, b->p, b->len, flags, NULL));
 		shlogfs_buf_free(b); /* held only for the request (budget) */
 		if (r < 0 && rc == 0)
 			rc = r;
@@ -469,7 +469,7 @@ static int shlogfs_tlog_end(struct shlogfs_handle *h, uint64_t *end)
 	*end = 0;
 	for (uint32_t i = 0; i < h->nparts; i++) {
 		struct shlog_part_info in;
-		int rc = shlog_part_info(h->parts[i], &in);
+		int rc = shlogfs_part_info(h->parts[i], &in);
 		if (rc)
 			return rc;
 		*end += in.end_off - in.start_off;
@@ -482,18 +482,18 @@ static int shlogfs_tlog_size(struct shlogfs *fs, const char *topic,
 			     uint64_t *size, int64_t *mtime_ns)
 {
 	uint32_t nparts;
-	int rc = shlog_topic_nparts(fs->store, topic, &nparts);
+	int rc = shlogfs_topic_nparts(fs->store, topic, &nparts);
 
 	*size = 0;
 	*mtime_ns = 0;
 	for (uint32_t i = 0; rc == 0 && i < nparts; i++) {
 		struct shlog_part_info in;
-		shlog_part *p;
-		rc = shlog_part_get(fs->store, topic, i, &p);
+		shlogfs_bpart *p;
+		rc = shlogfs_part_get(fs->store, topic, i, &p);
 		if (rc)
 			break;
-		rc = shlog_part_info(p, &in);
-		shlog_part_put(p);
+		rc = shlogfs_part_info(p, &in);
+		shlogfs_part_put(p);
 		*size += in.end_off - in.start_off;
 		if (in.last_flush_ns > *mtime_ns)
 			*mtime_ns = in.last_flush_ns;
@@ -512,7 +512,7 @@ static int shlogfs_tlog_readable(struct shlogfs *fs, fuse_req_t req,
 	shlogfs_cred_get(req, &c);
 	if (c.uid == 0)
 		return 1;
-	if (shlog_topic_nparts(fs->store, topic, &nparts))
+	if (shlogfs_topic_nparts(fs->store, topic, &nparts))
 		return 0;
 	return shlogfs_access_parts(fs, &c, topic, nparts, R_OK, NULL) == 0;
 }
@@ -565,7 +565,7 @@ static int shlogfs_tlog_setup(struct shlogfs *fs, struct shlogfs_node *n,
 	int reader = (mask & R_OK) != 0;
 	uint64_t total = 0;
 	uint32_t np;
-	int rc = shlog_topic_nparts(fs->store, n->topic, &np);
+	int rc = shlogfs_topic_nparts(fs->store, n->topic, &np);
 
 	if (rc == 0)
 		rc = shlogfs_tlog_access(fs, n, c, np, mask);
@@ -578,13 +578,13 @@ static int shlogfs_tlog_setup(struct shlogfs *fs, struct shlogfs_node *n,
 		return -ENOMEM;
 	for (; h->nparts < np; h->nparts++) {
 		struct shlog_part_info in;
-		rc = shlog_part_get(fs->store, n->topic, h->nparts,
+		rc = shlogfs_part_get(fs->store, n->topic, h->nparts,
 				    &h->parts[h->nparts]);
 		if (rc)
 			return rc;
 		if (!reader)
 			continue;
-		if ((rc = shlog_part_info(h->parts[h->nparts], &in)))
+		if ((rc = shlogfs_part_info(h->parts[h->nparts], &in)))
 			return rc;
 		h->ext[2 * h->nparts] = in.start_off;
 		h->ext[2 * h->nparts + 1] = in.end_off;
@@ -671,7 +671,7 @@ static int shlogfs_tlog_fsync(struct shlogfs_handle *h)
 	int rc = 0;
 
 	for (uint32_t i = 0; rc == 0 && i < h->nparts; i++)
-		rc = shlog_part_sync(h->parts[i]);
+		rc = shlogfs_part_sync(h->parts[i], h->writer);
 	return rc;
 }
 
@@ -686,11 +686,11 @@ static int shlogfs_tlog_release(struct shlogfs *fs, struct shlogfs_handle *h)
 
 /* Set the mtime partition @p p of @p topic shows while its size stays. */
 static int shlogfs_part_utimens(struct shlogfs *fs, const char *topic,
-				uint32_t part, shlog_part *p,
+				uint32_t part, shlogfs_bpart *p,
 				const struct timespec *mtime)
 {
 	struct shlog_part_info in;
-	int rc = shlog_part_info(p, &in);
+	int rc = shlogfs_part_info(p, &in);
 
 	if (rc == 0)
 		rc = shlogfs_restore_set_time(fs, topic, part, mtime, in.end_off);
@@ -701,27 +701,27 @@ static int shlogfs_part_utimens(struct shlogfs *fs, const char *topic,
 static int shlogfs_log_utimens(struct shlogfs *fs, struct shlogfs_node *n,
 			       const struct timespec *mtime)
 {
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc = shlogfs_node_part(fs, n, &p);
 
 	if (rc)
 		return rc;
 	rc = shlogfs_part_utimens(fs, n->topic, n->part, p, mtime);
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	return rc;
 }
 
 /* ==== restore names: <topic>/<p>/<new name> =========================== */
 
 /* 0 if the log holds @p buf at @p off, else -EPERM (or the read's error). */
-static int shlogfs_rname_same(shlog_part *p, const char *buf, size_t size,
+static int shlogfs_rname_same(shlogfs_bpart *p, const char *buf, size_t size,
 			      uint64_t off)
 {
 	char tmp[16384];
 
 	while (size) {
 		size_t want = size < sizeof tmp ? size : sizeof tmp;
-		ssize_t r = shlog_part_read(p, off, tmp, want);
+		ssize_t r = shlogfs_part_read(p, off, tmp, want);
 		if (r <= 0)
 			return r == 0 || r == -ENODATA ? -EPERM : (int)r;
 		if (memcmp(tmp, buf, (size_t)r) != 0)

@@ -50,7 +50,7 @@ static int shlogfs_root_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	if (shlog_topic_name_check(name))
 		return -ENOENT;
 	out->kind = &shlogfs_kind_topic;
-	return shlog_topic_nparts(fs->store, name, &nparts);
+	return shlogfs_topic_nparts(fs->store, name, &nparts);
 }
 
 /* shlog_topic_foreach callback: list a topic. */
@@ -73,11 +73,11 @@ static int shlogfs_root_list_aside(const char *topic, int64_t part, int err,
 static int shlogfs_root_list(struct shlogfs *fs, struct shlogfs_node *d,
 			     struct shlogfs_dir *out)
 {
-	int rc = shlog_topic_foreach(fs->store, shlogfs_root_list_topic, out);
+	int rc = shlogfs_topic_foreach(fs->store, shlogfs_root_list_topic, out);
 
 	(void)d;
 	if (rc == 0)
-		rc = shlog_store_aside_foreach(fs->store, shlogfs_root_list_aside,
+		rc = shlogfs_aside_foreach(fs->store, shlogfs_root_list_aside,
 					       out);
 	return rc > 0 ? -ENOMEM : rc;
 }
@@ -114,7 +114,7 @@ static int shlogfs_root_mkdir_topic(struct shlogfs *fs, fuse_req_t req,
 	if (rc == 0)
 		rc = shlogfs_quota_check(fs, fuse_req_ctx(req)->uid, 1, np);
 	if (rc == 0)
-		rc = shlog_topic_create(fs->store, name, np);
+		rc = shlogfs_topic_create(fs->store, name, np);
 	if (rc)
 		return rc;
 	shlogfs_restore_forget(fs, name); /* of a topic of that name before */
@@ -182,8 +182,8 @@ static int shlogfs_root_attr(struct shlogfs *fs, struct shlogfs_node *n,
 
 	(void)n;
 	(void)req;
-	shlog_topic_foreach(fs->store, shlogfs_root_count_topic, &links);
-	shlog_store_aside_foreach(fs->store, shlogfs_root_count_aside, &links);
+	shlogfs_topic_foreach(fs->store, shlogfs_root_count_topic, &links);
+	shlogfs_aside_foreach(fs->store, shlogfs_root_count_aside, &links);
 	st->st_nlink = links;
 	return 0;
 }

@@ -25,7 +25,7 @@
 
 /** A status file's text (its kind's priv). */
 struct shlogfs_status {
-	int (*make)(shlog_part *p, struct shlogfs_buf *out);
+	int (*make)(shlogfs_bpart *p, struct shlogfs_buf *out);
 	int remember;  /**< its size is kept with the state it was made from */
 };
 
@@ -37,7 +37,7 @@ static const struct shlogfs_status *shlogfs_status_of(const struct shlogfs_kind 
 
 /* The text of status node @p n. */
 static int shlogfs_status_make_text(const struct shlogfs_node *n,
-				    shlog_part *p, struct shlogfs_buf *out)
+				    shlogfs_bpart *p, struct shlogfs_buf *out)
 {
 	return shlogfs_status_of(n->kind)->make(p, out);
 }
@@ -95,14 +95,14 @@ static int shlogfs_status_known(struct shlogfs *fs, struct shlogfs_node *n,
 
 /* The size a read would return now: the remembered one, or a text's. */
 static int shlogfs_status_size(struct shlogfs *fs, struct shlogfs_node *n,
-			       shlog_part *p, uint64_t *size)
+			       shlogfs_bpart *p, uint64_t *size)
 {
 	struct shlogfs_buf text = { 0 };
 	struct shlog_part_info in;
 	int rc;
 
 	if (shlogfs_status_of(n->kind)->remember) {
-		if ((rc = shlog_part_info(p, &in)))
+		if ((rc = shlogfs_part_info(p, &in)))
 			return rc;
 		if (shlogfs_status_known(fs, n, &in, size))
 			return 0;
@@ -121,14 +121,14 @@ static int shlogfs_status_attr(struct shlogfs *fs, struct shlogfs_node *n,
 			       fuse_req_t req, struct stat *st)
 {
 	uint64_t size = 0;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc = 0;
 
 	(void)req;
 	if (!shlogfs_node_snap_size(fs, n, &size) &&
 	    (rc = shlogfs_node_part(fs, n, &p)) == 0) {
 		rc = shlogfs_status_size(fs, n, p, &size);
-		shlog_part_put(p);
+		shlogfs_part_put(p);
 	}
 	if (rc == 0)
 		shlogfs_stat_size(st, size, 0);
@@ -151,7 +151,7 @@ static int shlogfs_status_open(struct shlogfs *fs, struct shlogfs_node *n,
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
 	if ((rc = shlogfs_node_part(fs, n, &h->part)) ||
-	    (rc = shlog_part_info(h->part, &in)) ||
+	    (rc = shlogfs_part_info(h->part, &in)) ||
 	    (rc = shlogfs_status_make_text(n, h->part, &h->buf)))
 		return rc;
 	shlogfs_handle_snap(fs, h, h->buf.len);
@@ -160,16 +160,48 @@ static int shlogfs_status_open(struct shlogfs *fs, struct shlogfs_node *n,
 	return 0;
 }
 
+/* ==== the texts ======================================================= */
+
+/* The text of <p>/anchor. */
+static int shlogfs_status_anchor_text(shlogfs_bpart *p, struct shlogfs_buf *out)
+{
+	struct shlog_part_info in;
+	int rc = shlogfs_part_info(p, &in);
+
+	return rc < 0 ? rc : shlogfs_text_anchor(&in, out);
+}
+
+/* The text of <p>/stats. */
+static int shlogfs_status_stats_text(shlogfs_bpart *p, struct shlogfs_buf *out)
+{
+	struct shlog_part_info in;
+	int rc = shlogfs_part_info(p, &in);
+
+	return rc < 0 ? rc : shlogfs_text_stats(&in, out);
+}
+
+/* The text of <p>/index: one line per entry. */
+static int shlogfs_status_index_text(shlogfs_bpart *p, struct shlogfs_buf *out)
+{
+	int rc;
+
+	shlogfs_text_index_begin(out);
+	rc = shlogfs_part_index_foreach(p, shlogfs_text_index_entry, out);
+	if (rc < 0)
+		return rc;
+	return rc > 0 ? -ENOMEM : 0;
+}
+
 /* ==== the kinds ======================================================= */
 
 static const struct shlogfs_status shlogfs_status_anchor = {
-	shlogfs_text_anchor, 0,
+	shlogfs_status_anchor_text, 0,
 };
 static const struct shlogfs_status shlogfs_status_index = {
-	shlogfs_text_index, 1,
+	shlogfs_status_index_text, 1,
 };
 static const struct shlogfs_status shlogfs_status_stats = {
-	shlogfs_text_stats, 0,
+	shlogfs_status_stats_text, 0,
 };
 
 #define SHLOGFS_STATUS_KIND(file_name, desc)                           \

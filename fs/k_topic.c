@@ -62,7 +62,7 @@ static int shlogfs_topic_resolve(struct shlogfs *fs, struct shlogfs_node *d,
 	}
 	if (shlog_part_name_parse(name, &out->part))
 		return -ENOENT;
-	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
+	if ((rc = shlogfs_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
 	out->kind = &shlogfs_kind_part;
 	return out->part < nparts && !shlogfs_topic_hidden(fs, d, out->part) ?
@@ -77,7 +77,7 @@ static int shlogfs_topic_list(struct shlogfs *fs, struct shlogfs_node *d,
 	char num[16];
 	int rc;
 
-	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
+	if ((rc = shlogfs_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
 	for (uint32_t i = 0; i < nparts; i++) {
 		if (shlogfs_topic_hidden(fs, d, i))
@@ -105,7 +105,7 @@ static int shlogfs_topic_attr(struct shlogfs *fs, struct shlogfs_node *n,
 			      fuse_req_t req, struct stat *st)
 {
 	uint32_t nparts;
-	int rc = shlog_topic_nparts(fs->store, n->topic, &nparts);
+	int rc = shlogfs_topic_nparts(fs->store, n->topic, &nparts);
 
 	(void)req;
 	if (rc)
@@ -149,7 +149,7 @@ static int shlogfs_topic_add_to(struct shlogfs *fs, fuse_req_t req,
 	int rc = 0;
 
 	for (uint32_t i = nparts; rc == 0 && i <= want; i++) {
-		if ((rc = shlog_topic_add_part(fs->store, d->topic, &got)))
+		if ((rc = shlogfs_topic_add_part(fs->store, d->topic, &got)))
 			break;
 		if (got != i)
 			return -EEXIST; /* another mkdir won the race */
@@ -174,7 +174,7 @@ static int shlogfs_topic_mkdir_part(struct shlogfs *fs, fuse_req_t req,
 		return -EEXIST;
 	if (shlog_part_name_parse(name, &want))
 		return -EINVAL;
-	if ((rc = shlog_topic_nparts(fs->store, d->topic, &nparts)))
+	if ((rc = shlogfs_topic_nparts(fs->store, d->topic, &nparts)))
 		return rc;
 	*out = want;
 	if (want < nparts)

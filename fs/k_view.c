@@ -45,20 +45,20 @@ static int shlogfs_at_base(struct shlogfs *fs, struct shlogfs_node *where,
 			   const char *name, uint64_t *base)
 {
 	uint64_t seq;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	if (shlog_u64_parse(name, &seq) || (name[0] == '0' && name[1]))
 		return -ENOENT; /* one spelling per number: no leading zeros */
 	if ((rc = shlogfs_node_part(fs, where, &p)))
 		return rc;
-	rc = shlog_part_seek_seq(p, seq, base);
+	rc = shlogfs_part_seek_seq(p, seq, base);
 	if (rc == -ENODATA) {
 		struct shlog_part_info in;
-		rc = shlog_part_info(p, &in);
+		rc = shlogfs_part_info(p, &in);
 		*base = in.start_off;
 	}
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	return rc == -ERANGE ? -ENOENT : rc;
 }
 
@@ -71,15 +71,15 @@ static int shlogfs_since_base(struct shlogfs *fs, struct shlogfs_node *where,
 {
 	int64_t ns;
 	uint64_t seq;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	if (shlog_time_parse(name, &ns))
 		return -ENOENT;
 	if ((rc = shlogfs_node_part(fs, where, &p)))
 		return rc;
-	rc = shlog_part_seek_time(p, ns, &seq, base);
-	shlog_part_put(p);
+	rc = shlogfs_part_seek_time(p, ns, &seq, base);
+	shlogfs_part_put(p);
 	return rc;
 }
 
@@ -111,7 +111,7 @@ static int shlogfs_view_attr(struct shlogfs *fs, struct shlogfs_node *n,
 {
 	struct shlog_part_info in;
 	uint64_t size = 0, base = 0;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	int rc;
 
 	(void)req;
@@ -123,10 +123,10 @@ static int shlogfs_view_attr(struct shlogfs *fs, struct shlogfs_node *n,
 		return rc;
 	/* a view's start is found again at every stat, before its end */
 	if ((rc = shlogfs_view_base(fs, n, &base)) == 0 &&
-	    (rc = shlog_part_info(p, &in)) == 0)
+	    (rc = shlogfs_part_info(p, &in)) == 0)
 		shlogfs_stat_size(st, in.end_off > base ? in.end_off - base : 0,
 				  in.last_flush_ns);
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	return rc;
 }
 

@@ -480,6 +480,9 @@ int shlogfs_kpart_info(struct shlogfs_bpart *p, struct shlog_part_info *o)
 	o->end_off = o->committed_off = in.end.pos;
 	o->anchor_gen = in.gen;
 	o->last_flush_ns = in.end.ts_ms * 1000000;
+	/* "buffered": in the cluster, not yet indexed (the indexer's lag) */
+	o->buffered_msgs = p->hi > 0 && (uint64_t)p->hi > in.end.off ?
+			   (uint32_t)((uint64_t)p->hi - in.end.off) : 0;
 	o->nkeys = p->nkeys;
 	o->nsegments = 1;
 	o->appended_msgs = p->appended_msgs;

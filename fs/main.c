@@ -37,6 +37,9 @@
 #include "node.h"
 #include "pcache.h"
 #include "text.h"
+#if SHLOGFS_HAVE_KAFKA
+#include "be_kafka.h"
+#endif
 
 /* ==== options ========================================================= */
 
@@ -52,6 +55,11 @@ struct shlogfs_cli {
 	uint32_t max_topics_per_user, max_parts_per_user;
 	uint32_t max_follow, max_follow_per_user;
 	struct shlog_options so;
+	int kafka;                 /**< -o backend=kafka */
+	const char *kafka_opt;     /**< the first Kafka option taken (for errors) */
+#if SHLOGFS_HAVE_KAFKA
+	struct shlogfs_kafka_conf *kconf; /**< brokers=, kafka.NAME=...: be_kafka.c's */
+#endif
 };
 
 enum {
@@ -62,7 +70,7 @@ enum {
 	KEY_DEFAULT_PERMISSIONS, KEY_RO, KEY_MAX_HELD, KEY_MAX_HELD_PER_USER,
 	KEY_MAX_TOPICS_PER_USER, KEY_MAX_PARTS_PER_USER,
 	KEY_MAX_FDS, KEY_FD_RESERVE, KEY_MAX_PARTITIONS,
-	KEY_MAX_FOLLOW, KEY_MAX_FOLLOW_PER_USER,
+	KEY_MAX_FOLLOW, KEY_MAX_FOLLOW_PER_USER, KEY_BACKEND,
 };
 
 #define SHLOGFS_OPT(t, field, v) { t, offsetof(struct shlogfs_cli, field), v }
@@ -96,6 +104,7 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("max_partitions=", KEY_MAX_PARTITIONS),
 	FUSE_OPT_KEY("max_follow=", KEY_MAX_FOLLOW),
 	FUSE_OPT_KEY("max_follow_per_user=", KEY_MAX_FOLLOW_PER_USER),
+	FUSE_OPT_KEY("backend=", KEY_BACKEND),
 	SHLOGFS_OPT("repair", so.repair, 1),
 	SHLOGFS_OPT("writeback", writeback, 1),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -155,6 +164,14 @@ static void shlogfs_usage(const char *prog)
 "                           within it, a quarter is for topics (ENOSPC past it)\n"
 "    -o fd_reserve=N        fds left for the rest, 0 = 64 or 1/8 of the limit (0)\n"
 "    -o ro                  mount read-only; the data dir is not written\n"
+"    -o backend=local|kafka the store: this machine's engine in DATADIR (local),\n"
+"                           or a Kafka cluster, DATADIR then holding only its\n"
+"                           cache (byte indexes); see shlogfs(8), \"KAFKA\"\n"
+"    -o brokers=HOST:PORT[+HOST:PORT...]  the cluster's bootstrap brokers\n"
+"    -o kafka.NAME=VALUE    a librdkafka setting (security.protocol, sasl.*,\n"
+"                           ssl.*, client.id, acks, linger.ms, compression.type)\n"
+"    -o kafka_config=FILE   more of them, a NAME=VALUE per line\n"
+"    -o replication=N       replication factor of a topic made by mkdir\n"
 "    -v, --verbose          once mounted, print \"DATADIR mounted on MOUNTPOINT\"\n"
 "                           (mount -v passes it to a mount.fuse.shlogfs helper)\n"
 "    SIZE takes a suffix: k, M, G, T (powers of 1024)\n\n",
@@ -313,6 +330,53 @@ static int shlogfs_opt_value(struct shlogfs_cli *c, const char *arg, int key)
 	return 1;
 }
 
+/* backend=: which store; 0 or -1. */
+static int shlogfs_opt_backend(struct shlogfs_cli *c, const char *arg)
+{
+	static const char *const backends[] = { "local", "kafka", NULL };
+	int i = shlogfs_opt_choice(arg, backends);
+
+	if (i < 0)
+		return -1;
+	c->kafka = i == 1;
+#if !SHLOGFS_HAVE_KAFKA
+	if (c->kafka) {
+		fprintf(stderr, "shlogfs: -o backend=kafka: this shlogfs was built "
+			"without librdkafka (install librdkafka-dev and rebuild)\n");
+		return -1;
+	}
+#endif
+	return 0;
+}
+
+/* An option not ours: the Kafka backend's (0), libfuse's (1), or bad (-1). */
+static int shlogfs_opt_kafka(struct shlogfs_cli *c, const char *arg)
+{
+#if SHLOGFS_HAVE_KAFKA
+	char err[512] = "";
+	int rc;
+
+	if (!c->kconf && shlogfs_kafka_conf_new(&c->kconf) < 0) {
+		fprintf(stderr, "shlogfs: out of memory\n");
+		return -1;
+	}
+	rc = shlogfs_kafka_conf_opt(c->kconf, arg, err, sizeof err);
+	if (rc == -ENOENT)
+		return 1;
+	if (rc < 0) {
+		fprintf(stderr, "shlogfs: -o %s: %s\n", arg, err[0] ? err : shlog_strerror(rc));
+		return -1;
+	}
+	if (!c->kafka_opt)
+		c->kafka_opt = arg[0] == 'k' ? "kafka.*" : "brokers=";
+	return 0;
+#else
+	(void)c;
+	(void)arg;
+	return 1;
+#endif
+}
+
 /* fuse_opt_parse callback: keys, DATADIR, and what libfuse should see. */
 static int shlogfs_opt_proc(void *data, const char *arg, int key,
 			    struct fuse_args *outargs)
@@ -339,6 +403,8 @@ static int shlogfs_opt_proc(void *data, const char *arg, int key,
 	case KEY_RO:
 		c->so.read_only = 1; /* and the kernel refuses writes */
 		return 1;
+	case KEY_BACKEND:
+		return shlogfs_opt_backend(c, arg);
 	case FUSE_OPT_KEY_NONOPT:
 		if (c->nonopts++ == 0) {
 			c->datadir = strdup(arg);
@@ -349,7 +415,7 @@ static int shlogfs_opt_proc(void *data, const char *arg, int key,
 		if (strncmp(arg, "x-systemd.", 10) == 0 ||
 		    strncmp(arg, "comment=", 8) == 0)
 			return 0;
-		return 1;
+		return shlogfs_opt_kafka(c, arg);
 	}
 	return shlogfs_opt_value(c, arg, key) ? -1 : 0;
 }
@@ -499,13 +565,33 @@ static void shlogfs_shutdown_begin(void)
 
 /* ==== main ============================================================ */
 
-/* Open the store with a clear message for each way it fails. */
-static int shlogfs_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
+/* Open a Kafka cluster with DATADIR as its cache; 0 or -errno (logged). */
+static int shlogfs_kafka_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
 {
-	c->so.log = shlogfs_log_engine;
-	c->so.set_aside = 1;   /* a damaged topic is refused (EUCLEAN), the rest served */
-	c->so.log_arg = fs;
-	int rc = shlog_store_open(fs->datadir, &c->so, &fs->store);
+#if SHLOGFS_HAVE_KAFKA
+	char err[512] = "";
+	int rc;
+
+	if (!c->kconf && shlogfs_kafka_conf_new(&c->kconf) < 0)
+		return -ENOMEM;
+	shlogfs_backend_set(&shlogfs_backend_kafka);
+	rc = shlogfs_kafka_open(fs->datadir, c->kconf, &c->so, &fs->store, err, sizeof err);
+	if (rc < 0)
+		shlogfs_log(LOG_ERR, "cannot mount the Kafka cluster (cache %s): %s",
+			    fs->datadir, err[0] ? err : shlog_strerror(rc));
+	return rc;
+#else
+	(void)fs;
+	(void)c;
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* Open the local engine on DATADIR; 0 or -errno (logged). */
+static int shlogfs_local_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
+{
+	int rc = shlogfs_local_open(fs->datadir, &c->so, &fs->store);
+
 	if (rc == -EBUSY)
 		shlogfs_log(LOG_ERR, "%s is in use by another shlogfs",
 			    fs->datadir);
@@ -515,9 +601,21 @@ static int shlogfs_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
 	else if (rc < 0)
 		shlogfs_log(LOG_ERR, "cannot open %s: %s", fs->datadir,
 			    shlog_strerror(rc));
+	return rc;
+}
+
+/* Open the store with a clear message for each way it fails. */
+static int shlogfs_store_open(struct shlogfs *fs, struct shlogfs_cli *c)
+{
+	int rc;
+
+	c->so.log = shlogfs_log_engine;
+	c->so.set_aside = 1;   /* a damaged topic is refused (EUCLEAN), the rest served */
+	c->so.log_arg = fs;
+	rc = c->kafka ? shlogfs_kafka_store_open(fs, c) : shlogfs_local_store_open(fs, c);
 	if (rc < 0)
 		return rc;
-	fs->max_message = shlog_store_options(fs->store)->max_message;
+	fs->max_message = shlogfs_store_options(fs->store)->max_message;
 	return 0;
 }
 
@@ -597,6 +695,16 @@ static int shlogfs_cmdline(struct fuse_args *args, struct shlogfs_cli *cli,
 	}
 	if (fuse_parse_cmdline(args, copts) != 0)
 		return 1;
+	if (cli->kafka_opt && !cli->kafka) {
+		fprintf(stderr, "shlogfs: Kafka options (%s) need -o backend=kafka\n",
+			cli->kafka_opt);
+		return 1;
+	}
+	if (cli->kafka && cli->writeback) {
+		fprintf(stderr, "shlogfs: -o writeback is not available with "
+			"-o backend=kafka\n");
+		return 1;
+	}
 	if (!cli->datadir || !copts->mountpoint) {
 		fprintf(stderr, "shlogfs: missing DATADIR or MOUNTPOINT "
 			"(usage: shlogfs [options] DATADIR MOUNTPOINT; see -h)\n");
@@ -675,7 +783,7 @@ static int shlogfs_store_shut(struct shlogfs *fs, int sigs, int ret)
 	shlogfs_snaps_free(fs);
 	/* the signal handlers stay until the store is closed: a SIGTERM now
 	 * (systemd sends one after umount) must not kill the final flush */
-	if (shlog_store_close(fs->store) < 0) {
+	if (shlogfs_store_close(fs->store) < 0) {
 		shlogfs_log(LOG_ERR, "closing %s failed", fs->datadir);
 		ret = 1;
 	}
@@ -752,6 +860,9 @@ int main(int argc, char *argv[])
 	}
 	free(copts.mountpoint);
 	free(cli.datadir);
+#if SHLOGFS_HAVE_KAFKA
+	shlogfs_kafka_conf_free(cli.kconf);
+#endif
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -56,7 +56,7 @@ struct shlogfs_mset {
 /* What a cursor of the partition being added needs (shlog_cursor_foreach). */
 struct shlogfs_mcur_ctx {
 	struct shlogfs_mset *m;
-	shlog_part *p;
+	shlogfs_bpart *p;
 	const struct shlog_part_info *in;
 };
 
@@ -73,7 +73,7 @@ static int shlogfs_mset_cursor(const char *name, uint64_t seq, void *arg)
 	if (!v)
 		return -ENOMEM;
 	m->cur = v;
-	if (shlog_part_seek_seq(x->p, from, &off))
+	if (shlogfs_part_seek_seq(x->p, from, &off))
 		off = x->in->start_off; /* retention moved the start meanwhile */
 	c = &m->cur[m->ncur++];
 	c->part = m->n;
@@ -100,32 +100,32 @@ static int shlogfs_mset_part(struct shlogfs *fs, struct shlogfs_mset *m,
 			     const char *topic, uint32_t num)
 {
 	struct shlogfs_mpart *e;
-	shlog_part *p;
+	shlogfs_bpart *p;
 
 	struct shlogfs_mpart *v = shlogfs_array_room(m->v, &m->cap, m->n,
 						     sizeof *v);
 	if (!v)
 		return -ENOMEM;
 	m->v = v;
-	if (shlog_part_get(fs->store, topic, num, &p))
+	if (shlogfs_part_get(fs->store, topic, num, &p))
 		return 0; /* deleted meanwhile (rmdir): not listed */
 	e = &m->v[m->n];
 	e->topic = topic;
 	e->part = num;
-	if (shlog_part_info(p, &e->in) == 0 &&
-	    shlog_part_latency(p, &e->lat) == 0) {
+	if (shlogfs_part_info(p, &e->in) == 0 &&
+	    shlogfs_part_latency(p, &e->lat) == 0) {
 		struct shlogfs_mcur_ctx x = { m, p, &e->in };
 		size_t before = m->ncur;
-		int rc = shlog_cursor_foreach(p, shlogfs_mset_cursor, &x);
+		int rc = shlogfs_cursor_foreach(p, shlogfs_mset_cursor, &x);
 		if (rc == -ENOMEM) {
-			shlog_part_put(p);
+			shlogfs_part_put(p);
 			return rc;
 		}
 		if (rc)
 			m->ncur = before; /* cursors unreadable: the partition without them */
 		m->n++;
 	}
-	shlog_part_put(p);
+	shlogfs_part_put(p);
 	return 0;
 }
 
@@ -141,7 +141,7 @@ static int shlogfs_mset_fill(struct shlogfs *fs, struct shlogfs_mset *m,
 	size_t i, all, seen = 0;
 	int rc;
 
-	rc = shlog_topic_foreach(fs->store, shlogfs_mset_topic, m);
+	rc = shlogfs_topic_foreach(fs->store, shlogfs_mset_topic, m);
 	if (rc)
 		return rc > 0 ? -ENOMEM : rc;
 	all = m->ntopics;
@@ -149,7 +149,7 @@ static int shlogfs_mset_fill(struct shlogfs *fs, struct shlogfs_mset *m,
 	for (i = 0; i < all; i++, topic += strlen(topic) + 1) {
 		uint32_t nparts;
 		size_t before = m->n;
-		if (shlog_topic_nparts(fs->store, topic, &nparts))
+		if (shlogfs_topic_nparts(fs->store, topic, &nparts))
 			continue; /* deleted meanwhile */
 		for (uint32_t p = 0; p < nparts; p++) {
 			if (shlogfs_access_part(fs, c, topic, p, R_OK))
@@ -468,6 +468,31 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 	return rc;
 }
 
+/* What a backend's state lines go into: the text, and the first error. */
+struct shlogfs_bstate {
+	struct shlogfs_buf *b;
+	int rc;
+};
+
+/* state_lines callback: one line of the backend's state. */
+static void shlogfs_bstate_line(const char *line, void *arg)
+{
+	struct shlogfs_bstate *st = arg;
+
+	if (st->rc == 0)
+		st->rc = shlogfs_buf_printf(st->b, "%s\n", line);
+}
+
+/* The backend's own state (Kafka: brokers, deliveries), as metrics or as text. */
+static int shlogfs_backend_state(struct shlogfs *fs, int metrics, struct shlogfs_buf *b)
+{
+	struct shlogfs_bstate st = { b, 0 };
+
+	if (shlogfs_be->state_lines)
+		shlogfs_be->state_lines(fs->store, metrics, shlogfs_bstate_line, &st);
+	return st.rc;
+}
+
 /* The text of /.metrics (the budget's figures for root only). */
 static int shlogfs_metrics_text(struct shlogfs *fs,
 				const struct shlogfs_mset *m,
@@ -488,6 +513,8 @@ static int shlogfs_metrics_text(struct shlogfs *fs,
 		rc = shlogfs_metrics_latency(b, m);
 	if (rc == 0)
 		rc = shlogfs_metrics_cursors(b, m);
+	if (rc == 0)
+		rc = shlogfs_backend_state(fs, 1, b);
 	return rc;
 }
 
@@ -550,12 +577,12 @@ static int shlogfs_status_text(struct shlogfs *fs,
 			       struct shlogfs_buf *b)
 {
 	static const char *const sync[] = { "none", "interval", "always" };
-	const struct shlog_options *o = shlog_store_options(fs->store);
+	const struct shlog_options *o = shlogfs_store_options(fs->store);
 	uint64_t msgs = 0, bytes = 0, app = 0, buffered = 0, bad = 0, aside = 0;
 	char sz[32];
 	int rc;
 
-	shlog_store_aside_foreach(fs->store, shlogfs_status_aside_count, &aside);
+	shlogfs_aside_foreach(fs->store, shlogfs_status_aside_count, &aside);
 
 	for (size_t i = 0; i < m->n; i++) {
 		const struct shlog_part_info *in = &m->v[i].in;
@@ -567,7 +594,7 @@ static int shlogfs_status_text(struct shlogfs *fs,
 	}
 	shlog_size_format(bytes, SHLOG_SIZE_SHORT, sz, sizeof sz);
 	rc = shlogfs_buf_printf(b,
-		"shlogfs %s, data dir %s\n"
+		"shlogfs %s, %s %s\n"
 		"options: partitions=%" PRIu32 " stride=%" PRIu32
 		" flush_ms=%" PRIu32 " sync=%s retention=%s max_segments=%"
 		PRIu32 "\n"
@@ -575,14 +602,22 @@ static int shlogfs_status_text(struct shlogfs *fs,
 		PRIu64 " appended since mount, %" PRIu64 " buffered\n"
 		"health: %s (%" PRIu64 " partitions with an error, %" PRIu64
 		" topics set aside)\n\n",
-		SHLOG_VERSION, c->uid == 0 ? fs->datadir : "(shown to root)",
+		SHLOG_VERSION, shlogfs_be == &shlogfs_backend_local ? "data dir" :
+		"cache dir", c->uid == 0 ? fs->datadir : "(shown to root)",
 		fs->partitions, o->stride,
 		o->flush_interval_ms, o->sync <= SHLOG_SYNC_ALWAYS ?
 		sync[o->sync] : "?", o->retention == SHLOG_RETAIN_WRAP ?
 		"wrap" : "halt", o->max_segments, m->ntopics, m->n, msgs, sz,
 		app, buffered, bad || aside ? "ERROR" : "ok", bad, aside);
+	if (rc == 0 && shlogfs_be->state_lines) {
+		rc = shlogfs_buf_printf(b, "backend: %s\n", shlogfs_be->name);
+		if (rc == 0)
+			rc = shlogfs_backend_state(fs, 0, b);
+		if (rc == 0)
+			rc = shlogfs_buf_printf(b, "\n");
+	}
 	if (rc == 0 && aside)    /* refused with EUCLEAN until fixed and remounted */
-		rc = shlog_store_aside_foreach(fs->store, shlogfs_status_aside, b);
+		rc = shlogfs_aside_foreach(fs->store, shlogfs_status_aside, b);
 	if (rc == 0 && aside)
 		rc = shlogfs_buf_printf(b, "\n");
 	if (rc == 0 && m->n)

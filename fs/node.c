@@ -381,9 +381,9 @@ void shlogfs_node_unlink_name(struct shlogfs *fs, const struct shlogfs_name *nm)
 
 /* Take a reference on the partition a node belongs to. */
 int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
-		      shlog_part **out)
+		      shlogfs_bpart **out)
 {
-	return shlog_part_get(fs->store, n->topic, n->part, out);
+	return shlogfs_part_get(fs->store, n->topic, n->part, out);
 }
 
 /* Snapshot size of a node while a handle holds one (1); 0 if none. */

@@ -42,7 +42,7 @@ void shlogfs_node_unlink_node(struct shlogfs *fs, struct shlogfs_node *n);
 void shlogfs_node_unlink_name(struct shlogfs *fs, const struct shlogfs_name *nm);
 /** Take a reference on the partition node @p n belongs to. */
 int shlogfs_node_part(struct shlogfs *fs, struct shlogfs_node *n,
-		      shlog_part **out);
+		      shlogfs_bpart **out);
 /** While a handle holds a snapshot of @p n: 1 and its size; else 0. */
 int shlogfs_node_snap_size(struct shlogfs *fs, struct shlogfs_node *n,
 			   uint64_t *size);

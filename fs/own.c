@@ -26,8 +26,8 @@ static int shlogfs_dir_parent_stat(struct shlogfs *fs, const char *topic,
 				   int64_t part, struct stat *st)
 {
 	if (part >= 0)
-		return shlog_dir_stat(fs->store, topic, -1, st);
-	return shlog_dir_stat(fs->store, NULL, -1, st);
+		return shlogfs_dir_stat(fs->store, topic, -1, st);
+	return shlogfs_dir_stat(fs->store, NULL, -1, st);
 }
 
 /* Give a new directory the caller's mode and ownership (setgid: inherited). */
@@ -46,9 +46,9 @@ void shlogfs_dir_adopt(struct shlogfs *fs, fuse_req_t req,
 		mode |= S_ISGID;
 	}
 	/* owner first: a chown may clear the setgid bit a chmod set */
-	rc = shlog_dir_chown(fs->store, topic, part, ctx->uid, gid);
+	rc = shlogfs_dir_chown(fs->store, topic, part, ctx->uid, gid);
 	if (rc == 0)
-		rc = shlog_dir_chmod(fs->store, topic, part, mode);
+		rc = shlogfs_dir_chmod(fs->store, topic, part, mode);
 	if (rc)
 		shlogfs_log(LOG_WARNING, "mkdir %s: setting mode/owner: %s",
 			    topic, shlog_strerror(rc));
@@ -72,7 +72,7 @@ static int shlogfs_owned_name(const char *topic, void *arg)
 /* Count the topics and partitions @p o->uid owns now. */
 static int shlogfs_count_owned(struct shlogfs *fs, struct shlogfs_owned *o)
 {
-	int rc = shlog_topic_foreach(fs->store, shlogfs_owned_name, o);
+	int rc = shlogfs_topic_foreach(fs->store, shlogfs_owned_name, o);
 	struct stat st;
 	uint32_t np;
 
@@ -81,12 +81,12 @@ static int shlogfs_count_owned(struct shlogfs *fs, struct shlogfs_owned *o)
 	for (size_t at = 0; at < o->names.len;) {
 		const char *t = o->names.p + at;
 		at += strlen(t) + 1;
-		if (shlog_dir_stat(fs->store, t, -1, &st) ||
-		    shlog_topic_nparts(fs->store, t, &np))
+		if (shlogfs_dir_stat(fs->store, t, -1, &st) ||
+		    shlogfs_topic_nparts(fs->store, t, &np))
 			continue; /* deleted meanwhile */
 		o->topics += st.st_uid == o->uid;
 		for (uint32_t i = 0; i < np; i++)
-			o->parts += shlog_dir_stat(fs->store, t, i, &st) == 0 &&
+			o->parts += shlogfs_dir_stat(fs->store, t, i, &st) == 0 &&
 				    st.st_uid == o->uid;
 	}
 	return 0;

@@ -25,17 +25,17 @@
 #include "text.h"
 
 /* Fill @p buf from a log; bytes below start_off: zeros if @p holes, else -ESTALE. */
-ssize_t shlogfs_fill(shlog_part *p, uint64_t off, char *buf, size_t size,
+ssize_t shlogfs_fill(shlogfs_bpart *p, uint64_t off, char *buf, size_t size,
 		     int holes)
 {
 	size_t got = 0;
 
 	while (got < size) {
-		ssize_t r = shlog_part_read(p, off + got, buf + got, size - got);
+		ssize_t r = shlogfs_part_read(p, off + got, buf + got, size - got);
 		if (r == -ENODATA) {
 			/* deleted by retention: a hole, as in a sparse file */
 			struct shlog_part_info in;
-			int rc = shlog_part_info(p, &in);
+			int rc = shlogfs_part_info(p, &in);
 			if (rc)
 				return got ? (ssize_t)got : rc;
 			if (in.start_off <= off + got)
@@ -59,7 +59,7 @@ ssize_t shlogfs_fill(shlog_part *p, uint64_t off, char *buf, size_t size,
 }
 
 /* Fill @p buf from a partition's log; bytes below start_off read as zeros. */
-ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size)
+ssize_t shlogfs_part_fill(shlogfs_bpart *p, uint64_t off, char *buf, size_t size)
 {
 	return shlogfs_fill(p, off, buf, size, 1);
 }
@@ -132,7 +132,7 @@ static ssize_t shlogfs_ra_fill(struct shlogfs_handle *h, uint64_t off,
 
 	if ((off == h->ra_off + h->ra.len || off == h->base) &&
 	    want < SHLOGFS_RA_SIZE) {
-		if ((r = shlog_part_info(h->part, &in)))
+		if ((r = shlogfs_part_info(h->part, &in)))
 			return r;
 		uint64_t avail = in.end_off > off ? in.end_off - off : 0;
 		want = avail > SHLOGFS_RA_SIZE ? SHLOGFS_RA_SIZE :

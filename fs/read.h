@@ -11,10 +11,10 @@
 
 /** Fill @p buf from a partition's log; bytes below its start: zeros if
  *  @p holes, else -ESTALE. */
-ssize_t shlogfs_fill(shlog_part *p, uint64_t off, char *buf, size_t size,
+ssize_t shlogfs_fill(shlogfs_bpart *p, uint64_t off, char *buf, size_t size,
 		     int holes);
 /** Fill @p buf from a partition's log (holes below its start read as zeros). */
-ssize_t shlogfs_part_fill(shlog_part *p, uint64_t off, char *buf, size_t size);
+ssize_t shlogfs_part_fill(shlogfs_bpart *p, uint64_t off, char *buf, size_t size);
 /** Reply to a read with what @p fill puts in a buffer of @p size bytes. */
 void shlogfs_reply_fill(fuse_req_t req, struct shlogfs_handle *h, size_t size,
 			uint64_t off,

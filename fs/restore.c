@@ -176,12 +176,12 @@ uint64_t shlogfs_restore_part_size(struct shlogfs *fs,
 					  const char *topic, uint32_t part)
 {
 	struct shlog_part_info in = { 0 };
-	shlog_part *p;
+	shlogfs_bpart *p;
 
-	if (shlog_part_get(fs->store, topic, part, &p) == 0) {
-		if (shlog_part_info(p, &in))
+	if (shlogfs_part_get(fs->store, topic, part, &p) == 0) {
+		if (shlogfs_part_info(p, &in))
 			in.end_off = 0;
-		shlog_part_put(p);
+		shlogfs_part_put(p);
 	}
 	return in.end_off;
 }

@@ -2,7 +2,8 @@
  * shlogfs.h — the daemon's core types: its state, a node, an open file,
  * and the table of operations every node kind has.
  *
- * The daemon exposes a shlog store (core/shlog.h) as a tree:
+ * The daemon exposes a store as a tree: the local engine (core/shlog.h)
+ * or a Kafka cluster, each behind the one table of backend.h:
  *
  *   /<topic>/log                  sharded entry point (lines routed by key)
  *   /<topic>/<p>/log              the partition's log
@@ -33,6 +34,8 @@
  *     k_keys.c k_cursor.c k_rootfile.c k_delete.c  node kinds, by depth (kinds.h)
  *   stat.c read.c handle.c own.c wb.c metrics.c ctl.c   services
  *   node.c cred.c budget.c list.c   tables
+ *   backend.c be_local.c be_kafka.c storage: every call to it goes through
+ *                                   backend.h's table
  *   text.c frame.c log.c            leaves (no daemon state)
  */
 #ifndef SHLOGFS_H
@@ -50,6 +53,7 @@
 #include <sys/tree.h>
 
 #include "shlog.h"
+#include "backend.h"
 
 /** Longest file name the mount accepts. */
 #define SHLOGFS_NAME_MAX 255
@@ -241,8 +245,9 @@ struct shlogfs_handle {
 	struct shlogfs_node *node;
 	int flags;                 /**< open flags */
 	int snap;                  /**< buf is a snapshot counted in node */
-	shlog_part *part;          /**< partition log, views, status, key */
-	shlog_part **parts;        /**< <topic>/log: every partition at open */
+	shlogfs_bpart *part;          /**< partition log, views, status, key */
+	shlogfs_bpart **parts;        /**< <topic>/log: every partition at open */
+	shlogfs_bwriter *writer;   /**< opened for writing: its appends (backend.h; may be NULL) */
 	uint32_t nparts;
 	uint64_t *ext;             /**< <topic>/log read: start,end per partition;
 				    *   cursors/<name> read: its position (k_cursor.c) */
@@ -300,7 +305,7 @@ struct shlogfs_budget {
 
 /** The daemon's state (the session's userdata). */
 struct shlogfs {
-	shlog_store *store;
+	shlogfs_bstore *store;
 	char *datadir;             /**< absolute */
 	uint32_t partitions;       /**< partitions of a new topic */
 	uint32_t max_message;

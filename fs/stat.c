@@ -56,7 +56,7 @@ static int shlogfs_node_stat_as(struct shlogfs *fs, struct shlogfs_node *n,
 
 	memset(st, 0, sizeof *st);
 	if ((rc = shlogfs_node_live(n)) ||
-	    (rc = shlog_dir_stat(fs->store, topic, part, st)))
+	    (rc = shlogfs_dir_stat(fs->store, topic, part, st)))
 		return rc;
 	st->st_mode = shlogfs_kind_mode(k, st->st_mode);
 	st->st_nlink = shlogfs_kind_is_dir(k) ? 2 : 1;
@@ -120,7 +120,7 @@ int shlogfs_chmod_dir(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode)
 	int64_t part;
 	const char *topic = shlogfs_owner_dir(n, &part);
 
-	return shlog_dir_chmod(fs->store, topic, part, mode & 07777);
+	return shlogfs_dir_chmod(fs->store, topic, part, mode & 07777);
 }
 
 /* chmod of a log: its kind's bits of the directory's mode change, the
@@ -131,11 +131,11 @@ int shlogfs_chmod_file(struct shlogfs *fs, struct shlogfs_node *n, mode_t mode)
 	const char *topic = shlogfs_owner_dir(n, &part);
 	mode_t keep = n->kind->perm;
 	struct stat st;
-	int rc = shlog_dir_stat(fs->store, topic, part, &st);
+	int rc = shlogfs_dir_stat(fs->store, topic, part, &st);
 
 	if (rc)
 		return rc;
-	return shlog_dir_chmod(fs->store, topic, part,
+	return shlogfs_dir_chmod(fs->store, topic, part,
 			       ((st.st_mode & ~keep) | (mode & keep)) & 07777);
 }
 
@@ -146,7 +146,7 @@ int shlogfs_chown_dir(struct shlogfs *fs, struct shlogfs_node *n, uid_t uid,
 	int64_t part;
 	const char *topic = shlogfs_owner_dir(n, &part);
 
-	return shlog_dir_chown(fs->store, topic, part, uid, gid);
+	return shlogfs_dir_chown(fs->store, topic, part, uid, gid);
 }
 
 /* setattr size of a log or key: only to the size the caller sees. */

@@ -187,8 +187,8 @@ static int shlogfs_text_stats_of(const struct shlog_part_info *in,
 		in->recovered_msgs_dropped, in->recovery_us, in->error);
 }
 
-/* index: one line per entry (shlog_part_index_foreach callback). */
-static int shlogfs_text_index_entry(const struct shlog_index_entry *e,
+/* index: one line per entry (an index_foreach callback; @p arg the buffer). */
+int shlogfs_text_index_entry(const struct shlog_index_entry *e,
 				    void *arg)
 {
 	char t[SHLOG_TIME_TEXT_MAX];
@@ -202,45 +202,29 @@ static int shlogfs_text_index_entry(const struct shlog_index_entry *e,
 /* Index texts made (shlogfs_index_texts_total in /.metrics). */
 static uint64_t shlogfs_texts_made;
 
-/* How many index texts shlogfs_text_index() has made. */
+/* How many index texts have been begun. */
 uint64_t shlogfs_text_made_total(void)
 {
 	return __atomic_load_n(&shlogfs_texts_made, __ATOMIC_RELAXED);
 }
 
-/* The text of <p>/index: one line per entry. */
-int shlogfs_text_index(shlog_part *p, struct shlogfs_buf *out)
+/* Begin the text of <p>/index in @p out (emptied; counted). */
+void shlogfs_text_index_begin(struct shlogfs_buf *out)
 {
-	int rc;
-
 	out->len = 0;
 	__atomic_add_fetch(&shlogfs_texts_made, 1, __ATOMIC_RELAXED);
-	rc = shlog_part_index_foreach(p, shlogfs_text_index_entry, out);
-	if (rc < 0)
-		return rc;
-	return rc > 0 ? -ENOMEM : 0;
 }
 
-/* The text of a status file made from shlog_part_info by @p fmt. */
-static int shlogfs_text_info(shlog_part *p, struct shlogfs_buf *out,
-			     int (*fmt)(const struct shlog_part_info *,
-					struct shlogfs_buf *))
+/* The text of <p>/anchor from @p in (@p out emptied first). */
+int shlogfs_text_anchor(const struct shlog_part_info *in, struct shlogfs_buf *out)
 {
-	struct shlog_part_info in;
-	int rc = shlog_part_info(p, &in);
-
 	out->len = 0;
-	return rc < 0 ? rc : fmt(&in, out);
+	return shlogfs_text_anchor_of(in, out);
 }
 
-/* The text of <p>/anchor. */
-int shlogfs_text_anchor(shlog_part *p, struct shlogfs_buf *out)
+/* The text of <p>/stats from @p in (@p out emptied first). */
+int shlogfs_text_stats(const struct shlog_part_info *in, struct shlogfs_buf *out)
 {
-	return shlogfs_text_info(p, out, shlogfs_text_anchor_of);
-}
-
-/* The text of <p>/stats. */
-int shlogfs_text_stats(shlog_part *p, struct shlogfs_buf *out)
-{
-	return shlogfs_text_info(p, out, shlogfs_text_stats_of);
+	out->len = 0;
+	return shlogfs_text_stats_of(in, out);
 }

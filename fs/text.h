@@ -25,12 +25,14 @@ int shlogfs_buf_reserve(struct shlogfs_buf *b, size_t len);
 /** Free @p b's memory. */
 void shlogfs_buf_free(struct shlogfs_buf *b);
 
-/** Text of <p>/anchor into @p out (emptied first). */
-int shlogfs_text_anchor(shlog_part *p, struct shlogfs_buf *out);
-/** Text of <p>/index into @p out (emptied first). */
-int shlogfs_text_index(shlog_part *p, struct shlogfs_buf *out);
-/** Text of <p>/stats into @p out (emptied first). */
-int shlogfs_text_stats(shlog_part *p, struct shlogfs_buf *out);
+/** Text of <p>/anchor from @p in into @p out (emptied first). */
+int shlogfs_text_anchor(const struct shlog_part_info *in, struct shlogfs_buf *out);
+/** Text of <p>/stats from @p in into @p out (emptied first). */
+int shlogfs_text_stats(const struct shlog_part_info *in, struct shlogfs_buf *out);
+/** Begin a text of <p>/index in @p out (emptied, counted)... */
+void shlogfs_text_index_begin(struct shlogfs_buf *out);
+/** ...and add one entry's line (an index_foreach callback: @p arg is the buffer; 1 on ENOMEM). */
+int shlogfs_text_index_entry(const struct shlog_index_entry *e, void *arg);
 /** Index texts made since start (/.metrics, root only). */
 uint64_t shlogfs_text_made_total(void);
 

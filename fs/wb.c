@@ -110,11 +110,11 @@ static struct shlogfs_wb *shlogfs_wb_get(struct shlogfs *fs,
 }
 
 /* The engine's end of @p p and the stream's end (engine + pend). */
-static int shlogfs_wb_end(shlog_part *p, struct shlogfs_wb *wb,
+static int shlogfs_wb_end(shlogfs_bpart *p, struct shlogfs_wb *wb,
 			  uint64_t *eng, uint64_t *end)
 {
 	struct shlog_part_info in;
-	int rc = shlog_part_info(p, &in);
+	int rc = shlogfs_part_info(p, &in);
 
 	if (rc)
 		return rc;
@@ -174,7 +174,7 @@ static int shlogfs_wb_seal(struct shlogfs_handle *h, struct shlogfs_wb *wb,
 		rc = shlogfs_buf_add(&wb->pend, "\n", 1);
 	if (rc)
 		return rc;
-	rc = shlogfs_fw_after(h->part, shlog_part_append_lines(h->part,
+	rc = shlogfs_fw_after(h->part, shlogfs_part_append_lines(h->part, NULL,
 				wb->pend.p, wb->pend.len, 0, NULL));
 	if (rc) {
 		wb->pend.len--;
@@ -254,7 +254,7 @@ void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h)
 /* ==== writes ========================================================== */
 
 /* Do the @p len bytes at @p off (all below the stream's end) match it? */
-static int shlogfs_wb_same(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
+static int shlogfs_wb_same(shlogfs_bpart *p, struct shlogfs_wb *wb, uint64_t eng,
 			   uint64_t off, const char *buf, size_t len)
 {
 	char tmp[4096];
@@ -266,7 +266,7 @@ static int shlogfs_wb_same(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
 			n = sizeof tmp;
 		if (n > eng - (off + done))
 			n = (size_t)(eng - (off + done));
-		ssize_t r = shlog_part_read(p, off + done, tmp, n);
+		ssize_t r = shlogfs_part_read(p, off + done, tmp, n);
 		if (r <= 0 || memcmp(tmp, buf + done, (size_t)r) != 0)
 			return 0;
 		done += (size_t)r;
@@ -279,7 +279,7 @@ static int shlogfs_wb_same(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
 }
 
 /* Wait (mu held) until the stream reaches @p off; -EIO after the limit. */
-static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
+static int shlogfs_wb_wait(shlogfs_bpart *p, struct shlogfs_wb *wb, uint64_t off,
 			   uint64_t *eng, uint64_t *end)
 {
 	SL_HELD(&wb->mu);
@@ -298,8 +298,8 @@ static int shlogfs_wb_wait(shlog_part *p, struct shlogfs_wb *wb, uint64_t off,
 /* frame.c emit: complete lines of the stream to the engine. */
 static int shlogfs_wb_emit(void *arg, const char *lines, size_t len)
 {
-	return shlogfs_fw_after(arg, shlog_part_append_lines(arg, lines, len,
-							     0, NULL));
+	return shlogfs_fw_after(arg, shlogfs_part_append_lines(arg, NULL, lines,
+							       len, 0, NULL));
 }
 
 /*
@@ -338,7 +338,7 @@ static int shlogfs_wb_charge(struct shlogfs *fs, struct shlogfs_handle *h,
 }
 
 /* Frame the new bytes of the stream; 0 once all are taken, or -errno. */
-static int shlogfs_wb_put(struct shlogfs *fs, shlog_part *p,
+static int shlogfs_wb_put(struct shlogfs *fs, shlogfs_bpart *p,
 			  struct shlogfs_wb *wb, const char *buf, size_t len)
 {
 	struct shlogfs_frame f = {
@@ -356,7 +356,7 @@ static int shlogfs_wb_put(struct shlogfs *fs, shlog_part *p,
 }
 
 /* Copy the stream's bytes [off, off+len) (all below its end; mu held). */
-static int shlogfs_wb_copy(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
+static int shlogfs_wb_copy(shlogfs_bpart *p, struct shlogfs_wb *wb, uint64_t eng,
 			   uint64_t off, char *buf, size_t len)
 {
 	SL_HELD(&wb->mu);
@@ -366,7 +366,7 @@ static int shlogfs_wb_copy(shlog_part *p, struct shlogfs_wb *wb, uint64_t eng,
 		size_t n = len - done;
 		if (n > eng - (off + done))
 			n = (size_t)(eng - (off + done));
-		ssize_t r = shlog_part_read(p, off + done, buf + done, n);
+		ssize_t r = shlogfs_part_read(p, off + done, buf + done, n);
 		if (r <= 0)
 			return r < 0 ? (int)r : -EIO;
 		done += (size_t)r;

@@ -33,15 +33,6 @@
 static const char *brokers, *cachedir;
 static shlogfs_bstore *S;   /* the store open_store() opened last */
 
-/* backend.h's dispatch (the daemon defines these beside the local engine). */
-const struct shlogfs_backend *shlogfs_be;
-
-/* Install the backend. */
-void shlogfs_backend_set(const struct shlogfs_backend *be)
-{
-	shlogfs_be = be;
-}
-
 /* Fail the test with a message. */
 __attribute__((format(printf, 1, 2), noreturn))
 static void die(const char *fmt, ...)
@@ -523,7 +514,7 @@ static int cmd_route(char **argv)
 	if (!f)
 		die("%s", argv[0]);
 	while (fscanf(f, "%u %255s", &part, key) == 2) {
-		uint32_t got = shlogfs_key_route(s, key, strlen(key), nparts);
+		uint32_t got = shlogfs_key_route(key, strlen(key), nparts);
 		if (got != part)
 			die("key %s: key_route says %u, kcat -K put it in %u", key, got, part);
 		n++;
