@@ -510,6 +510,7 @@ struct kwalk {
 	uint64_t until_pos;      /* fill: stop once the span reaches here */
 	uint64_t until_off;      /* seek: stop at the first message at or past this offset */
 	int64_t until_ms;        /* seek by time: ... at or past this time (-1: not by time) */
+	uint64_t need_off;       /* the indexed end: the cluster holds every offset below it */
 	int fill;                /* keep bytes (else only find) */
 	int done;
 	uint64_t found_off, found_pos;
@@ -608,7 +609,9 @@ static int kread_walk(struct shlogfs_bpart *p, struct kwalk *w)
 		}
 		if (w->done)
 			break;
-		if (p->env.src->end(p->rr) >= 0 && rc == 0)
+		/* An end of partition counts once it is at the indexed end: before
+		 * it, the reader saw an older end and the messages are on the way. */
+		if (rc == 0 && p->env.src->end(p->rr) >= 0 && (uint64_t)p->env.src->end(p->rr) >= w->need_off)
 			return 0;   /* the partition ends before: the caller has what there is */
 		if (shlogfs_kclient_now_ms() > until) {
 			shlogfs_log(LOG_WARNING, "kafka: %s [%u]: no messages from offset %llu within %d ms",
@@ -662,6 +665,7 @@ ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, siz
 		rc = kread_place(p, &e, off, UINT64_MAX);
 	if (rc == 0) {
 		p->span_len = 0;
+		w.need_off = in.end.off;
 		w.want_pos = off;
 		w.until_pos = off + (len > KPART_FILL_MIN ? len : KPART_FILL_MIN);
 		if (w.until_pos > in.end.pos)
@@ -681,7 +685,7 @@ ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, siz
 static int kread_find(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry *e, uint64_t off,
 		      int64_t ms, const struct shlogfs_kidx_info *in, uint64_t *seq, uint64_t *pos)
 {
-	struct kwalk w = { .p = p, .until_off = off, .until_ms = ms };
+	struct kwalk w = { .p = p, .until_off = off, .until_ms = ms, .need_off = in->end.off };
 	int rc;
 
 	if (e->off >= off && ms < 0) {

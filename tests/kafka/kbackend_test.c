@@ -87,7 +87,7 @@ static shlogfs_bstore *open_store(uint32_t stride)
 static size_t rt_line(int i, char *b, size_t cap)
 {
 	if (i % 10 == 3)   /* a tombstone of the key written 10 lines before */
-		return (size_t)snprintf(b, cap, "key%d\t", (i - 10) % 50);
+		return (size_t)snprintf(b, cap, "key%d\t", (i + 40) % 50);
 	if (i % 3 == 0)
 		return (size_t)snprintf(b, cap, "key%d\tvalue %d %.*s", i % 50, i, i % 97, "x"
 					"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
