@@ -39,7 +39,8 @@
 #define KBE_RYW_MS       5000    /* fsync waits this long for the indexer */
 #define KBE_HOLD_MS      30000   /* a write held by a full queue, at most */
 #define KBE_CLOSE_MS     5000    /* flush at unmount */
-#define KBE_STEP_MS      5       /* the indexer's turn per partition */
+#define KBE_STEP_MS      50      /* the indexer's turn of a partition with messages coming */
+#define KBE_IDLE_MS      5       /* its rest when no partition had any */
 
 /* ==== the configuration =============================================== */
 
@@ -1128,6 +1129,7 @@ static void *kbe_indexer_main(void *arg)
 	struct shlogfs_bstore *s = arg;
 	struct shlogfs_bpart **batch = NULL;
 	size_t cap = 0, n;
+	int busy;
 
 	while (!atomic_load(&s->stop)) {
 		pthread_mutex_lock(&s->mu);
@@ -1146,11 +1148,20 @@ static void *kbe_indexer_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (n == 0)
 			poll(NULL, 0, 50);
+		busy = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (!atomic_load(&s->stop) && shlogfs_kpart_index_step(batch[i], KBE_STEP_MS) < 0)
+			/* a partition with messages coming gets a long turn, an idle one a glance */
+			int rc = atomic_load(&s->stop) ? 0 :
+				 shlogfs_kpart_index_step(batch[i], batch[i]->busy ? KBE_STEP_MS : 1);
+
+			batch[i]->busy = rc > 0;
+			busy |= rc > 0;
+			if (rc < 0)
 				poll(NULL, 0, KBE_STEP_MS);   /* the cluster refused: no busy loop */
 			kbe_part_put(batch[i]);
 		}
+		if (!busy)
+			poll(NULL, 0, KBE_IDLE_MS);
 	}
 	free(batch);
 	return NULL;

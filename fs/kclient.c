@@ -434,11 +434,13 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	kc_log(kc, LOG_WARNING, "%s: %s", rd_kafka_err2name(err), reason);
 }
 
-/* A handle of @type built from the template, with the client's callbacks. */
-static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type,
+/* A handle of @type built from the template, with the client's callbacks (a
+ * consumer's fetches wait at most @wait_ms at the broker, -1: librdkafka's 500). */
+static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type, int wait_ms,
 			      char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_dup(kc->conf);
+	char wait[16];
 	rd_kafka_t *rk;
 
 	if (!conf) {
@@ -453,7 +455,9 @@ static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type,
 	else if (conf_set(conf, "reader", "group.id", "shlogfs-reader", err, errlen) ||
 		 conf_set(conf, "reader", "enable.partition.eof", "true", err, errlen) ||
 		 conf_set(conf, "reader", "enable.auto.commit", "false", err, errlen) ||
-		 conf_set(conf, "reader", "auto.offset.reset", "error", err, errlen)) {
+		 conf_set(conf, "reader", "auto.offset.reset", "error", err, errlen) ||
+		 (wait_ms >= 0 && (snprintf(wait, sizeof(wait), "%d", wait_ms),
+				   conf_set(conf, "reader", "fetch.wait.max.ms", wait, err, errlen)))) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -479,7 +483,7 @@ static void producer_rebuild(struct shlogfs_kclient *kc)
 		rd_kafka_destroy(kc->rk);
 	}
 	atomic_store(&kc->fatal, 0);
-	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, why, sizeof(why));
+	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, -1, why, sizeof(why));
 	if (!kc->rk) {
 		kc_log(kc, LOG_ERR, "rebuilding the producer failed: %s (retrying)", why);
 		atomic_store(&kc->fatal, 1);
@@ -536,7 +540,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kc->settled, &ca);
 	pthread_condattr_destroy(&ca);
-	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, err, errlen);
+	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, -1, err, errlen);
 	if (!kc->rk) {
 		rc = -EINVAL;
 		goto fail;
@@ -703,7 +707,7 @@ int shlogfs_kclient_watermarks(struct shlogfs_kclient *kc, const char *topic, in
 
 /* Open a reader (kclient.h). */
 int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, int32_t part,
-				int64_t from, struct shlogfs_kclient_reader **out,
+				int64_t from, int wait_ms, struct shlogfs_kclient_reader **out,
 				char *err, size_t errlen)
 {
 	struct shlogfs_kclient_reader *r = calloc(1, sizeof(*r));
@@ -719,7 +723,7 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 		free(r);
 		return -ENOMEM;
 	}
-	r->rk = handle_new(kc, RD_KAFKA_CONSUMER, err, errlen);
+	r->rk = handle_new(kc, RD_KAFKA_CONSUMER, wait_ms, err, errlen);
 	if (!r->rk) {
 		free(r->topic);
 		free(r);

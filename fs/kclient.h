@@ -181,10 +181,13 @@ uint32_t shlogfs_kclient_partition(struct shlogfs_kclient *kc, const void *key, 
 /**
  * A reader of @topic partition @part from offset @from (assign at the
  * offset), with its own consumer on the client's configuration; it logs
- * the partition's start and end offsets.  -EINVAL with @err filled.
+ * the partition's start and end offsets.  Its fetches wait at most
+ * @wait_ms at the broker for new messages (fetch.wait.max.ms; -1:
+ * librdkafka's 500): a seek waits for the fetch in flight, so a reader
+ * that seeks wants it short.  -EINVAL with @err filled.
  */
 int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, int32_t part,
-				int64_t from, struct shlogfs_kclient_reader **out,
+				int64_t from, int wait_ms, struct shlogfs_kclient_reader **out,
 				char *err, size_t errlen);
 
 /**

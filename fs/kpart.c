@@ -29,15 +29,19 @@
 #define KPART_WM_MS     1000        /* watermarks asked this often */
 #define KPART_FILL_MIN  (256u << 10) /* a read fetches at least this much */
 #define KPART_READ_MS   5000        /* a read waits this long for messages */
+#define KPART_SEEK_WAIT_MS 10       /* fetch.wait.max.ms of a read reader (a seek waits for it) */
+#define KPART_TAIL_WAIT_MS 100      /* ... of the indexer's (its seeks are rare) */
 
 /* ==== the cluster as a source ========================================= */
 
 /* Open a kclient reader (the source's open). */
-static int ksrc_open(void *ctx, const char *topic, uint32_t part, int64_t from, void **out)
+static int ksrc_open(void *ctx, const char *topic, uint32_t part, int64_t from, int seeks, void **out)
 {
 	char err[SHLOGFS_KCLIENT_ERRLEN];
 	struct shlogfs_kclient_reader *r;
-	int rc = shlogfs_kclient_reader_open(ctx, topic, (int32_t)part, from, &r, err, sizeof(err));
+	int rc = shlogfs_kclient_reader_open(ctx, topic, (int32_t)part, from,
+					     seeks ? KPART_SEEK_WAIT_MS : KPART_TAIL_WAIT_MS, &r, err,
+					     sizeof(err));
 
 	if (rc) {
 		shlogfs_log(LOG_ERR, "kafka: a reader of %s [%u]: %s", topic, part, err);
@@ -428,7 +432,7 @@ int shlogfs_kpart_index_step(struct shlogfs_bpart *p, int budget_ms)
 	if (p->gone)
 		return 0;
 	if (!p->ir && (rc = p->env.src->open(p->env.src_ctx, p->topic, p->part,
-					      (int64_t)p->scan_off, &p->ir)))
+					      (int64_t)p->scan_off, 0, &p->ir)))
 		return rc;
 	rc = p->env.src->poll(p->ir, budget_ms, kpart_take, p);
 	if (rc == -ERANGE) {   /* below the log start: retention */
@@ -578,7 +582,7 @@ static int kread_place(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry 
 	if (p->rr && p->r_pos >= e->pos && p->r_pos <= pos && p->r_off >= e->off && p->r_off <= off)
 		return 0;
 	if (!p->rr)
-		rc = p->env.src->open(p->env.src_ctx, p->topic, p->part, (int64_t)e->off, &p->rr);
+		rc = p->env.src->open(p->env.src_ctx, p->topic, p->part, (int64_t)e->off, 1, &p->rr);
 	else
 		rc = p->env.src->seek(p->rr, (int64_t)e->off);
 	if (rc) {

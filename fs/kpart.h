@@ -26,8 +26,8 @@
 
 /** Where a partition's messages come from. */
 struct shlogfs_ksrc_ops {
-	/** A reader of @topic [@part] from offset @from. */
-	int (*open)(void *ctx, const char *topic, uint32_t part, int64_t from, void **out);
+	/** A reader of @topic [@part] from offset @from; @seeks: it will seek (reads), so short fetch waits. */
+	int (*open)(void *ctx, const char *topic, uint32_t part, int64_t from, int seeks, void **out);
 	/** Move reader @r to offset @from. */
 	int (*seek)(void *r, int64_t from);
 	/** As shlogfs_kclient_reader_poll: messages in offset order to @fn; -ERANGE below the start. */
@@ -87,6 +87,7 @@ struct shlogfs_bpart {
 
 	/* the indexer's reader (indexer thread only) */
 	void *ir;
+	int busy;                      /* the last turn took messages */
 	uint64_t scan_off, scan_pos;   /* the next message it gets, and where it begins */
 
 	/* the read path (rmu) */

@@ -353,11 +353,11 @@ struct freader {
 };
 
 /* Open a fake reader at @from. */
-static int fake_open(void *ctx, const char *topic, uint32_t part, int64_t from, void **out)
+static int fake_open(void *ctx, const char *topic, uint32_t part, int64_t from, int seeks, void **out)
 {
 	struct freader *r = calloc(1, sizeof(*r));
 
-	(void)ctx, (void)topic, (void)part;
+	(void)ctx, (void)topic, (void)part, (void)seeks;
 	if (!r)
 		return -ENOMEM;
 	r->next = from;

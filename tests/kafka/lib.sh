@@ -142,3 +142,6 @@ kt_have_lines()
 {
 	[ "$(wc -l <"$T/mock.out")" -ge "$1" ]
 }
+
+# Whether file $1 is $2 bytes (for tl_wait_until).
+kt_size_is() { [ "$(stat -c %s "$1")" = "$2" ]; }
