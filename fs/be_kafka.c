@@ -41,6 +41,7 @@
 #define KBE_CLOSE_MS     5000    /* flush at unmount */
 #define KBE_STEP_MS      50      /* the indexer's turn of a partition with messages coming */
 #define KBE_IDLE_MS      5       /* its rest when no partition had any */
+#define KBE_READERS      32      /* readers open at once, each a librdkafka consumer (kpart.h) */
 
 /* ==== the configuration =============================================== */
 
@@ -205,6 +206,7 @@ struct shlogfs_bstore {
 
 	pthread_t indexer;
 	atomic_int stop;
+	atomic_int readers;                 /* env.readers: the partitions' open readers */
 };
 
 struct shlogfs_bwriter {
@@ -700,6 +702,7 @@ static int kbe_part_get(shlogfs_bstore *s, const char *topic, uint32_t part, shl
 	pthread_mutex_lock(&s->mu);
 	if ((p = kbe_part_find(s, topic, part))) {
 		p->refs++;
+		atomic_store(&p->used_ms, shlogfs_kclient_now_ms());
 		pthread_mutex_unlock(&s->mu);
 		*out = p;
 		return 0;
@@ -808,6 +811,7 @@ static int kbe_produce(shlogfs_bpart *p, shlogfs_bwriter *w, const char *line, s
 		return -ENOENT;
 	if (len > s->o.max_message)
 		return -EMSGSIZE;
+	atomic_store(&p->used_ms, shlogfs_kclient_now_ms());   /* the indexer keeps its reader */
 	for (;;) {
 		rc = shlogfs_kclient_produce(s->kc, w->kw, p->topic, (int32_t)p->part,
 					     klen ? line : NULL, klen, line, len, &t);
@@ -1123,13 +1127,26 @@ static int kbe_store_sync(shlogfs_bstore *s)
 	return shlogfs_kclient_flush(s->kc, KBE_CLOSE_MS) ? -EIO : 0;
 }
 
+/* A partition waits for a reader: close the caught-up one used least recently (indexer thread). */
+static void kbe_release_reader(struct shlogfs_bpart **batch, size_t n)
+{
+	struct shlogfs_bpart *lru = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (batch[i]->ir && !batch[i]->busy &&
+		    (!lru || atomic_load(&batch[i]->used_ms) < atomic_load(&lru->used_ms)))
+			lru = batch[i];
+	if (lru)
+		shlogfs_kpart_index_release(lru);
+}
+
 /* The indexer: one turn per partition, round robin, until the store closes. */
 static void *kbe_indexer_main(void *arg)
 {
 	struct shlogfs_bstore *s = arg;
 	struct shlogfs_bpart **batch = NULL;
 	size_t cap = 0, n;
-	int busy;
+	int busy, want;
 
 	while (!atomic_load(&s->stop)) {
 		pthread_mutex_lock(&s->mu);
@@ -1148,18 +1165,22 @@ static void *kbe_indexer_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (n == 0)
 			poll(NULL, 0, 50);
-		busy = 0;
+		busy = want = 0;
 		for (size_t i = 0; i < n; i++) {
 			/* a partition with messages coming gets a long turn, an idle one a glance */
 			int rc = atomic_load(&s->stop) ? 0 :
 				 shlogfs_kpart_index_step(batch[i], batch[i]->busy ? KBE_STEP_MS : 1);
 
-			batch[i]->busy = rc > 0;
-			busy |= rc > 0;
+			batch[i]->busy = rc == 1;
+			busy |= rc == 1;
+			want |= rc == SHLOGFS_KPART_WANTS_READER;
 			if (rc < 0)
 				poll(NULL, 0, KBE_STEP_MS);   /* the cluster refused: no busy loop */
-			kbe_part_put(batch[i]);
 		}
+		if (want)
+			kbe_release_reader(batch, n);
+		for (size_t i = 0; i < n; i++)
+			kbe_part_put(batch[i]);
 		if (!busy)
 			poll(NULL, 0, KBE_IDLE_MS);
 	}
@@ -1320,6 +1341,8 @@ int shlogfs_kafka_open(const char *cachedir, struct shlogfs_kafka_conf *c, const
 	s->env.stride = o->stride ? o->stride : 1000;
 	s->env.src = &shlogfs_ksrc_cluster;
 	s->env.src_ctx = s->kc;
+	s->env.readers = &s->readers;
+	s->env.max_readers = KBE_READERS;
 	if ((rc = -pthread_create(&s->indexer, NULL, kbe_indexer_main, s))) {
 		snprintf(err, errlen, "cannot start the indexer: %s", strerror(-rc));
 		goto fail;

@@ -31,6 +31,7 @@
 #define KPART_READ_MS   5000        /* a read waits this long for messages */
 #define KPART_SEEK_WAIT_MS 10       /* fetch.wait.max.ms of a read reader (a seek waits for it) */
 #define KPART_TAIL_WAIT_MS 100      /* ... of the indexer's (its seeks are rare) */
+#define KPART_IDLE_MS   10000       /* a reader unused this long is closed */
 
 /* ==== the cluster as a source ========================================= */
 
@@ -112,6 +113,47 @@ static void kpart_ident(const struct shlogfs_kenv *env, const char *topic, uint3
 
 	memcpy(id, &a, 8);
 	memcpy(id + 8, &b, 8);
+}
+
+/* ==== readers and the store's bound on them ============================ */
+
+/* Take one of the store's reader slots: 1, or 0 when all are in use. */
+static int kslot_take(const struct shlogfs_kenv *env)
+{
+	int n = atomic_load(env->readers);
+
+	while (n < env->max_readers)
+		if (atomic_compare_exchange_weak(env->readers, &n, n + 1))
+			return 1;
+	return 0;
+}
+
+/* Open a reader of @p at @from into *@r (@seeks: a read reader); *@slot: whether it holds a slot. */
+static int kreader_open(struct shlogfs_bpart *p, int64_t from, int seeks, void **r, int *slot)
+{
+	int rc;
+
+	*slot = kslot_take(&p->env);
+	if (!*slot && !seeks)
+		return -EAGAIN;   /* the indexer waits for a slot; a read goes on without one */
+	rc = p->env.src->open(p->env.src_ctx, p->topic, p->part, from, seeks, r);
+	if (rc && *slot)
+		atomic_fetch_sub(p->env.readers, 1);
+	if (rc)
+		*r = NULL;
+	return rc;
+}
+
+/* Close reader *@r (if open), giving back its slot. */
+static void kreader_close(struct shlogfs_bpart *p, void **r, int *slot)
+{
+	if (!*r)
+		return;
+	p->env.src->close(*r);
+	*r = NULL;
+	if (*slot)
+		atomic_fetch_sub(p->env.readers, 1);
+	*slot = 0;
 }
 
 /* ==== the key table ==================================================== */
@@ -278,6 +320,7 @@ int shlogfs_kpart_open(struct shlogfs_bstore *s, const struct shlogfs_kenv *env,
 	pthread_cond_init(&p->moved, &ca);
 	pthread_condattr_destroy(&ca);
 	p->sync_ms = shlogfs_kclient_now_ms();
+	atomic_store(&p->used_ms, p->sync_ms);
 	*out = p;
 	return 0;
 }
@@ -288,10 +331,8 @@ void shlogfs_kpart_close(struct shlogfs_bpart *p)
 	struct shlogfs_kkey *e;
 	int rc;
 
-	if (p->ir)
-		p->env.src->close(p->ir);
-	if (p->rr)
-		p->env.src->close(p->rr);
+	kreader_close(p, &p->ir, &p->ir_slot);
+	kreader_close(p, &p->rr, &p->rr_slot);
 	if ((rc = shlogfs_kidx_close(p->k)))
 		shlogfs_log(LOG_ERR, "kafka: %s [%u]: syncing the byte index: %s", p->topic, p->part,
 			    strerror(-rc));
@@ -365,7 +406,7 @@ static void kpart_start_moved(struct shlogfs_bpart *p, int64_t lo)
 		p->scan_off = in.kept.off;
 		p->scan_pos = in.kept.pos;
 		if (p->ir && p->env.src->seek(p->ir, (int64_t)p->scan_off))
-			p->env.src->close(p->ir), p->ir = NULL;
+			kreader_close(p, &p->ir, &p->ir_slot);
 	}
 }
 
@@ -403,7 +444,20 @@ static void kpart_gap_to_end(struct shlogfs_bpart *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* The periodic work of the indexer: watermarks and the index's sync. */
+/* Whether the indexer has read all the cluster held at the last look (indexer thread: scan_off is its own). */
+static int kpart_caught_up(struct shlogfs_bpart *p)
+{
+	struct shlogfs_kidx_info in;
+	int done;
+
+	pthread_mutex_lock(&p->mu);
+	shlogfs_kidx_info(p->k, &in);
+	done = p->hi >= 0 && (uint64_t)p->hi <= in.end.off && p->scan_off >= in.end.off;   /* keys read too */
+	pthread_mutex_unlock(&p->mu);
+	return done;
+}
+
+/* The periodic work of the indexer: watermarks, the index's sync, idle readers closed. */
 static void kpart_periodic(struct shlogfs_bpart *p)
 {
 	int64_t now = shlogfs_kclient_now_ms(), lo, hi;
@@ -411,6 +465,13 @@ static void kpart_periodic(struct shlogfs_bpart *p)
 
 	if (now - p->wm_ms >= KPART_WM_MS)
 		shlogfs_kpart_watermarks(p, &lo, &hi);
+	if (p->rr && now - p->rr_used_ms >= KPART_IDLE_MS && pthread_mutex_trylock(&p->rmu) == 0) {
+		if (now - p->rr_used_ms >= KPART_IDLE_MS)
+			kreader_close(p, &p->rr, &p->rr_slot);
+		pthread_mutex_unlock(&p->rmu);
+	}
+	if (p->ir && now - atomic_load(&p->used_ms) >= KPART_IDLE_MS && kpart_caught_up(p))
+		kreader_close(p, &p->ir, &p->ir_slot);
 	if (now - p->sync_ms < KPART_SYNC_MS)
 		return;
 	pthread_mutex_lock(&p->mu);
@@ -422,25 +483,32 @@ static void kpart_periodic(struct shlogfs_bpart *p)
 			    strerror(-rc));
 }
 
-/* One turn of the indexer (kpart.h). */
+/* Give back the indexer's reader of @p if it has read all the cluster held at the last look (kpart.h). */
+int shlogfs_kpart_index_release(struct shlogfs_bpart *p)
+{
+	if (!p->ir || !kpart_caught_up(p))
+		return 0;
+	kreader_close(p, &p->ir, &p->ir_slot);
+	return 1;
+}
+
+/* One turn of the indexer (kpart.h); a partition idle and caught up holds no reader. */
 int shlogfs_kpart_index_step(struct shlogfs_bpart *p, int budget_ms)
 {
 	int64_t lo, hi;
 	int rc;
 
 	kpart_periodic(p);
-	if (p->gone)
+	/* without a reader, it gets one when the watermarks (every second, or an fsync's) show more */
+	if (p->gone || (!p->ir && kpart_caught_up(p)))
 		return 0;
-	if (!p->ir && (rc = p->env.src->open(p->env.src_ctx, p->topic, p->part,
-					      (int64_t)p->scan_off, 0, &p->ir)))
-		return rc;
+	if (!p->ir && (rc = kreader_open(p, (int64_t)p->scan_off, 0, &p->ir, &p->ir_slot)))
+		return rc == -EAGAIN ? SHLOGFS_KPART_WANTS_READER : rc;   /* every slot taken */
 	rc = p->env.src->poll(p->ir, budget_ms, kpart_take, p);
 	if (rc == -ERANGE) {   /* below the log start: retention */
 		if (shlogfs_kpart_watermarks(p, &lo, &hi) == 0 && p->ir &&
-		    p->env.src->seek(p->ir, (int64_t)p->scan_off)) {
-			p->env.src->close(p->ir);
-			p->ir = NULL;
-		}
+		    p->env.src->seek(p->ir, (int64_t)p->scan_off))
+			kreader_close(p, &p->ir, &p->ir_slot);
 		return 0;
 	}
 	if (rc >= 0)
@@ -582,13 +650,11 @@ static int kread_place(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry 
 	if (p->rr && p->r_pos >= e->pos && p->r_pos <= pos && p->r_off >= e->off && p->r_off <= off)
 		return 0;
 	if (!p->rr)
-		rc = p->env.src->open(p->env.src_ctx, p->topic, p->part, (int64_t)e->off, 1, &p->rr);
+		rc = kreader_open(p, (int64_t)e->off, 1, &p->rr, &p->rr_slot);
 	else
 		rc = p->env.src->seek(p->rr, (int64_t)e->off);
 	if (rc) {
-		if (p->rr)
-			p->env.src->close(p->rr);
-		p->rr = NULL;
+		kreader_close(p, &p->rr, &p->rr_slot);
 		return rc;
 	}
 	p->r_off = e->off;
@@ -607,8 +673,7 @@ static int kread_walk(struct shlogfs_bpart *p, struct kwalk *w)
 		if (rc < 0 && rc != -ENOMEM && rc != -ERANGE)
 			rc = -EIO;
 		if (rc < 0) {
-			p->env.src->close(p->rr);
-			p->rr = NULL;
+			kreader_close(p, &p->rr, &p->rr_slot);
 			return rc == -ERANGE ? -ENODATA : rc;
 		}
 		if (w->done)
@@ -624,6 +689,16 @@ static int kread_walk(struct shlogfs_bpart *p, struct kwalk *w)
 		}
 	}
 	return 0;
+}
+
+/* The end of a read-path call (rmu held, released): a reader without a slot closes. */
+static void kread_done(struct shlogfs_bpart *p)
+{
+	p->rr_used_ms = shlogfs_kclient_now_ms();
+	atomic_store(&p->used_ms, p->rr_used_ms);
+	if (p->rr && !p->rr_slot)
+		kreader_close(p, &p->rr, &p->rr_slot);
+	pthread_mutex_unlock(&p->rmu);
 }
 
 /* Copy what the span holds of [@off, @end) to @buf: the byte count (0 if it holds none). */
@@ -659,7 +734,7 @@ ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, siz
 		return -ENODATA;
 	pthread_mutex_lock(&p->rmu);
 	if ((n = kspan_copy(p, off, in.end.pos, buf, len))) {
-		pthread_mutex_unlock(&p->rmu);
+		kread_done(p);
 		return (ssize_t)n;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -677,7 +752,7 @@ ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, siz
 		rc = kread_walk(p, &w);
 	}
 	n = rc ? 0 : kspan_copy(p, off, in.end.pos, buf, len);
-	pthread_mutex_unlock(&p->rmu);
+	kread_done(p);
 	if (rc == -ERANGE)
 		return -ENODATA;
 	if (rc == -ENXIO)
@@ -701,10 +776,8 @@ static int kread_find(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry *
 		return rc;
 	/* the reader went past the message found: put it back there */
 	if (w.done && p->rr) {
-		if (p->env.src->seek(p->rr, (int64_t)w.found_off)) {
-			p->env.src->close(p->rr);
-			p->rr = NULL;
-		}
+		if (p->env.src->seek(p->rr, (int64_t)w.found_off))
+			kreader_close(p, &p->rr, &p->rr_slot);
 		p->r_off = w.found_off;
 		p->r_pos = w.found_pos;
 	}
@@ -742,7 +815,7 @@ int shlogfs_kpart_seek_seq(struct shlogfs_bpart *p, uint64_t seq, uint64_t *off)
 		return rc;
 	pthread_mutex_lock(&p->rmu);
 	rc = kread_find(p, &e, seq, -1, &in, &s, off);
-	pthread_mutex_unlock(&p->rmu);
+	kread_done(p);
 	return rc;
 }
 
@@ -767,7 +840,7 @@ int shlogfs_kpart_seek_time(struct shlogfs_bpart *p, int64_t time_ns, uint64_t *
 	}
 	pthread_mutex_lock(&p->rmu);
 	rc = kread_find(p, &e, UINT64_MAX, ms, &in, seq, off);
-	pthread_mutex_unlock(&p->rmu);
+	kread_done(p);
 	return rc;
 }
 

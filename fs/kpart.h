@@ -17,6 +17,7 @@
 #define SHLOGFS_KPART_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/tree.h>
 
@@ -49,6 +50,12 @@ struct shlogfs_kenv {
 	char cluster[128];                     /**< cluster id (the index's ident) */
 	const struct shlogfs_ksrc_ops *src;
 	void *src_ctx;
+	/** Readers the store's partitions hold open, and at most how many (each
+	 *  is a librdkafka consumer with a thread per broker): the indexer's of
+	 *  a partition nobody uses close once it is caught up, a read beyond
+	 *  the bound uses a reader of its own for that call. */
+	atomic_int *readers;
+	int max_readers;
 };
 
 /** One key's latest message (the key table). */
@@ -87,12 +94,16 @@ struct shlogfs_bpart {
 
 	/* the indexer's reader (indexer thread only) */
 	void *ir;
+	int ir_slot;                   /* it holds one of env.readers */
 	int busy;                      /* the last turn took messages */
+	_Atomic int64_t used_ms;       /* last part_get or read (the indexer's reader closes when idle) */
 	uint64_t scan_off, scan_pos;   /* the next message it gets, and where it begins */
 
 	/* the read path (rmu) */
 	pthread_mutex_t rmu;
 	void *rr;
+	int rr_slot;               /* it holds one of env.readers (else closed after the call) */
+	int64_t rr_used_ms;
 	uint64_t r_off, r_pos;     /* the next message rr gives, and its position */
 	char *span;                /* bytes [span_pos, span_pos + span_len) of the log */
 	size_t span_len, span_cap;
@@ -105,8 +116,15 @@ int shlogfs_kpart_open(struct shlogfs_bstore *s, const struct shlogfs_kenv *env,
 /** Sync the index, close the readers, free. */
 void shlogfs_kpart_close(struct shlogfs_bpart *p);
 
-/** One turn of the indexer for @p (at most about @budget_ms): 1 if it took messages, 0, -errno. */
+/**
+ * One turn of the indexer for @p (at most about @budget_ms): 1 if it took
+ * messages, 0, SHLOGFS_KPART_WANTS_READER when it has no reader and every
+ * slot is taken (the caller may release another's), or -errno.
+ */
 int shlogfs_kpart_index_step(struct shlogfs_bpart *p, int budget_ms);
+#define SHLOGFS_KPART_WANTS_READER 2
+/** Close the indexer's reader of @p if it is caught up (a slot for another): 1 if closed. */
+int shlogfs_kpart_index_release(struct shlogfs_bpart *p);
 /** Wait (at most @timeout_ms) until the indexed end reaches offset @off: 0 or -ETIMEDOUT. */
 int shlogfs_kpart_wait_indexed(struct shlogfs_bpart *p, uint64_t off, int timeout_ms);
 /** Ask the source for the watermarks now (part_sync's read-your-writes); -errno. */

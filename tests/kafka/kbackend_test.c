@@ -15,6 +15,9 @@
  *                        null values, a moving log start
  *   route FILE NPARTS    each "PART KEY" line of FILE: key_route(KEY) == PART
  *   admin                mkdir / add partition / delete refused clearly
+ *   modes                chmod/chown kept in the cache dir across a restart
+ *   readers TOPIC NPARTS a line into each partition, read back: the
+ *                        process's threads stay bounded (readers are)
  *   down                 (BROKERS is nobody) open fails with a bound
  *
  * Exit 0 when every check holds; a failed check prints why and exits 1.
@@ -581,6 +584,56 @@ static int cmd_modes(char **argv)
 	return 0;
 }
 
+/* Threads of this process. */
+static int count_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int n = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* readers TOPIC NPARTS: a line into every partition, each read back; the readers stay bounded */
+static int cmd_readers(char **argv)
+{
+	shlogfs_bstore *s = open_store(100);
+	int nparts = atoi(argv[1]), before = count_threads(), most = 0;
+	shlogfs_bwriter *w;
+	int rc;
+
+	if ((rc = shlogfs_writer_new(s, &w)))
+		die("writer_new: %s", strerror(-rc));
+	for (int i = 0; i < nparts; i++) {
+		char line[64], got[64];
+		int n = snprintf(line, sizeof(line), "partition %d\n", i);
+		shlogfs_bpart *p;
+		ssize_t r;
+
+		if ((rc = shlogfs_part_get(s, argv[0], (uint32_t)i, &p)) ||
+		    (rc = shlogfs_part_append_lines(p, w, line, (size_t)n, 0, NULL)) ||
+		    (rc = shlogfs_part_sync(p, w)))
+			die("partition %d: %s", i, strerror(-rc));
+		wait_indexed(p, 1);
+		if ((r = shlogfs_part_read(p, 0, got, sizeof(got))) != n || memcmp(got, line, (size_t)n))
+			die("partition %d reads back %zd bytes", i, r);
+		shlogfs_part_put(p);
+		if (count_threads() > most)
+			most = count_threads();
+	}
+	shlogfs_writer_free(w);
+	printf("threads: %d at open, at most %d with %d partitions read\n", before, most, nparts);
+	if (most - before > 40 * 6)
+		die("%d threads for %d partitions: the readers are not bounded", most - before, nparts);
+	shlogfs_store_close(s);
+	return 0;
+}
+
 /* down: BROKERS answers nothing: open fails within its bound, saying which brokers */
 static int cmd_down(char **argv)
 {
@@ -613,7 +666,7 @@ int main(int argc, char **argv)
 	static const struct { const char *name; int nargs; int (*fn)(char **); } cmds[] = {
 		{ "roundtrip", 2, cmd_roundtrip }, { "restart", 2, cmd_restart }, { "fake", 0, cmd_fake },
 		{ "route", 2, cmd_route }, { "admin", 0, cmd_admin }, { "modes", 0, cmd_modes },
-		{ "down", 0, cmd_down },
+		{ "down", 0, cmd_down }, { "readers", 2, cmd_readers },
 	};
 
 	if (argc >= 4) {
@@ -623,6 +676,6 @@ int main(int argc, char **argv)
 			if (strcmp(argv[3], cmds[i].name) == 0 && argc - 4 == cmds[i].nargs)
 				return cmds[i].fn(argv + 4);
 	}
-	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down ARGS\n");
+	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers ARGS\n");
 	return 2;
 }

@@ -4,12 +4,13 @@
 # byte (byte-identical to what was written and to kcat -C), seek_seq, keys;
 # a restart resumes the byte index; a fake source with offset gaps, null
 # values and a moving log start; key routing as kcat -K's; the Admin API
-# refused clearly; modes kept in the cache dir; brokers down at open.
+# refused clearly; modes kept in the cache dir; 60 partitions read with a
+# bounded number of readers; brokers down at open.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 kt_init
 [ -x "${KBACKEND_TEST:-}" ] || kt_fail "KBACKEND_TEST is not the built test program: '${KBACKEND_TEST:-}'"
-kt_mock_start -t A:1 -t B:4 -t G:1
+kt_mock_start -t A:1 -t B:4 -t G:1 -t M:60
 B=${KT_ADDR//,/+}
 KB=("$KBACKEND_TEST" "$B" "$T/cache")
 
@@ -39,6 +40,9 @@ grep -q "refused by the cluster" "$T/admin.err" || kt_fail "no log line names th
 
 tl_say "modes and owners: kept in the cache dir"
 "${KB[@]}" modes || kt_fail "modes"
+
+tl_say "60 partitions written and read: the readers (librdkafka consumers) stay bounded"
+"${KB[@]}" readers M 60 || kt_fail "readers"
 
 tl_say "brokers down at open: a bounded failure naming them"
 "$KBACKEND_TEST" 127.0.0.1:9 "$T/cache2" down 2>/dev/null || kt_fail "down"
