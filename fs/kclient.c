@@ -49,6 +49,7 @@ struct shlogfs_kclient {
 	int msg_timeout_ms;         /* the configured message.timeout.ms */
 	uint64_t inflight, failed, rebuilds;
 	rd_kafka_resp_err_t last_err;   /* the last delivery error */
+	char partitioner[32];       /* the configured partitioner (key routing) */
 };
 
 struct shlogfs_kclient_writer {
@@ -71,7 +72,10 @@ struct kmsg {
 struct shlogfs_kclient_reader {
 	struct shlogfs_kclient *kc;
 	rd_kafka_t *rk;
+	char *topic;
+	int32_t part;
 	int at_end;
+	int64_t eof_off;            /* the offset the last end-of-partition event gave */
 };
 
 /* ---------------------------------------------------------------- */
@@ -161,6 +165,15 @@ static int conf_int(rd_kafka_conf_t *conf, const char *name, int dflt)
 	if (rd_kafka_conf_get(conf, name, v, &n) != RD_KAFKA_CONF_OK || atoi(v) <= 0)
 		return dflt;
 	return atoi(v);
+}
+
+/* The string value of property @name in @conf into @out ("" if unset). */
+static void conf_str(rd_kafka_conf_t *conf, const char *name, char *out, size_t cap)
+{
+	size_t n = cap;
+
+	if (rd_kafka_conf_get(conf, name, out, &n) != RD_KAFKA_CONF_OK)
+		out[0] = '\0';
 }
 
 /* brokers=H:P+H:P (or ';'): librdkafka's comma list in bootstrap.servers. */
@@ -333,8 +346,8 @@ static size_t fails_take(struct shlogfs_kclient_writer *w, uint64_t t)
 	return n;
 }
 
-/* The absolute CLOCK_MONOTONIC time @ms from now. */
-static struct timespec deadline_in(int ms)
+/* The absolute CLOCK_MONOTONIC time @ms from now (kclient.h). */
+struct timespec shlogfs_kclient_deadline(int ms)
 {
 	struct timespec ts;
 
@@ -348,11 +361,20 @@ static struct timespec deadline_in(int ms)
 	return ts;
 }
 
+/* Milliseconds of CLOCK_MONOTONIC (kclient.h). */
+int64_t shlogfs_kclient_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Wait for @w's tickets up to @ticket (kclient.h). */
 int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int timeout_ms)
 {
 	struct shlogfs_kclient *kc = w->kc;
-	struct timespec until = deadline_in(timeout_ms < 0 ? kc->msg_timeout_ms : timeout_ms);
+	struct timespec until = shlogfs_kclient_deadline(timeout_ms < 0 ? kc->msg_timeout_ms : timeout_ms);
 	rd_kafka_resp_err_t last;
 	size_t nfail;
 	int rc = 0;
@@ -412,11 +434,13 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	kc_log(kc, LOG_WARNING, "%s: %s", rd_kafka_err2name(err), reason);
 }
 
-/* A handle of @type built from the template, with the client's callbacks. */
-static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type,
+/* A handle of @type built from the template, with the client's callbacks (a
+ * consumer's fetches wait at most @wait_ms at the broker, -1: librdkafka's 500). */
+static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type, int wait_ms,
 			      char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_dup(kc->conf);
+	char wait[16];
 	rd_kafka_t *rk;
 
 	if (!conf) {
@@ -431,7 +455,9 @@ static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type,
 	else if (conf_set(conf, "reader", "group.id", "shlogfs-reader", err, errlen) ||
 		 conf_set(conf, "reader", "enable.partition.eof", "true", err, errlen) ||
 		 conf_set(conf, "reader", "enable.auto.commit", "false", err, errlen) ||
-		 conf_set(conf, "reader", "auto.offset.reset", "error", err, errlen)) {
+		 conf_set(conf, "reader", "auto.offset.reset", "error", err, errlen) ||
+		 (wait_ms >= 0 && (snprintf(wait, sizeof(wait), "%d", wait_ms),
+				   conf_set(conf, "reader", "fetch.wait.max.ms", wait, err, errlen)))) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -457,7 +483,7 @@ static void producer_rebuild(struct shlogfs_kclient *kc)
 		rd_kafka_destroy(kc->rk);
 	}
 	atomic_store(&kc->fatal, 0);
-	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, why, sizeof(why));
+	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, -1, why, sizeof(why));
 	if (!kc->rk) {
 		kc_log(kc, LOG_ERR, "rebuilding the producer failed: %s (retrying)", why);
 		atomic_store(&kc->fatal, 1);
@@ -502,6 +528,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	}
 	kc->conf = conf;
 	kc->msg_timeout_ms = conf_int(conf, "message.timeout.ms", 300000);
+	conf_str(conf, "partitioner", kc->partitioner, sizeof(kc->partitioner));
 	kc->log = log ? log : log_stderr;
 	kc->log_arg = log_arg;
 	pthread_rwlockattr_init(&ra);   /* a rebuild must not starve behind produces */
@@ -513,7 +540,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kc->settled, &ca);
 	pthread_condattr_destroy(&ca);
-	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, err, errlen);
+	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, -1, err, errlen);
 	if (!kc->rk) {
 		rc = -EINVAL;
 		goto fail;
@@ -622,6 +649,21 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 	return produce_errno(kc, topic, part, err);
 }
 
+/* Wait until nothing is queued or in flight (kclient.h). */
+int shlogfs_kclient_flush(struct shlogfs_kclient *kc, int timeout_ms)
+{
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FATAL;
+
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	if (kc->rk)
+		err = rd_kafka_flush(kc->rk, timeout_ms);
+	pthread_rwlock_unlock(&kc->rk_lock);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	kc_log(kc, LOG_ERR, "messages still in flight after %d ms: %s", timeout_ms, rd_kafka_err2str(err));
+	return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
+}
+
 /* Counters (kclient.h). */
 void shlogfs_kclient_counts(struct shlogfs_kclient *kc, uint64_t *inflight, uint64_t *failed,
 			    uint64_t *rebuilds)
@@ -665,7 +707,7 @@ int shlogfs_kclient_watermarks(struct shlogfs_kclient *kc, const char *topic, in
 
 /* Open a reader (kclient.h). */
 int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, int32_t part,
-				int64_t from, struct shlogfs_kclient_reader **out,
+				int64_t from, int wait_ms, struct shlogfs_kclient_reader **out,
 				char *err, size_t errlen)
 {
 	struct shlogfs_kclient_reader *r = calloc(1, sizeof(*r));
@@ -676,8 +718,14 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 	if (!r)
 		return -ENOMEM;
 	r->kc = kc;
-	r->rk = handle_new(kc, RD_KAFKA_CONSUMER, err, errlen);
+	r->part = part;
+	if (!(r->topic = strdup(topic))) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->rk = handle_new(kc, RD_KAFKA_CONSUMER, wait_ms, err, errlen);
 	if (!r->rk) {
+		free(r->topic);
 		free(r);
 		return -EINVAL;
 	}
@@ -698,6 +746,34 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 	return 0;
 }
 
+/* Move a reader (kclient.h): seek its partition (an assign again trips librdkafka 2.0.2's
+ * assertion rktp_started when the first assign has not started yet). */
+int shlogfs_kclient_reader_seek(struct shlogfs_kclient_reader *r, int64_t from)
+{
+	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_error_t *e;
+
+	if (!tp)
+		return -ENOMEM;
+	rd_kafka_topic_partition_list_add(tp, r->topic, r->part)->offset = from;
+	e = rd_kafka_seek_partitions(r->rk, tp, 5000);
+	if (!e && tp->elems[0].err)
+		kc_log(r->kc, LOG_WARNING, "seek %s [%d] to %lld: %s", r->topic, (int)r->part,
+		       (long long)from, rd_kafka_err2str(tp->elems[0].err));
+	r->at_end = 0;
+	if (!e && !tp->elems[0].err) {
+		rd_kafka_topic_partition_list_destroy(tp);
+		return 0;
+	}
+	if (e) {
+		kc_log(r->kc, LOG_WARNING, "seek %s [%d] to %lld: %s", r->topic, (int)r->part,
+		       (long long)from, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	rd_kafka_topic_partition_list_destroy(tp);
+	return -EIO;
+}
+
 /* One consumed message or event to @fn: 1 to go on, 0 to stop, or -errno. */
 static int reader_take(struct shlogfs_kclient_reader *r, rd_kafka_message_t *m,
 		       shlogfs_kclient_msg_fn *fn, void *arg)
@@ -707,6 +783,7 @@ static int reader_take(struct shlogfs_kclient_reader *r, rd_kafka_message_t *m,
 
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 		r->at_end = 1;
+		r->eof_off = m->offset;
 		return 0;
 	}
 	if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
@@ -730,7 +807,7 @@ static int reader_take(struct shlogfs_kclient_reader *r, rd_kafka_message_t *m,
 int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms,
 				shlogfs_kclient_msg_fn *fn, void *arg)
 {
-	struct timespec until = deadline_in(timeout_ms), now;
+	struct timespec until = shlogfs_kclient_deadline(timeout_ms), now;
 	rd_kafka_message_t *m;
 	int count = 0, rc = 1;
 	long left;
@@ -757,6 +834,12 @@ int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r)
 	return r->at_end;
 }
 
+/* Where the partition ended at the last end-of-partition event (kclient.h). */
+int64_t shlogfs_kclient_reader_end(const struct shlogfs_kclient_reader *r)
+{
+	return r->at_end ? r->eof_off : -1;
+}
+
 /* Close a reader (kclient.h). */
 void shlogfs_kclient_reader_close(struct shlogfs_kclient_reader *r)
 {
@@ -764,5 +847,237 @@ void shlogfs_kclient_reader_close(struct shlogfs_kclient_reader *r)
 		return;
 	rd_kafka_consumer_close(r->rk);
 	rd_kafka_destroy(r->rk);
+	free(r->topic);
 	free(r);
+}
+
+/* ---------------------------------------------------------------- */
+/* Cluster metadata and administration                               */
+/* ---------------------------------------------------------------- */
+
+/* A metadata or admin error as an errno: brokers unreachable, timed out, other. */
+static int cluster_errno(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+		return -ETIMEDOUT;
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__RESOLVE:
+		return -EHOSTUNREACH;
+	default:
+		return -EIO;
+	}
+}
+
+/* The cluster's topics (kclient.h). */
+int shlogfs_kclient_metadata(struct shlogfs_kclient *kc, shlogfs_kclient_topic_fn *fn, void *arg,
+			     int timeout_ms)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FATAL;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	if (kc->rk)
+		err = rd_kafka_metadata(kc->rk, 1, NULL, &md, timeout_ms);
+	pthread_rwlock_unlock(&kc->rk_lock);
+	if (err) {
+		kc_log(kc, LOG_WARNING, "metadata: %s", rd_kafka_err2str(err));
+		return cluster_errno(err);
+	}
+	for (int i = 0; i < md->topic_cnt && rc == 0; i++)
+		if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[i].partition_cnt > 0)
+			rc = fn(md->topics[i].topic, (uint32_t)md->topics[i].partition_cnt, arg);
+	rd_kafka_metadata_destroy(md);
+	return rc;
+}
+
+/* The cluster id (kclient.h). */
+int shlogfs_kclient_clusterid(struct shlogfs_kclient *kc, char *out, size_t cap, int timeout_ms)
+{
+	char *id = NULL;
+
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	if (kc->rk)
+		id = rd_kafka_clusterid(kc->rk, timeout_ms);
+	pthread_rwlock_unlock(&kc->rk_lock);
+	if (!id)
+		return -ENOENT;
+	snprintf(out, cap, "%s", id);
+	rd_kafka_mem_free(NULL, id);
+	return 0;
+}
+
+/* An Admin API answer for one topic as an errno. */
+static int admin_errno(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return 0;
+	case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+		return -EEXIST;
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+		return -ENOENT;
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TOPIC_DELETION_DISABLED:
+		return -EPERM;
+	case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+	case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+		return -EOPNOTSUPP;
+	case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+	case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
+	case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+		return -EINVAL;
+	default:
+		return cluster_errno(err);
+	}
+}
+
+/* Send the request of @op for @topic on @rk, answers to @q (the admin objects freed). */
+static int admin_send(rd_kafka_t *rk, enum shlogfs_kclient_admin_op op, const char *topic,
+		      int count, int repl, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *q,
+		      char *why, size_t whylen)
+{
+	if (op == SHLOGFS_KADMIN_CREATE) {
+		rd_kafka_NewTopic_t *t = rd_kafka_NewTopic_new(topic, count, repl, why, whylen);
+		if (!t)
+			return -EINVAL;
+		rd_kafka_CreateTopics(rk, &t, 1, ao, q);
+		rd_kafka_NewTopic_destroy(t);
+	} else if (op == SHLOGFS_KADMIN_PARTITIONS) {
+		rd_kafka_NewPartitions_t *t = rd_kafka_NewPartitions_new(topic, (size_t)count, why, whylen);
+		if (!t)
+			return -EINVAL;
+		rd_kafka_CreatePartitions(rk, &t, 1, ao, q);
+		rd_kafka_NewPartitions_destroy(t);
+	} else {
+		rd_kafka_DeleteTopic_t *t = rd_kafka_DeleteTopic_new(topic);
+		if (!t)
+			return -ENOMEM;
+		rd_kafka_DeleteTopics(rk, &t, 1, ao, q);
+		rd_kafka_DeleteTopic_destroy(t);
+	}
+	return 0;
+}
+
+/* The one topic result of an admin answer @ev: 0 or -errno, its text in @why. */
+static int admin_result(rd_kafka_event_t *ev, char *why, size_t whylen)
+{
+	const rd_kafka_topic_result_t **tr = NULL;
+	size_t n = 0;
+	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+
+	if (err) {
+		snprintf(why, whylen, "%s", rd_kafka_event_error_string(ev));
+		return admin_errno(err);
+	}
+	switch (rd_kafka_event_type(ev)) {
+	case RD_KAFKA_EVENT_CREATETOPICS_RESULT:
+		tr = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+		break;
+	case RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT:
+		tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+		break;
+	case RD_KAFKA_EVENT_DELETETOPICS_RESULT:
+		tr = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+		break;
+	default:
+		break;
+	}
+	if (n < 1) {
+		snprintf(why, whylen, "no result for the topic");
+		return -EIO;
+	}
+	err = rd_kafka_topic_result_error(tr[0]);
+	if (err)
+		snprintf(why, whylen, "%s", rd_kafka_topic_result_error_string(tr[0]) ?
+			 rd_kafka_topic_result_error_string(tr[0]) : rd_kafka_err2str(err));
+	return admin_errno(err);
+}
+
+/* One Admin API request (kclient.h). */
+int shlogfs_kclient_admin(struct shlogfs_kclient *kc, enum shlogfs_kclient_admin_op op,
+			  const char *topic, int count, int repl, int timeout_ms,
+			  char *why, size_t whylen)
+{
+	rd_kafka_AdminOptions_t *ao;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	int rc;
+
+	snprintf(why, whylen, "no producer");
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	if (!kc->rk) {
+		pthread_rwlock_unlock(&kc->rk_lock);
+		return -EIO;
+	}
+	q = rd_kafka_queue_new(kc->rk);
+	ao = rd_kafka_AdminOptions_new(kc->rk, RD_KAFKA_ADMIN_OP_ANY);
+	rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, NULL, 0);
+	rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, NULL, 0);
+	rc = admin_send(kc->rk, op, topic, count, repl, ao, q, why, whylen);
+	ev = rc ? NULL : rd_kafka_queue_poll(q, timeout_ms + 1000);
+	if (!rc && !ev) {
+		snprintf(why, whylen, "no answer within %d ms", timeout_ms);
+		rc = -ETIMEDOUT;
+	} else if (ev) {
+		rc = admin_result(ev, why, whylen);
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_AdminOptions_destroy(ao);
+	rd_kafka_queue_destroy(q);
+	pthread_rwlock_unlock(&kc->rk_lock);
+	return rc;
+}
+
+/* The first offset at or after a time (kclient.h). */
+int shlogfs_kclient_offset_for_time(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+				    int64_t ts_ms, int64_t *off, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FATAL;
+	int64_t got;
+
+	if (!tp)
+		return -ENOMEM;
+	rd_kafka_topic_partition_list_add(tp, topic, part)->offset = ts_ms;
+	pthread_rwlock_rdlock(&kc->rk_lock);
+	if (kc->rk)
+		err = rd_kafka_offsets_for_times(kc->rk, tp, timeout_ms);
+	pthread_rwlock_unlock(&kc->rk_lock);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		err = tp->elems[0].err;
+	got = tp->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(tp);
+	if (err) {
+		kc_log(kc, LOG_WARNING, "offsets for times of %s [%d]: %s", topic, (int)part,
+		       rd_kafka_err2str(err));
+		return -EIO;
+	}
+	if (got == RD_KAFKA_OFFSET_END)
+		return -ENXIO;
+	if (got < 0)
+		return -EOPNOTSUPP;
+	*off = got;
+	return 0;
+}
+
+/* The configured partitioner's choice for a key (kclient.h). */
+uint32_t shlogfs_kclient_partition(struct shlogfs_kclient *kc, const void *key, size_t klen,
+				   uint32_t nparts)
+{
+	int32_t p;
+
+	if (strncmp(kc->partitioner, "consistent", 10) == 0)
+		p = rd_kafka_msg_partitioner_consistent(NULL, key, klen, (int32_t)nparts, NULL, NULL);
+	else if (strncmp(kc->partitioner, "fnv1a", 5) == 0)
+		p = rd_kafka_msg_partitioner_fnv1a(NULL, key, klen, (int32_t)nparts, NULL, NULL);
+	else
+		p = rd_kafka_msg_partitioner_murmur2(NULL, key, klen, (int32_t)nparts, NULL, NULL);
+	return p >= 0 && (uint32_t)p < nparts ? (uint32_t)p : 0;
 }

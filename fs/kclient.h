@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -45,6 +46,13 @@ struct shlogfs_kclient_msg {
 
 /** Called per message by shlogfs_kclient_reader_poll; nonzero stops the poll. */
 typedef int shlogfs_kclient_msg_fn(const struct shlogfs_kclient_msg *m, void *arg);
+
+/* ---- time (the bounds of every wait here and in the backend) ---- */
+
+/** Milliseconds of CLOCK_MONOTONIC. */
+int64_t shlogfs_kclient_now_ms(void);
+/** The absolute CLOCK_MONOTONIC time @ms from now (for pthread_cond_timedwait). */
+struct timespec shlogfs_kclient_deadline(int ms);
 
 /* ---- configuration ---- */
 
@@ -104,6 +112,9 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
  */
 int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int timeout_ms);
 
+/** Wait (at most @timeout_ms) until nothing is queued or in flight: 0, or -ETIMEDOUT. */
+int shlogfs_kclient_flush(struct shlogfs_kclient *kc, int timeout_ms);
+
 /** Counters: messages in flight, failed deliveries, producer rebuilds. */
 void shlogfs_kclient_counts(struct shlogfs_kclient *kc, uint64_t *inflight, uint64_t *failed,
 			    uint64_t *rebuilds);
@@ -112,15 +123,71 @@ void shlogfs_kclient_counts(struct shlogfs_kclient *kc, uint64_t *inflight, uint
 int shlogfs_kclient_watermarks(struct shlogfs_kclient *kc, const char *topic, int32_t part,
 			       int64_t *lo, int64_t *hi, int timeout_ms);
 
+/* ---- cluster metadata and administration ---- */
+
+/** Receives one topic of the cluster and its partition count. */
+typedef int shlogfs_kclient_topic_fn(const char *topic, uint32_t nparts, void *arg);
+
+/**
+ * The cluster's topics (rd_kafka_metadata on the producer's handle), each
+ * to @fn until it returns nonzero.  0 (or @fn's value); -ETIMEDOUT when
+ * no broker answered within @timeout_ms, -EHOSTUNREACH when every broker
+ * is down or refused the connection, -EIO otherwise (logged).
+ */
+int shlogfs_kclient_metadata(struct shlogfs_kclient *kc, shlogfs_kclient_topic_fn *fn, void *arg,
+			     int timeout_ms);
+
+/** The cluster id into @out (@cap bytes); -ENOENT when the cluster gives none within @timeout_ms. */
+int shlogfs_kclient_clusterid(struct shlogfs_kclient *kc, char *out, size_t cap, int timeout_ms);
+
+/** What shlogfs_kclient_admin asks of the cluster. */
+enum shlogfs_kclient_admin_op {
+	SHLOGFS_KADMIN_CREATE,       /**< CreateTopics: @count partitions, @repl replicas */
+	SHLOGFS_KADMIN_PARTITIONS,   /**< CreatePartitions: the topic grows to @count */
+	SHLOGFS_KADMIN_DELETE,       /**< DeleteTopics */
+};
+
+/**
+ * One Admin API request on @topic, answered within @timeout_ms.  0;
+ * -EEXIST, -ENOENT, -EINVAL (the cluster's refusal of the arguments),
+ * -EPERM (not authorised), -EOPNOTSUPP (the cluster does not serve the
+ * request: no Admin API, as librdkafka's mock cluster), -ETIMEDOUT, -EIO;
+ * @why gets the cluster's or librdkafka's text for every refusal.
+ */
+int shlogfs_kclient_admin(struct shlogfs_kclient *kc, enum shlogfs_kclient_admin_op op,
+			  const char *topic, int count, int repl, int timeout_ms,
+			  char *why, size_t whylen);
+
+/**
+ * The first offset of @topic [@part] whose time is at or after @ts_ms
+ * (ListOffsets by time).  0; -ENXIO when no message is that recent;
+ * -EOPNOTSUPP when the cluster answers no offset (librdkafka's mock);
+ * -EIO.
+ */
+int shlogfs_kclient_offset_for_time(struct shlogfs_kclient *kc, const char *topic, int32_t part,
+				    int64_t ts_ms, int64_t *off, int timeout_ms);
+
+/**
+ * The partition (0 .. @nparts - 1) the configured partitioner gives key
+ * @key (@klen > 0): murmur2 (the Java client's; murmur2_random, the
+ * default, and murmur2), or librdkafka's consistent (CRC32) hash for the
+ * consistent partitioners.
+ */
+uint32_t shlogfs_kclient_partition(struct shlogfs_kclient *kc, const void *key, size_t klen,
+				   uint32_t nparts);
+
 /* ---- the reader ---- */
 
 /**
  * A reader of @topic partition @part from offset @from (assign at the
  * offset), with its own consumer on the client's configuration; it logs
- * the partition's start and end offsets.  -EINVAL with @err filled.
+ * the partition's start and end offsets.  Its fetches wait at most
+ * @wait_ms at the broker for new messages (fetch.wait.max.ms; -1:
+ * librdkafka's 500): a seek waits for the fetch in flight, so a reader
+ * that seeks wants it short.  -EINVAL with @err filled.
  */
 int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, int32_t part,
-				int64_t from, struct shlogfs_kclient_reader **out,
+				int64_t from, int wait_ms, struct shlogfs_kclient_reader **out,
 				char *err, size_t errlen);
 
 /**
@@ -135,6 +202,16 @@ int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms
 
 /** Whether the reader has reached the partition's end (last poll). */
 int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r);
+
+/**
+ * The partition's end offset as the last end-of-partition event gave it
+ * (offsets below it that were never handed over are gaps: transaction
+ * markers, compacted messages), or -1 when the last poll did not reach it.
+ */
+int64_t shlogfs_kclient_reader_end(const struct shlogfs_kclient_reader *r);
+
+/** Move a reader to offset @from (messages fetched before are dropped). */
+int shlogfs_kclient_reader_seek(struct shlogfs_kclient_reader *r, int64_t from);
 
 /** Close a reader. */
 void shlogfs_kclient_reader_close(struct shlogfs_kclient_reader *r);

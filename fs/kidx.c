@@ -658,6 +658,15 @@ int shlogfs_kidx_find_time(const struct shlogfs_kidx *k, int64_t ts_ms, struct s
 	return 0;
 }
 
+/* Entry @i (kidx.h). */
+int shlogfs_kidx_entry(const struct shlogfs_kidx *k, uint64_t i, struct shlogfs_kidx_entry *e)
+{
+	if (i >= k->n)
+		return -ENOENT;
+	*e = k->ent[i];
+	return 0;
+}
+
 /* What the index holds (kidx.h). */
 void shlogfs_kidx_info(const struct shlogfs_kidx *k, struct shlogfs_kidx_info *out)
 {

@@ -122,6 +122,9 @@ int shlogfs_kidx_find_off(const struct shlogfs_kidx *k, uint64_t off, struct shl
  */
 int shlogfs_kidx_find_time(const struct shlogfs_kidx *k, int64_t ts_ms, struct shlogfs_kidx_entry *e);
 
+/** Entry @p i (0 .. nent - 1, oldest first) in @p e: 0, or -ENOENT past the last. */
+int shlogfs_kidx_entry(const struct shlogfs_kidx *k, uint64_t i, struct shlogfs_kidx_entry *e);
+
 /** What the index holds. */
 void shlogfs_kidx_info(const struct shlogfs_kidx *k, struct shlogfs_kidx_info *out);
 

@@ -186,7 +186,7 @@ static int read_part(int p, const char *dir)
 	snprintf(path, sizeof(path), "%s/p%d", dir, p);
 	if (!(s.out = fopen(path, "w")))
 		die("%s: %s", path, strerror(errno));
-	if (shlogfs_kclient_reader_open(kc, topic, p, 0, &r, err, sizeof(err)))
+	if (shlogfs_kclient_reader_open(kc, topic, p, 0, -1, &r, err, sizeof(err)))
 		die("reader_open: %s", err);
 	do {
 		rc = shlogfs_kclient_reader_poll(r, 1000, seen_msg, &s);
