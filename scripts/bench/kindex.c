@@ -99,7 +99,8 @@ static int ki_run(struct shlogfs_kclient *kc, const char *topic, int32_t part, u
 			why ? why : "");
 		return 1;
 	}
-	if (shlogfs_kclient_reader_open(kc, topic, part, lo, &r, err, sizeof(err)) < 0) {
+	/* -1: librdkafka's fetch wait; this reader never seeks */
+	if (shlogfs_kclient_reader_open(kc, topic, part, lo, -1, &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "shlog-kindex: %s\n", err);
 		return 1;
 	}
