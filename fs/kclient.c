@@ -713,7 +713,6 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 	struct shlogfs_kclient_reader *r = calloc(1, sizeof(*r));
 	rd_kafka_topic_partition_list_t *tp;
 	rd_kafka_resp_err_t e;
-	int64_t lo = -1, hi = -1;
 
 	if (!r)
 		return -ENOMEM;
@@ -739,9 +738,9 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 		shlogfs_kclient_reader_close(r);
 		return -EINVAL;
 	}
-	if (watermarks(kc, r->rk, topic, part, &lo, &hi, 5000) == 0)
-		kc_log(kc, LOG_INFO, "reading %s [%d] from offset %lld: log start %lld, end %lld",
-		       topic, (int)part, (long long)from, (long long)lo, (long long)hi);
+	/* No watermark query here: with the leader down it waits for the
+	 * request's own timeout (socket.timeout.ms), whatever its bound says. */
+	kc_log(kc, LOG_DEBUG, "reading %s [%d] from offset %lld", topic, (int)part, (long long)from);
 	*out = r;
 	return 0;
 }
@@ -832,6 +831,15 @@ int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms
 int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r)
 {
 	return r->at_end;
+}
+
+/* The watermarks the reader's last fetch brought (kclient.h): no request. */
+int shlogfs_kclient_reader_watermarks(struct shlogfs_kclient_reader *r, int64_t *lo, int64_t *hi)
+{
+	if (rd_kafka_get_watermark_offsets(r->rk, r->topic, r->part, lo, hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    *lo < 0 || *hi < 0)
+		return -ENOENT;
+	return 0;
 }
 
 /* Where the partition ended at the last end-of-partition event (kclient.h). */

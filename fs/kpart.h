@@ -36,8 +36,10 @@ struct shlogfs_ksrc_ops {
 	/** As shlogfs_kclient_reader_end: the end offset at the last end of partition, or -1. */
 	int64_t (*end)(void *r);
 	void (*close)(void *r);
-	/** Log start and end offsets. */
+	/** Log start and end offsets (a request to the cluster). */
 	int (*watermarks)(void *ctx, const char *topic, uint32_t part, int64_t *lo, int64_t *hi);
+	/** The ones reader @r's last fetch brought, without a request: 0 or -ENOENT (may be NULL). */
+	int (*cached)(void *r, int64_t *lo, int64_t *hi);
 };
 
 /** The cluster as a source (kclient's reader; @ctx is the struct shlogfs_kclient). */
