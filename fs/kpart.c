@@ -788,7 +788,10 @@ static int kread_find(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry *
 		*pos = e->pos;
 		return 0;
 	}
-	if ((rc = kread_place(p, e, UINT64_MAX, off)) || (rc = kread_walk(p, &w)))
+	/* by offset the reader may go on from anywhere at or before @off; by
+	 * time only from @e itself (the reader may be past the message sought) */
+	if ((rc = kread_place(p, e, ms < 0 ? UINT64_MAX : e->pos, ms < 0 ? off : e->off)) ||
+	    (rc = kread_walk(p, &w)))
 		return rc;
 	/* the reader went past the message found: put it back there */
 	if (w.done && p->rr) {

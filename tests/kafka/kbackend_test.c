@@ -484,6 +484,8 @@ static int cmd_fake(char **argv)
 		die("fake: seek_time 7.5 s gave message %llu, not 9 (7, 8 compacted)", (unsigned long long)seq);
 	if (shlogfs_part_seek_time(p, 99000LL * 1000000, &seq, &off) || seq != 12 || off != sizeof(log) - 1)
 		die("fake: seek_time past the last message gave %llu, not the end", (unsigned long long)seq);
+	if (shlogfs_part_seek_time(p, 0, &seq, &off) || seq != 0 || off != 0)   /* back again */
+		die("fake: seek_time 0 after a later one gave message %llu, not 0", (unsigned long long)seq);
 	/* retention: the log start moves to 5; bytes below the retained point are gone */
 	fake_lo = 5;
 	if (shlogfs_kpart_watermarks(p, &(int64_t){ 0 }, &(int64_t){ 0 }))
