@@ -31,6 +31,7 @@
 #define POLL_MS 100            /* the poll thread's rd_kafka_poll timeout */
 #define REBUILD_FLUSH_MS 5000  /* time given to purged messages' reports at a rebuild */
 #define RING_MIN 64            /* first ring size (a power of two) */
+#define SEEK_MS 200           /* a seek not done by then fails (the caller reopens) */
 
 enum { T_PENDING = 0, T_OK = 1, T_FAILED = 2 };
 
@@ -755,7 +756,7 @@ int shlogfs_kclient_reader_seek(struct shlogfs_kclient_reader *r, int64_t from)
 	if (!tp)
 		return -ENOMEM;
 	rd_kafka_topic_partition_list_add(tp, r->topic, r->part)->offset = from;
-	e = rd_kafka_seek_partitions(r->rk, tp, 5000);
+	e = rd_kafka_seek_partitions(r->rk, tp, SEEK_MS);
 	if (!e && tp->elems[0].err)
 		kc_log(r->kc, LOG_WARNING, "seek %s [%d] to %lld: %s", r->topic, (int)r->part,
 		       (long long)from, rd_kafka_err2str(tp->elems[0].err));

@@ -665,14 +665,11 @@ static int kread_place(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry 
 
 	if (p->rr && p->r_pos >= e->pos && p->r_pos <= pos && p->r_off >= e->off && p->r_off <= off)
 		return 0;
-	if (!p->rr)
-		rc = kreader_open(p, (int64_t)e->off, 1, &p->rr, &p->rr_slot);
-	else
-		rc = p->env.src->seek(p->rr, (int64_t)e->off);
-	if (rc) {
+	/* a seek librdkafka does not finish in time: a new reader there instead */
+	if (p->rr && p->env.src->seek(p->rr, (int64_t)e->off))
 		kreader_close(p, &p->rr, &p->rr_slot);
+	if (!p->rr && (rc = kreader_open(p, (int64_t)e->off, 1, &p->rr, &p->rr_slot)))
 		return rc;
-	}
 	p->r_off = e->off;
 	p->r_pos = e->pos;
 	return 0;
@@ -760,6 +757,7 @@ ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, siz
 		rc = kread_place(p, &e, off, UINT64_MAX);
 	if (rc == 0) {
 		p->span_len = 0;
+		p->span_pos = off;   /* an empty span is not the last one's */
 		w.need_off = in.end.off;
 		w.want_pos = off;
 		w.until_pos = off + (len > KPART_FILL_MIN ? len : KPART_FILL_MIN);

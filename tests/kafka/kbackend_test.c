@@ -5,7 +5,7 @@
  *
  *   kbackend_test BROKERS CACHEDIR CMD ARGS
  *
- *   roundtrip TOPIC OUT  append 3,000 lines (keyed, keyless, tombstones) to
+ *   roundtrip TOPIC OUT  append 12,000 lines (keyed, keyless, tombstones) to
  *                        TOPIC [0] through one writer, sync; read them back
  *                        by byte (sequentially and at random), seek_seq,
  *                        keys; write the expected bytes to OUT (for kcat)
@@ -19,6 +19,8 @@
  *   readers TOPIC NPARTS a line into each partition, read back: the
  *                        process's threads stay bounded (readers are)
  *   down                 (BROKERS is nobody) open fails with a bound
+ *   bench TOPIC COUNT    figures (not in the suite): append rate through the
+ *                        table, the index's cold start, random 4 KiB reads
  *
  * Exit 0 when every check holds; a failed check prints why and exits 1.
  */
@@ -145,10 +147,14 @@ static void rt_read_all(shlogfs_bpart *p, const char *want, size_t wlen, size_t 
 	free(got);
 }
 
-/* Check reads at random positions of @p against @want. */
+/* Check reads at random positions of @p against @want, and a jump back from the end to the start. */
 static void rt_read_random(shlogfs_bpart *p, const char *want, size_t wlen)
 {
 	char buf[4096];
+
+	if (shlogfs_part_read(p, wlen - 10, buf, 10) != 10 || memcmp(buf, want + wlen - 10, 10) ||
+	    shlogfs_part_read(p, 0, buf, 10) != 10 || memcmp(buf, want, 10))
+		die("a read at the start after one at the end gave wrong bytes");
 
 	srand(7);
 	for (int i = 0; i < 200; i++) {
@@ -294,7 +300,7 @@ static int cmd_roundtrip(char **argv)
 
 	if ((rc = shlogfs_part_get(s, argv[0], 0, &p)))
 		die("part_get %s 0: %s", argv[0], strerror(-rc));
-	rt_append(p, 0, 3000, want, &wlen);
+	rt_append(p, 0, 12000, want, &wlen);
 	rt_check(p, want, wlen);
 	put_file(argv[1], want, wlen);
 	shlogfs_part_put(p);
@@ -322,7 +328,7 @@ static int cmd_restart(char **argv)
 	/* the keys come back as the indexer reads up to the indexed end */
 	while (shlogfs_key_lookup(p, "key49", 5, &(struct shlog_keyref){ 0 }) && now_ms() - t0 < 10000)
 		usleep(10000);
-	rt_append(p, 3000, 3100, want, &wlen);
+	rt_append(p, 12000, 12100, want, &wlen);
 	rt_check(p, want, wlen);
 	put_file(argv[1], want, wlen);
 	shlogfs_part_put(p);
@@ -636,6 +642,90 @@ static int cmd_readers(char **argv)
 	return 0;
 }
 
+/* Order two doubles (qsort). */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* bench TOPIC COUNT: figures, printed, never asserted (docs/KAFKA.md "Figures") */
+static int cmd_bench(char **argv)
+{
+	int count = atoi(argv[1]), nread = 2000;
+	char cache2[4096], line[128], *batch = malloc(1u << 20), buf[4096];
+	shlogfs_bstore *s = open_store(1000);
+	double *lat = calloc((size_t)nread, sizeof(*lat));
+	struct shlog_part_info in;
+	shlogfs_bwriter *w;
+	shlogfs_bpart *p;
+	uint64_t want;
+	int64_t t0;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = shlogfs_writer_new(s, &w)) || (rc = shlogfs_part_get(s, argv[0], 0, &p)))
+		die("bench: %s", strerror(-rc));
+	t0 = now_ms();
+	for (int i = 0; i < count; i++) {
+		int l = snprintf(line, sizeof(line), "k%d\t%08d %.*s\n", i % 1000, i, 84,
+				 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh");
+		memcpy(batch + n, line, (size_t)l);
+		n += (size_t)l;
+		if (n > (1u << 20) - 256 || i == count - 1) {
+			if ((rc = shlogfs_part_append_lines(p, w, batch, n, 0, NULL)))
+				die("bench append: %s", strerror(-rc));
+			n = 0;
+		}
+	}
+	if ((rc = shlogfs_part_sync(p, w)))
+		die("bench sync: %s", strerror(-rc));
+	printf("append through the table: %d lines of 100 bytes in %lld ms (%.0f lines/s), synced\n", count,
+	       (long long)(now_ms() - t0), count * 1000.0 / (double)(now_ms() - t0 + 1));
+	shlogfs_part_info(p, &in);
+	want = in.end_seq;
+	shlogfs_writer_free(w);
+	shlogfs_part_put(p);
+	shlogfs_store_close(s);
+
+	/* cold start: a new cache dir indexes the partition from its log start */
+	snprintf(cache2, sizeof(cache2), "%s.cold", cachedir);
+	cachedir = cache2;
+	s = open_store(1000);
+	t0 = now_ms();
+	if ((rc = shlogfs_part_get(s, argv[0], 0, &p)))
+		die("bench: %s", strerror(-rc));
+	do {
+		usleep(2000);
+		shlogfs_part_info(p, &in);
+	} while (in.end_seq < want && now_ms() - t0 < 120000);
+	printf("cold start: %llu messages (offsets %llu..%llu, %llu bytes) indexed in %lld ms (%.0f messages/s)\n",
+	       (unsigned long long)(in.end_seq - in.start_seq), (unsigned long long)in.start_seq,
+	       (unsigned long long)in.end_seq, (unsigned long long)(in.end_off - in.start_off),
+	       (long long)(now_ms() - t0), (double)(in.end_seq - in.start_seq) * 1000.0 / (double)(now_ms() - t0 + 1));
+	srand(11);
+	for (int i = 0; i < nread; i++) {
+		struct timespec a, b;
+		uint64_t off = in.start_off + ((uint64_t)rand() * 4096) % (in.end_off - in.start_off - 4096);
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ssize_t r = shlogfs_part_read(p, off, buf, sizeof(buf));
+		if (r <= 0)
+			die("bench read %d at %llu: %zd", i, (unsigned long long)off, r);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		lat[i] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	}
+	qsort(lat, (size_t)nread, sizeof(*lat), cmp_double);
+	printf("random 4 KiB reads (%d): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", nread, lat[nread / 2],
+	       lat[nread * 99 / 100], lat[nread - 1]);
+	shlogfs_part_put(p);
+	shlogfs_store_close(s);
+	free(lat);
+	free(batch);
+	return 0;
+}
+
 /* down: BROKERS answers nothing: open fails within its bound, saying which brokers */
 static int cmd_down(char **argv)
 {
@@ -669,6 +759,7 @@ int main(int argc, char **argv)
 		{ "roundtrip", 2, cmd_roundtrip }, { "restart", 2, cmd_restart }, { "fake", 0, cmd_fake },
 		{ "route", 2, cmd_route }, { "admin", 0, cmd_admin }, { "modes", 0, cmd_modes },
 		{ "down", 0, cmd_down }, { "readers", 2, cmd_readers },
+		{ "bench", 2, cmd_bench },
 	};
 
 	if (argc >= 4) {
@@ -678,6 +769,6 @@ int main(int argc, char **argv)
 			if (strcmp(argv[3], cmds[i].name) == 0 && argc - 4 == cmds[i].nargs)
 				return cmds[i].fn(argv + 4);
 	}
-	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers ARGS\n");
+	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers|bench ARGS\n");
 	return 2;
 }

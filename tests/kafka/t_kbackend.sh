@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_kbackend.sh — fs/be_kafka.c's table without FUSE (tests/kafka/kbackend_test)
-# against the mock cluster: 3,000 lines appended, synced and read back by
+# against the mock cluster: 12,000 lines appended, synced and read back by
 # byte (byte-identical to what was written and to kcat -C), seek_seq, keys;
 # a restart resumes the byte index; a fake source with offset gaps, null
 # values and a moving log start; key routing as kcat -K's; the Admin API
