@@ -127,6 +127,17 @@ void shlogfs_ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
 }
 
+/* retrieve_reply: the kernel's cached bytes a retrieve asked for (wb.c); no reply. */
+void shlogfs_ll_retrieve_reply(fuse_req_t req, void *cookie, fuse_ino_t ino,
+			       off_t offset, struct fuse_bufvec *bufv)
+{
+	struct shlogfs *fs = shlogfs_of(req);
+
+	fuse_reply_none(req);
+	if (offset >= 0)
+		shlogfs_wb_retrieved(fs, ino, (uint64_t)(uintptr_t)cookie, (uint64_t)offset, bufv);
+}
+
 /* fallocate: logs only grow by appending (EPERM, like other refusals). */
 void shlogfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  off_t off, off_t len, struct fuse_file_info *fi)

@@ -60,6 +60,8 @@ void shlogfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi);
 void shlogfs_ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct fuse_pollhandle *ph);
+void shlogfs_ll_retrieve_reply(fuse_req_t req, void *cookie, fuse_ino_t ino,
+			       off_t offset, struct fuse_bufvec *bufv);
 void shlogfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  off_t off, off_t len, struct fuse_file_info *fi);
 

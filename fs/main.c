@@ -37,6 +37,7 @@
 #include "node.h"
 #include "pcache.h"
 #include "text.h"
+#include "wb.h"
 #if SHLOGFS_HAVE_KAFKA
 #include "be_kafka.h"
 #endif
@@ -50,6 +51,7 @@ struct shlogfs_cli {
 	int show_help, show_version;
 	int verbose;               /**< -v: say on stdout what was mounted */
 	int allow_other, default_permissions, writeback;
+	uint32_t retrieve_ms;       /**< -o retrieve_ms (with writeback) */
 	uint32_t partitions;
 	uint64_t max_held, max_held_per_user;
 	uint32_t max_topics_per_user, max_parts_per_user;
@@ -70,7 +72,7 @@ enum {
 	KEY_DEFAULT_PERMISSIONS, KEY_RO, KEY_MAX_HELD, KEY_MAX_HELD_PER_USER,
 	KEY_MAX_TOPICS_PER_USER, KEY_MAX_PARTS_PER_USER,
 	KEY_MAX_FDS, KEY_FD_RESERVE, KEY_MAX_PARTITIONS,
-	KEY_MAX_FOLLOW, KEY_MAX_FOLLOW_PER_USER, KEY_BACKEND,
+	KEY_MAX_FOLLOW, KEY_MAX_FOLLOW_PER_USER, KEY_BACKEND, KEY_RETRIEVE_MS,
 };
 
 #define SHLOGFS_OPT(t, field, v) { t, offsetof(struct shlogfs_cli, field), v }
@@ -105,6 +107,7 @@ static const struct fuse_opt shlogfs_opt_table[] = {
 	FUSE_OPT_KEY("max_follow=", KEY_MAX_FOLLOW),
 	FUSE_OPT_KEY("max_follow_per_user=", KEY_MAX_FOLLOW_PER_USER),
 	FUSE_OPT_KEY("backend=", KEY_BACKEND),
+	FUSE_OPT_KEY("retrieve_ms=", KEY_RETRIEVE_MS),
 	SHLOGFS_OPT("repair", so.repair, 1),
 	SHLOGFS_OPT("writeback", writeback, 1),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -145,7 +148,10 @@ static void shlogfs_usage(const char *prog)
 "    -o repair              truncate corrupt data at open instead of refusing\n"
 "    -o writeback           partition logs behind the kernel's page cache: far\n"
 "                           faster small appends; lines reach the log at close,\n"
-"                           fsync or after ~30 s (see shlogfs(8))\n"
+"                           fsync, or as the kernel's cache is retrieved\n"
+"                           (see shlogfs(8))\n"
+"    -o retrieve_ms=N       with writeback: ask the kernel for cached lines\n"
+"                           every N ms, 0 = only at its write-back (20)\n"
 "    -o max_held=SIZE       memory open files may hold for all users but root:\n"
 "                           unfinished lines, key values, snapshots (64M)\n"
 "    -o max_held_per_user=SIZE  the same for one user (16M); past either:\n"
@@ -264,6 +270,7 @@ static const struct shlogfs_optnum shlogfs_optnums[] = {
 	SHLOGFS_NUM(KEY_MAX_FOLLOW, SHLOGFS_U32, max_follow, 0, UINT32_MAX),
 	SHLOGFS_NUM(KEY_MAX_FOLLOW_PER_USER, SHLOGFS_U32, max_follow_per_user,
 		    0, UINT32_MAX),
+	SHLOGFS_NUM(KEY_RETRIEVE_MS, SHLOGFS_U32, retrieve_ms, 0, 60000),
 	SHLOGFS_SO(KEY_MAX_FDS, SHLOGFS_U32, max_fds),
 	SHLOGFS_SO(KEY_FD_RESERVE, SHLOGFS_U32, fd_reserve),
 	SHLOGFS_SO(KEY_MAX_PARTITIONS, SHLOGFS_U32, max_partitions),
@@ -673,6 +680,7 @@ static const struct fuse_lowlevel_ops shlogfs_ops = {
 	.create = shlogfs_ll_create,
 	.fallocate = shlogfs_ll_fallocate,
 	.poll = shlogfs_ll_poll,
+	.retrieve_reply = shlogfs_ll_retrieve_reply,
 	/* getxattr/listxattr left out: libfuse answers ENOSYS once and the
 	 * kernel stops asking for security.capability on every write. */
 };
@@ -722,6 +730,7 @@ static int shlogfs_state_init(struct shlogfs *fs, const struct shlogfs_cli *cli,
 {
 	fs->partitions = cli->partitions;
 	fs->writeback = cli->writeback;
+	fs->retrieve_ms = cli->writeback ? cli->retrieve_ms : 0;
 	fs->max_topics_per_user = cli->max_topics_per_user;
 	fs->max_parts_per_user = cli->max_parts_per_user;
 	shlogfs_fw_init(cli->max_follow, cli->max_follow_per_user);
@@ -779,6 +788,7 @@ static int shlogfs_store_shut(struct shlogfs *fs, int sigs, int ret)
 	__atomic_store_n(&fs->se, NULL, __ATOMIC_RELEASE); /* no more notifications */
 	shlogfs_ctl_stop();
 	shlogfs_pc_stop();
+	shlogfs_wb_retrieve_stop();
 	shlogfs_handles_close_all(fs);
 	shlogfs_snaps_free(fs);
 	/* the signal handlers stay until the store is closed: a SIGTERM now
@@ -803,6 +813,10 @@ static int shlogfs_run_store(struct shlogfs *fs,
 	shlogfs_ctl_start(fs);   /* holding the store's lock: shlogctl sync (ctl.c) */
 	if (shlogfs_pc_start(fs)) { /* drops the kernel's stale pages (pcache.c) */
 		shlogfs_log(LOG_ERR, "cannot start the page-cache notifier");
+		return shlogfs_store_shut(fs, 0, 1);
+	}
+	if (shlogfs_wb_retrieve_start(fs, fs->retrieve_ms)) { /* -o writeback (wb.c) */
+		shlogfs_log(LOG_ERR, "cannot start the writeback retriever");
 		return shlogfs_store_shut(fs, 0, 1);
 	}
 	if (fuse_set_signal_handlers(fs->se) == 0) {
@@ -846,6 +860,7 @@ int main(int argc, char *argv[])
 		.max_parts_per_user = 4096,
 		.max_follow = 8192,
 		.max_follow_per_user = 1024,
+		.retrieve_ms = 20,
 	};
 	struct shlogfs fs = { 0 };
 	int ret, done;

@@ -24,6 +24,7 @@
 #include "cred.h"
 #include "follow.h"
 #include "text.h"
+#include "wb.h"
 
 /* ==== collecting ====================================================== */
 
@@ -421,10 +422,12 @@ static int shlogfs_metrics_store(struct shlogfs_buf *b,
 static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 {
 	uint64_t users, root, refused, followers, waiting, fw_refused;
+	uint64_t r_asked, r_replies, r_bytes;
 	int rc = 0;
 
 	shlogfs_budget_figures(fs, &users, &root, &refused);
 	shlogfs_fw_figures(&followers, &waiting, &fw_refused);
+	shlogfs_wb_retrieve_counts(&r_asked, &r_replies, &r_bytes);
 	const struct { const char *name, *type, *help; uint64_t v; } f[] = {
 		{ "shlogfs_held_bytes", "gauge",
 		  "Bytes open handles hold for unprivileged users (unfinished "
@@ -459,6 +462,14 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 		{ "shlogfs_follow_refused_total", "counter",
 		  "Waiting reads refused with ENOBUFS by max_follow or "
 		  "max_follow_per_user.", fw_refused },
+		{ "shlogfs_retrieves_total", "counter",
+		  "Times -o writeback asked the kernel for a log's cached bytes "
+		  "(every retrieve_ms per log with writers).", r_asked },
+		{ "shlogfs_retrieve_replies_total", "counter",
+		  "The kernel's answers to those asks.", r_replies },
+		{ "shlogfs_retrieve_bytes_total", "counter",
+		  "Bytes those answers held (the part past a log's end is "
+		  "appended).", r_bytes },
 	};
 	for (size_t i = 0; rc == 0 && i < sizeof(f) / sizeof(f[0]); i++) {
 		rc = shlogfs_family(b, f[i].name, f[i].type, f[i].help);

@@ -318,6 +318,7 @@ struct shlogfs {
 	LIST_HEAD(, shlogfs_handle) handles;
 	int writeback;             /**< -o writeback asked for */
 	int wb_on;                 /**< and the kernel granted it (init) */
+	uint32_t retrieve_ms;      /**< -o retrieve_ms with writeback; 0: off (wb.c) */
 	uint64_t gen;              /**< last fresh node generation (fs->lock) */
 	struct fuse_session *se;   /**< for notifications (wb.c) */
 	struct shlogfs_budget budget; /**< bytes handles hold (budget.c) */

@@ -38,6 +38,20 @@
  *    too (notify_store), so both stay byte for byte the same; opens for
  *    writing wait until that is done.
  *
+ * The kernel need not be waited for: every retrieve_ms (-o retrieve_ms,
+ * 20 by default, the engine's drain period) a thread asks it for the
+ * cached bytes of each stream with writers from the stream's end on
+ * (fuse_lowlevel_notify_retrieve); its answer (the retrieve_reply
+ * operation) holds what its page cache has, dirty pages included, up to
+ * its own file size, and the bytes from the stream's end on are taken as
+ * a write request's would be.  So a line reaches the engine, every view
+ * and the log file within about retrieve_ms whether or not its writer
+ * syncs; the write-back that follows sends the same bytes again and they
+ * match.  A refusal found this way (a line over max_message, an engine
+ * error) marks the stream as a refused write would, so it reaches the
+ * writer at its next fsync or close.  docs/PERFORMANCE.md, "Retrieving
+ * the kernel's cache", has what the kernel was seen to do.
+ *
  * Writers must open with O_APPEND.  Writes through <topic>/log and
  * keys/<key> would move the engine's end behind the kernel's back, so
  * they are refused in this mode (k_log.c, k_keys.c).
@@ -46,6 +60,7 @@
 #include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "held_i.h"
 #include "wb.h"
@@ -73,7 +88,42 @@ struct shlogfs_wb {
 	struct shlogfs *fs;      /* the daemon (for the budget at free) */
 	uid_t held_uid;          /* whose budget pend is charged to (budget.c) */
 	uint64_t held;           /* bytes of pend charged */
+	uint64_t epoch;          /* changes of the kernel's copy by the daemon
+				  * (a seal's '\n', a resync): a retrieve asked
+				  * before one is dropped */
+	/* retrieving: the fields below are guarded by wbr.mu */
+	struct shlogfs_node *node; /* whose stream (names in log lines) */
+	fuse_ino_t ino;          /* its inode, asked of the kernel */
+	shlogfs_bpart *rpart;    /* a reference for replies, while listed */
+	int listed;              /* in the retriever's list */
+	uint32_t replying;       /* replies being taken now */
+	int asking;              /* a retrieve is outstanding */
+	struct timespec asked;   /* since when (CLOCK_MONOTONIC) */
 };
+
+/* Most bytes one retrieve asks for (the kernel gives at most 1 MiB a reply). */
+#define SHLOGFS_WBR_MAX (1u << 20)
+/* An ask not answered within this long is given up and made again. */
+#define SHLOGFS_WBR_STALE_MS 1000
+
+/* The retriever: the streams with writers, and the thread that asks for them. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t idle;     /* a stream's replies were taken */
+	pthread_cond_t wake;     /* the thread is to stop */
+	struct shlogfs_wb **v;   /* listed streams */
+	size_t n, cap;
+	struct shlogfs *fs;
+	uint32_t ms;             /* period; 0: not running */
+	int stop;
+	pthread_t thread;
+	uint64_t asked, replies, bytes; /* since the mount (/.metrics) */
+} wbr = { .mu = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER,
+	    .wake = PTHREAD_COND_INITIALIZER };
+
+static void shlogfs_wbr_list(struct shlogfs *fs, struct shlogfs_node *n,
+			     struct shlogfs_wb *wb);
+static void shlogfs_wbr_unlist(struct shlogfs_wb *wb);
 
 /* ==== state =========================================================== */
 
@@ -160,6 +210,7 @@ int shlogfs_wb_open(struct shlogfs *fs, struct shlogfs_handle *h)
 	wb->writers++;
 	pthread_mutex_unlock(&wb->mu);
 	h->wb_writer = 1;
+	shlogfs_wbr_list(fs, h->node, wb);
 	return 0;
 }
 
@@ -239,8 +290,10 @@ void shlogfs_wb_release(struct shlogfs *fs, struct shlogfs_handle *h)
 		wb->differed = 0;
 		wb->drop = 0;
 		wb->sealing = seal || resync;
+		wb->epoch += wb->sealing;
 	}
 	pthread_mutex_unlock(&wb->mu);
+	shlogfs_wbr_unlist(wb);
 	if (!seal && !resync)
 		return;
 	/* outside the lock: the kernel may need a read of this log meanwhile */
@@ -308,7 +361,7 @@ static int shlogfs_wb_emit(void *arg, const char *lines, size_t len)
  * hold after; after it, what it holds (an emptied buffer over a page is
  * freed).  A request past the budget fails with ENOBUFS.
  */
-static int shlogfs_wb_charge(struct shlogfs *fs, struct shlogfs_handle *h,
+static int shlogfs_wb_charge(struct shlogfs *fs, uid_t uid,
 			     struct shlogfs_wb *wb, const char *buf,
 			     size_t len, int after)
 {
@@ -318,23 +371,41 @@ static int shlogfs_wb_charge(struct shlogfs *fs, struct shlogfs_handle *h,
 
 	if (after && wb->pend.len == 0 && wb->pend.cap > 4096)
 		shlogfs_buf_free(&wb->pend);
-	if (wb->held && wb->held_uid != h->uid) {
+	if (wb->held && wb->held_uid != uid) {
 		shlogfs_budget_give(fs, wb->held_uid, wb->held);
 		wb->held = 0;
 	}
-	wb->held_uid = h->uid;
+	wb->held_uid = uid;
 	if (after || wb->drop || need > fs->max_message)
 		need = wb->pend.len;
 	want = shlogfs_buf_cap_for(&wb->pend, need);
 	if (!after)
-		return shlogfs_budget_set(fs, h->uid, &wb->held, want,
+		return shlogfs_budget_set(fs, uid, &wb->held, want,
 					  "unfinished line");
 	if (want > wb->held) /* held already: counted, not refused */
-		shlogfs_budget_force(fs, h->uid, want - wb->held);
+		shlogfs_budget_force(fs, uid, want - wb->held);
 	else
-		shlogfs_budget_give(fs, h->uid, wb->held - want);
+		shlogfs_budget_give(fs, uid, wb->held - want);
 	wb->held = want;
 	return 0;
+}
+
+/* Frame the new bytes of the stream; 0 once all are taken, or -errno. */
+static int shlogfs_wb_put(struct shlogfs *fs, shlogfs_bpart *p,
+			  struct shlogfs_wb *wb, const char *buf, size_t len);
+
+/* The stream's next @p len bytes, charged to @p uid: framed into the engine (mu held). */
+static int shlogfs_wb_take(struct shlogfs *fs, uid_t uid, shlogfs_bpart *p,
+			   struct shlogfs_wb *wb, const char *buf, size_t len)
+{
+	SL_HELD(&wb->mu);
+	int rc = shlogfs_wb_charge(fs, uid, wb, buf, len, 0);
+
+	if (rc == 0) {
+		rc = shlogfs_wb_put(fs, p, wb, buf, len);
+		shlogfs_wb_charge(fs, uid, wb, buf, len, 1);
+	}
+	return rc;
 }
 
 /* Frame the new bytes of the stream; 0 once all are taken, or -errno. */
@@ -417,14 +488,14 @@ void shlogfs_wb_fix_apply(struct shlogfs *fs, fuse_ino_t ino,
 }
 
 /* Say why a write was refused (once per episode) and mark the stream. */
-static void shlogfs_wb_refuse(struct shlogfs_handle *h, struct shlogfs_wb *wb,
+static void shlogfs_wb_refuse(struct shlogfs_node *n, struct shlogfs_wb *wb,
 			      uint64_t off, size_t size, uint64_t end, int rc)
 {
 	if (!wb->broken)
 		shlogfs_log(LOG_ERR, "%s/%u/log: writeback of %zu bytes at %llu "
 			    "refused (log ends at %llu): %s; further writes fail "
-			    "until every writer has closed", h->node->topic,
-			    h->node->part, size, (unsigned long long)off,
+			    "until every writer has closed", n->topic,
+			    n->part, size, (unsigned long long)off,
 			    (unsigned long long)end,
 			    shlog_strerror(rc));
 	wb->broken = 1;
@@ -453,14 +524,11 @@ ssize_t shlogfs_wb_write(struct shlogfs *fs, struct shlogfs_handle *h,
 		differ = old && !shlogfs_wb_same(h->part, wb, eng, off, buf, old);
 		if (differ)
 			shlogfs_wb_differ(h, wb, eng, off, old, fix);
-		if (size > old &&
-		    !(rc = shlogfs_wb_charge(fs, h, wb, buf + old, size - old, 0))) {
-			rc = shlogfs_wb_put(fs, h->part, wb, buf + old, size - old);
-			shlogfs_wb_charge(fs, h, wb, buf + old, size - old, 1);
-		}
+		if (size > old)
+			rc = shlogfs_wb_take(fs, h->uid, h->part, wb, buf + old, size - old);
 	}
 	if (rc)
-		shlogfs_wb_refuse(h, wb, off, size, end, rc);
+		shlogfs_wb_refuse(h->node, wb, off, size, end, rc);
 	pthread_cond_broadcast(&wb->cv);
 	pthread_mutex_unlock(&wb->mu);
 	return rc ? rc : differ ? -EPERM : (ssize_t)size;
@@ -492,4 +560,244 @@ ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,
 	}
 	pthread_mutex_unlock(&wb->mu);
 	return r;
+}
+
+/* ==== retrieving ====================================================== */
+
+/* List a stream that has a writer (after its open counted it). */
+static void shlogfs_wbr_list(struct shlogfs *fs, struct shlogfs_node *n,
+			     struct shlogfs_wb *wb)
+{
+	shlogfs_bpart *p = NULL;
+
+	if (!__atomic_load_n(&wbr.ms, __ATOMIC_ACQUIRE) ||
+	    shlogfs_part_get(fs->store, n->topic, n->part, &p))
+		return; /* not retrieving: the kernel's write-back alone */
+	pthread_mutex_lock(&wbr.mu);
+	void *v = wb->listed ? NULL : shlogfs_array_room(wbr.v, &wbr.cap, wbr.n, sizeof *wbr.v);
+	if (v) {
+		wbr.v = v;
+		wb->node = n;
+		wb->ino = shlogfs_node_ino(fs, n);
+		wb->rpart = p;
+		wb->listed = 1;
+		wb->asking = 0;
+		wbr.v[wbr.n++] = wb;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&wbr.mu);
+	if (p)
+		shlogfs_part_put(p);
+}
+
+/* Unlist a stream whose last writer closed, once no reply is being taken. */
+static void shlogfs_wbr_unlist(struct shlogfs_wb *wb)
+{
+	shlogfs_bpart *p = NULL;
+
+	pthread_mutex_lock(&wbr.mu);
+	pthread_mutex_lock(&wb->mu);
+	int gone = wb->listed && wb->writers == 0;
+	pthread_mutex_unlock(&wb->mu);
+	if (gone) {
+		for (size_t i = 0; i < wbr.n; i++)
+			if (wbr.v[i] == wb) {
+				wbr.v[i] = wbr.v[--wbr.n];
+				break;
+			}
+		wb->listed = 0;
+		while (wb->replying) /* a reply being taken uses rpart */
+			pthread_cond_wait(&wbr.idle, &wbr.mu);
+		p = wb->rpart;
+		wb->rpart = NULL;
+	}
+	pthread_mutex_unlock(&wbr.mu);
+	if (p)
+		shlogfs_part_put(p);
+}
+
+/* Milliseconds from @p t to now (CLOCK_MONOTONIC). */
+static long shlogfs_wbr_since_ms(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
+}
+
+/* Should @p wb be asked now, from where, in which epoch (wbr.mu held)? */
+static int shlogfs_wbr_due(struct shlogfs_wb *wb, uint64_t *from, uint64_t *epoch)
+{
+	SL_HELD(&wbr.mu);
+	uint64_t eng;
+	int due;
+
+	if (wb->asking && shlogfs_wbr_since_ms(&wb->asked) < SHLOGFS_WBR_STALE_MS)
+		return 0;
+	pthread_mutex_lock(&wb->mu);
+	due = !wb->broken && !wb->sealing && wb->writers &&
+	      shlogfs_wb_end(wb->rpart, wb, &eng, from) == 0;
+	*epoch = wb->epoch;
+	pthread_mutex_unlock(&wb->mu);
+	if (due) {
+		wb->asking = 1;
+		clock_gettime(CLOCK_MONOTONIC, &wb->asked);
+	}
+	return due;
+}
+
+/* Ask the kernel for inode @p ino's cached bytes from @p from on (the reply carries @p epoch). */
+static void shlogfs_wbr_ask(fuse_ino_t ino, uint64_t from, uint64_t epoch)
+{
+	struct fuse_session *se = __atomic_load_n(&wbr.fs->se, __ATOMIC_ACQUIRE);
+	int rc = se ? fuse_lowlevel_notify_retrieve(se, ino, SHLOGFS_WBR_MAX, (off_t)from,
+						    (void *)(uintptr_t)epoch) : -ENOTCONN;
+
+	pthread_mutex_lock(&wbr.mu);
+	wbr.asked++;
+	for (size_t i = 0; rc && i < wbr.n; i++)
+		if (wbr.v[i]->ino == ino)
+			wbr.v[i]->asking = 0; /* no reply will come */
+	pthread_mutex_unlock(&wbr.mu);
+}
+
+/* One round: ask for every listed stream not already asked. */
+static void shlogfs_wbr_round(void)
+{
+	struct { fuse_ino_t ino; uint64_t from, epoch; } ask[64];
+	size_t n = 0, start = 0;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&wbr.mu);
+		for (size_t i = start; i < wbr.n && n < 64; i++, start++)
+			if (shlogfs_wbr_due(wbr.v[i], &ask[n].from, &ask[n].epoch))
+				ask[n++].ino = wbr.v[i]->ino;
+		pthread_mutex_unlock(&wbr.mu);
+		for (size_t i = 0; i < n; i++) /* outside the locks: a device write */
+			shlogfs_wbr_ask(ask[i].ino, ask[i].from, ask[i].epoch);
+	} while (n == 64);
+}
+
+/* The retriever thread: a round every wbr.ms until stopped. */
+static void *shlogfs_wbr_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&wbr.mu);
+	while (!wbr.stop) {
+		struct timespec dl = shlogfs_deadline_ms((long)wbr.ms);
+		pthread_cond_timedwait(&wbr.wake, &wbr.mu, &dl);
+		if (wbr.stop)
+			break;
+		pthread_mutex_unlock(&wbr.mu);
+		shlogfs_wbr_round();
+		pthread_mutex_lock(&wbr.mu);
+	}
+	pthread_mutex_unlock(&wbr.mu);
+	return NULL;
+}
+
+/* Start retrieving every @p ms (0: never); 0 or -errno. */
+int shlogfs_wb_retrieve_start(struct shlogfs *fs, uint32_t ms)
+{
+	int rc;
+
+	if (ms == 0)
+		return 0;
+	wbr.fs = fs;
+	wbr.stop = 0;
+	__atomic_store_n(&wbr.ms, ms, __ATOMIC_RELEASE);
+	if ((rc = pthread_create(&wbr.thread, NULL, shlogfs_wbr_main, NULL))) {
+		__atomic_store_n(&wbr.ms, 0, __ATOMIC_RELEASE);
+		return -rc;
+	}
+	return 0;
+}
+
+/* Stop the retriever (before the handles close). */
+void shlogfs_wb_retrieve_stop(void)
+{
+	if (!__atomic_load_n(&wbr.ms, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&wbr.mu);
+	wbr.stop = 1;
+	pthread_cond_broadcast(&wbr.wake);
+	pthread_mutex_unlock(&wbr.mu);
+	pthread_join(wbr.thread, NULL);
+	__atomic_store_n(&wbr.ms, 0, __ATOMIC_RELEASE); /* streams listed now stay
+							   until their last close */
+}
+
+/* Find the listed stream of @p ino and mark a reply being taken (wbr.mu held). */
+static struct shlogfs_wb *shlogfs_wbr_find(fuse_ino_t ino)
+{
+	SL_HELD(&wbr.mu);
+	for (size_t i = 0; i < wbr.n; i++)
+		if (wbr.v[i]->ino == ino) {
+			wbr.v[i]->replying++;
+			wbr.v[i]->asking = 0;
+			return wbr.v[i];
+		}
+	return NULL;
+}
+
+/* Take the bytes of a reply from the stream's end on (mu held); -errno marks it refused. */
+static void shlogfs_wbr_take(struct shlogfs_wb *wb, uint64_t epoch, uint64_t off,
+			     const char *buf, size_t len)
+{
+	SL_HELD(&wb->mu);
+	uint64_t eng, end;
+	int rc;
+
+	if (epoch != wb->epoch || wb->broken || wb->sealing ||
+	    shlogfs_wb_end(wb->rpart, wb, &eng, &end) ||
+	    off > end || off + len <= end)
+		return; /* nothing new, or a gap the write-back will fill */
+	rc = shlogfs_wb_take(wbr.fs, wb->held_uid, wb->rpart, wb,
+			     buf + (end - off), (size_t)(off + len - end));
+	if (rc)
+		shlogfs_wb_refuse(wb->node, wb, end, (size_t)(off + len - end), end, rc);
+	pthread_cond_broadcast(&wb->cv);
+}
+
+/* The kernel's answer to an ask of @p epoch: its cached bytes of inode @p ino from @p off. */
+void shlogfs_wb_retrieved(struct shlogfs *fs, fuse_ino_t ino, uint64_t epoch, uint64_t off,
+			  struct fuse_bufvec *bufv)
+{
+	size_t len = fuse_buf_size(bufv);
+	struct fuse_bufvec flat = FUSE_BUFVEC_INIT(len);
+	struct shlogfs_wb *wb;
+	char *buf = len ? malloc(len) : NULL;
+
+	(void)fs;
+	pthread_mutex_lock(&wbr.mu);
+	wb = shlogfs_wbr_find(ino);
+	wbr.replies++;
+	wbr.bytes += len;
+	pthread_mutex_unlock(&wbr.mu);
+	if (!wb) {
+		free(buf);
+		return;
+	}
+	flat.buf[0].mem = buf;
+	if (buf && (size_t)fuse_buf_copy(&flat, bufv, 0) == len) {
+		pthread_mutex_lock(&wb->mu);
+		shlogfs_wbr_take(wb, epoch, off, buf, len);
+		pthread_mutex_unlock(&wb->mu);
+	}
+	free(buf);
+	pthread_mutex_lock(&wbr.mu);
+	wb->replying--;
+	pthread_cond_broadcast(&wbr.idle);
+	pthread_mutex_unlock(&wbr.mu);
+}
+
+/* The retriever's counters since the mount: asks, replies, bytes given. */
+void shlogfs_wb_retrieve_counts(uint64_t *asked, uint64_t *replies, uint64_t *bytes)
+{
+	pthread_mutex_lock(&wbr.mu);
+	*asked = wbr.asked;
+	*replies = wbr.replies;
+	*bytes = wbr.bytes;
+	pthread_mutex_unlock(&wbr.mu);
 }

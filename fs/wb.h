@@ -35,6 +35,16 @@ ssize_t shlogfs_wb_read(struct shlogfs_handle *h, uint64_t off, char *buf,
 			size_t size);
 /** Bytes of the unfinished last line a node's stream holds. */
 uint64_t shlogfs_wb_pending(struct shlogfs_node *n);
+/** Start asking the kernel for streams' cached bytes every @p ms (0: never); 0 or -errno. */
+int shlogfs_wb_retrieve_start(struct shlogfs *fs, uint32_t ms);
+/** Stop asking (at unmount, before the handles close). */
+void shlogfs_wb_retrieve_stop(void);
+/** The retrieve_reply operation: the kernel's cached bytes of @p ino from
+ *  @p off, for an ask made in @p epoch (the reply's cookie). */
+void shlogfs_wb_retrieved(struct shlogfs *fs, fuse_ino_t ino, uint64_t epoch, uint64_t off,
+			  struct fuse_bufvec *bufv);
+/** Asks made, replies taken, bytes given since the mount (/.metrics). */
+void shlogfs_wb_retrieve_counts(uint64_t *asked, uint64_t *replies, uint64_t *bytes);
 /** Free a node's writeback state (the node's last forget). */
 void shlogfs_wb_free(struct shlogfs_node *n);
 
