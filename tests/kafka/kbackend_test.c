@@ -345,7 +345,7 @@ struct fmsg {
 	const char *key, *val;   /* val NULL: a Kafka null value */
 };
 static const struct fmsg fake_msgs[] = {
-	{ 0, "a", "a\tone" }, { 1, NULL, "plain" }, { 2, "b", "b\ttwo" },
+	{ 0, "a", "a\tone" }, { 1, "d", "d\tzer" }, { 2, "b", "b\ttwo" },
 	/* 3, 4 compacted away */
 	{ 5, "a", "a\tthree" }, { 6, "b", NULL },           /* b deleted by a null value */
 	/* 7, 8 compacted */
@@ -448,7 +448,7 @@ static void wait_indexed(shlogfs_bpart *p, uint64_t off)
 /* fake: offsets with gaps and null values; the log start moving */
 static int cmd_fake(char **argv)
 {
-	static const char log[] = "a\tone\nplain\nb\ttwo\na\tthree\n\nc\tfour\n\n";
+	static const char log[] = "a\tone\nd\tzer\nb\ttwo\na\tthree\n\nc\tfour\n\n";
 	shlogfs_bstore *s = open_store(2);
 	struct shlog_keyref ref;
 	struct shlog_part_info in;
@@ -468,23 +468,25 @@ static int cmd_fake(char **argv)
 		die("fake: %llu bytes indexed, not %zu", (unsigned long long)in.end_off, sizeof(log) - 1);
 	if ((r = shlogfs_part_read(p, 0, buf, sizeof(buf))) != (ssize_t)sizeof(log) - 1 || memcmp(buf, log, (size_t)r))
 		die("fake: the log reads %zd bytes '%.*s'", r, (int)(r > 0 ? r : 0), buf);
-	if ((r = shlogfs_part_read(p, 7, buf, 5)) != 5 || memcmp(buf, "lain\n", 5))
+	if ((r = shlogfs_part_read(p, 7, buf, 5)) != 5 || memcmp(buf, "\tzer\n", 5))
 		die("fake: a read inside a span gave %zd bytes", r);
 	/* message 3 was compacted: at/3 starts at the next one, 5 */
-	if (shlogfs_part_seek_seq(p, 3, &off) || off != strlen("a\tone\nplain\nb\ttwo\n"))
+	if (shlogfs_part_seek_seq(p, 3, &off) || off != strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: seek_seq 3 gave %llu", (unsigned long long)off);
 	if (shlogfs_part_seek_seq(p, 12, &off) || off != sizeof(log) - 1)
 		die("fake: seek_seq 12 (the end) gave %llu", (unsigned long long)off);
 	/* keys: latest wins, a null value is a tombstone */
-	if (shlogfs_key_lookup(p, "a", 1, &ref) || ref.seq != 5 || ref.off != strlen("a\tone\nplain\nb\ttwo\n"))
+	if (shlogfs_key_lookup(p, "a", 1, &ref) || ref.seq != 5 || ref.off != strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: key a not at offset 5");
 	if ((rc = shlogfs_key_lookup(p, "b", 1, &ref)) != -ENOENT)
 		die("fake: key b after a null value: %d, not -ENOENT", rc);
 	if (shlogfs_key_lookup(p, "c", 1, &ref) || ref.seq != 9)
 		die("fake: key c not at offset 9");
+	if (shlogfs_key_lookup(p, "d", 1, &ref) || ref.seq != 1)
+		die("fake: key d not at offset 1");
 	/* time: message times are 1000 + 1000 * offset ms */
 	if (shlogfs_part_seek_time(p, 4500LL * 1000000, &seq, &off) || seq != 5 ||
-	    off != strlen("a\tone\nplain\nb\ttwo\n"))
+	    off != strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: seek_time 4.5 s gave message %llu, not 5", (unsigned long long)seq);
 	if (shlogfs_part_seek_time(p, 7500LL * 1000000, &seq, &off) || seq != 9)
 		die("fake: seek_time 7.5 s gave message %llu, not 9 (7, 8 compacted)", (unsigned long long)seq);
@@ -497,7 +499,7 @@ static int cmd_fake(char **argv)
 	if (shlogfs_kpart_watermarks(p, &(int64_t){ 0 }, &(int64_t){ 0 }))
 		die("fake: watermarks");
 	shlogfs_part_info(p, &in);
-	if (in.start_seq < 5 || in.start_off < strlen("a\tone\nplain\nb\ttwo\n"))
+	if (in.start_seq < 5 || in.start_off < strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: start %llu/%llu after the log start moved to 5", (unsigned long long)in.start_seq,
 		    (unsigned long long)in.start_off);
 	if ((r = shlogfs_part_read(p, 0, buf, 4)) != -ENODATA)
@@ -506,6 +508,8 @@ static int cmd_fake(char **argv)
 		die("fake: seek_seq below the start: %d, not -ENODATA", rc);
 	if (shlogfs_key_lookup(p, "a", 1, &ref) == 0 && ref.off < in.start_off)
 		die("fake: key a still points below the start");
+	if ((rc = shlogfs_key_lookup(p, "d", 1, &ref)) != -ENOENT)   /* its message is gone */
+		die("fake: key d after the log start passed it: %d, not -ENOENT", rc);
 	if ((r = shlogfs_part_read(p, in.start_off, buf, sizeof(buf))) <= 0 ||
 	    memcmp(buf, log + in.start_off, (size_t)r))
 		die("fake: the retained bytes do not read back");
