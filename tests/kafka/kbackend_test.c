@@ -19,6 +19,8 @@
  *   readers TOPIC NPARTS a line into each partition, read back: the
  *                        process's threads stay bounded (readers are)
  *   down                 (BROKERS is nobody) open fails with a bound
+ *   nonblock TOPIC       (TOPIC [0]'s leader down) SHLOG_NONBLOCK is EAGAIN at a
+ *                        full queue; after "go" on stdin a held append is delivered
  *   bench TOPIC COUNT    figures (not in the suite): append rate through the
  *                        table, the index's cold start, random 4 KiB reads
  *
@@ -36,6 +38,7 @@
 #include "kpart.h"
 
 static const char *brokers, *cachedir;
+static const char *extra_opt;   /* one more option for open_store (nonblock) */
 static shlogfs_bstore *S;   /* the store open_store() opened last */
 
 /* Fail the test with a message. */
@@ -78,6 +81,8 @@ static shlogfs_bstore *open_store(uint32_t stride)
 	if ((rc = shlogfs_kafka_conf_opt(c, opt, err, sizeof(err))))
 		die("%s: %s", opt, err);
 	if ((rc = shlogfs_kafka_conf_opt(c, "kafka.reconnect.backoff.max.ms=200", err, sizeof(err))))
+		die("%s", err);
+	if (extra_opt && (rc = shlogfs_kafka_conf_opt(c, extra_opt, err, sizeof(err))))
 		die("%s", err);
 	rc = shlogfs_kafka_open(cachedir, c, &o, &s, err, sizeof(err));
 	shlogfs_kafka_conf_free(c);
@@ -730,6 +735,42 @@ static int cmd_bench(char **argv)
 	return 0;
 }
 
+/* nonblock TOPIC: (the leader of TOPIC [0] is down; queue of 5) O_NONBLOCK is EAGAIN at a
+ * full queue; "go" on stdin (the leader is back): a held append and fsync succeed */
+static int cmd_nonblock(char **argv)
+{
+	shlogfs_bstore *s;
+	shlogfs_bwriter *w;
+	shlogfs_bpart *p;
+	char go[16];
+	int rc, i;
+
+	extra_opt = "kafka.queue.buffering.max.messages=5";
+	s = open_store(100);
+	if ((rc = shlogfs_writer_new(s, &w)) || (rc = shlogfs_part_get(s, argv[0], 0, &p)))
+		die("nonblock: %s", strerror(-rc));
+	int64_t t0 = now_ms();
+
+	for (i = 0; i < 20; i++)
+		if ((rc = shlogfs_part_append_lines(p, w, "queued\n", 7, SHLOG_NONBLOCK, NULL)))
+			break;
+	if (rc != -EAGAIN || i != 5)
+		die("nonblock: line %d gave %d (%s), not -EAGAIN at the 6th", i + 1, rc, strerror(-rc));
+	if (now_ms() - t0 > 2000)
+		die("nonblock: EAGAIN after %lld ms: the write was held", (long long)(now_ms() - t0));
+	printf("eagain at line %d\n", i + 1);
+	fflush(stdout);
+	if (!fgets(go, sizeof(go), stdin))
+		die("nonblock: no go");
+	if ((rc = shlogfs_part_append_lines(p, w, "held\n", 5, 0, NULL)) || (rc = shlogfs_part_sync(p, w)))
+		die("nonblock: after the leader came back: %s", strerror(-rc));
+	printf("held and delivered\n");
+	shlogfs_writer_free(w);
+	shlogfs_part_put(p);
+	shlogfs_store_close(s);
+	return 0;
+}
+
 /* down: BROKERS answers nothing: open fails within its bound, saying which brokers */
 static int cmd_down(char **argv)
 {
@@ -763,7 +804,7 @@ int main(int argc, char **argv)
 		{ "roundtrip", 2, cmd_roundtrip }, { "restart", 2, cmd_restart }, { "fake", 0, cmd_fake },
 		{ "route", 2, cmd_route }, { "admin", 0, cmd_admin }, { "modes", 0, cmd_modes },
 		{ "down", 0, cmd_down }, { "readers", 2, cmd_readers },
-		{ "bench", 2, cmd_bench },
+		{ "bench", 2, cmd_bench }, { "nonblock", 1, cmd_nonblock },
 	};
 
 	if (argc >= 4) {
@@ -773,6 +814,6 @@ int main(int argc, char **argv)
 			if (strcmp(argv[3], cmds[i].name) == 0 && argc - 4 == cmds[i].nargs)
 				return cmds[i].fn(argv + 4);
 	}
-	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers|bench ARGS\n");
+	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers|bench|nonblock ARGS\n");
 	return 2;
 }
