@@ -1385,6 +1385,7 @@ const struct shlogfs_backend shlogfs_backend_kafka = {
 	.part_put = kbe_part_put,
 	.part_info = kbe_part_info,
 	.part_latency = kbe_part_latency,
+	.part_lines = shlogfs_kpart_lines,
 	.writer_new = kbe_writer_new,
 	.writer_free = kbe_writer_free,
 	.append = kbe_append,

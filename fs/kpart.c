@@ -581,6 +581,31 @@ int shlogfs_kpart_info(struct shlogfs_bpart *p, struct shlog_part_info *o)
 	return 0;
 }
 
+/* The partition's Kafka state as lines of its stats file (backend.h part_lines). */
+void shlogfs_kpart_lines(struct shlogfs_bpart *p, shlogfs_line_fn *fn, void *arg)
+{
+	struct shlogfs_kidx_info in;
+	char line[128];
+	int64_t lo, hi;
+
+	pthread_mutex_lock(&p->mu);
+	shlogfs_kidx_info(p->k, &in);
+	lo = p->lo;
+	hi = p->hi;
+	pthread_mutex_unlock(&p->mu);
+	snprintf(line, sizeof line, "kafka_log_start_offset %lld", (long long)lo);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_log_end_offset %lld", (long long)hi);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_indexed_offset %llu", (unsigned long long)in.end.off);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_indexed_bytes %llu", (unsigned long long)in.end.pos);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_indexer_lag %llu", hi > 0 && (uint64_t)hi > in.end.off ?
+		 (unsigned long long)((uint64_t)hi - in.end.off) : 0ULL);
+	fn(line, arg);
+}
+
 /* The index's state (mu taken): end and retained point. */
 static void kpart_bounds(struct shlogfs_bpart *p, struct shlogfs_kidx_info *in)
 {

@@ -134,6 +134,8 @@ int shlogfs_kpart_watermarks(struct shlogfs_bpart *p, int64_t *lo, int64_t *hi);
 
 /** The operations of fs/backend.h on one partition. */
 int shlogfs_kpart_info(struct shlogfs_bpart *p, struct shlog_part_info *info);
+/** Watermarks (as last seen; -1 unknown), indexed offset and bytes, lag: lines for <p>/stats. */
+void shlogfs_kpart_lines(struct shlogfs_bpart *p, shlogfs_line_fn *fn, void *arg);
 ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, size_t len);
 int shlogfs_kpart_seek_seq(struct shlogfs_bpart *p, uint64_t seq, uint64_t *off);
 int shlogfs_kpart_seek_time(struct shlogfs_bpart *p, int64_t time_ns, uint64_t *seq, uint64_t *off);

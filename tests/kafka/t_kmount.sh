@@ -19,6 +19,16 @@ cat "$T/in" >>"$MNT/R/0/log"
 cmp "$T/in" "$MNT/R/0/log" || mt_fail "the mount's log differs from what was written"
 kt_kcat R 0 >"$T/kcat" && cmp "$T/in" "$T/kcat" || mt_fail "kcat reads other bytes than were written"
 
+tl_say "stats: the partition's Kafka state (watermarks, indexed offset and bytes, lag)"
+grep -qx 'kafka_indexed_offset 2000' "$MNT/R/0/stats" || mt_fail "stats: $(grep kafka_ "$MNT/R/0/stats")"
+grep -qx "kafka_indexed_bytes $(stat -c %s "$T/in")" "$MNT/R/0/stats" || mt_fail "stats: indexed bytes"
+grep -qx 'kafka_log_start_offset 0' "$MNT/R/0/stats" || mt_fail "stats: log start"
+grep -qx 'kafka_indexer_lag 0' "$MNT/R/0/stats" || mt_fail "stats: lag"
+has_end() { grep -qx 'kafka_log_end_offset 2000' "$MNT/R/0/stats"; }
+tl_wait_until 30 has_end || mt_fail "stats: log end: $(grep kafka_log_end "$MNT/R/0/stats")"
+grep -q '^backend: kafka' "$MNT/.status" || mt_fail ".status has no backend lines"
+grep -q '^shlogfs_kafka_brokers_up 1' "$MNT/.metrics" || mt_fail ".metrics: brokers_up"
+
 tl_say "at/N is kcat -o N"
 for n in 0 1 17 999 1999 2000; do
 	kt_kcat R 0 "$n" >"$T/kcat.$n"
