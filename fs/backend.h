@@ -92,6 +92,9 @@ struct shlogfs_backend {
 	void (*part_put)(shlogfs_bpart *p);
 	int (*part_info)(shlogfs_bpart *p, struct shlog_part_info *info);
 	int (*part_latency)(shlogfs_bpart *p, struct shlog_part_latency *out);
+	/** More "name value" lines for the partition's stats file: the
+	 *  backend's own state of it (Kafka: watermarks, indexer lag); NULL: none. */
+	void (*part_lines)(shlogfs_bpart *p, shlogfs_line_fn *fn, void *arg);
 
 	/* ---- appending ---- */
 	/** A writer for one file handle; *out may be NULL (the backend needs none). */

@@ -41,6 +41,7 @@
 #define KBE_CLOSE_MS     5000    /* flush at unmount */
 #define KBE_STEP_MS      50      /* the indexer's turn of a partition with messages coming */
 #define KBE_IDLE_MS      5       /* its rest when no partition had any */
+#define KBE_SOCKET_MS    10000   /* socket.timeout.ms (librdkafka's 60 s) */
 #define KBE_READERS      32      /* readers open at once, each a librdkafka consumer (kpart.h) */
 
 /* ==== the configuration =============================================== */
@@ -49,6 +50,7 @@ struct shlogfs_kafka_conf {
 	rd_kafka_conf_t *rk;
 	int repl;                    /* mkdir's replication factor (-1: the cluster's default) */
 	int linger_set, qmsgs_set, qbytes_set, maxbytes_set;   /* kafka.X given: @o does not set X */
+	int socktmo_set;
 };
 
 /* A new configuration with the defaults (be_kafka.h). */
@@ -86,6 +88,7 @@ static void kconf_note(struct shlogfs_kafka_conf *c, const char *name)
 		{ "queue.buffering.max.messages=", offsetof(struct shlogfs_kafka_conf, qmsgs_set) },
 		{ "queue.buffering.max.kbytes=", offsetof(struct shlogfs_kafka_conf, qbytes_set) },
 		{ "message.max.bytes=", offsetof(struct shlogfs_kafka_conf, maxbytes_set) },
+		{ "socket.timeout.ms=", offsetof(struct shlogfs_kafka_conf, socktmo_set) },
 	};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -1283,6 +1286,8 @@ static rd_kafka_conf_t *kbe_conf(const struct shlogfs_kafka_conf *c, const struc
 			 o->max_buffer_bytes / 1024 ? o->max_buffer_bytes / 1024 : 1);
 	kbe_conf_default(conf, c->maxbytes_set, "message.max.bytes",
 			 o->max_message + 1024 > 1000000 ? o->max_message + 1024 : 1000000);
+	/* a request to a broker that went away (watermarks, metadata) waits this long */
+	kbe_conf_default(conf, c->socktmo_set, "socket.timeout.ms", KBE_SOCKET_MS);
 	return conf;
 }
 
@@ -1380,6 +1385,7 @@ const struct shlogfs_backend shlogfs_backend_kafka = {
 	.part_put = kbe_part_put,
 	.part_info = kbe_part_info,
 	.part_latency = kbe_part_latency,
+	.part_lines = shlogfs_kpart_lines,
 	.writer_new = kbe_writer_new,
 	.writer_free = kbe_writer_free,
 	.append = kbe_append,

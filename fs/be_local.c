@@ -283,6 +283,7 @@ const struct shlogfs_backend shlogfs_backend_local = {
 	.part_put = bl_part_put,
 	.part_info = bl_part_info,
 	.part_latency = bl_part_latency,
+	.part_lines = NULL,
 	.writer_new = bl_writer_new,
 	.writer_free = bl_writer_free,
 	.append = bl_append,

@@ -31,6 +31,7 @@
 #define POLL_MS 100            /* the poll thread's rd_kafka_poll timeout */
 #define REBUILD_FLUSH_MS 5000  /* time given to purged messages' reports at a rebuild */
 #define RING_MIN 64            /* first ring size (a power of two) */
+#define SEEK_MS 200           /* a seek not done by then fails (the caller reopens) */
 
 enum { T_PENDING = 0, T_OK = 1, T_FAILED = 2 };
 
@@ -713,7 +714,6 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 	struct shlogfs_kclient_reader *r = calloc(1, sizeof(*r));
 	rd_kafka_topic_partition_list_t *tp;
 	rd_kafka_resp_err_t e;
-	int64_t lo = -1, hi = -1;
 
 	if (!r)
 		return -ENOMEM;
@@ -739,9 +739,9 @@ int shlogfs_kclient_reader_open(struct shlogfs_kclient *kc, const char *topic, i
 		shlogfs_kclient_reader_close(r);
 		return -EINVAL;
 	}
-	if (watermarks(kc, r->rk, topic, part, &lo, &hi, 5000) == 0)
-		kc_log(kc, LOG_INFO, "reading %s [%d] from offset %lld: log start %lld, end %lld",
-		       topic, (int)part, (long long)from, (long long)lo, (long long)hi);
+	/* No watermark query here: with the leader down it waits for the
+	 * request's own timeout (socket.timeout.ms), whatever its bound says. */
+	kc_log(kc, LOG_DEBUG, "reading %s [%d] from offset %lld", topic, (int)part, (long long)from);
 	*out = r;
 	return 0;
 }
@@ -756,7 +756,7 @@ int shlogfs_kclient_reader_seek(struct shlogfs_kclient_reader *r, int64_t from)
 	if (!tp)
 		return -ENOMEM;
 	rd_kafka_topic_partition_list_add(tp, r->topic, r->part)->offset = from;
-	e = rd_kafka_seek_partitions(r->rk, tp, 5000);
+	e = rd_kafka_seek_partitions(r->rk, tp, SEEK_MS);
 	if (!e && tp->elems[0].err)
 		kc_log(r->kc, LOG_WARNING, "seek %s [%d] to %lld: %s", r->topic, (int)r->part,
 		       (long long)from, rd_kafka_err2str(tp->elems[0].err));
@@ -832,6 +832,15 @@ int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms
 int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r)
 {
 	return r->at_end;
+}
+
+/* The watermarks the reader's last fetch brought (kclient.h): no request. */
+int shlogfs_kclient_reader_watermarks(struct shlogfs_kclient_reader *r, int64_t *lo, int64_t *hi)
+{
+	if (rd_kafka_get_watermark_offsets(r->rk, r->topic, r->part, lo, hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    *lo < 0 || *hi < 0)
+		return -ENOENT;
+	return 0;
 }
 
 /* Where the partition ended at the last end-of-partition event (kclient.h). */

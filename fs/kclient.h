@@ -119,7 +119,11 @@ int shlogfs_kclient_flush(struct shlogfs_kclient *kc, int timeout_ms);
 void shlogfs_kclient_counts(struct shlogfs_kclient *kc, uint64_t *inflight, uint64_t *failed,
 			    uint64_t *rebuilds);
 
-/** Log start and end offsets of a partition (rd_kafka_query_watermark_offsets). */
+/**
+ * Log start and end offsets of a partition (rd_kafka_query_watermark_offsets).
+ * With the partition's leader down librdkafka 2.0.2 waits for the request's
+ * own timeout (socket.timeout.ms), not @timeout_ms.
+ */
 int shlogfs_kclient_watermarks(struct shlogfs_kclient *kc, const char *topic, int32_t part,
 			       int64_t *lo, int64_t *hi, int timeout_ms);
 
@@ -202,6 +206,9 @@ int shlogfs_kclient_reader_poll(struct shlogfs_kclient_reader *r, int timeout_ms
 
 /** Whether the reader has reached the partition's end (last poll). */
 int shlogfs_kclient_reader_at_end(const struct shlogfs_kclient_reader *r);
+
+/** The log start and end offsets the reader's last fetch brought (no request): 0, or -ENOENT before one. */
+int shlogfs_kclient_reader_watermarks(struct shlogfs_kclient_reader *r, int64_t *lo, int64_t *hi);
 
 /**
  * The partition's end offset as the last end-of-partition event gave it

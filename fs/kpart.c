@@ -26,7 +26,8 @@
 #include "text.h"
 
 #define KPART_SYNC_MS   1000        /* the index is synced this often */
-#define KPART_WM_MS     1000        /* watermarks asked this often */
+#define KPART_WM_MS     1000        /* watermarks looked at this often */
+#define KPART_WM_ASK_MS 5000        /* ... asked of the cluster this often without a reader's */
 #define KPART_FILL_MIN  (256u << 10) /* a read fetches at least this much */
 #define KPART_READ_MS   5000        /* a read waits this long for messages */
 #define KPART_SEEK_WAIT_MS 10       /* fetch.wait.max.ms of a read reader (a seek waits for it) */
@@ -76,6 +77,12 @@ static void ksrc_close(void *r)
 	shlogfs_kclient_reader_close(r);
 }
 
+/* The watermarks a kclient reader's last fetch brought. */
+static int ksrc_cached(void *r, int64_t *lo, int64_t *hi)
+{
+	return shlogfs_kclient_reader_watermarks(r, lo, hi);
+}
+
 /* The cluster's watermarks of a partition. */
 static int ksrc_watermarks(void *ctx, const char *topic, uint32_t part, int64_t *lo, int64_t *hi)
 {
@@ -84,7 +91,7 @@ static int ksrc_watermarks(void *ctx, const char *topic, uint32_t part, int64_t 
 
 const struct shlogfs_ksrc_ops shlogfs_ksrc_cluster = {
 	.open = ksrc_open, .seek = ksrc_seek, .poll = ksrc_poll, .end = ksrc_end,
-	.close = ksrc_close, .watermarks = ksrc_watermarks,
+	.close = ksrc_close, .watermarks = ksrc_watermarks, .cached = ksrc_cached,
 };
 
 /* ==== small helpers ==================================================== */
@@ -410,11 +417,9 @@ static void kpart_start_moved(struct shlogfs_bpart *p, int64_t lo)
 	}
 }
 
-/* Ask the watermarks now: the start moved by retention, the lag (kpart.h). */
-int shlogfs_kpart_watermarks(struct shlogfs_bpart *p, int64_t *lo, int64_t *hi)
+/* New watermarks of @p (@rc 0) noted: the start moved by retention, the lag. */
+static int kpart_watermarks_note(struct shlogfs_bpart *p, int rc, int64_t *lo, int64_t *hi)
 {
-	int rc = p->env.src->watermarks(p->env.src_ctx, p->topic, p->part, lo, hi);
-
 	pthread_mutex_lock(&p->mu);
 	p->wm_ms = shlogfs_kclient_now_ms();
 	if (rc == 0) {
@@ -424,6 +429,13 @@ int shlogfs_kpart_watermarks(struct shlogfs_bpart *p, int64_t *lo, int64_t *hi)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
+}
+
+/* Ask the watermarks now (kpart.h). */
+int shlogfs_kpart_watermarks(struct shlogfs_bpart *p, int64_t *lo, int64_t *hi)
+{
+	return kpart_watermarks_note(p, p->env.src->watermarks(p->env.src_ctx, p->topic, p->part, lo, hi),
+				     lo, hi);
 }
 
 /* After a poll that reached the partition's end: offsets to it never handed over are gaps. */
@@ -463,7 +475,11 @@ static void kpart_periodic(struct shlogfs_bpart *p)
 	int64_t now = shlogfs_kclient_now_ms(), lo, hi;
 	int rc;
 
-	if (now - p->wm_ms >= KPART_WM_MS)
+	/* the indexer's reader knows them from its fetches; a request may wait long */
+	if (now - p->wm_ms >= KPART_WM_MS && p->ir && p->env.src->cached &&
+	    p->env.src->cached(p->ir, &lo, &hi) == 0)
+		kpart_watermarks_note(p, 0, &lo, &hi);
+	else if (now - p->wm_ms >= (p->ir ? KPART_WM_MS : KPART_WM_ASK_MS))
 		shlogfs_kpart_watermarks(p, &lo, &hi);
 	if (p->rr && now - p->rr_used_ms >= KPART_IDLE_MS && pthread_mutex_trylock(&p->rmu) == 0) {
 		if (now - p->rr_used_ms >= KPART_IDLE_MS)
@@ -565,6 +581,31 @@ int shlogfs_kpart_info(struct shlogfs_bpart *p, struct shlog_part_info *o)
 	return 0;
 }
 
+/* The partition's Kafka state as lines of its stats file (backend.h part_lines). */
+void shlogfs_kpart_lines(struct shlogfs_bpart *p, shlogfs_line_fn *fn, void *arg)
+{
+	struct shlogfs_kidx_info in;
+	char line[128];
+	int64_t lo, hi;
+
+	pthread_mutex_lock(&p->mu);
+	shlogfs_kidx_info(p->k, &in);
+	lo = p->lo;
+	hi = p->hi;
+	pthread_mutex_unlock(&p->mu);
+	snprintf(line, sizeof line, "kafka_log_start_offset %lld", (long long)lo);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_log_end_offset %lld", (long long)hi);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_indexed_offset %llu", (unsigned long long)in.end.off);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_indexed_bytes %llu", (unsigned long long)in.end.pos);
+	fn(line, arg);
+	snprintf(line, sizeof line, "kafka_indexer_lag %llu", hi > 0 && (uint64_t)hi > in.end.off ?
+		 (unsigned long long)((uint64_t)hi - in.end.off) : 0ULL);
+	fn(line, arg);
+}
+
 /* The index's state (mu taken): end and retained point. */
 static void kpart_bounds(struct shlogfs_bpart *p, struct shlogfs_kidx_info *in)
 {
@@ -649,14 +690,11 @@ static int kread_place(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry 
 
 	if (p->rr && p->r_pos >= e->pos && p->r_pos <= pos && p->r_off >= e->off && p->r_off <= off)
 		return 0;
-	if (!p->rr)
-		rc = kreader_open(p, (int64_t)e->off, 1, &p->rr, &p->rr_slot);
-	else
-		rc = p->env.src->seek(p->rr, (int64_t)e->off);
-	if (rc) {
+	/* a seek librdkafka does not finish in time: a new reader there instead */
+	if (p->rr && p->env.src->seek(p->rr, (int64_t)e->off))
 		kreader_close(p, &p->rr, &p->rr_slot);
+	if (!p->rr && (rc = kreader_open(p, (int64_t)e->off, 1, &p->rr, &p->rr_slot)))
 		return rc;
-	}
 	p->r_off = e->off;
 	p->r_pos = e->pos;
 	return 0;
@@ -744,6 +782,7 @@ ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, siz
 		rc = kread_place(p, &e, off, UINT64_MAX);
 	if (rc == 0) {
 		p->span_len = 0;
+		p->span_pos = off;   /* an empty span is not the last one's */
 		w.need_off = in.end.off;
 		w.want_pos = off;
 		w.until_pos = off + (len > KPART_FILL_MIN ? len : KPART_FILL_MIN);
@@ -772,7 +811,10 @@ static int kread_find(struct shlogfs_bpart *p, const struct shlogfs_kidx_entry *
 		*pos = e->pos;
 		return 0;
 	}
-	if ((rc = kread_place(p, e, UINT64_MAX, off)) || (rc = kread_walk(p, &w)))
+	/* by offset the reader may go on from anywhere at or before @off; by
+	 * time only from @e itself (the reader may be past the message sought) */
+	if ((rc = kread_place(p, e, ms < 0 ? UINT64_MAX : e->pos, ms < 0 ? off : e->off)) ||
+	    (rc = kread_walk(p, &w)))
 		return rc;
 	/* the reader went past the message found: put it back there */
 	if (w.done && p->rr) {

@@ -36,8 +36,10 @@ struct shlogfs_ksrc_ops {
 	/** As shlogfs_kclient_reader_end: the end offset at the last end of partition, or -1. */
 	int64_t (*end)(void *r);
 	void (*close)(void *r);
-	/** Log start and end offsets. */
+	/** Log start and end offsets (a request to the cluster). */
 	int (*watermarks)(void *ctx, const char *topic, uint32_t part, int64_t *lo, int64_t *hi);
+	/** The ones reader @r's last fetch brought, without a request: 0 or -ENOENT (may be NULL). */
+	int (*cached)(void *r, int64_t *lo, int64_t *hi);
 };
 
 /** The cluster as a source (kclient's reader; @ctx is the struct shlogfs_kclient). */
@@ -132,6 +134,8 @@ int shlogfs_kpart_watermarks(struct shlogfs_bpart *p, int64_t *lo, int64_t *hi);
 
 /** The operations of fs/backend.h on one partition. */
 int shlogfs_kpart_info(struct shlogfs_bpart *p, struct shlog_part_info *info);
+/** Watermarks (as last seen; -1 unknown), indexed offset and bytes, lag: lines for <p>/stats. */
+void shlogfs_kpart_lines(struct shlogfs_bpart *p, shlogfs_line_fn *fn, void *arg);
 ssize_t shlogfs_kpart_read(struct shlogfs_bpart *p, uint64_t off, void *buf, size_t len);
 int shlogfs_kpart_seek_seq(struct shlogfs_bpart *p, uint64_t seq, uint64_t *off);
 int shlogfs_kpart_seek_time(struct shlogfs_bpart *p, int64_t time_ns, uint64_t *seq, uint64_t *off);

@@ -5,7 +5,7 @@
  *
  *   kbackend_test BROKERS CACHEDIR CMD ARGS
  *
- *   roundtrip TOPIC OUT  append 3,000 lines (keyed, keyless, tombstones) to
+ *   roundtrip TOPIC OUT  append 12,000 lines (keyed, keyless, tombstones) to
  *                        TOPIC [0] through one writer, sync; read them back
  *                        by byte (sequentially and at random), seek_seq,
  *                        keys; write the expected bytes to OUT (for kcat)
@@ -19,6 +19,10 @@
  *   readers TOPIC NPARTS a line into each partition, read back: the
  *                        process's threads stay bounded (readers are)
  *   down                 (BROKERS is nobody) open fails with a bound
+ *   nonblock TOPIC       (TOPIC [0]'s leader down) SHLOG_NONBLOCK is EAGAIN at a
+ *                        full queue; after "go" on stdin a held append is delivered
+ *   bench TOPIC COUNT    figures (not in the suite): append rate through the
+ *                        table, the index's cold start, random 4 KiB reads
  *
  * Exit 0 when every check holds; a failed check prints why and exits 1.
  */
@@ -34,6 +38,7 @@
 #include "kpart.h"
 
 static const char *brokers, *cachedir;
+static const char *extra_opt;   /* one more option for open_store (nonblock) */
 static shlogfs_bstore *S;   /* the store open_store() opened last */
 
 /* Fail the test with a message. */
@@ -76,6 +81,8 @@ static shlogfs_bstore *open_store(uint32_t stride)
 	if ((rc = shlogfs_kafka_conf_opt(c, opt, err, sizeof(err))))
 		die("%s: %s", opt, err);
 	if ((rc = shlogfs_kafka_conf_opt(c, "kafka.reconnect.backoff.max.ms=200", err, sizeof(err))))
+		die("%s", err);
+	if (extra_opt && (rc = shlogfs_kafka_conf_opt(c, extra_opt, err, sizeof(err))))
 		die("%s", err);
 	rc = shlogfs_kafka_open(cachedir, c, &o, &s, err, sizeof(err));
 	shlogfs_kafka_conf_free(c);
@@ -145,10 +152,14 @@ static void rt_read_all(shlogfs_bpart *p, const char *want, size_t wlen, size_t 
 	free(got);
 }
 
-/* Check reads at random positions of @p against @want. */
+/* Check reads at random positions of @p against @want, and a jump back from the end to the start. */
 static void rt_read_random(shlogfs_bpart *p, const char *want, size_t wlen)
 {
 	char buf[4096];
+
+	if (shlogfs_part_read(p, wlen - 10, buf, 10) != 10 || memcmp(buf, want + wlen - 10, 10) ||
+	    shlogfs_part_read(p, 0, buf, 10) != 10 || memcmp(buf, want, 10))
+		die("a read at the start after one at the end gave wrong bytes");
 
 	srand(7);
 	for (int i = 0; i < 200; i++) {
@@ -294,7 +305,7 @@ static int cmd_roundtrip(char **argv)
 
 	if ((rc = shlogfs_part_get(s, argv[0], 0, &p)))
 		die("part_get %s 0: %s", argv[0], strerror(-rc));
-	rt_append(p, 0, 3000, want, &wlen);
+	rt_append(p, 0, 12000, want, &wlen);
 	rt_check(p, want, wlen);
 	put_file(argv[1], want, wlen);
 	shlogfs_part_put(p);
@@ -322,7 +333,7 @@ static int cmd_restart(char **argv)
 	/* the keys come back as the indexer reads up to the indexed end */
 	while (shlogfs_key_lookup(p, "key49", 5, &(struct shlog_keyref){ 0 }) && now_ms() - t0 < 10000)
 		usleep(10000);
-	rt_append(p, 3000, 3100, want, &wlen);
+	rt_append(p, 12000, 12100, want, &wlen);
 	rt_check(p, want, wlen);
 	put_file(argv[1], want, wlen);
 	shlogfs_part_put(p);
@@ -339,7 +350,7 @@ struct fmsg {
 	const char *key, *val;   /* val NULL: a Kafka null value */
 };
 static const struct fmsg fake_msgs[] = {
-	{ 0, "a", "a\tone" }, { 1, NULL, "plain" }, { 2, "b", "b\ttwo" },
+	{ 0, "a", "a\tone" }, { 1, "d", "d\tzer" }, { 2, "b", "b\ttwo" },
 	/* 3, 4 compacted away */
 	{ 5, "a", "a\tthree" }, { 6, "b", NULL },           /* b deleted by a null value */
 	/* 7, 8 compacted */
@@ -442,7 +453,7 @@ static void wait_indexed(shlogfs_bpart *p, uint64_t off)
 /* fake: offsets with gaps and null values; the log start moving */
 static int cmd_fake(char **argv)
 {
-	static const char log[] = "a\tone\nplain\nb\ttwo\na\tthree\n\nc\tfour\n\n";
+	static const char log[] = "a\tone\nd\tzer\nb\ttwo\na\tthree\n\nc\tfour\n\n";
 	shlogfs_bstore *s = open_store(2);
 	struct shlog_keyref ref;
 	struct shlog_part_info in;
@@ -462,34 +473,38 @@ static int cmd_fake(char **argv)
 		die("fake: %llu bytes indexed, not %zu", (unsigned long long)in.end_off, sizeof(log) - 1);
 	if ((r = shlogfs_part_read(p, 0, buf, sizeof(buf))) != (ssize_t)sizeof(log) - 1 || memcmp(buf, log, (size_t)r))
 		die("fake: the log reads %zd bytes '%.*s'", r, (int)(r > 0 ? r : 0), buf);
-	if ((r = shlogfs_part_read(p, 7, buf, 5)) != 5 || memcmp(buf, "lain\n", 5))
+	if ((r = shlogfs_part_read(p, 7, buf, 5)) != 5 || memcmp(buf, "\tzer\n", 5))
 		die("fake: a read inside a span gave %zd bytes", r);
 	/* message 3 was compacted: at/3 starts at the next one, 5 */
-	if (shlogfs_part_seek_seq(p, 3, &off) || off != strlen("a\tone\nplain\nb\ttwo\n"))
+	if (shlogfs_part_seek_seq(p, 3, &off) || off != strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: seek_seq 3 gave %llu", (unsigned long long)off);
 	if (shlogfs_part_seek_seq(p, 12, &off) || off != sizeof(log) - 1)
 		die("fake: seek_seq 12 (the end) gave %llu", (unsigned long long)off);
 	/* keys: latest wins, a null value is a tombstone */
-	if (shlogfs_key_lookup(p, "a", 1, &ref) || ref.seq != 5 || ref.off != strlen("a\tone\nplain\nb\ttwo\n"))
+	if (shlogfs_key_lookup(p, "a", 1, &ref) || ref.seq != 5 || ref.off != strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: key a not at offset 5");
 	if ((rc = shlogfs_key_lookup(p, "b", 1, &ref)) != -ENOENT)
 		die("fake: key b after a null value: %d, not -ENOENT", rc);
 	if (shlogfs_key_lookup(p, "c", 1, &ref) || ref.seq != 9)
 		die("fake: key c not at offset 9");
+	if (shlogfs_key_lookup(p, "d", 1, &ref) || ref.seq != 1)
+		die("fake: key d not at offset 1");
 	/* time: message times are 1000 + 1000 * offset ms */
 	if (shlogfs_part_seek_time(p, 4500LL * 1000000, &seq, &off) || seq != 5 ||
-	    off != strlen("a\tone\nplain\nb\ttwo\n"))
+	    off != strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: seek_time 4.5 s gave message %llu, not 5", (unsigned long long)seq);
 	if (shlogfs_part_seek_time(p, 7500LL * 1000000, &seq, &off) || seq != 9)
 		die("fake: seek_time 7.5 s gave message %llu, not 9 (7, 8 compacted)", (unsigned long long)seq);
 	if (shlogfs_part_seek_time(p, 99000LL * 1000000, &seq, &off) || seq != 12 || off != sizeof(log) - 1)
 		die("fake: seek_time past the last message gave %llu, not the end", (unsigned long long)seq);
+	if (shlogfs_part_seek_time(p, 0, &seq, &off) || seq != 0 || off != 0)   /* back again */
+		die("fake: seek_time 0 after a later one gave message %llu, not 0", (unsigned long long)seq);
 	/* retention: the log start moves to 5; bytes below the retained point are gone */
 	fake_lo = 5;
 	if (shlogfs_kpart_watermarks(p, &(int64_t){ 0 }, &(int64_t){ 0 }))
 		die("fake: watermarks");
 	shlogfs_part_info(p, &in);
-	if (in.start_seq < 5 || in.start_off < strlen("a\tone\nplain\nb\ttwo\n"))
+	if (in.start_seq < 5 || in.start_off < strlen("a\tone\nd\tzer\nb\ttwo\n"))
 		die("fake: start %llu/%llu after the log start moved to 5", (unsigned long long)in.start_seq,
 		    (unsigned long long)in.start_off);
 	if ((r = shlogfs_part_read(p, 0, buf, 4)) != -ENODATA)
@@ -498,6 +513,8 @@ static int cmd_fake(char **argv)
 		die("fake: seek_seq below the start: %d, not -ENODATA", rc);
 	if (shlogfs_key_lookup(p, "a", 1, &ref) == 0 && ref.off < in.start_off)
 		die("fake: key a still points below the start");
+	if ((rc = shlogfs_key_lookup(p, "d", 1, &ref)) != -ENOENT)   /* its message is gone */
+		die("fake: key d after the log start passed it: %d, not -ENOENT", rc);
 	if ((r = shlogfs_part_read(p, in.start_off, buf, sizeof(buf))) <= 0 ||
 	    memcmp(buf, log + in.start_off, (size_t)r))
 		die("fake: the retained bytes do not read back");
@@ -634,6 +651,126 @@ static int cmd_readers(char **argv)
 	return 0;
 }
 
+/* Order two doubles (qsort). */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* bench TOPIC COUNT: figures, printed, never asserted (docs/KAFKA.md "Figures") */
+static int cmd_bench(char **argv)
+{
+	int count = atoi(argv[1]), nread = 2000;
+	char cache2[4096], line[128], *batch = malloc(1u << 20), buf[4096];
+	shlogfs_bstore *s = open_store(1000);
+	double *lat = calloc((size_t)nread, sizeof(*lat));
+	struct shlog_part_info in;
+	shlogfs_bwriter *w;
+	shlogfs_bpart *p;
+	uint64_t want;
+	int64_t t0;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = shlogfs_writer_new(s, &w)) || (rc = shlogfs_part_get(s, argv[0], 0, &p)))
+		die("bench: %s", strerror(-rc));
+	t0 = now_ms();
+	for (int i = 0; i < count; i++) {
+		int l = snprintf(line, sizeof(line), "k%d\t%08d %.*s\n", i % 1000, i, 84,
+				 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh");
+		memcpy(batch + n, line, (size_t)l);
+		n += (size_t)l;
+		if (n > (1u << 20) - 256 || i == count - 1) {
+			if ((rc = shlogfs_part_append_lines(p, w, batch, n, 0, NULL)))
+				die("bench append: %s", strerror(-rc));
+			n = 0;
+		}
+	}
+	if ((rc = shlogfs_part_sync(p, w)))
+		die("bench sync: %s", strerror(-rc));
+	printf("append through the table: %d lines of 100 bytes in %lld ms (%.0f lines/s), synced\n", count,
+	       (long long)(now_ms() - t0), count * 1000.0 / (double)(now_ms() - t0 + 1));
+	shlogfs_part_info(p, &in);
+	want = in.end_seq;
+	shlogfs_writer_free(w);
+	shlogfs_part_put(p);
+	shlogfs_store_close(s);
+
+	/* cold start: a new cache dir indexes the partition from its log start */
+	snprintf(cache2, sizeof(cache2), "%s.cold", cachedir);
+	cachedir = cache2;
+	s = open_store(1000);
+	t0 = now_ms();
+	if ((rc = shlogfs_part_get(s, argv[0], 0, &p)))
+		die("bench: %s", strerror(-rc));
+	do {
+		usleep(2000);
+		shlogfs_part_info(p, &in);
+	} while (in.end_seq < want && now_ms() - t0 < 120000);
+	printf("cold start: %llu messages (offsets %llu..%llu, %llu bytes) indexed in %lld ms (%.0f messages/s)\n",
+	       (unsigned long long)(in.end_seq - in.start_seq), (unsigned long long)in.start_seq,
+	       (unsigned long long)in.end_seq, (unsigned long long)(in.end_off - in.start_off),
+	       (long long)(now_ms() - t0), (double)(in.end_seq - in.start_seq) * 1000.0 / (double)(now_ms() - t0 + 1));
+	srand(11);
+	for (int i = 0; i < nread; i++) {
+		struct timespec a, b;
+		uint64_t off = in.start_off + ((uint64_t)rand() * 4096) % (in.end_off - in.start_off - 4096);
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ssize_t r = shlogfs_part_read(p, off, buf, sizeof(buf));
+		if (r <= 0)
+			die("bench read %d at %llu: %zd", i, (unsigned long long)off, r);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		lat[i] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	}
+	qsort(lat, (size_t)nread, sizeof(*lat), cmp_double);
+	printf("random 4 KiB reads (%d): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", nread, lat[nread / 2],
+	       lat[nread * 99 / 100], lat[nread - 1]);
+	shlogfs_part_put(p);
+	shlogfs_store_close(s);
+	free(lat);
+	free(batch);
+	return 0;
+}
+
+/* nonblock TOPIC: (the leader of TOPIC [0] is down; queue of 5) O_NONBLOCK is EAGAIN at a
+ * full queue; "go" on stdin (the leader is back): a held append and fsync succeed */
+static int cmd_nonblock(char **argv)
+{
+	shlogfs_bstore *s;
+	shlogfs_bwriter *w;
+	shlogfs_bpart *p;
+	char go[16];
+	int rc, i;
+
+	extra_opt = "kafka.queue.buffering.max.messages=5";
+	s = open_store(100);
+	if ((rc = shlogfs_writer_new(s, &w)) || (rc = shlogfs_part_get(s, argv[0], 0, &p)))
+		die("nonblock: %s", strerror(-rc));
+	int64_t t0 = now_ms();
+
+	for (i = 0; i < 20; i++)
+		if ((rc = shlogfs_part_append_lines(p, w, "queued\n", 7, SHLOG_NONBLOCK, NULL)))
+			break;
+	if (rc != -EAGAIN || i != 5)
+		die("nonblock: line %d gave %d (%s), not -EAGAIN at the 6th", i + 1, rc, strerror(-rc));
+	if (now_ms() - t0 > 2000)
+		die("nonblock: EAGAIN after %lld ms: the write was held", (long long)(now_ms() - t0));
+	printf("eagain at line %d\n", i + 1);
+	fflush(stdout);
+	if (!fgets(go, sizeof(go), stdin))
+		die("nonblock: no go");
+	if ((rc = shlogfs_part_append_lines(p, w, "held\n", 5, 0, NULL)) || (rc = shlogfs_part_sync(p, w)))
+		die("nonblock: after the leader came back: %s", strerror(-rc));
+	printf("held and delivered\n");
+	shlogfs_writer_free(w);
+	shlogfs_part_put(p);
+	shlogfs_store_close(s);
+	return 0;
+}
+
 /* down: BROKERS answers nothing: open fails within its bound, saying which brokers */
 static int cmd_down(char **argv)
 {
@@ -667,6 +804,7 @@ int main(int argc, char **argv)
 		{ "roundtrip", 2, cmd_roundtrip }, { "restart", 2, cmd_restart }, { "fake", 0, cmd_fake },
 		{ "route", 2, cmd_route }, { "admin", 0, cmd_admin }, { "modes", 0, cmd_modes },
 		{ "down", 0, cmd_down }, { "readers", 2, cmd_readers },
+		{ "bench", 2, cmd_bench }, { "nonblock", 1, cmd_nonblock },
 	};
 
 	if (argc >= 4) {
@@ -676,6 +814,6 @@ int main(int argc, char **argv)
 			if (strcmp(argv[3], cmds[i].name) == 0 && argc - 4 == cmds[i].nargs)
 				return cmds[i].fn(argv + 4);
 	}
-	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers ARGS\n");
+	fprintf(stderr, "usage: kbackend_test BROKERS CACHEDIR roundtrip|restart|fake|route|admin|modes|down|readers|bench|nonblock ARGS\n");
 	return 2;
 }

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # t_kmount.sh — shlogfs -o backend=kafka mounting the mock cluster: the
 # round trip (appended through the mount, read back through it and with
-# kcat, byte-identical), at/N against kcat -o N, 4 concurrent writers
+# kcat, byte-identical), at/N against kcat -o N, since/T (the index's times), 4 concurrent writers
 # (each line once, each writer's in order, keyed lines of <topic>/log in
 # kcat -K's partitions), fsync (an acknowledged line is in kcat and in
 # the mount's log), keys/, mkdir refused clearly, brokers down at mount.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 kt_mount_init
-kt_mock_start -t R:1 -t W:4 -t K:4
+kt_mock_start -t R:1 -t W:4 -t K:4 -t S:1
 kt_mount
 
 tl_say "round trip: 2,000 lines through the mount, read back through it and with kcat"
@@ -19,12 +19,32 @@ cat "$T/in" >>"$MNT/R/0/log"
 cmp "$T/in" "$MNT/R/0/log" || mt_fail "the mount's log differs from what was written"
 kt_kcat R 0 >"$T/kcat" && cmp "$T/in" "$T/kcat" || mt_fail "kcat reads other bytes than were written"
 
+tl_say "stats: the partition's Kafka state (watermarks, indexed offset and bytes, lag)"
+grep -qx 'kafka_indexed_offset 2000' "$MNT/R/0/stats" || mt_fail "stats: $(grep kafka_ "$MNT/R/0/stats")"
+grep -qx "kafka_indexed_bytes $(stat -c %s "$T/in")" "$MNT/R/0/stats" || mt_fail "stats: indexed bytes"
+grep -qx 'kafka_log_start_offset 0' "$MNT/R/0/stats" || mt_fail "stats: log start"
+grep -qx 'kafka_indexer_lag 0' "$MNT/R/0/stats" || mt_fail "stats: lag"
+has_end() { grep -qx 'kafka_log_end_offset 2000' "$MNT/R/0/stats"; }
+tl_wait_until 30 has_end || mt_fail "stats: log end: $(grep kafka_log_end "$MNT/R/0/stats")"
+grep -q '^backend: kafka' "$MNT/.status" || mt_fail ".status has no backend lines"
+grep -q '^shlogfs_kafka_brokers_up 1' "$MNT/.metrics" || mt_fail ".metrics: brokers_up"
+
 tl_say "at/N is kcat -o N"
 for n in 0 1 17 999 1999 2000; do
 	kt_kcat R 0 "$n" >"$T/kcat.$n"
 	cmp "$T/kcat.$n" "$MNT/R/0/at/$n" || mt_fail "at/$n differs from kcat -o $n"
 done
 mt_expect_err 'No such file' cat "$MNT/R/0/at/2001"
+
+tl_say "since/T: the mock answers no offsets for times; the byte index's times serve it"
+seq 1 300 | sed 's/.*/early &/' >>"$MNT/S/0/log"
+sleep 1
+t=$(date +%s)
+sleep 1.2
+seq 1 300 | sed 's/.*/late &/' >"$T/late"
+cat "$T/late" >>"$MNT/S/0/log"
+cmp "$MNT/S/0/since/$t" "$T/late" || mt_fail "since/$t is not the lines written after it"
+cmp "$MNT/S/0/since/2000-01-01" "$MNT/S/0/log" || mt_fail "since/2000-01-01 is not the whole log"
 
 tl_say "4 concurrent writers on one partition and 4 on <topic>/log: each line once, in each writer's order"
 for w in 0 1 2 3; do

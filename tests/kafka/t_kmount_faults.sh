@@ -4,8 +4,8 @@
 # (fsync fails with EIO within message.timeout.ms; the daemon keeps
 # serving stat, ls and the bytes it holds; up again, writes go on), a
 # fatal producer error (EIO, the producer rebuilt, the next writer
-# delivered).  At the end every fsync-acknowledged line is in the
-# partition exactly once.
+# delivered), and an unmount with the leader down is bounded.  Every
+# fsync-acknowledged line is in the partition exactly once.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 kt_mount_init
@@ -36,7 +36,7 @@ cp "$L" "$T/before"   # read once: the daemon now holds these bytes
 size=$(stat -c %s "$L")
 kt_ctl down 1
 start=$(date +%s%N)
-if "$MTIO" lines -f 10 -k "$ACK" "$L" x 40 2>"$T/x.err"; then
+if timeout 30 "$MTIO" lines -f 10 -k "$ACK" "$L" x 40 2>"$T/x.err"; then
 	mt_fail "every fsync succeeded with the leader down"
 fi
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -73,3 +73,13 @@ while read -r tag n; do
 	      awk -v n="$n" '$2 < n && $1 == 1 { c++ } $2 < n && $1 != 1 { bad++ } END { print c + 0, bad + 0 }')
 	[ "$got" = "$n 0" ] || mt_fail "writer $tag: $n lines acknowledged, found (once, more than once): $got"
 done <"$T/acked"
+
+tl_say "unmount with the leader down: bounded"
+kt_ctl leader F 0 1
+kt_ctl down 1
+start=$(date +%s%N)
+mt_stop
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt 20000 ] || mt_fail "the unmount took $ms ms with the leader down"
+tl_say "  unmounted in $ms ms"
+kt_ctl up 1
