@@ -42,6 +42,7 @@
 #define KBE_STEP_MS      50      /* the indexer's turn of a partition with messages coming */
 #define KBE_IDLE_MS      5       /* its rest when no partition had any */
 #define KBE_SOCKET_MS    10000   /* socket.timeout.ms (librdkafka's 60 s) */
+#define KBE_QUEUE_MSGS   1000000 /* queue.buffering.max.messages when max_buffer is the default */
 #define KBE_READERS      32      /* readers open at once, each a librdkafka consumer (kpart.h) */
 
 /* ==== the configuration =============================================== */
@@ -799,14 +800,15 @@ static void kbe_writer_free(shlogfs_bwriter *w)
 /*
  * Produce one line (@len bytes, no '\n') to @p for @w: key = the bytes
  * before its first TAB, value = the whole line.  A full queue holds the
- * line (up to KBE_HOLD_MS), or is -EAGAIN when @may_refuse.
+ * line (up to KBE_HOLD_MS, waiting for delivery reports to free room:
+ * kclient_wait_room), or is -EAGAIN when @may_refuse.
  */
 static int kbe_produce(shlogfs_bpart *p, shlogfs_bwriter *w, const char *line, size_t len,
 		       int may_refuse)
 {
 	struct shlogfs_bstore *s = p->s;
 	size_t klen = shlog_msg_key(line, len);
-	int64_t until = 0;
+	int64_t until = 0, left;
 	uint64_t t;
 	int rc;
 
@@ -822,9 +824,9 @@ static int kbe_produce(shlogfs_bpart *p, shlogfs_bwriter *w, const char *line, s
 			break;
 		if (!until)
 			until = shlogfs_kclient_now_ms() + KBE_HOLD_MS;
-		else if (shlogfs_kclient_now_ms() > until)
+		if ((left = until - shlogfs_kclient_now_ms()) <= 0)
 			break;
-		poll(NULL, 0, 2);
+		shlogfs_kclient_wait_room(s->kc, (int)left);   /* until reports free room */
 	}
 	pthread_mutex_lock(&p->mu);
 	if (rc == 0) {
@@ -1277,11 +1279,17 @@ static void kbe_conf_default(rd_kafka_conf_t *conf, int given, const char *name,
 static rd_kafka_conf_t *kbe_conf(const struct shlogfs_kafka_conf *c, const struct shlog_options *o)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_dup(c->rk);
+	struct shlog_options def;
 
 	if (!conf)
 		return NULL;
+	shlog_options_init(&def);
 	kbe_conf_default(conf, c->linger_set, "linger.ms", o->flush_interval_ms);
-	kbe_conf_default(conf, c->qmsgs_set, "queue.buffering.max.messages", o->max_buffer);
+	/* A message stays in librdkafka's queue until acknowledged (linger.ms plus a round
+	 * trip), and the queue is the whole client's: the local engine's default max_buffer
+	 * (5000, per partition) would cap appends at 5000 lines a round trip. */
+	kbe_conf_default(conf, c->qmsgs_set, "queue.buffering.max.messages",
+			 o->max_buffer == def.max_buffer ? KBE_QUEUE_MSGS : o->max_buffer);
 	kbe_conf_default(conf, c->qbytes_set, "queue.buffering.max.kbytes",
 			 o->max_buffer_bytes / 1024 ? o->max_buffer_bytes / 1024 : 1);
 	kbe_conf_default(conf, c->maxbytes_set, "message.max.bytes",

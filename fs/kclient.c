@@ -7,7 +7,8 @@
  * Locking.  kc->rk_lock (read) is held around every use of the producer
  * handle; the poll thread takes it for writing only to rebuild the
  * producer after a fatal error.  kc->mu guards the writers' ticket state
- * and the counters; kc->settled is broadcast whenever a ticket settles.
+ * and the counters; kc->settled is broadcast whenever a ticket settles,
+ * kc->room when a writer held by a full queue may go on (wait_room).
  *
  * Tickets.  A writer numbers its messages 1, 2, ...; the state of the
  * unsettled window [base, next) lives in a ring (PENDING / OK / FAILED).
@@ -32,6 +33,7 @@
 #define REBUILD_FLUSH_MS 5000  /* time given to purged messages' reports at a rebuild */
 #define RING_MIN 64            /* first ring size (a power of two) */
 #define SEEK_MS 200           /* a seek not done by then fails (the caller reopens) */
+#define ROOM_IDLE_MS 10       /* wait_room with nothing in flight: a retry this often */
 
 enum { T_PENDING = 0, T_OK = 1, T_FAILED = 2 };
 
@@ -47,6 +49,9 @@ struct shlogfs_kclient {
 
 	pthread_mutex_t mu;
 	pthread_cond_t settled;
+	pthread_cond_t room;        /* inflight fell to room_at, with writers waiting for room */
+	uint64_t room_at;
+	int room_waiters;
 	int msg_timeout_ms;         /* the configured message.timeout.ms */
 	uint64_t inflight, failed, rebuilds;
 	rd_kafka_resp_err_t last_err;   /* the last delivery error */
@@ -399,6 +404,40 @@ int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int 
 	return -EIO;
 }
 
+/* Wake the writers waiting for room if enough has settled (mu held; after inflight fell). */
+static void room_note(struct shlogfs_kclient *kc)
+{
+	if (kc->room_waiters && kc->inflight <= kc->room_at)
+		pthread_cond_broadcast(&kc->room);
+}
+
+/* Wait for room in the producer queue after -EAGAIN (kclient.h). */
+int shlogfs_kclient_wait_room(struct shlogfs_kclient *kc, int timeout_ms)
+{
+	struct timespec until;
+	uint64_t at;
+	int rc = 0;
+
+	pthread_mutex_lock(&kc->mu);
+	if (kc->inflight == 0) {   /* refused with nothing of ours queued: no report will come */
+		timeout_ms = timeout_ms < ROOM_IDLE_MS ? timeout_ms : ROOM_IDLE_MS;
+		at = 0;
+	} else {
+		at = kc->inflight / 2;
+	}
+	until = shlogfs_kclient_deadline(timeout_ms);
+	if (kc->room_waiters++ == 0 || at > kc->room_at)
+		kc->room_at = at;
+	do
+		rc = pthread_cond_timedwait(&kc->room, &kc->mu, &until);
+	while (kc->inflight > at && rc == 0);
+	rc = kc->inflight > at ? -ETIMEDOUT : 0;
+	if (--kc->room_waiters == 0)
+		kc->room_at = 0;
+	pthread_mutex_unlock(&kc->mu);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- */
 /* The producer                                                      */
 /* ---------------------------------------------------------------- */
@@ -418,6 +457,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 	ticket_settle(km->w, km->ticket, m->err ? T_FAILED : T_OK);
 	pthread_cond_broadcast(&kc->settled);
+	room_note(kc);
 	pthread_mutex_unlock(&kc->mu);
 	free(km);
 }
@@ -540,6 +580,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kc->settled, &ca);
+	pthread_cond_init(&kc->room, &ca);
 	pthread_condattr_destroy(&ca);
 	kc->rk = handle_new(kc, RD_KAFKA_PRODUCER, -1, err, errlen);
 	if (!kc->rk) {
@@ -556,6 +597,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	return 0;
 fail:
 	pthread_cond_destroy(&kc->settled);
+	pthread_cond_destroy(&kc->room);
 	pthread_mutex_destroy(&kc->mu);
 	pthread_rwlock_destroy(&kc->rk_lock);
 	rd_kafka_conf_destroy(conf);
@@ -579,6 +621,7 @@ void shlogfs_kclient_close(struct shlogfs_kclient *kc, int timeout_ms)
 		rd_kafka_destroy(kc->rk);
 	}
 	pthread_cond_destroy(&kc->settled);
+	pthread_cond_destroy(&kc->room);
 	pthread_mutex_destroy(&kc->mu);
 	pthread_rwlock_destroy(&kc->rk_lock);
 	rd_kafka_conf_destroy(kc->conf);
@@ -645,6 +688,7 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 	kc->inflight--;
 	ticket_settle(w, km->ticket, T_OK);
 	pthread_cond_broadcast(&kc->settled);
+	room_note(kc);
 	pthread_mutex_unlock(&kc->mu);
 	free(km);
 	return produce_errno(kc, topic, part, err);

@@ -112,6 +112,16 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
  */
 int shlogfs_kclient_wait(struct shlogfs_kclient_writer *w, uint64_t ticket, int timeout_ms);
 
+/**
+ * After shlogfs_kclient_produce gave -EAGAIN: wait (at most @timeout_ms)
+ * until half the client's messages then in flight have settled (their
+ * delivery reports served by the poll thread, which frees their room in
+ * librdkafka's queue), rather than retrying on a timer.  0, or
+ * -ETIMEDOUT; with nothing in flight (no report to wait for) it waits
+ * at most 10 ms.
+ */
+int shlogfs_kclient_wait_room(struct shlogfs_kclient *kc, int timeout_ms);
+
 /** Wait (at most @timeout_ms) until nothing is queued or in flight: 0, or -ETIMEDOUT. */
 int shlogfs_kclient_flush(struct shlogfs_kclient *kc, int timeout_ms);
 

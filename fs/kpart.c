@@ -32,6 +32,7 @@
 #define KPART_READ_MS   5000        /* a read waits this long for messages */
 #define KPART_SEEK_WAIT_MS 10       /* fetch.wait.max.ms of a read reader (a seek waits for it) */
 #define KPART_TAIL_WAIT_MS 100      /* ... of the indexer's (its seeks are rare) */
+#define KPART_HOT_MS    1000        /* ... but the short one this long after a sync waited */
 #define KPART_IDLE_MS   10000       /* a reader unused this long is closed */
 
 /* ==== the cluster as a source ========================================= */
@@ -135,13 +136,13 @@ static int kslot_take(const struct shlogfs_kenv *env)
 	return 0;
 }
 
-/* Open a reader of @p at @from into *@r (@seeks: a read reader); *@slot: whether it holds a slot. */
+/* Open a reader of @p at @from into *@r (@seeks: the short fetch wait); *@slot: whether it holds a slot. */
 static int kreader_open(struct shlogfs_bpart *p, int64_t from, int seeks, void **r, int *slot)
 {
 	int rc;
 
 	*slot = kslot_take(&p->env);
-	if (!*slot && !seeks)
+	if (!*slot && r == &p->ir)
 		return -EAGAIN;   /* the indexer waits for a slot; a read goes on without one */
 	rc = p->env.src->open(p->env.src_ctx, p->topic, p->part, from, seeks, r);
 	if (rc && *slot)
@@ -512,14 +513,21 @@ int shlogfs_kpart_index_release(struct shlogfs_bpart *p)
 int shlogfs_kpart_index_step(struct shlogfs_bpart *p, int budget_ms)
 {
 	int64_t lo, hi;
-	int rc;
+	int rc, hot;
 
 	kpart_periodic(p);
+	/* While syncs wait, a fetch at the end must not wait KPART_TAIL_WAIT_MS at the broker
+	 * (the mock answers a waiting fetch only then): a reader with the short wait instead,
+	 * until KPART_HOT_MS without one; an idle partition keeps the long wait. */
+	hot = shlogfs_kclient_now_ms() - atomic_load(&p->sync_ms_want) < KPART_HOT_MS;
+	if (p->ir && p->ir_short != hot)
+		kreader_close(p, &p->ir, &p->ir_slot);
 	/* without a reader, it gets one when the watermarks (every second, or an fsync's) show more */
 	if (p->gone || (!p->ir && kpart_caught_up(p)))
 		return 0;
-	if (!p->ir && (rc = kreader_open(p, (int64_t)p->scan_off, 0, &p->ir, &p->ir_slot)))
+	if (!p->ir && (rc = kreader_open(p, (int64_t)p->scan_off, hot, &p->ir, &p->ir_slot)))
 		return rc == -EAGAIN ? SHLOGFS_KPART_WANTS_READER : rc;   /* every slot taken */
+	p->ir_short = hot;
 	rc = p->env.src->poll(p->ir, budget_ms, kpart_take, p);
 	if (rc == -ERANGE) {   /* below the log start: retention */
 		if (shlogfs_kpart_watermarks(p, &lo, &hi) == 0 && p->ir &&
@@ -539,6 +547,7 @@ int shlogfs_kpart_wait_indexed(struct shlogfs_bpart *p, uint64_t off, int timeou
 	struct timespec until = shlogfs_kclient_deadline(timeout_ms);
 	int rc = 0;
 
+	atomic_store(&p->sync_ms_want, shlogfs_kclient_now_ms());   /* the indexer's short wait */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		shlogfs_kidx_info(p->k, &in);

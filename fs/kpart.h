@@ -98,6 +98,8 @@ struct shlogfs_bpart {
 	void *ir;
 	int ir_slot;                   /* it holds one of env.readers */
 	int busy;                      /* the last turn took messages */
+	int ir_short;                  /* it was opened with the short fetch wait (a sync waits) */
+	_Atomic int64_t sync_ms_want;  /* when a sync last waited for the indexer */
 	_Atomic int64_t used_ms;       /* last part_get or read (the indexer's reader closes when idle) */
 	uint64_t scan_off, scan_pos;   /* the next message it gets, and where it begins */
 

@@ -317,12 +317,12 @@ static int cmd_msgsize(char **argv)
 	return 0;
 }
 
-/* queuefull TOPIC N (queue.buffering.max.messages=N): -EAGAIN, then room again */
+/* queuefull TOPIC N (queue.buffering.max.messages=N): -EAGAIN, wait_room, then room again */
 static int cmd_queuefull(char **argv)
 {
 	struct shlogfs_kclient_writer *w;
 	int n = atoi(argv[1]), i, rc = 0;
-	uint64_t t = 0, t2;
+	uint64_t t = 0, t2, inflight, failed, rebuilds;
 
 	if (shlogfs_kclient_writer_new(kc, &w))
 		die("writer_new");
@@ -330,13 +330,21 @@ static int cmd_queuefull(char **argv)
 		rc = shlogfs_kclient_produce(kc, w, topic, 0, NULL, 0, "q", 1, i < n ? &t : &t2);
 	if (rc != -EAGAIN || i != n + 1)
 		die("message %d of a queue of %d: produce returned %d (%s), not -EAGAIN", i, n, rc, strerror(-rc));
+	/* wait_room: back once half of the n in flight are settled (linger.ms=200: not at once) */
+	if ((rc = shlogfs_kclient_wait_room(kc, WAIT_MS)))
+		die("wait_room after -EAGAIN: %s", strerror(-rc));
+	shlogfs_kclient_counts(kc, &inflight, &failed, &rebuilds);
+	if (inflight > (uint64_t)n / 2)
+		die("wait_room returned with %llu of %d messages in flight", (unsigned long long)inflight, n);
+	if ((rc = shlogfs_kclient_produce(kc, w, topic, 0, NULL, 0, "q", 1, &t)))
+		die("produce after wait_room: %s", strerror(-rc));
 	if ((rc = shlogfs_kclient_wait(w, t, WAIT_MS)))
 		die("wait for the queued messages: %s", strerror(-rc));
 	if ((rc = shlogfs_kclient_produce(kc, w, topic, 0, NULL, 0, "q", 1, &t)) ||
 	    (rc = shlogfs_kclient_wait(w, t, WAIT_MS)))
 		die("after the queue drained: %s", strerror(-rc));
 	shlogfs_kclient_writer_free(w);
-	printf("queuefull: -EAGAIN at message %d, then room again\n", n + 1);
+	printf("queuefull: -EAGAIN at message %d, wait_room back with half settled, then room again\n", n + 1);
 	return 0;
 }
 
