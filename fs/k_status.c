@@ -171,32 +171,17 @@ static int shlogfs_status_anchor_text(shlogfs_bpart *p, struct shlogfs_buf *out)
 	return rc < 0 ? rc : shlogfs_text_anchor(&in, out);
 }
 
-/* What the backend's lines of a stats file go into: the text, and the first error. */
-struct shlogfs_stats_more {
-	struct shlogfs_buf *b;
-	int rc;
-};
-
-/* part_lines callback: one more line of <p>/stats. */
-static void shlogfs_stats_line(const char *line, void *arg)
-{
-	struct shlogfs_stats_more *m = arg;
-
-	if (m->rc == 0)
-		m->rc = shlogfs_buf_printf(m->b, "%s\n", line);
-}
-
 /* The text of <p>/stats: the counters, then the backend's own lines. */
 static int shlogfs_status_stats_text(shlogfs_bpart *p, struct shlogfs_buf *out)
 {
 	struct shlog_part_info in;
-	struct shlogfs_stats_more m = { out, 0 };
+	struct shlogfs_buf_lines m = { out, 0 };
 	int rc = shlogfs_part_info(p, &in);
 
 	if (rc == 0)
 		rc = shlogfs_text_stats(&in, out);
 	if (rc == 0 && shlogfs_be->part_lines) {
-		shlogfs_be->part_lines(p, shlogfs_stats_line, &m);
+		shlogfs_be->part_lines(p, shlogfs_buf_line, &m);
 		rc = m.rc;
 	}
 	return rc;

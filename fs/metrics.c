@@ -479,28 +479,13 @@ static int shlogfs_metrics_budget(struct shlogfs *fs, struct shlogfs_buf *b)
 	return rc;
 }
 
-/* What a backend's state lines go into: the text, and the first error. */
-struct shlogfs_bstate {
-	struct shlogfs_buf *b;
-	int rc;
-};
-
-/* state_lines callback: one line of the backend's state. */
-static void shlogfs_bstate_line(const char *line, void *arg)
-{
-	struct shlogfs_bstate *st = arg;
-
-	if (st->rc == 0)
-		st->rc = shlogfs_buf_printf(st->b, "%s\n", line);
-}
-
 /* The backend's own state (Kafka: brokers, deliveries), as metrics or as text. */
 static int shlogfs_backend_state(struct shlogfs *fs, int metrics, struct shlogfs_buf *b)
 {
-	struct shlogfs_bstate st = { b, 0 };
+	struct shlogfs_buf_lines st = { b, 0 };
 
 	if (shlogfs_be->state_lines)
-		shlogfs_be->state_lines(fs->store, metrics, shlogfs_bstate_line, &st);
+		shlogfs_be->state_lines(fs->store, metrics, shlogfs_buf_line, &st);
 	return st.rc;
 }
 

@@ -58,6 +58,15 @@ int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len)
 	return 0;
 }
 
+/* Add one line handed over by a backend (a shlogfs_line_fn) and its '\n'. */
+void shlogfs_buf_line(const char *line, void *arg)
+{
+	struct shlogfs_buf_lines *l = arg;
+
+	if (l->rc == 0)
+		l->rc = shlogfs_buf_printf(l->b, "%s\n", line);
+}
+
 /* Append printf-formatted text to @p b. */
 int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
 {

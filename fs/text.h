@@ -18,6 +18,13 @@ int shlogfs_buf_add(struct shlogfs_buf *b, const void *p, size_t len);
 /** Append formatted text to @p b; 0 or -ENOMEM. */
 int shlogfs_buf_printf(struct shlogfs_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/** Lines handed one by one (a backend's state_lines, part_lines) into a buffer. */
+struct shlogfs_buf_lines {
+	struct shlogfs_buf *b;
+	int rc;                    /**< the first error (0: every line added) */
+};
+/** A shlogfs_line_fn: add @p line and a '\n' to ((struct shlogfs_buf_lines *)@p arg)->b. */
+void shlogfs_buf_line(const char *line, void *arg);
 /** The capacity shlogfs_buf_reserve() would give @p b for @p len bytes. */
 size_t shlogfs_buf_cap_for(const struct shlogfs_buf *b, size_t len);
 /** Make room for @p len bytes in total; 0 or -ENOMEM. */
