@@ -1092,20 +1092,24 @@ static void kbe_state_lines(shlogfs_bstore *s, int metrics, shlogfs_line_fn *fn,
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (metrics) {
-		kbe_metric(fn, arg, "brokers_up", "gauge",
-			   "1 while the cluster answers metadata requests, 0 after a failed refresh", meta_err ? 0 : 1);
-		kbe_metric(fn, arg, "inflight_messages", "gauge",
-			   "Messages produced and not yet acknowledged or failed", inflight);
-		kbe_metric(fn, arg, "failed_deliveries_total", "counter",
-			   "Messages whose delivery failed (fsync or close reported EIO)", failed);
-		kbe_metric(fn, arg, "producer_rebuilds_total", "counter",
-			   "Producers rebuilt after a fatal error", rebuilds);
-		kbe_metric(fn, arg, "indexed_partitions", "gauge",
-			   "Partitions the indexer keeps a byte index of", nparts);
-		kbe_metric(fn, arg, "indexer_lag_messages", "gauge",
-			   "Offsets in the cluster not yet indexed, all partitions", lag);
-		kbe_metric(fn, arg, "index_rebuilds_total", "counter",
-			   "Byte indexes found damaged, set aside and rebuilt", idx_rebuilds);
+		const struct { const char *name, *type, *help; unsigned long long v; } m[] = {
+			{ "brokers_up", "gauge", "1 while the cluster answers metadata requests, "
+			  "0 after a failed refresh", meta_err ? 0 : 1 },
+			{ "inflight_messages", "gauge",
+			  "Messages produced and not yet acknowledged or failed", inflight },
+			{ "failed_deliveries_total", "counter",
+			  "Messages whose delivery failed (fsync or close reported EIO)", failed },
+			{ "producer_rebuilds_total", "counter",
+			  "Producers rebuilt after a fatal error", rebuilds },
+			{ "indexed_partitions", "gauge",
+			  "Partitions the indexer keeps a byte index of", nparts },
+			{ "indexer_lag_messages", "gauge",
+			  "Offsets in the cluster not yet indexed, all partitions", lag },
+			{ "index_rebuilds_total", "counter",
+			  "Byte indexes found damaged, set aside and rebuilt", idx_rebuilds },
+		};
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+			kbe_metric(fn, arg, m[i].name, m[i].type, m[i].help, m[i].v);
 		return;
 	}
 	snprintf(line, sizeof(line), "brokers %s: %s", s->brokers,

@@ -79,15 +79,6 @@ static int shlogfs_snap_young(const struct shlogfs_snap *sn, int64_t now)
 						: SHLOGFS_SNAP_SHARE_NS);
 }
 
-/* CLOCK_MONOTONIC in ns. */
-static int64_t shlogfs_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* 64-bit FNV-1a of everything that decides what @p c may see. */
 static uint64_t shlogfs_cred_hash(const struct shlogfs_cred *c)
 {

@@ -131,6 +131,15 @@ void *shlogfs_array_room(void *v, size_t *cap, size_t n, size_t elem)
 	return nv;
 }
 
+/* CLOCK_MONOTONIC in ns. */
+int64_t shlogfs_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* The CLOCK_REALTIME time @p ms from now (a pthread_cond_timedwait deadline). */
 struct timespec shlogfs_deadline_ms(long ms)
 {

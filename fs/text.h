@@ -48,6 +48,8 @@ uint32_t shlogfs_fnv1a(const void *p, size_t len);
 /** Room for one more element of @p elem bytes in array @p v of @p n
  *  (capacity *@p cap, doubled from 16): the array, or NULL (unchanged). */
 void *shlogfs_array_room(void *v, size_t *cap, size_t n, size_t elem);
+/** CLOCK_MONOTONIC in ns. */
+int64_t shlogfs_mono_ns(void);
 /** The CLOCK_REALTIME time @p ms from now (a pthread_cond_timedwait deadline). */
 struct timespec shlogfs_deadline_ms(long ms);
 

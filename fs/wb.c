@@ -98,7 +98,7 @@ struct shlogfs_wb {
 	int listed;              /* in the retriever's list */
 	uint32_t replying;       /* replies being taken now */
 	int asking;              /* a retrieve is outstanding */
-	struct timespec asked;   /* since when (CLOCK_MONOTONIC) */
+	int64_t asked_ns;        /* since when (shlogfs_mono_ns) */
 };
 
 /* Most bytes one retrieve asks for (the kernel gives at most 1 MiB a reply). */
@@ -616,15 +616,6 @@ static void shlogfs_wbr_unlist(struct shlogfs_wb *wb)
 		shlogfs_part_put(p);
 }
 
-/* Milliseconds from @p t to now (CLOCK_MONOTONIC). */
-static long shlogfs_wbr_since_ms(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
-}
-
 /* Should @p wb be asked now, from where, in which epoch (wbr.mu held)? */
 static int shlogfs_wbr_due(struct shlogfs_wb *wb, uint64_t *from, uint64_t *epoch)
 {
@@ -632,7 +623,7 @@ static int shlogfs_wbr_due(struct shlogfs_wb *wb, uint64_t *from, uint64_t *epoc
 	uint64_t eng;
 	int due;
 
-	if (wb->asking && shlogfs_wbr_since_ms(&wb->asked) < SHLOGFS_WBR_STALE_MS)
+	if (wb->asking && shlogfs_mono_ns() - wb->asked_ns < SHLOGFS_WBR_STALE_MS * 1000000LL)
 		return 0;
 	pthread_mutex_lock(&wb->mu);
 	due = !wb->broken && !wb->sealing && wb->writers &&
@@ -641,7 +632,7 @@ static int shlogfs_wbr_due(struct shlogfs_wb *wb, uint64_t *from, uint64_t *epoc
 	pthread_mutex_unlock(&wb->mu);
 	if (due) {
 		wb->asking = 1;
-		clock_gettime(CLOCK_MONOTONIC, &wb->asked);
+		wb->asked_ns = shlogfs_mono_ns();
 	}
 	return due;
 }
