@@ -1,7 +1,8 @@
 #!/bin/bash
 # ENOSPC: a 4 MiB tmpfs as the data dir.  The writer gets "No space left
-# on device", the daemon keeps serving reads of what was stored, and
-# appends work again once space is freed.
+# on device" at its write (a shell's echo too), the daemon keeps
+# serving reads of what was stored, and appends work again once space is
+# freed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mt_init
@@ -29,6 +30,15 @@ fi
 grep -q 'No space left on device\|ENOSPC' "$T/dd.err" ||
 	mt_fail "the writer's error is not ENOSPC: $(cat "$T/dd.err")"
 df -k "$DATADIR" | tail -n 1
+
+tl_say "a shell's echo gets the error at its write (bash ignores close errors)"
+st=0
+bash -c 'echo "shell line" >>"$1"' - "$L" 2>"$T/echo.err" || st=$?
+echo "echo exit $st: $(cat "$T/echo.err")"
+[ "$st" != 0 ] || mt_fail "echo >> log on a full disk exited 0"
+grep -q 'No space left on device' "$T/echo.err" ||
+	mt_fail "echo's error is not ENOSPC: $(cat "$T/echo.err")"
+! grep -qx 'shell line' "$L" || mt_fail "a refused echo line is in the log"
 
 tl_say "the daemon keeps serving reads"
 kill -0 "$MT_PID" || mt_fail "daemon died on ENOSPC"
