@@ -15,6 +15,11 @@
  * When the lowest ticket settles, base moves past every settled ticket,
  * and failed ones go to the writer's list of failures not yet reported,
  * which shlogfs_kclient_wait reports (once) as -EIO.
+ *
+ * Topic handles.  Producing by topic name makes librdkafka look the
+ * topic up (and take its handle lock) per message; the client keeps one
+ * rd_kafka_topic_t per topic it produced to (kc->tmu), made on first use
+ * and destroyed before the producer is (close, rebuild).
  */
 #include <errno.h>
 #include <poll.h>
@@ -56,6 +61,16 @@ struct shlogfs_kclient {
 	uint64_t inflight, failed, rebuilds;
 	rd_kafka_resp_err_t last_err;   /* the last delivery error */
 	char partitioner[32];       /* the configured partitioner (key routing) */
+
+	pthread_mutex_t tmu;        /* guards the topic handles below */
+	struct ktopic_h *topics;    /* handles of kc->rk, by name */
+	size_t ntopics, captopics;
+};
+
+/* One cached topic handle of the producer. */
+struct ktopic_h {
+	char *name;
+	rd_kafka_topic_t *rkt;
 };
 
 struct shlogfs_kclient_writer {
@@ -508,6 +523,52 @@ static rd_kafka_t *handle_new(struct shlogfs_kclient *kc, rd_kafka_type_t type, 
 	return rk;
 }
 
+/* Destroy every cached topic handle (rk_lock held for writing, or no producer users left). */
+static void topics_drop(struct shlogfs_kclient *kc)
+{
+	pthread_mutex_lock(&kc->tmu);
+	for (size_t i = 0; i < kc->ntopics; i++) {
+		rd_kafka_topic_destroy(kc->topics[i].rkt);
+		free(kc->topics[i].name);
+	}
+	kc->ntopics = 0;
+	pthread_mutex_unlock(&kc->tmu);
+}
+
+/* The cached handle of @topic on kc->rk, made on first use; NULL on no memory (rk_lock read). */
+static rd_kafka_topic_t *topic_get(struct shlogfs_kclient *kc, const char *topic)
+{
+	rd_kafka_topic_t *rkt = NULL;
+	struct ktopic_h *t;
+	size_t cap;
+
+	pthread_mutex_lock(&kc->tmu);
+	for (size_t i = 0; i < kc->ntopics; i++)
+		if (!strcmp(kc->topics[i].name, topic)) {
+			rkt = kc->topics[i].rkt;
+			goto out;
+		}
+	if (kc->ntopics == kc->captopics) {
+		cap = kc->captopics ? kc->captopics * 2 : 8;
+		if (!(t = realloc(kc->topics, cap * sizeof(*t))))
+			goto out;
+		kc->topics = t;
+		kc->captopics = cap;
+	}
+	t = &kc->topics[kc->ntopics];
+	if (!(t->name = strdup(topic)))
+		goto out;
+	if (!(t->rkt = rd_kafka_topic_new(kc->rk, topic, NULL))) {
+		free(t->name);
+		goto out;
+	}
+	kc->ntopics++;
+	rkt = t->rkt;
+out:
+	pthread_mutex_unlock(&kc->tmu);
+	return rkt;
+}
+
 /* After a fatal error: fail what is in flight, build a new producer (poll thread). */
 static void producer_rebuild(struct shlogfs_kclient *kc)
 {
@@ -521,6 +582,7 @@ static void producer_rebuild(struct shlogfs_kclient *kc)
 		       "and rebuilding the producer", rd_kafka_err2name(err), why);
 		rd_kafka_purge(kc->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_flush(kc->rk, REBUILD_FLUSH_MS);
+		topics_drop(kc);
 		rd_kafka_destroy(kc->rk);
 	}
 	atomic_store(&kc->fatal, 0);
@@ -577,6 +639,7 @@ int shlogfs_kclient_open(struct shlogfs_kclient **out, rd_kafka_conf_t *conf,
 	pthread_rwlock_init(&kc->rk_lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&kc->mu, NULL);
+	pthread_mutex_init(&kc->tmu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kc->settled, &ca);
@@ -599,6 +662,7 @@ fail:
 	pthread_cond_destroy(&kc->settled);
 	pthread_cond_destroy(&kc->room);
 	pthread_mutex_destroy(&kc->mu);
+	pthread_mutex_destroy(&kc->tmu);
 	pthread_rwlock_destroy(&kc->rk_lock);
 	rd_kafka_conf_destroy(conf);
 	free(kc);
@@ -618,8 +682,11 @@ void shlogfs_kclient_close(struct shlogfs_kclient *kc, int timeout_ms)
 			       rd_kafka_outq_len(kc->rk));
 		rd_kafka_purge(kc->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_flush(kc->rk, 0);   /* the purged messages' reports */
+		topics_drop(kc);
 		rd_kafka_destroy(kc->rk);
 	}
+	free(kc->topics);
+	pthread_mutex_destroy(&kc->tmu);
 	pthread_cond_destroy(&kc->settled);
 	pthread_cond_destroy(&kc->room);
 	pthread_mutex_destroy(&kc->mu);
@@ -657,6 +724,7 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 			    const void *val, size_t vlen, uint64_t *ticket)
 {
 	struct kmsg *km = malloc(sizeof(*km));
+	rd_kafka_topic_t *rkt;
 	rd_kafka_resp_err_t err;
 
 	if (!km)
@@ -672,12 +740,15 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 	pthread_mutex_unlock(&kc->mu);
 
 	pthread_rwlock_rdlock(&kc->rk_lock);
-	err = kc->rk ? rd_kafka_producev(kc->rk, RD_KAFKA_V_TOPIC(topic),
-			RD_KAFKA_V_PARTITION(part < 0 ? RD_KAFKA_PARTITION_UA : part),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-			RD_KAFKA_V_OPAQUE(km), RD_KAFKA_V_END)
-		     : RD_KAFKA_RESP_ERR__FATAL;
+	if (!kc->rk)
+		err = RD_KAFKA_RESP_ERR__FATAL;
+	else if (!(rkt = topic_get(kc, topic)))
+		err = RD_KAFKA_RESP_ERR__INVALID_ARG;   /* no memory for the handle */
+	else if (rd_kafka_produce(rkt, part < 0 ? RD_KAFKA_PARTITION_UA : part,
+				  RD_KAFKA_MSG_F_COPY, (void *)val, vlen, key, klen, km) == -1)
+		err = rd_kafka_last_error();
+	else
+		err = RD_KAFKA_RESP_ERR_NO_ERROR;
 	pthread_rwlock_unlock(&kc->rk_lock);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		*ticket = km->ticket;
