@@ -726,6 +726,7 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 	struct kmsg *km = malloc(sizeof(*km));
 	rd_kafka_topic_t *rkt;
 	rd_kafka_resp_err_t err;
+	int nomem = 0;
 
 	if (!km)
 		return -ENOMEM;
@@ -743,7 +744,7 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 	if (!kc->rk)
 		err = RD_KAFKA_RESP_ERR__FATAL;
 	else if (!(rkt = topic_get(kc, topic)))
-		err = RD_KAFKA_RESP_ERR__INVALID_ARG;   /* no memory for the handle */
+		err = RD_KAFKA_RESP_ERR__INVALID_ARG, nomem = 1;   /* no memory for the handle */
 	else if (rd_kafka_produce(rkt, part < 0 ? RD_KAFKA_PARTITION_UA : part,
 				  RD_KAFKA_MSG_F_COPY, (void *)val, vlen, key, klen, km) == -1)
 		err = rd_kafka_last_error();
@@ -762,6 +763,8 @@ int shlogfs_kclient_produce(struct shlogfs_kclient *kc, struct shlogfs_kclient_w
 	room_note(kc);
 	pthread_mutex_unlock(&kc->mu);
 	free(km);
+	if (nomem)
+		return -ENOMEM;
 	return produce_errno(kc, topic, part, err);
 }
 
